@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The five IPv4 netfilter hooks, registered in every network namespace, and
+ * their per-CPU packet and byte counters.
+ */
+
+#include <linux/lockdep.h>
+#include <linux/netdevice.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/percpu.h>
+#include <linux/skbuff.h>
+
+#include "nflab.h"
+
+unsigned int nflab_net_id __read_mostly;
+
+static unsigned int nflab_hook(void *priv, struct sk_buff *skb,
+			       const struct nf_hook_state *state)
+{
+	struct nflab_net *nn = nflab_pernet(state->net);
+	struct nflab_pcpu_hook_stats *s;
+	unsigned long flags;
+
+	/*
+	 * LOCAL_OUT can run in process context with preemption and bottom
+	 * halves enabled, so pin the CPU and keep softirqs off this CPU's
+	 * counters while we write them (a no-op on 64-bit).
+	 */
+	s = get_cpu_ptr(nn->stats);
+	flags = u64_stats_update_begin_irqsave(&s->syncp);
+	u64_stats_inc(&s->packets[state->hook]);
+	u64_stats_add(&s->bytes[state->hook], skb->len);
+	u64_stats_update_end_irqrestore(&s->syncp, flags);
+	put_cpu_ptr(nn->stats);
+
+	return NF_ACCEPT;
+}
+
+/*
+ * One entry per hook. Each sits where nflab's first job on that hook will run
+ * (see DESIGN.md): connection tracking before NAT and filtering on the way in
+ * and out, filtering at LOCAL_IN and FORWARD, source NAT at POST_ROUTING.
+ */
+static const struct nf_hook_ops nflab_ops[] = {
+	{
+		.hook		= nflab_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		/* Conntrack lookup: after defrag and raw, before DNAT. */
+		.priority	= NF_IP_PRI_CONNTRACK,
+	},
+	{
+		.hook		= nflab_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_LOCAL_IN,
+		/* Filtering of packets for this host. */
+		.priority	= NF_IP_PRI_FILTER,
+	},
+	{
+		.hook		= nflab_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_FORWARD,
+		/* Filtering of routed packets. */
+		.priority	= NF_IP_PRI_FILTER,
+	},
+	{
+		.hook		= nflab_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_LOCAL_OUT,
+		/* Conntrack lookup for locally generated packets. */
+		.priority	= NF_IP_PRI_CONNTRACK,
+	},
+	{
+		.hook		= nflab_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_POST_ROUTING,
+		/* Source NAT, after filtering and before confirmation. */
+		.priority	= NF_IP_PRI_NAT_SRC,
+	},
+};
+
+/* Totals since load: the sum over all CPUs, each read consistently. */
+static void stats_sum(struct nflab_net *nn, struct nflab_hook_totals *t)
+{
+	int cpu, h;
+
+	memset(t, 0, sizeof(*t));
+	for_each_possible_cpu(cpu) {
+		const struct nflab_pcpu_hook_stats *s = per_cpu_ptr(nn->stats, cpu);
+		u64 packets[NF_INET_NUMHOOKS], bytes[NF_INET_NUMHOOKS];
+		unsigned int start;
+
+		do {
+			start = u64_stats_fetch_begin(&s->syncp);
+			for (h = 0; h < NF_INET_NUMHOOKS; h++) {
+				packets[h] = u64_stats_read(&s->packets[h]);
+				bytes[h] = u64_stats_read(&s->bytes[h]);
+			}
+		} while (u64_stats_fetch_retry(&s->syncp, start));
+
+		for (h = 0; h < NF_INET_NUMHOOKS; h++) {
+			t->packets[h] += packets[h];
+			t->bytes[h] += bytes[h];
+		}
+	}
+}
+
+static void stats_read_locked(struct nflab_net *nn, struct nflab_hook_totals *t)
+{
+	int h;
+
+	lockdep_assert_held(&nn->stats_lock);
+
+	stats_sum(nn, t);
+	for (h = 0; h < NF_INET_NUMHOOKS; h++) {
+		t->packets[h] -= nn->stats_base.packets[h];
+		t->bytes[h] -= nn->stats_base.bytes[h];
+	}
+}
+
+/* Counters as seen by users: totals since load or the last reset. */
+void nflab_hook_stats_get(struct nflab_net *nn, struct nflab_hook_totals *t)
+{
+	mutex_lock(&nn->stats_lock);
+	stats_read_locked(nn, t);
+	mutex_unlock(&nn->stats_lock);
+}
+
+void nflab_hook_stats_reset(struct nflab_net *nn)
+{
+	mutex_lock(&nn->stats_lock);
+	stats_sum(nn, &nn->stats_base);
+	mutex_unlock(&nn->stats_lock);
+}
+
+static int __net_init nflab_net_init(struct net *net)
+{
+	struct nflab_net *nn = nflab_pernet(net);
+	int ret;
+
+	mutex_init(&nn->stats_lock);
+	nn->stats = netdev_alloc_pcpu_stats(struct nflab_pcpu_hook_stats);
+	if (!nn->stats)
+		return -ENOMEM;
+
+	ret = nf_register_net_hooks(net, nflab_ops, ARRAY_SIZE(nflab_ops));
+	if (ret)
+		goto err_free_stats;
+	return 0;
+
+err_free_stats:
+	free_percpu(nn->stats);
+	return ret;
+}
+
+/*
+ * Unhook first; the pernet core waits for an RCU grace period between
+ * pre_exit and exit, so no hook function still runs on nn when exit frees it.
+ */
+static void __net_exit nflab_net_pre_exit(struct net *net)
+{
+	nf_unregister_net_hooks(net, nflab_ops, ARRAY_SIZE(nflab_ops));
+}
+
+static void __net_exit nflab_net_exit(struct net *net)
+{
+	struct nflab_net *nn = nflab_pernet(net);
+
+	free_percpu(nn->stats);
+	mutex_destroy(&nn->stats_lock);
+}
+
+static struct pernet_operations nflab_net_ops = {
+	.init		= nflab_net_init,
+	.pre_exit	= nflab_net_pre_exit,
+	.exit		= nflab_net_exit,
+	.id		= &nflab_net_id,
+	.size		= sizeof(struct nflab_net),
+};
+
+int __init nflab_hooks_init(void)
+{
+	/* Hook numbers travel over netlink as the kernel's own values. */
+	BUILD_BUG_ON((int)NFLAB_HOOK_PRE_ROUTING != (int)NF_INET_PRE_ROUTING);
+	BUILD_BUG_ON((int)NFLAB_HOOK_LOCAL_IN != (int)NF_INET_LOCAL_IN);
+	BUILD_BUG_ON((int)NFLAB_HOOK_FORWARD != (int)NF_INET_FORWARD);
+	BUILD_BUG_ON((int)NFLAB_HOOK_LOCAL_OUT != (int)NF_INET_LOCAL_OUT);
+	BUILD_BUG_ON((int)NFLAB_HOOK_POST_ROUTING != (int)NF_INET_POST_ROUTING);
+	BUILD_BUG_ON(NFLAB_HOOK_MAX + 1 != NF_INET_NUMHOOKS);
+
+	return register_pernet_subsys(&nflab_net_ops);
+}
+
+void nflab_hooks_exit(void)
+{
+	unregister_pernet_subsys(&nflab_net_ops);
+}

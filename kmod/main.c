@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nflab: a netfilter lab module. Module entry and exit.
+ */
+
+#include <linux/module.h>
+#include <net/genetlink.h>
+
+#include "nflab.h"
+
+static int __init nflab_init(void)
+{
+	int ret;
+
+	ret = nflab_hooks_init();
+	if (ret)
+		return ret;
+
+	ret = nflab_netlink_init();
+	if (ret)
+		goto err_hooks_exit;
+
+	pr_info("version %s loaded (protocol %d)\n", NFLAB_VERSION,
+		NFLAB_PROTO_VERSION);
+	return 0;
+
+err_hooks_exit:
+	nflab_hooks_exit();
+	return ret;
+}
+
+static void __exit nflab_exit(void)
+{
+	/* Stop taking requests before the state they reach goes away. */
+	nflab_netlink_exit();
+	nflab_hooks_exit();
+	pr_info("unloaded\n");
+}
+
+module_init(nflab_init);
+module_exit(nflab_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Netfilter lab: hooks, connection tracking and NAT");
+MODULE_VERSION(NFLAB_VERSION);
+MODULE_ALIAS_GENL_FAMILY(NFLAB_GENL_NAME);

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Declarations shared between the files of nflab.ko.
+ */
+
+#ifndef _NFLAB_NFLAB_H
+#define _NFLAB_NFLAB_H
+
+#include <linux/mutex.h>
+#include <linux/netfilter.h>
+#include <linux/types.h>
+#include <linux/u64_stats_sync.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+
+#include "nlproto/nflab.h"
+
+#define NFLAB_VERSION "0.1.0"
+
+/* Per-CPU hook counters; the packet path only ever touches its own CPU's. */
+struct nflab_pcpu_hook_stats {
+	u64_stats_t		packets[NF_INET_NUMHOOKS];
+	u64_stats_t		bytes[NF_INET_NUMHOOKS];
+	struct u64_stats_sync	syncp;
+};
+
+/* A snapshot of the hook counters summed over all CPUs. */
+struct nflab_hook_totals {
+	u64 packets[NF_INET_NUMHOOKS];
+	u64 bytes[NF_INET_NUMHOOKS];
+};
+
+/*
+ * nflab's state in one network namespace, allocated by the pernet core
+ * (net_generic()) and living exactly as long as the namespace.
+ */
+struct nflab_net {
+	struct nflab_pcpu_hook_stats __percpu *stats;
+	/*
+	 * Per-CPU counters cannot be zeroed under the packet path's feet, so
+	 * a reset records the current totals here and reads subtract them.
+	 */
+	struct mutex		stats_lock;
+	struct nflab_hook_totals stats_base;
+};
+
+extern unsigned int nflab_net_id;
+
+static inline struct nflab_net *nflab_pernet(const struct net *net)
+{
+	return net_generic(net, nflab_net_id);
+}
+
+int nflab_hooks_init(void);
+void nflab_hooks_exit(void);
+void nflab_hook_stats_get(struct nflab_net *nn, struct nflab_hook_totals *t);
+void nflab_hook_stats_reset(struct nflab_net *nn);
+
+int nflab_netlink_init(void);
+void nflab_netlink_exit(void);
+
+#endif /* _NFLAB_NFLAB_H */
