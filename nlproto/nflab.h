@@ -31,7 +31,8 @@
  *
  * A client compares NFLAB_A_PROTO_VERSION with the NFLAB_PROTO_VERSION it was
  * built with; the number grows whenever a command or attribute changes
- * meaning.
+ * meaning. (NFLAB_GENL_VERSION, the generic netlink header's version field,
+ * stays 1: compatibility is decided by NFLAB_PROTO_VERSION alone.)
  *
  * NFLAB_CMD_GET_HOOK_STATS
  * ------------------------
