@@ -10,10 +10,21 @@ GO ?= go
 export GOTOOLCHAIN ?= local
 export GOFLAGS ?= -mod=readonly
 
-# Lab kernel the module is built for and the VM boots: stock-<series>, where
-# <series> is a Debian kernel series installed under /lib/modules (6.1 from
-# linux-image-amd64). The exact ABI (6.1.0-NN) is discovered, never pinned.
+# Lab kernel the module is built for and the VM boots:
+#   stock-<series>  a Debian kernel installed under /lib/modules: stock-6.1
+#                   (linux-image-amd64) or stock-6.12 (bookworm-backports);
+#                   the exact ABI (6.1.0-NN) is discovered, never pinned
+#   debug-6.1       built from linux-source-6.1 with KASAN, UBSAN, lockdep and
+#                   kmemleak (vmtests/kernels/), cached outside the checkout
 KERNEL ?= stock-6.1
+ifeq ($(KERNEL),debug-6.1)
+DEBUG_OUT := $(shell vmtests/kernels/build-debug.sh --path)
+KDIR ?= $(DEBUG_OUT)/build
+VMLINUZ ?= $(DEBUG_OUT)/build/arch/x86/boot/bzImage
+# Known only once the kernel is built, hence "=".
+KVER = $(shell cat $(DEBUG_OUT)/build/include/config/kernel.release 2>/dev/null)
+MODDIR = $(DEBUG_OUT)/mods/lib/modules/$(KVER)
+else ifneq ($(filter stock-%,$(KERNEL)),)
 kernel_series := $(patsubst stock-%,%,$(KERNEL))
 KVER ?= $(shell ls /lib/modules 2>/dev/null | \
 	grep -E '^$(subst .,\.,$(kernel_series))\.[0-9]+(-[0-9]+|\+deb[0-9]+)-amd64$$' | \
@@ -21,6 +32,9 @@ KVER ?= $(shell ls /lib/modules 2>/dev/null | \
 KDIR ?= /lib/modules/$(KVER)/build
 VMLINUZ ?= /boot/vmlinuz-$(KVER)
 MODDIR ?= /lib/modules/$(KVER)
+else
+$(error KERNEL=$(KERNEL): want stock-6.1, stock-6.12 or debug-6.1)
+endif
 
 NFLAB_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/nflab
 export NFLAB_CACHE
@@ -31,24 +45,26 @@ KSRC := $(wildcard kmod/*.c kmod/*.h kmod/Kbuild) nlproto/nflab.h Kbuild
 # Debian packages the project needs on a fresh Debian 12 machine.
 DEB_PACKAGES := build-essential qemu-system-x86 linux-image-amd64 \
 	linux-headers-amd64 linux-source-6.1 busybox-static socat iputils-ping \
-	iproute2 sparse kmod xz-utils
+	iproute2 sparse kmod xz-utils bc flex bison libelf-dev libssl-dev
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help deps module module-werror style check generate generate-check vet unit \
+.PHONY: help deps debug-kernel test-all module module-werror style check generate generate-check vet unit \
 	vm-test test demo vm-shell vm-run clean need-kernel
 
 help:
 	@echo 'make deps      install what a fresh Debian 12 machine lacks (root)'
 	@echo 'make [module]  build $(KO) for $(KERNEL) (or KDIR=...)'
 	@echo 'make test      unit tests, vet, W=1 build, style, protocol drift, VM tests'
+	@echo '               on stock-6.1 and debug-6.1'
+	@echo 'make test-all  make test, plus the VM tests on stock-6.12'
 	@echo 'make demo      boot the lab VM, send traffic, show the hook counters'
 	@echo 'make vm-shell  interactive shell in the lab VM, module loaded'
 	@echo 'make vm-run SCRIPT=path/to/script.sh   run a script in the lab VM'
 	@echo 'make style     checkpatch.pl --strict on the C sources'
 	@echo 'make check     sparse on the module'
 	@echo 'make generate  regenerate nlproto Go constants from nlproto/nflab.h'
-	@echo 'variables: KERNEL=$(KERNEL) KVER=$(KVER) KDIR=$(KDIR)'
+	@echo 'variables: KERNEL=$(KERNEL) (stock-6.1, stock-6.12, debug-6.1) KVER=$(KVER) KDIR=$(KDIR)'
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -60,10 +76,15 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			--no-install-recommends $$missing >/dev/null || exit 1; \
 	fi
+	@vmtests/kernels/deps-backports.sh
 	@$(GO) mod download
 	@$(MAKE) -s $(NFLAB_CACHE)/checkpatch/checkpatch.pl
 
-need-kernel:
+# The debug kernel builds on first use (tens of minutes cold, then cached).
+debug-kernel:
+	@vmtests/kernels/build-debug.sh >/dev/null
+
+need-kernel: $(if $(filter debug-6.1,$(KERNEL)),debug-kernel)
 	@if [ -z "$(KVER)" ] || [ ! -d "$(KDIR)" ]; then \
 		echo "no headers for $(KERNEL) under /lib/modules (KVER='$(KVER)'); run 'make deps' or set KDIR=" >&2; \
 		exit 1; fi
@@ -116,7 +137,14 @@ vm_env = NFLAB_KERNEL=$(VMLINUZ) NFLAB_MODDIR=$(MODDIR) NFLAB_KO=$(CURDIR)/$(KO)
 vm-test: module
 	$(vm_env) $(GO) test -count=1 -timeout 60m -v ./vmtests/
 
-test: unit vet module-werror style generate-check vm-test
+# The VM suites run once per lab kernel, each in its own make so that the
+# kernel variables are evaluated for it.
+test: unit vet style generate-check
+	$(MAKE) KERNEL=stock-6.1 module-werror vm-test
+	$(MAKE) KERNEL=debug-6.1 module-werror vm-test
+
+test-all: test
+	$(MAKE) KERNEL=stock-6.12 module-werror vm-test
 
 # nflab-vm is built, not "go run": go run turns every failure into exit 1,
 # and bin/nflab-vm run passes the script's own status through.

@@ -30,32 +30,20 @@ const (
 	pingBytes = pingSize + 8 + 20
 )
 
-type topology struct{ t *testing.T }
+type topology struct {
+	t                      *testing.T
+	client, router, server netns
+}
 
 func newTopology(t *testing.T) *topology {
 	t.Helper()
-	for _, ns := range []string{"client", "router", "server"} {
-		mustRun(t, "ip", "netns", "add", ns)
-		ns := ns
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-		mustRun(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	mustRun(t, "ip", "link", "add", "c0", "netns", "client", "type", "veth", "peer", "r0", "netns", "router")
-	mustRun(t, "ip", "link", "add", "s0", "netns", "server", "type", "veth", "peer", "r1", "netns", "router")
-	for _, a := range []struct{ ns, dev, addr string }{
-		{"client", "c0", "10.0.1.2/24"},
-		{"router", "r0", "10.0.1.1/24"},
-		{"router", "r1", "10.0.2.1/24"},
-		{"server", "s0", "10.0.2.2/24"},
-	} {
-		mustRun(t, "ip", "-n", a.ns, "addr", "add", a.addr, "dev", a.dev)
-		mustRun(t, "ip", "-n", a.ns, "link", "set", a.dev, "up")
-	}
-	mustRun(t, "ip", "-n", "client", "route", "add", "default", "via", "10.0.1.1")
-	mustRun(t, "ip", "-n", "server", "route", "add", "default", "via", "10.0.2.1")
-	mustRun(t, "ip", "netns", "exec", "router", "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	tp := &topology{t: t, client: newNetns(t, "client"), router: newNetns(t, "router"), server: newNetns(t, "server")}
+	veth(t, tp.client, "c0", "10.0.1.2/24", tp.router, "r0", "10.0.1.1/24")
+	veth(t, tp.server, "s0", "10.0.2.2/24", tp.router, "r1", "10.0.2.1/24")
+	tp.client.run(t, "ip", "route", "add", "default", "via", "10.0.1.1")
+	tp.server.run(t, "ip", "route", "add", "default", "via", "10.0.2.1")
+	tp.router.run(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 
-	tp := &topology{t: t}
 	// Resolve neighbours once so the measured pings are the only IPv4.
 	tp.ping("client", "10.0.2.2", 1)
 	for _, ns := range []string{"client", "router", "server"} {
@@ -66,13 +54,12 @@ func newTopology(t *testing.T) *topology {
 
 func (tp *topology) ping(ns, dst string, n int) {
 	tp.t.Helper()
-	mustRun(tp.t, "ip", "netns", "exec", ns, "ping", "-q", "-c", fmt.Sprint(n),
-		"-i", "0.2", "-W", "5", "-s", fmt.Sprint(pingSize), dst)
+	netns(ns).run(tp.t, "ping", "-q", "-c", fmt.Sprint(n), "-i", "0.2", "-W", "5", "-s", fmt.Sprint(pingSize), dst)
 }
 
 func (tp *topology) reset(ns string) {
 	tp.t.Helper()
-	mustRun(tp.t, "ip", "netns", "exec", ns, "nflab", "stats", "--reset")
+	netns(ns).run(tp.t, "nflab", "stats", "--reset")
 }
 
 // counts is one namespace's hook counters by hook name.
@@ -184,16 +171,7 @@ func TestHookCountsLocal(t *testing.T) {
 func TestHooksInNamespaceCreatedAfterLoad(t *testing.T) {
 	loadModule(t)
 	// Both namespaces are created after the module is loaded.
-	for _, ns := range []string{"late1", "late2"} {
-		mustRun(t, "ip", "netns", "add", ns)
-		ns := ns
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	}
-	mustRun(t, "ip", "link", "add", "l1", "netns", "late1", "type", "veth", "peer", "l2", "netns", "late2")
-	mustRun(t, "ip", "-n", "late1", "addr", "add", "10.9.0.1/24", "dev", "l1")
-	mustRun(t, "ip", "-n", "late2", "addr", "add", "10.9.0.2/24", "dev", "l2")
-	mustRun(t, "ip", "-n", "late1", "link", "set", "l1", "up")
-	mustRun(t, "ip", "-n", "late2", "link", "set", "l2", "up")
+	veth(t, newNetns(t, "late1"), "l1", "10.9.0.1/24", newNetns(t, "late2"), "l2", "10.9.0.2/24")
 
 	tp := &topology{t: t}
 	tp.ping("late1", "10.9.0.2", 2)

@@ -21,7 +21,7 @@ srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 key=$({ cat "$frag"; echo "recipe=$recipe"; } | sha256sum | cut -c1-12)
 out=$cache/kernels/debug-6.1-$srcver-$key
 
-if [ -f "$out/.done" ]; then
+if [ "${1:-}" = --path ] || [ -f "$out/.done" ]; then
 	echo "$out"
 	exit 0
 fi

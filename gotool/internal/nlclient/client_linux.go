@@ -81,7 +81,7 @@ func (c *Client) ResetHookStats() error {
 	_, err := c.c.Execute(request(nlproto.CMD_RESET_HOOK_STATS), c.family.ID,
 		netlink.Request|netlink.Acknowledge)
 	if err != nil {
-		return wrapErr("reset hook stats", err)
+		return c.opErr("reset hook stats", err)
 	}
 	return nil
 }
@@ -92,7 +92,7 @@ func (c *Client) ResetHookStats() error {
 func (c *Client) get(op string, cmd uint8) (genetlink.Message, error) {
 	msgs, err := c.c.Execute(request(cmd), c.family.ID, netlink.Request)
 	if err != nil {
-		return genetlink.Message{}, wrapErr(op, err)
+		return genetlink.Message{}, c.opErr(op, err)
 	}
 	if len(msgs) != 1 {
 		return genetlink.Message{}, malformed(op, fmt.Errorf("got %d messages, want 1", len(msgs)))
@@ -101,6 +101,22 @@ func (c *Client) get(op string, cmd uint8) (genetlink.Message, error) {
 		return genetlink.Message{}, malformed(op, fmt.Errorf("reply has command %d, want %d", got, cmd))
 	}
 	return msgs[0], nil
+}
+
+// opErr wraps the error of a request. The kernel answers ENOENT for a
+// family id it does not know, which happens when the module is unloaded
+// between the family lookup and the request: if the family is gone, or was
+// registered again under a new id by a reload, the module this client talked
+// to is not loaded any more; that is ErrNotLoaded, not a failure of the
+// command.
+func (c *Client) opErr(op string, err error) error {
+	if errors.Is(err, unix.ENOENT) {
+		f, lerr := c.c.GetFamily(nlproto.GENL_NAME)
+		if errors.Is(lerr, unix.ENOENT) || (lerr == nil && f.ID != c.family.ID) {
+			return ErrNotLoaded
+		}
+	}
+	return wrapErr(op, err)
 }
 
 // maxDumpAttempts bounds how often dump restarts a dump the kernel marked

@@ -428,3 +428,44 @@ func familyReply(t *testing.T, req netlink.Message) []netlink.Message {
 		Data:   gm,
 	}}
 }
+
+// TestUnloadedAfterLookup: rmmod between Dial and a request makes the
+// kernel answer ENOENT for the stale family id; the client then finds the
+// family gone (or back under a new id after a reload) and reports
+// ErrNotLoaded. An ENOENT while the same family is still registered stays
+// the command's own error.
+func TestUnloadedAfterLookup(t *testing.T) {
+	reloaded := family
+	reloaded.ID++
+	enoent := func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
+		return nil, genltest.Error(int(unix.ENOENT))
+	}
+	for _, tc := range []struct {
+		name          string
+		after         genltest.Func // answers once the request failed
+		wantNotLoaded bool
+	}{
+		{"unloaded", func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
+			return nil, genltest.Error(int(unix.ENOENT))
+		}, true},
+		{"reloaded", genltest.ServeFamily(reloaded, enoent), true},
+		{"still there", genltest.ServeFamily(family, enoent), false},
+	} {
+		serve := genltest.ServeFamily(family, enoent)
+		c, err := initClient(genltest.Dial(func(greq genetlink.Message, nreq netlink.Message) ([]genetlink.Message, error) {
+			return serve(greq, nreq)
+		}))
+		if err != nil {
+			t.Fatalf("%s: initClient: %v", tc.name, err)
+		}
+		serve = tc.after
+		_, err = c.HookStats()
+		if got := errors.Is(err, ErrNotLoaded); got != tc.wantNotLoaded {
+			t.Errorf("%s: HookStats error = %v; ErrNotLoaded %v, want %v", tc.name, err, got, tc.wantNotLoaded)
+		}
+		if !tc.wantNotLoaded && !errors.Is(err, unix.ENOENT) {
+			t.Errorf("%s: error = %v, want ENOENT", tc.name, err)
+		}
+		_ = c.Close()
+	}
+}

@@ -63,6 +63,7 @@ func run() int {
 		return statusSetupFailed
 	}
 	klog = startKmsg(filepath.Join(vmshare.MountPoint, vmshare.DmesgFile))
+	kmemleakStart()
 
 	var cfg vmshare.Config
 	if b, err := os.ReadFile(filepath.Join(vmshare.MountPoint, vmshare.ConfigFile)); err == nil {
@@ -214,6 +215,7 @@ func finish(status int) {
 	if klog != nil {
 		klog.stop()
 		dir := vmshare.MountPoint
+		kmemleakReport(filepath.Join(dir, vmshare.LeaksFile))
 		tainted, err := os.ReadFile("/proc/sys/kernel/tainted")
 		if err != nil {
 			log.Printf("reading taint mask: %v", err)
@@ -227,6 +229,50 @@ func finish(status int) {
 		}
 	}
 	powerOff()
+}
+
+// kmemleak is the debug kernel's leak detector; stock kernels lack it.
+const kmemleak = "/sys/kernel/debug/kmemleak"
+
+// kmemleakStart forgets what the boot itself leaked, so that a report at
+// the end is about the payload.
+func kmemleakStart() {
+	if err := unix.Mount("debugfs", "/sys/kernel/debug", "debugfs", 0, ""); err != nil {
+		return
+	}
+	if _, err := os.Stat(kmemleak); err != nil {
+		return
+	}
+	for _, cmd := range []string{"scan", "clear"} {
+		if err := os.WriteFile(kmemleak, []byte(cmd), 0); err != nil {
+			log.Printf("kmemleak %s: %v", cmd, err)
+		}
+	}
+}
+
+// kmemleakReport scans for leaks and saves kmemleak's report to file when
+// there is one. kmemleak ignores objects younger than five seconds, so it
+// waits that long after the payload first.
+func kmemleakReport(file string) {
+	if _, err := os.Stat(kmemleak); err != nil {
+		return
+	}
+	time.Sleep(6 * time.Second)
+	if err := os.WriteFile(kmemleak, []byte("scan"), 0); err != nil {
+		log.Printf("kmemleak scan: %v", err)
+		return
+	}
+	report, err := os.ReadFile(kmemleak)
+	if err != nil {
+		log.Printf("reading kmemleak report: %v", err)
+		return
+	}
+	if len(report) == 0 {
+		return
+	}
+	if err := os.WriteFile(file, report, 0o644); err != nil {
+		log.Printf("saving kmemleak report: %v", err)
+	}
 }
 
 func powerOff() {

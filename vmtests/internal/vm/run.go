@@ -195,6 +195,11 @@ func (r *Result) readShare(share string) {
 	if b, err := os.ReadFile(filepath.Join(share, vmshare.DmesgFile)); err == nil {
 		r.KernelLog = string(b)
 	}
+	// A kmemleak report joins the kernel log, where CheckKernel finds
+	// its "unreferenced object" lines.
+	if b, err := os.ReadFile(filepath.Join(share, vmshare.LeaksFile)); err == nil {
+		r.KernelLog += "\n--- kmemleak report ---\n" + string(b)
+	}
 	if b, err := os.ReadFile(filepath.Join(share, vmshare.TaintedFile)); err == nil {
 		r.Tainted, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 	}

@@ -23,6 +23,7 @@ const (
 	StatusFile  = "status"     // payload exit status, written last by the guest
 	DmesgFile   = "dmesg"      // kernel log, streamed by the guest
 	TaintedFile = "tainted"    // /proc/sys/kernel/tainted after the payload
+	LeaksFile   = "kmemleak"   // kmemleak's report after the payload, if it has one
 )
 
 // GuestEnv is set to "1" in the payload's environment.
