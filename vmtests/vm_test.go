@@ -46,6 +46,13 @@ func TestGuest(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.ExtraFiles = map[string]string{"guest.test": guestTest}
+	// Knobs of the guest tests (seeds, iteration counts) pass through.
+	cfg.Env = map[string]string{}
+	for _, k := range []string{"NFLAB_FUZZ_SEED", "NFLAB_FUZZ_N", "NFLAB_CYCLES", "NFLAB_NAMESPACES"} {
+		if v, ok := os.LookupEnv(k); ok {
+			cfg.Env[k] = v
+		}
+	}
 
 	payload := fmt.Sprintf("exec ./guest.test -test.v -test.timeout=%s", guestTimeout.Round(time.Second))
 	if re := strings.TrimSpace(os.Getenv("NFLAB_VMTEST_RUN")); re != "" {

@@ -19,6 +19,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "guest tests run only inside the nflab test VM (go test ./vmtests/ boots it): %v\n", err)
 		os.Exit(1)
 	}
+	fuzzWorkerMain()
 	os.Exit(m.Run())
 }
 
