@@ -14,10 +14,9 @@
 
 unsigned int nflab_net_id __read_mostly;
 
-static unsigned int nflab_hook(void *priv, struct sk_buff *skb,
-			       const struct nf_hook_state *state)
+static void count(struct nflab_net *nn, const struct sk_buff *skb,
+		  unsigned int hook)
 {
-	struct nflab_net *nn = nflab_pernet(state->net);
 	struct nflab_pcpu_hook_stats *s;
 	unsigned long flags;
 
@@ -28,54 +27,84 @@ static unsigned int nflab_hook(void *priv, struct sk_buff *skb,
 	 */
 	s = get_cpu_ptr(nn->stats);
 	flags = u64_stats_update_begin_irqsave(&s->syncp);
-	u64_stats_inc(&s->packets[state->hook]);
-	u64_stats_add(&s->bytes[state->hook], skb->len);
+	u64_stats_inc(&s->packets[hook]);
+	u64_stats_add(&s->bytes[hook], skb->len);
 	u64_stats_update_end_irqrestore(&s->syncp, flags);
 	put_cpu_ptr(nn->stats);
+}
 
+/* PRE_ROUTING, LOCAL_OUT: count, then find or create the packet's flow. */
+static unsigned int hook_track(void *priv, struct sk_buff *skb,
+			       const struct nf_hook_state *state)
+{
+	count(nflab_pernet(state->net), skb, state->hook);
+	return nflab_ct_in(skb, state);
+}
+
+/* LOCAL_IN, FORWARD, POST_ROUTING: count (rules and NAT will go here). */
+static unsigned int hook_count(void *priv, struct sk_buff *skb,
+			       const struct nf_hook_state *state)
+{
+	count(nflab_pernet(state->net), skb, state->hook);
 	return NF_ACCEPT;
 }
 
+/* LOCAL_IN, POST_ROUTING, after every other hook: confirm new flows. */
+static unsigned int hook_confirm(void *priv, struct sk_buff *skb,
+				 const struct nf_hook_state *state)
+{
+	return nflab_ct_confirm(skb, state);
+}
+
 /*
- * One entry per hook. Each sits where nflab's first job on that hook will run
- * (see DESIGN.md): connection tracking before NAT and filtering on the way in
- * and out, filtering at LOCAL_IN and FORWARD, source NAT at POST_ROUTING.
+ * The hooks, per DESIGN.md: connection tracking first on the way in and out
+ * (after defrag and raw, before NAT and filtering), filtering at LOCAL_IN
+ * and FORWARD, source NAT at POST_ROUTING, and confirmation of new flows
+ * after everything else, where a packet reaches a socket or leaves the
+ * stack. The hook counters count at the first five.
  */
 static const struct nf_hook_ops nflab_ops[] = {
 	{
-		.hook		= nflab_hook,
+		.hook		= hook_track,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_PRE_ROUTING,
-		/* Conntrack lookup: after defrag and raw, before DNAT. */
 		.priority	= NF_IP_PRI_CONNTRACK,
 	},
 	{
-		.hook		= nflab_hook,
+		.hook		= hook_count,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_LOCAL_IN,
-		/* Filtering of packets for this host. */
 		.priority	= NF_IP_PRI_FILTER,
 	},
 	{
-		.hook		= nflab_hook,
+		.hook		= hook_count,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_FORWARD,
-		/* Filtering of routed packets. */
 		.priority	= NF_IP_PRI_FILTER,
 	},
 	{
-		.hook		= nflab_hook,
+		.hook		= hook_track,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_LOCAL_OUT,
-		/* Conntrack lookup for locally generated packets. */
 		.priority	= NF_IP_PRI_CONNTRACK,
 	},
 	{
-		.hook		= nflab_hook,
+		.hook		= hook_count,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_POST_ROUTING,
-		/* Source NAT, after filtering and before confirmation. */
 		.priority	= NF_IP_PRI_NAT_SRC,
+	},
+	{
+		.hook		= hook_confirm,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_LOCAL_IN,
+		.priority	= NF_IP_PRI_CONNTRACK_CONFIRM,
+	},
+	{
+		.hook		= hook_confirm,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_POST_ROUTING,
+		.priority	= NF_IP_PRI_CONNTRACK_CONFIRM,
 	},
 };
 
@@ -139,15 +168,22 @@ static int __net_init nflab_net_init(struct net *net)
 	int ret;
 
 	mutex_init(&nn->stats_lock);
+	mutex_init(&nn->ct_config_lock);
 	nn->stats = netdev_alloc_pcpu_stats(struct nflab_pcpu_hook_stats);
 	if (!nn->stats)
 		return -ENOMEM;
 
-	ret = nf_register_net_hooks(net, nflab_ops, ARRAY_SIZE(nflab_ops));
+	ret = nflab_ct_net_init(nn);
 	if (ret)
 		goto err_free_stats;
+
+	ret = nf_register_net_hooks(net, nflab_ops, ARRAY_SIZE(nflab_ops));
+	if (ret)
+		goto err_ct_exit;
 	return 0;
 
+err_ct_exit:
+	nflab_ct_net_exit(net, nn);
 err_free_stats:
 	free_percpu(nn->stats);
 	return ret;
@@ -166,7 +202,9 @@ static void __net_exit nflab_net_exit(struct net *net)
 {
 	struct nflab_net *nn = nflab_pernet(net);
 
+	nflab_ct_net_exit(net, nn);
 	free_percpu(nn->stats);
+	mutex_destroy(&nn->ct_config_lock);
 	mutex_destroy(&nn->stats_lock);
 }
 

@@ -12,9 +12,13 @@ static int __init nflab_init(void)
 {
 	int ret;
 
-	ret = nflab_hooks_init();
+	ret = nflab_ct_init();
 	if (ret)
 		return ret;
+
+	ret = nflab_hooks_init();
+	if (ret)
+		goto err_ct_exit;
 
 	ret = nflab_netlink_init();
 	if (ret)
@@ -26,6 +30,8 @@ static int __init nflab_init(void)
 
 err_hooks_exit:
 	nflab_hooks_exit();
+err_ct_exit:
+	nflab_ct_exit();
 	return ret;
 }
 
@@ -34,6 +40,7 @@ static void __exit nflab_exit(void)
 	/* Stop taking requests before the state they reach goes away. */
 	nflab_netlink_exit();
 	nflab_hooks_exit();
+	nflab_ct_exit();
 	pr_info("unloaded\n");
 }
 

@@ -9,9 +9,7 @@
 
 #include "nflab.h"
 
-static struct genl_family nflab_genl_family;
-
-static struct sk_buff *reply_new(struct genl_info *info, u8 cmd, void **hdr)
+struct sk_buff *nflab_nl_reply_new(struct genl_info *info, u8 cmd, void **hdr)
 {
 	struct sk_buff *skb;
 
@@ -32,7 +30,7 @@ static int nflab_nl_get_version(struct sk_buff *skb, struct genl_info *info)
 	struct sk_buff *msg;
 	void *hdr;
 
-	msg = reply_new(info, NFLAB_CMD_GET_VERSION, &hdr);
+	msg = nflab_nl_reply_new(info, NFLAB_CMD_GET_VERSION, &hdr);
 	if (!msg)
 		return -ENOMEM;
 
@@ -81,7 +79,7 @@ static int nflab_nl_get_hook_stats(struct sk_buff *skb, struct genl_info *info)
 
 	nflab_hook_stats_get(nn, &t);
 
-	msg = reply_new(info, NFLAB_CMD_GET_HOOK_STATS, &hdr);
+	msg = nflab_nl_reply_new(info, NFLAB_CMD_GET_HOOK_STATS, &hdr);
 	if (!msg)
 		return -ENOMEM;
 
@@ -110,10 +108,11 @@ static int nflab_nl_reset_hook_stats(struct sk_buff *skb,
 }
 
 /*
- * None of these commands takes attributes. An op without a policy in a family
- * with resv_start_op 0 gets the core's reject-all policy: any attribute fails
- * strict validation with an extack message, as does a non-zero reserved
- * header field or a stray nlmsg flag.
+ * An op without a policy in a family with resv_start_op 0 gets the core's
+ * reject-all policy: any attribute fails strict validation with an extack
+ * message, as does a non-zero reserved header field or a stray nlmsg flag.
+ * Conntrack dumps, deletes, flushes and config changes need CAP_NET_ADMIN:
+ * flows reveal other users' connections.
  */
 static const struct genl_ops nflab_genl_ops[] = {
 	{
@@ -129,9 +128,57 @@ static const struct genl_ops nflab_genl_ops[] = {
 		.doit		= nflab_nl_reset_hook_stats,
 		.flags		= GENL_ADMIN_PERM,
 	},
+	{
+		.cmd		= NFLAB_CMD_CT_GET,
+		.doit		= nflab_ct_nl_get_doit,
+		.start		= nflab_ct_nl_get_start,
+		.dumpit		= nflab_ct_nl_get_dumpit,
+		.done		= nflab_ct_nl_get_done,
+		.policy		= nflab_ct_get_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_CT_DELETE,
+		.doit		= nflab_ct_nl_delete,
+		.policy		= nflab_ct_delete_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_CT_FLUSH,
+		.doit		= nflab_ct_nl_flush,
+		.policy		= nflab_ct_delete_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_CT_COUNT,
+		.doit		= nflab_ct_nl_count,
+	},
+	{
+		.cmd		= NFLAB_CMD_CT_STATS,
+		.doit		= nflab_ct_nl_stats,
+	},
+	{
+		.cmd		= NFLAB_CMD_CT_GET_CONFIG,
+		.doit		= nflab_ct_nl_get_config,
+	},
+	{
+		.cmd		= NFLAB_CMD_CT_SET_CONFIG,
+		.doit		= nflab_ct_nl_set_config,
+		.policy		= nflab_ct_set_config_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_CT_GC,
+		.doit		= nflab_ct_nl_gc,
+		.flags		= GENL_ADMIN_PERM,
+	},
 };
 
-static struct genl_family nflab_genl_family __ro_after_init = {
+struct genl_family nflab_genl_family __ro_after_init = {
 	.name		= NFLAB_GENL_NAME,
 	.version	= NFLAB_GENL_VERSION,
 	.netnsok	= true,

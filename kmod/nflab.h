@@ -11,9 +11,11 @@
 #include <linux/types.h>
 #include <linux/u64_stats_sync.h>
 #include <net/net_namespace.h>
+#include <net/genetlink.h>
 #include <net/netns/generic.h>
 
 #include "nlproto/nflab.h"
+#include "conntrack.h"
 
 #define NFLAB_VERSION "0.1.0"
 
@@ -42,6 +44,15 @@ struct nflab_net {
 	 */
 	struct mutex		stats_lock;
 	struct nflab_hook_totals stats_base;
+
+	/* Connection tracking (conntrack.c). */
+	atomic_t		ct_count;	/* confirmed entries */
+	atomic_t		ct_generation;	/* bumped on insert and removal */
+	unsigned int		ct_limit;	/* READ_ONCE on the packet path */
+	bool			ct_tcp_loose;
+	unsigned int		ct_timeouts[NFLAB_CT_TIMEOUT_A_MAX + 1]; /* jiffies */
+	struct nflab_ct_pcpu_stats __percpu *ct_stats;
+	struct mutex		ct_config_lock;	/* serialises config writers */
 };
 
 extern unsigned int nflab_net_id;
@@ -58,5 +69,23 @@ void nflab_hook_stats_reset(struct nflab_net *nn);
 
 int nflab_netlink_init(void);
 void nflab_netlink_exit(void);
+
+/* ct_netlink.c: the conntrack commands of the family. */
+int nflab_ct_nl_get_doit(struct sk_buff *skb, struct genl_info *info);
+int nflab_ct_nl_get_start(struct netlink_callback *cb);
+int nflab_ct_nl_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
+int nflab_ct_nl_get_done(struct netlink_callback *cb);
+int nflab_ct_nl_delete(struct sk_buff *skb, struct genl_info *info);
+int nflab_ct_nl_flush(struct sk_buff *skb, struct genl_info *info);
+int nflab_ct_nl_count(struct sk_buff *skb, struct genl_info *info);
+int nflab_ct_nl_stats(struct sk_buff *skb, struct genl_info *info);
+int nflab_ct_nl_get_config(struct sk_buff *skb, struct genl_info *info);
+int nflab_ct_nl_set_config(struct sk_buff *skb, struct genl_info *info);
+int nflab_ct_nl_gc(struct sk_buff *skb, struct genl_info *info);
+extern const struct nla_policy nflab_ct_get_policy[NFLAB_A_MAX + 1];
+extern const struct nla_policy nflab_ct_delete_policy[NFLAB_A_MAX + 1];
+extern const struct nla_policy nflab_ct_set_config_policy[NFLAB_A_MAX + 1];
+struct sk_buff *nflab_nl_reply_new(struct genl_info *info, u8 cmd, void **hdr);
+extern struct genl_family nflab_genl_family;
 
 #endif /* _NFLAB_NFLAB_H */

@@ -55,6 +55,106 @@
  * Do, admin. Takes no attributes. Sets the counters reported by
  * NFLAB_CMD_GET_HOOK_STATS of the caller's namespace back to zero. Replies
  * with an ACK only.
+ *
+ * Connection tracking
+ * ===================
+ *
+ * nflab tracks TCP, UDP and ICMP flows itself (not through the kernel's
+ * nf_conntrack). An entry has an original and a reply tuple, each a nest of
+ * enum nflab_tuple_attr:
+ *
+ *    NFLAB_TUPLE_A_SRC, NFLAB_TUPLE_A_DST: be32, IPv4 addresses
+ *    NFLAB_TUPLE_A_PROTO: u8, IPPROTO_TCP, IPPROTO_UDP or IPPROTO_ICMP
+ *    NFLAB_TUPLE_A_SPORT, NFLAB_TUPLE_A_DPORT: be16, TCP and UDP only
+ *    NFLAB_TUPLE_A_ICMP_ID: be16, ICMP only
+ *    NFLAB_TUPLE_A_ICMP_TYPE: u8, ICMP only (request type in the original
+ *        tuple, the matching reply type in the reply tuple)
+ *
+ * An entry (NFLAB_A_CT, a nest of enum nflab_ct_attr) carries:
+ *
+ *    NFLAB_CT_A_ID: u32, unique while the entry lives
+ *    NFLAB_CT_A_ORIG, NFLAB_CT_A_REPLY: nest, the two tuples
+ *    NFLAB_CT_A_STATUS: u32, enum nflab_ct_status bits
+ *    NFLAB_CT_A_TCP_STATE: u8, enum nflab_tcp_state, TCP only
+ *    NFLAB_CT_A_TIMEOUT: u32, seconds until the entry expires
+ *    NFLAB_CT_A_PACKETS_ORIG, NFLAB_CT_A_BYTES_ORIG,
+ *    NFLAB_CT_A_PACKETS_REPLY, NFLAB_CT_A_BYTES_REPLY: u64, per direction
+ *    NFLAB_CT_A_START: u64, creation time, nanoseconds since the epoch
+ *
+ * A filter (NFLAB_A_CT_FILTER, a nest of enum nflab_ct_filter_attr) selects
+ * entries by their original tuple; every attribute given must match:
+ *
+ *    NFLAB_CT_FILTER_A_PROTO: u8
+ *    NFLAB_CT_FILTER_A_SRC + NFLAB_CT_FILTER_A_SRC_PREFIX: be32 + u8 (0-32)
+ *    NFLAB_CT_FILTER_A_DST + NFLAB_CT_FILTER_A_DST_PREFIX: be32 + u8 (0-32)
+ *    NFLAB_CT_FILTER_A_SPORT, NFLAB_CT_FILTER_A_DPORT: be16
+ *    NFLAB_CT_FILTER_A_TCP_STATE: u8, enum nflab_tcp_state
+ *    NFLAB_CT_FILTER_A_STATUS: u32, entries with all these status bits set
+ *
+ * A prefix without its address, or an address bits outside its prefix, is
+ * rejected.
+ *
+ * NFLAB_CMD_CT_GET
+ * ----------------
+ *
+ * Do or dump, admin (flows reveal other users' connections). As a do, takes
+ * NFLAB_A_CT_TUPLE (a tuple of either direction) and replies with NFLAB_A_CT,
+ * or fails with ENOENT. As a dump (NLM_F_DUMP), takes an optional
+ * NFLAB_A_CT_FILTER and replies with one message per entry, each holding
+ * NFLAB_A_CT. A dump resumes across messages; when the table changes while a
+ * dump is in progress, the messages are flagged NLM_F_DUMP_INTR and the
+ * caller should dump again.
+ *
+ * NFLAB_CMD_CT_DELETE
+ * -------------------
+ *
+ * Do, admin. Takes either NFLAB_A_CT_TUPLE (deletes that entry, ENOENT if
+ * there is none) or NFLAB_A_CT_FILTER (deletes all matching entries), not
+ * both. Replies with NFLAB_A_CT_COUNT, u32, the number deleted.
+ *
+ * NFLAB_CMD_CT_FLUSH
+ * ------------------
+ *
+ * Do, admin. Takes an optional NFLAB_A_CT_FILTER; deletes every (matching)
+ * entry. Replies with NFLAB_A_CT_COUNT.
+ *
+ * NFLAB_CMD_CT_COUNT
+ * ------------------
+ *
+ * Do, anyone. Takes no attributes. Replies with NFLAB_A_CT_COUNT, u32, the
+ * number of confirmed entries, and NFLAB_A_CT_LIMIT, u32, the most entries
+ * the namespace may hold.
+ *
+ * NFLAB_CMD_CT_STATS
+ * ------------------
+ *
+ * Do, anyone. Takes no attributes. Replies with NFLAB_A_CT_STATS, a nest of
+ * enum nflab_ct_stats_attr u64 counters summed over all CPUs: FOUND, NEW,
+ * INVALID, INSERT, INSERT_FAILED, CLASH, DROP, EARLY_DROP, GC_EVICTED,
+ * SEARCH_RESTART.
+ *
+ * NFLAB_CMD_CT_GET_CONFIG, NFLAB_CMD_CT_SET_CONFIG
+ * ------------------------------------------------
+ *
+ * GET is a do for anyone, taking no attributes; SET is a do, admin. Both
+ * carry NFLAB_A_CT_CONFIG, a nest of enum nflab_ct_config_attr:
+ *
+ *    NFLAB_CT_CONFIG_A_LIMIT: u32, the most entries the namespace may hold
+ *        (1 - 4194304)
+ *    NFLAB_CT_CONFIG_A_TCP_LOOSE: u8, 0 or 1: pick up TCP connections seen
+ *        mid-stream
+ *    NFLAB_CT_CONFIG_A_TIMEOUTS: nest of enum nflab_ct_timeout_attr, u32
+ *        seconds each (1 - 2592000)
+ *
+ * SET changes only what it carries; it is all or nothing, and replies with
+ * an ACK only. GET replies with every setting. A new namespace starts with
+ * the module's ct_max parameter as its limit and Linux's timeouts.
+ *
+ * NFLAB_CMD_CT_GC
+ * ---------------
+ *
+ * Do, admin. Takes no attributes. Removes every expired entry now and
+ * replies with NFLAB_A_CT_COUNT, the number removed.
  */
 
 #ifndef _UAPI_NFLAB_H
@@ -72,6 +172,14 @@ enum nflab_cmd {
 	NFLAB_CMD_GET_VERSION,
 	NFLAB_CMD_GET_HOOK_STATS,
 	NFLAB_CMD_RESET_HOOK_STATS,
+	NFLAB_CMD_CT_GET,
+	NFLAB_CMD_CT_DELETE,
+	NFLAB_CMD_CT_FLUSH,
+	NFLAB_CMD_CT_COUNT,
+	NFLAB_CMD_CT_STATS,
+	NFLAB_CMD_CT_GET_CONFIG,
+	NFLAB_CMD_CT_SET_CONFIG,
+	NFLAB_CMD_CT_GC,
 
 	__NFLAB_CMD_MAX
 };
@@ -85,6 +193,13 @@ enum nflab_attr {
 	NFLAB_A_PROTO_VERSION,
 	NFLAB_A_HOOKS,
 	NFLAB_A_HOOK,
+	NFLAB_A_CT,
+	NFLAB_A_CT_TUPLE,
+	NFLAB_A_CT_FILTER,
+	NFLAB_A_CT_COUNT,
+	NFLAB_A_CT_LIMIT,
+	NFLAB_A_CT_STATS,
+	NFLAB_A_CT_CONFIG,
 
 	__NFLAB_A_MAX
 };
@@ -115,5 +230,133 @@ enum nflab_hook {
 };
 
 #define NFLAB_HOOK_MAX (__NFLAB_HOOK_MAX - 1)
+
+enum nflab_tuple_attr {
+	NFLAB_TUPLE_A_UNSPEC,
+	NFLAB_TUPLE_A_SRC,
+	NFLAB_TUPLE_A_DST,
+	NFLAB_TUPLE_A_PROTO,
+	NFLAB_TUPLE_A_SPORT,
+	NFLAB_TUPLE_A_DPORT,
+	NFLAB_TUPLE_A_ICMP_ID,
+	NFLAB_TUPLE_A_ICMP_TYPE,
+
+	__NFLAB_TUPLE_A_MAX
+};
+
+#define NFLAB_TUPLE_A_MAX (__NFLAB_TUPLE_A_MAX - 1)
+
+enum nflab_ct_attr {
+	NFLAB_CT_A_UNSPEC,
+	NFLAB_CT_A_PAD,
+	NFLAB_CT_A_ID,
+	NFLAB_CT_A_ORIG,
+	NFLAB_CT_A_REPLY,
+	NFLAB_CT_A_STATUS,
+	NFLAB_CT_A_TCP_STATE,
+	NFLAB_CT_A_TIMEOUT,
+	NFLAB_CT_A_PACKETS_ORIG,
+	NFLAB_CT_A_BYTES_ORIG,
+	NFLAB_CT_A_PACKETS_REPLY,
+	NFLAB_CT_A_BYTES_REPLY,
+	NFLAB_CT_A_START,
+
+	__NFLAB_CT_A_MAX
+};
+
+#define NFLAB_CT_A_MAX (__NFLAB_CT_A_MAX - 1)
+
+enum nflab_ct_filter_attr {
+	NFLAB_CT_FILTER_A_UNSPEC,
+	NFLAB_CT_FILTER_A_PROTO,
+	NFLAB_CT_FILTER_A_SRC,
+	NFLAB_CT_FILTER_A_SRC_PREFIX,
+	NFLAB_CT_FILTER_A_DST,
+	NFLAB_CT_FILTER_A_DST_PREFIX,
+	NFLAB_CT_FILTER_A_SPORT,
+	NFLAB_CT_FILTER_A_DPORT,
+	NFLAB_CT_FILTER_A_TCP_STATE,
+	NFLAB_CT_FILTER_A_STATUS,
+
+	__NFLAB_CT_FILTER_A_MAX
+};
+
+#define NFLAB_CT_FILTER_A_MAX (__NFLAB_CT_FILTER_A_MAX - 1)
+
+enum nflab_ct_stats_attr {
+	NFLAB_CT_STATS_A_UNSPEC,
+	NFLAB_CT_STATS_A_PAD,
+	NFLAB_CT_STATS_A_FOUND,
+	NFLAB_CT_STATS_A_NEW,
+	NFLAB_CT_STATS_A_INVALID,
+	NFLAB_CT_STATS_A_INSERT,
+	NFLAB_CT_STATS_A_INSERT_FAILED,
+	NFLAB_CT_STATS_A_CLASH,
+	NFLAB_CT_STATS_A_DROP,
+	NFLAB_CT_STATS_A_EARLY_DROP,
+	NFLAB_CT_STATS_A_GC_EVICTED,
+	NFLAB_CT_STATS_A_SEARCH_RESTART,
+
+	__NFLAB_CT_STATS_A_MAX
+};
+
+#define NFLAB_CT_STATS_A_MAX (__NFLAB_CT_STATS_A_MAX - 1)
+
+enum nflab_ct_config_attr {
+	NFLAB_CT_CONFIG_A_UNSPEC,
+	NFLAB_CT_CONFIG_A_LIMIT,
+	NFLAB_CT_CONFIG_A_TCP_LOOSE,
+	NFLAB_CT_CONFIG_A_TIMEOUTS,
+
+	__NFLAB_CT_CONFIG_A_MAX
+};
+
+#define NFLAB_CT_CONFIG_A_MAX (__NFLAB_CT_CONFIG_A_MAX - 1)
+
+/* Timeouts, one per protocol state; defaults are Linux's. */
+enum nflab_ct_timeout_attr {
+	NFLAB_CT_TIMEOUT_A_UNSPEC,
+	NFLAB_CT_TIMEOUT_A_TCP_SYN_SENT,	/* 120 */
+	NFLAB_CT_TIMEOUT_A_TCP_SYN_RECV,	/* 60 */
+	NFLAB_CT_TIMEOUT_A_TCP_ESTABLISHED,	/* 432000 (5 days) */
+	NFLAB_CT_TIMEOUT_A_TCP_FIN_WAIT,	/* 120 */
+	NFLAB_CT_TIMEOUT_A_TCP_CLOSE_WAIT,	/* 60 */
+	NFLAB_CT_TIMEOUT_A_TCP_LAST_ACK,	/* 30 */
+	NFLAB_CT_TIMEOUT_A_TCP_TIME_WAIT,	/* 120 */
+	NFLAB_CT_TIMEOUT_A_TCP_CLOSE,		/* 10 */
+	NFLAB_CT_TIMEOUT_A_UDP_UNREPLIED,	/* 30 */
+	NFLAB_CT_TIMEOUT_A_UDP_ASSURED,		/* 120 */
+	NFLAB_CT_TIMEOUT_A_ICMP,		/* 30 */
+
+	__NFLAB_CT_TIMEOUT_A_MAX
+};
+
+#define NFLAB_CT_TIMEOUT_A_MAX (__NFLAB_CT_TIMEOUT_A_MAX - 1)
+
+/* NFLAB_CT_A_STATUS bits. */
+enum nflab_ct_status {
+	NFLAB_CT_STATUS_SEEN_REPLY = 1 << 0,	/* a reply-direction packet passed */
+	NFLAB_CT_STATUS_ASSURED = 1 << 1,	/* not evicted early when full */
+	NFLAB_CT_STATUS_CONFIRMED = 1 << 2,	/* in the table */
+	NFLAB_CT_STATUS_DYING = 1 << 3,		/* being removed */
+};
+
+/* TCP connection states (NFLAB_CT_A_TCP_STATE). */
+enum nflab_tcp_state {
+	NFLAB_TCP_NONE,
+	NFLAB_TCP_SYN_SENT,
+	NFLAB_TCP_SYN_RECV,
+	NFLAB_TCP_ESTABLISHED,
+	NFLAB_TCP_FIN_WAIT,
+	NFLAB_TCP_CLOSE_WAIT,
+	NFLAB_TCP_LAST_ACK,
+	NFLAB_TCP_TIME_WAIT,
+	NFLAB_TCP_CLOSE,
+	NFLAB_TCP_SYN_SENT2,	/* simultaneous open */
+
+	__NFLAB_TCP_MAX
+};
+
+#define NFLAB_TCP_MAX (__NFLAB_TCP_MAX - 1)
 
 #endif /* _UAPI_NFLAB_H */

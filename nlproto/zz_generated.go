@@ -16,7 +16,15 @@ const (
 	CMD_GET_VERSION      = 1
 	CMD_GET_HOOK_STATS   = 2
 	CMD_RESET_HOOK_STATS = 3
-	CMD_MAX              = 3
+	CMD_CT_GET           = 4
+	CMD_CT_DELETE        = 5
+	CMD_CT_FLUSH         = 6
+	CMD_CT_COUNT         = 7
+	CMD_CT_STATS         = 8
+	CMD_CT_GET_CONFIG    = 9
+	CMD_CT_SET_CONFIG    = 10
+	CMD_CT_GC            = 11
+	CMD_MAX              = 11
 )
 
 // enum nflab_attr
@@ -27,7 +35,14 @@ const (
 	A_PROTO_VERSION = 3
 	A_HOOKS         = 4
 	A_HOOK          = 5
-	A_MAX           = 5
+	A_CT            = 6
+	A_CT_TUPLE      = 7
+	A_CT_FILTER     = 8
+	A_CT_COUNT      = 9
+	A_CT_LIMIT      = 10
+	A_CT_STATS      = 11
+	A_CT_CONFIG     = 12
+	A_MAX           = 12
 )
 
 // enum nflab_hook_attr
@@ -48,4 +63,116 @@ const (
 	HOOK_LOCAL_OUT    = 3
 	HOOK_POST_ROUTING = 4
 	HOOK_MAX          = 4
+)
+
+// enum nflab_tuple_attr
+const (
+	TUPLE_A_UNSPEC    = 0
+	TUPLE_A_SRC       = 1
+	TUPLE_A_DST       = 2
+	TUPLE_A_PROTO     = 3
+	TUPLE_A_SPORT     = 4
+	TUPLE_A_DPORT     = 5
+	TUPLE_A_ICMP_ID   = 6
+	TUPLE_A_ICMP_TYPE = 7
+	TUPLE_A_MAX       = 7
+)
+
+// enum nflab_ct_attr
+const (
+	CT_A_UNSPEC        = 0
+	CT_A_PAD           = 1
+	CT_A_ID            = 2
+	CT_A_ORIG          = 3
+	CT_A_REPLY         = 4
+	CT_A_STATUS        = 5
+	CT_A_TCP_STATE     = 6
+	CT_A_TIMEOUT       = 7
+	CT_A_PACKETS_ORIG  = 8
+	CT_A_BYTES_ORIG    = 9
+	CT_A_PACKETS_REPLY = 10
+	CT_A_BYTES_REPLY   = 11
+	CT_A_START         = 12
+	CT_A_MAX           = 12
+)
+
+// enum nflab_ct_filter_attr
+const (
+	CT_FILTER_A_UNSPEC     = 0
+	CT_FILTER_A_PROTO      = 1
+	CT_FILTER_A_SRC        = 2
+	CT_FILTER_A_SRC_PREFIX = 3
+	CT_FILTER_A_DST        = 4
+	CT_FILTER_A_DST_PREFIX = 5
+	CT_FILTER_A_SPORT      = 6
+	CT_FILTER_A_DPORT      = 7
+	CT_FILTER_A_TCP_STATE  = 8
+	CT_FILTER_A_STATUS     = 9
+	CT_FILTER_A_MAX        = 9
+)
+
+// enum nflab_ct_stats_attr
+const (
+	CT_STATS_A_UNSPEC         = 0
+	CT_STATS_A_PAD            = 1
+	CT_STATS_A_FOUND          = 2
+	CT_STATS_A_NEW            = 3
+	CT_STATS_A_INVALID        = 4
+	CT_STATS_A_INSERT         = 5
+	CT_STATS_A_INSERT_FAILED  = 6
+	CT_STATS_A_CLASH          = 7
+	CT_STATS_A_DROP           = 8
+	CT_STATS_A_EARLY_DROP     = 9
+	CT_STATS_A_GC_EVICTED     = 10
+	CT_STATS_A_SEARCH_RESTART = 11
+	CT_STATS_A_MAX            = 11
+)
+
+// enum nflab_ct_config_attr
+const (
+	CT_CONFIG_A_UNSPEC    = 0
+	CT_CONFIG_A_LIMIT     = 1
+	CT_CONFIG_A_TCP_LOOSE = 2
+	CT_CONFIG_A_TIMEOUTS  = 3
+	CT_CONFIG_A_MAX       = 3
+)
+
+// enum nflab_ct_timeout_attr
+const (
+	CT_TIMEOUT_A_UNSPEC          = 0
+	CT_TIMEOUT_A_TCP_SYN_SENT    = 1
+	CT_TIMEOUT_A_TCP_SYN_RECV    = 2
+	CT_TIMEOUT_A_TCP_ESTABLISHED = 3
+	CT_TIMEOUT_A_TCP_FIN_WAIT    = 4
+	CT_TIMEOUT_A_TCP_CLOSE_WAIT  = 5
+	CT_TIMEOUT_A_TCP_LAST_ACK    = 6
+	CT_TIMEOUT_A_TCP_TIME_WAIT   = 7
+	CT_TIMEOUT_A_TCP_CLOSE       = 8
+	CT_TIMEOUT_A_UDP_UNREPLIED   = 9
+	CT_TIMEOUT_A_UDP_ASSURED     = 10
+	CT_TIMEOUT_A_ICMP            = 11
+	CT_TIMEOUT_A_MAX             = 11
+)
+
+// enum nflab_ct_status
+const (
+	CT_STATUS_SEEN_REPLY = 1
+	CT_STATUS_ASSURED    = 2
+	CT_STATUS_CONFIRMED  = 4
+	CT_STATUS_DYING      = 8
+)
+
+// enum nflab_tcp_state
+const (
+	TCP_NONE        = 0
+	TCP_SYN_SENT    = 1
+	TCP_SYN_RECV    = 2
+	TCP_ESTABLISHED = 3
+	TCP_FIN_WAIT    = 4
+	TCP_CLOSE_WAIT  = 5
+	TCP_LAST_ACK    = 6
+	TCP_TIME_WAIT   = 7
+	TCP_CLOSE       = 8
+	TCP_SYN_SENT2   = 9
+	TCP_MAX         = 9
 )

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * nflab's own connection tracker: entries, tuples and the interface between
+ * the table (conntrack.c), the protocol handlers (proto_*.c) and netlink
+ * (ct_netlink.c).
+ */
+
+#ifndef _NFLAB_CONNTRACK_H
+#define _NFLAB_CONNTRACK_H
+
+#include <linux/atomic.h>
+#include <linux/list_nulls.h>
+#include <linux/refcount.h>
+#include <linux/skbuff.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <net/net_namespace.h>
+
+#include "nlproto/nflab.h"
+
+struct nflab_net;
+
+enum nflab_dir {
+	NFLAB_DIR_ORIG,
+	NFLAB_DIR_REPLY,
+	NFLAB_DIR_MAX
+};
+
+/* What the tracker says about one packet. */
+enum nflab_ct_verdict {
+	NFLAB_CT_NEW,
+	NFLAB_CT_ESTABLISHED,
+	NFLAB_CT_RELATED,
+	NFLAB_CT_INVALID,
+	NFLAB_CT_UNTRACKED,
+};
+
+/*
+ * One direction of a flow. ICMP keeps the id and the message type where TCP
+ * and UDP keep the ports, so that both fit the same 32 bits and a tuple is
+ * compared and hashed as four words.
+ */
+struct nflab_tuple {
+	__be32 src;
+	__be32 dst;
+	union {
+		struct {
+			__be16 sport;
+			__be16 dport;
+		} p;
+		struct {
+			__be16 id;
+			u8 type;
+			u8 code;	/* always 0: not part of the flow */
+		} icmp;
+		u32 all;
+	} u;
+	u8 proto;
+};
+
+struct nflab_tuple_hash {
+	struct hlist_nulls_node	node;
+	struct nflab_tuple	tuple;
+	u8			dir;
+};
+
+/* Status bit numbers; their values (1 << bit) are enum nflab_ct_status. */
+enum {
+	NFLAB_CT_SEEN_REPLY_BIT,
+	NFLAB_CT_ASSURED_BIT,
+	NFLAB_CT_CONFIRMED_BIT,
+	NFLAB_CT_DYING_BIT,
+};
+
+/*
+ * A tracked connection. Both tuple hashes are linked into the table once
+ * the first packet is confirmed; lookups run under RCU and take a reference
+ * with refcount_inc_not_zero(). The table holds one reference from confirm
+ * until nflab_ct_kill() unlinks the entry; the packet in flight holds
+ * another. The last nflab_ct_put() frees it after an RCU grace period.
+ */
+struct nflab_conn {
+	struct nflab_tuple_hash	th[NFLAB_DIR_MAX];
+	possible_net_t		net;
+	refcount_t		use;
+	unsigned long		status;		/* NFLAB_CT_*_BIT, atomic bitops */
+	unsigned long		timeout;	/* jiffies; READ_ONCE/WRITE_ONCE */
+	spinlock_t		lock;		/* protocol state below */
+	u32			id;
+	u64			start_ns;
+	atomic64_t		packets[NFLAB_DIR_MAX];
+	atomic64_t		bytes[NFLAB_DIR_MAX];
+	union {
+		struct {
+			u8	state;		/* enum nflab_tcp_state */
+			u8	seen;		/* directions with td_end known */
+			u32	td_end[NFLAB_DIR_MAX];	/* next seq expected */
+		} tcp;
+	} proto;
+	struct rcu_head		rcu;
+};
+
+static inline struct nflab_conn *nflab_ct_of(const struct nflab_tuple_hash *h)
+{
+	return container_of(h, struct nflab_conn, th[h->dir]);
+}
+
+static inline bool nflab_tuple_equal(const struct nflab_tuple *a,
+				     const struct nflab_tuple *b)
+{
+	return a->src == b->src && a->dst == b->dst &&
+	       a->u.all == b->u.all && a->proto == b->proto;
+}
+
+/* Per-CPU tracker statistics, indexed by enum nflab_ct_stats_attr. */
+struct nflab_ct_pcpu_stats {
+	u64 v[NFLAB_CT_STATS_A_MAX + 1];
+};
+
+#define NFLAB_CT_STAT_INC(nn, field) \
+	this_cpu_inc((nn)->ct_stats->v[NFLAB_CT_STATS_A_##field])
+
+/*
+ * A protocol handler. packet() runs with ct->lock held; it updates the
+ * protocol state and the timeout and returns the packet's verdict.
+ */
+struct nflab_l4proto {
+	u8 proto;
+	/* Packets the tracker leaves alone (ICMP errors, for now). */
+	bool (*untracked)(const struct sk_buff *skb, unsigned int off);
+	/* Fill the L4 part of the tuple; false if the header is unusable. */
+	bool (*tuple)(const struct sk_buff *skb, unsigned int off,
+		      struct nflab_tuple *t);
+	/* Fill the reply tuple's L4 part from the original one. */
+	bool (*invert)(struct nflab_tuple *reply, const struct nflab_tuple *orig);
+	/* May this first packet create an entry? */
+	bool (*new)(struct nflab_net *nn, struct nflab_conn *ct,
+		    const struct sk_buff *skb, unsigned int off);
+	enum nflab_ct_verdict (*packet)(struct nflab_net *nn,
+					struct nflab_conn *ct,
+					const struct sk_buff *skb,
+					unsigned int off, enum nflab_dir dir);
+};
+
+extern const struct nflab_l4proto nflab_l4proto_tcp;
+extern const struct nflab_l4proto nflab_l4proto_udp;
+extern const struct nflab_l4proto nflab_l4proto_icmp;
+
+/* conntrack.c */
+int nflab_ct_init(void);
+void nflab_ct_exit(void);
+int nflab_ct_net_init(struct nflab_net *nn);
+void nflab_ct_net_exit(struct net *net, struct nflab_net *nn);
+unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st);
+unsigned int nflab_ct_confirm(struct sk_buff *skb,
+			      const struct nf_hook_state *st);
+void nflab_ct_refresh(struct nflab_conn *ct, unsigned int timeout);
+struct nflab_conn *nflab_ct_find(struct net *net, const struct nflab_tuple *t);
+bool nflab_ct_kill(struct nflab_conn *ct);
+void nflab_ct_put(struct nflab_conn *ct);
+unsigned int nflab_ct_gc_now(struct net *net);
+unsigned int nflab_ct_buckets(void);
+int nflab_ct_walk_bucket(struct net *net, unsigned int bucket,
+			 unsigned int *skip,
+			 int (*fn)(struct nflab_conn *ct, void *arg), void *arg);
+unsigned int nflab_ct_kill_matching(struct net *net,
+				    bool (*match)(const struct nflab_conn *ct,
+						  const void *arg),
+				    const void *arg);
+
+static inline struct net *nflab_ct_net(const struct nflab_conn *ct)
+{
+	return read_pnet(&ct->net);
+}
+
+static inline unsigned int nflab_ct_timeout_left(const struct nflab_conn *ct)
+{
+	long left = (long)(READ_ONCE(ct->timeout) - jiffies);
+
+	return left > 0 ? left / HZ : 0;
+}
+
+#endif /* _NFLAB_CONNTRACK_H */

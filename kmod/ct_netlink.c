@@ -1,0 +1,567 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The conntrack commands of the "nflab" family: get and dump entries,
+ * delete, flush, count, statistics, configuration and GC. nlproto/nflab.h
+ * documents them.
+ */
+
+#include <linux/in.h>
+#include <linux/inetdevice.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
+#include <net/sock.h>
+
+#include "nflab.h"
+#include "conntrack.h"
+
+#define MAX_TIMEOUT	(30 * 24 * 3600)	/* seconds */
+#define MAX_LIMIT	(4 * 1024 * 1024)
+
+static const struct nla_policy tuple_policy[NFLAB_TUPLE_A_MAX + 1] = {
+	[NFLAB_TUPLE_A_SRC]		= { .type = NLA_BE32 },
+	[NFLAB_TUPLE_A_DST]		= { .type = NLA_BE32 },
+	[NFLAB_TUPLE_A_PROTO]		= { .type = NLA_U8 },
+	[NFLAB_TUPLE_A_SPORT]		= { .type = NLA_BE16 },
+	[NFLAB_TUPLE_A_DPORT]		= { .type = NLA_BE16 },
+	[NFLAB_TUPLE_A_ICMP_ID]		= { .type = NLA_BE16 },
+	[NFLAB_TUPLE_A_ICMP_TYPE]	= { .type = NLA_U8 },
+};
+
+#define ALL_STATUS (NFLAB_CT_STATUS_SEEN_REPLY | NFLAB_CT_STATUS_ASSURED | \
+		    NFLAB_CT_STATUS_CONFIRMED | NFLAB_CT_STATUS_DYING)
+
+static const struct nla_policy filter_policy[NFLAB_CT_FILTER_A_MAX + 1] = {
+	[NFLAB_CT_FILTER_A_PROTO]	= { .type = NLA_U8 },
+	[NFLAB_CT_FILTER_A_SRC]		= { .type = NLA_BE32 },
+	[NFLAB_CT_FILTER_A_SRC_PREFIX]	= NLA_POLICY_MAX(NLA_U8, 32),
+	[NFLAB_CT_FILTER_A_DST]		= { .type = NLA_BE32 },
+	[NFLAB_CT_FILTER_A_DST_PREFIX]	= NLA_POLICY_MAX(NLA_U8, 32),
+	[NFLAB_CT_FILTER_A_SPORT]	= { .type = NLA_BE16 },
+	[NFLAB_CT_FILTER_A_DPORT]	= { .type = NLA_BE16 },
+	[NFLAB_CT_FILTER_A_TCP_STATE]	= NLA_POLICY_MAX(NLA_U8, NFLAB_TCP_MAX),
+	[NFLAB_CT_FILTER_A_STATUS]	= NLA_POLICY_MASK(NLA_U32, ALL_STATUS),
+};
+
+/* Not const: 6.1's NLA_POLICY_FULL_RANGE takes a plain pointer. */
+static struct netlink_range_validation timeout_range = {
+	.min = 1,
+	.max = MAX_TIMEOUT,
+};
+
+static struct netlink_range_validation limit_range = {
+	.min = 1,
+	.max = MAX_LIMIT,
+};
+
+static const struct nla_policy timeouts_policy[NFLAB_CT_TIMEOUT_A_MAX + 1] = {
+	[NFLAB_CT_TIMEOUT_A_TCP_SYN_SENT ... NFLAB_CT_TIMEOUT_A_ICMP] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &timeout_range),
+};
+
+static const struct nla_policy config_policy[NFLAB_CT_CONFIG_A_MAX + 1] = {
+	[NFLAB_CT_CONFIG_A_LIMIT]	= NLA_POLICY_FULL_RANGE(NLA_U32, &limit_range),
+	[NFLAB_CT_CONFIG_A_TCP_LOOSE]	= NLA_POLICY_MAX(NLA_U8, 1),
+	[NFLAB_CT_CONFIG_A_TIMEOUTS]	= NLA_POLICY_NESTED(timeouts_policy),
+};
+
+const struct nla_policy nflab_ct_get_policy[NFLAB_A_MAX + 1] = {
+	[NFLAB_A_CT_TUPLE]	= NLA_POLICY_NESTED(tuple_policy),
+	[NFLAB_A_CT_FILTER]	= NLA_POLICY_NESTED(filter_policy),
+};
+
+const struct nla_policy nflab_ct_delete_policy[NFLAB_A_MAX + 1] = {
+	[NFLAB_A_CT_TUPLE]	= NLA_POLICY_NESTED(tuple_policy),
+	[NFLAB_A_CT_FILTER]	= NLA_POLICY_NESTED(filter_policy),
+};
+
+const struct nla_policy nflab_ct_set_config_policy[NFLAB_A_MAX + 1] = {
+	[NFLAB_A_CT_CONFIG]	= NLA_POLICY_NESTED(config_policy),
+};
+
+/* A filter over the original tuple; what is not set matches anything. */
+struct ct_filter {
+	__be32	src, src_mask, dst, dst_mask;
+	__be16	sport, dport;
+	u32	status;
+	u8	proto, tcp_state;
+	bool	has_sport, has_dport, has_state;
+};
+
+/* The state of a dump in progress, kept in cb->ctx between calls. */
+struct ct_dump {
+	struct ct_filter	f;
+	unsigned int		bucket;
+	unsigned int		skip;
+};
+
+static int parse_tuple(const struct nlattr *nest, struct nflab_tuple *t,
+		       struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[NFLAB_TUPLE_A_MAX + 1];
+	bool ports, icmp;
+	int ret;
+
+	ret = nla_parse_nested(tb, NFLAB_TUPLE_A_MAX, nest, tuple_policy, extack);
+	if (ret)
+		return ret;
+	if (!tb[NFLAB_TUPLE_A_SRC] || !tb[NFLAB_TUPLE_A_DST] ||
+	    !tb[NFLAB_TUPLE_A_PROTO]) {
+		NL_SET_ERR_MSG_ATTR(extack, nest, "a tuple needs source, destination and protocol");
+		return -EINVAL;
+	}
+	memset(t, 0, sizeof(*t));
+	t->src = nla_get_in_addr(tb[NFLAB_TUPLE_A_SRC]);
+	t->dst = nla_get_in_addr(tb[NFLAB_TUPLE_A_DST]);
+	t->proto = nla_get_u8(tb[NFLAB_TUPLE_A_PROTO]);
+
+	ports = tb[NFLAB_TUPLE_A_SPORT] || tb[NFLAB_TUPLE_A_DPORT];
+	icmp = tb[NFLAB_TUPLE_A_ICMP_ID] || tb[NFLAB_TUPLE_A_ICMP_TYPE];
+	switch (t->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		if (!tb[NFLAB_TUPLE_A_SPORT] || !tb[NFLAB_TUPLE_A_DPORT] || icmp) {
+			NL_SET_ERR_MSG_ATTR(extack, nest,
+					    "a TCP or UDP tuple needs both ports and no ICMP fields");
+			return -EINVAL;
+		}
+		t->u.p.sport = nla_get_be16(tb[NFLAB_TUPLE_A_SPORT]);
+		t->u.p.dport = nla_get_be16(tb[NFLAB_TUPLE_A_DPORT]);
+		return 0;
+	case IPPROTO_ICMP:
+		if (!tb[NFLAB_TUPLE_A_ICMP_ID] || !tb[NFLAB_TUPLE_A_ICMP_TYPE] || ports) {
+			NL_SET_ERR_MSG_ATTR(extack, nest,
+					    "an ICMP tuple needs id and type and no ports");
+			return -EINVAL;
+		}
+		t->u.icmp.id = nla_get_be16(tb[NFLAB_TUPLE_A_ICMP_ID]);
+		t->u.icmp.type = nla_get_u8(tb[NFLAB_TUPLE_A_ICMP_TYPE]);
+		return 0;
+	}
+	NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_TUPLE_A_PROTO], "protocol must be TCP, UDP or ICMP");
+	return -EINVAL;
+}
+
+static int parse_prefix(struct nlattr *addr, struct nlattr *plen,
+			__be32 *a, __be32 *mask, struct netlink_ext_ack *extack)
+{
+	if (!addr) {
+		if (plen) {
+			NL_SET_ERR_MSG_ATTR(extack, plen, "prefix length without an address");
+			return -EINVAL;
+		}
+		*a = 0;
+		*mask = 0;
+		return 0;
+	}
+	*a = nla_get_in_addr(addr);
+	*mask = inet_make_mask(plen ? nla_get_u8(plen) : 32);
+	if (*a & ~*mask) {
+		NL_SET_ERR_MSG_ATTR(extack, addr, "address has bits outside its prefix");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_filter(const struct nlattr *nest, struct ct_filter *f,
+			struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[NFLAB_CT_FILTER_A_MAX + 1];
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	if (!nest)
+		return 0;
+	ret = nla_parse_nested(tb, NFLAB_CT_FILTER_A_MAX, nest, filter_policy, extack);
+	if (ret)
+		return ret;
+	ret = parse_prefix(tb[NFLAB_CT_FILTER_A_SRC], tb[NFLAB_CT_FILTER_A_SRC_PREFIX],
+			   &f->src, &f->src_mask, extack);
+	if (!ret)
+		ret = parse_prefix(tb[NFLAB_CT_FILTER_A_DST], tb[NFLAB_CT_FILTER_A_DST_PREFIX],
+				   &f->dst, &f->dst_mask, extack);
+	if (ret)
+		return ret;
+	if (tb[NFLAB_CT_FILTER_A_PROTO])
+		f->proto = nla_get_u8(tb[NFLAB_CT_FILTER_A_PROTO]);
+	f->has_sport = tb[NFLAB_CT_FILTER_A_SPORT];
+	if (f->has_sport)
+		f->sport = nla_get_be16(tb[NFLAB_CT_FILTER_A_SPORT]);
+	f->has_dport = tb[NFLAB_CT_FILTER_A_DPORT];
+	if (f->has_dport)
+		f->dport = nla_get_be16(tb[NFLAB_CT_FILTER_A_DPORT]);
+	f->has_state = tb[NFLAB_CT_FILTER_A_TCP_STATE];
+	if (f->has_state)
+		f->tcp_state = nla_get_u8(tb[NFLAB_CT_FILTER_A_TCP_STATE]);
+	if (tb[NFLAB_CT_FILTER_A_STATUS])
+		f->status = nla_get_u32(tb[NFLAB_CT_FILTER_A_STATUS]);
+	if ((f->has_sport || f->has_dport) && f->proto != IPPROTO_TCP &&
+	    f->proto != IPPROTO_UDP) {
+		NL_SET_ERR_MSG_ATTR(extack, nest, "port filters need protocol TCP or UDP");
+		return -EINVAL;
+	}
+	if (f->has_state && f->proto != IPPROTO_TCP) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_CT_FILTER_A_TCP_STATE],
+				    "a TCP state filter needs protocol TCP");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool filter_match(const struct nflab_conn *ct, const void *arg)
+{
+	const struct nflab_tuple *t = &ct->th[NFLAB_DIR_ORIG].tuple;
+	const struct ct_filter *f = arg;
+
+	return (!f->proto || t->proto == f->proto) &&
+	       (t->src & f->src_mask) == f->src &&
+	       (t->dst & f->dst_mask) == f->dst &&
+	       (!f->has_sport || t->u.p.sport == f->sport) &&
+	       (!f->has_dport || t->u.p.dport == f->dport) &&
+	       (!f->has_state || READ_ONCE(ct->proto.tcp.state) == f->tcp_state) &&
+	       (READ_ONCE(ct->status) & f->status) == f->status;
+}
+
+static int put_tuple(struct sk_buff *skb, int type, const struct nflab_tuple *t)
+{
+	struct nlattr *nest = nla_nest_start(skb, type);
+
+	if (!nest ||
+	    nla_put_in_addr(skb, NFLAB_TUPLE_A_SRC, t->src) ||
+	    nla_put_in_addr(skb, NFLAB_TUPLE_A_DST, t->dst) ||
+	    nla_put_u8(skb, NFLAB_TUPLE_A_PROTO, t->proto))
+		return -EMSGSIZE;
+	if (t->proto == IPPROTO_ICMP) {
+		if (nla_put_be16(skb, NFLAB_TUPLE_A_ICMP_ID, t->u.icmp.id) ||
+		    nla_put_u8(skb, NFLAB_TUPLE_A_ICMP_TYPE, t->u.icmp.type))
+			return -EMSGSIZE;
+	} else if (nla_put_be16(skb, NFLAB_TUPLE_A_SPORT, t->u.p.sport) ||
+		   nla_put_be16(skb, NFLAB_TUPLE_A_DPORT, t->u.p.dport)) {
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int put_conn(struct sk_buff *skb, struct nflab_conn *ct)
+{
+	const struct nflab_tuple *orig = &ct->th[NFLAB_DIR_ORIG].tuple;
+	struct nlattr *nest = nla_nest_start(skb, NFLAB_A_CT);
+
+	if (!nest ||
+	    nla_put_u32(skb, NFLAB_CT_A_ID, ct->id) ||
+	    put_tuple(skb, NFLAB_CT_A_ORIG, orig) ||
+	    put_tuple(skb, NFLAB_CT_A_REPLY, &ct->th[NFLAB_DIR_REPLY].tuple) ||
+	    nla_put_u32(skb, NFLAB_CT_A_STATUS, READ_ONCE(ct->status) & ALL_STATUS) ||
+	    nla_put_u32(skb, NFLAB_CT_A_TIMEOUT, nflab_ct_timeout_left(ct)) ||
+	    nla_put_u64_64bit(skb, NFLAB_CT_A_PACKETS_ORIG,
+			      atomic64_read(&ct->packets[NFLAB_DIR_ORIG]), NFLAB_CT_A_PAD) ||
+	    nla_put_u64_64bit(skb, NFLAB_CT_A_BYTES_ORIG,
+			      atomic64_read(&ct->bytes[NFLAB_DIR_ORIG]), NFLAB_CT_A_PAD) ||
+	    nla_put_u64_64bit(skb, NFLAB_CT_A_PACKETS_REPLY,
+			      atomic64_read(&ct->packets[NFLAB_DIR_REPLY]), NFLAB_CT_A_PAD) ||
+	    nla_put_u64_64bit(skb, NFLAB_CT_A_BYTES_REPLY,
+			      atomic64_read(&ct->bytes[NFLAB_DIR_REPLY]), NFLAB_CT_A_PAD) ||
+	    nla_put_u64_64bit(skb, NFLAB_CT_A_START, ct->start_ns, NFLAB_CT_A_PAD))
+		return -EMSGSIZE;
+	if (orig->proto == IPPROTO_TCP &&
+	    nla_put_u8(skb, NFLAB_CT_A_TCP_STATE, READ_ONCE(ct->proto.tcp.state)))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+int nflab_ct_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct net *net = genl_info_net(info);
+	struct nflab_tuple t;
+	struct nflab_conn *ct;
+	struct sk_buff *msg;
+	void *hdr;
+	int ret;
+
+	if (GENL_REQ_ATTR_CHECK(info, NFLAB_A_CT_TUPLE))
+		return -EINVAL;
+	if (info->attrs[NFLAB_A_CT_FILTER]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NFLAB_A_CT_FILTER],
+				    "a filter selects entries to dump (NLM_F_DUMP)");
+		return -EINVAL;
+	}
+	ret = parse_tuple(info->attrs[NFLAB_A_CT_TUPLE], &t, info->extack);
+	if (ret)
+		return ret;
+	ct = nflab_ct_find(net, &t);
+	if (!ct) {
+		NL_SET_ERR_MSG(info->extack, "no such connection");
+		return -ENOENT;
+	}
+
+	ret = -ENOMEM;
+	msg = nflab_nl_reply_new(info, NFLAB_CMD_CT_GET, &hdr);
+	if (!msg)
+		goto out_put;
+	ret = put_conn(msg, ct);
+	if (ret) {
+		nlmsg_free(msg);
+		goto out_put;
+	}
+	genlmsg_end(msg, hdr);
+	ret = genlmsg_reply(msg, info);
+out_put:
+	nflab_ct_put(ct);
+	return ret;
+}
+
+int nflab_ct_nl_get_start(struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct ct_dump *d = (struct ct_dump *)cb->ctx;
+
+	BUILD_BUG_ON(sizeof(*d) > sizeof(cb->ctx));
+	memset(d, 0, sizeof(*d));
+	if (info->attrs[NFLAB_A_CT_TUPLE]) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, info->attrs[NFLAB_A_CT_TUPLE],
+				    "a dump takes a filter, not a tuple");
+		return -EINVAL;
+	}
+	return parse_filter(info->attrs[NFLAB_A_CT_FILTER], &d->f, cb->extack);
+}
+
+struct dump_arg {
+	struct sk_buff		*skb;
+	struct netlink_callback	*cb;
+	const struct ct_filter	*f;
+};
+
+static int dump_one(struct nflab_conn *ct, void *arg)
+{
+	struct dump_arg *a = arg;
+	void *hdr;
+
+	if (!filter_match(ct, a->f))
+		return 0;
+	hdr = genlmsg_put(a->skb, NETLINK_CB(a->cb->skb).portid,
+			  a->cb->nlh->nlmsg_seq, &nflab_genl_family,
+			  NLM_F_MULTI, NFLAB_CMD_CT_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	genl_dump_check_consistent(a->cb, hdr);
+	if (put_conn(a->skb, ct)) {
+		genlmsg_cancel(a->skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(a->skb, hdr);
+	return 0;
+}
+
+int nflab_ct_nl_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct net *net = sock_net(skb->sk);
+	struct ct_dump *d = (struct ct_dump *)cb->ctx;
+	struct dump_arg a = { .skb = skb, .cb = cb, .f = &d->f };
+
+	/* Any insert or removal since the dump began flags its messages. */
+	cb->seq = atomic_read(&nflab_pernet(net)->ct_generation);
+	for (; d->bucket < nflab_ct_buckets(); d->bucket++)
+		if (nflab_ct_walk_bucket(net, d->bucket, &d->skip, dump_one, &a))
+			break;
+	return skb->len;
+}
+
+int nflab_ct_nl_get_done(struct netlink_callback *cb)
+{
+	return 0;
+}
+
+static int reply_count(struct genl_info *info, u8 cmd, u32 count)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = nflab_nl_reply_new(info, cmd, &hdr);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, NFLAB_A_CT_COUNT, count)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+int nflab_ct_nl_delete(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tuple = info->attrs[NFLAB_A_CT_TUPLE];
+	struct nlattr *filter = info->attrs[NFLAB_A_CT_FILTER];
+	struct net *net = genl_info_net(info);
+	struct ct_filter f;
+	struct nflab_tuple t;
+	struct nflab_conn *ct;
+	bool killed;
+	int ret;
+
+	if (!tuple == !filter) {
+		NL_SET_ERR_MSG(info->extack, "give either a tuple or a filter");
+		return -EINVAL;
+	}
+	if (filter) {
+		ret = parse_filter(filter, &f, info->extack);
+		if (ret)
+			return ret;
+		return reply_count(info, NFLAB_CMD_CT_DELETE,
+				   nflab_ct_kill_matching(net, filter_match, &f));
+	}
+	ret = parse_tuple(tuple, &t, info->extack);
+	if (ret)
+		return ret;
+	ct = nflab_ct_find(net, &t);
+	if (!ct) {
+		NL_SET_ERR_MSG(info->extack, "no such connection");
+		return -ENOENT;
+	}
+	killed = nflab_ct_kill(ct);
+	nflab_ct_put(ct);
+	return reply_count(info, NFLAB_CMD_CT_DELETE, killed);
+}
+
+int nflab_ct_nl_flush(struct sk_buff *skb, struct genl_info *info)
+{
+	struct ct_filter f;
+	int ret;
+
+	if (info->attrs[NFLAB_A_CT_TUPLE]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NFLAB_A_CT_TUPLE],
+				    "flush takes a filter, not a tuple");
+		return -EINVAL;
+	}
+	ret = parse_filter(info->attrs[NFLAB_A_CT_FILTER], &f, info->extack);
+	if (ret)
+		return ret;
+	return reply_count(info, NFLAB_CMD_CT_FLUSH,
+			   nflab_ct_kill_matching(genl_info_net(info),
+						  filter_match, &f));
+}
+
+int nflab_ct_nl_count(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = nflab_nl_reply_new(info, NFLAB_CMD_CT_COUNT, &hdr);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, NFLAB_A_CT_COUNT, atomic_read(&nn->ct_count)) ||
+	    nla_put_u32(msg, NFLAB_A_CT_LIMIT, READ_ONCE(nn->ct_limit))) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+int nflab_ct_nl_stats(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
+	u64 sum[NFLAB_CT_STATS_A_MAX + 1] = {};
+	struct nlattr *nest;
+	struct sk_buff *msg;
+	int cpu, i;
+	void *hdr;
+
+	for_each_possible_cpu(cpu) {
+		const struct nflab_ct_pcpu_stats *s = per_cpu_ptr(nn->ct_stats, cpu);
+
+		for (i = NFLAB_CT_STATS_A_FOUND; i <= NFLAB_CT_STATS_A_MAX; i++)
+			sum[i] += READ_ONCE(s->v[i]);
+	}
+
+	msg = nflab_nl_reply_new(info, NFLAB_CMD_CT_STATS, &hdr);
+	if (!msg)
+		return -ENOMEM;
+	nest = nla_nest_start(msg, NFLAB_A_CT_STATS);
+	if (!nest)
+		goto err_free_msg;
+	for (i = NFLAB_CT_STATS_A_FOUND; i <= NFLAB_CT_STATS_A_MAX; i++)
+		if (nla_put_u64_64bit(msg, i, sum[i], NFLAB_CT_STATS_A_PAD))
+			goto err_free_msg;
+	nla_nest_end(msg, nest);
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+err_free_msg:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
+}
+
+int nflab_ct_nl_get_config(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
+	struct nlattr *cfg, *tmo;
+	struct sk_buff *msg;
+	void *hdr;
+	int i;
+
+	msg = nflab_nl_reply_new(info, NFLAB_CMD_CT_GET_CONFIG, &hdr);
+	if (!msg)
+		return -ENOMEM;
+	cfg = nla_nest_start(msg, NFLAB_A_CT_CONFIG);
+	if (!cfg ||
+	    nla_put_u32(msg, NFLAB_CT_CONFIG_A_LIMIT, READ_ONCE(nn->ct_limit)) ||
+	    nla_put_u8(msg, NFLAB_CT_CONFIG_A_TCP_LOOSE, READ_ONCE(nn->ct_tcp_loose)))
+		goto err_free_msg;
+	tmo = nla_nest_start(msg, NFLAB_CT_CONFIG_A_TIMEOUTS);
+	if (!tmo)
+		goto err_free_msg;
+	for (i = 1; i <= NFLAB_CT_TIMEOUT_A_MAX; i++)
+		if (nla_put_u32(msg, i, READ_ONCE(nn->ct_timeouts[i]) / HZ))
+			goto err_free_msg;
+	nla_nest_end(msg, tmo);
+	nla_nest_end(msg, cfg);
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+err_free_msg:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
+}
+
+/* The policy has checked every value, so applying cannot fail half-way. */
+int nflab_ct_nl_set_config(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
+	struct nlattr *tb[NFLAB_CT_CONFIG_A_MAX + 1];
+	struct nlattr *tmo[NFLAB_CT_TIMEOUT_A_MAX + 1];
+	int ret, i;
+
+	if (GENL_REQ_ATTR_CHECK(info, NFLAB_A_CT_CONFIG))
+		return -EINVAL;
+	ret = nla_parse_nested(tb, NFLAB_CT_CONFIG_A_MAX, info->attrs[NFLAB_A_CT_CONFIG],
+			       config_policy, info->extack);
+	if (ret)
+		return ret;
+	memset(tmo, 0, sizeof(tmo));
+	if (tb[NFLAB_CT_CONFIG_A_TIMEOUTS]) {
+		ret = nla_parse_nested(tmo, NFLAB_CT_TIMEOUT_A_MAX,
+				       tb[NFLAB_CT_CONFIG_A_TIMEOUTS],
+				       timeouts_policy, info->extack);
+		if (ret)
+			return ret;
+	}
+
+	mutex_lock(&nn->ct_config_lock);
+	if (tb[NFLAB_CT_CONFIG_A_LIMIT])
+		WRITE_ONCE(nn->ct_limit, nla_get_u32(tb[NFLAB_CT_CONFIG_A_LIMIT]));
+	if (tb[NFLAB_CT_CONFIG_A_TCP_LOOSE])
+		WRITE_ONCE(nn->ct_tcp_loose, nla_get_u8(tb[NFLAB_CT_CONFIG_A_TCP_LOOSE]));
+	for (i = 1; i <= NFLAB_CT_TIMEOUT_A_MAX; i++)
+		if (tmo[i])
+			WRITE_ONCE(nn->ct_timeouts[i], nla_get_u32(tmo[i]) * HZ);
+	mutex_unlock(&nn->ct_config_lock);
+	return 0;
+}
+
+int nflab_ct_nl_gc(struct sk_buff *skb, struct genl_info *info)
+{
+	return reply_count(info, NFLAB_CMD_CT_GC,
+			   nflab_ct_gc_now(genl_info_net(info)));
+}
