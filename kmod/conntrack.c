@@ -45,7 +45,6 @@ MODULE_PARM_DESC(ct_max, "Default conntrack entry limit of a new namespace (defa
 
 #define LOCKS		1024	/* bucket lock stripes */
 #define LOOKUP_RESTARTS	8	/* bounds a lookup racing with writers */
-#define EARLY_DROP_SCAN	8	/* buckets searched for a victim when full */
 #define GC_SLICE	512	/* buckets per GC run: a short, bounded pass */
 #define STASH_DEPTH	8	/* packets in flight per CPU (nesting depth) */
 
@@ -55,6 +54,11 @@ static siphash_key_t seed __read_mostly;
 static struct kmem_cache *conn_cache __read_mostly;
 static atomic_t next_id = ATOMIC_INIT(0);
 static atomic_t total = ATOMIC_INIT(0);	/* entries in the table, all nets */
+/*
+ * Entries allocated and not yet freed, table or not. Slab merging can hide
+ * leftovers from kmem_cache_destroy(), so unload checks this itself.
+ */
+static atomic_t live = ATOMIC_INIT(0);
 
 /* The GC walks the table a slice at a time; namespace exit waits for it. */
 static DEFINE_MUTEX(gc_mutex);
@@ -133,6 +137,7 @@ unsigned int nflab_ct_buckets(void)
 static void conn_free_rcu(struct rcu_head *head)
 {
 	kmem_cache_free(conn_cache, container_of(head, struct nflab_conn, rcu));
+	atomic_dec(&live);
 }
 
 void nflab_ct_put(struct nflab_conn *ct)
@@ -174,6 +179,9 @@ bool nflab_ct_kill(struct nflab_conn *ct)
 	double_unlock(b0, b1);
 	local_bh_enable();
 
+	spin_lock_bh(&nn->ct_unassured_lock);
+	list_del_init(&ct->unassured);
+	spin_unlock_bh(&nn->ct_unassured_lock);
 	atomic_dec(&nn->ct_count);
 	atomic_dec(&total);
 	atomic_inc(&nn->ct_generation);
@@ -236,41 +244,39 @@ static struct nflab_tuple_hash *lookup(struct net *net,
 	return &ct->th[dir];
 }
 
-/*
- * When a namespace is at its limit, evict one entry that never became
- * assured from the buckets near the new flow's, like the kernel's early
- * drop: a flood of unanswered flows cannot starve established ones.
- */
-static bool early_drop(struct net *net, u32 hash)
+void nflab_ct_set_assured(struct nflab_net *nn, struct nflab_conn *ct)
 {
-	unsigned int i, bucket = bucket_of(hash);
+	if (test_and_set_bit(NFLAB_CT_ASSURED_BIT, &ct->status))
+		return;
+	spin_lock_bh(&nn->ct_unassured_lock);
+	list_del_init(&ct->unassured);
+	spin_unlock_bh(&nn->ct_unassured_lock);
+}
 
-	for (i = 0; i < EARLY_DROP_SCAN; i++) {
-		const struct hlist_nulls_node *n;
-		struct nflab_tuple_hash *h;
-		struct nflab_conn *victim = NULL;
+/*
+ * When a namespace is at its limit, evict its oldest entry that never
+ * became assured, like the kernel's early drop: a flood of unanswered flows
+ * cannot starve established ones.
+ */
+static bool early_drop(struct nflab_net *nn)
+{
+	struct nflab_conn *ct, *victim = NULL;
+	bool killed;
 
-		rcu_read_lock();
-		hlist_nulls_for_each_entry_rcu(h, n, &table[(bucket + i) % hashsize], node) {
-			struct nflab_conn *ct = nflab_ct_of(h);
-
-			if (!net_eq(nflab_ct_net(ct), net) ||
-			    test_bit(NFLAB_CT_ASSURED_BIT, &ct->status) ||
-			    !refcount_inc_not_zero(&ct->use))
-				continue;
+	spin_lock_bh(&nn->ct_unassured_lock);
+	list_for_each_entry(ct, &nn->ct_unassured, unassured) {
+		/* Bounded: at most a few entries can be dying at once. */
+		if (refcount_inc_not_zero(&ct->use)) {
 			victim = ct;
 			break;
 		}
-		rcu_read_unlock();
-		if (victim) {
-			bool killed = nflab_ct_kill(victim);
-
-			nflab_ct_put(victim);
-			if (killed)
-				return true;
-		}
 	}
-	return false;
+	spin_unlock_bh(&nn->ct_unassured_lock);
+	if (!victim)
+		return false;
+	killed = nflab_ct_kill(victim);
+	nflab_ct_put(victim);
+	return killed;
 }
 
 static struct nflab_conn *conn_alloc(struct net *net,
@@ -282,11 +288,13 @@ static struct nflab_conn *conn_alloc(struct net *net,
 	ct = kmem_cache_zalloc(conn_cache, GFP_ATOMIC);
 	if (!ct)
 		return NULL;
+	atomic_inc(&live);
 	ct->th[NFLAB_DIR_ORIG].tuple = *orig;
 	ct->th[NFLAB_DIR_ORIG].dir = NFLAB_DIR_ORIG;
 	ct->th[NFLAB_DIR_REPLY].tuple = *reply;
 	ct->th[NFLAB_DIR_REPLY].dir = NFLAB_DIR_REPLY;
 	write_pnet(&ct->net, net);
+	INIT_LIST_HEAD(&ct->unassured);
 	refcount_set(&ct->use, 1);	/* the packet's */
 	spin_lock_init(&ct->lock);
 	ct->id = atomic_inc_return(&next_id);
@@ -335,6 +343,12 @@ static struct nflab_conn *confirm(struct nflab_conn *ct)
 	double_unlock(b[0], b[1]);
 	local_bh_enable();
 
+	/* Checked under the lock: nflab_ct_set_assured() may run now. */
+	spin_lock_bh(&nn->ct_unassured_lock);
+	if (!test_bit(NFLAB_CT_ASSURED_BIT, &ct->status))
+		list_add_tail(&ct->unassured, &nn->ct_unassured);
+	spin_unlock_bh(&nn->ct_unassured_lock);
+	atomic_inc(&nn->ct_count);
 	atomic_inc(&total);
 	atomic_inc(&nn->ct_generation);
 	NFLAB_CT_STAT_INC(nn, INSERT);
@@ -478,7 +492,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 			return NF_ACCEPT;
 		}
 		if (atomic_read(&nn->ct_count) >= READ_ONCE(nn->ct_limit)) {
-			if (!early_drop(net, tuple_hash(net, &t))) {
+			if (!early_drop(nn)) {
 				NFLAB_CT_STAT_INC(nn, DROP);
 				return NF_DROP;
 			}
@@ -675,6 +689,8 @@ int nflab_ct_net_init(struct nflab_net *nn)
 	if (!nn->ct_stats)
 		return -ENOMEM;
 	atomic_set(&nn->ct_count, 0);
+	spin_lock_init(&nn->ct_unassured_lock);
+	INIT_LIST_HEAD(&nn->ct_unassured);
 	nn->ct_limit = READ_ONCE(ct_max);
 	nn->ct_tcp_loose = true;
 	for (i = 1; i <= NFLAB_CT_TIMEOUT_A_MAX; i++)
@@ -737,6 +753,7 @@ void nflab_ct_exit(void)
 	stash_drain();
 	/* Entries freed by call_rcu() must be gone before their cache. */
 	rcu_barrier();
+	WARN(atomic_read(&live), "%d conntrack entries leaked\n", atomic_read(&live));
 	kvfree(table);
 	kmem_cache_destroy(conn_cache);
 }

@@ -88,6 +88,7 @@ struct nflab_conn {
 	spinlock_t		lock;		/* protocol state below */
 	u32			id;
 	u64			start_ns;
+	struct list_head	unassured;	/* on nn->ct_unassured until ASSURED */
 	atomic64_t		packets[NFLAB_DIR_MAX];
 	atomic64_t		bytes[NFLAB_DIR_MAX];
 	union {
@@ -155,6 +156,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st);
 unsigned int nflab_ct_confirm(struct sk_buff *skb,
 			      const struct nf_hook_state *st);
 void nflab_ct_refresh(struct nflab_conn *ct, unsigned int timeout);
+void nflab_ct_set_assured(struct nflab_net *nn, struct nflab_conn *ct);
 struct nflab_conn *nflab_ct_find(struct net *net, const struct nflab_tuple *t);
 bool nflab_ct_kill(struct nflab_conn *ct);
 void nflab_ct_put(struct nflab_conn *ct);

@@ -213,7 +213,7 @@ static enum nflab_ct_verdict tcp_packet(struct nflab_net *nn,
 	ct->proto.tcp.state = new;
 	if (new == T_ES &&
 	    (dir == NFLAB_DIR_REPLY || test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status)))
-		set_bit(NFLAB_CT_ASSURED_BIT, &ct->status);
+		nflab_ct_set_assured(nn, ct);
 	nflab_ct_refresh(ct, READ_ONCE(nn->ct_timeouts[state_timeout[new]]));
 
 	if (dir == NFLAB_DIR_REPLY ||

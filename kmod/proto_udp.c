@@ -45,7 +45,7 @@ static enum nflab_ct_verdict udp_packet(struct nflab_net *nn,
 
 	if (dir == NFLAB_DIR_REPLY ||
 	    test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status)) {
-		set_bit(NFLAB_CT_ASSURED_BIT, &ct->status);
+		nflab_ct_set_assured(nn, ct);
 		nflab_ct_refresh(ct, READ_ONCE(nn->ct_timeouts[NFLAB_CT_TIMEOUT_A_UDP_ASSURED]));
 		return NFLAB_CT_ESTABLISHED;
 	}
