@@ -47,6 +47,17 @@ type backend interface {
 	Version() (nlclient.Version, error)
 	HookStats() ([]nlclient.HookStat, error)
 	ResetHookStats() error
+
+	Conns(nlclient.Filter) ([]nlclient.Conn, error)
+	Conn(nlclient.Tuple) (nlclient.Conn, error)
+	DeleteConn(nlclient.Tuple) error
+	DeleteConns(nlclient.Filter) (uint32, error)
+	FlushConns(nlclient.Filter) (uint32, error)
+	ConnCount() (count, limit uint32, err error)
+	CTStats() (nlclient.CTStats, error)
+	CTConfig() (nlclient.CTConfig, error)
+	SetCTConfig(nlclient.CTConfig) error
+	RunCTGC() (uint32, error)
 }
 
 // A Client talks to the nflab module in the caller's network namespace.

@@ -16,6 +16,17 @@ type fakeBackend struct {
 	err     error
 	closed  bool
 	resets  int
+
+	// Conntrack: what the fake answers, and what it was asked.
+	conns     []nlclient.Conn
+	n         uint32 // count, deleted or evicted
+	limit     uint32
+	ctStats   nlclient.CTStats
+	ctConfig  nlclient.CTConfig
+	gotFilter *nlclient.Filter
+	gotTuple  *nlclient.Tuple
+	gotConfig *nlclient.CTConfig
+	calls     []string
 }
 
 func (f *fakeBackend) Close() error { f.closed = true; return nil }
@@ -25,6 +36,47 @@ func (f *fakeBackend) Version() (nlclient.Version, error) { return f.version, f.
 func (f *fakeBackend) HookStats() ([]nlclient.HookStat, error) { return f.stats, f.err }
 
 func (f *fakeBackend) ResetHookStats() error { f.resets++; return f.err }
+
+func (f *fakeBackend) Conns(nf nlclient.Filter) ([]nlclient.Conn, error) {
+	f.calls, f.gotFilter = append(f.calls, "Conns"), &nf
+	return f.conns, f.err
+}
+
+func (f *fakeBackend) Conn(t nlclient.Tuple) (nlclient.Conn, error) {
+	f.calls, f.gotTuple = append(f.calls, "Conn"), &t
+	if len(f.conns) == 0 {
+		return nlclient.Conn{}, f.err
+	}
+	return f.conns[0], f.err
+}
+
+func (f *fakeBackend) DeleteConn(t nlclient.Tuple) error {
+	f.calls, f.gotTuple = append(f.calls, "DeleteConn"), &t
+	return f.err
+}
+
+func (f *fakeBackend) DeleteConns(nf nlclient.Filter) (uint32, error) {
+	f.calls, f.gotFilter = append(f.calls, "DeleteConns"), &nf
+	return f.n, f.err
+}
+
+func (f *fakeBackend) FlushConns(nf nlclient.Filter) (uint32, error) {
+	f.calls, f.gotFilter = append(f.calls, "FlushConns"), &nf
+	return f.n, f.err
+}
+
+func (f *fakeBackend) ConnCount() (uint32, uint32, error) { return f.n, f.limit, f.err }
+
+func (f *fakeBackend) CTStats() (nlclient.CTStats, error) { return f.ctStats, f.err }
+
+func (f *fakeBackend) CTConfig() (nlclient.CTConfig, error) { return f.ctConfig, f.err }
+
+func (f *fakeBackend) SetCTConfig(c nlclient.CTConfig) error {
+	f.calls, f.gotConfig = append(f.calls, "SetCTConfig"), &c
+	return f.err
+}
+
+func (f *fakeBackend) RunCTGC() (uint32, error) { return f.n, f.err }
 
 func TestDialChecksProtocol(t *testing.T) {
 	f := &fakeBackend{version: nlclient.Version{Module: "9.0", Protocol: ProtocolVersion + 1}}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/netip"
 	"os"
+	"time"
 
 	nflab "github.com/nflab/nflab/gotool"
 )
@@ -67,5 +69,70 @@ func ExampleProtocolError() {
 	if errors.As(err, &pe) {
 		fmt.Printf("running module %s speaks protocol %d, want %d\n",
 			pe.Module.Module, pe.Module.Protocol, nflab.ProtocolVersion)
+	}
+}
+
+// List the established TCP connections from one subnet, as
+// "nflab ct list --state ESTABLISHED -s 10.0.0.0/16" does.
+func ExampleClient_Conns() {
+	c, err := nflab.Dial()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	established := nflab.TCPEstablished
+	conns, err := c.Conns(nflab.CTFilter{
+		Src:      netip.MustParsePrefix("10.0.0.0/16"),
+		TCPState: &established, // implies Proto: nflab.TCP
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, ct := range conns {
+		fmt.Printf("%s:%d -> %s:%d %s, expires in %v\n",
+			ct.Orig.Src, ct.Orig.SrcPort, ct.Orig.Dst, ct.Orig.DstPort, ct.Status, ct.Timeout)
+	}
+}
+
+// Delete one UDP flow; either direction's tuple names it.
+func ExampleClient_DeleteConn() {
+	c, err := nflab.Dial()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	err = c.DeleteConn(nflab.Tuple{
+		Proto: nflab.UDP,
+		Src:   netip.MustParseAddr("10.0.1.2"), SrcPort: 5000,
+		Dst: netip.MustParseAddr("10.0.2.2"), DstPort: 9999,
+	})
+	if errors.Is(err, nflab.ErrNoConn) {
+		fmt.Println("already gone")
+	} else if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// Shorten the UDP timeouts and raise the table limit; settings left nil or
+// out of the map stay as they are.
+func ExampleClient_SetCTConfig() {
+	c, err := nflab.Dial()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	limit := uint32(131072)
+	err = c.SetCTConfig(nflab.CTConfig{
+		Limit: &limit,
+		Timeouts: map[nflab.CTTimeout]time.Duration{
+			nflab.TimeoutUDPUnreplied: 10 * time.Second,
+			nflab.TimeoutUDPAssured:   time.Minute,
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
 	}
 }

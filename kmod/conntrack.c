@@ -689,6 +689,8 @@ int nflab_ct_net_init(struct nflab_net *nn)
 	if (!nn->ct_stats)
 		return -ENOMEM;
 	atomic_set(&nn->ct_count, 0);
+	/* 0 would switch off the dump consistency check (cb->prev_seq). */
+	atomic_set(&nn->ct_generation, 1);
 	spin_lock_init(&nn->ct_unassured_lock);
 	INIT_LIST_HEAD(&nn->ct_unassured);
 	nn->ct_limit = READ_ONCE(ct_max);

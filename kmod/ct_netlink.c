@@ -360,7 +360,7 @@ int nflab_ct_nl_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	struct dump_arg a = { .skb = skb, .cb = cb, .f = &d->f };
 
 	/* Any insert or removal since the dump began flags its messages. */
-	cb->seq = atomic_read(&nflab_pernet(net)->ct_generation);
+	cb->seq = atomic_read(&nflab_pernet(net)->ct_generation) ?: 1;
 	for (; d->bucket < nflab_ct_buckets(); d->bucket++)
 		if (nflab_ct_walk_bucket(net, d->bucket, &d->skip, dump_one, &a))
 			break;
@@ -404,6 +404,11 @@ int nflab_ct_nl_delete(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	if (filter) {
+		if (!nla_len(filter)) {
+			NL_SET_ERR_MSG_ATTR(info->extack, filter,
+					    "an empty filter matches everything: use flush");
+			return -EINVAL;
+		}
 		ret = parse_filter(filter, &f, info->extack);
 		if (ret)
 			return ret;

@@ -75,11 +75,11 @@
  *    NFLAB_CT_A_ID: u32, unique while the entry lives
  *    NFLAB_CT_A_ORIG, NFLAB_CT_A_REPLY: nest, the two tuples
  *    NFLAB_CT_A_STATUS: u32, enum nflab_ct_status bits
- *    NFLAB_CT_A_TCP_STATE: u8, enum nflab_tcp_state, TCP only
  *    NFLAB_CT_A_TIMEOUT: u32, seconds until the entry expires
  *    NFLAB_CT_A_PACKETS_ORIG, NFLAB_CT_A_BYTES_ORIG,
  *    NFLAB_CT_A_PACKETS_REPLY, NFLAB_CT_A_BYTES_REPLY: u64, per direction
  *    NFLAB_CT_A_START: u64, creation time, nanoseconds since the epoch
+ *    NFLAB_CT_A_TCP_STATE: u8, enum nflab_tcp_state, TCP only
  *
  * A filter (NFLAB_A_CT_FILTER, a nest of enum nflab_ct_filter_attr) selects
  * entries by their original tuple; every attribute given must match:
@@ -91,8 +91,9 @@
  *    NFLAB_CT_FILTER_A_TCP_STATE: u8, enum nflab_tcp_state
  *    NFLAB_CT_FILTER_A_STATUS: u32, entries with all these status bits set
  *
- * A prefix without its address, or an address bits outside its prefix, is
- * rejected.
+ * An address without a prefix length means /32; a prefix length without
+ * its address, or an address with bits outside its prefix, is rejected.
+ * Port filters need PROTO TCP or UDP, a TCP state filter PROTO TCP.
  *
  * NFLAB_CMD_CT_GET
  * ----------------
@@ -109,8 +110,9 @@
  * -------------------
  *
  * Do, admin. Takes either NFLAB_A_CT_TUPLE (deletes that entry, ENOENT if
- * there is none) or NFLAB_A_CT_FILTER (deletes all matching entries), not
- * both. Replies with NFLAB_A_CT_COUNT, u32, the number deleted.
+ * there is none) or a non-empty NFLAB_A_CT_FILTER (deletes all matching
+ * entries; FLUSH is for all), not both. Replies with NFLAB_A_CT_COUNT, u32,
+ * the number deleted.
  *
  * NFLAB_CMD_CT_FLUSH
  * ------------------

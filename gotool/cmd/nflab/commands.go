@@ -158,9 +158,10 @@ func runVersion(a *app, cmd *command, args []string) int {
 var cmdHelp = &command{
 	name:  "help",
 	short: "show this help, or a command's",
-	usage: `Usage: nflab help [command]
+	usage: `Usage: nflab help [command [subcommand]]
 
-Show the list of commands, or the flags of one command.
+Show the list of commands, or the flags of one command, such as
+'nflab help stats' or 'nflab help ct list'.
 `,
 	run: runHelp,
 }
@@ -174,8 +175,6 @@ func runHelp(a *app, cmd *command, args []string) int {
 		return exitOK
 	case err != nil:
 		return a.usageError("help", "%v", err)
-	case len(pos) > 1:
-		return a.usageError("help", "unexpected argument %q", pos[1])
 	case len(pos) == 0:
 		fmt.Fprint(a.stdout, a.usage())
 		return exitOK
@@ -184,6 +183,26 @@ func runHelp(a *app, cmd *command, args []string) int {
 	if c == nil {
 		return a.usageError("", "unknown command %q", pos[0])
 	}
+	if len(pos) > 1 && c.subs != nil {
+		sub := lookupSub(c, pos[1])
+		if sub == nil {
+			return a.usageError(c.name, "unknown subcommand %q", pos[1])
+		}
+		c, pos = sub, pos[1:]
+	}
+	if len(pos) > 1 {
+		return a.usageError("help", "unexpected argument %q", pos[1])
+	}
 	fmt.Fprint(a.stdout, c.usage)
 	return exitOK
+}
+
+// lookupSub finds c's subcommand called name.
+func lookupSub(c *command, name string) *command {
+	for _, s := range c.subs {
+		if s.name == c.name+" "+name {
+			return s
+		}
+	}
+	return nil
 }

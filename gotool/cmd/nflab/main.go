@@ -1,4 +1,5 @@
-// Command nflab shows and resets the nflab kernel module's counters.
+// Command nflab shows and resets the nflab kernel module's counters and
+// inspects and configures its connection tracking.
 //
 // It only parses flags and prints; the work happens in package nflab
 // (github.com/nflab/nflab/gotool).
@@ -37,6 +38,17 @@ type client interface {
 	HookStats() ([]nflab.HookStat, error)
 	ResetHookStats() error
 	Close() error
+
+	Conns(nflab.CTFilter) ([]nflab.Conn, error)
+	Conn(nflab.Tuple) (nflab.Conn, error)
+	DeleteConn(nflab.Tuple) error
+	DeleteConns(nflab.CTFilter) (int, error)
+	FlushConns(nflab.CTFilter) (int, error)
+	ConnCount() (count, limit int, err error)
+	CTStats() (nflab.CTStats, error)
+	CTConfig() (nflab.CTConfig, error)
+	SetCTConfig(nflab.CTConfig) error
+	RunCTGC() (int, error)
 }
 
 func dial() (client, error) {
@@ -62,13 +74,14 @@ type command struct {
 	short string // one line for the command table
 	usage string // the full "nflab <cmd> --help" text
 	run   func(a *app, c *command, args []string) int
+	subs  []*command // subcommands, named "<cmd> <sub>"
 }
 
 var commands []*command
 
 func init() {
 	// Assigned here because help refers back to the table.
-	commands = []*command{cmdStats, cmdVersion, cmdHelp}
+	commands = []*command{cmdStats, cmdCT, cmdVersion, cmdHelp}
 }
 
 func lookup(name string) *command {
@@ -139,6 +152,8 @@ func (a *app) usageError(cmd, format string, args ...any) int {
 func (a *app) fail(what string, err error) int {
 	var pe *nflab.ProtocolError
 	switch {
+	case errors.Is(err, nflab.ErrNoConn):
+		fmt.Fprintln(a.stderr, "nflab: no such connection")
 	case errors.Is(err, nflab.ErrNotLoaded):
 		fmt.Fprintln(a.stderr, "nflab: kernel module is not loaded; load it with 'insmod kmod/nflab.ko' (or 'modprobe nflab')")
 	case errors.Is(err, os.ErrPermission):

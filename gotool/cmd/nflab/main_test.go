@@ -19,12 +19,75 @@ type fakeClient struct {
 	resetErr error
 	resets   int
 	closed   bool
+
+	// Conntrack: what the fake answers, and what it was asked.
+	conns     []nflab.Conn
+	n, limit  int
+	ctStats   nflab.CTStats
+	ctConfig  nflab.CTConfig
+	gotFilter *nflab.CTFilter
+	gotTuple  *nflab.Tuple
+	gotConfig *nflab.CTConfig
+	calls     []string
 }
 
 func (f *fakeClient) Version() (nflab.Version, error)      { return f.version, f.err }
 func (f *fakeClient) HookStats() ([]nflab.HookStat, error) { return f.stats, f.err }
 func (f *fakeClient) ResetHookStats() error                { f.resets++; return f.resetErr }
 func (f *fakeClient) Close() error                         { f.closed = true; return nil }
+
+func (f *fakeClient) Conns(ft nflab.CTFilter) ([]nflab.Conn, error) {
+	f.calls, f.gotFilter = append(f.calls, "Conns"), &ft
+	return f.conns, f.err
+}
+
+func (f *fakeClient) Conn(t nflab.Tuple) (nflab.Conn, error) {
+	f.calls, f.gotTuple = append(f.calls, "Conn"), &t
+	if f.err != nil || len(f.conns) == 0 {
+		return nflab.Conn{}, f.err
+	}
+	return f.conns[0], nil
+}
+
+func (f *fakeClient) DeleteConn(t nflab.Tuple) error {
+	f.calls, f.gotTuple = append(f.calls, "DeleteConn"), &t
+	return f.err
+}
+
+func (f *fakeClient) DeleteConns(ft nflab.CTFilter) (int, error) {
+	f.calls, f.gotFilter = append(f.calls, "DeleteConns"), &ft
+	return f.n, f.err
+}
+
+func (f *fakeClient) FlushConns(ft nflab.CTFilter) (int, error) {
+	f.calls, f.gotFilter = append(f.calls, "FlushConns"), &ft
+	return f.n, f.err
+}
+
+func (f *fakeClient) ConnCount() (int, int, error) {
+	f.calls = append(f.calls, "ConnCount")
+	return f.n, f.limit, f.err
+}
+
+func (f *fakeClient) CTStats() (nflab.CTStats, error) {
+	f.calls = append(f.calls, "CTStats")
+	return f.ctStats, f.err
+}
+
+func (f *fakeClient) CTConfig() (nflab.CTConfig, error) {
+	f.calls = append(f.calls, "CTConfig")
+	return f.ctConfig, f.err
+}
+
+func (f *fakeClient) SetCTConfig(c nflab.CTConfig) error {
+	f.calls, f.gotConfig = append(f.calls, "SetCTConfig"), &c
+	return f.err
+}
+
+func (f *fakeClient) RunCTGC() (int, error) {
+	f.calls = append(f.calls, "RunCTGC")
+	return f.n, f.err
+}
 
 var fiveHooks = []nflab.HookStat{
 	{Hook: nflab.PreRouting, Packets: 12, Bytes: 1008},

@@ -3,10 +3,14 @@
 package nlclient
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
+	"net/netip"
 
 	"github.com/mdlayher/netlink"
 	"github.com/nflab/nflab/nlproto"
+	"golang.org/x/sys/unix"
 )
 
 // Decoding rule for every reply: attributes this client does not know come
@@ -122,6 +126,336 @@ func parseHook(ad *netlink.AttributeDecoder) (HookStat, error) {
 		return HookStat{}, fmt.Errorf("in NFLAB_A_HOOK: %w", err)
 	}
 	return s, nil
+}
+
+// parseConnMsg decodes the NFLAB_A_CT of an NFLAB_CMD_CT_GET reply.
+func parseConnMsg(b []byte) (Conn, error) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return Conn{}, err
+	}
+	var (
+		c    Conn
+		seen attrSet
+	)
+	for ad.Next() {
+		if ad.Type() != nlproto.A_CT {
+			continue
+		}
+		seen.add(nlproto.A_CT)
+		ad.Nested(func(nad *netlink.AttributeDecoder) error {
+			var err error
+			c, err = parseConn(nad)
+			return err
+		})
+	}
+	if err := ad.Err(); err != nil {
+		return Conn{}, err
+	}
+	if err := seen.require(attrName{nlproto.A_CT, "NFLAB_A_CT"}); err != nil {
+		return Conn{}, err
+	}
+	return c, nil
+}
+
+func parseConn(ad *netlink.AttributeDecoder) (Conn, error) {
+	var (
+		c    Conn
+		seen attrSet
+	)
+	for ad.Next() {
+		switch t := ad.Type(); t {
+		case nlproto.CT_A_ID:
+			c.ID = ad.Uint32()
+		case nlproto.CT_A_ORIG, nlproto.CT_A_REPLY:
+			dst, name := &c.Orig, "NFLAB_CT_A_ORIG"
+			if t == nlproto.CT_A_REPLY {
+				dst, name = &c.Reply, "NFLAB_CT_A_REPLY"
+			}
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				tu, err := parseTuple(nad)
+				if err != nil {
+					return fmt.Errorf("in %s: %w", name, err)
+				}
+				*dst = tu
+				return nil
+			})
+		case nlproto.CT_A_STATUS:
+			c.Status = ad.Uint32()
+		case nlproto.CT_A_TCP_STATE:
+			c.TCPState = ad.Uint8()
+		case nlproto.CT_A_TIMEOUT:
+			c.Timeout = ad.Uint32()
+		case nlproto.CT_A_PACKETS_ORIG:
+			c.PacketsOrig = ad.Uint64()
+		case nlproto.CT_A_BYTES_ORIG:
+			c.BytesOrig = ad.Uint64()
+		case nlproto.CT_A_PACKETS_REPLY:
+			c.PacketsReply = ad.Uint64()
+		case nlproto.CT_A_BYTES_REPLY:
+			c.BytesReply = ad.Uint64()
+		case nlproto.CT_A_START:
+			c.Start = ad.Uint64()
+			if c.Start > math.MaxInt64 {
+				return Conn{}, fmt.Errorf("NFLAB_CT_A_START %d is past the year 2262", c.Start)
+			}
+		default:
+			continue // NFLAB_CT_A_PAD, or newer than this client
+		}
+		seen.add(ad.Type())
+	}
+	if err := ad.Err(); err != nil {
+		return Conn{}, err
+	}
+	if err := seen.require(
+		attrName{nlproto.CT_A_ID, "NFLAB_CT_A_ID"},
+		attrName{nlproto.CT_A_ORIG, "NFLAB_CT_A_ORIG"},
+		attrName{nlproto.CT_A_REPLY, "NFLAB_CT_A_REPLY"},
+		attrName{nlproto.CT_A_STATUS, "NFLAB_CT_A_STATUS"},
+		attrName{nlproto.CT_A_TIMEOUT, "NFLAB_CT_A_TIMEOUT"},
+	); err != nil {
+		return Conn{}, fmt.Errorf("in NFLAB_A_CT: %w", err)
+	}
+	return c, nil
+}
+
+func parseTuple(ad *netlink.AttributeDecoder) (Tuple, error) {
+	var (
+		t    Tuple
+		seen attrSet
+	)
+	for ad.Next() {
+		switch typ := ad.Type(); typ {
+		case nlproto.TUPLE_A_SRC:
+			t.Src = getAddr(ad)
+		case nlproto.TUPLE_A_DST:
+			t.Dst = getAddr(ad)
+		case nlproto.TUPLE_A_PROTO:
+			t.Proto = ad.Uint8()
+		case nlproto.TUPLE_A_SPORT:
+			t.SrcPort = getBE16(ad)
+		case nlproto.TUPLE_A_DPORT:
+			t.DstPort = getBE16(ad)
+		case nlproto.TUPLE_A_ICMP_ID:
+			t.ICMPID = getBE16(ad)
+		case nlproto.TUPLE_A_ICMP_TYPE:
+			t.ICMPType = ad.Uint8()
+		default:
+			continue
+		}
+		seen.add(ad.Type())
+	}
+	if err := ad.Err(); err != nil {
+		return Tuple{}, err
+	}
+	need := []attrName{
+		{nlproto.TUPLE_A_SRC, "NFLAB_TUPLE_A_SRC"},
+		{nlproto.TUPLE_A_DST, "NFLAB_TUPLE_A_DST"},
+		{nlproto.TUPLE_A_PROTO, "NFLAB_TUPLE_A_PROTO"},
+	}
+	switch t.Proto {
+	case unix.IPPROTO_TCP, unix.IPPROTO_UDP:
+		need = append(need,
+			attrName{nlproto.TUPLE_A_SPORT, "NFLAB_TUPLE_A_SPORT"},
+			attrName{nlproto.TUPLE_A_DPORT, "NFLAB_TUPLE_A_DPORT"})
+	case unix.IPPROTO_ICMP:
+		need = append(need,
+			attrName{nlproto.TUPLE_A_ICMP_ID, "NFLAB_TUPLE_A_ICMP_ID"},
+			attrName{nlproto.TUPLE_A_ICMP_TYPE, "NFLAB_TUPLE_A_ICMP_TYPE"})
+	}
+	if err := seen.require(need...); err != nil {
+		return Tuple{}, err
+	}
+	return t, nil
+}
+
+// getAddr decodes a be32 IPv4 address.
+func getAddr(ad *netlink.AttributeDecoder) netip.Addr {
+	var a netip.Addr
+	ad.Do(func(b []byte) error {
+		if len(b) != 4 {
+			return fmt.Errorf("attribute %d is not an IPv4 address; length: %d", ad.Type(), len(b))
+		}
+		a = netip.AddrFrom4([4]byte(b))
+		return nil
+	})
+	return a
+}
+
+// getBE16 decodes a be16 (a port or the ICMP id).
+func getBE16(ad *netlink.AttributeDecoder) uint16 {
+	var v uint16
+	ad.Do(func(b []byte) error {
+		if len(b) != 2 {
+			return fmt.Errorf("attribute %d is not a be16; length: %d", ad.Type(), len(b))
+		}
+		v = binary.BigEndian.Uint16(b)
+		return nil
+	})
+	return v
+}
+
+// parseCount decodes NFLAB_A_CT_COUNT, and NFLAB_A_CT_LIMIT if withLimit.
+func parseCount(b []byte, withLimit bool) (count, limit uint32, err error) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return 0, 0, err
+	}
+	var seen attrSet
+	for ad.Next() {
+		switch t := ad.Type(); t {
+		case nlproto.A_CT_COUNT:
+			count = ad.Uint32()
+			seen.add(t)
+		case nlproto.A_CT_LIMIT:
+			limit = ad.Uint32()
+			seen.add(t)
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return 0, 0, err
+	}
+	need := []attrName{{nlproto.A_CT_COUNT, "NFLAB_A_CT_COUNT"}}
+	if withLimit {
+		need = append(need, attrName{nlproto.A_CT_LIMIT, "NFLAB_A_CT_LIMIT"})
+	}
+	if err := seen.require(need...); err != nil {
+		return 0, 0, err
+	}
+	return count, limit, nil
+}
+
+func parseCTStats(b []byte) (CTStats, error) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return CTStats{}, err
+	}
+	var (
+		s      CTStats
+		seen   attrSet
+		nested attrSet
+	)
+	fields := [...]struct {
+		attrName
+		v *uint64
+	}{
+		{attrName{nlproto.CT_STATS_A_FOUND, "NFLAB_CT_STATS_A_FOUND"}, &s.Found},
+		{attrName{nlproto.CT_STATS_A_NEW, "NFLAB_CT_STATS_A_NEW"}, &s.New},
+		{attrName{nlproto.CT_STATS_A_INVALID, "NFLAB_CT_STATS_A_INVALID"}, &s.Invalid},
+		{attrName{nlproto.CT_STATS_A_INSERT, "NFLAB_CT_STATS_A_INSERT"}, &s.Insert},
+		{attrName{nlproto.CT_STATS_A_INSERT_FAILED, "NFLAB_CT_STATS_A_INSERT_FAILED"}, &s.InsertFailed},
+		{attrName{nlproto.CT_STATS_A_CLASH, "NFLAB_CT_STATS_A_CLASH"}, &s.Clash},
+		{attrName{nlproto.CT_STATS_A_DROP, "NFLAB_CT_STATS_A_DROP"}, &s.Drop},
+		{attrName{nlproto.CT_STATS_A_EARLY_DROP, "NFLAB_CT_STATS_A_EARLY_DROP"}, &s.EarlyDrop},
+		{attrName{nlproto.CT_STATS_A_GC_EVICTED, "NFLAB_CT_STATS_A_GC_EVICTED"}, &s.GCEvicted},
+		{attrName{nlproto.CT_STATS_A_SEARCH_RESTART, "NFLAB_CT_STATS_A_SEARCH_RESTART"}, &s.SearchRestart},
+	}
+	for ad.Next() {
+		if ad.Type() != nlproto.A_CT_STATS {
+			continue
+		}
+		seen.add(nlproto.A_CT_STATS)
+		ad.Nested(func(nad *netlink.AttributeDecoder) error {
+			for nad.Next() {
+				for _, f := range fields {
+					if nad.Type() == f.typ {
+						*f.v = nad.Uint64()
+						nested.add(f.typ)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	if err := ad.Err(); err != nil {
+		return CTStats{}, err
+	}
+	if err := seen.require(attrName{nlproto.A_CT_STATS, "NFLAB_A_CT_STATS"}); err != nil {
+		return CTStats{}, err
+	}
+	for _, f := range fields {
+		if err := nested.require(f.attrName); err != nil {
+			return CTStats{}, fmt.Errorf("in NFLAB_A_CT_STATS: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func parseCTConfig(b []byte) (CTConfig, error) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return CTConfig{}, err
+	}
+	var (
+		c    CTConfig
+		seen attrSet
+	)
+	for ad.Next() {
+		if ad.Type() != nlproto.A_CT_CONFIG {
+			continue
+		}
+		seen.add(nlproto.A_CT_CONFIG)
+		ad.Nested(func(nad *netlink.AttributeDecoder) error {
+			var err error
+			c, err = parseConfigNest(nad)
+			return err
+		})
+	}
+	if err := ad.Err(); err != nil {
+		return CTConfig{}, err
+	}
+	if err := seen.require(attrName{nlproto.A_CT_CONFIG, "NFLAB_A_CT_CONFIG"}); err != nil {
+		return CTConfig{}, err
+	}
+	return c, nil
+}
+
+func parseConfigNest(ad *netlink.AttributeDecoder) (CTConfig, error) {
+	var (
+		c        CTConfig
+		seen     attrSet
+		timeouts attrSet
+	)
+	for ad.Next() {
+		switch t := ad.Type(); t {
+		case nlproto.CT_CONFIG_A_LIMIT:
+			v := ad.Uint32()
+			c.Limit = &v
+		case nlproto.CT_CONFIG_A_TCP_LOOSE:
+			v := ad.Uint8() != 0
+			c.TCPLoose = &v
+		case nlproto.CT_CONFIG_A_TIMEOUTS:
+			c.Timeouts = make(map[uint16]uint32)
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				for nad.Next() {
+					if t := nad.Type(); t >= 1 && t <= nlproto.CT_TIMEOUT_A_MAX {
+						c.Timeouts[t] = nad.Uint32()
+						timeouts.add(t)
+					}
+				}
+				return nil
+			})
+		default:
+			continue
+		}
+		seen.add(ad.Type())
+	}
+	if err := ad.Err(); err != nil {
+		return CTConfig{}, err
+	}
+	if err := seen.require(
+		attrName{nlproto.CT_CONFIG_A_LIMIT, "NFLAB_CT_CONFIG_A_LIMIT"},
+		attrName{nlproto.CT_CONFIG_A_TCP_LOOSE, "NFLAB_CT_CONFIG_A_TCP_LOOSE"},
+		attrName{nlproto.CT_CONFIG_A_TIMEOUTS, "NFLAB_CT_CONFIG_A_TIMEOUTS"},
+	); err != nil {
+		return CTConfig{}, fmt.Errorf("in NFLAB_A_CT_CONFIG: %w", err)
+	}
+	for t := uint16(1); t <= nlproto.CT_TIMEOUT_A_MAX; t++ {
+		if timeouts&(1<<t) == 0 {
+			return CTConfig{}, fmt.Errorf("in NFLAB_CT_CONFIG_A_TIMEOUTS: missing timeout attribute %d", t)
+		}
+	}
+	return c, nil
 }
 
 // attrSet records which attribute types (below 64) a reply carried.
