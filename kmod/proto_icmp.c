@@ -9,20 +9,24 @@
 #include "nflab.h"
 #include "conntrack.h"
 
-/* The reply type of each request type; 0 where there is none. */
-static u8 reply_type(u8 type)
+/* The reply type of a request type; false for anything else. */
+static bool reply_type(u8 type, u8 *reply)
 {
 	switch (type) {
 	case ICMP_ECHO:
-		return ICMP_ECHOREPLY;
+		*reply = ICMP_ECHOREPLY;
+		return true;
 	case ICMP_TIMESTAMP:
-		return ICMP_TIMESTAMPREPLY;
+		*reply = ICMP_TIMESTAMPREPLY;
+		return true;
 	case ICMP_INFO_REQUEST:
-		return ICMP_INFO_REPLY;
+		*reply = ICMP_INFO_REPLY;
+		return true;
 	case ICMP_ADDRESS:
-		return ICMP_ADDRESSREPLY;
+		*reply = ICMP_ADDRESSREPLY;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
 static bool is_reply(u8 type)
@@ -45,9 +49,10 @@ static bool icmp_tuple(const struct sk_buff *skb, unsigned int off,
 {
 	const struct icmphdr *ih;
 	struct icmphdr _ih;
+	u8 reply;
 
 	ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
-	if (!ih || ih->code || (!reply_type(ih->type) && !is_reply(ih->type)))
+	if (!ih || ih->code || (!reply_type(ih->type, &reply) && !is_reply(ih->type)))
 		return false;
 	t->u.icmp.id = ih->un.echo.id;
 	t->u.icmp.type = ih->type;
@@ -58,8 +63,7 @@ static bool icmp_tuple(const struct sk_buff *skb, unsigned int off,
 static bool icmp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig)
 {
 	reply->u.icmp.id = orig->u.icmp.id;
-	reply->u.icmp.type = reply_type(orig->u.icmp.type);
-	return reply->u.icmp.type;
+	return reply_type(orig->u.icmp.type, &reply->u.icmp.type);
 }
 
 static bool icmp_new(struct nflab_net *nn, struct nflab_conn *ct,

@@ -42,6 +42,7 @@ func TestNetlinkFuzz(t *testing.T) {
 	mustRun(t, "ip", "link", "set", "lo", "up")
 	mustRun(t, "ping", "-q", "-c", "2", "-i", "0.2", "127.0.0.1")
 	before := hookTotals(t)
+	ctBefore := mustRun(t, "nflab", "ct", "config", "-o", "json")
 
 	// As root, in this process.
 	if err := fuzzFamily(seed, n, true); err != nil {
@@ -60,6 +61,9 @@ func TestNetlinkFuzz(t *testing.T) {
 	}
 	if after := hookTotals(t); after != before {
 		t.Errorf("fuzzing changed the counters: before %v, after %v (seed %d)", before, after, seed)
+	}
+	if ctAfter := mustRun(t, "nflab", "ct", "config", "-o", "json"); ctAfter != ctBefore {
+		t.Errorf("fuzzing changed conntrack: before %s, after %s (seed %d)", ctBefore, ctAfter, seed)
 	}
 }
 
@@ -269,11 +273,31 @@ func rawMsg(family uint16, flags uint16, seq uint32, cmd, version uint8, reserve
 
 // genMsg builds one request. Most are well-framed genl messages with bad
 // contents, so they reach the family's validation; some break the framing.
+// adminCmd reports whether a command needs CAP_NET_ADMIN.
+func adminCmd(cmd uint8) bool {
+	switch cmd {
+	case nlproto.CMD_RESET_HOOK_STATS, nlproto.CMD_CT_GET, nlproto.CMD_CT_DELETE,
+		nlproto.CMD_CT_FLUSH, nlproto.CMD_CT_SET_CONFIG, nlproto.CMD_CT_GC:
+		return true
+	}
+	return false
+}
+
+// genMsg builds one request. Most are well-framed genl messages with bad
+// contents, so they reach the family's validation; some break the framing.
+// As root it leaves out the commands whose success would change state
+// (conntrack delete, flush, set-config, GC); nobody gets them all and must
+// be refused.
 func genMsg(rng *rand.Rand, family uint16, seq uint32, root bool) fuzzMsg {
 	cmds := []uint8{0, nlproto.CMD_GET_VERSION, nlproto.CMD_GET_HOOK_STATS, nlproto.CMD_RESET_HOOK_STATS,
+		nlproto.CMD_CT_GET, nlproto.CMD_CT_COUNT, nlproto.CMD_CT_STATS, nlproto.CMD_CT_GET_CONFIG,
 		nlproto.CMD_MAX + 1, 0xff}
+	if !root {
+		cmds = append(cmds, nlproto.CMD_CT_DELETE, nlproto.CMD_CT_FLUSH, nlproto.CMD_CT_SET_CONFIG, nlproto.CMD_CT_GC)
+	}
 	cmd := cmds[rng.IntN(len(cmds))]
 	known := cmd >= 1 && cmd <= nlproto.CMD_MAX
+	allowed := root || !adminCmd(cmd)
 
 	flags := uint16(unix.NLM_F_REQUEST)
 	if rng.IntN(2) == 0 {
@@ -283,7 +307,8 @@ func genMsg(rng *rand.Rand, family uint16, seq uint32, root bool) fuzzMsg {
 	if rng.IntN(6) == 0 {
 		extra := []uint16{unix.NLM_F_DUMP, unix.NLM_F_ROOT, unix.NLM_F_REPLACE, unix.NLM_F_EXCL, unix.NLM_F_CREATE, unix.NLM_F_APPEND}
 		flags |= extra[rng.IntN(len(extra))]
-		badFlags = true
+		// Conntrack entries are dumped: that flag is fine there.
+		badFlags = !(cmd == nlproto.CMD_CT_GET && flags&unix.NLM_F_DUMP == unix.NLM_F_DUMP)
 	}
 	var reserved uint16
 	if rng.IntN(10) == 0 {
@@ -292,15 +317,21 @@ func genMsg(rng *rand.Rand, family uint16, seq uint32, root bool) fuzzMsg {
 	attrs, adesc := genAttrs(rng)
 
 	m := fuzzMsg{desc: fmt.Sprintf("cmd %d flags %#x reserved %d attrs %s", cmd, flags, reserved, adesc)}
-	m.valid = known && !badFlags && reserved == 0 && len(attrs) == 0 && (root || cmd != nlproto.CMD_RESET_HOOK_STATS)
+	m.valid = known && allowed && !badFlags && reserved == 0 && len(attrs) == 0
 	if m.valid && cmd == nlproto.CMD_RESET_HOOK_STATS {
 		// A good reset would change the state we check: spoil it.
-		attrs, adesc = genAttr(rng, nlproto.A_MAX+1+uint16(rng.IntN(100)), 4)
+		var extra []byte
+		extra, adesc = genAttr(rng, nlproto.A_MAX+1+uint16(rng.IntN(100)), 4)
+		attrs = append(attrs, extra...)
 		m.desc += " +" + adesc
 		m.valid = false
 	}
-	m.wantExtack = known && !badFlags && reserved == 0 && len(attrs) > 0 &&
-		(root || cmd != nlproto.CMD_RESET_HOOK_STATS)
+	// A conntrack lookup or dump may find what it was asked for, even in
+	// random attributes; it changes nothing either way.
+	if cmd == nlproto.CMD_CT_GET && allowed && !badFlags && reserved == 0 {
+		m.valid = true
+	}
+	m.wantExtack = known && allowed && !badFlags && reserved == 0 && len(attrs) > 0
 	m.b = rawMsg(family, flags, seq, cmd, uint8(rng.IntN(3)), reserved, attrs)
 
 	// One in eight breaks the framing instead.

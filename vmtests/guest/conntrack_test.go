@@ -1,0 +1,417 @@
+//go:build nflabvm
+
+// nflab's connection tracker seen through "nflab ct", on the
+// client-router-server topology of hooks_test.go.
+package guest
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type ctTuple struct {
+	Src      string `json:"src"`
+	Dst      string `json:"dst"`
+	Sport    uint16 `json:"sport"`
+	Dport    uint16 `json:"dport"`
+	ICMPID   uint16 `json:"icmp_id"`
+	ICMPType uint8  `json:"icmp_type"`
+}
+
+type ctEntry struct {
+	ID           uint32   `json:"id"`
+	Proto        string   `json:"proto"`
+	Orig         ctTuple  `json:"orig"`
+	Reply        ctTuple  `json:"reply"`
+	TCPState     string   `json:"tcp_state"`
+	Status       []string `json:"status"`
+	Timeout      int      `json:"timeout"`
+	PacketsOrig  uint64   `json:"packets_orig"`
+	BytesOrig    uint64   `json:"bytes_orig"`
+	PacketsReply uint64   `json:"packets_reply"`
+	BytesReply   uint64   `json:"bytes_reply"`
+}
+
+func (e ctEntry) has(status string) bool { return slices.Contains(e.Status, status) }
+
+// nflabIn is nflabJSON in ns, or in the initial namespace for "".
+func nflabIn(t *testing.T, ns netns, v any, args ...string) {
+	t.Helper()
+	if ns == "" {
+		nflabJSON(t, v, args...)
+		return
+	}
+	ns.nflabJSON(t, v, args...)
+}
+
+// ctList returns the entries "nflab ct list ARGS" shows in ns.
+func ctList(t *testing.T, ns netns, args ...string) []ctEntry {
+	t.Helper()
+	var v struct {
+		Entries []ctEntry `json:"entries"`
+	}
+	nflabIn(t, ns, &v, append([]string{"ct", "list"}, args...)...)
+	return v.Entries
+}
+
+func ctCount(t *testing.T, ns netns) int {
+	t.Helper()
+	var v struct {
+		Count int `json:"count"`
+		Limit int `json:"limit"`
+	}
+	nflabIn(t, ns, &v, "ct", "count")
+	return v.Count
+}
+
+func ctStats(t *testing.T, ns netns) map[string]uint64 {
+	t.Helper()
+	v := map[string]uint64{}
+	nflabIn(t, ns, &v, "ct", "stats")
+	return v
+}
+
+// waitCT polls ns's entries until ok accepts them or 10 s pass.
+func waitCT(t *testing.T, ns netns, what string, ok func([]ctEntry) bool, args ...string) []ctEntry {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		es := ctList(t, ns, args...)
+		if ok(es) {
+			return es
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never saw %s; entries: %+v", ns, what, es)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func one(t *testing.T, es []ctEntry) ctEntry {
+	t.Helper()
+	if len(es) != 1 {
+		t.Fatalf("want exactly one entry, got %d: %+v", len(es), es)
+	}
+	return es[0]
+}
+
+func TestCTTCPHandshakeDataFin(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	tp.server.run(t, "sh", "-c", "socat -u TCP4-LISTEN:8000,reuseaddr OPEN:/tmp/got,creat,trunc >/dev/null 2>&1 &")
+	waitTCPListen(t, tp.server, 8000)
+
+	// A client that connects, sends 1000 bytes, waits, then closes.
+	const payload = 1000
+	cl := exec.Command("ip", "netns", "exec", "client", "sh", "-c",
+		fmt.Sprintf("(head -c %d /dev/zero; sleep 2) | socat -u - TCP4:10.0.2.2:8000", payload))
+	if err := cl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Process.Kill(); _ = cl.Wait() })
+
+	// On the router, which only forwards, the entry is ESTABLISHED and
+	// ASSURED once the handshake passed.
+	est := one(t, waitCT(t, tp.router, "an ESTABLISHED TCP entry", func(es []ctEntry) bool {
+		return len(es) == 1 && es[0].TCPState == "ESTABLISHED" && es[0].BytesOrig > payload
+	}, "-p", "tcp", "--dport", "8000"))
+	if est.Orig.Src != "10.0.1.2" || est.Orig.Dst != "10.0.2.2" || est.Orig.Dport != 8000 ||
+		est.Reply.Src != "10.0.2.2" || est.Reply.Dport != est.Orig.Sport {
+		t.Errorf("tuples: %+v", est)
+	}
+	if !est.has("ASSURED") || !est.has("SEEN_REPLY") || !est.has("CONFIRMED") {
+		t.Errorf("status %v, want SEEN_REPLY, ASSURED, CONFIRMED", est.Status)
+	}
+	// 1000 bytes of payload plus at least the SYN and the ACK.
+	if est.PacketsOrig < 3 || est.BytesOrig < payload+3*40 || est.PacketsReply < 2 {
+		t.Errorf("counters: %+v", est)
+	}
+
+	// After both FINs the connection waits in TIME_WAIT (the client closed
+	// first: its FIN is in the original direction).
+	if err := cl.Wait(); err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	tw := one(t, waitCT(t, tp.router, "TIME_WAIT", func(es []ctEntry) bool {
+		return len(es) == 1 && es[0].TCPState == "TIME_WAIT"
+	}, "-p", "tcp", "--dport", "8000"))
+	if tw.ID != est.ID || tw.Timeout > 120 || tw.Timeout < 100 {
+		t.Errorf("TIME_WAIT entry %+v: want the same id %d and a timeout near 120 s", tw, est.ID)
+	}
+}
+
+func TestCTTCPSynSentAndReset(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+
+	// Nobody listens on the server's port 8001: its TCP answers RST, and
+	// the client's entry goes SYN_SENT -> CLOSE.
+	if _, err := tp.client.try("socat", "-u", "OPEN:/dev/null", "TCP4:10.0.2.2:8001"); err == nil {
+		t.Fatal("connect to a closed port succeeded")
+	}
+	cl := one(t, ctList(t, tp.client, "-p", "tcp", "--dport", "8001"))
+	if cl.TCPState != "CLOSE" || cl.Timeout > 10 {
+		t.Errorf("after the RST: %+v, want CLOSE with a timeout of at most 10 s", cl)
+	}
+
+	// A SYN to an address nobody owns on the server's link gets no
+	// answer: the entry stays SYN_SENT.
+	silent := exec.Command("ip", "netns", "exec", "client", "socat", "-u", "OPEN:/dev/null", "TCP4:10.0.2.99:8003,connect-timeout=8")
+	if err := silent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = silent.Process.Kill(); _ = silent.Wait() })
+	ss := one(t, waitCT(t, tp.client, "SYN_SENT", func(es []ctEntry) bool {
+		return len(es) == 1 && es[0].TCPState == "SYN_SENT"
+	}, "-p", "tcp", "--dport", "8003"))
+	if ss.has("SEEN_REPLY") || ss.has("ASSURED") || ss.Timeout > 120 || ss.Timeout < 100 {
+		t.Errorf("SYN_SENT entry %+v", ss)
+	}
+}
+
+func TestCTUDPUnrepliedAssuredExpiry(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	tp.client.run(t, "nflab", "ct", "config", "--timeout", "udp_unreplied=2", "--timeout", "udp_assured=3")
+
+	// One datagram to a port nobody reads on: UNREPLIED.
+	tp.client.run(t, "sh", "-c", "echo a | socat -u - UDP4-SENDTO:10.0.2.2:7001,sourceport=6001")
+	e := one(t, ctList(t, tp.client, "-p", "udp"))
+	if e.has("SEEN_REPLY") || e.has("ASSURED") || e.Timeout > 2 {
+		t.Errorf("unreplied entry: %+v", e)
+	}
+
+	// A request that gets a reply: ASSURED.
+	tp.server.run(t, "sh", "-c", "socat UDP4-RECVFROM:7002,fork SYSTEM:'cat' >/dev/null 2>&1 &")
+	waitUDPListen(t, "server", 7002)
+	tp.client.run(t, "sh", "-c", "echo ping | socat -t 2 - UDP4-SENDTO:10.0.2.2:7002,sourceport=6002")
+	a := one(t, ctList(t, tp.client, "-p", "udp", "--dport", "7002"))
+	if !a.has("SEEN_REPLY") || !a.has("ASSURED") || a.PacketsReply == 0 {
+		t.Errorf("answered entry: %+v", a)
+	}
+
+	// Both expire after their shortened timeouts.
+	deadline := time.Now().Add(15 * time.Second)
+	for len(ctList(t, tp.client, "-p", "udp")) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("entries did not expire: %+v", ctList(t, tp.client, "-p", "udp"))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+
+	// A new datagram afterwards makes a fresh entry.
+	tp.client.run(t, "sh", "-c", "echo b | socat -u - UDP4-SENDTO:10.0.2.2:7001,sourceport=6001")
+	if f := one(t, ctList(t, tp.client, "-p", "udp")); f.ID == e.ID {
+		t.Errorf("the entry after expiry has the old id %d", e.ID)
+	}
+}
+
+func TestCTICMPEcho(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	tp.router.run(t, "nflab", "ct", "flush")
+	tp.router.run(t, "nflab", "ct", "config", "--timeout", "icmp=2")
+
+	tp.ping("client", "10.0.2.2", 3)
+	e := one(t, ctList(t, tp.router, "-p", "icmp"))
+	if e.Orig.ICMPType != 8 || e.Reply.ICMPType != 0 || e.Orig.ICMPID != e.Reply.ICMPID ||
+		e.Orig.Src != "10.0.1.2" || e.Reply.Src != "10.0.2.2" {
+		t.Errorf("echo entry tuples: %+v", e)
+	}
+	if e.PacketsOrig != 3 || e.PacketsReply != 3 || e.BytesOrig != 3*pingBytes || !e.has("SEEN_REPLY") {
+		t.Errorf("echo entry counters/status: %+v", e)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ctCount(t, tp.router) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("ICMP entry did not expire: %+v", ctList(t, tp.router))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func TestCTTableFull(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	tp.client.run(t, "nflab", "ct", "flush")
+	tp.client.run(t, "nflab", "ct", "config", "--limit", "3")
+
+	// Five unanswered flows: the table keeps three, evicting early.
+	for p := 7100; p < 7105; p++ {
+		tp.client.run(t, "sh", "-c", fmt.Sprintf("echo x | socat -u - UDP4-SENDTO:10.0.2.2:%d", p))
+	}
+	if n := ctCount(t, tp.client); n != 3 {
+		t.Errorf("count %d at limit 3", n)
+	}
+	if s := ctStats(t, tp.client); s["early_drop"] != 2 || s["drop"] != 0 {
+		t.Errorf("stats %v: want early_drop 2, drop 0", s)
+	}
+
+	// Three assured flows fill it for good: a fourth flow is dropped.
+	tp.client.run(t, "nflab", "ct", "flush")
+	tp.server.run(t, "sh", "-c", "socat UDP4-RECVFROM:7200,fork SYSTEM:'cat' >/dev/null 2>&1 &")
+	waitUDPListen(t, "server", 7200)
+	for sp := 6200; sp < 6203; sp++ {
+		tp.client.run(t, "sh", "-c", fmt.Sprintf("echo y | socat -t 2 - UDP4-SENDTO:10.0.2.2:7200,sourceport=%d", sp))
+	}
+	if es := ctList(t, tp.client, "--status", "ASSURED"); len(es) != 3 {
+		t.Fatalf("want 3 assured entries, got %+v", es)
+	}
+	before := ctStats(t, tp.client)["drop"]
+	_, _ = tp.client.try("sh", "-c", "echo z | socat -u - UDP4-SENDTO:10.0.2.2:7300")
+	if d := ctStats(t, tp.client)["drop"]; d != before+1 {
+		t.Errorf("drop counter %d -> %d, want one more", before, d)
+	}
+	if n := ctCount(t, tp.client); n != 3 {
+		t.Errorf("count %d after the drop, want 3", n)
+	}
+
+	// Flushing frees the entries' memory.
+	tp.client.run(t, "nflab", "ct", "flush")
+	if n := ctCount(t, tp.client); n != 0 {
+		t.Errorf("count %d after flush", n)
+	}
+}
+
+func TestCTParallelUDP(t *testing.T) {
+	loadModule(t)
+	// Many sockets at once from this namespace to itself over loopback;
+	// each flow must be one entry, however the CPUs raced.
+	mustRun(t, "ip", "link", "set", "lo", "up")
+	mustRun(t, "nflab", "ct", "flush")
+	const flows, perFlow = 64, 20
+	// All sockets stay open until every flow has sent, so no two flows
+	// can share a source port.
+	conns := make([]*net.UDPConn, flows)
+	for i := range conns {
+		c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, flows)
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < perFlow; j++ {
+				if _, err := c.Write([]byte("p")); err != nil && !isConnRefused(err) {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	es := ctList(t, "", "-p", "udp", "--dport", "9")
+	seen := map[uint16]bool{}
+	for _, e := range es {
+		if seen[e.Orig.Sport] {
+			t.Errorf("two entries for source port %d", e.Orig.Sport)
+		}
+		seen[e.Orig.Sport] = true
+	}
+	if len(es) != flows {
+		t.Errorf("%d entries for %d flows", len(es), flows)
+	}
+	if n := ctCount(t, ""); n != len(es) {
+		t.Errorf("count %d, dump %d", n, len(es))
+	}
+	s := ctStats(t, "")
+	if s["insert"] < uint64(flows) || s["new"] < s["insert"] {
+		t.Errorf("stats %v for %d flows", s, flows)
+	}
+}
+
+func isConnRefused(err error) bool {
+	return strings.Contains(err.Error(), "connection refused")
+}
+
+func TestCTNamespaceIsolation(t *testing.T) {
+	loadModule(t)
+	// Namespaces of their own, deleted by the test itself.
+	for _, ns := range []string{"iso1", "iso2", "iso3"} {
+		mustRun(t, "ip", "netns", "add", ns)
+		t.Cleanup(func() { _, _ = tryCmd("ip", "netns", "del", ns) })
+	}
+	mustRun(t, "ip", "link", "add", "i1", "netns", "iso1", "type", "veth", "peer", "name", "i2", "netns", "iso2")
+	netns("iso1").run(t, "ip", "addr", "add", "10.7.0.1/24", "dev", "i1")
+	netns("iso2").run(t, "ip", "addr", "add", "10.7.0.2/24", "dev", "i2")
+	netns("iso1").run(t, "ip", "link", "set", "i1", "up")
+	netns("iso2").run(t, "ip", "link", "set", "i2", "up")
+	netns("iso1").run(t, "ping", "-q", "-c", "2", "-i", "0.2", "10.7.0.2")
+
+	for ns, want := range map[netns]int{"iso1": 1, "iso2": 1, "iso3": 0, "": 0} {
+		if n := ctCount(t, ns); n != want {
+			t.Errorf("namespace %q: %d entries, want %d", ns, n, want)
+		}
+	}
+	e := one(t, ctList(t, "iso2"))
+	if e.Orig.Src != "10.7.0.1" || e.Proto != "icmp" {
+		t.Errorf("iso2 sees %+v", e)
+	}
+
+	// Deleting the namespaces frees their entries: unloading afterwards
+	// checks that none is left (nflab warns, and the run fails, if any is).
+	mustRun(t, "ip", "netns", "del", "iso1")
+	mustRun(t, "ip", "netns", "del", "iso2")
+	unloadModule(t)
+}
+
+func TestCTNeedsCapNetAdmin(t *testing.T) {
+	loadModule(t)
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	for _, args := range [][]string{
+		{"nflab", "ct", "list"},
+		{"nflab", "ct", "flush"},
+		{"nflab", "ct", "delete", "-p", "udp"},
+		{"nflab", "ct", "config", "--limit", "5"},
+		{"nflab", "ct", "gc"},
+	} {
+		out, code := runAs(t, nobody, args...)
+		if code != 1 || !strings.Contains(out, "CAP_NET_ADMIN") {
+			t.Errorf("%v as nobody: exit %d, %q; want exit 1 naming CAP_NET_ADMIN", args, code, out)
+		}
+	}
+	// Counting and statistics reveal no flows: anyone may read them.
+	for _, args := range [][]string{{"nflab", "ct", "count"}, {"nflab", "ct", "stats"}, {"nflab", "ct", "config"}} {
+		if out, code := runAs(t, nobody, args...); code != 0 {
+			t.Errorf("%v as nobody: exit %d: %s", args, code, out)
+		}
+	}
+}
+
+// waitTCPListen waits until a TCP socket listens on port in ns.
+func waitTCPListen(t *testing.T, ns netns, port int) {
+	t.Helper()
+	want := fmt.Sprintf(":%04X ", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := ns.try("cat", "/proc/net/tcp")
+		if err == nil {
+			for _, l := range strings.Split(out, "\n")[1:] {
+				if f := strings.Fields(l); len(f) > 3 && strings.HasSuffix(f[1]+" ", want) && f[3] == "0A" {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on TCP port %d in %s", port, ns)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
