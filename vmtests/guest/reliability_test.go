@@ -181,12 +181,13 @@ func TestNamespaceChurn(t *testing.T) {
 	}
 
 	// A namespace holds tens of kilobytes of slab objects, so a leak of
-	// the lot shows as megabytes; the slack covers what SLUB keeps cached
-	// (a freed struct net can sit in a partially used slab, which
-	// /proc/slabinfo still counts). Namespaces die asynchronously: poll.
+	// the lot shows as megabytes; the slack covers what SLUB keeps cached.
+	// The count of struct net objects is only logged: SLUB's per-CPU
+	// partial slabs keep freed ones counted as active for a while (seen
+	// without nflab loaded too). Namespaces die asynchronously: poll.
 	const slackKB = 2048
 	ok := func(u usage) bool {
-		return u.unreclaimKB <= before.unreclaimKB+slackKB && u.netns <= before.netns+n/4
+		return u.unreclaimKB <= before.unreclaimKB+slackKB
 	}
 	after := slabUsage(t)
 	for deadline := time.Now().Add(90 * time.Second); !ok(after) && time.Now().Before(deadline); {
