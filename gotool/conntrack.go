@@ -391,6 +391,7 @@ type CTStats struct {
 	EarlyDrop     uint64 // entries evicted early to make room
 	GCEvicted     uint64 // expired entries removed by garbage collection
 	SearchRestart uint64 // lookups restarted because an entry moved
+	Related       uint64 // ICMP errors about a tracked flow
 }
 
 // Limits of CTConfig, from the protocol.

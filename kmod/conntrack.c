@@ -468,12 +468,16 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 		return NF_ACCEPT;
 	}
 	l4 = l4proto_find(t.proto);
-	/*
-	 * Later fragments carry no L4 header, and ICMP errors belong to the
-	 * flow they quote (not tracked yet): leave them untracked.
-	 */
-	if (!l4 || fragment || (l4->untracked && l4->untracked(skb, off)))
+	/* Later fragments carry no L4 header: leave them untracked. */
+	if (!l4 || fragment)
 		return NF_ACCEPT;
+	if (l4->error && l4->error(net, skb, off, &v)) {
+		if (v == NFLAB_CT_RELATED)
+			NFLAB_CT_STAT_INC(nn, RELATED);
+		else
+			NFLAB_CT_STAT_INC(nn, INVALID);
+		return NF_ACCEPT;
+	}
 	if (!l4->tuple(skb, off, &t)) {
 		NFLAB_CT_STAT_INC(nn, INVALID);
 		return NF_ACCEPT;

@@ -127,8 +127,12 @@ struct nflab_ct_pcpu_stats {
  */
 struct nflab_l4proto {
 	u8 proto;
-	/* Packets the tracker leaves alone (ICMP errors, for now). */
-	bool (*untracked)(const struct sk_buff *skb, unsigned int off);
+	/*
+	 * Messages about other flows (ICMP errors): true if the packet is
+	 * one, with *v RELATED or INVALID; such packets create nothing.
+	 */
+	bool (*error)(struct net *net, const struct sk_buff *skb,
+		      unsigned int off, enum nflab_ct_verdict *v);
 	/* Fill the L4 part of the tuple; false if the header is unusable. */
 	bool (*tuple)(const struct sk_buff *skb, unsigned int off,
 		      struct nflab_tuple *t);

@@ -5,6 +5,8 @@
  */
 
 #include <linux/icmp.h>
+#include <linux/ip.h>
+#include <net/ip.h>
 
 #include "nflab.h"
 #include "conntrack.h"
@@ -35,13 +37,68 @@ static bool is_reply(u8 type)
 	       type == ICMP_INFO_REPLY || type == ICMP_ADDRESSREPLY;
 }
 
-static bool icmp_untracked(const struct sk_buff *skb, unsigned int off)
+/*
+ * An ICMP error quotes the IP header and the first eight bytes of the packet
+ * it is about: enough for ports or an echo id. It is RELATED to that
+ * packet's flow if nflab tracks it, INVALID if not or if the quote is
+ * unusable; it never reads past what the packet holds.
+ */
+static bool icmp_error(struct net *net, const struct sk_buff *skb,
+		       unsigned int off, enum nflab_ct_verdict *v)
 {
 	const struct icmphdr *ih;
+	const struct iphdr *iph;
+	struct nflab_tuple t = {};
+	struct nflab_conn *ct;
 	struct icmphdr _ih;
+	struct iphdr _iph;
+	u8 reply;
 
 	ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
-	return ih && icmp_is_err(ih->type);
+	if (!ih || !icmp_is_err(ih->type))
+		return false;
+
+	*v = NFLAB_CT_INVALID;
+	off += sizeof(_ih);
+	iph = skb_header_pointer(skb, off, sizeof(_iph), &_iph);
+	if (!iph || iph->version != 4 || iph->ihl < 5 ||
+	    (iph->frag_off & htons(IP_OFFSET)))
+		return true;
+	t.src = iph->saddr;
+	t.dst = iph->daddr;
+	t.proto = iph->protocol;
+	off += iph->ihl * 4;
+
+	switch (t.proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP: {
+		const __be16 *ports;
+		__be16 _ports[2];
+
+		ports = skb_header_pointer(skb, off, sizeof(_ports), _ports);
+		if (!ports)
+			return true;
+		t.u.p.sport = ports[0];
+		t.u.p.dport = ports[1];
+		break;
+	}
+	case IPPROTO_ICMP:
+		ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
+		if (!ih || (!reply_type(ih->type, &reply) && !is_reply(ih->type)))
+			return true;
+		t.u.icmp.id = ih->un.echo.id;
+		t.u.icmp.type = ih->type;
+		break;
+	default:
+		return true;
+	}
+
+	ct = nflab_ct_find(net, &t);
+	if (ct) {
+		*v = NFLAB_CT_RELATED;
+		nflab_ct_put(ct);
+	}
+	return true;
 }
 
 static bool icmp_tuple(const struct sk_buff *skb, unsigned int off,
@@ -88,7 +145,7 @@ static enum nflab_ct_verdict icmp_packet(struct nflab_net *nn,
 
 const struct nflab_l4proto nflab_l4proto_icmp = {
 	.proto		= IPPROTO_ICMP,
-	.untracked	= icmp_untracked,
+	.error		= icmp_error,
 	.tuple		= icmp_tuple,
 	.invert		= icmp_invert,
 	.new		= icmp_new,

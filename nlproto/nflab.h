@@ -133,7 +133,8 @@
  * Do, anyone. Takes no attributes. Replies with NFLAB_A_CT_STATS, a nest of
  * enum nflab_ct_stats_attr u64 counters summed over all CPUs: FOUND, NEW,
  * INVALID, INSERT, INSERT_FAILED, CLASH, DROP, EARLY_DROP, GC_EVICTED,
- * SEARCH_RESTART.
+ * SEARCH_RESTART, RELATED (ICMP errors about a tracked flow; errors about
+ * unknown flows or with unusable quoted headers count as INVALID).
  *
  * NFLAB_CMD_CT_GET_CONFIG, NFLAB_CMD_CT_SET_CONFIG
  * ------------------------------------------------
@@ -298,6 +299,7 @@ enum nflab_ct_stats_attr {
 	NFLAB_CT_STATS_A_EARLY_DROP,
 	NFLAB_CT_STATS_A_GC_EVICTED,
 	NFLAB_CT_STATS_A_SEARCH_RESTART,
+	NFLAB_CT_STATS_A_RELATED,
 
 	__NFLAB_CT_STATS_A_MAX
 };

@@ -125,7 +125,8 @@ const (
 	CT_STATS_A_EARLY_DROP     = 9
 	CT_STATS_A_GC_EVICTED     = 10
 	CT_STATS_A_SEARCH_RESTART = 11
-	CT_STATS_A_MAX            = 11
+	CT_STATS_A_RELATED        = 12
+	CT_STATS_A_MAX            = 12
 )
 
 // enum nflab_ct_config_attr

@@ -39,6 +39,10 @@ sleep 1
 echo "hello through five hooks" | ip netns exec client socat -u - TCP4:10.0.2.2:8080
 wait $srv || true
 
+echo
+echo "== the router's connection tracking table (nflab ct list)"
+ip netns exec router nflab ct list
+
 for ns in client router server; do
 	echo
 	echo "== nflab stats in namespace $ns"
@@ -47,4 +51,5 @@ done
 echo
 echo "The router forwards the client<->server traffic (PRE_ROUTING, FORWARD,"
 echo "POST_ROUTING) and answers its own pings (PRE_ROUTING, LOCAL_IN, then"
-echo "LOCAL_OUT, POST_ROUTING)."
+echo "LOCAL_OUT, POST_ROUTING). Its tracker holds one entry per flow: the"
+echo "pings to the server and to itself, and the TCP connection in TIME_WAIT."

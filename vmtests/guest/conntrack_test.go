@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -411,6 +412,100 @@ func waitTCPListen(t *testing.T, ns netns, port int) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("nothing listens on TCP port %d in %s", port, ns)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestCTICMPErrors(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+
+	// A DF ping bigger than the router's link to the server: the router
+	// answers "fragmentation needed", RELATED to the client's ping flow.
+	tp.router.run(t, "ip", "link", "set", "r1", "mtu", "1000")
+	before := ctStats(t, tp.client)
+	if _, err := tp.client.try("ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1200", "10.0.2.2"); err == nil {
+		t.Fatal("a 1228-byte DF ping crossed a 1000-byte link")
+	}
+	after := ctStats(t, tp.client)
+	if after["related"] != before["related"]+1 || after["invalid"] != before["invalid"] {
+		t.Errorf("frag-needed: related %d -> %d, invalid %d -> %d; want one more related",
+			before["related"], after["related"], before["invalid"], after["invalid"])
+	}
+
+	// Errors the server makes up: one about a UDP flow the client never
+	// had, one whose quoted header is cut short. Both are INVALID.
+	quote := []byte{
+		0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, // IPv4, 28 bytes, UDP
+		10, 0, 1, 2, 10, 0, 2, 2, // 10.0.1.2 -> 10.0.2.2
+		0x04, 0x57, 0x08, 0xae, 0, 8, 0, 0, // UDP 1111 -> 2222
+	}
+	for _, tc := range []struct {
+		name  string
+		quote []byte
+	}{
+		{"unknown flow", quote},
+		{"truncated quote", quote[:10]},
+	} {
+		before := ctStats(t, tp.client)
+		sendICMPError(t, "server", "10.0.1.2", 3, 3, tc.quote)
+		after := statsAfter(t, tp.client, before)
+		if after["invalid"] != before["invalid"]+1 || after["related"] != before["related"] {
+			t.Errorf("%s: invalid %d -> %d, related %d -> %d; want one more invalid",
+				tc.name, before["invalid"], after["invalid"], before["related"], after["related"])
+		}
+	}
+}
+
+// sendICMPError sends an ICMP error of the given type and code, quoting
+// quote, from namespace ns to dst.
+func sendICMPError(t *testing.T, ns, dst string, typ, code byte, quote []byte) {
+	t.Helper()
+	msg := append([]byte{typ, code, 0, 0, 0, 0, 0, 0}, quote...)
+	var sum uint32
+	for i := 0; i < len(msg); i += 2 {
+		v := uint32(msg[i]) << 8
+		if i+1 < len(msg) {
+			v |= uint32(msg[i+1])
+		}
+		sum += v
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	msg[2], msg[3] = byte(^sum>>8), byte(^sum)
+
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // dies with the goroutine, namespace and all
+		if err := enterNetns(ns); err != nil {
+			errc <- err
+			return
+		}
+		c, err := net.ListenPacket("ip4:icmp", "0.0.0.0")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer c.Close()
+		_, err = c.WriteTo(msg, &net.IPAddr{IP: net.ParseIP(dst)})
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// statsAfter polls ns's tracker counters until related or invalid moved
+// away from before (the packet crossed the router), for at most 5 s.
+func statsAfter(t *testing.T, ns netns, before map[string]uint64) map[string]uint64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := ctStats(t, ns)
+		if s["related"] != before["related"] || s["invalid"] != before["invalid"] || time.Now().After(deadline) {
+			return s
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

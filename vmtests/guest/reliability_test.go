@@ -83,6 +83,13 @@ func TestInsmodRmmodCyclesUnderTraffic(t *testing.T) {
 	}()
 	go func() {
 		defer wg.Done()
+		// In the router's namespace, so that dumps have entries to walk:
+		// rmmod must wait for or refuse a dump in progress.
+		runtime.LockOSThread()
+		if err := enterNetns("router"); err != nil {
+			readErr.Store(err.Error())
+			return
+		}
 		for !stop.Load() {
 			err := func() error {
 				c, err := nflab.Dial()
@@ -90,7 +97,10 @@ func TestInsmodRmmodCyclesUnderTraffic(t *testing.T) {
 					return err
 				}
 				defer c.Close()
-				_, err = c.HookStats()
+				if _, err := c.HookStats(); err != nil {
+					return err
+				}
+				_, err = c.Conns(nflab.CTFilter{})
 				return err
 			}()
 			switch {
@@ -155,6 +165,17 @@ func TestInsmodRmmodCyclesUnderTraffic(t *testing.T) {
 	if got := tp.stats("router")["FORWARD"][0]; got < 4 {
 		t.Errorf("after the cycles the router forwarded %d packets, want >= 4", got)
 	}
+}
+
+// enterNetns moves the calling thread (locked by the caller) into a
+// namespace made by "ip netns add".
+func enterNetns(name string) error {
+	fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Setns(fd, unix.CLONE_NEWNET)
 }
 
 func refcnt(t *testing.T) int {

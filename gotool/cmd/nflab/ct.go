@@ -203,7 +203,7 @@ Flags:
   -o FORMAT   table (the default): columns COUNTER, VALUE
               json: one line, {"found":N,"new":N,"invalid":N,"insert":N,
               "insert_failed":N,"clash":N,"drop":N,"early_drop":N,
-              "gc_evicted":N,"search_restart":N}
+              "gc_evicted":N,"search_restart":N,"related":N}
 `,
 	run: runCTStats,
 }
@@ -711,6 +711,7 @@ type jsonCTStats struct {
 	EarlyDrop     uint64 `json:"early_drop"`
 	GCEvicted     uint64 `json:"gc_evicted"`
 	SearchRestart uint64 `json:"search_restart"`
+	Related       uint64 `json:"related"`
 }
 
 func runCTStats(a *app, cmd *command, args []string) int {
@@ -740,6 +741,7 @@ func runCTStats(a *app, cmd *command, args []string) int {
 		{"found", s.Found}, {"new", s.New}, {"invalid", s.Invalid}, {"insert", s.Insert},
 		{"insert_failed", s.InsertFailed}, {"clash", s.Clash}, {"drop", s.Drop},
 		{"early_drop", s.EarlyDrop}, {"gc_evicted", s.GCEvicted}, {"search_restart", s.SearchRestart},
+		{"related", s.Related},
 	} {
 		fmt.Fprintf(tw, "%s\t%d\n", row.name, row.v)
 	}

@@ -225,7 +225,7 @@ func TestCTSimpleCommands(t *testing.T) {
 	fake := func() *fakeClient {
 		f := newFake()
 		f.n, f.limit = 7, 65536
-		f.ctStats = nflab.CTStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 18446744073709551615}
+		f.ctStats = nflab.CTStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 18446744073709551615, Related: 11}
 		f.ctConfig = nflab.CTConfig{Limit: ptr(uint32(65536)), TCPLoose: ptr(true), Timeouts: map[nflab.CTTimeout]time.Duration{}}
 		for i, secs := range []int{120, 60, 432000, 120, 60, 30, 120, 10, 30, 120, 30} {
 			f.ctConfig.Timeouts[nflab.CTTimeouts()[i]] = time.Duration(secs) * time.Second
@@ -253,8 +253,9 @@ drop            7
 early_drop      8
 gc_evicted      9
 search_restart  18446744073709551615
+related         11
 `},
-		{[]string{"ct", "stats", "-o", "json"}, `{"found":1,"new":2,"invalid":3,"insert":4,"insert_failed":5,"clash":6,"drop":7,"early_drop":8,"gc_evicted":9,"search_restart":18446744073709551615}` + "\n"},
+		{[]string{"ct", "stats", "-o", "json"}, `{"found":1,"new":2,"invalid":3,"insert":4,"insert_failed":5,"clash":6,"drop":7,"early_drop":8,"gc_evicted":9,"search_restart":18446744073709551615,"related":11}` + "\n"},
 		{[]string{"ct", "config"}, `SETTING          VALUE
 limit            65536
 tcp_loose        true

@@ -111,7 +111,7 @@ var wantICMPConn = Conn{
 }
 
 const ctStatsReply = `
-8000 0b80                          # NFLAB_A_CT_STATS|NLA_F_NESTED
+8c00 0b80                          # NFLAB_A_CT_STATS|NLA_F_NESTED
   0c00 0200 0100000000000000       # FOUND 1
   0c00 0300 0200000000000000       # NEW 2
   0c00 0400 0300000000000000       # INVALID 3
@@ -123,6 +123,7 @@ const ctStatsReply = `
   0c00 0900 0800000000000000       # EARLY_DROP 8
   0c00 0a00 0900000000000000       # GC_EVICTED 9
   0c00 0b00 ffffffffffffffff       # SEARCH_RESTART max
+  0c00 0c00 0b00000000000000       # RELATED 11
 `
 
 const ctConfigReply = `
@@ -396,7 +397,7 @@ func TestCTReplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := CTStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 1<<64 - 1}
+	want := CTStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 1<<64 - 1, Related: 11}
 	if diff := cmp.Diff(want, stats); diff != "" {
 		t.Fatalf("CTStats (-want +got):\n%s", diff)
 	}

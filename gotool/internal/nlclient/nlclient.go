@@ -63,7 +63,7 @@ type Filter struct {
 
 // CTStats is the NFLAB_A_CT_STATS nest.
 type CTStats struct {
-	Found, New, Invalid, Insert, InsertFailed, Clash, Drop, EarlyDrop, GCEvicted, SearchRestart uint64
+	Found, New, Invalid, Insert, InsertFailed, Clash, Drop, EarlyDrop, GCEvicted, SearchRestart, Related uint64
 }
 
 // CTConfig is the NFLAB_A_CT_CONFIG nest. Nil or absent fields are not

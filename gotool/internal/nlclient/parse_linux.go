@@ -349,6 +349,7 @@ func parseCTStats(b []byte) (CTStats, error) {
 		{attrName{nlproto.CT_STATS_A_EARLY_DROP, "NFLAB_CT_STATS_A_EARLY_DROP"}, &s.EarlyDrop},
 		{attrName{nlproto.CT_STATS_A_GC_EVICTED, "NFLAB_CT_STATS_A_GC_EVICTED"}, &s.GCEvicted},
 		{attrName{nlproto.CT_STATS_A_SEARCH_RESTART, "NFLAB_CT_STATS_A_SEARCH_RESTART"}, &s.SearchRestart},
+		{attrName{nlproto.CT_STATS_A_RELATED, "NFLAB_CT_STATS_A_RELATED"}, &s.Related},
 	}
 	for ad.Next() {
 		if ad.Type() != nlproto.A_CT_STATS {
