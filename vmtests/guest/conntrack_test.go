@@ -510,3 +510,48 @@ func statsAfter(t *testing.T, ns netns, before map[string]uint64) map[string]uin
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestCTCoexistsWithKernelConntrack(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	// The kernel's tracker, through nftables, on the router: forwarded
+	// packets pass both trackers. The modules load on demand.
+	tp.router.run(t, "nft", "add table ip t")
+	tp.router.run(t, "nft", "add chain ip t fc { type filter hook forward priority 0 ; }")
+	tp.router.run(t, "nft", "add rule ip t fc ct state established counter")
+	tp.router.run(t, "nft", "add rule ip t fc ct state new counter")
+	nftCount := func(state string) int {
+		out := tp.router.run(t, "nft", "list chain ip t fc")
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "ct state "+state) {
+				var n int
+				if i := strings.Index(l, "packets "); i >= 0 {
+					fmt.Sscanf(l[i:], "packets %d", &n)
+				}
+				return n
+			}
+		}
+		t.Fatalf("no %q rule in:\n%s", state, out)
+		return 0
+	}
+
+	tp.server.run(t, "sh", "-c", "socat -u TCP4-LISTEN:8100,reuseaddr,fork OPEN:/dev/null >/dev/null 2>&1 &")
+	waitTCPListen(t, tp.server, 8100)
+	tp.client.run(t, "sh", "-c", "head -c 5000 /dev/zero | socat -u - TCP4:10.0.2.2:8100")
+
+	// Both trackers saw the connection: the kernel's counted NEW and
+	// ESTABLISHED packets, nflab has its entry.
+	if n, e := nftCount("new"), nftCount("established"); n < 1 || e < 3 {
+		t.Errorf("kernel conntrack: %d new, %d established packets", n, e)
+	}
+	waitCT(t, tp.router, "the TCP entry", func(es []ctEntry) bool {
+		return len(es) == 1 && es[0].has("ASSURED")
+	}, "-p", "tcp", "--dport", "8100")
+
+	// nflab leaves cleanly, and the kernel's tracker goes on.
+	unloadModule(t)
+	tp.client.run(t, "sh", "-c", "head -c 5000 /dev/zero | socat -u - TCP4:10.0.2.2:8100")
+	if n := nftCount("new"); n < 2 {
+		t.Errorf("kernel conntrack saw %d new packets after nflab left, want 2", n)
+	}
+}

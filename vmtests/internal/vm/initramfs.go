@@ -46,7 +46,7 @@ var hostTools = []struct {
 	{"ip", true},   // iproute2: netns and veth, which busybox ip lacks
 	{"ping", true}, // iputils
 	{"socat", true},
-	{"nft", false},
+	{"nft", true}, // the kernel's own tracker beside nflab (coexistence tests)
 	{"conntrack", false},
 	{"tcpdump", false},
 }
