@@ -49,7 +49,7 @@ DEB_PACKAGES := build-essential qemu-system-x86 linux-image-amd64 \
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help deps debug-kernel test-all module module-werror style check generate generate-check vet unit \
+.PHONY: help deps debug-kernel test-all bench module module-werror style check generate generate-check vet unit \
 	vm-test test demo vm-shell vm-run clean need-kernel
 
 help:
@@ -58,6 +58,7 @@ help:
 	@echo 'make test      unit tests, vet, W=1 build, style, protocol drift, VM tests'
 	@echo '               on stock-6.1 and debug-6.1'
 	@echo 'make test-all  make test, plus the VM tests on stock-6.12'
+	@echo 'make bench     guest benchmarks (packets/s with nflab loaded and not)'
 	@echo 'make demo      boot the lab VM, send traffic, show the hook counters'
 	@echo 'make vm-shell  interactive shell in the lab VM, module loaded'
 	@echo 'make vm-run SCRIPT=path/to/script.sh   run a script in the lab VM'
@@ -139,6 +140,11 @@ vm-test: module
 
 # The VM suites run once per lab kernel, each in its own make so that the
 # kernel variables are evaluated for it.
+# Guest benchmarks (nflab loaded vs not), on a stock kernel only: numbers
+# from the debug kernel mean nothing.
+bench: module
+	$(vm_env) NFLAB_VMTEST_BENCH=$${NFLAB_VMTEST_BENCH:-.} $(GO) test -count=1 -timeout 30m -v -run TestGuest ./vmtests/
+
 test: unit vet style generate-check
 	$(MAKE) KERNEL=stock-6.1 module-werror vm-test
 	$(MAKE) KERNEL=debug-6.1 module-werror vm-test

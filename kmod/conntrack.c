@@ -47,6 +47,8 @@ MODULE_PARM_DESC(ct_max, "Default conntrack entry limit of a new namespace (defa
 #define LOOKUP_RESTARTS	8	/* bounds a lookup racing with writers */
 #define GC_SLICE	512	/* buckets per GC run: a short, bounded pass */
 #define STASH_DEPTH	8	/* packets in flight per CPU (nesting depth) */
+/* Status changes that make an UPDATE event. */
+#define EVENT_STATUS	(BIT(NFLAB_CT_SEEN_REPLY_BIT) | BIT(NFLAB_CT_ASSURED_BIT))
 
 static struct hlist_nulls_head *table __read_mostly;
 static spinlock_t locks[LOCKS];
@@ -185,6 +187,7 @@ bool nflab_ct_kill(struct nflab_conn *ct)
 	atomic_dec(&nn->ct_count);
 	atomic_dec(&total);
 	atomic_inc(&nn->ct_generation);
+	nflab_ct_event(ct, NFLAB_CMD_CT_EVENT_DESTROY);
 	nflab_ct_put(ct);
 	return true;
 }
@@ -352,6 +355,7 @@ static struct nflab_conn *confirm(struct nflab_conn *ct)
 	atomic_inc(&total);
 	atomic_inc(&nn->ct_generation);
 	NFLAB_CT_STAT_INC(nn, INSERT);
+	nflab_ct_event(ct, NFLAB_CMD_CT_EVENT_NEW);
 	return NULL;
 }
 
@@ -457,11 +461,13 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	struct nflab_net *nn = nflab_pernet(net);
 	const struct nflab_l4proto *l4;
 	struct nflab_tuple t, reply;
+	unsigned long old_status;
 	struct nflab_tuple_hash *h;
 	enum nflab_ct_verdict v;
 	struct nflab_conn *ct;
+	bool fragment, changed;
 	unsigned int off;
-	bool fragment;
+	u8 old_state;
 
 	if (!l3_tuple(skb, &t, &off, &fragment)) {
 		NFLAB_CT_STAT_INC(nn, INVALID);
@@ -516,8 +522,11 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 		h = &ct->th[NFLAB_DIR_ORIG];
 	}
 
+	old_status = READ_ONCE(ct->status) & EVENT_STATUS;
 	spin_lock_bh(&ct->lock);
+	old_state = ct->proto.tcp.state;
 	v = l4->packet(nn, ct, skb, off, h->dir);
+	changed = t.proto == IPPROTO_TCP && ct->proto.tcp.state != old_state;
 	spin_unlock_bh(&ct->lock);
 	if (v == NFLAB_CT_INVALID) {
 		NFLAB_CT_STAT_INC(nn, INVALID);
@@ -527,6 +536,10 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	if (h->dir == NFLAB_DIR_REPLY)
 		set_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status);
 	account(ct, h->dir, skb);
+	/* A new entry's first state goes out with its NEW event at confirm. */
+	if (test_bit(NFLAB_CT_CONFIRMED_BIT, &ct->status) &&
+	    (changed || (READ_ONCE(ct->status) & EVENT_STATUS) != old_status))
+		nflab_ct_event(ct, NFLAB_CMD_CT_EVENT_UPDATE);
 	stash_push(skb, ct, h->dir);
 	return NF_ACCEPT;
 }

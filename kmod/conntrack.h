@@ -166,6 +166,7 @@ bool nflab_ct_kill(struct nflab_conn *ct);
 void nflab_ct_put(struct nflab_conn *ct);
 unsigned int nflab_ct_gc_now(struct net *net);
 unsigned int nflab_ct_buckets(void);
+void nflab_ct_event(struct nflab_conn *ct, u8 cmd);
 int nflab_ct_walk_bucket(struct net *net, unsigned int bucket,
 			 unsigned int *skip,
 			 int (*fn)(struct nflab_conn *ct, void *arg), void *arg);

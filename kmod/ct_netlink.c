@@ -565,6 +565,32 @@ int nflab_ct_nl_set_config(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+/*
+ * Tell the namespace's "ct" listeners about a change. Runs on the packet
+ * path, so it allocates atomically and never waits: a listener that falls
+ * behind gets ENOBUFS from netlink and resynchronises with a dump.
+ */
+void nflab_ct_event(struct nflab_conn *ct, u8 cmd)
+{
+	struct net *net = nflab_ct_net(ct);
+	struct sk_buff *skb;
+	void *hdr;
+
+	if (!genl_has_listeners(&nflab_genl_family, net, NFLAB_MCGRP_CT_ID))
+		return;
+	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_ATOMIC);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &nflab_genl_family, 0, cmd);
+	if (!hdr || put_conn(skb, ct)) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	genlmsg_multicast_netns(&nflab_genl_family, net, skb, 0,
+				NFLAB_MCGRP_CT_ID, GFP_ATOMIC);
+}
+
 int nflab_ct_nl_gc(struct sk_buff *skb, struct genl_info *info)
 {
 	return reply_count(info, NFLAB_CMD_CT_GC,

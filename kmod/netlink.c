@@ -178,6 +178,14 @@ static const struct genl_ops nflab_genl_ops[] = {
 	},
 };
 
+/* Flow events reveal other users' connections, like dumps. */
+static const struct genl_multicast_group nflab_mcgrps[] = {
+	[NFLAB_MCGRP_CT_ID] = {
+		.name	= NFLAB_MCGRP_CT,
+		.flags	= GENL_MCAST_CAP_NET_ADMIN,
+	},
+};
+
 struct genl_family nflab_genl_family __ro_after_init = {
 	.name		= NFLAB_GENL_NAME,
 	.version	= NFLAB_GENL_VERSION,
@@ -186,6 +194,8 @@ struct genl_family nflab_genl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.ops		= nflab_genl_ops,
 	.n_ops		= ARRAY_SIZE(nflab_genl_ops),
+	.mcgrps		= nflab_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(nflab_mcgrps),
 };
 
 int __init nflab_netlink_init(void)

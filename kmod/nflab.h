@@ -85,6 +85,9 @@ int nflab_ct_nl_stats(struct sk_buff *skb, struct genl_info *info);
 int nflab_ct_nl_get_config(struct sk_buff *skb, struct genl_info *info);
 int nflab_ct_nl_set_config(struct sk_buff *skb, struct genl_info *info);
 int nflab_ct_nl_gc(struct sk_buff *skb, struct genl_info *info);
+
+/* Index of the "ct" group in the family's mcgrps[]. */
+#define NFLAB_MCGRP_CT_ID 0
 extern const struct nla_policy nflab_ct_get_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_ct_delete_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_ct_set_config_policy[NFLAB_A_MAX + 1];

@@ -158,12 +158,31 @@
  *
  * Do, admin. Takes no attributes. Removes every expired entry now and
  * replies with NFLAB_A_CT_COUNT, the number removed.
+ *
+ * Conntrack events
+ * ----------------
+ *
+ * The multicast group NFLAB_MCGRP_CT ("ct") carries a notification per
+ * change of an entry in the listener's namespace, each holding NFLAB_A_CT:
+ *
+ *    NFLAB_CMD_CT_EVENT_NEW: the entry joined the table (its first packet
+ *        was accepted)
+ *    NFLAB_CMD_CT_EVENT_UPDATE: its TCP state or its SEEN_REPLY or ASSURED
+ *        status changed
+ *    NFLAB_CMD_CT_EVENT_DESTROY: it left the table (expiry, delete, flush,
+ *        early drop, namespace exit), with its final counters
+ *
+ * Joining the group needs CAP_NET_ADMIN. Events are sent from the packet
+ * path and never wait for a listener: one that falls behind loses events,
+ * and its next receive fails with ENOBUFS (unless it set
+ * NETLINK_NO_ENOBUFS). It should then dump the table to resynchronise.
  */
 
 #ifndef _UAPI_NFLAB_H
 #define _UAPI_NFLAB_H
 
 #define NFLAB_GENL_NAME		"nflab"
+#define NFLAB_MCGRP_CT		"ct"
 #define NFLAB_GENL_VERSION	1
 #define NFLAB_PROTO_VERSION	1
 
@@ -183,6 +202,9 @@ enum nflab_cmd {
 	NFLAB_CMD_CT_GET_CONFIG,
 	NFLAB_CMD_CT_SET_CONFIG,
 	NFLAB_CMD_CT_GC,
+	NFLAB_CMD_CT_EVENT_NEW,
+	NFLAB_CMD_CT_EVENT_UPDATE,
+	NFLAB_CMD_CT_EVENT_DESTROY,
 
 	__NFLAB_CMD_MAX
 };

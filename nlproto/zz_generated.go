@@ -5,6 +5,7 @@ package nlproto
 // #define values
 const (
 	GENL_NAME      = "nflab"
+	MCGRP_CT       = "ct"
 	GENL_VERSION   = 1
 	PROTO_VERSION  = 1
 	VERSION_MAXLEN = 32
@@ -24,7 +25,10 @@ const (
 	CMD_CT_GET_CONFIG    = 9
 	CMD_CT_SET_CONFIG    = 10
 	CMD_CT_GC            = 11
-	CMD_MAX              = 11
+	CMD_CT_EVENT_NEW     = 12
+	CMD_CT_EVENT_UPDATE  = 13
+	CMD_CT_EVENT_DESTROY = 14
+	CMD_MAX              = 14
 )
 
 // enum nflab_attr

@@ -55,7 +55,11 @@ func TestGuest(t *testing.T) {
 	}
 
 	payload := fmt.Sprintf("exec ./guest.test -test.v -test.timeout=%s", guestTimeout.Round(time.Second))
-	if re := strings.TrimSpace(os.Getenv("NFLAB_VMTEST_RUN")); re != "" {
+	// NFLAB_VMTEST_BENCH runs the guest benchmarks it selects instead.
+	bench := strings.TrimSpace(os.Getenv("NFLAB_VMTEST_BENCH"))
+	if bench != "" {
+		payload += " -test.run='^$' -test.bench=" + vm.ShellQuote(bench)
+	} else if re := strings.TrimSpace(os.Getenv("NFLAB_VMTEST_RUN")); re != "" {
 		payload += " -test.run=" + vm.ShellQuote(re)
 	}
 	payload += "\n"
@@ -72,14 +76,14 @@ func TestGuest(t *testing.T) {
 	if err := r.Check(); err != nil {
 		t.Error(err)
 	}
-	if err := checkGoTestOutput(r.Console); err != nil {
+	if err := checkGoTestOutput(r.Console, bench != ""); err != nil {
 		t.Error(err)
 	}
 }
 
 // checkGoTestOutput fails a guest test run that skipped or failed a test or
-// passed none.
-func checkGoTestOutput(out string) error {
+// passed none (for a benchmark run: reported no benchmark).
+func checkGoTestOutput(out string, bench bool) error {
 	var bad []string
 	for _, l := range strings.Split(out, "\n") {
 		if s := strings.TrimSpace(l); strings.HasPrefix(s, "--- SKIP") || strings.HasPrefix(s, "--- FAIL") {
@@ -89,7 +93,10 @@ func checkGoTestOutput(out string) error {
 	if len(bad) > 0 {
 		return fmt.Errorf("guest tests skipped or failed (skips are failures here):\n    %s", strings.Join(bad, "\n    "))
 	}
-	if !strings.Contains(out, "--- PASS") {
+	switch {
+	case bench && !strings.Contains(out, "ns/op"):
+		return fmt.Errorf("no guest benchmark reported (check NFLAB_VMTEST_BENCH)")
+	case !bench && !strings.Contains(out, "--- PASS"):
 		return fmt.Errorf("no guest test passed (check NFLAB_VMTEST_RUN)")
 	}
 	return nil
@@ -130,15 +137,19 @@ func (l *lineWriter) Flush() {
 
 func TestCheckGoTestOutput(t *testing.T) {
 	for _, tt := range []struct {
-		out string
-		ok  bool
+		out   string
+		bench bool
+		ok    bool
 	}{
-		{"=== RUN   TestA\n--- PASS: TestA (0.01s)\nPASS\n", true},
-		{"--- PASS: TestA (0.01s)\n    --- SKIP: TestA/sub (0.00s)\n", false},
-		{"--- FAIL: TestA (0.01s)\n", false},
-		{"testing: warning: no tests to run\nPASS\n", false},
+		{"=== RUN   TestA\n--- PASS: TestA (0.01s)\nPASS\n", false, true},
+		{"--- PASS: TestA (0.01s)\n    --- SKIP: TestA/sub (0.00s)\n", false, false},
+		{"--- FAIL: TestA (0.01s)\n", false, false},
+		{"testing: warning: no tests to run\nPASS\n", false, false},
+		{"BenchmarkX/loaded-1  1000  2000 ns/op  500000 pkts/s\nPASS\n", true, true},
+		{"testing: warning: no tests to run\nPASS\n", true, false},
+		{"--- FAIL: BenchmarkX\n", true, false},
 	} {
-		if err := checkGoTestOutput(tt.out); (err == nil) != tt.ok {
+		if err := checkGoTestOutput(tt.out, tt.bench); (err == nil) != tt.ok {
 			t.Errorf("checkGoTestOutput(%q) = %v, want ok=%v", tt.out, err, tt.ok)
 		}
 	}

@@ -20,7 +20,7 @@ import (
 const moduleName = "nflab"
 
 // loadModule loads nflab.ko ($NFLAB_KO) and unloads it when the test ends.
-func loadModule(t *testing.T, params ...string) {
+func loadModule(t testing.TB, params ...string) {
 	t.Helper()
 	f, err := os.Open(os.Getenv("NFLAB_KO"))
 	if err != nil {
@@ -38,7 +38,7 @@ func loadModule(t *testing.T, params ...string) {
 }
 
 // unloadModule unloads nflab and checks that it is gone.
-func unloadModule(t *testing.T) {
+func unloadModule(t testing.TB) {
 	t.Helper()
 	if err := unix.DeleteModule(moduleName, unix.O_NONBLOCK); err != nil {
 		t.Fatalf("unloading nflab: %v", err)
