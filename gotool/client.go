@@ -2,6 +2,7 @@ package nflab
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 
@@ -58,6 +59,8 @@ type backend interface {
 	CTConfig() (nlclient.CTConfig, error)
 	SetCTConfig(nlclient.CTConfig) error
 	RunCTGC() (uint32, error)
+
+	WatchConns(ctx context.Context, readBuffer int, fn func(nlclient.Event) error) error
 }
 
 // A Client talks to the nflab module in the caller's network namespace.

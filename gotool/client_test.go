@@ -1,6 +1,7 @@
 package nflab
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -27,6 +28,11 @@ type fakeBackend struct {
 	gotTuple  *nlclient.Tuple
 	gotConfig *nlclient.CTConfig
 	calls     []string
+
+	// Events: what WatchConns delivers before it returns watchErr.
+	events        []nlclient.Event
+	watchErr      error
+	gotReadBuffer int
 }
 
 func (f *fakeBackend) Close() error { f.closed = true; return nil }
@@ -77,6 +83,16 @@ func (f *fakeBackend) SetCTConfig(c nlclient.CTConfig) error {
 }
 
 func (f *fakeBackend) RunCTGC() (uint32, error) { return f.n, f.err }
+
+func (f *fakeBackend) WatchConns(_ context.Context, readBuffer int, fn func(nlclient.Event) error) error {
+	f.calls, f.gotReadBuffer = append(f.calls, "WatchConns"), readBuffer
+	for _, e := range f.events {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return f.watchErr
+}
 
 func TestDialChecksProtocol(t *testing.T) {
 	f := &fakeBackend{version: nlclient.Version{Module: "9.0", Protocol: ProtocolVersion + 1}}

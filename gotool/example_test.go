@@ -1,11 +1,13 @@
 package nflab_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
 	"net/netip"
 	"os"
+	"os/signal"
 	"time"
 
 	nflab "github.com/nflab/nflab/gotool"
@@ -133,6 +135,40 @@ func ExampleClient_SetCTConfig() {
 		},
 	})
 	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// Follow new and closed UDP flows until interrupted, as
+// "nflab ct events -p udp" does. When events are lost, the listing of the
+// table replaces what was missed.
+func ExampleClient_WatchConns() {
+	c, err := nflab.Dial()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	udp := nflab.CTFilter{Proto: nflab.UDP}
+	err = c.WatchConns(ctx, func(ev nflab.CTEvent) error {
+		switch {
+		case ev.Type == nflab.CTEventLost:
+			conns, err := c.Conns(udp) // on the request socket; the watch goes on
+			if err != nil {
+				return err
+			}
+			fmt.Printf("lost events; %d UDP flows now\n", len(conns))
+		case ev.Type != nflab.CTEventUpdate && udp.Match(ev.Conn):
+			o := ev.Conn.Orig
+			fmt.Printf("%-7s %s:%d -> %s:%d\n", ev.Type, o.Src, o.SrcPort, o.Dst, o.DstPort)
+		}
+		return nil
+	})
+	if errors.Is(err, os.ErrPermission) {
+		log.Fatal("watching connections needs CAP_NET_ADMIN")
+	} else if err != nil {
 		log.Fatal(err)
 	}
 }

@@ -181,9 +181,10 @@ bool nflab_ct_kill(struct nflab_conn *ct)
 	double_unlock(b0, b1);
 	local_bh_enable();
 
-	spin_lock_bh(&nn->ct_unassured_lock);
+	spin_lock_bh(&nn->ct_lock);
 	list_del_init(&ct->unassured);
-	spin_unlock_bh(&nn->ct_unassured_lock);
+	list_del_init(&ct->all);
+	spin_unlock_bh(&nn->ct_lock);
 	atomic_dec(&nn->ct_count);
 	atomic_dec(&total);
 	atomic_inc(&nn->ct_generation);
@@ -251,9 +252,9 @@ void nflab_ct_set_assured(struct nflab_net *nn, struct nflab_conn *ct)
 {
 	if (test_and_set_bit(NFLAB_CT_ASSURED_BIT, &ct->status))
 		return;
-	spin_lock_bh(&nn->ct_unassured_lock);
+	spin_lock_bh(&nn->ct_lock);
 	list_del_init(&ct->unassured);
-	spin_unlock_bh(&nn->ct_unassured_lock);
+	spin_unlock_bh(&nn->ct_lock);
 }
 
 /*
@@ -266,7 +267,7 @@ static bool early_drop(struct nflab_net *nn)
 	struct nflab_conn *ct, *victim = NULL;
 	bool killed;
 
-	spin_lock_bh(&nn->ct_unassured_lock);
+	spin_lock_bh(&nn->ct_lock);
 	list_for_each_entry(ct, &nn->ct_unassured, unassured) {
 		/* Bounded: at most a few entries can be dying at once. */
 		if (refcount_inc_not_zero(&ct->use)) {
@@ -274,7 +275,7 @@ static bool early_drop(struct nflab_net *nn)
 			break;
 		}
 	}
-	spin_unlock_bh(&nn->ct_unassured_lock);
+	spin_unlock_bh(&nn->ct_lock);
 	if (!victim)
 		return false;
 	killed = nflab_ct_kill(victim);
@@ -297,6 +298,7 @@ static struct nflab_conn *conn_alloc(struct net *net,
 	ct->th[NFLAB_DIR_REPLY].tuple = *reply;
 	ct->th[NFLAB_DIR_REPLY].dir = NFLAB_DIR_REPLY;
 	write_pnet(&ct->net, net);
+	INIT_LIST_HEAD(&ct->all);
 	INIT_LIST_HEAD(&ct->unassured);
 	refcount_set(&ct->use, 1);	/* the packet's */
 	spin_lock_init(&ct->lock);
@@ -347,10 +349,11 @@ static struct nflab_conn *confirm(struct nflab_conn *ct)
 	local_bh_enable();
 
 	/* Checked under the lock: nflab_ct_set_assured() may run now. */
-	spin_lock_bh(&nn->ct_unassured_lock);
+	spin_lock_bh(&nn->ct_lock);
+	list_add_tail(&ct->all, &nn->ct_all);
 	if (!test_bit(NFLAB_CT_ASSURED_BIT, &ct->status))
 		list_add_tail(&ct->unassured, &nn->ct_unassured);
-	spin_unlock_bh(&nn->ct_unassured_lock);
+	spin_unlock_bh(&nn->ct_lock);
 	atomic_inc(&nn->ct_count);
 	atomic_inc(&total);
 	atomic_inc(&nn->ct_generation);
@@ -708,7 +711,8 @@ int nflab_ct_net_init(struct nflab_net *nn)
 	atomic_set(&nn->ct_count, 0);
 	/* 0 would switch off the dump consistency check (cb->prev_seq). */
 	atomic_set(&nn->ct_generation, 1);
-	spin_lock_init(&nn->ct_unassured_lock);
+	spin_lock_init(&nn->ct_lock);
+	INIT_LIST_HEAD(&nn->ct_all);
 	INIT_LIST_HEAD(&nn->ct_unassured);
 	nn->ct_limit = READ_ONCE(ct_max);
 	nn->ct_tcp_loose = true;
@@ -719,14 +723,31 @@ int nflab_ct_net_init(struct nflab_net *nn)
 
 /*
  * The namespace's hooks are gone and an RCU grace period has passed: no
- * packet adds entries any more. Remove the rest while the GC, which could
- * otherwise be killing one of them concurrently and touch nn, is held off.
+ * packet adds entries any more, and no netlink request can reach a dying
+ * namespace. Remove the rest from the namespace's own list (not by walking
+ * the whole table) while the GC, which could otherwise be killing one of
+ * them concurrently and touch nn, is held off. Every pass removes one
+ * entry, since nobody else can be killing it now.
  */
 void nflab_ct_net_exit(struct net *net, struct nflab_net *nn)
 {
+	struct nflab_conn *ct;
+
 	mutex_lock(&gc_mutex);
-	if (atomic_read(&nn->ct_count))
-		nflab_ct_kill_matching(net, NULL, NULL);
+	for (;;) {
+		spin_lock_bh(&nn->ct_lock);
+		ct = list_first_entry_or_null(&nn->ct_all, struct nflab_conn, all);
+		if (ct)
+			refcount_inc(&ct->use);
+		spin_unlock_bh(&nn->ct_lock);
+		if (!ct)
+			break;
+		if (WARN_ON_ONCE(!nflab_ct_kill(ct))) {
+			nflab_ct_put(ct);
+			break;
+		}
+		nflab_ct_put(ct);
+	}
 	mutex_unlock(&gc_mutex);
 	WARN_ON_ONCE(atomic_read(&nn->ct_count));
 	free_percpu(nn->ct_stats);

@@ -88,6 +88,7 @@ struct nflab_conn {
 	spinlock_t		lock;		/* protocol state below */
 	u32			id;
 	u64			start_ns;
+	struct list_head	all;		/* on nn->ct_all while confirmed */
 	struct list_head	unassured;	/* on nn->ct_unassured until ASSURED */
 	atomic64_t		packets[NFLAB_DIR_MAX];
 	atomic64_t		bytes[NFLAB_DIR_MAX];

@@ -52,8 +52,14 @@ struct nflab_net {
 	bool			ct_tcp_loose;
 	unsigned int		ct_timeouts[NFLAB_CT_TIMEOUT_A_MAX + 1]; /* jiffies */
 	struct nflab_ct_pcpu_stats __percpu *ct_stats;
-	/* Confirmed entries not assured yet, oldest first: early drop victims. */
-	spinlock_t		ct_unassured_lock;
+	/*
+	 * ct_lock protects two lists of the namespace's confirmed entries:
+	 * all of them (what namespace exit removes, without walking the
+	 * whole table) and those not assured yet, oldest first (early drop
+	 * victims).
+	 */
+	spinlock_t		ct_lock;
+	struct list_head	ct_all;
 	struct list_head	ct_unassured;
 	struct mutex		ct_config_lock;	/* serialises config writers */
 };

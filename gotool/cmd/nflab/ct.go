@@ -18,18 +18,18 @@ import (
 
 var cmdCT = &command{
 	name:  "ct",
-	short: "list, look up, delete and configure tracked connections",
+	short: "list, look up, follow, delete and configure tracked connections",
 	run:   runCT,
 }
 
 func init() {
-	cmdCT.subs = []*command{cmdCTList, cmdCTGet, cmdCTDelete, cmdCTFlush, cmdCTCount, cmdCTStats, cmdCTConfig, cmdCTGC}
+	cmdCT.subs = []*command{cmdCTList, cmdCTGet, cmdCTEvents, cmdCTDelete, cmdCTFlush, cmdCTCount, cmdCTStats, cmdCTConfig, cmdCTGC}
 	var b strings.Builder
 	b.WriteString(`Usage: nflab ct <subcommand> [flags]
 
-Inspect and change nflab's connection tracking table. Reading the entries
-and changing anything needs CAP_NET_ADMIN; count, stats and config (shown,
-not set) are open to anyone.
+Inspect, follow and change nflab's connection tracking table. Reading the
+entries, following their changes and changing anything needs CAP_NET_ADMIN;
+count, stats and config (shown, not set) are open to anyone.
 
 Subcommands:
 `)

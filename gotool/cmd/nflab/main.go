@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -49,6 +50,7 @@ type client interface {
 	CTConfig() (nflab.CTConfig, error)
 	SetCTConfig(nflab.CTConfig) error
 	RunCTGC() (int, error)
+	WatchConns(context.Context, func(nflab.CTEvent) error) error
 }
 
 func dial() (client, error) {

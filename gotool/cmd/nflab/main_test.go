@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -29,6 +30,10 @@ type fakeClient struct {
 	gotTuple  *nflab.Tuple
 	gotConfig *nflab.CTConfig
 	calls     []string
+
+	// Events: what WatchConns delivers before it returns watchErr.
+	events   []nflab.CTEvent
+	watchErr error
 }
 
 func (f *fakeClient) Version() (nflab.Version, error)      { return f.version, f.err }
@@ -87,6 +92,16 @@ func (f *fakeClient) SetCTConfig(c nflab.CTConfig) error {
 func (f *fakeClient) RunCTGC() (int, error) {
 	f.calls = append(f.calls, "RunCTGC")
 	return f.n, f.err
+}
+
+func (f *fakeClient) WatchConns(_ context.Context, fn func(nflab.CTEvent) error) error {
+	f.calls = append(f.calls, "WatchConns")
+	for _, ev := range f.events {
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+	return f.watchErr
 }
 
 var fiveHooks = []nflab.HookStat{

@@ -308,6 +308,11 @@ func (c *Client) dump(op string, req genetlink.Message) ([]genetlink.Message, er
 // to is not loaded any more; that is ErrNotLoaded, not a failure of the
 // command.
 func (c *Client) opErr(op string, err error) error {
+	// A dump needs a reference on the module; while rmmod is under way
+	// the kernel refuses it with EPROTONOSUPPORT.
+	if errors.Is(err, unix.EPROTONOSUPPORT) {
+		return ErrNotLoaded
+	}
 	if errors.Is(err, unix.ENOENT) {
 		f, lerr := c.c.GetFamily(nlproto.GENL_NAME)
 		if errors.Is(lerr, unix.ENOENT) || (lerr == nil && f.ID != c.family.ID) {

@@ -469,3 +469,15 @@ func TestUnloadedAfterLookup(t *testing.T) {
 		_ = c.Close()
 	}
 }
+
+// TestDumpDuringUnload: a dump while rmmod runs is refused with
+// EPROTONOSUPPORT (the module reference cannot be taken): not loaded.
+func TestDumpDuringUnload(t *testing.T) {
+	c := testClient(t, func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
+		return nil, nil
+	})
+	err := c.opErr("dump connections", &netlink.OpError{Op: "receive", Err: unix.EPROTONOSUPPORT})
+	if !errors.Is(err, ErrNotLoaded) {
+		t.Fatalf("opErr = %v, want ErrNotLoaded", err)
+	}
+}

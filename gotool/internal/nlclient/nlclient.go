@@ -73,3 +73,21 @@ type CTConfig struct {
 	TCPLoose *bool
 	Timeouts map[uint16]uint32 // enum nflab_ct_timeout_attr → seconds
 }
+
+// EventType says what an Event reports.
+type EventType uint8
+
+// The event types: the three notifications of the "ct" multicast group,
+// and the loss of some of them.
+const (
+	EventNew     EventType = iota + 1 // NFLAB_CMD_CT_EVENT_NEW
+	EventUpdate                       // NFLAB_CMD_CT_EVENT_UPDATE
+	EventDestroy                      // NFLAB_CMD_CT_EVENT_DESTROY
+	EventLost                         // ENOBUFS: the receive buffer overran
+)
+
+// Event is one conntrack notification, or EventLost with a zero Conn.
+type Event struct {
+	Type EventType
+	Conn Conn
+}

@@ -1,0 +1,187 @@
+//go:build linux
+
+package nlclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
+	"github.com/nflab/nflab/nlproto"
+	"golang.org/x/sys/unix"
+)
+
+// WatchConns receives the notifications of the "ct" multicast group on a
+// socket of its own, never the request socket: a request's replies and
+// the notifications would otherwise interleave, and a dump run to
+// resynchronise (from fn, on the request socket) could not share it.
+// See watch for the rest.
+func (c *Client) WatchConns(ctx context.Context, readBuffer int, fn func(Event) error) error {
+	conn, err := genetlink.Dial(&netlink.Config{Strict: true, MessageBufferSize: recvBufferSize})
+	if err != nil {
+		return wrapErr("open generic netlink socket for events", err)
+	}
+	defer conn.Close()
+	return c.watch(ctx, conn, readBuffer, fn)
+}
+
+// watch joins the "ct" group on conn, an event socket (a fake one, in
+// tests), and calls fn for each event in the order received until ctx is
+// done (it then returns nil), fn fails (it returns fn's error) or
+// receiving fails.
+//
+// ENOBUFS from a receive means the kernel dropped notifications because
+// the receive buffer was full; watch reports it as EventLost and goes on
+// listening. It never sets NETLINK_NO_ENOBUFS, which would hide the loss.
+//
+// The module can be unloaded while the watch runs, and a group whose
+// family is gone simply falls silent; so watch also joins nlctrl's
+// "notify" group and ends with ErrNotLoaded when the family is removed.
+func (c *Client) watch(ctx context.Context, conn *genetlink.Conn, readBuffer int, fn func(Event) error) error {
+	if err := setReadBuffer(conn, readBuffer); err != nil {
+		return wrapErr("set the event socket's receive buffer", err)
+	}
+	// nlctrl's "notify" group has the controller's own id; it is joined
+	// before the family is looked up, so no removal after the lookup
+	// goes unseen.
+	if err := conn.JoinGroup(unix.GENL_ID_CTRL); err != nil {
+		return wrapErr("join generic netlink group nlctrl/notify", err)
+	}
+	group, err := c.ctGroup()
+	if err != nil {
+		return err
+	}
+	if err := conn.JoinGroup(group); err != nil {
+		// EPERM without CAP_NET_ADMIN; opError unwraps to it.
+		return wrapErr("join multicast group "+nlproto.GENL_NAME+"/"+nlproto.MCGRP_CT, err)
+	}
+
+	// A read deadline in the past wakes a Receive blocked now and makes
+	// every later one return at once, so cancellation is prompt.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	for ctx.Err() == nil {
+		msgs, nmsgs, err := conn.Receive()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, unix.ENOBUFS):
+			if err := fn(Event{Type: EventLost}); err != nil {
+				return err
+			}
+			continue
+		case err != nil:
+			return wrapErr("receive conntrack events", err)
+		}
+		for i, m := range msgs {
+			ev, ok, err := c.parseEvent(m, nmsgs[i])
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if err := fn(ev); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// ctGroup looks the family up again, on the request socket, for the id of
+// its "ct" group. A family that is gone, or registered again under a new
+// id by a reload, is not the module this client talks to: ErrNotLoaded.
+func (c *Client) ctGroup() (uint32, error) {
+	c.mu.Lock()
+	f, err := c.c.GetFamily(nlproto.GENL_NAME)
+	c.mu.Unlock()
+	if errors.Is(err, unix.ENOENT) || (err == nil && f.ID != c.family.ID) {
+		return 0, ErrNotLoaded
+	}
+	if err != nil {
+		return 0, wrapErr("look up generic netlink family "+nlproto.GENL_NAME, err)
+	}
+	for _, g := range f.Groups {
+		if g.Name == nlproto.MCGRP_CT {
+			return g.ID, nil
+		}
+	}
+	return 0, wrapErr("watch connections", fmt.Errorf("the module has no %q multicast group; it predates conntrack events", nlproto.MCGRP_CT))
+}
+
+// parseEvent turns one received message into an Event. ok is false for
+// messages that are not events: other families' and nlctrl's, and commands
+// of the group this client does not know (a newer module's). The removal
+// of the family is ErrNotLoaded.
+func (c *Client) parseEvent(m genetlink.Message, nm netlink.Message) (ev Event, ok bool, err error) {
+	const op = "receive conntrack event"
+	switch nm.Header.Type {
+	case netlink.HeaderType(c.family.ID):
+	case unix.GENL_ID_CTRL:
+		if m.Header.Command == unix.CTRL_CMD_DELFAMILY && familyID(m.Data) == c.family.ID {
+			return Event{}, false, ErrNotLoaded
+		}
+		return Event{}, false, nil
+	default:
+		return Event{}, false, nil
+	}
+	switch m.Header.Command {
+	case nlproto.CMD_CT_EVENT_NEW:
+		ev.Type = EventNew
+	case nlproto.CMD_CT_EVENT_UPDATE:
+		ev.Type = EventUpdate
+	case nlproto.CMD_CT_EVENT_DESTROY:
+		ev.Type = EventDestroy
+	default:
+		return Event{}, false, nil
+	}
+	ev.Conn, err = parseConnMsg(m.Data)
+	if err != nil {
+		return Event{}, false, malformed(op, fmt.Errorf("command %d: %w", m.Header.Command, err))
+	}
+	return ev, true, nil
+}
+
+// familyID returns the CTRL_ATTR_FAMILY_ID of an nlctrl notification, or
+// 0 (never a family's id) if it has none.
+func familyID(b []byte) uint16 {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return 0
+	}
+	var id uint16
+	for ad.Next() {
+		if ad.Type() == unix.CTRL_ATTR_FAMILY_ID {
+			id = ad.Uint16()
+		}
+	}
+	if ad.Err() != nil {
+		return 0
+	}
+	return id
+}
+
+// setReadBuffer sizes the socket's receive buffer, which decides how large
+// a burst of events may be before the kernel drops some. SO_RCVBUF is
+// capped by net.core.rmem_max (often 208 KiB); SO_RCVBUFFORCE is not, and
+// needs CAP_NET_ADMIN, which joining the group needs anyway. As ctnetlink
+// listeners such as conntrack(8) do, try the latter first.
+func setReadBuffer(conn *genetlink.Conn, n int) error {
+	if rc, err := conn.SyscallConn(); err == nil {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+		})
+		if err == nil && serr == nil {
+			return nil
+		}
+	}
+	return conn.SetReadBuffer(n)
+}
