@@ -343,18 +343,22 @@ static struct nflab_conn *confirm(struct nflab_conn *ct)
 	}
 	refcount_inc(&ct->use);	/* the table's */
 	set_bit(NFLAB_CT_CONFIRMED_BIT, &ct->status);
+	/*
+	 * Onto the namespace's lists and into its count before the entry is
+	 * visible in the table, where a flush could kill it at once. The
+	 * ASSURED test is under ct_lock: nflab_ct_set_assured() may run now.
+	 */
+	spin_lock(&nn->ct_lock);
+	list_add_tail(&ct->all, &nn->ct_all);
+	if (!test_bit(NFLAB_CT_ASSURED_BIT, &ct->status))
+		list_add_tail(&ct->unassured, &nn->ct_unassured);
+	spin_unlock(&nn->ct_lock);
+	atomic_inc(&nn->ct_count);
 	hlist_nulls_add_head_rcu(&ct->th[NFLAB_DIR_ORIG].node, &table[b[0]]);
 	hlist_nulls_add_head_rcu(&ct->th[NFLAB_DIR_REPLY].node, &table[b[1]]);
 	double_unlock(b[0], b[1]);
 	local_bh_enable();
 
-	/* Checked under the lock: nflab_ct_set_assured() may run now. */
-	spin_lock_bh(&nn->ct_lock);
-	list_add_tail(&ct->all, &nn->ct_all);
-	if (!test_bit(NFLAB_CT_ASSURED_BIT, &ct->status))
-		list_add_tail(&ct->unassured, &nn->ct_unassured);
-	spin_unlock_bh(&nn->ct_lock);
-	atomic_inc(&nn->ct_count);
 	atomic_inc(&total);
 	atomic_inc(&nn->ct_generation);
 	NFLAB_CT_STAT_INC(nn, INSERT);
