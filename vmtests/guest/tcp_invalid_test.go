@@ -1,0 +1,207 @@
+//go:build nflabvm
+
+// TCP segments the router's tracker must refuse, in the spirit of the
+// kernel's packetdrill tests: crafted with a raw socket in the client's or
+// the server's namespace, judged on the router that forwards them.
+package guest
+
+import (
+	"encoding/binary"
+	"net"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// tcpSegment builds a TCP header (no options, no payload) with a valid
+// checksum for src -> dst.
+func tcpSegment(src, dst net.IP, sport, dport uint16, seq, ack uint32, flags byte) []byte {
+	h := make([]byte, 20)
+	binary.BigEndian.PutUint16(h[0:], sport)
+	binary.BigEndian.PutUint16(h[2:], dport)
+	binary.BigEndian.PutUint32(h[4:], seq)
+	binary.BigEndian.PutUint32(h[8:], ack)
+	h[12] = 5 << 4
+	h[13] = flags
+	binary.BigEndian.PutUint16(h[14:], 65535)
+	pseudo := append(append(append([]byte{}, src.To4()...), dst.To4()...), 0, unix.IPPROTO_TCP, 0, 20)
+	var sum uint32
+	for _, b := range [][]byte{pseudo, h} {
+		for i := 0; i < len(b); i += 2 {
+			sum += uint32(b[i])<<8 | uint32(b[i+1])
+		}
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	binary.BigEndian.PutUint16(h[16:], ^uint16(sum))
+	return h
+}
+
+// sendRawTCP sends a crafted segment from namespace ns (the kernel adds
+// the IP header).
+func sendRawTCP(t *testing.T, ns string, src, dst net.IP, seg []byte) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // the thread dies with the goroutine
+		if err := enterNetns(ns); err != nil {
+			errc <- err
+			return
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer unix.Close(fd)
+		var a [4]byte
+		copy(a[:], dst.To4())
+		errc <- unix.Sendto(fd, seg, 0, &unix.SockaddrInet4{Addr: a})
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dialFrom opens a TCP connection from namespace ns, optionally from a
+// fixed source port (with SO_REUSEADDR).
+func dialFrom(t *testing.T, ns, addr string, sport int) *net.TCPConn {
+	t.Helper()
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	rc := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := enterNetns(ns); err != nil {
+			rc <- result{nil, err}
+			return
+		}
+		d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}}
+		if sport != 0 {
+			d.LocalAddr = &net.TCPAddr{Port: sport}
+		}
+		c, err := d.Dial("tcp4", addr)
+		rc <- result{c, err}
+	}()
+	r := <-rc
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.c.(*net.TCPConn)
+}
+
+func TestCTTCPInvalid(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	tp.server.run(t, "sh", "-c", "socat TCP4-LISTEN:8300,reuseaddr,fork EXEC:cat >/dev/null 2>&1 &")
+	waitTCPListen(t, tp.server, 8300)
+	client, server := net.IPv4(10, 0, 1, 2), net.IPv4(10, 0, 2, 2)
+
+	c := dialFrom(t, "client", "10.0.2.2:8300", 0)
+	defer c.Close()
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	if _, err := c.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	sport := uint16(c.LocalAddr().(*net.TCPAddr).Port)
+	flow := []string{"-p", "tcp", "--dport", "8300"}
+	est := one(t, ctList(t, tp.router, flow...))
+	if est.TCPState != "ESTABLISHED" {
+		t.Fatalf("entry %+v, want ESTABLISHED", est)
+	}
+
+	// Each crafted segment is INVALID on the router and changes nothing.
+	for _, tc := range []struct {
+		name     string
+		from     string
+		src, dst net.IP
+		seg      []byte
+	}{
+		{"RST with a guessed sequence number", "client", client, server,
+			tcpSegment(client, server, sport, 8300, 0x12345678, 0, 0x04)},
+		{"stale SYN/ACK from the server", "server", server, client,
+			tcpSegment(server, client, 8300, sport, 0x0badcafe, 1, 0x12)},
+		{"SYN+FIN", "client", client, server,
+			tcpSegment(client, server, sport, 8300, 1, 0, 0x03)},
+		{"no flags", "client", client, server,
+			tcpSegment(client, server, sport, 8300, 1, 0, 0)},
+	} {
+		before := ctStats(t, tp.router)
+		sendRawTCP(t, tc.from, tc.src, tc.dst, tc.seg)
+		after := statsAfter(t, tp.router, before)
+		if after["invalid"] != before["invalid"]+1 {
+			t.Errorf("%s: invalid %d -> %d, want one more", tc.name, before["invalid"], after["invalid"])
+		}
+		if e := one(t, ctList(t, tp.router, flow...)); e.TCPState != "ESTABLISHED" || e.ID != est.ID {
+			t.Errorf("%s: entry now %+v, want entry %d still ESTABLISHED", tc.name, e, est.ID)
+		}
+	}
+
+	// The connection still works, and a reset from its own stack, with
+	// the exact next sequence number, closes the entry.
+	if _, err := c.Write([]byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	waitCT(t, tp.router, "CLOSE after the exact RST", func(es []ctEntry) bool {
+		return len(es) == 1 && es[0].TCPState == "CLOSE" && es[0].ID == est.ID
+	}, flow...)
+}
+
+func TestCTTCPSynReopensTimeWait(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	// The server closes first: TIME_WAIT sits with the server's socket,
+	// and the client may reuse its port at once.
+	tp.server.run(t, "sh", "-c", "socat -u TCP4-LISTEN:8400,reuseaddr,fork SYSTEM:'echo bye' >/dev/null 2>&1 &")
+	waitTCPListen(t, tp.server, 8400)
+	flow := []string{"-p", "tcp", "--dport", "8400"}
+
+	talk := func(sport int) {
+		c := dialFrom(t, "client", "10.0.2.2:8400", sport)
+		defer c.Close()
+		buf := make([]byte, 16)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				break // EOF: the server closed
+			}
+		}
+	}
+	talk(41000)
+	tw := one(t, waitCT(t, tp.router, "TIME_WAIT", func(es []ctEntry) bool {
+		return len(es) == 1 && es[0].TCPState == "TIME_WAIT"
+	}, flow...))
+
+	// A new connection on the same ports: its SYN re-opens the entry.
+	talk(41000)
+	again := one(t, waitCT(t, tp.router, "the re-opened connection closed again", func(es []ctEntry) bool {
+		return len(es) == 1 && es[0].TCPState == "TIME_WAIT" && es[0].PacketsOrig > tw.PacketsOrig
+	}, flow...))
+	if again.ID != tw.ID {
+		t.Errorf("the SYN made entry %d instead of re-opening %d", again.ID, tw.ID)
+	}
+}
