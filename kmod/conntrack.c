@@ -21,6 +21,7 @@
 #include <linux/ip.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
+#include <linux/netdevice.h>
 #include <linux/random.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
@@ -476,6 +477,12 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	unsigned int off;
 	u8 old_state;
 
+	/*
+	 * What arrives on loopback was sent here and tracked at LOCAL_OUT
+	 * already; tracking it again would count every packet twice.
+	 */
+	if (st->in && (st->in->flags & IFF_LOOPBACK))
+		return NF_ACCEPT;
 	if (!l3_tuple(skb, &t, &off, &fragment)) {
 		NFLAB_CT_STAT_INC(nn, INVALID);
 		return NF_ACCEPT;

@@ -555,3 +555,16 @@ func TestCTCoexistsWithKernelConntrack(t *testing.T) {
 		t.Errorf("kernel conntrack saw %d new packets after nflab left, want 2", n)
 	}
 }
+
+func TestCTLoopbackCountedOnce(t *testing.T) {
+	loadModule(t)
+	// Traffic to itself crosses LOCAL_OUT and then PRE_ROUTING on lo:
+	// one packet, one count.
+	mustRun(t, "ip", "link", "set", "lo", "up")
+	mustRun(t, "nflab", "ct", "flush")
+	mustRun(t, "ping", "-q", "-c", "3", "-i", "0.2", "127.0.0.1")
+	e := one(t, ctList(t, "", "-p", "icmp"))
+	if e.PacketsOrig != 3 || e.PacketsReply != 3 || e.BytesOrig != 3*pingBytes {
+		t.Errorf("loopback echo entry %+v: want 3 packets (252 bytes) each way", e)
+	}
+}
