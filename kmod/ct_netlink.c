@@ -11,6 +11,7 @@
 #include <net/netlink.h>
 #include <net/sock.h>
 
+#include "compat.h"
 #include "nflab.h"
 #include "conntrack.h"
 
@@ -313,17 +314,17 @@ out_put:
 
 int nflab_ct_nl_get_start(struct netlink_callback *cb)
 {
-	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct nlattr **attrs = nflab_dump_attrs(cb);
 	struct ct_dump *d = (struct ct_dump *)cb->ctx;
 
 	BUILD_BUG_ON(sizeof(*d) > sizeof(cb->ctx));
 	memset(d, 0, sizeof(*d));
-	if (info->attrs[NFLAB_A_CT_TUPLE]) {
-		NL_SET_ERR_MSG_ATTR(cb->extack, info->attrs[NFLAB_A_CT_TUPLE],
+	if (attrs[NFLAB_A_CT_TUPLE]) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[NFLAB_A_CT_TUPLE],
 				    "a dump takes a filter, not a tuple");
 		return -EINVAL;
 	}
-	return parse_filter(info->attrs[NFLAB_A_CT_FILTER], &d->f, cb->extack);
+	return parse_filter(attrs[NFLAB_A_CT_FILTER], &d->f, cb->extack);
 }
 
 struct dump_arg {

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kernel API differences between nflab's lab kernels (6.1 and 6.12
+ * LTS), kept here rather than as #ifdefs through the code. Each helper
+ * says which kernel changed what.
+ */
+
+#ifndef _NFLAB_COMPAT_H
+#define _NFLAB_COMPAT_H
+
+#include <linux/version.h>
+#include <net/genetlink.h>
+
+/*
+ * The attributes of a dump request, parsed by the genetlink core: 6.2
+ * moved them from genl_dumpit_info into its embedded genl_info.
+ */
+static inline struct nlattr **nflab_dump_attrs(struct netlink_callback *cb)
+{
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
+	return genl_info_dump(cb)->attrs;
+#else
+	return genl_dumpit_info(cb)->attrs;
+#endif
+}
+
+#endif /* _NFLAB_COMPAT_H */
