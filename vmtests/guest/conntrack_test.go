@@ -568,3 +568,29 @@ func TestCTLoopbackCountedOnce(t *testing.T) {
 		t.Errorf("loopback echo entry %+v: want 3 packets (252 bytes) each way", e)
 	}
 }
+
+func TestCTDroppedFirstPacketLeavesNoEntry(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	tp.router.run(t, "nflab", "ct", "flush")
+	// The router's filter drops what it would forward: the first packets
+	// of these flows never reach the confirming hook there.
+	tp.router.run(t, "nft", "add table ip t")
+	tp.router.run(t, "nft", "add chain ip t fc { type filter hook forward priority 0 ; policy drop ; }")
+	before := ctStats(t, tp.router)
+	for p := 7400; p < 7405; p++ {
+		tp.client.run(t, "sh", "-c", fmt.Sprintf("echo x | socat -u - UDP4-SENDTO:10.0.2.2:%d", p))
+	}
+	_, _ = tp.client.try("ping", "-c", "2", "-i", "0.2", "-W", "1", "10.0.2.2")
+	if n := ctCount(t, tp.router); n != 0 {
+		t.Errorf("router holds %d entries for flows it dropped: %+v", n, ctList(t, tp.router))
+	}
+	// It did see them: each first packet made an entry that never joined.
+	if s := ctStats(t, tp.router); s["new"] < before["new"]+6 || s["insert"] != before["insert"] {
+		t.Errorf("router stats %v after %v: want 6 more new and no more inserts", s, before)
+	}
+	// The client's side, where the packets were accepted, has them.
+	if n := ctCount(t, tp.client); n < 6 {
+		t.Errorf("client holds %d entries, want >= 6", n)
+	}
+}
