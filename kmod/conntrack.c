@@ -475,7 +475,6 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	struct nflab_conn *ct;
 	bool fragment, changed;
 	unsigned int off;
-	u8 old_state;
 
 	/*
 	 * What arrives on loopback was sent here and tracked at LOCAL_OUT
@@ -537,11 +536,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	}
 
 	old_status = READ_ONCE(ct->status) & EVENT_STATUS;
-	spin_lock_bh(&ct->lock);
-	old_state = ct->proto.tcp.state;
-	v = l4->packet(nn, ct, skb, off, h->dir);
-	changed = t.proto == IPPROTO_TCP && ct->proto.tcp.state != old_state;
-	spin_unlock_bh(&ct->lock);
+	v = l4->packet(nn, ct, skb, off, h->dir, &changed);
 	if (v == NFLAB_CT_INVALID) {
 		NFLAB_CT_STAT_INC(nn, INVALID);
 		nflab_ct_put(ct);

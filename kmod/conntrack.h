@@ -85,7 +85,7 @@ struct nflab_conn {
 	refcount_t		use;
 	unsigned long		status;		/* NFLAB_CT_*_BIT, atomic bitops */
 	unsigned long		timeout;	/* jiffies; READ_ONCE/WRITE_ONCE */
-	spinlock_t		lock;		/* protocol state below */
+	spinlock_t		lock;		/* TCP's protocol state below */
 	u32			id;
 	u64			start_ns;
 	struct list_head	all;		/* on nn->ct_all while confirmed */
@@ -123,8 +123,10 @@ struct nflab_ct_pcpu_stats {
 	this_cpu_inc((nn)->ct_stats->v[NFLAB_CT_STATS_A_##field])
 
 /*
- * A protocol handler. packet() runs with ct->lock held; it updates the
- * protocol state and the timeout and returns the packet's verdict.
+ * A protocol handler. packet() updates the protocol state and the timeout,
+ * returns the packet's verdict and sets *changed when the protocol state
+ * (not just the timeout) moved; it takes ct->lock itself if it needs it, so
+ * that UDP and ICMP take no lock per packet.
  */
 struct nflab_l4proto {
 	u8 proto;
@@ -145,7 +147,8 @@ struct nflab_l4proto {
 	enum nflab_ct_verdict (*packet)(struct nflab_net *nn,
 					struct nflab_conn *ct,
 					const struct sk_buff *skb,
-					unsigned int off, enum nflab_dir dir);
+					unsigned int off, enum nflab_dir dir,
+					bool *changed);
 };
 
 extern const struct nflab_l4proto nflab_l4proto_tcp;

@@ -132,10 +132,10 @@ static bool icmp_new(struct nflab_net *nn, struct nflab_conn *ct,
 static enum nflab_ct_verdict icmp_packet(struct nflab_net *nn,
 					 struct nflab_conn *ct,
 					 const struct sk_buff *skb,
-					 unsigned int off, enum nflab_dir dir)
+					 unsigned int off, enum nflab_dir dir,
+					 bool *changed)
 {
-	lockdep_assert_held(&ct->lock);
-
+	*changed = false;
 	nflab_ct_refresh(ct, READ_ONCE(nn->ct_timeouts[NFLAB_CT_TIMEOUT_A_ICMP]));
 	if (dir == NFLAB_DIR_REPLY ||
 	    test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status))

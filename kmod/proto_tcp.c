@@ -165,7 +165,8 @@ static u32 seg_end(const struct sk_buff *skb, unsigned int off,
 	return ntohl(th->seq) + (skb->len - off - th->doff * 4) + th->syn + th->fin;
 }
 
-static enum nflab_ct_verdict tcp_packet(struct nflab_net *nn,
+/* Called with ct->lock held. */
+static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
 					struct nflab_conn *ct,
 					const struct sk_buff *skb,
 					unsigned int off, enum nflab_dir dir)
@@ -220,6 +221,23 @@ static enum nflab_ct_verdict tcp_packet(struct nflab_net *nn,
 	    test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status))
 		return NFLAB_CT_ESTABLISHED;
 	return NFLAB_CT_NEW;
+}
+
+static enum nflab_ct_verdict tcp_packet(struct nflab_net *nn,
+					struct nflab_conn *ct,
+					const struct sk_buff *skb,
+					unsigned int off, enum nflab_dir dir,
+					bool *changed)
+{
+	enum nflab_ct_verdict v;
+	u8 old;
+
+	spin_lock_bh(&ct->lock);
+	old = ct->proto.tcp.state;
+	v = tcp_update(nn, ct, skb, off, dir);
+	*changed = ct->proto.tcp.state != old;
+	spin_unlock_bh(&ct->lock);
+	return v;
 }
 
 const struct nflab_l4proto nflab_l4proto_tcp = {

@@ -39,10 +39,10 @@ static bool udp_new(struct nflab_net *nn, struct nflab_conn *ct,
 static enum nflab_ct_verdict udp_packet(struct nflab_net *nn,
 					struct nflab_conn *ct,
 					const struct sk_buff *skb,
-					unsigned int off, enum nflab_dir dir)
+					unsigned int off, enum nflab_dir dir,
+					bool *changed)
 {
-	lockdep_assert_held(&ct->lock);
-
+	*changed = false;
 	if (dir == NFLAB_DIR_REPLY ||
 	    test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status)) {
 		nflab_ct_set_assured(nn, ct);
