@@ -280,8 +280,11 @@ int nflab_ct_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 	int ret;
 
-	if (GENL_REQ_ATTR_CHECK(info, NFLAB_A_CT_TUPLE))
+	/* The core reports which attribute is missing; say why as well. */
+	if (GENL_REQ_ATTR_CHECK(info, NFLAB_A_CT_TUPLE)) {
+		NL_SET_ERR_MSG(info->extack, "a lookup needs a tuple; dump to list entries");
 		return -EINVAL;
+	}
 	if (info->attrs[NFLAB_A_CT_FILTER]) {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NFLAB_A_CT_FILTER],
 				    "a filter selects entries to dump (NLM_F_DUMP)");
@@ -539,8 +542,10 @@ int nflab_ct_nl_set_config(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *tmo[NFLAB_CT_TIMEOUT_A_MAX + 1];
 	int ret, i;
 
-	if (GENL_REQ_ATTR_CHECK(info, NFLAB_A_CT_CONFIG))
+	if (GENL_REQ_ATTR_CHECK(info, NFLAB_A_CT_CONFIG)) {
+		NL_SET_ERR_MSG(info->extack, "nothing to set: the config nest is missing");
 		return -EINVAL;
+	}
 	ret = nla_parse_nested(tb, NFLAB_CT_CONFIG_A_MAX, info->attrs[NFLAB_A_CT_CONFIG],
 			       config_policy, info->extack);
 	if (ret)
