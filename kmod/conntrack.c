@@ -386,32 +386,39 @@ static bool l3_tuple(const struct sk_buff *skb, struct nflab_tuple *t,
 	return *off <= skb->len;
 }
 
+/* This CPU's slot for skb, if it has one; BHs are off. */
+static struct stash_slot *stash_find(struct stash *s, const struct sk_buff *skb)
+{
+	unsigned int i;
+
+	for (i = 0; i < STASH_DEPTH; i++)
+		if (s->slot[i].skb == skb)
+			return &s->slot[i];
+	return NULL;
+}
+
 static void stash_push(const struct sk_buff *skb, struct nflab_conn *ct,
 		       enum nflab_dir dir)
 {
-	struct nflab_conn *old = NULL;
+	struct stash_slot *slot;
+	struct nflab_conn *old;
 	struct stash *s;
-	unsigned int i;
 
 	local_bh_disable();
 	s = this_cpu_ptr(&stash);
-	/* A slot for the same skb is stale: that packet's journey ended. */
-	for (i = 0; i < STASH_DEPTH; i++) {
-		if (s->slot[i].skb == skb) {
-			old = s->slot[i].ct;
-			s->slot[i].skb = NULL;
-			s->slot[i].ct = NULL;
-			break;
-		}
-	}
-	if (!old) {
-		i = s->top;
+	/*
+	 * A slot for the same skb is stale: that packet's journey ended.
+	 * Otherwise the oldest slot is reused; its packet was dropped.
+	 */
+	slot = stash_find(s, skb);
+	if (!slot) {
+		slot = &s->slot[s->top];
 		s->top = (s->top + 1) % STASH_DEPTH;
-		old = s->slot[i].ct;
 	}
-	s->slot[i].skb = skb;
-	s->slot[i].ct = ct;
-	s->slot[i].dir = dir;
+	old = slot->ct;
+	slot->skb = skb;
+	slot->ct = ct;
+	slot->dir = dir;
 	local_bh_enable();
 	nflab_ct_put(old);
 }
@@ -419,19 +426,15 @@ static void stash_push(const struct sk_buff *skb, struct nflab_conn *ct,
 static struct nflab_conn *stash_pop(const struct sk_buff *skb, u8 *dir)
 {
 	struct nflab_conn *ct = NULL;
-	struct stash *s;
-	unsigned int i;
+	struct stash_slot *slot;
 
 	local_bh_disable();
-	s = this_cpu_ptr(&stash);
-	for (i = 0; i < STASH_DEPTH; i++) {
-		if (s->slot[i].skb == skb) {
-			ct = s->slot[i].ct;
-			*dir = s->slot[i].dir;
-			s->slot[i].skb = NULL;
-			s->slot[i].ct = NULL;
-			break;
-		}
+	slot = stash_find(this_cpu_ptr(&stash), skb);
+	if (slot) {
+		ct = slot->ct;
+		*dir = slot->dir;
+		slot->skb = NULL;
+		slot->ct = NULL;
 	}
 	local_bh_enable();
 	return ct;

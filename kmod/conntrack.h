@@ -129,7 +129,6 @@ struct nflab_ct_pcpu_stats {
  * that UDP and ICMP take no lock per packet.
  */
 struct nflab_l4proto {
-	u8 proto;
 	/*
 	 * Messages about other flows (ICMP errors): true if the packet is
 	 * one, with *v RELATED or INVALID; such packets create nothing.

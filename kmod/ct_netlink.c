@@ -243,8 +243,9 @@ static int put_tuple(struct sk_buff *skb, int type, const struct nflab_tuple *t)
 	return 0;
 }
 
-static int put_conn(struct sk_buff *skb, struct nflab_conn *ct)
+static int put_conn(struct sk_buff *skb, const void *arg)
 {
+	const struct nflab_conn *ct = arg;
 	const struct nflab_tuple *orig = &ct->th[NFLAB_DIR_ORIG].tuple;
 	struct nlattr *nest = nla_nest_start(skb, NFLAB_A_CT);
 
@@ -276,8 +277,6 @@ int nflab_ct_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
 	struct net *net = genl_info_net(info);
 	struct nflab_tuple t;
 	struct nflab_conn *ct;
-	struct sk_buff *msg;
-	void *hdr;
 	int ret;
 
 	/* The core reports which attribute is missing; say why as well. */
@@ -298,19 +297,7 @@ int nflab_ct_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "no such connection");
 		return -ENOENT;
 	}
-
-	ret = -ENOMEM;
-	msg = nflab_nl_reply_new(info, NFLAB_CMD_CT_GET, &hdr);
-	if (!msg)
-		goto out_put;
-	ret = put_conn(msg, ct);
-	if (ret) {
-		nlmsg_free(msg);
-		goto out_put;
-	}
-	genlmsg_end(msg, hdr);
-	ret = genlmsg_reply(msg, info);
-out_put:
+	ret = nflab_nl_reply(info, NFLAB_CMD_CT_GET, put_conn, ct);
 	nflab_ct_put(ct);
 	return ret;
 }
@@ -371,25 +358,14 @@ int nflab_ct_nl_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
-int nflab_ct_nl_get_done(struct netlink_callback *cb)
+static int fill_count(struct sk_buff *msg, const void *arg)
 {
-	return 0;
+	return nla_put_u32(msg, NFLAB_A_CT_COUNT, *(const u32 *)arg);
 }
 
 static int reply_count(struct genl_info *info, u8 cmd, u32 count)
 {
-	struct sk_buff *msg;
-	void *hdr;
-
-	msg = nflab_nl_reply_new(info, cmd, &hdr);
-	if (!msg)
-		return -ENOMEM;
-	if (nla_put_u32(msg, NFLAB_A_CT_COUNT, count)) {
-		nlmsg_free(msg);
-		return -EMSGSIZE;
-	}
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
+	return nflab_nl_reply(info, cmd, fill_count, &count);
 }
 
 int nflab_ct_nl_delete(struct sk_buff *skb, struct genl_info *info)
@@ -450,32 +426,43 @@ int nflab_ct_nl_flush(struct sk_buff *skb, struct genl_info *info)
 						  filter_match, &f));
 }
 
+static int fill_count_limit(struct sk_buff *msg, const void *arg)
+{
+	const struct nflab_net *nn = arg;
+
+	if (nla_put_u32(msg, NFLAB_A_CT_COUNT, atomic_read(&nn->ct_count)) ||
+	    nla_put_u32(msg, NFLAB_A_CT_LIMIT, READ_ONCE(nn->ct_limit)))
+		return -EMSGSIZE;
+	return 0;
+}
+
 int nflab_ct_nl_count(struct sk_buff *skb, struct genl_info *info)
 {
-	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
-	struct sk_buff *msg;
-	void *hdr;
+	return nflab_nl_reply(info, NFLAB_CMD_CT_COUNT, fill_count_limit,
+			      nflab_pernet(genl_info_net(info)));
+}
 
-	msg = nflab_nl_reply_new(info, NFLAB_CMD_CT_COUNT, &hdr);
-	if (!msg)
-		return -ENOMEM;
-	if (nla_put_u32(msg, NFLAB_A_CT_COUNT, atomic_read(&nn->ct_count)) ||
-	    nla_put_u32(msg, NFLAB_A_CT_LIMIT, READ_ONCE(nn->ct_limit))) {
-		nlmsg_free(msg);
+static int fill_stats(struct sk_buff *msg, const void *arg)
+{
+	const u64 *sum = arg;
+	struct nlattr *nest;
+	int i;
+
+	nest = nla_nest_start(msg, NFLAB_A_CT_STATS);
+	if (!nest)
 		return -EMSGSIZE;
-	}
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
+	for (i = NFLAB_CT_STATS_A_FOUND; i <= NFLAB_CT_STATS_A_MAX; i++)
+		if (nla_put_u64_64bit(msg, i, sum[i], NFLAB_CT_STATS_A_PAD))
+			return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
 }
 
 int nflab_ct_nl_stats(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
 	u64 sum[NFLAB_CT_STATS_A_MAX + 1] = {};
-	struct nlattr *nest;
-	struct sk_buff *msg;
 	int cpu, i;
-	void *hdr;
 
 	for_each_possible_cpu(cpu) {
 		const struct nflab_ct_pcpu_stats *s = per_cpu_ptr(nn->ct_stats, cpu);
@@ -483,55 +470,35 @@ int nflab_ct_nl_stats(struct sk_buff *skb, struct genl_info *info)
 		for (i = NFLAB_CT_STATS_A_FOUND; i <= NFLAB_CT_STATS_A_MAX; i++)
 			sum[i] += READ_ONCE(s->v[i]);
 	}
-
-	msg = nflab_nl_reply_new(info, NFLAB_CMD_CT_STATS, &hdr);
-	if (!msg)
-		return -ENOMEM;
-	nest = nla_nest_start(msg, NFLAB_A_CT_STATS);
-	if (!nest)
-		goto err_free_msg;
-	for (i = NFLAB_CT_STATS_A_FOUND; i <= NFLAB_CT_STATS_A_MAX; i++)
-		if (nla_put_u64_64bit(msg, i, sum[i], NFLAB_CT_STATS_A_PAD))
-			goto err_free_msg;
-	nla_nest_end(msg, nest);
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
-
-err_free_msg:
-	nlmsg_free(msg);
-	return -EMSGSIZE;
+	return nflab_nl_reply(info, NFLAB_CMD_CT_STATS, fill_stats, sum);
 }
 
-int nflab_ct_nl_get_config(struct sk_buff *skb, struct genl_info *info)
+static int fill_config(struct sk_buff *msg, const void *arg)
 {
-	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
+	const struct nflab_net *nn = arg;
 	struct nlattr *cfg, *tmo;
-	struct sk_buff *msg;
-	void *hdr;
 	int i;
 
-	msg = nflab_nl_reply_new(info, NFLAB_CMD_CT_GET_CONFIG, &hdr);
-	if (!msg)
-		return -ENOMEM;
 	cfg = nla_nest_start(msg, NFLAB_A_CT_CONFIG);
 	if (!cfg ||
 	    nla_put_u32(msg, NFLAB_CT_CONFIG_A_LIMIT, READ_ONCE(nn->ct_limit)) ||
 	    nla_put_u8(msg, NFLAB_CT_CONFIG_A_TCP_LOOSE, READ_ONCE(nn->ct_tcp_loose)))
-		goto err_free_msg;
+		return -EMSGSIZE;
 	tmo = nla_nest_start(msg, NFLAB_CT_CONFIG_A_TIMEOUTS);
 	if (!tmo)
-		goto err_free_msg;
+		return -EMSGSIZE;
 	for (i = 1; i <= NFLAB_CT_TIMEOUT_A_MAX; i++)
 		if (nla_put_u32(msg, i, READ_ONCE(nn->ct_timeouts[i]) / HZ))
-			goto err_free_msg;
+			return -EMSGSIZE;
 	nla_nest_end(msg, tmo);
 	nla_nest_end(msg, cfg);
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
+	return 0;
+}
 
-err_free_msg:
-	nlmsg_free(msg);
-	return -EMSGSIZE;
+int nflab_ct_nl_get_config(struct sk_buff *skb, struct genl_info *info)
+{
+	return nflab_nl_reply(info, NFLAB_CMD_CT_GET_CONFIG, fill_config,
+			      nflab_pernet(genl_info_net(info)));
 }
 
 /* The policy has checked every value, so applying cannot fail half-way. */

@@ -9,41 +9,48 @@
 
 #include "nflab.h"
 
-struct sk_buff *nflab_nl_reply_new(struct genl_info *info, u8 cmd, void **hdr)
-{
-	struct sk_buff *skb;
-
-	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!skb)
-		return NULL;
-
-	*hdr = genlmsg_put_reply(skb, info, &nflab_genl_family, 0, cmd);
-	if (!*hdr) {
-		nlmsg_free(skb);
-		return NULL;
-	}
-	return skb;
-}
-
-static int nflab_nl_get_version(struct sk_buff *skb, struct genl_info *info)
+/*
+ * Build and send the reply to a do command: fill() adds the attributes and
+ * returns -EMSGSIZE when they do not fit, which frees the message.
+ */
+int nflab_nl_reply(struct genl_info *info, u8 cmd,
+		   int (*fill)(struct sk_buff *msg, const void *arg),
+		   const void *arg)
 {
 	struct sk_buff *msg;
 	void *hdr;
+	int ret;
 
-	msg = nflab_nl_reply_new(info, NFLAB_CMD_GET_VERSION, &hdr);
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
-
-	if (nla_put_string(msg, NFLAB_A_VERSION, NFLAB_VERSION) ||
-	    nla_put_u32(msg, NFLAB_A_PROTO_VERSION, NFLAB_PROTO_VERSION))
+	hdr = genlmsg_put_reply(msg, info, &nflab_genl_family, 0, cmd);
+	if (!hdr) {
+		ret = -EMSGSIZE;
 		goto err_free_msg;
-
+	}
+	ret = fill(msg, arg);
+	if (ret)
+		goto err_free_msg;
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
 
 err_free_msg:
 	nlmsg_free(msg);
-	return -EMSGSIZE;
+	return ret;
+}
+
+static int fill_version(struct sk_buff *msg, const void *arg)
+{
+	if (nla_put_string(msg, NFLAB_A_VERSION, NFLAB_VERSION) ||
+	    nla_put_u32(msg, NFLAB_A_PROTO_VERSION, NFLAB_PROTO_VERSION))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int nflab_nl_get_version(struct sk_buff *skb, struct genl_info *info)
+{
+	return nflab_nl_reply(info, NFLAB_CMD_GET_VERSION, fill_version, NULL);
 }
 
 static int put_hook(struct sk_buff *msg, unsigned int hook,
@@ -68,36 +75,28 @@ static int put_hook(struct sk_buff *msg, unsigned int hook,
 	return 0;
 }
 
-static int nflab_nl_get_hook_stats(struct sk_buff *skb, struct genl_info *info)
+static int fill_hook_stats(struct sk_buff *msg, const void *arg)
 {
-	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
-	struct nflab_hook_totals t;
+	const struct nflab_hook_totals *t = arg;
 	struct nlattr *hooks;
-	struct sk_buff *msg;
 	unsigned int hook;
-	void *hdr;
-
-	nflab_hook_stats_get(nn, &t);
-
-	msg = nflab_nl_reply_new(info, NFLAB_CMD_GET_HOOK_STATS, &hdr);
-	if (!msg)
-		return -ENOMEM;
 
 	hooks = nla_nest_start(msg, NFLAB_A_HOOKS);
 	if (!hooks)
-		goto err_free_msg;
-
+		return -EMSGSIZE;
 	for (hook = 0; hook < NF_INET_NUMHOOKS; hook++)
-		if (put_hook(msg, hook, &t))
-			goto err_free_msg;
-
+		if (put_hook(msg, hook, t))
+			return -EMSGSIZE;
 	nla_nest_end(msg, hooks);
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
+	return 0;
+}
 
-err_free_msg:
-	nlmsg_free(msg);
-	return -EMSGSIZE;
+static int nflab_nl_get_hook_stats(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nflab_hook_totals t;
+
+	nflab_hook_stats_get(nflab_pernet(genl_info_net(info)), &t);
+	return nflab_nl_reply(info, NFLAB_CMD_GET_HOOK_STATS, fill_hook_stats, &t);
 }
 
 static int nflab_nl_reset_hook_stats(struct sk_buff *skb,
@@ -133,7 +132,6 @@ static const struct genl_ops nflab_genl_ops[] = {
 		.doit		= nflab_ct_nl_get_doit,
 		.start		= nflab_ct_nl_get_start,
 		.dumpit		= nflab_ct_nl_get_dumpit,
-		.done		= nflab_ct_nl_get_done,
 		.policy		= nflab_ct_get_policy,
 		.maxattr	= NFLAB_A_MAX,
 		.flags		= GENL_ADMIN_PERM,

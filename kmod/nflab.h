@@ -83,7 +83,6 @@ void nflab_netlink_exit(void);
 int nflab_ct_nl_get_doit(struct sk_buff *skb, struct genl_info *info);
 int nflab_ct_nl_get_start(struct netlink_callback *cb);
 int nflab_ct_nl_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
-int nflab_ct_nl_get_done(struct netlink_callback *cb);
 int nflab_ct_nl_delete(struct sk_buff *skb, struct genl_info *info);
 int nflab_ct_nl_flush(struct sk_buff *skb, struct genl_info *info);
 int nflab_ct_nl_count(struct sk_buff *skb, struct genl_info *info);
@@ -97,7 +96,9 @@ int nflab_ct_nl_gc(struct sk_buff *skb, struct genl_info *info);
 extern const struct nla_policy nflab_ct_get_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_ct_delete_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_ct_set_config_policy[NFLAB_A_MAX + 1];
-struct sk_buff *nflab_nl_reply_new(struct genl_info *info, u8 cmd, void **hdr);
+int nflab_nl_reply(struct genl_info *info, u8 cmd,
+		   int (*fill)(struct sk_buff *msg, const void *arg),
+		   const void *arg);
 extern struct genl_family nflab_genl_family;
 
 #endif /* _NFLAB_NFLAB_H */

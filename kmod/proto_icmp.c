@@ -144,7 +144,6 @@ static enum nflab_ct_verdict icmp_packet(struct nflab_net *nn,
 }
 
 const struct nflab_l4proto nflab_l4proto_icmp = {
-	.proto		= IPPROTO_ICMP,
 	.error		= icmp_error,
 	.tuple		= icmp_tuple,
 	.invert		= icmp_invert,

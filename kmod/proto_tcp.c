@@ -241,7 +241,6 @@ static enum nflab_ct_verdict tcp_packet(struct nflab_net *nn,
 }
 
 const struct nflab_l4proto nflab_l4proto_tcp = {
-	.proto	= IPPROTO_TCP,
 	.tuple	= tcp_tuple,
 	.invert	= tcp_invert,
 	.new	= tcp_new,

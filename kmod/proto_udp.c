@@ -54,7 +54,6 @@ static enum nflab_ct_verdict udp_packet(struct nflab_net *nn,
 }
 
 const struct nflab_l4proto nflab_l4proto_udp = {
-	.proto	= IPPROTO_UDP,
 	.tuple	= udp_tuple,
 	.invert	= udp_invert,
 	.new	= udp_new,
