@@ -72,6 +72,21 @@ enum {
 	NFLAB_CT_DYING_BIT,
 };
 
+/* What tcp_in_window() knows of one direction of a TCP connection. */
+struct nflab_tcp_dir {
+	u32	td_end;		/* sequence number after the last one sent */
+	u32	td_maxend;	/* highest sequence number the peer allows */
+	u32	td_maxwin;	/* largest window seen, scaled; 0: not seen */
+	u32	td_maxack;	/* highest acknowledgment sent */
+	u8	td_scale;	/* window scale (RFC 7323) */
+	u8	flags;		/* NFLAB_TCP_F_* in proto_tcp.c */
+};
+
+struct nflab_tcp {
+	struct nflab_tcp_dir	d[NFLAB_DIR_MAX];
+	u8			state;	/* enum nflab_tcp_state */
+};
+
 /*
  * A tracked connection. Both tuple hashes are linked into the table once
  * the first packet is confirmed; lookups run under RCU and take a reference
@@ -93,11 +108,7 @@ struct nflab_conn {
 	atomic64_t		packets[NFLAB_DIR_MAX];
 	atomic64_t		bytes[NFLAB_DIR_MAX];
 	union {
-		struct {
-			u8	state;		/* enum nflab_tcp_state */
-			u8	seen;		/* directions with td_end known */
-			u32	td_end[NFLAB_DIR_MAX];	/* next seq expected */
-		} tcp;
+		struct nflab_tcp tcp;
 	} proto;
 	struct rcu_head		rcu;
 };

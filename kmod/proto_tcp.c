@@ -2,9 +2,11 @@
 /*
  * TCP tracking: the connection state machine of RFC 793 as netfilter users
  * know it (SYN_SENT ... TIME_WAIT, CLOSE, simultaneous open), picking up
- * established connections mid-stream when allowed, and RST validation: only
- * a reset carrying the sequence number its sender is expected to send next
- * closes a connection. Full window tracking is not done yet.
+ * established connections mid-stream when allowed, sequence and window
+ * tracking after the kernel's tcp_in_window(), and RST validation: only a
+ * reset carrying the sequence number its sender is expected to send next
+ * closes a connection. A segment that fails a check is INVALID and leaves
+ * the entry as it was.
  */
 
 #include <linux/tcp.h>
@@ -139,6 +141,15 @@ static bool tcp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig
 	return true;
 }
 
+/* Per-direction flags. */
+#define F_WSCALE	BIT(0)	/* sent the window scale option */
+#define F_SACK_PERM	BIT(1)	/* sent SACK permitted */
+#define F_MAXACK_SET	BIT(2)	/* td_maxack is valid */
+#define F_LIBERAL	BIT(3)	/* picked up mid-stream: windows unknown */
+
+/* How far back an acknowledgment may lag, at least (the kernel's value). */
+#define MAXACKWINCONST	66000
+
 /* A SYN opens a connection; a mid-stream ACK does if pickup is allowed. */
 static bool tcp_new(struct nflab_net *nn, struct nflab_conn *ct,
 		    const struct sk_buff *skb, unsigned int off)
@@ -153,7 +164,16 @@ static bool tcp_new(struct nflab_net *nn, struct nflab_conn *ct,
 	case SEG_SYN:
 		return true;
 	case SEG_ACK:
-		return READ_ONCE(nn->ct_tcp_loose);
+		if (!READ_ONCE(nn->ct_tcp_loose))
+			return false;
+		/*
+		 * The handshake, and with it the window scale, went by
+		 * unseen: windows are learnt but not enforced (as Linux
+		 * does for picked-up connections).
+		 */
+		ct->proto.tcp.d[NFLAB_DIR_ORIG].flags = F_LIBERAL | F_SACK_PERM;
+		ct->proto.tcp.d[NFLAB_DIR_REPLY].flags = F_LIBERAL | F_SACK_PERM;
+		return true;
 	}
 	return false;
 }
@@ -165,17 +185,194 @@ static u32 seg_end(const struct sk_buff *skb, unsigned int off,
 	return ntohl(th->seq) + (skb->len - off - th->doff * 4) + th->syn + th->fin;
 }
 
+/*
+ * Walk the options: on a SYN, note window scale and SACK permission in
+ * @syn; with @sack, raise *sack to the highest right edge of the SACK
+ * blocks. Each step consumes at least one of at most 40 bytes.
+ */
+static void tcp_options(const struct sk_buff *skb, unsigned int off,
+			const struct tcphdr *th, struct nflab_tcp_dir *syn,
+			u32 *sack)
+{
+	u8 buf[MAX_TCP_OPTION_SPACE];
+	int len = th->doff * 4 - sizeof(*th);
+	const u8 *p;
+	int i;
+
+	if (len <= 0)
+		return;
+	p = skb_header_pointer(skb, off + sizeof(*th), len, buf);
+	if (!p)
+		return;
+	while (len > 0) {
+		u8 op = p[0], sz;
+
+		if (op == TCPOPT_EOL)
+			return;
+		if (op == TCPOPT_NOP) {
+			p++;
+			len--;
+			continue;
+		}
+		if (len < 2)
+			return;
+		sz = p[1];
+		if (sz < 2 || sz > len)
+			return;	/* a broken option ends the list */
+		if (syn && op == TCPOPT_SACK_PERM && sz == TCPOLEN_SACK_PERM) {
+			syn->flags |= F_SACK_PERM;
+		} else if (syn && op == TCPOPT_WINDOW && sz == TCPOLEN_WINDOW) {
+			syn->td_scale = min_t(u8, p[2], TCP_MAX_WSCALE);
+			syn->flags |= F_WSCALE;
+		} else if (sack && op == TCPOPT_SACK &&
+			   sz >= TCPOLEN_SACK_BASE + TCPOLEN_SACK_PERBLOCK &&
+			   !((sz - TCPOLEN_SACK_BASE) % TCPOLEN_SACK_PERBLOCK)) {
+			for (i = TCPOLEN_SACK_BASE; i < sz; i += TCPOLEN_SACK_PERBLOCK) {
+				u32 edge = get_unaligned_be32(p + i + 4);
+
+				if (after(edge, *sack))
+					*sack = edge;
+			}
+		}
+		p += sz;
+		len -= sz;
+	}
+}
+
+/* The first SYN of a connection, or a SYN re-opening it. */
+static void tcp_syn_init(struct nflab_tcp *t, enum nflab_dir dir,
+			 const struct sk_buff *skb, unsigned int off,
+			 const struct tcphdr *th)
+{
+	struct nflab_tcp_dir *d = &t->d[dir];
+	u32 win = ntohs(th->window);
+
+	memset(t->d, 0, sizeof(t->d));
+	d->td_end = seg_end(skb, off, th);
+	d->td_maxend = d->td_end;
+	d->td_maxwin = win ? win : 1;
+	tcp_options(skb, off, th, d, NULL);
+}
+
+/*
+ * Sequence and window checks in the spirit of the kernel's tcp_in_window()
+ * (after Rooij's "Real Stateful TCP Packet Filtering in IP Filter"): a
+ * segment must start within the window its receiver announced, must not
+ * end before that window reaches back, and may acknowledge only what the
+ * other side sent, at most about a window ago. Works on @t, a copy that
+ * the caller keeps only when the segment passes.
+ */
+static bool tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
+			  const struct sk_buff *skb, unsigned int off,
+			  const struct tcphdr *th)
+{
+	struct nflab_tcp_dir *sender = &t->d[dir], *receiver = &t->d[!dir];
+	u32 seq = ntohl(th->seq), ack = ntohl(th->ack_seq);
+	u32 win = ntohs(th->window), end, sack, swin;
+	bool in_recv_win;
+
+	end = seg_end(skb, off, th);
+	sack = ack;
+	if (receiver->flags & F_SACK_PERM)
+		tcp_options(skb, off, th, NULL, &sack);
+
+	if (!sender->td_maxwin) {
+		if (th->syn) {
+			/* SYN/ACK, or the other SYN of a simultaneous open. */
+			sender->td_end = end;
+			sender->td_maxend = end;
+			sender->td_maxwin = win ? win : 1;
+			tcp_options(skb, off, th, sender, NULL);
+			/* Scaling needs the option from both sides. */
+			if (!(sender->flags & receiver->flags & F_WSCALE)) {
+				sender->td_scale = 0;
+				receiver->td_scale = 0;
+			}
+			if (!th->ack)
+				return true;
+		} else {
+			/* Picked up mid-stream: the segment is all we know. */
+			sender->td_end = end;
+			swin = win << sender->td_scale;
+			sender->td_maxwin = swin ? swin : 1;
+			sender->td_maxend = end + sender->td_maxwin;
+			if (!receiver->td_maxwin) {
+				receiver->td_end = sack;
+				receiver->td_maxend = sack;
+			} else if (sack == receiver->td_end + 1) {
+				receiver->td_end++;	/* a keepalive's answer */
+			}
+		}
+	} else if (th->syn && after(end, sender->td_end) &&
+		   (state == T_SS || state == T_SR)) {
+		/* A SYN with a new initial sequence number starts over. */
+		sender->td_end = end;
+		sender->td_maxend = end;
+		sender->td_maxwin = win ? win : 1;
+		tcp_options(skb, off, th, sender, NULL);
+	}
+
+	if (!th->ack) {
+		ack = receiver->td_end;
+		sack = ack;
+	}
+
+	in_recv_win = !receiver->td_maxwin ||
+		      after(end, sender->td_end - receiver->td_maxwin - 1);
+	if (!before(seq, sender->td_maxend + 1) || !in_recv_win ||
+	    !before(sack, receiver->td_end + 1) ||
+	    !after(sack, receiver->td_end -
+			 max_t(u32, sender->td_maxwin, MAXACKWINCONST) - 1))
+		return sender->flags & F_LIBERAL;
+
+	if (!th->syn)
+		win <<= sender->td_scale;
+	swin = win + (sack - ack);
+	if (sender->td_maxwin < swin)
+		sender->td_maxwin = swin;
+	if (after(end, sender->td_end))
+		sender->td_end = end;
+	if (th->ack && (!(sender->flags & F_MAXACK_SET) ||
+			after(ack, sender->td_maxack))) {
+		sender->td_maxack = ack;
+		sender->flags |= F_MAXACK_SET;
+	}
+	if (receiver->td_maxwin && after(end, sender->td_maxend))
+		receiver->td_maxwin += end - sender->td_maxend;
+	if (after(sack + win, receiver->td_maxend - 1))
+		receiver->td_maxend = sack + win + !win;
+	return true;
+}
+
+/*
+ * A reset is accepted only with the sequence number its sender is expected
+ * to send next, or the one the other side acknowledged last (RFC 5961); in
+ * SYN_SENT, the answer to the SYN must acknowledge it (RFC 793). A blind
+ * reset guessed from within the window is refused.
+ */
+static bool tcp_rst_exact(const struct nflab_tcp *t, u8 state,
+			  enum nflab_dir dir, const struct tcphdr *th)
+{
+	const struct nflab_tcp_dir *sender = &t->d[dir], *receiver = &t->d[!dir];
+	u32 seq = ntohl(th->seq);
+
+	if (state == T_SS && dir == NFLAB_DIR_REPLY)
+		return th->ack && ntohl(th->ack_seq) == receiver->td_end;
+	return seq == sender->td_end ||
+	       ((receiver->flags & F_MAXACK_SET) && seq == receiver->td_maxack);
+}
+
 /* Called with ct->lock held. */
 static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
 					struct nflab_conn *ct,
 					const struct sk_buff *skb,
 					unsigned int off, enum nflab_dir dir)
 {
-	u8 old = ct->proto.tcp.state, new;
+	struct nflab_tcp t = ct->proto.tcp;
+	u8 old = t.state, new;
 	const struct tcphdr *th;
 	struct tcphdr _th;
 	unsigned int seg;
-	u32 end;
 
 	lockdep_assert_held(&ct->lock);
 
@@ -187,31 +384,23 @@ static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
 	if (new == T_IV || new == T_IG)
 		return NFLAB_CT_INVALID;
 
-	/*
-	 * A reset closes only if it carries the sequence number its sender
-	 * is expected to send next (RFC 5961); a blind reset guessed from
-	 * within the window leaves the connection as it was.
-	 */
-	if (seg == SEG_RST && (ct->proto.tcp.seen & BIT(dir)) &&
-	    ntohl(th->seq) != ct->proto.tcp.td_end[dir] &&
-	    !(old == T_SS && dir == NFLAB_DIR_REPLY && th->ack &&
-	      ntohl(th->ack_seq) == ct->proto.tcp.td_end[NFLAB_DIR_ORIG]))
+	if (seg == SEG_SYN && (old == T_NO || old == T_TW || old == T_CL)) {
+		/* A new SYN on a closed or TIME_WAIT connection opens it anew. */
+		if (old != T_NO) {
+			clear_bit(NFLAB_CT_ASSURED_BIT, &ct->status);
+			clear_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status);
+		}
+		tcp_syn_init(&t, dir, skb, off, th);
+	} else if (seg == SEG_RST && t.d[dir].td_maxwin) {
+		/* An exact reset ends the connection; windows do not matter. */
+		if (!tcp_rst_exact(&t, old, dir, th))
+			return NFLAB_CT_INVALID;
+	} else if (!tcp_in_window(&t, old, dir, skb, off, th)) {
 		return NFLAB_CT_INVALID;
-
-	/* A new SYN on a closed or TIME_WAIT connection opens it anew. */
-	if (seg == SEG_SYN && dir == NFLAB_DIR_ORIG && (old == T_TW || old == T_CL)) {
-		clear_bit(NFLAB_CT_ASSURED_BIT, &ct->status);
-		clear_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status);
-		ct->proto.tcp.seen = 0;
 	}
 
-	end = seg_end(skb, off, th);
-	if (!(ct->proto.tcp.seen & BIT(dir)) ||
-	    after(end, ct->proto.tcp.td_end[dir]))
-		ct->proto.tcp.td_end[dir] = end;
-	ct->proto.tcp.seen |= BIT(dir);
-
-	ct->proto.tcp.state = new;
+	t.state = new;
+	ct->proto.tcp = t;
 	if (new == T_ES &&
 	    (dir == NFLAB_DIR_REPLY || test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status)))
 		nflab_ct_set_assured(nn, ct);
