@@ -16,7 +16,8 @@ static bool udp_tuple(const struct sk_buff *skb, unsigned int off,
 	struct udphdr _uh;
 
 	uh = skb_header_pointer(skb, off, sizeof(_uh), &_uh);
-	if (!uh)
+	/* A length field that is too short or claims more than is there. */
+	if (!uh || ntohs(uh->len) < sizeof(*uh) || ntohs(uh->len) > skb->len - off)
 		return false;
 	t->u.p.sport = uh->source;
 	t->u.p.dport = uh->dest;
