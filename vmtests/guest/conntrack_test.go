@@ -148,6 +148,44 @@ func TestCTTCPHandshakeDataFin(t *testing.T) {
 	}
 }
 
+// Bulk transfers both ways with window scaling: every segment is inside
+// the windows the tracker follows, so none is INVALID.
+func TestCTTCPBulkTransferInWindow(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	const size = 4 << 20
+	tp.server.run(t, "sh", "-c", "socat -u TCP4-LISTEN:8600,reuseaddr SYSTEM:'cat >/dev/null' >/dev/null 2>&1 &")
+	tp.server.run(t, "sh", "-c", fmt.Sprintf(
+		"socat -U TCP4-LISTEN:8601,reuseaddr SYSTEM:'head -c %d /dev/zero' >/dev/null 2>&1 &", size))
+	waitTCPListen(t, tp.server, 8600)
+	waitTCPListen(t, tp.server, 8601)
+	before := ctStats(t, tp.router)
+
+	tp.client.run(t, "sh", "-c", fmt.Sprintf("head -c %d /dev/zero | socat -u - TCP4:10.0.2.2:8600", size))
+	got := strings.TrimSpace(tp.client.run(t, "sh", "-c", "socat -u TCP4:10.0.2.2:8601 - | wc -c"))
+	if got != fmt.Sprint(size) {
+		t.Fatalf("downloaded %s bytes, want %d", got, size)
+	}
+
+	for _, tc := range []struct {
+		port string
+		data func(ctEntry) uint64
+	}{
+		{"8600", func(e ctEntry) uint64 { return e.BytesOrig }},
+		{"8601", func(e ctEntry) uint64 { return e.BytesReply }},
+	} {
+		e := one(t, waitCT(t, tp.router, "TIME_WAIT", func(es []ctEntry) bool {
+			return len(es) == 1 && es[0].TCPState == "TIME_WAIT"
+		}, "-p", "tcp", "--dport", tc.port))
+		if tc.data(e) < size {
+			t.Errorf("port %s: %+v, want at least %d bytes of data counted", tc.port, e, size)
+		}
+	}
+	if after := ctStats(t, tp.router); after["invalid"] != before["invalid"] {
+		t.Errorf("invalid %d -> %d during the transfers, want none", before["invalid"], after["invalid"])
+	}
+}
+
 func TestCTTCPSynSentAndReset(t *testing.T) {
 	loadModule(t)
 	tp := newTopology(t)

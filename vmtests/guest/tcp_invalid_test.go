@@ -7,6 +7,7 @@ package guest
 
 import (
 	"encoding/binary"
+	"io"
 	"net"
 	"runtime"
 	"syscall"
@@ -41,9 +42,10 @@ func tcpSegment(src, dst net.IP, sport, dport uint16, seq, ack uint32, flags byt
 	return h
 }
 
-// sendRawTCP sends a crafted segment from namespace ns (the kernel adds
-// the IP header).
-func sendRawTCP(t *testing.T, ns string, src, dst net.IP, seg []byte) {
+// sendRaw sends payload from namespace ns on a raw socket of protocol
+// proto: the kernel adds the IP header, except for IPPROTO_RAW, whose
+// payload is a whole IP packet.
+func sendRaw(t *testing.T, ns string, proto int, dst net.IP, payload []byte) {
 	t.Helper()
 	errc := make(chan error, 1)
 	go func() {
@@ -52,7 +54,7 @@ func sendRawTCP(t *testing.T, ns string, src, dst net.IP, seg []byte) {
 			errc <- err
 			return
 		}
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP)
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, proto)
 		if err != nil {
 			errc <- err
 			return
@@ -60,11 +62,82 @@ func sendRawTCP(t *testing.T, ns string, src, dst net.IP, seg []byte) {
 		defer unix.Close(fd)
 		var a [4]byte
 		copy(a[:], dst.To4())
-		errc <- unix.Sendto(fd, seg, 0, &unix.SockaddrInet4{Addr: a})
+		errc <- unix.Sendto(fd, payload, 0, &unix.SockaddrInet4{Addr: a})
 	}()
 	if err := <-errc; err != nil {
+		t.Fatalf("sending %d bytes (protocol %d) from %s: %v", len(payload), proto, ns, err)
+	}
+}
+
+// sendRawTCP sends a crafted segment from namespace ns.
+func sendRawTCP(t *testing.T, ns string, dst net.IP, seg []byte) {
+	t.Helper()
+	sendRaw(t, ns, unix.IPPROTO_TCP, dst, seg)
+}
+
+// peerSeqs runs exchange while watching, in namespace ns, the TCP segments
+// that arrive from port from to port to. It returns the sequence number
+// the peer sends next and the highest one it acknowledged.
+func peerSeqs(t *testing.T, ns string, from, to uint16, exchange func()) (next, acked uint32) {
+	t.Helper()
+	ready := make(chan error, 1)
+	done := make(chan struct{})
+	var seen int
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if err := enterNetns(ns); err != nil {
+			ready <- err
+			return
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP)
+		if err == nil {
+			defer unix.Close(fd)
+			err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 300000})
+		}
+		ready <- err
+		if err != nil {
+			return
+		}
+		buf := make([]byte, 65536)
+		for {
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil {
+				return // the timeout: exchange is over
+			}
+			p := buf[:n]
+			ihl := int(p[0]&0x0f) * 4
+			if n < ihl+20 {
+				continue
+			}
+			th := p[ihl:]
+			doff := int(th[12]>>4) * 4
+			if binary.BigEndian.Uint16(th[0:]) != from || binary.BigEndian.Uint16(th[2:]) != to || n < ihl+doff {
+				continue
+			}
+			end := binary.BigEndian.Uint32(th[4:]) + uint32(n-ihl-doff)
+			if th[13]&0x03 != 0 { // SYN or FIN
+				end++
+			}
+			ack := binary.BigEndian.Uint32(th[8:])
+			if seen == 0 || int32(end-next) > 0 {
+				next = end
+			}
+			if seen == 0 || int32(ack-acked) > 0 {
+				acked = ack
+			}
+			seen++
+		}
+	}()
+	if err := <-ready; err != nil {
 		t.Fatal(err)
 	}
+	exchange()
+	<-done
+	if seen == 0 {
+		t.Fatalf("saw no segment from port %d to port %d in %s", from, to, ns)
+	}
+	return next, acked
 }
 
 // dialFrom opens a TCP connection from namespace ns, optionally from a
@@ -114,14 +187,19 @@ func TestCTTCPInvalid(t *testing.T) {
 
 	c := dialFrom(t, "client", "10.0.2.2:8300", 0)
 	defer c.Close()
-	if _, err := c.Write([]byte("hello")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 5)
-	if _, err := c.Read(buf); err != nil {
-		t.Fatal(err)
-	}
 	sport := uint16(c.LocalAddr().(*net.TCPAddr).Port)
+	buf := make([]byte, 5)
+	// The echo tells the client's namespace where both sides stand: the
+	// server sends from sn next and has taken everything before cn.
+	sn, cn := peerSeqs(t, "client", 8300, sport, func() {
+		if _, err := c.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("client sends %#x next, server %#x", cn, sn)
 	flow := []string{"-p", "tcp", "--dport", "8300"}
 	est := one(t, ctList(t, tp.router, flow...))
 	if est.TCPState != "ESTABLISHED" {
@@ -129,23 +207,31 @@ func TestCTTCPInvalid(t *testing.T) {
 	}
 
 	// Each crafted segment is INVALID on the router and changes nothing.
+	const far = 1 << 30 // beyond any window
+	fromClient := func(seq, ack uint32, flags byte) []byte {
+		return tcpSegment(client, server, sport, 8300, seq, ack, flags)
+	}
+	const ack, rst = 0x10, 0x04
 	for _, tc := range []struct {
-		name     string
-		from     string
-		src, dst net.IP
-		seg      []byte
+		name string
+		from string
+		dst  net.IP
+		seg  []byte
 	}{
-		{"RST with a guessed sequence number", "client", client, server,
-			tcpSegment(client, server, sport, 8300, 0x12345678, 0, 0x04)},
-		{"stale SYN/ACK from the server", "server", server, client,
-			tcpSegment(server, client, 8300, sport, 0x0badcafe, 1, 0x12)},
-		{"SYN+FIN", "client", client, server,
-			tcpSegment(client, server, sport, 8300, 1, 0, 0x03)},
-		{"no flags", "client", client, server,
-			tcpSegment(client, server, sport, 8300, 1, 0, 0)},
+		{"RST with a guessed sequence number", "client", server, fromClient(cn^0x5a5a5a5a, 0, rst)},
+		{"RST beyond the window", "client", server, fromClient(cn+far, 0, rst)},
+		{"RST inside the window, not exact", "client", server, fromClient(cn+1, 0, rst)},
+		{"data beyond the receiver's window", "client", server, fromClient(cn+far, sn, ack)},
+		{"data from before the window", "client", server, fromClient(cn-far, sn, ack)},
+		{"ACK for data never sent", "client", server, fromClient(cn, sn+1<<20, ack)},
+		{"ACK from long ago", "client", server, fromClient(cn, sn-far, ack)},
+		{"stale SYN/ACK from the server", "server", client,
+			tcpSegment(server, client, 8300, sport, sn^0x0badcafe, cn, 0x12)},
+		{"SYN+FIN", "client", server, fromClient(cn, 0, 0x03)},
+		{"no flags", "client", server, fromClient(cn, 0, 0)},
 	} {
 		before := ctStats(t, tp.router)
-		sendRawTCP(t, tc.from, tc.src, tc.dst, tc.seg)
+		sendRawTCP(t, tc.from, tc.dst, tc.seg)
 		after := statsAfter(t, tp.router, before)
 		if after["invalid"] != before["invalid"]+1 {
 			t.Errorf("%s: invalid %d -> %d, want one more", tc.name, before["invalid"], after["invalid"])
@@ -155,12 +241,23 @@ func TestCTTCPInvalid(t *testing.T) {
 		}
 	}
 
+	// The same ACK, in the window, is valid: the checks are not blanket.
+	before := ctStats(t, tp.router)
+	prev := one(t, ctList(t, tp.router, flow...))
+	sendRawTCP(t, "client", server, fromClient(cn, sn, ack))
+	now := one(t, waitCT(t, tp.router, "the in-window ACK counted", func(es []ctEntry) bool {
+		return len(es) == 1 && es[0].PacketsOrig > prev.PacketsOrig
+	}, flow...))
+	if after := ctStats(t, tp.router); after["invalid"] != before["invalid"] || now.TCPState != "ESTABLISHED" {
+		t.Errorf("in-window ACK: invalid %d -> %d, entry %+v", before["invalid"], after["invalid"], now)
+	}
+
 	// The connection still works, and a reset from its own stack, with
 	// the exact next sequence number, closes the entry.
 	if _, err := c.Write([]byte("again")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Read(buf); err != nil {
+	if _, err := io.ReadFull(c, buf); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.SetLinger(0); err != nil {
