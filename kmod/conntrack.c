@@ -310,10 +310,12 @@ static struct nflab_conn *conn_alloc(struct net *net,
 
 /*
  * Insert an unconfirmed entry. If another CPU confirmed the same flow
- * meanwhile, that entry wins and is returned with a reference; ours is
- * left to the caller to drop.
+ * meanwhile, that entry wins and is returned with a reference, and *dir
+ * becomes the packet's direction in it (the other CPU may have seen the
+ * flow's first packet going the other way); ours is left to the caller
+ * to drop.
  */
-static struct nflab_conn *confirm(struct nflab_conn *ct)
+static struct nflab_conn *confirm(struct nflab_conn *ct, u8 *dir)
 {
 	struct net *net = nflab_ct_net(ct);
 	struct nflab_net *nn = nflab_pernet(net);
@@ -339,6 +341,8 @@ static struct nflab_conn *confirm(struct nflab_conn *ct)
 			double_unlock(b[0], b[1]);
 			local_bh_enable();
 			NFLAB_CT_STAT_INC(nn, CLASH);
+			if (h->dir != d)
+				*dir = !*dir;
 			return other;
 		}
 	}
@@ -570,7 +574,7 @@ unsigned int nflab_ct_confirm(struct sk_buff *skb,
 	if (!ct)
 		return NF_ACCEPT;
 	if (!test_bit(NFLAB_CT_CONFIRMED_BIT, &ct->status)) {
-		winner = confirm(ct);
+		winner = confirm(ct, &dir);
 		if (winner) {
 			/* Lost the race: count this packet on the winner. */
 			account(winner, dir, skb);

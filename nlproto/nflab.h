@@ -135,6 +135,8 @@
  * INVALID, INSERT, INSERT_FAILED, CLASH, DROP, EARLY_DROP, GC_EVICTED,
  * SEARCH_RESTART, RELATED (ICMP errors about a tracked flow; errors about
  * unknown flows or with unusable quoted headers count as INVALID).
+ * INSERT_FAILED counts new entries that could not join the table; without
+ * NAT every clash resolves to the entry already there (CLASH), so it is 0.
  *
  * NFLAB_CMD_CT_GET_CONFIG, NFLAB_CMD_CT_SET_CONFIG
  * ------------------------------------------------

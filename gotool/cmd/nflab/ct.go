@@ -219,7 +219,8 @@ given, all or none, and print nothing; that needs CAP_NET_ADMIN.
 
 Flags:
   --limit N                the most entries the table may hold, 1-4194304
-  --tcp-loose=true|false   pick up TCP connections seen mid-stream
+  --tcp-loose=true|false   pick up TCP connections seen mid-stream (their
+                           windows are then learnt, not enforced)
   --timeout NAME=DURATION  repeatable; DURATION is whole seconds from 1s to
                            30 days, written as 30s, 5m, 120h or a bare number
                            of seconds. NAME is one of tcp_syn_sent,
