@@ -480,7 +480,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	struct nflab_tuple_hash *h;
 	enum nflab_ct_verdict v;
 	struct nflab_conn *ct;
-	bool fragment, changed;
+	bool fragment, changed, repeated = false;
 	unsigned int off;
 
 	/*
@@ -509,6 +509,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 		return NF_ACCEPT;
 	}
 
+repeat:
 	h = lookup(net, &t);
 	if (h) {
 		ct = nflab_ct_of(h);
@@ -544,7 +545,14 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 
 	old_status = READ_ONCE(ct->status) & EVENT_STATUS;
 	v = l4->packet(nn, ct, skb, off, h->dir, &changed);
-	if (v == NFLAB_CT_INVALID) {
+	if (v == NFLAB_CT_REPEAT && !repeated) {
+		/* Once: the entry found is gone, so the lookup creates. */
+		nflab_ct_kill(ct);
+		nflab_ct_put(ct);
+		repeated = true;
+		goto repeat;
+	}
+	if (v == NFLAB_CT_INVALID || v == NFLAB_CT_REPEAT) {
 		NFLAB_CT_STAT_INC(nn, INVALID);
 		nflab_ct_put(ct);
 		return NF_ACCEPT;

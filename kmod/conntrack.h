@@ -33,6 +33,8 @@ enum nflab_ct_verdict {
 	NFLAB_CT_RELATED,
 	NFLAB_CT_INVALID,
 	NFLAB_CT_UNTRACKED,
+	/* packet() only: the packet starts a new flow; kill, look up again */
+	NFLAB_CT_REPEAT,
 };
 
 /*

@@ -384,6 +384,13 @@ static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
 	if (new == T_IV || new == T_IG)
 		return NFLAB_CT_INVALID;
 
+	/*
+	 * The old responder opening a connection back on the same ports: a
+	 * new flow, with the directions swapped (as the kernel's tracker
+	 * handles it).
+	 */
+	if (seg == SEG_SYN && dir == NFLAB_DIR_REPLY && (old == T_TW || old == T_CL))
+		return NFLAB_CT_REPEAT;
 	if (seg == SEG_SYN && (old == T_NO || old == T_TW || old == T_CL)) {
 		/* A new SYN on a closed or TIME_WAIT connection opens it anew. */
 		if (old != T_NO) {

@@ -437,19 +437,40 @@ func TestCTNeedsCapNetAdmin(t *testing.T) {
 // waitTCPListen waits until a TCP socket listens on port in ns.
 func waitTCPListen(t *testing.T, ns netns, port int) {
 	t.Helper()
+	waitTCPPort(t, ns, port, "a listener", func(states []string) bool {
+		return slices.Contains(states, "0A")
+	})
+}
+
+// waitTCPPortFree waits until no TCP socket in ns has port as its own.
+func waitTCPPortFree(t *testing.T, ns netns, port int) {
+	t.Helper()
+	waitTCPPort(t, ns, port, "no socket", func(states []string) bool {
+		return len(states) == 0
+	})
+}
+
+// waitTCPPort polls /proc/net/tcp in ns until ok accepts the states (hex,
+// as the kernel writes them) of the sockets bound to port; 10 s at most.
+func waitTCPPort(t *testing.T, ns netns, port int, what string, ok func(states []string) bool) {
+	t.Helper()
 	want := fmt.Sprintf(":%04X ", port)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		out, err := ns.try("cat", "/proc/net/tcp")
 		if err == nil {
+			var states []string
 			for _, l := range strings.Split(out, "\n")[1:] {
-				if f := strings.Fields(l); len(f) > 3 && strings.HasSuffix(f[1]+" ", want) && f[3] == "0A" {
-					return
+				if f := strings.Fields(l); len(f) > 3 && strings.HasSuffix(f[1]+" ", want) {
+					states = append(states, f[3])
 				}
+			}
+			if ok(states) {
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on TCP port %d in %s", port, ns)
+			t.Fatalf("never %s on TCP port %d in %s", what, port, ns)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -302,3 +302,40 @@ func TestCTTCPSynReopensTimeWait(t *testing.T) {
 		t.Errorf("the SYN made entry %d instead of re-opening %d", again.ID, tw.ID)
 	}
 }
+
+func TestCTTCPReverseSynAfterTimeWait(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	// The client closes first, so TIME_WAIT sits with its socket; the
+	// server's listener takes one connection and is gone.
+	tp.server.run(t, "sh", "-c", "socat -u TCP4-LISTEN:8500,reuseaddr OPEN:/dev/null >/dev/null 2>&1 &")
+	waitTCPListen(t, tp.server, 8500)
+	c := dialFrom(t, "client", "10.0.2.2:8500", 42000)
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	tw := one(t, waitCT(t, tp.router, "TIME_WAIT", func(es []ctEntry) bool {
+		return len(es) == 1 && es[0].TCPState == "TIME_WAIT"
+	}, "-p", "tcp", "--sport", "42000"))
+
+	// Now the server connects back on the same ports. Its SYN runs
+	// against the old entry's reply direction: a new flow, server first.
+	tp.client.run(t, "sh", "-c", "socat -u TCP4-LISTEN:42000,reuseaddr OPEN:/dev/null >/dev/null 2>&1 &")
+	waitTCPListen(t, tp.client, 42000)
+	waitTCPPortFree(t, tp.server, 8500)
+	back := dialFrom(t, "server", "10.0.1.2:42000", 8500)
+	defer back.Close()
+	if _, err := back.Write([]byte("back")); err != nil {
+		t.Fatal(err)
+	}
+	e := one(t, waitCT(t, tp.router, "the server's connection ESTABLISHED", func(es []ctEntry) bool {
+		return len(es) == 1 && es[0].TCPState == "ESTABLISHED"
+	}, "-p", "tcp", "--dport", "42000"))
+	if e.ID == tw.ID || e.Orig.Src != "10.0.2.2" || e.Orig.Sport != 8500 || !e.has("ASSURED") {
+		t.Errorf("entry %+v: want a new ASSURED entry from 10.0.2.2:8500 (the old one was %d)", e, tw.ID)
+	}
+	if es := ctList(t, tp.router, "-p", "tcp", "--sport", "42000"); len(es) != 0 {
+		t.Errorf("the TIME_WAIT entry is still there: %+v", es)
+	}
+}
