@@ -406,8 +406,8 @@ static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
 		return NFLAB_CT_INVALID;
 	}
 
-	t.state = new;
-	ct->proto.tcp = t;
+	memcpy(ct->proto.tcp.d, t.d, sizeof(t.d));
+	WRITE_ONCE(ct->proto.tcp.state, new);	/* dumps read it unlocked */
 	if (new == T_ES &&
 	    (dir == NFLAB_DIR_REPLY || test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status)))
 		nflab_ct_set_assured(nn, ct);
