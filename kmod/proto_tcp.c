@@ -385,11 +385,11 @@ static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
 		return NFLAB_CT_INVALID;
 
 	/*
-	 * The old responder opening a connection back on the same ports: a
-	 * new flow, with the directions swapped (as the kernel's tracker
-	 * handles it).
+	 * The old responder opening a connection back on the same ports
+	 * from TIME_WAIT: a new flow, with the directions swapped (as the
+	 * kernel's tracker handles it).
 	 */
-	if (seg == SEG_SYN && dir == NFLAB_DIR_REPLY && (old == T_TW || old == T_CL))
+	if (seg == SEG_SYN && dir == NFLAB_DIR_REPLY && old == T_TW)
 		return NFLAB_CT_REPEAT;
 	if (seg == SEG_SYN && (old == T_NO || old == T_TW || old == T_CL)) {
 		/* A new SYN on a closed or TIME_WAIT connection opens it anew. */
@@ -398,7 +398,8 @@ static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
 			clear_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status);
 		}
 		tcp_syn_init(&t, dir, skb, off, th);
-	} else if (seg == SEG_RST && t.d[dir].td_maxwin) {
+	} else if (seg == SEG_RST &&
+		   (t.d[dir].td_maxwin || (old == T_SS && dir == NFLAB_DIR_REPLY))) {
 		/* An exact reset ends the connection; windows do not matter. */
 		if (!tcp_rst_exact(&t, old, dir, th))
 			return NFLAB_CT_INVALID;

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 type ctTuple struct {
@@ -212,6 +214,29 @@ func TestCTTCPSynSentAndReset(t *testing.T) {
 	}, "-p", "tcp", "--dport", "8003"))
 	if ss.has("SEEN_REPLY") || ss.has("ASSURED") || ss.Timeout > 120 || ss.Timeout < 100 {
 		t.Errorf("SYN_SENT entry %+v", ss)
+	}
+
+	// Resets in its name that do not acknowledge the SYN are INVALID
+	// (RFC 793) and leave SYN_SENT: sent from the server's namespace with
+	// the silent address as their source.
+	nobody, client := net.IPv4(10, 0, 2, 99), net.IPv4(10, 0, 1, 2)
+	for _, tc := range []struct {
+		name  string
+		ack   uint32
+		flags byte
+	}{
+		{"RST without ACK", 0, 0x04},
+		{"RST with a wrong ACK", 12345, 0x14},
+	} {
+		before := ctStats(t, tp.client)
+		seg := tcpSegment(nobody, client, 8003, ss.Orig.Sport, 0, tc.ack, tc.flags)
+		sendRaw(t, "server", unix.IPPROTO_RAW, client, ipv4Packet(nobody, client, unix.IPPROTO_TCP, seg))
+		if after := statsAfter(t, tp.client, before); after["invalid"] != before["invalid"]+1 {
+			t.Errorf("%s: invalid %d -> %d, want one more", tc.name, before["invalid"], after["invalid"])
+		}
+		if e := one(t, ctList(t, tp.client, "-p", "tcp", "--dport", "8003")); e.TCPState != "SYN_SENT" || e.ID != ss.ID {
+			t.Errorf("%s: entry now %+v, want entry %d still SYN_SENT", tc.name, e, ss.ID)
+		}
 	}
 }
 

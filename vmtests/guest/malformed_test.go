@@ -27,12 +27,8 @@ func TestCTMalformedPackets(t *testing.T) {
 	// IHL 15: a 60-byte IPv4 header (its options all end-of-list) that
 	// fills the whole packet, so the TCP header it announces is missing.
 	// Seen by the client's LOCAL_OUT and by the router's PRE_ROUTING.
-	long := make([]byte, 60)
+	long := ipv4Packet(client, server, unix.IPPROTO_TCP, make([]byte, 40))
 	long[0] = 4<<4 | 15
-	binary.BigEndian.PutUint16(long[2:], uint16(len(long)))
-	long[8], long[9] = 64, unix.IPPROTO_TCP
-	copy(long[12:], client.To4())
-	copy(long[16:], server.To4())
 	beforeC, beforeR := ctStats(t, tp.client), ctStats(t, tp.router)
 	sendRaw(t, "client", unix.IPPROTO_RAW, server, long)
 	for _, c := range []struct {

@@ -42,6 +42,17 @@ func tcpSegment(src, dst net.IP, sport, dport uint16, seq, ack uint32, flags byt
 	return h
 }
 
+// ipv4Packet puts a 20-byte IPv4 header in front of payload, for
+// IPPROTO_RAW; the kernel fills in the length, the id and the checksum.
+func ipv4Packet(src, dst net.IP, proto byte, payload []byte) []byte {
+	p := make([]byte, 20, 20+len(payload))
+	p[0] = 4<<4 | 5
+	p[8], p[9] = 64, proto
+	copy(p[12:], src.To4())
+	copy(p[16:], dst.To4())
+	return append(p, payload...)
+}
+
 // sendRaw sends payload from namespace ns on a raw socket of protocol
 // proto: the kernel adds the IP header, except for IPPROTO_RAW, whose
 // payload is a whole IP packet.
