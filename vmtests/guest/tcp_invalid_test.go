@@ -223,6 +223,7 @@ func TestCTTCPInvalid(t *testing.T) {
 		return tcpSegment(client, server, sport, 8300, seq, ack, flags)
 	}
 	const ack, rst = 0x10, 0x04
+	before := ctStats(t, tp.router)
 	for _, tc := range []struct {
 		name string
 		from string
@@ -241,7 +242,6 @@ func TestCTTCPInvalid(t *testing.T) {
 		{"SYN+FIN", "client", server, fromClient(cn, 0, 0x03)},
 		{"no flags", "client", server, fromClient(cn, 0, 0)},
 	} {
-		before := ctStats(t, tp.router)
 		sendRawTCP(t, tc.from, tc.dst, tc.seg)
 		after := statsAfter(t, tp.router, before)
 		if after["invalid"] != before["invalid"]+1 {
@@ -250,10 +250,10 @@ func TestCTTCPInvalid(t *testing.T) {
 		if e := one(t, ctList(t, tp.router, flow...)); e.TCPState != "ESTABLISHED" || e.ID != est.ID {
 			t.Errorf("%s: entry now %+v, want entry %d still ESTABLISHED", tc.name, e, est.ID)
 		}
+		before = after
 	}
 
 	// The same ACK, in the window, is valid: the checks are not blanket.
-	before := ctStats(t, tp.router)
 	prev := one(t, ctList(t, tp.router, flow...))
 	sendRawTCP(t, "client", server, fromClient(cn, sn, ack))
 	now := one(t, waitCT(t, tp.router, "the in-window ACK counted", func(es []ctEntry) bool {
