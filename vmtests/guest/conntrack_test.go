@@ -243,26 +243,28 @@ func TestCTTCPSynSentAndReset(t *testing.T) {
 func TestCTUDPUnrepliedAssuredExpiry(t *testing.T) {
 	loadModule(t)
 	tp := newTopology(t)
-	tp.client.run(t, "nflab", "ct", "config", "--timeout", "udp_unreplied=2", "--timeout", "udp_assured=3")
+	// Short timeouts, but long enough for a CLI call on the debug kernel
+	// (about a second under KASAN and TCG) to see the entries first.
+	tp.client.run(t, "nflab", "ct", "config", "--timeout", "udp_unreplied=4", "--timeout", "udp_assured=8")
 
 	// One datagram to a port nobody reads on: UNREPLIED.
 	tp.client.run(t, "sh", "-c", "echo a | socat -u - UDP4-SENDTO:10.0.2.2:7001,sourceport=6001")
 	e := one(t, ctList(t, tp.client, "-p", "udp"))
-	if e.has("SEEN_REPLY") || e.has("ASSURED") || e.Timeout > 2 {
+	if e.has("SEEN_REPLY") || e.has("ASSURED") || e.Timeout > 4 {
 		t.Errorf("unreplied entry: %+v", e)
 	}
 
 	// A request that gets a reply: ASSURED.
 	tp.server.run(t, "sh", "-c", "socat UDP4-RECVFROM:7002,fork SYSTEM:'cat' >/dev/null 2>&1 &")
 	waitUDPListen(t, "server", 7002)
-	tp.client.run(t, "sh", "-c", "echo ping | socat -t 2 - UDP4-SENDTO:10.0.2.2:7002,sourceport=6002")
+	tp.client.run(t, "sh", "-c", "echo ping | socat -t 1 - UDP4-SENDTO:10.0.2.2:7002,sourceport=6002")
 	a := one(t, ctList(t, tp.client, "-p", "udp", "--dport", "7002"))
-	if !a.has("SEEN_REPLY") || !a.has("ASSURED") || a.PacketsReply == 0 {
+	if !a.has("SEEN_REPLY") || !a.has("ASSURED") || a.PacketsReply == 0 || a.Timeout > 8 {
 		t.Errorf("answered entry: %+v", a)
 	}
 
 	// Both expire after their shortened timeouts.
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for len(ctList(t, tp.client, "-p", "udp")) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("entries did not expire: %+v", ctList(t, tp.client, "-p", "udp"))
@@ -281,7 +283,8 @@ func TestCTICMPEcho(t *testing.T) {
 	loadModule(t)
 	tp := newTopology(t)
 	tp.router.run(t, "nflab", "ct", "flush")
-	tp.router.run(t, "nflab", "ct", "config", "--timeout", "icmp=2")
+	// Long enough for the list below to come first on the debug kernel.
+	tp.router.run(t, "nflab", "ct", "config", "--timeout", "icmp=5")
 
 	tp.ping("client", "10.0.2.2", 3)
 	e := one(t, ctList(t, tp.router, "-p", "icmp"))
@@ -292,7 +295,7 @@ func TestCTICMPEcho(t *testing.T) {
 	if e.PacketsOrig != 3 || e.PacketsReply != 3 || e.BytesOrig != 3*pingBytes || !e.has("SEEN_REPLY") {
 		t.Errorf("echo entry counters/status: %+v", e)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for ctCount(t, tp.router) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("ICMP entry did not expire: %+v", ctList(t, tp.router))
