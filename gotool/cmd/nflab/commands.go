@@ -38,28 +38,24 @@ func runStats(a *app, cmd *command, args []string) int {
 		return a.usageError("stats", "-o cannot be combined with --reset, which prints nothing")
 	}
 
-	c, err := a.dial()
-	if err != nil {
-		return a.fail("connecting to the module", err)
-	}
-	defer c.Close()
-
-	if *reset {
-		if err := c.ResetHookStats(); err != nil {
-			return a.fail("resetting the hook counters", err)
+	return a.withClient(func(c client) int {
+		if *reset {
+			if err := c.ResetHookStats(); err != nil {
+				return a.fail("resetting the hook counters", err)
+			}
+			return exitOK
 		}
+		stats, err := c.HookStats()
+		if err != nil {
+			return a.fail("reading the hook counters", err)
+		}
+		if *out == "json" {
+			writeJSON(a.stdout, statsJSON(stats))
+			return exitOK
+		}
+		writeStatsTable(a.stdout, stats)
 		return exitOK
-	}
-	stats, err := c.HookStats()
-	if err != nil {
-		return a.fail("reading the hook counters", err)
-	}
-	if *out == "json" {
-		writeJSON(a.stdout, statsJSON(stats))
-		return exitOK
-	}
-	writeStatsTable(a.stdout, stats)
-	return exitOK
+	})
 }
 
 func isSet(fs *flag.FlagSet, name string) bool {

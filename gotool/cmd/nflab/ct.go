@@ -551,25 +551,22 @@ func runCTList(a *app, cmd *command, args []string) int {
 	if err != nil {
 		return a.usageError(cmd.name, "%v", err)
 	}
-	c, err := a.dial()
-	if err != nil {
-		return a.fail("connecting to the module", err)
-	}
-	defer c.Close()
-	conns, err := c.Conns(filter)
-	if err != nil {
-		return a.fail("listing connections", err)
-	}
-	if *out == "json" {
-		js := jsonConns{Entries: make([]jsonConn, 0, len(conns))}
-		for _, ct := range conns {
-			js.Entries = append(js.Entries, connJSON(ct))
+	return a.withClient(func(c client) int {
+		conns, err := c.Conns(filter)
+		if err != nil {
+			return a.fail("listing connections", err)
 		}
-		writeJSON(a.stdout, js)
+		if *out == "json" {
+			js := jsonConns{Entries: make([]jsonConn, 0, len(conns))}
+			for _, ct := range conns {
+				js.Entries = append(js.Entries, connJSON(ct))
+			}
+			writeJSON(a.stdout, js)
+			return exitOK
+		}
+		writeConnTable(a.stdout, conns)
 		return exitOK
-	}
-	writeConnTable(a.stdout, conns)
-	return exitOK
+	})
 }
 
 func runCTGet(a *app, cmd *command, args []string) int {
@@ -582,21 +579,18 @@ func runCTGet(a *app, cmd *command, args []string) int {
 	if err != nil {
 		return a.usageError(cmd.name, "%v", err)
 	}
-	c, err := a.dial()
-	if err != nil {
-		return a.fail("connecting to the module", err)
-	}
-	defer c.Close()
-	ct, err := c.Conn(t)
-	if err != nil {
-		return a.fail("looking up the connection", err)
-	}
-	if *out == "json" {
-		writeJSON(a.stdout, connJSON(ct))
+	return a.withClient(func(c client) int {
+		ct, err := c.Conn(t)
+		if err != nil {
+			return a.fail("looking up the connection", err)
+		}
+		if *out == "json" {
+			writeJSON(a.stdout, connJSON(ct))
+			return exitOK
+		}
+		writeConnTable(a.stdout, []nflab.Conn{ct})
 		return exitOK
-	}
-	writeConnTable(a.stdout, []nflab.Conn{ct})
-	return exitOK
+	})
 }
 
 func runCTDelete(a *app, cmd *command, args []string) int {
@@ -622,26 +616,23 @@ func runCTDelete(a *app, cmd *command, args []string) int {
 	if err != nil {
 		return a.usageError(cmd.name, "%v", err)
 	}
-	c, err := a.dial()
-	if err != nil {
-		return a.fail("connecting to the module", err)
-	}
-	defer c.Close()
-	n := 1
-	if whole {
-		err = c.DeleteConn(t)
-	} else {
-		n, err = c.DeleteConns(filter)
-	}
-	if err != nil {
-		return a.fail("deleting connections", err)
-	}
-	if *out == "json" {
-		writeJSON(a.stdout, jsonDeleted{n})
-	} else {
-		fmt.Fprintf(a.stdout, "deleted %d\n", n)
-	}
-	return exitOK
+	return a.withClient(func(c client) int {
+		n := 1
+		if whole {
+			err = c.DeleteConn(t)
+		} else {
+			n, err = c.DeleteConns(filter)
+		}
+		if err != nil {
+			return a.fail("deleting connections", err)
+		}
+		if *out == "json" {
+			writeJSON(a.stdout, jsonDeleted{n})
+		} else {
+			fmt.Fprintf(a.stdout, "deleted %d\n", n)
+		}
+		return exitOK
+	})
 }
 
 type jsonDeleted struct {
@@ -658,21 +649,18 @@ func runCTFlush(a *app, cmd *command, args []string) int {
 	if err != nil {
 		return a.usageError(cmd.name, "%v", err)
 	}
-	c, err := a.dial()
-	if err != nil {
-		return a.fail("connecting to the module", err)
-	}
-	defer c.Close()
-	n, err := c.FlushConns(filter)
-	if err != nil {
-		return a.fail("flushing connections", err)
-	}
-	if *out == "json" {
-		writeJSON(a.stdout, jsonDeleted{n})
-	} else {
-		fmt.Fprintf(a.stdout, "flushed %d\n", n)
-	}
-	return exitOK
+	return a.withClient(func(c client) int {
+		n, err := c.FlushConns(filter)
+		if err != nil {
+			return a.fail("flushing connections", err)
+		}
+		if *out == "json" {
+			writeJSON(a.stdout, jsonDeleted{n})
+		} else {
+			fmt.Fprintf(a.stdout, "flushed %d\n", n)
+		}
+		return exitOK
+	})
 }
 
 func runCTCount(a *app, cmd *command, args []string) int {
@@ -680,24 +668,21 @@ func runCTCount(a *app, cmd *command, args []string) int {
 	if done, status := a.parseCommand(cmd, fs, args); done {
 		return status
 	}
-	c, err := a.dial()
-	if err != nil {
-		return a.fail("connecting to the module", err)
-	}
-	defer c.Close()
-	n, limit, err := c.ConnCount()
-	if err != nil {
-		return a.fail("counting connections", err)
-	}
-	if *out == "json" {
-		writeJSON(a.stdout, struct {
-			Count int `json:"count"`
-			Limit int `json:"limit"`
-		}{n, limit})
-	} else {
-		fmt.Fprintf(a.stdout, "%d entries (limit %d)\n", n, limit)
-	}
-	return exitOK
+	return a.withClient(func(c client) int {
+		n, limit, err := c.ConnCount()
+		if err != nil {
+			return a.fail("counting connections", err)
+		}
+		if *out == "json" {
+			writeJSON(a.stdout, struct {
+				Count int `json:"count"`
+				Limit int `json:"limit"`
+			}{n, limit})
+		} else {
+			fmt.Fprintf(a.stdout, "%d entries (limit %d)\n", n, limit)
+		}
+		return exitOK
+	})
 }
 
 // jsonCTStats is the documented "nflab ct stats -o json" shape.
@@ -720,34 +705,31 @@ func runCTStats(a *app, cmd *command, args []string) int {
 	if done, status := a.parseCommand(cmd, fs, args); done {
 		return status
 	}
-	c, err := a.dial()
-	if err != nil {
-		return a.fail("connecting to the module", err)
-	}
-	defer c.Close()
-	s, err := c.CTStats()
-	if err != nil {
-		return a.fail("reading the conntrack counters", err)
-	}
-	if *out == "json" {
-		writeJSON(a.stdout, jsonCTStats(s))
+	return a.withClient(func(c client) int {
+		s, err := c.CTStats()
+		if err != nil {
+			return a.fail("reading the conntrack counters", err)
+		}
+		if *out == "json" {
+			writeJSON(a.stdout, jsonCTStats(s))
+			return exitOK
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "COUNTER\tVALUE")
+		for _, row := range []struct {
+			name string
+			v    uint64
+		}{
+			{"found", s.Found}, {"new", s.New}, {"invalid", s.Invalid}, {"insert", s.Insert},
+			{"insert_failed", s.InsertFailed}, {"clash", s.Clash}, {"drop", s.Drop},
+			{"early_drop", s.EarlyDrop}, {"gc_evicted", s.GCEvicted}, {"search_restart", s.SearchRestart},
+			{"related", s.Related},
+		} {
+			fmt.Fprintf(tw, "%s\t%d\n", row.name, row.v)
+		}
+		tw.Flush()
 		return exitOK
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "COUNTER\tVALUE")
-	for _, row := range []struct {
-		name string
-		v    uint64
-	}{
-		{"found", s.Found}, {"new", s.New}, {"invalid", s.Invalid}, {"insert", s.Insert},
-		{"insert_failed", s.InsertFailed}, {"clash", s.Clash}, {"drop", s.Drop},
-		{"early_drop", s.EarlyDrop}, {"gc_evicted", s.GCEvicted}, {"search_restart", s.SearchRestart},
-		{"related", s.Related},
-	} {
-		fmt.Fprintf(tw, "%s\t%d\n", row.name, row.v)
-	}
-	tw.Flush()
-	return exitOK
+	})
 }
 
 // timeoutsValue is --timeout NAME=DURATION, repeatable.
@@ -834,47 +816,43 @@ func runCTConfig(a *app, cmd *command, args []string) int {
 		return a.usageError(cmd.name, "-o cannot be combined with settings to change, which print nothing")
 	}
 
-	c, err := a.dial()
-	if err != nil {
-		return a.fail("connecting to the module", err)
-	}
-	defer c.Close()
-
-	if set {
-		cfg := nflab.CTConfig{Timeouts: timeouts}
-		if limit.set {
-			cfg.Limit = &limit.v
+	return a.withClient(func(c client) int {
+		if set {
+			cfg := nflab.CTConfig{Timeouts: timeouts}
+			if limit.set {
+				cfg.Limit = &limit.v
+			}
+			if isSet(fs, "tcp-loose") {
+				cfg.TCPLoose = loose
+			}
+			if err := c.SetCTConfig(cfg); err != nil {
+				return a.fail("changing the conntrack settings", err)
+			}
+			return exitOK
 		}
-		if isSet(fs, "tcp-loose") {
-			cfg.TCPLoose = loose
+		cfg, err := c.CTConfig()
+		if err != nil {
+			return a.fail("reading the conntrack settings", err)
 		}
-		if err := c.SetCTConfig(cfg); err != nil {
-			return a.fail("changing the conntrack settings", err)
+		if cfg.Limit == nil || cfg.TCPLoose == nil {
+			return a.fail("reading the conntrack settings", errors.New("the module left settings out"))
 		}
+		if *out == "json" {
+			writeJSON(a.stdout, jsonCTConfig{Limit: *cfg.Limit, TCPLoose: *cfg.TCPLoose, Timeouts: jsonTimeouts(cfg.Timeouts)})
+			return exitOK
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SETTING\tVALUE")
+		fmt.Fprintf(tw, "limit\t%d\n", *cfg.Limit)
+		fmt.Fprintf(tw, "tcp_loose\t%t\n", *cfg.TCPLoose)
+		for _, t := range nflab.CTTimeouts() {
+			if d, ok := cfg.Timeouts[t]; ok {
+				fmt.Fprintf(tw, "%s\t%ds\n", t, int64(d/time.Second))
+			}
+		}
+		tw.Flush()
 		return exitOK
-	}
-	cfg, err := c.CTConfig()
-	if err != nil {
-		return a.fail("reading the conntrack settings", err)
-	}
-	if cfg.Limit == nil || cfg.TCPLoose == nil {
-		return a.fail("reading the conntrack settings", errors.New("the module left settings out"))
-	}
-	if *out == "json" {
-		writeJSON(a.stdout, jsonCTConfig{Limit: *cfg.Limit, TCPLoose: *cfg.TCPLoose, Timeouts: jsonTimeouts(cfg.Timeouts)})
-		return exitOK
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SETTING\tVALUE")
-	fmt.Fprintf(tw, "limit\t%d\n", *cfg.Limit)
-	fmt.Fprintf(tw, "tcp_loose\t%t\n", *cfg.TCPLoose)
-	for _, t := range nflab.CTTimeouts() {
-		if d, ok := cfg.Timeouts[t]; ok {
-			fmt.Fprintf(tw, "%s\t%ds\n", t, int64(d/time.Second))
-		}
-	}
-	tw.Flush()
-	return exitOK
+	})
 }
 
 // jsonCTConfig is the documented "nflab ct config -o json" shape.
@@ -910,23 +888,20 @@ func runCTGC(a *app, cmd *command, args []string) int {
 	if done, status := a.parseCommand(cmd, fs, args); done {
 		return status
 	}
-	c, err := a.dial()
-	if err != nil {
-		return a.fail("connecting to the module", err)
-	}
-	defer c.Close()
-	n, err := c.RunCTGC()
-	if err != nil {
-		return a.fail("running conntrack garbage collection", err)
-	}
-	if *out == "json" {
-		writeJSON(a.stdout, struct {
-			Evicted int `json:"evicted"`
-		}{n})
-	} else {
-		fmt.Fprintf(a.stdout, "evicted %d\n", n)
-	}
-	return exitOK
+	return a.withClient(func(c client) int {
+		n, err := c.RunCTGC()
+		if err != nil {
+			return a.fail("running conntrack garbage collection", err)
+		}
+		if *out == "json" {
+			writeJSON(a.stdout, struct {
+				Evicted int `json:"evicted"`
+			}{n})
+		} else {
+			fmt.Fprintf(a.stdout, "evicted %d\n", n)
+		}
+		return exitOK
+	})
 }
 
 // jsonConns and jsonConn are the documented "nflab ct list -o json" shape.

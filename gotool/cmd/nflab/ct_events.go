@@ -67,43 +67,39 @@ func runCTEvents(a *app, cmd *command, args []string) int {
 	if err != nil {
 		return a.usageError(cmd.name, "%v", err)
 	}
-	c, err := a.dial()
-	if err != nil {
-		return a.fail("connecting to the module", err)
-	}
-	defer c.Close()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	p := eventPrinter{json: *out == "json", stdout: a.stdout, stderr: a.stderr}
-	err = c.WatchConns(ctx, func(ev nflab.CTEvent) error {
-		if ev.Type != nflab.CTEventLost {
-			if !filter.Match(ev.Conn) {
-				return nil
+	return a.withClient(func(c client) int {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		p := eventPrinter{json: *out == "json", stdout: a.stdout, stderr: a.stderr}
+		err := c.WatchConns(ctx, func(ev nflab.CTEvent) error {
+			if ev.Type != nflab.CTEventLost {
+				if !filter.Match(ev.Conn) {
+					return nil
+				}
+				return p.entry(ev.Type.String(), ev.Conn)
 			}
-			return p.entry(ev.Type.String(), ev.Conn)
-		}
-		if err := p.lost(); err != nil {
-			return err
-		}
-		conns, err := c.Conns(filter)
-		if err != nil {
-			return &stepError{"resynchronising after lost events", err}
-		}
-		for _, ct := range conns {
-			if err := p.entry("sync", ct); err != nil {
+			if err := p.lost(); err != nil {
 				return err
 			}
+			conns, err := c.Conns(filter)
+			if err != nil {
+				return &stepError{"resynchronising after lost events", err}
+			}
+			for _, ct := range conns {
+				if err := p.entry("sync", ct); err != nil {
+					return err
+				}
+			}
+			return p.synced(len(conns))
+		})
+		if se := (*stepError)(nil); errors.As(err, &se) {
+			return a.fail(se.what, se.err)
 		}
-		return p.synced(len(conns))
+		if err != nil {
+			return a.fail("watching connections", err)
+		}
+		return exitOK
 	})
-	if se := (*stepError)(nil); errors.As(err, &se) {
-		return a.fail(se.what, se.err)
-	}
-	if err != nil {
-		return a.fail("watching connections", err)
-	}
-	return exitOK
 }
 
 // stepError names the step of the watch's callback that failed.

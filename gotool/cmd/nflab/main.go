@@ -242,22 +242,30 @@ func writeJSON(w io.Writer, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// status is bare "nflab": the module version, then the counters.
-func (a *app) status() int {
+// withClient dials the module, runs fn with the connection and closes it;
+// a failed dial is reported like any other failure.
+func (a *app) withClient(fn func(c client) int) int {
 	c, err := a.dial()
 	if err != nil {
 		return a.fail("connecting to the module", err)
 	}
 	defer c.Close()
-	v, err := c.Version()
-	if err != nil {
-		return a.fail("reading the module version", err)
-	}
-	stats, err := c.HookStats()
-	if err != nil {
-		return a.fail("reading the hook counters", err)
-	}
-	fmt.Fprintf(a.stdout, "module %s, protocol %d\n\n", v.Module, v.Protocol)
-	writeStatsTable(a.stdout, stats)
-	return exitOK
+	return fn(c)
+}
+
+// status is bare "nflab": the module version, then the counters.
+func (a *app) status() int {
+	return a.withClient(func(c client) int {
+		v, err := c.Version()
+		if err != nil {
+			return a.fail("reading the module version", err)
+		}
+		stats, err := c.HookStats()
+		if err != nil {
+			return a.fail("reading the hook counters", err)
+		}
+		fmt.Fprintf(a.stdout, "module %s, protocol %d\n\n", v.Module, v.Protocol)
+		writeStatsTable(a.stdout, stats)
+		return exitOK
+	})
 }
