@@ -140,23 +140,33 @@ func TestRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got []byte
-			c := testClient(t, func(_ genetlink.Message, nreq netlink.Message) ([]genetlink.Message, error) {
-				nreq.Header.Sequence, nreq.Header.PID = 0, 0
-				b, err := nreq.MarshalBinary()
-				if err != nil {
-					return nil, err
-				}
-				got = b
+			checkRequest(t, tt.call, func(genetlink.Message) ([]genetlink.Message, error) {
 				return tt.resp(t)
-			})
-			if err := tt.call(c); err != nil {
-				t.Fatalf("call: %v", err)
-			}
-			if diff := cmp.Diff(golden(t, tt.want), got); diff != "" {
-				t.Fatalf("request (-want +got):\n%s", diff)
-			}
+			}, tt.want)
 		})
+	}
+}
+
+// checkRequest runs call against a module that answers with respond and
+// compares the request it got, sequence and PID zeroed, with golden want.
+func checkRequest(t *testing.T, call func(*Client) error,
+	respond func(req genetlink.Message) ([]genetlink.Message, error), want string) {
+	t.Helper()
+	var got []byte
+	c := testClient(t, func(greq genetlink.Message, nreq netlink.Message) ([]genetlink.Message, error) {
+		nreq.Header.Sequence, nreq.Header.PID = 0, 0
+		b, err := nreq.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		got = b
+		return respond(greq)
+	})
+	if err := call(c); err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	if diff := cmp.Diff(golden(t, want), got); diff != "" {
+		t.Fatalf("request (-want +got):\n%s", diff)
 	}
 }
 

@@ -324,25 +324,12 @@ func TestCTRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got []byte
-			c := testClient(t, func(greq genetlink.Message, nreq netlink.Message) ([]genetlink.Message, error) {
-				nreq.Header.Sequence, nreq.Header.PID = 0, 0
-				b, err := nreq.MarshalBinary()
-				if err != nil {
-					return nil, err
-				}
-				got = b
+			checkRequest(t, tt.call, func(greq genetlink.Message) ([]genetlink.Message, error) {
 				if tt.resp == "ack" {
 					return nil, io.EOF
 				}
 				return reply(greq.Header.Command, golden(t, tt.resp)), nil
-			})
-			if err := tt.call(c); err != nil {
-				t.Fatalf("call: %v", err)
-			}
-			if diff := cmp.Diff(golden(t, tt.want), got); diff != "" {
-				t.Fatalf("request (-want +got):\n%s", diff)
-			}
+			}, tt.want)
 		})
 	}
 }
