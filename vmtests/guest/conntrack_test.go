@@ -6,6 +6,7 @@ package guest
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"runtime"
@@ -185,6 +186,58 @@ func TestCTTCPBulkTransferInWindow(t *testing.T) {
 	}
 	if after := ctStats(t, tp.router); after["invalid"] != before["invalid"] {
 		t.Errorf("invalid %d -> %d during the transfers, want none", before["invalid"], after["invalid"])
+	}
+}
+
+// A connection the tracker meets mid-stream (here: after a flush) is
+// picked up as ESTABLISHED. Its window scale was never seen, so its windows
+// are not enforced: a scaled transfer stays valid. With --tcp-loose=false
+// such segments create nothing and are INVALID.
+func TestCTTCPPickupMidStream(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	tp.server.run(t, "sh", "-c", "socat TCP4-LISTEN:8700,reuseaddr,fork EXEC:cat >/dev/null 2>&1 &")
+	waitTCPListen(t, tp.server, 8700)
+	c := dialFrom(t, "client", "10.0.2.2:8700", 0)
+	defer c.Close()
+	chunk, back := make([]byte, 64<<10), make([]byte, 64<<10)
+	echo := func(n int) {
+		t.Helper()
+		for range n {
+			if _, err := c.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, back); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	flow := []string{"-p", "tcp", "--dport", "8700"}
+	echo(1)
+	first := one(t, ctList(t, tp.router, flow...))
+
+	tp.router.run(t, "nflab", "ct", "flush")
+	before := ctStats(t, tp.router)
+	echo(16)
+	e := one(t, waitCT(t, tp.router, "a picked-up entry", func(es []ctEntry) bool {
+		return len(es) == 1 && es[0].TCPState == "ESTABLISHED"
+	}, flow...))
+	if e.ID == first.ID || !e.has("ASSURED") || e.BytesOrig < 16*64<<10 {
+		t.Errorf("picked-up entry %+v: want a new ASSURED entry that counted 1 MiB (the first was %d)", e, first.ID)
+	}
+	if after := ctStats(t, tp.router); after["invalid"] != before["invalid"] {
+		t.Errorf("invalid %d -> %d while the picked-up connection ran, want none", before["invalid"], after["invalid"])
+	}
+
+	tp.router.run(t, "nflab", "ct", "config", "--tcp-loose=false")
+	tp.router.run(t, "nflab", "ct", "flush")
+	before = ctStats(t, tp.router)
+	echo(1)
+	if after := statsAfter(t, tp.router, before); after["invalid"] <= before["invalid"] {
+		t.Errorf("without pickup: invalid %d -> %d, want more", before["invalid"], after["invalid"])
+	}
+	if es := ctList(t, tp.router, flow...); len(es) != 0 {
+		t.Errorf("without pickup the connection got an entry: %+v", es)
 	}
 }
 
