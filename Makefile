@@ -48,8 +48,22 @@ DEB_PACKAGES := build-essential qemu-system-x86 linux-image-amd64 \
 	iproute2 nftables sparse kmod xz-utils bc flex bison libelf-dev libssl-dev
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
-.PHONY: help deps debug-kernel test-all bench module module-werror style check generate generate-check vet unit \
+# Phase times of make deps, test and test-all, and each suite's slowest
+# tests, for the closing report.
+TIMES := $(CURDIR)/bin/times
+export NFLAB_TIMES_DIR := $(TIMES)
+PHASES := phases.txt
+# $(call phase,NAME,COMMAND): run COMMAND as one timed phase. A failure
+# prints the report so far and fails the target.
+phase = s=$$(date +%s); $(2); rc=$$?; \
+	d=$$(( $$(date +%s) - s )); mkdir -p $(TIMES); \
+	printf '%-28s %5d s  %s\n' '$(1)' $$d "$$([ $$rc = 0 ] && echo ok || echo FAILED)" >>$(TIMES)/$(PHASES); \
+	echo "=== phase $(1): $$d s"; \
+	if [ $$rc != 0 ]; then $(MAKE) -s times; exit $$rc; fi
+
+.PHONY: help deps debug-kernel test-all soak times lint-ci bench module module-werror style check generate generate-check vet unit \
 	vm-test test demo vm-shell vm-run clean need-kernel
 
 help:
@@ -58,6 +72,7 @@ help:
 	@echo 'make test      unit tests, vet, W=1 build, style, protocol drift, VM tests'
 	@echo '               on stock-6.1 and debug-6.1'
 	@echo 'make test-all  make test, plus the VM tests on stock-6.12'
+	@echo 'make soak      the VM suites on every lab kernel with ten times the iteration counts'
 	@echo 'make bench     guest benchmarks (packets/s with nflab loaded and not)'
 	@echo 'make demo      boot the lab VM, send traffic, show the hook counters'
 	@echo 'make vm-shell  interactive shell in the lab VM, module loaded'
@@ -67,7 +82,13 @@ help:
 	@echo 'make generate  regenerate nlproto Go constants from nlproto/nflab.h'
 	@echo 'variables: KERNEL=$(KERNEL) (stock-6.1, stock-6.12, debug-6.1) KVER=$(KVER) KDIR=$(KDIR)'
 
+deps: PHASES := deps.txt
 deps:
+	@rm -f $(TIMES)/deps.txt
+	@$(call phase,deps,$(MAKE) -s deps-install)
+
+.PHONY: deps-install
+deps-install:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 			grep -q '^install ok installed$$' || echo $$p; done); \
@@ -79,6 +100,7 @@ deps:
 	fi
 	@vmtests/kernels/deps-backports.sh
 	@$(GO) mod download
+	@$(GO) run $(ACTIONLINT) -version >/dev/null
 	@$(MAKE) -s $(NFLAB_CACHE)/checkpatch/checkpatch.pl
 
 # The debug kernel builds on first use (tens of minutes cold, then cached).
@@ -127,6 +149,10 @@ generate-check:
 	@git diff --exit-code --stat -- nlproto || \
 		{ echo "nlproto: generated Go constants are stale; run 'make generate' and commit" >&2; exit 1; }
 
+# The CI workflow, checked as GitHub would read it.
+lint-ci:
+	$(GO) run $(ACTIONLINT) .github/workflows/*.yml
+
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
 	$(GO) vet ./...
@@ -139,8 +165,11 @@ unit:
 vm_env = NFLAB_KERNEL=$(VMLINUZ) NFLAB_MODDIR=$(MODDIR) NFLAB_KO=$(CURDIR)/$(KO) \
 	NFLAB_KERNEL_NAME=$(KERNEL)
 
+# The VM's own limit is the kernel's budget (vmtests/internal/vm/budget.go);
+# go test's is only a backstop above it.
+VM_TEST_TIMEOUT ?= 60m
 vm-test: module
-	$(vm_env) $(GO) test -count=1 -timeout 60m -v ./vmtests/
+	$(vm_env) NFLAB_SOAK=$(NFLAB_SOAK) $(GO) test -count=1 -timeout $(VM_TEST_TIMEOUT) -v ./vmtests/
 
 # The VM suites run once per lab kernel, each in its own make so that the
 # kernel variables are evaluated for it.
@@ -149,12 +178,44 @@ vm-test: module
 bench: module
 	$(vm_env) NFLAB_VMTEST_BENCH=$${NFLAB_VMTEST_BENCH:-.} $(GO) test -count=1 -timeout 30m -v -run TestGuest ./vmtests/
 
-test: unit vet style generate-check
-	$(MAKE) KERNEL=stock-6.1 module-werror vm-test
-	$(MAKE) KERNEL=debug-6.1 module-werror vm-test
+# One timed phase per step. The debug kernel builds (or is found in the
+# cache) in a phase of its own, before its module.
+test:
+	@rm -f $(TIMES)/phases.txt $(TIMES)/slowest-*.txt
+	@$(MAKE) -s test-phases
+	@$(MAKE) -s times
 
-test-all: test
-	$(MAKE) KERNEL=stock-6.12 module-werror vm-test
+test-all:
+	@rm -f $(TIMES)/phases.txt $(TIMES)/slowest-*.txt
+	@$(MAKE) -s test-phases
+	@$(call phase,module stock-6.12,$(MAKE) -s KERNEL=stock-6.12 module-werror)
+	@$(call phase,suite stock-6.12,$(MAKE) -s KERNEL=stock-6.12 vm-test)
+	@$(MAKE) -s times
+
+.PHONY: test-phases
+test-phases:
+	@$(call phase,unit,$(MAKE) -s unit)
+	@$(call phase,vet lint-ci style generate,$(MAKE) -s vet lint-ci style generate-check)
+	@$(call phase,module stock-6.1,$(MAKE) -s KERNEL=stock-6.1 module-werror)
+	@$(call phase,debug kernel build,$(MAKE) -s KERNEL=debug-6.1 debug-kernel)
+	@$(call phase,module debug-6.1,$(MAKE) -s KERNEL=debug-6.1 module-werror)
+	@$(call phase,suite stock-6.1,$(MAKE) -s KERNEL=stock-6.1 vm-test)
+	@$(call phase,suite debug-6.1,$(MAKE) -s KERNEL=debug-6.1 vm-test)
+
+# Soak: the suites with ten times the counts (vmtests/internal/vm/budget.go),
+# not part of test-all.
+soak:
+	$(MAKE) KERNEL=stock-6.1 NFLAB_SOAK=1 VM_TEST_TIMEOUT=600m vm-test
+	$(MAKE) KERNEL=stock-6.12 NFLAB_SOAK=1 VM_TEST_TIMEOUT=600m vm-test
+	$(MAKE) KERNEL=debug-6.1 NFLAB_SOAK=1 VM_TEST_TIMEOUT=600m vm-test
+
+# The report: the time of each phase (deps from its last run) and each
+# suite's slowest guest tests.
+times:
+	@echo "=== times"
+	@cat $(TIMES)/deps.txt $(TIMES)/phases.txt 2>/dev/null | \
+		awk '{print} {n=$$(NF-2); if (n ~ /^[0-9]+$$/) t+=n} END {printf "%-28s %5d s\n", "total", t}'
+	@cat $(TIMES)/slowest-*.txt 2>/dev/null || true
 
 # nflab-vm is built, not "go run": go run turns every failure into exit 1,
 # and bin/nflab-vm run passes the script's own status through.

@@ -19,24 +19,22 @@ import (
 	"github.com/nflab/nflab/vmtests/internal/vm"
 )
 
-// vmTimeout is the VM's hard limit unless the go test deadline is nearer:
-// the debug kernel (KASAN under TCG) runs the suite about five times slower.
-const vmTimeout = 45 * time.Minute
-
 func TestGuest(t *testing.T) {
 	cfg, err := vm.ConfigFromEnv()
 	if err != nil {
 		t.Fatalf("%v\n(the Makefile's vm-test target sets these)", err)
 	}
-	cfg.Timeout = vmTimeout
-	if d, ok := t.Deadline(); ok {
-		cfg.Timeout = min(cfg.Timeout, time.Until(d)-30*time.Second)
+	soak := os.Getenv("NFLAB_SOAK") == "1"
+	prof := vm.ProfileFor(cfg.KernelName, soak)
+	cfg.Timeout = prof.Budget
+	if d, ok := t.Deadline(); ok && time.Until(d)-30*time.Second < cfg.Timeout {
+		t.Fatalf("go test -timeout leaves %v for a VM whose budget is %v; raise -timeout",
+			time.Until(d).Round(time.Second), cfg.Timeout)
 	}
-	// Leave the guest time to report before the VM is killed.
-	guestTimeout := cfg.Timeout - time.Minute
-	if guestTimeout < time.Minute {
-		t.Fatalf("go test -timeout leaves %v for the VM; run with -timeout 30m", cfg.Timeout)
-	}
+	// The VM's limit is the budget; the guest's own timeout comes later,
+	// so that an over-budget suite is reported with its test times (below)
+	// rather than as a goroutine dump.
+	guestTimeout := cfg.Timeout + 5*time.Minute
 
 	root, err := vm.RepoRoot()
 	if err != nil {
@@ -47,13 +45,16 @@ func TestGuest(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.ExtraFiles = map[string]string{"guest.test": guestTest}
-	// Knobs of the guest tests (seeds, iteration counts) pass through.
-	cfg.Env = map[string]string{}
+	// Iteration counts come from the kernel's profile; the knobs of the
+	// guest tests (seeds, counts) given in the environment override them.
+	cfg.Env = prof.Counts.Env()
 	for _, k := range []string{"NFLAB_FUZZ_SEED", "NFLAB_FUZZ_N", "NFLAB_CYCLES", "NFLAB_NAMESPACES"} {
 		if v, ok := os.LookupEnv(k); ok {
 			cfg.Env[k] = v
 		}
 	}
+	t.Logf("%s: budget %v, cycles=%s namespaces=%s fuzz=%s%s", cfg.KernelName, cfg.Timeout,
+		cfg.Env["NFLAB_CYCLES"], cfg.Env["NFLAB_NAMESPACES"], cfg.Env["NFLAB_FUZZ_N"], map[bool]string{true: " (soak)"}[soak])
 
 	payload := fmt.Sprintf("exec ./guest.test -test.v -test.timeout=%s", guestTimeout.Round(time.Second))
 	// NFLAB_VMTEST_BENCH runs the guest benchmarks it selects instead.
@@ -74,10 +75,40 @@ func TestGuest(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%s: VM ran %.1fs (TestGuest %.1fs)", cfg.KernelName, r.Duration.Seconds(), time.Since(start).Seconds())
+	if r.TimedOut {
+		t.Error(vm.OverBudget(cfg.KernelName, cfg.Timeout, r.Console))
+	} else if bench == "" {
+		summary := timesSummary(cfg.KernelName, r)
+		t.Log(summary)
+		writeTimes(t, cfg.KernelName, summary)
+	}
 	if err := r.Check(); err != nil {
 		t.Error(err)
 	}
 	if err := checkGoTestOutput(r.Console, bench != ""); err != nil {
+		t.Error(err)
+	}
+}
+
+// timesSummary lists the ten slowest guest tests of a run.
+func timesSummary(kernel string, r *vm.Result) string {
+	done, _ := vm.TestTimes(r.Console)
+	return fmt.Sprintf("%s: %d guest tests, VM %.0fs; the ten slowest:\n%s",
+		kernel, len(done), r.Duration.Seconds(), vm.FormatTimes(vm.Slowest(done, 10)))
+}
+
+// writeTimes leaves the summary in $NFLAB_TIMES_DIR for make test-all's
+// closing report.
+func writeTimes(t *testing.T, kernel, summary string) {
+	dir := os.Getenv("NFLAB_TIMES_DIR")
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Error(err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, "slowest-"+kernel+".txt"), []byte(summary), 0o644); err != nil {
 		t.Error(err)
 	}
 }

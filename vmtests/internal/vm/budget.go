@@ -1,0 +1,125 @@
+package vm
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Counts are the iteration counts of the guest's reliability tests. They
+// are set per lab kernel, not per test: every kernel runs the same code
+// paths, the debug kernel fewer times.
+type Counts struct {
+	Cycles     int // insmod/rmmod cycles under traffic (NFLAB_CYCLES)
+	Namespaces int // namespaces created and destroyed (NFLAB_NAMESPACES)
+	FuzzN      int // netlink fuzz messages per user (NFLAB_FUZZ_N)
+}
+
+// Env returns the counts as the guest tests read them.
+func (c Counts) Env() map[string]string {
+	return map[string]string{
+		"NFLAB_CYCLES":     strconv.Itoa(c.Cycles),
+		"NFLAB_NAMESPACES": strconv.Itoa(c.Namespaces),
+		"NFLAB_FUZZ_N":     strconv.Itoa(c.FuzzN),
+	}
+}
+
+// Profile is what one lab kernel costs and how much of the suite it runs.
+type Profile struct {
+	Counts Counts
+	// Budget is the guest suite's time limit, boot included: the VM is
+	// killed when it is spent and the run fails as over budget. It is
+	// about three times what the suite takes on the slower machines of
+	// the kind CI uses, so that it catches a suite that grew or hung, not
+	// a slow machine.
+	Budget time.Duration
+}
+
+// stockCounts are the full counts; the stock kernels run them.
+var stockCounts = Counts{Cycles: 200, Namespaces: 200, FuzzN: 3000}
+
+// ProfileFor returns the profile of a lab kernel by its name (stock-6.1,
+// stock-6.12, debug-6.1). Under KASAN, kmemleak and lockdep one load and
+// unload costs about 8 s instead of 1 s, so the debug kernel's counts are
+// sized to its cost. A soak run (make soak) multiplies every count and the
+// budget by ten.
+func ProfileFor(kernel string, soak bool) Profile {
+	p := Profile{Counts: stockCounts, Budget: 15 * time.Minute}
+	if strings.HasPrefix(kernel, "debug-") {
+		p.Counts = Counts{Cycles: 30, Namespaces: 40, FuzzN: 500}
+		p.Budget = 40 * time.Minute
+	}
+	if soak {
+		p.Counts = Counts{Cycles: 10 * p.Counts.Cycles, Namespaces: 10 * p.Counts.Namespaces, FuzzN: 10 * p.Counts.FuzzN}
+		p.Budget *= 10
+	}
+	return p
+}
+
+// TestTime is one guest test's result and duration.
+type TestTime struct {
+	Name     string
+	Result   string // PASS, FAIL or SKIP
+	Duration time.Duration
+}
+
+var testResult = regexp.MustCompile(`^--- (PASS|FAIL|SKIP): (\S+) \(([0-9.]+)s\)`)
+var testRun = regexp.MustCompile(`^=== RUN   (\S+)$`)
+
+// TestTimes reads the top-level test results of a go test -v output (the
+// guest's console), in order, and the test that was still running at its
+// end ("" if none).
+func TestTimes(out string) (done []TestTime, running string) {
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimRight(l, "\r")
+		if m := testRun.FindStringSubmatch(l); m != nil && !strings.Contains(m[1], "/") {
+			running = m[1]
+			continue
+		}
+		m := testResult.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		secs, _ := strconv.ParseFloat(m[3], 64)
+		done = append(done, TestTime{Name: m[2], Result: m[1], Duration: time.Duration(secs * float64(time.Second))})
+		if m[2] == running {
+			running = ""
+		}
+	}
+	return done, running
+}
+
+// Slowest returns the n slowest of ts, slowest first.
+func Slowest(ts []TestTime, n int) []TestTime {
+	s := slices.Clone(ts)
+	slices.SortStableFunc(s, func(a, b TestTime) int { return int(b.Duration - a.Duration) })
+	return s[:min(n, len(s))]
+}
+
+// FormatTimes prints test times as an aligned table.
+func FormatTimes(ts []TestTime) string {
+	var b strings.Builder
+	for _, t := range ts {
+		fmt.Fprintf(&b, "    %-44s %-4s %7.1fs\n", t.Name, t.Result, t.Duration.Seconds())
+	}
+	return b.String()
+}
+
+// OverBudget explains a suite that ran out of its budget: which test was
+// running and which took longest until then.
+func OverBudget(kernel string, budget time.Duration, console string) string {
+	done, running := TestTimes(console)
+	var total time.Duration
+	for _, t := range done {
+		total += t.Duration
+	}
+	msg := fmt.Sprintf("[%s] over budget: the guest suite did not finish within %v (a machine this slow, or a suite this long, needs the budget in vmtests/internal/vm/budget.go raised).\n", kernel, budget)
+	if running != "" {
+		msg += fmt.Sprintf("  still running when the VM was killed: %s\n", running)
+	}
+	msg += fmt.Sprintf("  %d tests finished in %.0fs; the slowest:\n%s", len(done), total.Seconds(), FormatTimes(Slowest(done, 10)))
+	return msg
+}
