@@ -82,10 +82,11 @@ func ctStats(t *testing.T, ns netns) map[string]uint64 {
 	return v
 }
 
-// waitCT polls ns's entries until ok accepts them or 10 s pass.
+// waitCT polls ns's entries until ok accepts them or waitLong passes. ok
+// must accept only a state that lasts until the test moves the traffic on.
 func waitCT(t *testing.T, ns netns, what string, ok func([]ctEntry) bool, args ...string) []ctEntry {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitLong)
 	for {
 		es := ctList(t, ns, args...)
 		if ok(es) {
@@ -109,23 +110,29 @@ func one(t *testing.T, es []ctEntry) ctEntry {
 func TestCTTCPHandshakeDataFin(t *testing.T) {
 	loadModule(t)
 	tp := newTopology(t)
-	tp.server.run(t, "sh", "-c", "socat -u TCP4-LISTEN:8000,reuseaddr OPEN:/tmp/got,creat,trunc >/dev/null 2>&1 &")
-	waitTCPListen(t, tp.server, 8000)
+	flow := []string{"-p", "tcp", "--dport", "8000"}
 
-	// A client that connects, sends 1000 bytes, waits, then closes.
+	// A client and a server the test drives: the client sends 1000 bytes,
+	// the server takes them all and answers one byte. Once the client has
+	// that byte every packet checked below crossed the router, and the
+	// connection stays ESTABLISHED until the test closes it.
 	const payload = 1000
-	cl := exec.Command("ip", "netns", "exec", "client", "sh", "-c",
-		fmt.Sprintf("(head -c %d /dev/zero; sleep 2) | socat -u - TCP4:10.0.2.2:8000", payload))
-	if err := cl.Start(); err != nil {
+	cl, srv := connPair(t, "client", "server", "10.0.2.2:8000", "10.0.2.2:8000")
+	if _, err := cl.Write(make([]byte, payload)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cl.Process.Kill(); _ = cl.Wait() })
+	readN(t, srv, make([]byte, payload))
+	if _, err := srv.Write([]byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	readN(t, cl, make([]byte, 1))
 
 	// On the router, which only forwards, the entry is ESTABLISHED and
 	// ASSURED once the handshake passed.
-	est := one(t, waitCT(t, tp.router, "an ESTABLISHED TCP entry", func(es []ctEntry) bool {
-		return len(es) == 1 && es[0].TCPState == "ESTABLISHED" && es[0].BytesOrig > payload
-	}, "-p", "tcp", "--dport", "8000"))
+	est := one(t, ctList(t, tp.router, flow...))
+	if est.TCPState != "ESTABLISHED" {
+		t.Errorf("held connection: %+v, want ESTABLISHED", est)
+	}
 	if est.Orig.Src != "10.0.1.2" || est.Orig.Dst != "10.0.2.2" || est.Orig.Dport != 8000 ||
 		est.Reply.Src != "10.0.2.2" || est.Reply.Dport != est.Orig.Sport {
 		t.Errorf("tuples: %+v", est)
@@ -133,21 +140,30 @@ func TestCTTCPHandshakeDataFin(t *testing.T) {
 	if !est.has("ASSURED") || !est.has("SEEN_REPLY") || !est.has("CONFIRMED") {
 		t.Errorf("status %v, want SEEN_REPLY, ASSURED, CONFIRMED", est.Status)
 	}
-	// 1000 bytes of payload plus at least the SYN and the ACK.
+	// 1000 bytes of payload plus at least the SYN and the ACK; the SYN/ACK
+	// and the answer back.
 	if est.PacketsOrig < 3 || est.BytesOrig < payload+3*40 || est.PacketsReply < 2 {
 		t.Errorf("counters: %+v", est)
 	}
 
-	// After both FINs the connection waits in TIME_WAIT (the client closed
-	// first: its FIN is in the original direction).
-	if err := cl.Wait(); err != nil {
-		t.Fatalf("client: %v", err)
+	// After both FINs the connection waits in TIME_WAIT (the client closes
+	// first: its FIN is in the original direction). TIME_WAIT lasts.
+	closed := time.Now()
+	if err := cl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := srv.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("server read %d bytes, %v after the client's FIN; want EOF", n, err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
 	}
 	tw := one(t, waitCT(t, tp.router, "TIME_WAIT", func(es []ctEntry) bool {
 		return len(es) == 1 && es[0].TCPState == "TIME_WAIT"
-	}, "-p", "tcp", "--dport", "8000"))
-	if tw.ID != est.ID || tw.Timeout > 120 || tw.Timeout < 100 {
-		t.Errorf("TIME_WAIT entry %+v: want the same id %d and a timeout near 120 s", tw, est.ID)
+	}, flow...))
+	if tw.ID != est.ID || !timeoutSince(tw, 120, closed) {
+		t.Errorf("TIME_WAIT entry %+v: want the same id %d and a timeout of 120 s less the %v since the close",
+			tw, est.ID, time.Since(closed))
 	}
 }
 
@@ -245,19 +261,39 @@ func TestCTTCPSynSentAndReset(t *testing.T) {
 	loadModule(t)
 	tp := newTopology(t)
 
+	// CLOSE lasts tcp_close, 10 s by default: too short to be sure a CLI
+	// call sees it on a slow machine. The entry below must take the
+	// lengthened timeout: only the CLOSE state has it.
+	var cfg struct {
+		Timeouts map[string]int `json:"timeouts"`
+	}
+	nflabIn(t, tp.client, &cfg, "ct", "config")
+	if cfg.Timeouts["tcp_close"] != 10 {
+		t.Errorf("default tcp_close timeout %d s, want 10", cfg.Timeouts["tcp_close"])
+	}
+	const closeTimeout = 600
+	tp.client.run(t, "nflab", "ct", "config", "--timeout", fmt.Sprintf("tcp_close=%d", closeTimeout))
+
 	// Nobody listens on the server's port 8001: its TCP answers RST, and
 	// the client's entry goes SYN_SENT -> CLOSE.
+	start := time.Now()
 	if _, err := tp.client.try("socat", "-u", "OPEN:/dev/null", "TCP4:10.0.2.2:8001"); err == nil {
 		t.Fatal("connect to a closed port succeeded")
 	}
 	cl := one(t, ctList(t, tp.client, "-p", "tcp", "--dport", "8001"))
-	if cl.TCPState != "CLOSE" || cl.Timeout > 10 {
-		t.Errorf("after the RST: %+v, want CLOSE with a timeout of at most 10 s", cl)
+	if cl.TCPState != "CLOSE" || !timeoutSince(cl, closeTimeout, start) {
+		t.Errorf("after the RST: %+v, want CLOSE with the tcp_close timeout, %d s less the %v since the RST",
+			cl, closeTimeout, time.Since(start))
 	}
 
 	// A SYN to an address nobody owns on the server's link gets no
-	// answer: the entry stays SYN_SENT.
-	silent := exec.Command("ip", "netns", "exec", "client", "socat", "-u", "OPEN:/dev/null", "TCP4:10.0.2.99:8003,connect-timeout=8")
+	// answer: the entry stays SYN_SENT while the client keeps trying. The
+	// router has a neighbour entry for the address, so it sends the SYNs
+	// to a MAC nobody has (the server drops them) instead of answering
+	// "host unreachable" once ARP gives up.
+	tp.router.run(t, "ip", "neigh", "replace", "10.0.2.99", "lladdr", "02:00:00:00:00:99", "dev", "r1", "nud", "permanent")
+	start = time.Now()
+	silent := exec.Command("ip", "netns", "exec", "client", "socat", "-u", "OPEN:/dev/null", "TCP4:10.0.2.99:8003,connect-timeout=600")
 	if err := silent.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -265,8 +301,10 @@ func TestCTTCPSynSentAndReset(t *testing.T) {
 	ss := one(t, waitCT(t, tp.client, "SYN_SENT", func(es []ctEntry) bool {
 		return len(es) == 1 && es[0].TCPState == "SYN_SENT"
 	}, "-p", "tcp", "--dport", "8003"))
-	if ss.has("SEEN_REPLY") || ss.has("ASSURED") || ss.Timeout > 120 || ss.Timeout < 100 {
-		t.Errorf("SYN_SENT entry %+v", ss)
+	// Retransmitted SYNs refresh the timeout: 120 s from one sent since start.
+	if ss.has("SEEN_REPLY") || ss.has("ASSURED") || !timeoutSince(ss, 120, start) {
+		t.Errorf("SYN_SENT entry %+v, want neither SEEN_REPLY nor ASSURED and 120 s less the %v since the SYN",
+			ss, time.Since(start))
 	}
 
 	// Resets in its name that do not acknowledge the SYN are INVALID
