@@ -334,28 +334,35 @@ func TestCTTCPSynSentAndReset(t *testing.T) {
 func TestCTUDPUnrepliedAssuredExpiry(t *testing.T) {
 	loadModule(t)
 	tp := newTopology(t)
-	// Short timeouts, but long enough for a CLI call on the debug kernel
-	// (about a second under KASAN and TCG) to see the entries first.
-	tp.client.run(t, "nflab", "ct", "config", "--timeout", "udp_unreplied=4", "--timeout", "udp_assured=8")
+	// Shortened timeouts, still long enough for the checks below to come
+	// first on the debug kernel on a busy machine (a CLI call can take a
+	// few seconds there); the checks allow for the time they took.
+	const unreplied, assured = 15, 30
+	tp.client.run(t, "nflab", "ct", "config",
+		"--timeout", fmt.Sprintf("udp_unreplied=%d", unreplied), "--timeout", fmt.Sprintf("udp_assured=%d", assured))
 
 	// One datagram to a port nobody reads on: UNREPLIED.
-	tp.client.run(t, "sh", "-c", "echo a | socat -u - UDP4-SENDTO:10.0.2.2:7001,sourceport=6001")
+	start := time.Now()
+	udpSend(t, "client", ":6001", "10.0.2.2:7001", []byte("a"))
 	e := one(t, ctList(t, tp.client, "-p", "udp"))
-	if e.has("SEEN_REPLY") || e.has("ASSURED") || e.Timeout > 4 {
-		t.Errorf("unreplied entry: %+v", e)
+	if e.has("SEEN_REPLY") || e.has("ASSURED") || !timeoutSince(e, unreplied, start) {
+		t.Errorf("unreplied entry: %+v, want udp_unreplied (%d s) less the %v since it was sent",
+			e, unreplied, time.Since(start))
 	}
 
-	// A request that gets a reply: ASSURED.
-	tp.server.run(t, "sh", "-c", "socat UDP4-RECVFROM:7002,fork SYSTEM:'cat' >/dev/null 2>&1 &")
-	waitUDPListen(t, "server", 7002)
-	tp.client.run(t, "sh", "-c", "echo ping | socat -t 1 - UDP4-SENDTO:10.0.2.2:7002,sourceport=6002")
+	// A request that gets a reply: ASSURED. The client has the reply when
+	// udpRequest returns.
+	udpEchoIn(t, "server", ":7002")
+	start = time.Now()
+	udpRequest(t, "client", ":6002", "10.0.2.2:7002", []byte("ping"))
 	a := one(t, ctList(t, tp.client, "-p", "udp", "--dport", "7002"))
-	if !a.has("SEEN_REPLY") || !a.has("ASSURED") || a.PacketsReply == 0 || a.Timeout > 8 {
-		t.Errorf("answered entry: %+v", a)
+	if !a.has("SEEN_REPLY") || !a.has("ASSURED") || a.PacketsReply == 0 || !timeoutSince(a, assured, start) {
+		t.Errorf("answered entry: %+v, want udp_assured (%d s) less the %v since the reply",
+			a, assured, time.Since(start))
 	}
 
-	// Both expire after their shortened timeouts.
-	deadline := time.Now().Add(20 * time.Second)
+	// Both expire after their shortened timeouts; nothing refreshes them.
+	deadline := time.Now().Add(assured*time.Second + waitLong)
 	for len(ctList(t, tp.client, "-p", "udp")) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("entries did not expire: %+v", ctList(t, tp.client, "-p", "udp"))
@@ -364,7 +371,7 @@ func TestCTUDPUnrepliedAssuredExpiry(t *testing.T) {
 	}
 
 	// A new datagram afterwards makes a fresh entry.
-	tp.client.run(t, "sh", "-c", "echo b | socat -u - UDP4-SENDTO:10.0.2.2:7001,sourceport=6001")
+	udpSend(t, "client", ":6001", "10.0.2.2:7001", []byte("b"))
 	if f := one(t, ctList(t, tp.client, "-p", "udp")); f.ID == e.ID {
 		t.Errorf("the entry after expiry has the old id %d", e.ID)
 	}
@@ -374,9 +381,12 @@ func TestCTICMPEcho(t *testing.T) {
 	loadModule(t)
 	tp := newTopology(t)
 	tp.router.run(t, "nflab", "ct", "flush")
-	// Long enough for the list below to come first on the debug kernel.
-	tp.router.run(t, "nflab", "ct", "config", "--timeout", "icmp=5")
+	// Long enough for the list below to come first on the debug kernel on
+	// a busy machine.
+	const icmpTimeout = 15
+	tp.router.run(t, "nflab", "ct", "config", "--timeout", fmt.Sprintf("icmp=%d", icmpTimeout))
 
+	// ping returns once the last reply is back: every echo crossed the router.
 	tp.ping("client", "10.0.2.2", 3)
 	e := one(t, ctList(t, tp.router, "-p", "icmp"))
 	if e.Orig.ICMPType != 8 || e.Reply.ICMPType != 0 || e.Orig.ICMPID != e.Reply.ICMPID ||
@@ -386,7 +396,7 @@ func TestCTICMPEcho(t *testing.T) {
 	if e.PacketsOrig != 3 || e.PacketsReply != 3 || e.BytesOrig != 3*pingBytes || !e.has("SEEN_REPLY") {
 		t.Errorf("echo entry counters/status: %+v", e)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(icmpTimeout*time.Second + waitLong)
 	for ctCount(t, tp.router) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("ICMP entry did not expire: %+v", ctList(t, tp.router))
@@ -399,11 +409,13 @@ func TestCTTableFull(t *testing.T) {
 	loadModule(t)
 	tp := newTopology(t)
 	tp.client.run(t, "nflab", "ct", "flush")
-	tp.client.run(t, "nflab", "ct", "config", "--limit", "3")
+	// Unreplied entries keep long enough for the counts below on a slow
+	// machine: only eviction may take them.
+	tp.client.run(t, "nflab", "ct", "config", "--limit", "3", "--timeout", "udp_unreplied=600")
 
 	// Five unanswered flows: the table keeps three, evicting early.
 	for p := 7100; p < 7105; p++ {
-		tp.client.run(t, "sh", "-c", fmt.Sprintf("echo x | socat -u - UDP4-SENDTO:10.0.2.2:%d", p))
+		udpSend(t, "client", ":0", fmt.Sprintf("10.0.2.2:%d", p), []byte("x"))
 	}
 	if n := ctCount(t, tp.client); n != 3 {
 		t.Errorf("count %d at limit 3", n)
@@ -412,12 +424,12 @@ func TestCTTableFull(t *testing.T) {
 		t.Errorf("stats %v: want early_drop 2, drop 0", s)
 	}
 
-	// Three assured flows fill it for good: a fourth flow is dropped.
+	// Three assured flows fill it for good: a fourth flow is dropped. Each
+	// request returns with its reply, so each entry is ASSURED by then.
 	tp.client.run(t, "nflab", "ct", "flush")
-	tp.server.run(t, "sh", "-c", "socat UDP4-RECVFROM:7200,fork SYSTEM:'cat' >/dev/null 2>&1 &")
-	waitUDPListen(t, "server", 7200)
+	udpEchoIn(t, "server", ":7200")
 	for sp := 6200; sp < 6203; sp++ {
-		tp.client.run(t, "sh", "-c", fmt.Sprintf("echo y | socat -t 2 - UDP4-SENDTO:10.0.2.2:7200,sourceport=%d", sp))
+		udpRequest(t, "client", fmt.Sprintf(":%d", sp), "10.0.2.2:7200", []byte("y"))
 	}
 	if es := ctList(t, tp.client, "--status", "ASSURED"); len(es) != 3 {
 		t.Fatalf("want 3 assured entries, got %+v", es)
@@ -444,6 +456,8 @@ func TestCTParallelUDP(t *testing.T) {
 	// each flow must be one entry, however the CPUs raced.
 	mustRun(t, "ip", "link", "set", "lo", "up")
 	mustRun(t, "nflab", "ct", "flush")
+	// No entry may expire before the counts below, however slow the machine.
+	mustRun(t, "nflab", "ct", "config", "--timeout", "udp_unreplied=600")
 	const flows, perFlow = 64, 20
 	// All sockets stay open until every flow has sent, so no two flows
 	// can share a source port.
@@ -511,6 +525,10 @@ func TestCTNamespaceIsolation(t *testing.T) {
 	netns("iso2").run(t, "ip", "addr", "add", "10.7.0.2/24", "dev", "i2")
 	netns("iso1").run(t, "ip", "link", "set", "i1", "up")
 	netns("iso2").run(t, "ip", "link", "set", "i2", "up")
+	// The echo entries keep until the namespaces go, however slow the checks.
+	for _, ns := range []netns{"iso1", "iso2"} {
+		ns.run(t, "nflab", "ct", "config", "--timeout", "icmp=600")
+	}
 	netns("iso1").run(t, "ping", "-q", "-c", "2", "-i", "0.2", "10.7.0.2")
 
 	for ns, want := range map[netns]int{"iso1": 1, "iso2": 1, "iso3": 0, "": 0} {
@@ -570,11 +588,11 @@ func waitTCPPortFree(t *testing.T, ns netns, port int) {
 }
 
 // waitTCPPort polls /proc/net/tcp in ns until ok accepts the states (hex,
-// as the kernel writes them) of the sockets bound to port; 10 s at most.
+// as the kernel writes them) of the sockets bound to port; waitLong at most.
 func waitTCPPort(t *testing.T, ns netns, port int, what string, ok func(states []string) bool) {
 	t.Helper()
 	want := fmt.Sprintf(":%04X ", port)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitLong)
 	for {
 		out, err := ns.try("cat", "/proc/net/tcp")
 		if err == nil {
@@ -606,7 +624,8 @@ func TestCTICMPErrors(t *testing.T) {
 	if _, err := tp.client.try("ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1200", "10.0.2.2"); err == nil {
 		t.Fatal("a 1228-byte DF ping crossed a 1000-byte link")
 	}
-	after := ctStats(t, tp.client)
+	// ping may give up before the router's answer is in: wait for it.
+	after := statsAfter(t, tp.client, before)
 	if after["related"] != before["related"]+1 || after["invalid"] != before["invalid"] {
 		t.Errorf("frag-needed: related %d -> %d, invalid %d -> %d; want one more related",
 			before["related"], after["related"], before["invalid"], after["invalid"])
@@ -676,10 +695,10 @@ func sendICMPError(t *testing.T, ns, dst string, typ, code byte, quote []byte) {
 }
 
 // statsAfter polls ns's tracker counters until related or invalid moved
-// away from before (the packet crossed the router), for at most 5 s.
+// away from before (the packet crossed the router), for at most waitLong.
 func statsAfter(t *testing.T, ns netns, before map[string]uint64) map[string]uint64 {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(waitLong)
 	for {
 		s := ctStats(t, ns)
 		if s["related"] != before["related"] || s["invalid"] != before["invalid"] || time.Now().After(deadline) {
@@ -699,36 +718,33 @@ func TestCTCoexistsWithKernelConntrack(t *testing.T) {
 	tp.router.run(t, "nft", "add rule ip t fc ct state established counter")
 	tp.router.run(t, "nft", "add rule ip t fc ct state new counter")
 	nftCount := func(state string) int {
-		out := tp.router.run(t, "nft", "list chain ip t fc")
-		for _, l := range strings.Split(out, "\n") {
-			if strings.Contains(l, "ct state "+state) {
-				var n int
-				if i := strings.Index(l, "packets "); i >= 0 {
-					fmt.Sscanf(l[i:], "packets %d", &n)
-				}
-				return n
-			}
-		}
-		t.Fatalf("no %q rule in:\n%s", state, out)
-		return 0
+		t.Helper()
+		return nftPackets(t, tp.router, "ip t fc", "ct state "+state)
 	}
 
-	tp.server.run(t, "sh", "-c", "socat -u TCP4-LISTEN:8100,reuseaddr,fork OPEN:/dev/null >/dev/null 2>&1 &")
-	waitTCPListen(t, tp.server, 8100)
-	tp.client.run(t, "sh", "-c", "head -c 5000 /dev/zero | socat -u - TCP4:10.0.2.2:8100")
+	// A connection the test drives: once the server has read all 5000
+	// bytes, the handshake and the data crossed the router.
+	cl, srv := connPair(t, "client", "server", "10.0.2.2:8100", "10.0.2.2:8100")
+	if _, err := cl.Write(make([]byte, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	readN(t, srv, make([]byte, 5000))
 
 	// Both trackers saw the connection: the kernel's counted NEW and
 	// ESTABLISHED packets, nflab has its entry.
 	if n, e := nftCount("new"), nftCount("established"); n < 1 || e < 3 {
 		t.Errorf("kernel conntrack: %d new, %d established packets", n, e)
 	}
-	waitCT(t, tp.router, "the TCP entry", func(es []ctEntry) bool {
-		return len(es) == 1 && es[0].has("ASSURED")
-	}, "-p", "tcp", "--dport", "8100")
+	if e := one(t, ctList(t, tp.router, "-p", "tcp", "--dport", "8100")); !e.has("ASSURED") {
+		t.Errorf("nflab's entry %+v, want ASSURED", e)
+	}
+	cl.Close()
+	srv.Close()
 
-	// nflab leaves cleanly, and the kernel's tracker goes on.
+	// nflab leaves cleanly, and the kernel's tracker goes on: the new
+	// connection's SYN crossed the router before the dial returned.
 	unloadModule(t)
-	tp.client.run(t, "sh", "-c", "head -c 5000 /dev/zero | socat -u - TCP4:10.0.2.2:8100")
+	connPair(t, "client", "server", "10.0.2.2:8101", "10.0.2.2:8101")
 	if n := nftCount("new"); n < 2 {
 		t.Errorf("kernel conntrack saw %d new packets after nflab left, want 2", n)
 	}
@@ -755,11 +771,19 @@ func TestCTDroppedFirstPacketLeavesNoEntry(t *testing.T) {
 	// of these flows never reach the confirming hook there.
 	tp.router.run(t, "nft", "add table ip t")
 	tp.router.run(t, "nft", "add chain ip t fc { type filter hook forward priority 0 ; policy drop ; }")
+	// Counts what the router drops: after nflab's PRE_ROUTING hook.
+	tp.router.run(t, "nft", "add rule ip t fc counter")
+	// The client's entries keep until it is counted, however slow the machine.
+	tp.client.run(t, "nflab", "ct", "config", "--timeout", "udp_unreplied=600", "--timeout", "icmp=600")
 	before := ctStats(t, tp.router)
 	for p := 7400; p < 7405; p++ {
-		tp.client.run(t, "sh", "-c", fmt.Sprintf("echo x | socat -u - UDP4-SENDTO:10.0.2.2:%d", p))
+		udpSend(t, "client", ":0", fmt.Sprintf("10.0.2.2:%d", p), []byte("x"))
 	}
 	_, _ = tp.client.try("ping", "-c", "2", "-i", "0.2", "-W", "1", "10.0.2.2")
+	// Five datagrams and two echo requests reach the router's filter.
+	waitFor(t, "the router drop all 7 packets", func() bool {
+		return nftPackets(t, tp.router, "ip t fc", "counter") >= 7
+	})
 	if n := ctCount(t, tp.router); n != 0 {
 		t.Errorf("router holds %d entries for flows it dropped: %+v", n, ctList(t, tp.router))
 	}

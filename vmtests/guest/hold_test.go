@@ -189,3 +189,14 @@ func timeoutSince(e ctEntry, full int, start time.Time) bool {
 	el := int(time.Since(start)/time.Second) + 1
 	return e.Timeout <= full && e.Timeout >= full-el-1
 }
+
+// udpSend sends one datagram from laddr in namespace ns to raddr. The
+// sending namespace's tracker has seen it when udpSend returns.
+func udpSend(t *testing.T, ns, laddr, raddr string, msg []byte) {
+	t.Helper()
+	c := udpIn(t, ns, laddr, raddr)
+	defer c.Close()
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+}
