@@ -86,65 +86,85 @@ func sendRawTCP(t *testing.T, ns string, dst net.IP, seg []byte) {
 	sendRaw(t, ns, unix.IPPROTO_TCP, dst, seg)
 }
 
-// peerSeqs runs exchange while watching, in namespace ns, the TCP segments
-// that arrive from port from to port to. It returns the sequence number
-// the peer sends next and the highest one it acknowledged.
-func peerSeqs(t *testing.T, ns string, from, to uint16, exchange func()) (next, acked uint32) {
+// rawTCPIn opens a raw socket in namespace ns that gets a copy of every
+// TCP segment arriving there, before TCP itself sees it; closed when the
+// test ends.
+func rawTCPIn(t *testing.T, ns string) int {
 	t.Helper()
-	ready := make(chan error, 1)
-	done := make(chan struct{})
-	var seen int
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		if err := enterNetns(ns); err != nil {
-			ready <- err
-			return
-		}
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP)
-		if err == nil {
-			defer unix.Close(fd)
-			err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 300000})
-		}
-		ready <- err
-		if err != nil {
-			return
-		}
-		buf := make([]byte, 65536)
-		for {
-			n, _, err := unix.Recvfrom(fd, buf, 0)
-			if err != nil {
-				return // the timeout: exchange is over
-			}
-			p := buf[:n]
-			ihl := int(p[0]&0x0f) * 4
-			if n < ihl+20 {
-				continue
-			}
-			th := p[ihl:]
-			doff := int(th[12]>>4) * 4
-			if binary.BigEndian.Uint16(th[0:]) != from || binary.BigEndian.Uint16(th[2:]) != to || n < ihl+doff {
-				continue
-			}
-			end := binary.BigEndian.Uint32(th[4:]) + uint32(n-ihl-doff)
-			if th[13]&0x03 != 0 { // SYN or FIN
-				end++
-			}
-			ack := binary.BigEndian.Uint32(th[8:])
-			if seen == 0 || int32(end-next) > 0 {
-				next = end
-			}
-			if seen == 0 || int32(ack-acked) > 0 {
-				acked = ack
-			}
-			seen++
-		}
-	}()
-	if err := <-ready; err != nil {
+	fd := -1
+	inNetns(t, ns, func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+		return err
+	})
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+// nextSegment reads segments from a rawTCPIn socket until ok accepts one
+// (IP header stripped, at least 20 bytes); it fails after waitLong.
+func nextSegment(t *testing.T, fd int, what string, ok func(th []byte) bool) {
+	t.Helper()
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 1}); err != nil {
 		t.Fatal(err)
 	}
+	deadline := time.Now().Add(waitLong)
+	buf := make([]byte, 65536)
+	for time.Now().Before(deadline) {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			continue // the 1 s timeout: look at the deadline
+		}
+		if ihl := int(buf[0]&0x0f) * 4; n >= ihl+20 && ok(buf[ihl:n]) {
+			return
+		}
+	}
+	t.Fatalf("%s never arrived", what)
+}
+
+// peerSeqs runs exchange while watching, in namespace ns, the TCP segments
+// that arrive from port from to port to. It returns the sequence number
+// the peer sends next and the highest one it acknowledged. exchange must
+// end only once the peer's last segment arrived (e.g. after reading its
+// answer): a raw socket gets each segment before TCP does, so every one is
+// queued by then.
+func peerSeqs(t *testing.T, ns string, from, to uint16, exchange func()) (next, acked uint32) {
+	t.Helper()
+	fd := rawTCPIn(t, ns)
 	exchange()
-	<-done
+	var seen int
+	buf := make([]byte, 65536)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+		if err == unix.EAGAIN {
+			break // all read
+		}
+		if err != nil {
+			t.Fatalf("reading the segments from port %d in %s: %v", from, ns, err)
+		}
+		p := buf[:n]
+		ihl := int(p[0]&0x0f) * 4
+		if n < ihl+20 {
+			continue
+		}
+		th := p[ihl:]
+		doff := int(th[12]>>4) * 4
+		if binary.BigEndian.Uint16(th[0:]) != from || binary.BigEndian.Uint16(th[2:]) != to || n < ihl+doff {
+			continue
+		}
+		end := binary.BigEndian.Uint32(th[4:]) + uint32(n-ihl-doff)
+		if th[13]&0x03 != 0 { // SYN or FIN
+			end++
+		}
+		ack := binary.BigEndian.Uint32(th[8:])
+		if seen == 0 || int32(end-next) > 0 {
+			next = end
+		}
+		if seen == 0 || int32(ack-acked) > 0 {
+			acked = ack
+		}
+		seen++
+	}
 	if seen == 0 {
 		t.Fatalf("saw no segment from port %d to port %d in %s", from, to, ns)
 	}
@@ -166,7 +186,7 @@ func dialFrom(t *testing.T, ns, addr string, sport int) *net.TCPConn {
 			rc <- result{nil, err}
 			return
 		}
-		d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
+		d := net.Dialer{Timeout: waitLong, Control: func(_, _ string, c syscall.RawConn) error {
 			var serr error
 			err := c.Control(func(fd uintptr) {
 				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
@@ -195,6 +215,8 @@ func TestCTTCPInvalid(t *testing.T) {
 	tp.server.run(t, "sh", "-c", "socat TCP4-LISTEN:8300,reuseaddr,fork EXEC:cat >/dev/null 2>&1 &")
 	waitTCPListen(t, tp.server, 8300)
 	client, server := net.IPv4(10, 0, 1, 2), net.IPv4(10, 0, 2, 2)
+	// The CLOSE the exact RST leads to below must last until it is seen.
+	tp.router.run(t, "nflab", "ct", "config", "--timeout", "tcp_close=600")
 
 	c := dialFrom(t, "client", "10.0.2.2:8300", 0)
 	defer c.Close()
@@ -254,13 +276,21 @@ func TestCTTCPInvalid(t *testing.T) {
 	}
 
 	// The same ACK, in the window, is valid: the checks are not blanket.
+	// The server's namespace tells when it crossed the router: no segment
+	// of the client's own stack looks like it (no options, window 65535).
+	arrivals := rawTCPIn(t, "server")
 	prev := one(t, ctList(t, tp.router, flow...))
 	sendRawTCP(t, "client", server, fromClient(cn, sn, ack))
-	now := one(t, waitCT(t, tp.router, "the in-window ACK counted", func(es []ctEntry) bool {
-		return len(es) == 1 && es[0].PacketsOrig > prev.PacketsOrig
-	}, flow...))
-	if after := ctStats(t, tp.router); after["invalid"] != before["invalid"] || now.TCPState != "ESTABLISHED" {
-		t.Errorf("in-window ACK: invalid %d -> %d, entry %+v", before["invalid"], after["invalid"], now)
+	nextSegment(t, arrivals, "the crafted in-window ACK", func(th []byte) bool {
+		return binary.BigEndian.Uint16(th[0:]) == sport && binary.BigEndian.Uint32(th[4:]) == cn &&
+			binary.BigEndian.Uint32(th[8:]) == sn && th[12]>>4 == 5 && th[13] == ack &&
+			binary.BigEndian.Uint16(th[14:]) == 65535
+	})
+	now := one(t, ctList(t, tp.router, flow...))
+	if after := ctStats(t, tp.router); after["invalid"] != before["invalid"] ||
+		now.TCPState != "ESTABLISHED" || now.PacketsOrig <= prev.PacketsOrig {
+		t.Errorf("in-window ACK: invalid %d -> %d, entry %+v (it had %d packets)",
+			before["invalid"], after["invalid"], now, prev.PacketsOrig)
 	}
 
 	// The connection still works, and a reset from its own stack, with
@@ -292,10 +322,15 @@ func TestCTTCPSynReopensTimeWait(t *testing.T) {
 	talk := func(sport int) {
 		c := dialFrom(t, "client", "10.0.2.2:8400", sport)
 		defer c.Close()
+		if err := c.SetReadDeadline(time.Now().Add(waitLong)); err != nil {
+			t.Fatal(err)
+		}
 		buf := make([]byte, 16)
 		for {
-			if _, err := c.Read(buf); err != nil {
-				break // EOF: the server closed
+			if _, err := c.Read(buf); err == io.EOF {
+				break // the server closed
+			} else if err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
@@ -304,7 +339,9 @@ func TestCTTCPSynReopensTimeWait(t *testing.T) {
 		return len(es) == 1 && es[0].TCPState == "TIME_WAIT"
 	}, flow...))
 
-	// A new connection on the same ports: its SYN re-opens the entry.
+	// A new connection on the same ports: its SYN re-opens the entry. The
+	// client's old socket may wait for the last ACK a moment longer.
+	waitTCPPortFree(t, tp.client, 41000)
 	talk(41000)
 	again := one(t, waitCT(t, tp.router, "the re-opened connection closed again", func(es []ctEntry) bool {
 		return len(es) == 1 && es[0].TCPState == "TIME_WAIT" && es[0].PacketsOrig > tw.PacketsOrig
