@@ -50,10 +50,10 @@ func watchEvents(t *testing.T, ns netns) <-chan ctEvent {
 	return ch
 }
 
-// nextEvent returns the next event accepted by ok, failing after 20 s.
+// nextEvent returns the next event accepted by ok, failing after waitLong.
 func nextEvent(t *testing.T, ch <-chan ctEvent, what string, ok func(ctEvent) bool) ctEvent {
 	t.Helper()
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(waitLong)
 	for {
 		select {
 		case e, open := <-ch:
@@ -64,7 +64,7 @@ func nextEvent(t *testing.T, ch <-chan ctEvent, what string, ok func(ctEvent) bo
 				return e
 			}
 		case <-timeout:
-			t.Fatalf("no %s event within 20 s", what)
+			t.Fatalf("no %s event within %v", what, waitLong)
 		}
 	}
 }
@@ -195,7 +195,7 @@ func TestCTEventsLoss(t *testing.T) {
 
 	seen := func(what string, ok func(nflab.CTEvent) bool) {
 		t.Helper()
-		timeout := time.After(20 * time.Second)
+		timeout := time.After(waitLong)
 		for {
 			select {
 			case e := <-got:
@@ -227,7 +227,7 @@ func TestCTEventsLoss(t *testing.T) {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("watch ended with %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(waitLong):
 		t.Fatal("watch did not stop after cancel")
 	}
 }
