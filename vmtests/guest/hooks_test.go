@@ -17,10 +17,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // pingSize is ping's default payload; with the ICMP and IP headers each echo
@@ -54,7 +54,8 @@ func newTopology(t *testing.T) *topology {
 
 func (tp *topology) ping(ns, dst string, n int) {
 	tp.t.Helper()
-	netns(ns).run(tp.t, "ping", "-q", "-c", fmt.Sprint(n), "-i", "0.2", "-W", "5", "-s", fmt.Sprint(pingSize), dst)
+	// ping returns once every reply is in; -W only bounds a lost one.
+	netns(ns).run(tp.t, "ping", "-q", "-c", fmt.Sprint(n), "-i", "0.2", "-W", "30", "-s", fmt.Sprint(pingSize), dst)
 }
 
 func (tp *topology) reset(ns string) {
@@ -147,12 +148,9 @@ func TestHookCountsLocal(t *testing.T) {
 	// drops them silently (no ICMP error: the port is open but nobody reads).
 	tp.reset("router")
 	tp.reset("server")
-	srv := exec.Command("ip", "netns", "exec", "server", "socat", "-u", "UDP4-RECV:9999", "OPEN:/dev/null")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	waitUDPListen(t, "server", 9999)
+	// A socket the test holds, bound when udpIn returns. Every datagram
+	// passes the router's LOCAL_OUT and POST_ROUTING before socat returns.
+	udpIn(t, "server", ":9999", "")
 	for i := 0; i < 5; i++ {
 		mustRun(t, "sh", "-c", "echo hello | ip netns exec router socat -u - UDP4-SENDTO:10.0.2.2:9999")
 	}
@@ -216,16 +214,16 @@ func TestUnloadUnderPingFlood(t *testing.T) {
 	if err := flood.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = flood.Process.Kill(); _ = flood.Wait() })
+	var floodErr error
+	exited := make(chan struct{})
+	go func() { floodErr = flood.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = flood.Process.Kill(); <-exited })
 
-	// Let the flood run through all hooks, then pull the module from under it.
-	deadline := time.Now().Add(30 * time.Second)
-	for tp.stats("router")["FORWARD"][0] < 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("ping flood did not reach the router's FORWARD hook")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	// Let the flood run through all hooks (the counter only grows while
+	// it runs), then pull the module from under it.
+	waitFor(t, "the ping flood reach the router's FORWARD hook", func() bool {
+		return tp.stats("router")["FORWARD"][0] >= 200
+	})
 	unloadModule(t)
 
 	// The flood keeps flowing without the hooks; the CLI says the module is gone.
@@ -233,7 +231,20 @@ func TestUnloadUnderPingFlood(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "not loaded") {
 		t.Errorf("nflab stats without module: exit %d, output %q; want exit 1 and 'not loaded'", code, out)
 	}
-	if flood.ProcessState != nil {
-		t.Errorf("ping flood died: %v", flood.ProcessState)
+	forwarded := func() int {
+		n, err := strconv.Atoi(strings.TrimSpace(tp.router.run(t, "cat", "/sys/class/net/r1/statistics/tx_packets")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
 	}
+	start := forwarded()
+	waitFor(t, "the ping flood go on through the router after the unload", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("ping flood died: %v", floodErr)
+		default:
+		}
+		return forwarded() >= start+200
+	})
 }

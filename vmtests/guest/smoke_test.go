@@ -25,8 +25,9 @@ func TestModuleLoadUnload(t *testing.T) {
 func TestVethInNetns(t *testing.T) {
 	a, b := newNetns(t, "a"), newNetns(t, "b")
 	veth(t, a, "va", "10.0.0.1/24", b, "vb", "10.0.0.2/24")
-	a.run(t, "ping", "-c", "1", "-W", "2", "10.0.0.2")
-	b.run(t, "ping", "-c", "1", "-W", "2", "10.0.0.1")
+	// ping returns with the reply; -W only bounds a lost one.
+	a.run(t, "ping", "-c", "1", "-W", "30", "10.0.0.2")
+	b.run(t, "ping", "-c", "1", "-W", "30", "10.0.0.1")
 }
 
 // TestCLIOnPath checks that the harness put the nflab CLI on PATH, in the
