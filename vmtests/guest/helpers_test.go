@@ -179,7 +179,7 @@ func veth(t *testing.T, a netns, ifA, addrA string, b netns, ifB, addrB string) 
 func waitUDPListen(t *testing.T, ns string, port int) {
 	t.Helper()
 	want := fmt.Sprintf(":%04X ", port)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitLong)
 	for {
 		out, err := netns(ns).try("cat", "/proc/net/udp", "/proc/net/udp6")
 		if err == nil {

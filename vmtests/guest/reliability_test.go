@@ -44,7 +44,7 @@ func TestInsmodRmmodCyclesUnderTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sink.Process.Kill(); _ = sink.Wait() })
-	time.Sleep(500 * time.Millisecond)
+	waitTCPListen(t, tp.server, 7000)
 	for _, argv := range [][]string{
 		{"ip", "netns", "exec", "client", "ping", "-f", "-q", "10.0.2.2"},
 		{"ip", "netns", "exec", "client", "socat", "-u", "OPEN:/dev/zero", "TCP4:10.0.2.2:7000"},
@@ -116,16 +116,23 @@ func TestInsmodRmmodCyclesUnderTraffic(t *testing.T) {
 	}()
 
 	var busy int
+	// Where a cycle's time goes, reported at the end.
+	var loadTime, unloadTime, waitTime time.Duration
 	for i := 0; i < cycles; i++ {
 		// A small table: the cycles test loading and unloading, not
 		// allocating a RAM-sized hash 200 times.
+		t0 := time.Now()
 		loadModule(t, "hashsize=1024")
+		t1 := time.Now()
+		loadTime += t1.Sub(t0)
 		// Every tenth cycle stays loaded until the (slow) CLI got a read.
 		if i%10 == 0 {
 			for r := cliReads.Load(); cliReads.Load() == r && readErr.Load() == nil; {
 				time.Sleep(20 * time.Millisecond)
 			}
 		}
+		t2 := time.Now()
+		waitTime += t2.Sub(t1)
 		// rmmod may race with a request holding the module; it must
 		// then fail cleanly (EAGAIN/EBUSY) and succeed on a retry.
 		for {
@@ -141,6 +148,7 @@ func TestInsmodRmmodCyclesUnderTraffic(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+		unloadTime += time.Since(t2)
 		if moduleLoaded() {
 			t.Fatalf("cycle %d: module still present after rmmod", i)
 		}
@@ -152,6 +160,8 @@ func TestInsmodRmmodCyclesUnderTraffic(t *testing.T) {
 	}
 	t.Logf("%d cycles: CLI %d reads, %d 'not loaded'; client %d reads, %d ErrNotLoaded; %d busy rmmod retries",
 		cycles, cliReads.Load(), cliGone.Load(), apiReads.Load(), apiGone.Load(), busy)
+	t.Logf("per cycle: load %v, waiting for a CLI read %v, unload %v (with its retries)",
+		loadTime/time.Duration(cycles), waitTime/time.Duration(cycles), unloadTime/time.Duration(cycles))
 	if apiReads.Load() == 0 || cliReads.Load() < int64(cycles/10) {
 		t.Errorf("the readers did not overlap with the loaded module")
 	}
