@@ -81,7 +81,47 @@ func run() int {
 			return statusSetupFailed
 		}
 	}
+	if err := copyLocal(); err != nil {
+		log.Printf("copying the CLI and the module out of the share: %v", err)
+		return statusSetupFailed
+	}
 	return runPayload(tty, cfg.Env)
+}
+
+// localDir holds copies of what the payload runs again and again: the 9p
+// share is mounted without a cache, so every exec of the CLI (some
+// megabytes) and every insmod would read the file over 9p again, which
+// costs a second or more per call on the debug kernel under TCG.
+const localDir = "/run/nflab"
+
+func copyLocal() error {
+	bin := filepath.Join(localDir, vmshare.BinDir)
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return err
+	}
+	shared := filepath.Join(vmshare.MountPoint, vmshare.BinDir)
+	ents, err := os.ReadDir(shared)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range ents {
+		if err := copyFile(filepath.Join(shared, e.Name()), filepath.Join(bin, e.Name())); err != nil {
+			return err
+		}
+	}
+	return copyFile(filepath.Join(vmshare.MountPoint, vmshare.KOFile), filepath.Join(localDir, vmshare.KOFile))
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, fi.Mode().Perm()|0o444)
 }
 
 // openConsole opens the terminal behind /dev/console (ttyS0), so that the
@@ -166,7 +206,7 @@ func runPayload(tty *os.File, extra map[string]string) int {
 	cmd := exec.Command("/bin/sh", payload)
 	cmd.Dir = vmshare.MountPoint
 	cmd.Env = []string{
-		"PATH=" + filepath.Join(vmshare.MountPoint, vmshare.BinDir) +
+		"PATH=" + filepath.Join(localDir, vmshare.BinDir) +
 			":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/bbin",
 		"HOME=/root",
 		"USER=root",
@@ -174,7 +214,7 @@ func runPayload(tty *os.File, extra map[string]string) int {
 		"TMPDIR=/tmp",
 		vmshare.GuestEnv + "=1",
 		"NFLAB_SHARE=" + vmshare.MountPoint,
-		"NFLAB_KO=" + filepath.Join(vmshare.MountPoint, vmshare.KOFile),
+		"NFLAB_KO=" + filepath.Join(localDir, vmshare.KOFile),
 	}
 	for k, v := range extra {
 		cmd.Env = append(cmd.Env, k+"="+v)
