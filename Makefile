@@ -73,6 +73,8 @@ help:
 	@echo '               on stock-6.1 and debug-6.1'
 	@echo 'make test-all  make test, plus the VM tests on stock-6.12'
 	@echo 'make soak      the VM suites on every lab kernel with ten times the iteration counts'
+	@echo 'make times     the report of the last deps/test/test-all: phase times, slowest tests'
+	@echo 'make lint-ci   actionlint on the GitHub workflow'
 	@echo 'make bench     guest benchmarks (packets/s with nflab loaded and not)'
 	@echo 'make demo      boot the lab VM, send traffic, show the hook counters'
 	@echo 'make vm-shell  interactive shell in the lab VM, module loaded'
@@ -171,15 +173,14 @@ VM_TEST_TIMEOUT ?= 60m
 vm-test: module
 	$(vm_env) NFLAB_SOAK=$(NFLAB_SOAK) $(GO) test -count=1 -timeout $(VM_TEST_TIMEOUT) -v ./vmtests/
 
-# The VM suites run once per lab kernel, each in its own make so that the
-# kernel variables are evaluated for it.
 # Guest benchmarks (nflab loaded vs not), on a stock kernel only: numbers
 # from the debug kernel mean nothing.
 bench: module
 	$(vm_env) NFLAB_VMTEST_BENCH=$${NFLAB_VMTEST_BENCH:-.} $(GO) test -count=1 -timeout 30m -v -run TestGuest ./vmtests/
 
-# One timed phase per step. The debug kernel builds (or is found in the
-# cache) in a phase of its own, before its module.
+# One timed phase per step; each VM suite is its own make, so that the
+# kernel variables are evaluated for it. The debug kernel builds (or is
+# found in the cache) in a phase of its own, before its module.
 test:
 	@rm -f $(TIMES)/phases.txt $(TIMES)/slowest-*.txt
 	@$(MAKE) -s test-phases
@@ -204,10 +205,11 @@ test-phases:
 
 # Soak: the suites with ten times the counts (vmtests/internal/vm/budget.go),
 # not part of test-all.
+# Every kernel runs even when one fails.
 soak:
-	$(MAKE) KERNEL=stock-6.1 NFLAB_SOAK=1 VM_TEST_TIMEOUT=600m vm-test
-	$(MAKE) KERNEL=stock-6.12 NFLAB_SOAK=1 VM_TEST_TIMEOUT=600m vm-test
-	$(MAKE) KERNEL=debug-6.1 NFLAB_SOAK=1 VM_TEST_TIMEOUT=600m vm-test
+	@rc=0; for k in stock-6.1 stock-6.12 debug-6.1; do \
+		$(MAKE) KERNEL=$$k NFLAB_SOAK=1 VM_TEST_TIMEOUT=600m vm-test || rc=1; \
+	done; exit $$rc
 
 # The report: the time of each phase (deps from its last run) and each
 # suite's slowest guest tests.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,16 +20,35 @@ import (
 	"github.com/nflab/nflab/vmtests/internal/vm"
 )
 
+// benchBudget is the VM's limit for make bench (go test -timeout 30m).
+const benchBudget = 25 * time.Minute
+
 func TestGuest(t *testing.T) {
 	cfg, err := vm.ConfigFromEnv()
 	if err != nil {
 		t.Fatalf("%v\n(the Makefile's vm-test target sets these)", err)
 	}
 	soak := os.Getenv("NFLAB_SOAK") == "1"
+	// NFLAB_VMTEST_BENCH runs the guest benchmarks it selects instead.
+	bench := strings.TrimSpace(os.Getenv("NFLAB_VMTEST_BENCH"))
+	runRE := strings.TrimSpace(os.Getenv("NFLAB_VMTEST_RUN"))
 	prof := vm.ProfileFor(cfg.KernelName, soak)
 	cfg.Timeout = prof.Budget
-	if d, ok := t.Deadline(); ok && time.Until(d)-30*time.Second < cfg.Timeout {
-		t.Fatalf("go test -timeout leaves %v for a VM whose budget is %v; raise -timeout",
+	if bench != "" {
+		cfg.Timeout = benchBudget
+	}
+	// A machine slower than those the budgets were set on scales them.
+	if v := os.Getenv("NFLAB_BUDGET_SCALE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			t.Fatalf("NFLAB_BUDGET_SCALE=%q: want a positive number", v)
+		}
+		cfg.Timeout = time.Duration(float64(cfg.Timeout) * f)
+	}
+	// Room for the builds before the VM starts, so that go test's own
+	// timeout (a goroutine dump) never comes before the budget's report.
+	if d, ok := t.Deadline(); ok && time.Until(d)-5*time.Minute < cfg.Timeout {
+		t.Fatalf("go test -timeout leaves %v for a VM whose budget is %v and its builds; raise -timeout",
 			time.Until(d).Round(time.Second), cfg.Timeout)
 	}
 	// The VM's limit is the budget; the guest's own timeout comes later,
@@ -59,12 +79,10 @@ func TestGuest(t *testing.T) {
 	// Run from memory, not from the uncached 9p share (the fuzz test
 	// executes the binary again).
 	payload := fmt.Sprintf("cp guest.test /run/nflab/guest.test && exec /run/nflab/guest.test -test.v -test.timeout=%s", guestTimeout.Round(time.Second))
-	// NFLAB_VMTEST_BENCH runs the guest benchmarks it selects instead.
-	bench := strings.TrimSpace(os.Getenv("NFLAB_VMTEST_BENCH"))
 	if bench != "" {
 		payload += " -test.run='^$' -test.bench=" + vm.ShellQuote(bench)
-	} else if re := strings.TrimSpace(os.Getenv("NFLAB_VMTEST_RUN")); re != "" {
-		payload += " -test.run=" + vm.ShellQuote(re)
+	} else if runRE != "" {
+		payload += " -test.run=" + vm.ShellQuote(runRE)
 	}
 	payload += "\n"
 
@@ -77,12 +95,22 @@ func TestGuest(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%s: VM ran %.1fs (TestGuest %.1fs)", cfg.KernelName, r.Duration.Seconds(), time.Since(start).Seconds())
+	// The report of make test names each whole suite's slowest tests, or
+	// why it went over budget; runs of a selection or of benchmarks
+	// leave it alone.
+	report := bench == "" && runRE == ""
 	if r.TimedOut {
-		t.Error(vm.OverBudget(cfg.KernelName, cfg.Timeout, r.Console))
+		msg := vm.OverBudget(cfg.KernelName, cfg.Timeout, r.Console)
+		t.Error(msg)
+		if report {
+			writeTimes(t, cfg.KernelName, msg)
+		}
 	} else if bench == "" {
 		summary := timesSummary(cfg.KernelName, r)
 		t.Log(summary)
-		writeTimes(t, cfg.KernelName, summary)
+		if report {
+			writeTimes(t, cfg.KernelName, summary)
+		}
 	}
 	if err := r.Check(); err != nil {
 		t.Error(err)

@@ -152,6 +152,10 @@ func TestCTTCPHandshakeDataFin(t *testing.T) {
 	if err := cl.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// A fresh deadline: the last one was set before the CLI checks above.
+	if err := srv.SetReadDeadline(time.Now().Add(waitLong)); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := srv.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		t.Fatalf("server read %d bytes, %v after the client's FIN; want EOF", n, err)
 	}

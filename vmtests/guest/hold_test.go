@@ -159,8 +159,12 @@ func nftPackets(t *testing.T, ns netns, chain, match string) int {
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, match) {
 			var n int
-			if i := strings.Index(l, "packets "); i >= 0 {
-				fmt.Sscanf(l[i:], "packets %d", &n)
+			i := strings.Index(l, "packets ")
+			if i < 0 {
+				t.Fatalf("the rule with %q has no counter: %s", match, l)
+			}
+			if _, err := fmt.Sscanf(l[i:], "packets %d", &n); err != nil {
+				t.Fatalf("reading the counter of %q: %v", l, err)
 			}
 			return n
 		}

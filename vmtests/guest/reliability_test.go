@@ -117,7 +117,7 @@ func TestInsmodRmmodCyclesUnderTraffic(t *testing.T) {
 
 	var busy int
 	// Where a cycle's time goes, reported at the end.
-	var loadTime, unloadTime, waitTime time.Duration
+	var loadTime, unloadTime, retryTime, waitTime time.Duration
 	for i := 0; i < cycles; i++ {
 		// A small table: the cycles test loading and unloading, not
 		// allocating a RAM-sized hash 200 times.
@@ -127,7 +127,11 @@ func TestInsmodRmmodCyclesUnderTraffic(t *testing.T) {
 		loadTime += t1.Sub(t0)
 		// Every tenth cycle stays loaded until the (slow) CLI got a read.
 		if i%10 == 0 {
+			deadline := time.Now().Add(waitLong)
 			for r := cliReads.Load(); cliReads.Load() == r && readErr.Load() == nil; {
+				if time.Now().After(deadline) {
+					t.Fatalf("cycle %d: no CLI read within %v", i, waitLong)
+				}
 				time.Sleep(20 * time.Millisecond)
 			}
 		}
@@ -136,8 +140,10 @@ func TestInsmodRmmodCyclesUnderTraffic(t *testing.T) {
 		// rmmod may race with a request holding the module; it must
 		// then fail cleanly (EAGAIN/EBUSY) and succeed on a retry.
 		for {
+			t3 := time.Now()
 			err := unix.DeleteModule(moduleName, unix.O_NONBLOCK)
 			if err == nil {
+				unloadTime += time.Since(t3)
 				break
 			}
 			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EBUSY) {
@@ -148,7 +154,7 @@ func TestInsmodRmmodCyclesUnderTraffic(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		unloadTime += time.Since(t2)
+		retryTime += time.Since(t2)
 		if moduleLoaded() {
 			t.Fatalf("cycle %d: module still present after rmmod", i)
 		}
@@ -160,8 +166,9 @@ func TestInsmodRmmodCyclesUnderTraffic(t *testing.T) {
 	}
 	t.Logf("%d cycles: CLI %d reads, %d 'not loaded'; client %d reads, %d ErrNotLoaded; %d busy rmmod retries",
 		cycles, cliReads.Load(), cliGone.Load(), apiReads.Load(), apiGone.Load(), busy)
-	t.Logf("per cycle: load %v, waiting for a CLI read %v, unload %v (with its retries)",
-		loadTime/time.Duration(cycles), waitTime/time.Duration(cycles), unloadTime/time.Duration(cycles))
+	n := time.Duration(cycles)
+	t.Logf("per cycle: load %v, waiting for a CLI read %v, the successful rmmod %v, refused rmmods and their retry sleeps %v",
+		loadTime/n, waitTime/n, unloadTime/n, (retryTime-unloadTime)/n)
 	if apiReads.Load() == 0 || cliReads.Load() < int64(cycles/10) {
 		t.Errorf("the readers did not overlap with the loaded module")
 	}

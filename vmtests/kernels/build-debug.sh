@@ -21,13 +21,16 @@ srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 key=$({ cat "$frag"; echo "recipe=$recipe"; } | sha256sum | cut -c1-12)
 out=$cache/kernels/debug-6.1-$srcver-$key
 
-if [ "${1:-}" = --path ] || [ -f "$out/.done" ]; then
+if [ "${1:-}" = --path ]; then
 	echo "$out"
 	exit 0
 fi
 
 log() { echo "build-debug: $*" >&2; }
 
+# The build tree's Makefile includes the source tree's: modules built
+# against a cached build need the source too, unpacked again if only the
+# build was kept (as CI's cache does).
 src=$cache/src/linux-source-6.1-$srcver
 if [ ! -f "$src/.unpacked" ]; then
 	log "unpacking $tarball"
@@ -37,6 +40,11 @@ if [ ! -f "$src/.unpacked" ]; then
 	mv "$src.tmp/linux-source-6.1" "$src"
 	rmdir "$src.tmp"
 	touch "$src/.unpacked"
+fi
+
+if [ -f "$out/.done" ]; then
+	echo "$out"
+	exit 0
 fi
 
 start=$(date +%s)
