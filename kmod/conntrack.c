@@ -4,17 +4,64 @@
  * entry (the namespace is part of the hash and of the comparison), RCU
  * lookups, striped bucket locks for writers, confirmation when a flow's first
  * packet leaves the last hook, a garbage collector working in bounded slices,
- * and a per-namespace limit with early drop.
+ * a per-namespace limit with early drop and a global cap.
  *
- * The packet path has no skb field of its own to carry the entry from the
- * first hook to the confirming one (skb->_nfct belongs to the kernel's
- * nf_conntrack, which may be loaded too). Each CPU keeps a small stack of
- * packets in flight instead: the entry found or created at PRE_ROUTING or
- * LOCAL_OUT is pushed with its skb and popped at POST_ROUTING or LOCAL_IN,
- * which run on the same CPU in the same call chain. A packet that leaves
- * that chain (dropped, stolen, queued) leaves a stale slot behind; it is
- * reclaimed when the stack wraps, and an unconfirmed entry in it is freed
- * then, so a dropped first packet never leaves an entry in the table.
+ * How a new entry gets from its first packet's tracking hook (PRE_ROUTING or
+ * LOCAL_OUT) to the confirm hook (LOCAL_IN or POST_ROUTING), and why only
+ * that packet can confirm it.
+ *
+ * The kernel's tracker hangs the entry on skb->_nfct. nflab has no such
+ * field: _nfct belongs to nf_conntrack, which may be loaded beside nflab,
+ * and no other sk_buff field (mark, hash, extensions) is free for a module to
+ * own. Between the two hooks the packet may be dropped, stolen, queued,
+ * cloned, copied, batched with others, or sent by a task that is preempted,
+ * migrates to another CPU or lets softirqs run, so nothing keyed by CPU, by
+ * order or by the skb's address identifies it.
+ *
+ * Instead every entry gets a random 64-bit cookie, and the entry waits in
+ * the in-flight table, keyed by that cookie, until it is confirmed:
+ *
+ * - The tracking hook always writes the 8 bytes at NFLAB_CB_OFFSET of
+ *   skb->cb: the new entry's cookie, or 0 when the packet created nothing.
+ *   So whatever the bytes held before (cb arrives dirty: GRO's and TCP's
+ *   data, another namespace's cookie) never survives the hook.
+ * - Between PRE_ROUTING/LOCAL_OUT at NF_IP_PRI_CONNTRACK and the confirm
+ *   hooks at NF_IP_PRI_CONNTRACK_CONFIRM, the stack keeps its own per-layer
+ *   data in the first 40 bytes of cb at most (IPCB: 24; the fragment and
+ *   xfrm control blocks: up to 40; the bridge's: 32), so bytes 40-47 stay
+ *   ours. Copies and clones (skb_clone(), skb_copy(), pskb_copy(), GSO
+ *   segments, NFQUEUE's skb_copy_expand()) copy cb, so they carry the
+ *   cookie: they are the same packet, and the first of them to reach a
+ *   confirm hook confirms the entry, as with a shared _nfct.
+ * - The confirm hook reads the cookie, writes 0, and takes the entry out of
+ *   the in-flight table only if an entry with that cookie and the hook's
+ *   namespace is there. A cookie is never reused, so a packet that was not
+ *   tracked with the entry cannot name it, whatever its address, CPU,
+ *   protocol or namespace; a guess succeeds with a probability of 2^-64
+ *   per in-flight entry. The one writer of those bytes between the hooks
+ *   we know of, NFQUEUE segmenting a GSO packet (SKB_GSO_CB, bytes 32-45),
+ *   turns the cookie into noise: that packet then confirms nothing.
+ * - A packet dropped between the hooks leaves its entry in flight. Each CPU
+ *   remembers the cookies of the last NFLAB_CT_RING entries it created;
+ *   when a slot is reused, the entry it names is freed if it is still in
+ *   flight. Reclaiming can only make a packet confirm nothing (its flow is
+ *   then tracked from its next packet), never confirm something else, and
+ *   it bounds the in-flight table to NFLAB_CT_RING entries per CPU. The
+ *   ring holds no reference: it only compares cookies.
+ * - In-flight entries hold no reference on their namespace. Its exit runs
+ *   after its hooks are unregistered and an RCU grace period, when no hook
+ *   of the namespace can run, and frees the ones that are left.
+ *
+ * Defragmentation (nf_defrag_ipv4, enabled per namespace) runs before the
+ * tracking hook, so a datagram is tracked whole, once.
+ *
+ * Locking. Per packet: RCU for lookups, per-CPU statistics, the entry's own
+ * atomic counters, and ct->lock for TCP state. Per new entry: an in-flight
+ * bucket lock twice, the bucket stripe locks and nn->ct_lock once at
+ * confirm; the namespace's lists make namespace exit and early drop O(own
+ * entries) instead of O(table). The per-namespace count is an atomic as in
+ * the kernel (the limit is checked against it); the global count is a
+ * per-CPU counter.
  */
 
 #include <linux/icmp.h>
@@ -22,6 +69,7 @@
 #include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/netdevice.h>
+#include <linux/percpu_counter.h>
 #include <linux/random.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
@@ -29,6 +77,7 @@
 #include <linux/siphash.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
+#include <linux/udp.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 #include <net/ip.h>
@@ -44,44 +93,53 @@ static unsigned int ct_max __read_mostly;
 module_param(ct_max, uint, 0644);
 MODULE_PARM_DESC(ct_max, "Default conntrack entry limit of a new namespace (default: hashsize)");
 
-#define LOCKS		1024	/* bucket lock stripes */
-#define LOOKUP_RESTARTS	8	/* bounds a lookup racing with writers */
-#define GC_SLICE	512	/* buckets per GC run: a short, bounded pass */
-#define STASH_DEPTH	8	/* packets in flight per CPU (nesting depth) */
-/* Status changes that make an UPDATE event. */
-#define EVENT_STATUS	(BIT(NFLAB_CT_SEEN_REPLY_BIT) | BIT(NFLAB_CT_ASSURED_BIT))
+static unsigned int ct_global_max __read_mostly;
+module_param(ct_global_max, uint, 0644);
+MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (default: 4 * hashsize)");
 
-static struct hlist_nulls_head *table __read_mostly;
-static spinlock_t locks[LOCKS];
-static siphash_key_t seed __read_mostly;
-static struct kmem_cache *conn_cache __read_mostly;
-static atomic_t next_id = ATOMIC_INIT(0);
-static atomic_t total = ATOMIC_INIT(0);	/* entries in the table, all nets */
-/*
- * Entries allocated and not yet freed, table or not. Slab merging can hide
- * leftovers from kmem_cache_destroy(), so unload checks this itself.
- */
-static atomic_t live = ATOMIC_INIT(0);
+#define NFLAB_CT_LOCKS		1024	/* bucket lock stripes */
+#define NFLAB_CT_RESTARTS	8	/* bounds a lookup racing with writers */
+#define NFLAB_CT_GC_SLICE	512	/* buckets per GC run: short, bounded */
+#define NFLAB_CT_INFLIGHT	1024	/* in-flight table buckets */
+#define NFLAB_CT_RING		512	/* in-flight entries a CPU keeps */
+#define NFLAB_CT_DROP_SCAN	8	/* early drop candidates */
+#define NFLAB_CT_DUMP_RESCHED	1024	/* buckets between cond_resched() */
+/* Where the cookie lives in skb->cb; see the comment at the top. */
+#define NFLAB_CB_OFFSET		40
+/* Status changes that make an UPDATE event. */
+#define NFLAB_CT_EVENT_STATUS	(BIT(NFLAB_CT_SEEN_REPLY_BIT) | BIT(NFLAB_CT_ASSURED_BIT))
+
+static struct hlist_nulls_head *nflab_ct_hash __read_mostly;
+static spinlock_t nflab_ct_locks[NFLAB_CT_LOCKS];
+/* Per stripe, under its lock: the next insertion's seq (dump order). */
+static u64 nflab_ct_stripe_seq[NFLAB_CT_LOCKS];
+static siphash_key_t nflab_ct_seed __read_mostly;
+static siphash_key_t nflab_ct_id_seed __read_mostly;
+static struct kmem_cache *nflab_ct_cache __read_mostly;
+/* Entries allocated and not yet released, in flight or not: the cap. */
+static struct percpu_counter nflab_ct_entries;
+
+struct nflab_ct_inflight_bucket {
+	spinlock_t		lock;	/* the chain; BHs off */
+	struct hlist_head	head;
+};
+
+static struct nflab_ct_inflight_bucket nflab_ct_inflight[NFLAB_CT_INFLIGHT];
+
+/* The cookies of the entries this CPU created last; BHs off to touch. */
+struct nflab_ct_ring {
+	u64		cookie[NFLAB_CT_RING];
+	unsigned int	next;
+};
+
+static DEFINE_PER_CPU(struct nflab_ct_ring, nflab_ct_ring);
 
 /* The GC walks the table a slice at a time; namespace exit waits for it. */
-static DEFINE_MUTEX(gc_mutex);
-static unsigned int gc_next_bucket;
-static struct delayed_work gc_work;
+static DEFINE_MUTEX(nflab_ct_gc_mutex);
+static unsigned int nflab_ct_gc_next;
+static struct delayed_work nflab_ct_gc_work;
 
-struct stash_slot {
-	const struct sk_buff	*skb;
-	struct nflab_conn	*ct;
-	u8			dir;
-};
-
-struct stash {
-	struct stash_slot	slot[STASH_DEPTH];
-	unsigned int		top;	/* next slot to use, wraps */
-};
-
-static DEFINE_PER_CPU(struct stash, stash);
-
-static const struct nflab_l4proto *l4proto_find(u8 proto)
+static const struct nflab_l4proto *nflab_l4proto_find(u8 proto)
 {
 	switch (proto) {
 	case IPPROTO_TCP:
@@ -94,59 +152,56 @@ static const struct nflab_l4proto *l4proto_find(u8 proto)
 	return NULL;
 }
 
-static u32 tuple_hash(const struct net *net, const struct nflab_tuple *t)
+static u32 nflab_tuple_hash(const struct net *net, const struct nflab_tuple *t)
 {
 	return (u32)siphash_4u32((__force u32)t->src, (__force u32)t->dst,
-				 t->u.all, net_hash_mix(net) ^ t->proto, &seed);
+				 t->u.all, net_hash_mix(net) ^ t->proto,
+				 &nflab_ct_seed);
 }
 
-static unsigned int bucket_of(u32 hash)
+static unsigned int nflab_bucket_of(u32 hash)
 {
 	return reciprocal_scale(hash, hashsize);
 }
 
 /* Lock both buckets' stripes, lower first; one lock if they share it. */
-static void double_lock(unsigned int b1, unsigned int b2)
-	__acquires(locks) __acquires(locks)
+static void nflab_double_lock(unsigned int b1, unsigned int b2)
+	__acquires(nflab_ct_locks) __acquires(nflab_ct_locks)
 {
-	unsigned int l1 = b1 % LOCKS, l2 = b2 % LOCKS;
+	unsigned int l1 = b1 % NFLAB_CT_LOCKS, l2 = b2 % NFLAB_CT_LOCKS;
 
 	if (l1 > l2)
 		swap(l1, l2);
-	spin_lock(&locks[l1]);
+	spin_lock(&nflab_ct_locks[l1]);
 	if (l1 != l2)
-		spin_lock_nested(&locks[l2], SINGLE_DEPTH_NESTING);
+		spin_lock_nested(&nflab_ct_locks[l2], SINGLE_DEPTH_NESTING);
 	else
-		__acquire(locks);
+		__acquire(nflab_ct_locks);
 }
 
-static void double_unlock(unsigned int b1, unsigned int b2)
-	__releases(locks) __releases(locks)
+static void nflab_double_unlock(unsigned int b1, unsigned int b2)
+	__releases(nflab_ct_locks) __releases(nflab_ct_locks)
 {
-	unsigned int l1 = b1 % LOCKS, l2 = b2 % LOCKS;
+	unsigned int l1 = b1 % NFLAB_CT_LOCKS, l2 = b2 % NFLAB_CT_LOCKS;
 
-	spin_unlock(&locks[l1]);
+	spin_unlock(&nflab_ct_locks[l1]);
 	if (l1 != l2)
-		spin_unlock(&locks[l2]);
+		spin_unlock(&nflab_ct_locks[l2]);
 	else
-		__release(locks);
+		__release(nflab_ct_locks);
 }
 
-unsigned int nflab_ct_buckets(void)
+static void nflab_ct_free_rcu(struct rcu_head *head)
 {
-	return hashsize;
-}
-
-static void conn_free_rcu(struct rcu_head *head)
-{
-	kmem_cache_free(conn_cache, container_of(head, struct nflab_conn, rcu));
-	atomic_dec(&live);
+	kmem_cache_free(nflab_ct_cache, container_of(head, struct nflab_conn, rcu));
 }
 
 void nflab_ct_put(struct nflab_conn *ct)
 {
-	if (ct && refcount_dec_and_test(&ct->use))
-		call_rcu(&ct->rcu, conn_free_rcu);
+	if (ct && refcount_dec_and_test(&ct->use)) {
+		percpu_counter_dec(&nflab_ct_entries);
+		call_rcu(&ct->rcu, nflab_ct_free_rcu);
+	}
 }
 
 void nflab_ct_refresh(struct nflab_conn *ct, unsigned int timeout)
@@ -154,7 +209,7 @@ void nflab_ct_refresh(struct nflab_conn *ct, unsigned int timeout)
 	WRITE_ONCE(ct->timeout, jiffies + timeout);
 }
 
-static bool expired(const struct nflab_conn *ct)
+static bool nflab_ct_expired(const struct nflab_conn *ct)
 {
 	return time_after_eq(jiffies, READ_ONCE(ct->timeout));
 }
@@ -173,13 +228,13 @@ bool nflab_ct_kill(struct nflab_conn *ct)
 	    test_and_set_bit(NFLAB_CT_DYING_BIT, &ct->status))
 		return false;
 
-	b0 = bucket_of(tuple_hash(net, &ct->th[NFLAB_DIR_ORIG].tuple));
-	b1 = bucket_of(tuple_hash(net, &ct->th[NFLAB_DIR_REPLY].tuple));
+	b0 = nflab_bucket_of(nflab_tuple_hash(net, &ct->th[NFLAB_DIR_ORIG].tuple));
+	b1 = nflab_bucket_of(nflab_tuple_hash(net, &ct->th[NFLAB_DIR_REPLY].tuple));
 	local_bh_disable();
-	double_lock(b0, b1);
+	nflab_double_lock(b0, b1);
 	hlist_nulls_del_rcu(&ct->th[NFLAB_DIR_ORIG].node);
 	hlist_nulls_del_rcu(&ct->th[NFLAB_DIR_REPLY].node);
-	double_unlock(b0, b1);
+	nflab_double_unlock(b0, b1);
 	local_bh_enable();
 
 	spin_lock_bh(&nn->ct_lock);
@@ -187,8 +242,6 @@ bool nflab_ct_kill(struct nflab_conn *ct)
 	list_del_init(&ct->all);
 	spin_unlock_bh(&nn->ct_lock);
 	atomic_dec(&nn->ct_count);
-	atomic_dec(&total);
-	atomic_inc(&nn->ct_generation);
 	nflab_ct_event(ct, NFLAB_CMD_CT_EVENT_DESTROY);
 	nflab_ct_put(ct);
 	return true;
@@ -197,15 +250,15 @@ bool nflab_ct_kill(struct nflab_conn *ct)
 /* Find a live entry with tuple t; returns it with a reference held. */
 struct nflab_conn *nflab_ct_find(struct net *net, const struct nflab_tuple *t)
 {
-	u32 hash = tuple_hash(net, t);
-	unsigned int bucket = bucket_of(hash), restarts = 0;
+	u32 hash = nflab_tuple_hash(net, t);
+	unsigned int bucket = nflab_bucket_of(hash), restarts = 0;
 	const struct hlist_nulls_node *n;
 	struct nflab_tuple_hash *h;
 	struct nflab_conn *ct;
 
 	rcu_read_lock();
 begin:
-	hlist_nulls_for_each_entry_rcu(h, n, &table[bucket], node) {
+	hlist_nulls_for_each_entry_rcu(h, n, &nflab_ct_hash[bucket], node) {
 		ct = nflab_ct_of(h);
 		if (!nflab_tuple_equal(&h->tuple, t) ||
 		    !net_eq(nflab_ct_net(ct), net))
@@ -221,7 +274,7 @@ begin:
 	 * off our chain; walk it again, a bounded number of times since this
 	 * runs in softirq.
 	 */
-	if (get_nulls_value(n) != bucket && restarts++ < LOOKUP_RESTARTS) {
+	if (get_nulls_value(n) != bucket && restarts++ < NFLAB_CT_RESTARTS) {
 		NFLAB_CT_STAT_INC(nflab_pernet(net), SEARCH_RESTART);
 		goto begin;
 	}
@@ -230,8 +283,8 @@ begin:
 }
 
 /* Find h's entry for a packet; expired entries are killed on the way. */
-static struct nflab_tuple_hash *lookup(struct net *net,
-				       const struct nflab_tuple *t)
+static struct nflab_tuple_hash *nflab_ct_lookup(struct net *net,
+						const struct nflab_tuple *t)
 {
 	struct nflab_conn *ct;
 	enum nflab_dir dir;
@@ -239,7 +292,7 @@ static struct nflab_tuple_hash *lookup(struct net *net,
 	ct = nflab_ct_find(net, t);
 	if (!ct)
 		return NULL;
-	if (expired(ct)) {
+	if (nflab_ct_expired(ct)) {
 		nflab_ct_kill(ct);
 		nflab_ct_put(ct);
 		return NULL;
@@ -259,23 +312,33 @@ void nflab_ct_set_assured(struct nflab_net *nn, struct nflab_conn *ct)
 }
 
 /*
- * When a namespace is at its limit, evict its oldest entry that never
- * became assured, like the kernel's early drop: a flood of unanswered flows
- * cannot starve established ones.
+ * When a namespace is at its limit (or all of them at the cap), make room
+ * as the kernel's early drop does: among the oldest few entries that never
+ * became assured, an expired one goes first, else the one closest to
+ * expiry. A flood of unanswered or one-shot flows cannot starve
+ * established ones, and a table full of one-shot flows keeps taking new
+ * ones.
  */
-static bool early_drop(struct nflab_net *nn)
+static bool nflab_ct_early_drop(struct nflab_net *nn)
 {
 	struct nflab_conn *ct, *victim = NULL;
+	unsigned int scanned = 0;
 	bool killed;
 
 	spin_lock_bh(&nn->ct_lock);
 	list_for_each_entry(ct, &nn->ct_unassured, unassured) {
-		/* Bounded: at most a few entries can be dying at once. */
-		if (refcount_inc_not_zero(&ct->use)) {
-			victim = ct;
+		if (scanned++ >= NFLAB_CT_DROP_SCAN)
 			break;
-		}
+		if (test_bit(NFLAB_CT_DYING_BIT, &ct->status))
+			continue;
+		if (!victim ||
+		    time_before(READ_ONCE(ct->timeout), READ_ONCE(victim->timeout)))
+			victim = ct;
+		if (nflab_ct_expired(ct))
+			break;
 	}
+	if (victim && !refcount_inc_not_zero(&victim->use))
+		victim = NULL;
 	spin_unlock_bh(&nn->ct_lock);
 	if (!victim)
 		return false;
@@ -284,38 +347,124 @@ static bool early_drop(struct nflab_net *nn)
 	return killed;
 }
 
-static struct nflab_conn *conn_alloc(struct net *net,
-				     const struct nflab_tuple *orig,
-				     const struct nflab_tuple *reply)
+/* Is there room for one more entry in nn and in the whole table? */
+static bool nflab_ct_room(struct nflab_net *nn)
+{
+	unsigned int cap = READ_ONCE(ct_global_max);
+
+	if (atomic_read(&nn->ct_count) >= READ_ONCE(nn->ct_limit))
+		return false;
+	return !cap || percpu_counter_compare(&nflab_ct_entries, cap) < 0;
+}
+
+static struct nflab_conn *nflab_ct_alloc(struct net *net,
+					 const struct nflab_tuple *orig,
+					 const struct nflab_tuple *reply)
 {
 	struct nflab_conn *ct;
 
-	ct = kmem_cache_zalloc(conn_cache, GFP_ATOMIC);
+	ct = kmem_cache_zalloc(nflab_ct_cache, GFP_ATOMIC);
 	if (!ct)
 		return NULL;
-	atomic_inc(&live);
+	percpu_counter_inc(&nflab_ct_entries);
 	ct->th[NFLAB_DIR_ORIG].tuple = *orig;
 	ct->th[NFLAB_DIR_ORIG].dir = NFLAB_DIR_ORIG;
 	ct->th[NFLAB_DIR_REPLY].tuple = *reply;
 	ct->th[NFLAB_DIR_REPLY].dir = NFLAB_DIR_REPLY;
 	write_pnet(&ct->net, net);
+	INIT_HLIST_NODE(&ct->inflight);
 	INIT_LIST_HEAD(&ct->all);
 	INIT_LIST_HEAD(&ct->unassured);
 	refcount_set(&ct->use, 1);	/* the packet's */
 	spin_lock_init(&ct->lock);
-	ct->id = atomic_inc_return(&next_id);
+	/*
+	 * A counter would show every namespace how fast the others open
+	 * connections; a keyed hash of what the entry is shows nothing.
+	 */
+	ct->id = (u32)siphash_4u64((unsigned long)ct, (unsigned long)net,
+				   (u64)(__force u32)orig->src << 32 |
+				   (__force u32)orig->dst,
+				   (u64)orig->u.all << 8 | orig->proto,
+				   &nflab_ct_id_seed);
 	ct->start_ns = ktime_get_real_ns();
 	return ct;
 }
 
+static u64 *nflab_cb_cookie(struct sk_buff *skb)
+{
+	BUILD_BUG_ON(sizeof(struct inet_skb_parm) > NFLAB_CB_OFFSET);
+	BUILD_BUG_ON(NFLAB_CB_OFFSET + sizeof(u64) > sizeof(skb->cb));
+	return (u64 *)&skb->cb[NFLAB_CB_OFFSET];
+}
+
+static struct nflab_ct_inflight_bucket *nflab_inflight_bucket(u64 cookie)
+{
+	/* Cookies are random: their low bits are as good as a hash. */
+	return &nflab_ct_inflight[cookie % NFLAB_CT_INFLIGHT];
+}
+
 /*
- * Insert an unconfirmed entry. If another CPU confirmed the same flow
- * meanwhile, that entry wins and is returned with a reference, and *dir
- * becomes the packet's direction in it (the other CPU may have seen the
- * flow's first packet going the other way); ours is left to the caller
- * to drop.
+ * Take the entry with this cookie out of the in-flight table, with its
+ * reference, if it is there (and, when net is given, of that namespace).
  */
-static struct nflab_conn *confirm(struct nflab_conn *ct, u8 *dir)
+static struct nflab_conn *nflab_inflight_take(const struct net *net, u64 cookie)
+{
+	struct nflab_ct_inflight_bucket *b = nflab_inflight_bucket(cookie);
+	struct nflab_conn *ct;
+
+	spin_lock_bh(&b->lock);
+	hlist_for_each_entry(ct, &b->head, inflight) {
+		if (ct->cookie != cookie ||
+		    (net && !net_eq(nflab_ct_net(ct), net)))
+			continue;
+		hlist_del_init(&ct->inflight);
+		spin_unlock_bh(&b->lock);
+		return ct;
+	}
+	spin_unlock_bh(&b->lock);
+	return NULL;
+}
+
+/*
+ * Put a new entry in flight under a fresh cookie. The reference the packet
+ * held becomes the in-flight table's. The cookie this CPU wrote
+ * NFLAB_CT_RING entries ago names an entry whose packet should long have
+ * been confirmed: if it is still in flight, its packet was dropped.
+ */
+static u64 nflab_inflight_add(struct nflab_conn *ct)
+{
+	struct nflab_ct_inflight_bucket *b;
+	struct nflab_ct_ring *ring;
+	u64 old;
+
+	do {
+		ct->cookie = get_random_u64();
+	} while (!ct->cookie);
+	b = nflab_inflight_bucket(ct->cookie);
+
+	local_bh_disable();
+	spin_lock(&b->lock);
+	hlist_add_head(&ct->inflight, &b->head);
+	spin_unlock(&b->lock);
+	ring = this_cpu_ptr(&nflab_ct_ring);
+	old = ring->cookie[ring->next];
+	ring->cookie[ring->next] = ct->cookie;
+	ring->next = (ring->next + 1) % NFLAB_CT_RING;
+	local_bh_enable();
+
+	if (old)
+		nflab_ct_put(nflab_inflight_take(NULL, old));
+	return ct->cookie;
+}
+
+/*
+ * Insert an in-flight entry into the table. If another CPU confirmed the
+ * same flow meanwhile, that entry wins and is returned with a reference, and
+ * *dir becomes the packet's direction in it (the other CPU may have seen the
+ * flow's first packet going the other way); ours is left to the caller to
+ * drop.
+ */
+static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir)
 {
 	struct net *net = nflab_ct_net(ct);
 	struct nflab_net *nn = nflab_pernet(net);
@@ -325,12 +474,12 @@ static struct nflab_conn *confirm(struct nflab_conn *ct, u8 *dir)
 	int d;
 
 	for (d = 0; d < NFLAB_DIR_MAX; d++)
-		b[d] = bucket_of(tuple_hash(net, &ct->th[d].tuple));
+		b[d] = nflab_bucket_of(nflab_tuple_hash(net, &ct->th[d].tuple));
 
 	local_bh_disable();
-	double_lock(b[0], b[1]);
+	nflab_double_lock(b[0], b[1]);
 	for (d = 0; d < NFLAB_DIR_MAX; d++) {
-		hlist_nulls_for_each_entry(h, n, &table[b[d]], node) {
+		hlist_nulls_for_each_entry(h, n, &nflab_ct_hash[b[d]], node) {
 			struct nflab_conn *other = nflab_ct_of(h);
 
 			if (!nflab_tuple_equal(&h->tuple, &ct->th[d].tuple) ||
@@ -338,7 +487,7 @@ static struct nflab_conn *confirm(struct nflab_conn *ct, u8 *dir)
 			    test_bit(NFLAB_CT_DYING_BIT, &other->status) ||
 			    !refcount_inc_not_zero(&other->use))
 				continue;
-			double_unlock(b[0], b[1]);
+			nflab_double_unlock(b[0], b[1]);
 			local_bh_enable();
 			NFLAB_CT_STAT_INC(nn, CLASH);
 			if (h->dir != d)
@@ -348,6 +497,8 @@ static struct nflab_conn *confirm(struct nflab_conn *ct, u8 *dir)
 	}
 	refcount_inc(&ct->use);	/* the table's */
 	set_bit(NFLAB_CT_CONFIRMED_BIT, &ct->status);
+	/* Dumps walk a chain newest first and resume by this order. */
+	ct->seq = nflab_ct_stripe_seq[b[0] % NFLAB_CT_LOCKS]++;
 	/*
 	 * Onto the namespace's lists and into its count before the entry is
 	 * visible in the table, where a flush could kill it at once. The
@@ -359,21 +510,19 @@ static struct nflab_conn *confirm(struct nflab_conn *ct, u8 *dir)
 		list_add_tail(&ct->unassured, &nn->ct_unassured);
 	spin_unlock(&nn->ct_lock);
 	atomic_inc(&nn->ct_count);
-	hlist_nulls_add_head_rcu(&ct->th[NFLAB_DIR_ORIG].node, &table[b[0]]);
-	hlist_nulls_add_head_rcu(&ct->th[NFLAB_DIR_REPLY].node, &table[b[1]]);
-	double_unlock(b[0], b[1]);
+	hlist_nulls_add_head_rcu(&ct->th[NFLAB_DIR_ORIG].node, &nflab_ct_hash[b[0]]);
+	hlist_nulls_add_head_rcu(&ct->th[NFLAB_DIR_REPLY].node, &nflab_ct_hash[b[1]]);
+	nflab_double_unlock(b[0], b[1]);
 	local_bh_enable();
 
-	atomic_inc(&total);
-	atomic_inc(&nn->ct_generation);
 	NFLAB_CT_STAT_INC(nn, INSERT);
 	nflab_ct_event(ct, NFLAB_CMD_CT_EVENT_NEW);
 	return NULL;
 }
 
 /* The IPv4 header and L4 offset; false for what cannot be tracked. */
-static bool l3_tuple(const struct sk_buff *skb, struct nflab_tuple *t,
-		     unsigned int *off, bool *fragment)
+static bool nflab_l3_tuple(const struct sk_buff *skb, struct nflab_tuple *t,
+			   unsigned int *off, bool *fragment)
 {
 	const struct iphdr *iph;
 	struct iphdr _iph;
@@ -390,85 +539,40 @@ static bool l3_tuple(const struct sk_buff *skb, struct nflab_tuple *t,
 	return *off <= skb->len;
 }
 
-/* This CPU's slot for skb, if it has one; BHs are off. */
-static struct stash_slot *stash_find(struct stash *s, const struct sk_buff *skb)
+/*
+ * Verify the L4 checksum of what arrives from outside, as the kernel's
+ * tracker does: a packet a receiver will discard must not move a flow's
+ * state. Locally built packets (LOCAL_OUT) are not checked, and
+ * nf_checksum() trusts what the device or the stack already verified.
+ */
+static bool nflab_l4_csum_ok(struct sk_buff *skb, unsigned int hook,
+			     unsigned int off, u8 proto)
 {
-	unsigned int i;
+	if (hook != NF_INET_PRE_ROUTING)
+		return true;
+	if (proto == IPPROTO_UDP) {
+		const struct udphdr *uh;
+		struct udphdr _uh;
 
-	for (i = 0; i < STASH_DEPTH; i++)
-		if (s->slot[i].skb == skb)
-			return &s->slot[i];
-	return NULL;
-}
-
-static void stash_push(const struct sk_buff *skb, struct nflab_conn *ct,
-		       enum nflab_dir dir)
-{
-	struct stash_slot *slot;
-	struct nflab_conn *old;
-	struct stash *s;
-
-	local_bh_disable();
-	s = this_cpu_ptr(&stash);
-	/*
-	 * A slot for the same skb is stale: that packet's journey ended.
-	 * Otherwise the oldest slot is reused; its packet was dropped.
-	 */
-	slot = stash_find(s, skb);
-	if (!slot) {
-		slot = &s->slot[s->top];
-		s->top = (s->top + 1) % STASH_DEPTH;
+		uh = skb_header_pointer(skb, off, sizeof(_uh), &_uh);
+		/* No header: the handler calls it INVALID. No sum: allowed. */
+		if (!uh || !uh->check)
+			return true;
 	}
-	old = slot->ct;
-	slot->skb = skb;
-	slot->ct = ct;
-	slot->dir = dir;
-	local_bh_enable();
-	nflab_ct_put(old);
+	return !nf_checksum(skb, hook, off, proto == IPPROTO_ICMP ? 0 : proto,
+			    NFPROTO_IPV4);
 }
 
-static struct nflab_conn *stash_pop(const struct sk_buff *skb, u8 *dir)
-{
-	struct nflab_conn *ct = NULL;
-	struct stash_slot *slot;
-
-	local_bh_disable();
-	slot = stash_find(this_cpu_ptr(&stash), skb);
-	if (slot) {
-		ct = slot->ct;
-		*dir = slot->dir;
-		slot->skb = NULL;
-		slot->ct = NULL;
-	}
-	local_bh_enable();
-	return ct;
-}
-
-static void stash_drain(void)
-{
-	int cpu, i;
-
-	for_each_possible_cpu(cpu) {
-		struct stash *s = per_cpu_ptr(&stash, cpu);
-
-		for (i = 0; i < STASH_DEPTH; i++) {
-			nflab_ct_put(s->slot[i].ct);
-			s->slot[i].ct = NULL;
-			s->slot[i].skb = NULL;
-		}
-	}
-}
-
-static void account(struct nflab_conn *ct, enum nflab_dir dir,
-		    const struct sk_buff *skb)
+static void nflab_ct_account(struct nflab_conn *ct, enum nflab_dir dir,
+			     const struct sk_buff *skb)
 {
 	atomic64_inc(&ct->packets[dir]);
 	atomic64_add(skb->len, &ct->bytes[dir]);
 }
 
 /*
- * PRE_ROUTING and LOCAL_OUT: find the packet's entry or create an
- * unconfirmed one, and update its protocol state.
+ * PRE_ROUTING and LOCAL_OUT: find the packet's entry or create one in
+ * flight, and update its protocol state.
  */
 unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 {
@@ -483,20 +587,32 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	bool fragment, changed, repeated = false;
 	unsigned int off;
 
+	/* Whatever the cb held, it names no entry of ours from here on. */
+	*nflab_cb_cookie(skb) = 0;
 	/*
 	 * What arrives on loopback was sent here and tracked at LOCAL_OUT
-	 * already; tracking it again would count every packet twice.
+	 * already; tracking it again would count every packet twice. Copies
+	 * sent by nf_dup (TEE) are not the flow's, as in the kernel.
 	 */
-	if (st->in && (st->in->flags & IFF_LOOPBACK))
+	if ((st->in && (st->in->flags & IFF_LOOPBACK)) ||
+	    unlikely(this_cpu_read(nf_skb_duplicated)))
 		return NF_ACCEPT;
-	if (!l3_tuple(skb, &t, &off, &fragment)) {
+	if (!nflab_l3_tuple(skb, &t, &off, &fragment)) {
 		NFLAB_CT_STAT_INC(nn, INVALID);
 		return NF_ACCEPT;
 	}
-	l4 = l4proto_find(t.proto);
-	/* Later fragments carry no L4 header: leave them untracked. */
-	if (!l4 || fragment)
+	l4 = nflab_l4proto_find(t.proto);
+	if (!l4)
 		return NF_ACCEPT;
+	/* nf_defrag_ipv4 reassembled what it could; the rest is unusable. */
+	if (fragment) {
+		NFLAB_CT_STAT_INC(nn, INVALID);
+		return NF_ACCEPT;
+	}
+	if (!nflab_l4_csum_ok(skb, st->hook, off, t.proto)) {
+		NFLAB_CT_STAT_INC(nn, INVALID);
+		return NF_ACCEPT;
+	}
 	if (l4->error && l4->error(net, skb, off, &v)) {
 		if (v == NFLAB_CT_RELATED)
 			NFLAB_CT_STAT_INC(nn, RELATED);
@@ -510,7 +626,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	}
 
 repeat:
-	h = lookup(net, &t);
+	h = nflab_ct_lookup(net, &t);
 	if (h) {
 		ct = nflab_ct_of(h);
 		NFLAB_CT_STAT_INC(nn, FOUND);
@@ -522,14 +638,14 @@ repeat:
 			NFLAB_CT_STAT_INC(nn, INVALID);
 			return NF_ACCEPT;
 		}
-		if (atomic_read(&nn->ct_count) >= READ_ONCE(nn->ct_limit)) {
-			if (!early_drop(nn)) {
+		if (!nflab_ct_room(nn)) {
+			if (!nflab_ct_early_drop(nn)) {
 				NFLAB_CT_STAT_INC(nn, DROP);
 				return NF_DROP;
 			}
 			NFLAB_CT_STAT_INC(nn, EARLY_DROP);
 		}
-		ct = conn_alloc(net, &t, &reply);
+		ct = nflab_ct_alloc(net, &t, &reply);
 		if (!ct) {
 			NFLAB_CT_STAT_INC(nn, DROP);
 			return NF_DROP;
@@ -543,7 +659,7 @@ repeat:
 		h = &ct->th[NFLAB_DIR_ORIG];
 	}
 
-	old_status = READ_ONCE(ct->status) & EVENT_STATUS;
+	old_status = READ_ONCE(ct->status) & NFLAB_CT_EVENT_STATUS;
 	v = l4->packet(nn, ct, skb, off, h->dir, &changed);
 	if (v == NFLAB_CT_REPEAT && !repeated) {
 		/* Once: the entry found is gone, so the lookup creates. */
@@ -559,61 +675,66 @@ repeat:
 	}
 	if (h->dir == NFLAB_DIR_REPLY)
 		set_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status);
-	account(ct, h->dir, skb);
-	/* A new entry's first state goes out with its NEW event at confirm. */
-	if (test_bit(NFLAB_CT_CONFIRMED_BIT, &ct->status) &&
-	    (changed || (READ_ONCE(ct->status) & EVENT_STATUS) != old_status))
+	nflab_ct_account(ct, h->dir, skb);
+	if (!test_bit(NFLAB_CT_CONFIRMED_BIT, &ct->status)) {
+		/* Its first state goes out with its NEW event at confirm. */
+		*nflab_cb_cookie(skb) = nflab_inflight_add(ct);
+		return NF_ACCEPT;
+	}
+	if (!test_bit(NFLAB_CT_DYING_BIT, &ct->status) &&
+	    (changed || (READ_ONCE(ct->status) & NFLAB_CT_EVENT_STATUS) != old_status))
 		nflab_ct_event(ct, NFLAB_CMD_CT_EVENT_UPDATE);
-	stash_push(skb, ct, h->dir);
+	nflab_ct_put(ct);
 	return NF_ACCEPT;
 }
 
 /*
  * POST_ROUTING and LOCAL_IN, last of all hooks: the packet is accepted, so
- * its new entry joins the table.
+ * the entry it created joins the table.
  */
 unsigned int nflab_ct_confirm(struct sk_buff *skb,
 			      const struct nf_hook_state *st)
 {
+	u64 *cookie = nflab_cb_cookie(skb);
 	struct nflab_conn *ct, *winner;
-	u8 dir;
+	u8 dir = NFLAB_DIR_ORIG;
 
-	ct = stash_pop(skb, &dir);
+	if (!*cookie)
+		return NF_ACCEPT;
+	ct = nflab_inflight_take(st->net, *cookie);
+	*cookie = 0;
 	if (!ct)
 		return NF_ACCEPT;
-	if (!test_bit(NFLAB_CT_CONFIRMED_BIT, &ct->status)) {
-		winner = confirm(ct, &dir);
-		if (winner) {
-			/* Lost the race: count this packet on the winner. */
-			account(winner, dir, skb);
-			nflab_ct_put(winner);
-		}
+	winner = nflab_ct_insert(ct, &dir);
+	if (winner) {
+		/* Lost the race: count this packet on the winner. */
+		nflab_ct_account(winner, dir, skb);
+		nflab_ct_put(winner);
 	}
 	nflab_ct_put(ct);
 	return NF_ACCEPT;
 }
 
 /* Kill the expired entries of one bucket (all namespaces, or just net). */
-static unsigned int gc_bucket(unsigned int bucket, struct net *net, bool all)
+static unsigned int nflab_ct_gc_bucket(unsigned int bucket, struct net *net)
 {
 	const struct hlist_nulls_node *n;
 	struct nflab_tuple_hash *h;
 	unsigned int evicted = 0;
 
 	rcu_read_lock();
-	hlist_nulls_for_each_entry_rcu(h, n, &table[bucket], node) {
+	hlist_nulls_for_each_entry_rcu(h, n, &nflab_ct_hash[bucket], node) {
 		struct nflab_conn *ct = nflab_ct_of(h);
 
 		if (h->dir != NFLAB_DIR_ORIG ||
 		    (net && !net_eq(nflab_ct_net(ct), net)) ||
-		    (!all && !expired(ct)) ||
+		    !nflab_ct_expired(ct) ||
 		    !refcount_inc_not_zero(&ct->use))
 			continue;
 		if (nflab_ct_kill(ct)) {
 			evicted++;
-			if (!all)
-				NFLAB_CT_STAT_INC(nflab_pernet(nflab_ct_net(ct)),
-						  GC_EVICTED);
+			NFLAB_CT_STAT_INC(nflab_pernet(nflab_ct_net(ct)),
+					  GC_EVICTED);
 		}
 		nflab_ct_put(ct);
 	}
@@ -621,19 +742,23 @@ static unsigned int gc_bucket(unsigned int bucket, struct net *net, bool all)
 	return evicted;
 }
 
-static void gc_worker(struct work_struct *work)
+static void nflab_ct_gc_worker(struct work_struct *work)
 {
 	unsigned int i;
 
-	mutex_lock(&gc_mutex);
-	for (i = 0; i < GC_SLICE && atomic_read(&total); i++) {
-		gc_bucket(gc_next_bucket, NULL, false);
-		gc_next_bucket = (gc_next_bucket + 1) % hashsize;
+	mutex_lock(&nflab_ct_gc_mutex);
+	for (i = 0; i < NFLAB_CT_GC_SLICE; i++) {
+		nflab_ct_gc_bucket(nflab_ct_gc_next, NULL);
+		nflab_ct_gc_next = (nflab_ct_gc_next + 1) % hashsize;
 	}
-	mutex_unlock(&gc_mutex);
-	/* An empty table needs no sweeping; a busy one gets it often. */
-	queue_delayed_work(system_power_efficient_wq, &gc_work,
-			   atomic_read(&total) ? HZ / 50 : HZ);
+	mutex_unlock(&nflab_ct_gc_mutex);
+	/*
+	 * An empty table needs no sweeping; a busy one gets it often. The
+	 * exact sum: a few entries hide in the per-CPU parts of the count.
+	 */
+	queue_delayed_work(system_power_efficient_wq, &nflab_ct_gc_work,
+			   percpu_counter_sum_positive(&nflab_ct_entries) ?
+			   HZ / 50 : HZ);
 }
 
 /* Remove every expired entry of net now; returns how many. */
@@ -641,41 +766,53 @@ unsigned int nflab_ct_gc_now(struct net *net)
 {
 	unsigned int b, evicted = 0;
 
-	mutex_lock(&gc_mutex);
+	mutex_lock(&nflab_ct_gc_mutex);
 	for (b = 0; b < hashsize; b++) {
-		evicted += gc_bucket(b, net, false);
+		evicted += nflab_ct_gc_bucket(b, net);
 		cond_resched();
 	}
-	mutex_unlock(&gc_mutex);
+	mutex_unlock(&nflab_ct_gc_mutex);
 	return evicted;
 }
 
-int nflab_ct_walk_bucket(struct net *net, unsigned int bucket,
-			 unsigned int *skip,
-			 int (*fn)(struct nflab_conn *ct, void *arg), void *arg)
+/*
+ * Hand net's entries to fn, bucket by bucket from pos, until fn returns
+ * non-zero (its message is full); pos then names the entry to resume
+ * after. A chain is walked newest first and every confirm inserts at its
+ * head with a larger seq, so resuming skips entries with a seq at least the
+ * last one's: the ones already dumped and those created since. Entries
+ * created or removed elsewhere do not disturb a resumed dump.
+ */
+int nflab_ct_dump(struct net *net, struct nflab_ct_dump_pos *pos,
+		  int (*fn)(struct nflab_conn *ct, void *arg), void *arg)
 {
 	const struct hlist_nulls_node *n;
 	struct nflab_tuple_hash *h;
-	unsigned int seen = 0;
 	int ret = 0;
 
-	rcu_read_lock();
-	hlist_nulls_for_each_entry_rcu(h, n, &table[bucket], node) {
-		struct nflab_conn *ct = nflab_ct_of(h);
+	for (; pos->bucket < hashsize; pos->bucket++, pos->resume = false) {
+		/* Long dumps of a big table let others run. */
+		if (pos->bucket % NFLAB_CT_DUMP_RESCHED == 0)
+			cond_resched();
+		rcu_read_lock();
+		hlist_nulls_for_each_entry_rcu(h, n, &nflab_ct_hash[pos->bucket], node) {
+			struct nflab_conn *ct = nflab_ct_of(h);
 
-		if (h->dir != NFLAB_DIR_ORIG || !net_eq(nflab_ct_net(ct), net))
-			continue;
-		if (seen++ < *skip)
-			continue;
-		ret = fn(ct, arg);
-		if (ret) {
-			seen--;
-			break;
+			if (h->dir != NFLAB_DIR_ORIG ||
+			    !net_eq(nflab_ct_net(ct), net) ||
+			    (pos->resume && ct->seq >= pos->seq))
+				continue;
+			ret = fn(ct, arg);
+			if (ret)
+				break;
+			pos->resume = true;
+			pos->seq = ct->seq;
 		}
+		rcu_read_unlock();
+		if (ret)
+			return ret;
 	}
-	rcu_read_unlock();
-	*skip = ret ? seen : 0;
-	return ret;
+	return 0;
 }
 
 unsigned int nflab_ct_kill_matching(struct net *net,
@@ -690,7 +827,7 @@ unsigned int nflab_ct_kill_matching(struct net *net,
 		struct nflab_tuple_hash *h;
 
 		rcu_read_lock();
-		hlist_nulls_for_each_entry_rcu(h, n, &table[b], node) {
+		hlist_nulls_for_each_entry_rcu(h, n, &nflab_ct_hash[b], node) {
 			struct nflab_conn *ct = nflab_ct_of(h);
 
 			if (h->dir != NFLAB_DIR_ORIG ||
@@ -708,7 +845,7 @@ unsigned int nflab_ct_kill_matching(struct net *net,
 	return killed;
 }
 
-static const unsigned int default_timeouts[NFLAB_CT_TIMEOUT_A_MAX + 1] = {
+static const unsigned int nflab_ct_default_timeouts[NFLAB_CT_TIMEOUT_A_MAX + 1] = {
 	[NFLAB_CT_TIMEOUT_A_TCP_SYN_SENT]	= 120,
 	[NFLAB_CT_TIMEOUT_A_TCP_SYN_RECV]	= 60,
 	[NFLAB_CT_TIMEOUT_A_TCP_ESTABLISHED]	= 5 * 24 * 3600,
@@ -730,31 +867,51 @@ int nflab_ct_net_init(struct nflab_net *nn)
 	if (!nn->ct_stats)
 		return -ENOMEM;
 	atomic_set(&nn->ct_count, 0);
-	/* 0 would switch off the dump consistency check (cb->prev_seq). */
-	atomic_set(&nn->ct_generation, 1);
 	spin_lock_init(&nn->ct_lock);
 	INIT_LIST_HEAD(&nn->ct_all);
 	INIT_LIST_HEAD(&nn->ct_unassured);
 	nn->ct_limit = READ_ONCE(ct_max);
 	nn->ct_tcp_loose = true;
 	for (i = 1; i <= NFLAB_CT_TIMEOUT_A_MAX; i++)
-		nn->ct_timeouts[i] = default_timeouts[i] * HZ;
+		nn->ct_timeouts[i] = nflab_ct_default_timeouts[i] * HZ;
 	return 0;
 }
 
 /*
  * The namespace's hooks are gone and an RCU grace period has passed: no
- * packet adds entries any more, and no netlink request can reach a dying
- * namespace. Remove the rest from the namespace's own list (not by walking
- * the whole table) while the GC, which could otherwise be killing one of
- * them concurrently and touch nn, is held off. Every pass removes one
- * entry, since nobody else can be killing it now.
+ * packet adds or confirms entries any more, and no netlink request can
+ * reach a dying namespace. Free its entries still in flight (their packets
+ * were dropped, or will find nothing to confirm), then remove the confirmed
+ * ones from the namespace's own list (not by walking the whole table) while
+ * the GC, which could otherwise be killing one of them concurrently and
+ * touch nn, is held off. Every pass removes one entry, since nobody else
+ * can be killing it now.
  */
-void nflab_ct_net_exit(struct net *net, struct nflab_net *nn)
+void nflab_ct_net_flush(struct net *net, struct nflab_net *nn)
 {
 	struct nflab_conn *ct;
+	struct hlist_node *tmp;
+	unsigned int i;
 
-	mutex_lock(&gc_mutex);
+	for (i = 0; i < NFLAB_CT_INFLIGHT; i++) {
+		struct nflab_ct_inflight_bucket *b = &nflab_ct_inflight[i];
+		HLIST_HEAD(dead);
+
+		spin_lock_bh(&b->lock);
+		hlist_for_each_entry_safe(ct, tmp, &b->head, inflight) {
+			if (!net_eq(nflab_ct_net(ct), net))
+				continue;
+			hlist_del(&ct->inflight);
+			hlist_add_head(&ct->inflight, &dead);
+		}
+		spin_unlock_bh(&b->lock);
+		hlist_for_each_entry_safe(ct, tmp, &dead, inflight) {
+			hlist_del_init(&ct->inflight);
+			nflab_ct_put(ct);
+		}
+	}
+
+	mutex_lock(&nflab_ct_gc_mutex);
 	for (;;) {
 		spin_lock_bh(&nn->ct_lock);
 		ct = list_first_entry_or_null(&nn->ct_all, struct nflab_conn, all);
@@ -769,14 +926,19 @@ void nflab_ct_net_exit(struct net *net, struct nflab_net *nn)
 		}
 		nflab_ct_put(ct);
 	}
-	mutex_unlock(&gc_mutex);
+	mutex_unlock(&nflab_ct_gc_mutex);
 	WARN_ON_ONCE(atomic_read(&nn->ct_count));
+}
+
+void nflab_ct_net_exit(struct nflab_net *nn)
+{
 	free_percpu(nn->ct_stats);
 }
 
 int __init nflab_ct_init(void)
 {
 	unsigned int i;
+	int ret;
 
 	if (!hashsize) {
 		/* One bucket per 16 KiB of RAM, as a starting point. */
@@ -787,34 +949,61 @@ int __init nflab_ct_init(void)
 	hashsize = clamp_t(unsigned int, hashsize, 1024, 1 << 20);
 	if (!ct_max)
 		ct_max = hashsize;
+	/*
+	 * Namespaces' limits are their own business, but every entry
+	 * lengthens chains that all namespaces share: the cap keeps the
+	 * average chain short whatever the namespaces' limits add up to.
+	 */
+	if (!ct_global_max)
+		ct_global_max = 4 * hashsize;
 
-	conn_cache = KMEM_CACHE(nflab_conn, 0);
-	if (!conn_cache)
-		return -ENOMEM;
-	table = kvmalloc_array(hashsize, sizeof(*table), GFP_KERNEL);
-	if (!table) {
-		kmem_cache_destroy(conn_cache);
-		return -ENOMEM;
+	ret = percpu_counter_init(&nflab_ct_entries, 0, GFP_KERNEL);
+	if (ret)
+		return ret;
+	nflab_ct_cache = KMEM_CACHE(nflab_conn, 0);
+	if (!nflab_ct_cache) {
+		ret = -ENOMEM;
+		goto err_destroy_counter;
+	}
+	nflab_ct_hash = kvmalloc_array(hashsize, sizeof(*nflab_ct_hash), GFP_KERNEL);
+	if (!nflab_ct_hash) {
+		ret = -ENOMEM;
+		goto err_destroy_cache;
 	}
 	for (i = 0; i < hashsize; i++)
-		INIT_HLIST_NULLS_HEAD(&table[i], i);
-	for (i = 0; i < LOCKS; i++)
-		spin_lock_init(&locks[i]);
-	get_random_bytes(&seed, sizeof(seed));
+		INIT_HLIST_NULLS_HEAD(&nflab_ct_hash[i], i);
+	for (i = 0; i < NFLAB_CT_LOCKS; i++)
+		spin_lock_init(&nflab_ct_locks[i]);
+	for (i = 0; i < NFLAB_CT_INFLIGHT; i++) {
+		spin_lock_init(&nflab_ct_inflight[i].lock);
+		INIT_HLIST_HEAD(&nflab_ct_inflight[i].head);
+	}
+	get_random_bytes(&nflab_ct_seed, sizeof(nflab_ct_seed));
+	get_random_bytes(&nflab_ct_id_seed, sizeof(nflab_ct_id_seed));
 
-	INIT_DEFERRABLE_WORK(&gc_work, gc_worker);
-	queue_delayed_work(system_power_efficient_wq, &gc_work, HZ);
+	INIT_DEFERRABLE_WORK(&nflab_ct_gc_work, nflab_ct_gc_worker);
+	queue_delayed_work(system_power_efficient_wq, &nflab_ct_gc_work, HZ);
 	return 0;
+
+err_destroy_cache:
+	kmem_cache_destroy(nflab_ct_cache);
+err_destroy_counter:
+	percpu_counter_destroy(&nflab_ct_entries);
+	return ret;
 }
 
 /* After every namespace's exit: the table is empty, no hook runs. */
 void nflab_ct_exit(void)
 {
-	cancel_delayed_work_sync(&gc_work);
-	stash_drain();
+	s64 left;
+
+	cancel_delayed_work_sync(&nflab_ct_gc_work);
 	/* Entries freed by call_rcu() must be gone before their cache. */
 	rcu_barrier();
-	WARN(atomic_read(&live), "%d conntrack entries leaked\n", atomic_read(&live));
-	kvfree(table);
-	kmem_cache_destroy(conn_cache);
+	/* Slab merging can hide leftovers from kmem_cache_destroy(). */
+	left = percpu_counter_sum(&nflab_ct_entries);
+	WARN(left, "%lld conntrack entries leaked\n", left);
+	percpu_counter_destroy(&nflab_ct_entries);
+	kvfree(nflab_ct_hash);
+	kmem_cache_destroy(nflab_ct_cache);
 }

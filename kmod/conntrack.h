@@ -90,11 +90,14 @@ struct nflab_tcp {
 };
 
 /*
- * A tracked connection. Both tuple hashes are linked into the table once
- * the first packet is confirmed; lookups run under RCU and take a reference
- * with refcount_inc_not_zero(). The table holds one reference from confirm
- * until nflab_ct_kill() unlinks the entry; the packet in flight holds
- * another. The last nflab_ct_put() frees it after an RCU grace period.
+ * A tracked connection. From its first packet until that packet is
+ * confirmed, an entry is "in flight": only the in-flight table (keyed by
+ * its cookie, carried in the packet's skb->cb) holds it. Confirmation
+ * links both tuple hashes into the table; lookups run under RCU and take a
+ * reference with refcount_inc_not_zero(). The table holds one reference
+ * from confirm until nflab_ct_kill() unlinks the entry; a packet being
+ * tracked holds another. The last nflab_ct_put() frees it after an RCU
+ * grace period.
  */
 struct nflab_conn {
 	struct nflab_tuple_hash	th[NFLAB_DIR_MAX];
@@ -103,8 +106,11 @@ struct nflab_conn {
 	unsigned long		status;		/* NFLAB_CT_*_BIT, atomic bitops */
 	unsigned long		timeout;	/* jiffies; READ_ONCE/WRITE_ONCE */
 	spinlock_t		lock;		/* TCP's protocol state below */
-	u32			id;
+	u32			id;		/* hashed: reveals no rates */
+	u64			cookie;		/* random; names it in skb->cb */
+	u64			seq;		/* insertion order in its bucket */
 	u64			start_ns;
+	struct hlist_node	inflight;	/* in the in-flight table */
 	struct list_head	all;		/* on nn->ct_all while confirmed */
 	struct list_head	unassured;	/* on nn->ct_unassured until ASSURED */
 	atomic64_t		packets[NFLAB_DIR_MAX];
@@ -171,21 +177,27 @@ extern const struct nflab_l4proto nflab_l4proto_icmp;
 int nflab_ct_init(void);
 void nflab_ct_exit(void);
 int nflab_ct_net_init(struct nflab_net *nn);
-void nflab_ct_net_exit(struct net *net, struct nflab_net *nn);
+void nflab_ct_net_exit(struct nflab_net *nn);
 unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st);
 unsigned int nflab_ct_confirm(struct sk_buff *skb,
 			      const struct nf_hook_state *st);
+void nflab_ct_net_flush(struct net *net, struct nflab_net *nn);
 void nflab_ct_refresh(struct nflab_conn *ct, unsigned int timeout);
 void nflab_ct_set_assured(struct nflab_net *nn, struct nflab_conn *ct);
 struct nflab_conn *nflab_ct_find(struct net *net, const struct nflab_tuple *t);
 bool nflab_ct_kill(struct nflab_conn *ct);
 void nflab_ct_put(struct nflab_conn *ct);
 unsigned int nflab_ct_gc_now(struct net *net);
-unsigned int nflab_ct_buckets(void);
 void nflab_ct_event(struct nflab_conn *ct, u8 cmd);
-int nflab_ct_walk_bucket(struct net *net, unsigned int bucket,
-			 unsigned int *skip,
-			 int (*fn)(struct nflab_conn *ct, void *arg), void *arg);
+/* Where a dump resumes: its bucket and the last entry's insertion order. */
+struct nflab_ct_dump_pos {
+	unsigned int	bucket;
+	bool		resume;
+	u64		seq;
+};
+
+int nflab_ct_dump(struct net *net, struct nflab_ct_dump_pos *pos,
+		  int (*fn)(struct nflab_conn *ct, void *arg), void *arg);
 unsigned int nflab_ct_kill_matching(struct net *net,
 				    bool (*match)(const struct nflab_conn *ct,
 						  const void *arg),

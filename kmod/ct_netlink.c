@@ -91,8 +91,7 @@ struct ct_filter {
 /* The state of a dump in progress, kept in cb->ctx between calls. */
 struct ct_dump {
 	struct ct_filter	f;
-	unsigned int		bucket;
-	unsigned int		skip;
+	struct nflab_ct_dump_pos pos;
 };
 
 static int parse_tuple(const struct nlattr *nest, struct nflab_tuple *t,
@@ -335,7 +334,6 @@ static int dump_one(struct nflab_conn *ct, void *arg)
 			  NLM_F_MULTI, NFLAB_CMD_CT_GET);
 	if (!hdr)
 		return -EMSGSIZE;
-	genl_dump_check_consistent(a->cb, hdr);
 	if (put_conn(a->skb, ct)) {
 		genlmsg_cancel(a->skb, hdr);
 		return -EMSGSIZE;
@@ -350,11 +348,12 @@ int nflab_ct_nl_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	struct ct_dump *d = (struct ct_dump *)cb->ctx;
 	struct dump_arg a = { .skb = skb, .cb = cb, .f = &d->f };
 
-	/* Any insert or removal since the dump began flags its messages. */
-	cb->seq = atomic_read(&nflab_pernet(net)->ct_generation) ?: 1;
-	for (; d->bucket < nflab_ct_buckets(); d->bucket++)
-		if (nflab_ct_walk_bucket(net, d->bucket, &d->skip, dump_one, &a))
-			break;
+	/*
+	 * No NLM_F_DUMP_INTR: the dump resumes after the last entry it
+	 * sent, whatever was created or removed meanwhile, so it lists every
+	 * entry that lives through it exactly once.
+	 */
+	nflab_ct_dump(net, &d->pos, dump_one, &a);
 	return skb->len;
 }
 

@@ -9,13 +9,14 @@
 #include <linux/netfilter_ipv4.h>
 #include <linux/percpu.h>
 #include <linux/skbuff.h>
+#include <net/netfilter/ipv4/nf_defrag_ipv4.h>
 
 #include "nflab.h"
 
 unsigned int nflab_net_id __read_mostly;
 
-static void count(struct nflab_net *nn, const struct sk_buff *skb,
-		  unsigned int hook)
+static void nflab_hook_count_pkt(struct nflab_net *nn,
+				 const struct sk_buff *skb, unsigned int hook)
 {
 	struct nflab_pcpu_hook_stats *s;
 	unsigned long flags;
@@ -34,24 +35,24 @@ static void count(struct nflab_net *nn, const struct sk_buff *skb,
 }
 
 /* PRE_ROUTING, LOCAL_OUT: count, then find or create the packet's flow. */
-static unsigned int hook_track(void *priv, struct sk_buff *skb,
-			       const struct nf_hook_state *state)
+static unsigned int nflab_hook_track(void *priv, struct sk_buff *skb,
+				     const struct nf_hook_state *state)
 {
-	count(nflab_pernet(state->net), skb, state->hook);
+	nflab_hook_count_pkt(nflab_pernet(state->net), skb, state->hook);
 	return nflab_ct_in(skb, state);
 }
 
 /* LOCAL_IN, FORWARD, POST_ROUTING: count (rules and NAT will go here). */
-static unsigned int hook_count(void *priv, struct sk_buff *skb,
-			       const struct nf_hook_state *state)
+static unsigned int nflab_hook_count(void *priv, struct sk_buff *skb,
+				     const struct nf_hook_state *state)
 {
-	count(nflab_pernet(state->net), skb, state->hook);
+	nflab_hook_count_pkt(nflab_pernet(state->net), skb, state->hook);
 	return NF_ACCEPT;
 }
 
 /* LOCAL_IN, POST_ROUTING, after every other hook: confirm new flows. */
-static unsigned int hook_confirm(void *priv, struct sk_buff *skb,
-				 const struct nf_hook_state *state)
+static unsigned int nflab_hook_confirm(void *priv, struct sk_buff *skb,
+				       const struct nf_hook_state *state)
 {
 	return nflab_ct_confirm(skb, state);
 }
@@ -65,43 +66,43 @@ static unsigned int hook_confirm(void *priv, struct sk_buff *skb,
  */
 static const struct nf_hook_ops nflab_ops[] = {
 	{
-		.hook		= hook_track,
+		.hook		= nflab_hook_track,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_PRE_ROUTING,
 		.priority	= NF_IP_PRI_CONNTRACK,
 	},
 	{
-		.hook		= hook_count,
+		.hook		= nflab_hook_count,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_LOCAL_IN,
 		.priority	= NF_IP_PRI_FILTER,
 	},
 	{
-		.hook		= hook_count,
+		.hook		= nflab_hook_count,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_FORWARD,
 		.priority	= NF_IP_PRI_FILTER,
 	},
 	{
-		.hook		= hook_track,
+		.hook		= nflab_hook_track,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_LOCAL_OUT,
 		.priority	= NF_IP_PRI_CONNTRACK,
 	},
 	{
-		.hook		= hook_count,
+		.hook		= nflab_hook_count,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_POST_ROUTING,
 		.priority	= NF_IP_PRI_NAT_SRC,
 	},
 	{
-		.hook		= hook_confirm,
+		.hook		= nflab_hook_confirm,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_LOCAL_IN,
 		.priority	= NF_IP_PRI_CONNTRACK_CONFIRM,
 	},
 	{
-		.hook		= hook_confirm,
+		.hook		= nflab_hook_confirm,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_POST_ROUTING,
 		.priority	= NF_IP_PRI_CONNTRACK_CONFIRM,
@@ -109,7 +110,7 @@ static const struct nf_hook_ops nflab_ops[] = {
 };
 
 /* Totals since load: the sum over all CPUs, each read consistently. */
-static void stats_sum(struct nflab_net *nn, struct nflab_hook_totals *t)
+static void nflab_hook_stats_sum(struct nflab_net *nn, struct nflab_hook_totals *t)
 {
 	int cpu, h;
 
@@ -134,13 +135,13 @@ static void stats_sum(struct nflab_net *nn, struct nflab_hook_totals *t)
 	}
 }
 
-static void stats_read_locked(struct nflab_net *nn, struct nflab_hook_totals *t)
+static void nflab_hook_stats_read_locked(struct nflab_net *nn, struct nflab_hook_totals *t)
 {
 	int h;
 
 	lockdep_assert_held(&nn->stats_lock);
 
-	stats_sum(nn, t);
+	nflab_hook_stats_sum(nn, t);
 	for (h = 0; h < NF_INET_NUMHOOKS; h++) {
 		t->packets[h] -= nn->stats_base.packets[h];
 		t->bytes[h] -= nn->stats_base.bytes[h];
@@ -151,18 +152,19 @@ static void stats_read_locked(struct nflab_net *nn, struct nflab_hook_totals *t)
 void nflab_hook_stats_get(struct nflab_net *nn, struct nflab_hook_totals *t)
 {
 	mutex_lock(&nn->stats_lock);
-	stats_read_locked(nn, t);
+	nflab_hook_stats_read_locked(nn, t);
 	mutex_unlock(&nn->stats_lock);
 }
 
 void nflab_hook_stats_reset(struct nflab_net *nn)
 {
 	mutex_lock(&nn->stats_lock);
-	stats_sum(nn, &nn->stats_base);
+	nflab_hook_stats_sum(nn, &nn->stats_base);
 	mutex_unlock(&nn->stats_lock);
 }
 
-static int __net_init nflab_net_init(struct net *net)
+/* nflab's state in a namespace: it outlives the hooks (see main.c). */
+static int __net_init nflab_state_init(struct net *net)
 {
 	struct nflab_net *nn = nflab_pernet(net);
 	int ret;
@@ -176,45 +178,82 @@ static int __net_init nflab_net_init(struct net *net)
 	ret = nflab_ct_net_init(nn);
 	if (ret)
 		goto err_free_stats;
-
-	ret = nf_register_net_hooks(net, nflab_ops, ARRAY_SIZE(nflab_ops));
-	if (ret)
-		goto err_ct_exit;
 	return 0;
 
-err_ct_exit:
-	nflab_ct_net_exit(net, nn);
 err_free_stats:
 	free_percpu(nn->stats);
 	return ret;
 }
 
-/*
- * Unhook first; the pernet core waits for an RCU grace period between
- * pre_exit and exit, so no hook function still runs on nn when exit frees it.
- */
-static void __net_exit nflab_net_pre_exit(struct net *net)
-{
-	nf_unregister_net_hooks(net, nflab_ops, ARRAY_SIZE(nflab_ops));
-}
-
-static void __net_exit nflab_net_exit(struct net *net)
+static void __net_exit nflab_state_exit(struct net *net)
 {
 	struct nflab_net *nn = nflab_pernet(net);
 
-	nflab_ct_net_exit(net, nn);
+	nflab_ct_net_exit(nn);
 	free_percpu(nn->stats);
 	mutex_destroy(&nn->ct_config_lock);
 	mutex_destroy(&nn->stats_lock);
 }
 
-static struct pernet_operations nflab_net_ops = {
-	.init		= nflab_net_init,
-	.pre_exit	= nflab_net_pre_exit,
-	.exit		= nflab_net_exit,
+static struct pernet_operations nflab_state_ops = {
+	.init		= nflab_state_init,
+	.exit		= nflab_state_exit,
 	.id		= &nflab_net_id,
 	.size		= sizeof(struct nflab_net),
 };
+
+/*
+ * The hooks of a namespace, and the defragmentation they rely on: the
+ * tracker sees whole datagrams, as the kernel's does.
+ */
+static int __net_init nflab_hooks_net_init(struct net *net)
+{
+	int ret;
+
+	ret = nf_defrag_ipv4_enable(net);
+	if (ret)
+		return ret;
+	ret = nf_register_net_hooks(net, nflab_ops, ARRAY_SIZE(nflab_ops));
+	if (ret)
+		goto err_defrag_disable;
+	return 0;
+
+err_defrag_disable:
+	nf_defrag_ipv4_disable(net);
+	return ret;
+}
+
+/*
+ * Unhook first; the pernet core waits for an RCU grace period between
+ * pre_exit and exit, so no hook function still runs when exit removes the
+ * namespace's entries.
+ */
+static void __net_exit nflab_hooks_net_pre_exit(struct net *net)
+{
+	nf_unregister_net_hooks(net, nflab_ops, ARRAY_SIZE(nflab_ops));
+}
+
+static void __net_exit nflab_hooks_net_exit(struct net *net)
+{
+	nflab_ct_net_flush(net, nflab_pernet(net));
+	nf_defrag_ipv4_disable(net);
+}
+
+static struct pernet_operations nflab_hooks_ops = {
+	.init		= nflab_hooks_net_init,
+	.pre_exit	= nflab_hooks_net_pre_exit,
+	.exit		= nflab_hooks_net_exit,
+};
+
+int __init nflab_state_init_all(void)
+{
+	return register_pernet_subsys(&nflab_state_ops);
+}
+
+void nflab_state_exit_all(void)
+{
+	unregister_pernet_subsys(&nflab_state_ops);
+}
 
 int __init nflab_hooks_init(void)
 {
@@ -226,10 +265,10 @@ int __init nflab_hooks_init(void)
 	BUILD_BUG_ON((int)NFLAB_HOOK_POST_ROUTING != (int)NF_INET_POST_ROUTING);
 	BUILD_BUG_ON(NFLAB_HOOK_MAX + 1 != NF_INET_NUMHOOKS);
 
-	return register_pernet_subsys(&nflab_net_ops);
+	return register_pernet_subsys(&nflab_hooks_ops);
 }
 
 void nflab_hooks_exit(void)
 {
-	unregister_pernet_subsys(&nflab_net_ops);
+	unregister_pernet_subsys(&nflab_hooks_ops);
 }

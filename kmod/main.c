@@ -8,6 +8,12 @@
 
 #include "nflab.h"
 
+/*
+ * Layers, bottom up: the table; nflab's state in every namespace; the
+ * netlink family, which reaches that state; the hooks, which fill the table
+ * and send events through the family. Unload takes them down top first, so
+ * the family goes only after the hooks and the last entry's DESTROY event.
+ */
 static int __init nflab_init(void)
 {
 	int ret;
@@ -16,20 +22,26 @@ static int __init nflab_init(void)
 	if (ret)
 		return ret;
 
-	ret = nflab_hooks_init();
+	ret = nflab_state_init_all();
 	if (ret)
 		goto err_ct_exit;
 
 	ret = nflab_netlink_init();
 	if (ret)
-		goto err_hooks_exit;
+		goto err_state_exit;
+
+	ret = nflab_hooks_init();
+	if (ret)
+		goto err_netlink_exit;
 
 	pr_info("version %s loaded (protocol %d)\n", NFLAB_VERSION,
 		NFLAB_PROTO_VERSION);
 	return 0;
 
-err_hooks_exit:
-	nflab_hooks_exit();
+err_netlink_exit:
+	nflab_netlink_exit();
+err_state_exit:
+	nflab_state_exit_all();
 err_ct_exit:
 	nflab_ct_exit();
 	return ret;
@@ -37,9 +49,9 @@ err_ct_exit:
 
 static void __exit nflab_exit(void)
 {
-	/* Stop taking requests before the state they reach goes away. */
-	nflab_netlink_exit();
 	nflab_hooks_exit();
+	nflab_netlink_exit();
+	nflab_state_exit_all();
 	nflab_ct_exit();
 	pr_info("unloaded\n");
 }

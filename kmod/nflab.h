@@ -47,7 +47,6 @@ struct nflab_net {
 
 	/* Connection tracking (conntrack.c). */
 	atomic_t		ct_count;	/* confirmed entries */
-	atomic_t		ct_generation;	/* bumped on insert and removal */
 	unsigned int		ct_limit;	/* READ_ONCE on the packet path */
 	bool			ct_tcp_loose;
 	unsigned int		ct_timeouts[NFLAB_CT_TIMEOUT_A_MAX + 1]; /* jiffies */
@@ -71,6 +70,8 @@ static inline struct nflab_net *nflab_pernet(const struct net *net)
 	return net_generic(net, nflab_net_id);
 }
 
+int nflab_state_init_all(void);
+void nflab_state_exit_all(void);
 int nflab_hooks_init(void);
 void nflab_hooks_exit(void);
 void nflab_hook_stats_get(struct nflab_net *nn, struct nflab_hook_totals *t);

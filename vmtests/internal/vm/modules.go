@@ -16,9 +16,10 @@ import (
 )
 
 // bootModules are loaded by u-root's init (modules_load=) before the guest
-// init runs: the 9p transport for the run directory, and the link types
-// topology tests use. The guest cannot autoload modules.
-var bootModules = []string{"virtio_pci", "9pnet_virtio", "9p", "veth", "dummy", "bridge"}
+// init runs: the 9p transport for the run directory, the link types
+// topology tests use, and nf_defrag_ipv4, which nflab.ko needs (insmod
+// does not resolve dependencies). The guest cannot autoload modules.
+var bootModules = []string{"virtio_pci", "9pnet_virtio", "9p", "veth", "dummy", "bridge", "nf_defrag_ipv4"}
 
 // extraModules are put in the image, not loaded: tests load them with
 // modprobe (or the kernel does, through /sbin/modprobe), e.g. to check that
