@@ -102,7 +102,7 @@ MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (d
 #define NFLAB_CT_GC_SLICE	512	/* buckets per GC run: short, bounded */
 #define NFLAB_CT_INFLIGHT	1024	/* in-flight table buckets */
 #define NFLAB_CT_RING		512	/* in-flight entries a CPU keeps */
-#define NFLAB_CT_DROP_SCAN	8	/* early drop candidates */
+#define NFLAB_CT_DROP_SCAN	64	/* early drop candidates */
 #define NFLAB_CT_DUMP_RESCHED	1024	/* buckets between cond_resched() */
 /* Where the cookie lives in skb->cb; see the comment at the top. */
 #define NFLAB_CB_OFFSET		40
@@ -313,9 +313,9 @@ void nflab_ct_set_assured(struct nflab_net *nn, struct nflab_conn *ct)
 
 /*
  * When a namespace is at its limit (or all of them at the cap), make room
- * as the kernel's early drop does: among the oldest few entries that never
- * became assured, an expired one goes first, else the one closest to
- * expiry. A flood of unanswered or one-shot flows cannot starve
+ * as the kernel's early drop does: among the oldest NFLAB_CT_DROP_SCAN
+ * entries that never became assured, an expired one goes first, else the
+ * one closest to expiry. A flood of unanswered or one-shot flows cannot starve
  * established ones, and a table full of one-shot flows keeps taking new
  * ones.
  */

@@ -127,7 +127,7 @@ func udpEchoIn(t *testing.T, ns, laddr string) {
 	t.Helper()
 	c := udpIn(t, ns, laddr, "")
 	go func() {
-		buf := make([]byte, 2048)
+		buf := make([]byte, 65536)
 		for {
 			n, from, err := c.ReadFromUDP(buf)
 			if err != nil {
