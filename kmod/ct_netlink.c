@@ -80,7 +80,7 @@ const struct nla_policy nflab_ct_set_config_policy[NFLAB_A_MAX + 1] = {
 };
 
 /* A filter over the original tuple; what is not set matches anything. */
-struct ct_filter {
+struct nflab_ct_filter {
 	__be32	src, src_mask, dst, dst_mask;
 	__be16	sport, dport;
 	u32	status;
@@ -89,13 +89,13 @@ struct ct_filter {
 };
 
 /* The state of a dump in progress, kept in cb->ctx between calls. */
-struct ct_dump {
-	struct ct_filter	f;
+struct nflab_ct_dump {
+	struct nflab_ct_filter	f;
 	struct nflab_ct_dump_pos pos;
 };
 
-static int parse_tuple(const struct nlattr *nest, struct nflab_tuple *t,
-		       struct netlink_ext_ack *extack)
+static int nflab_parse_tuple(const struct nlattr *nest, struct nflab_tuple *t,
+			     struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[NFLAB_TUPLE_A_MAX + 1];
 	bool ports, icmp;
@@ -141,8 +141,8 @@ static int parse_tuple(const struct nlattr *nest, struct nflab_tuple *t,
 	return -EINVAL;
 }
 
-static int parse_prefix(struct nlattr *addr, struct nlattr *plen,
-			__be32 *a, __be32 *mask, struct netlink_ext_ack *extack)
+static int nflab_parse_prefix(struct nlattr *addr, struct nlattr *plen,
+			      __be32 *a, __be32 *mask, struct netlink_ext_ack *extack)
 {
 	if (!addr) {
 		if (plen) {
@@ -162,8 +162,8 @@ static int parse_prefix(struct nlattr *addr, struct nlattr *plen,
 	return 0;
 }
 
-static int parse_filter(const struct nlattr *nest, struct ct_filter *f,
-			struct netlink_ext_ack *extack)
+static int nflab_parse_filter(const struct nlattr *nest, struct nflab_ct_filter *f,
+			      struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[NFLAB_CT_FILTER_A_MAX + 1];
 	int ret;
@@ -174,11 +174,12 @@ static int parse_filter(const struct nlattr *nest, struct ct_filter *f,
 	ret = nla_parse_nested(tb, NFLAB_CT_FILTER_A_MAX, nest, filter_policy, extack);
 	if (ret)
 		return ret;
-	ret = parse_prefix(tb[NFLAB_CT_FILTER_A_SRC], tb[NFLAB_CT_FILTER_A_SRC_PREFIX],
-			   &f->src, &f->src_mask, extack);
+	ret = nflab_parse_prefix(tb[NFLAB_CT_FILTER_A_SRC], tb[NFLAB_CT_FILTER_A_SRC_PREFIX],
+				 &f->src, &f->src_mask, extack);
 	if (!ret)
-		ret = parse_prefix(tb[NFLAB_CT_FILTER_A_DST], tb[NFLAB_CT_FILTER_A_DST_PREFIX],
-				   &f->dst, &f->dst_mask, extack);
+		ret = nflab_parse_prefix(tb[NFLAB_CT_FILTER_A_DST],
+					 tb[NFLAB_CT_FILTER_A_DST_PREFIX],
+					 &f->dst, &f->dst_mask, extack);
 	if (ret)
 		return ret;
 	if (tb[NFLAB_CT_FILTER_A_PROTO])
@@ -207,10 +208,10 @@ static int parse_filter(const struct nlattr *nest, struct ct_filter *f,
 	return 0;
 }
 
-static bool filter_match(const struct nflab_conn *ct, const void *arg)
+static bool nflab_filter_match(const struct nflab_conn *ct, const void *arg)
 {
 	const struct nflab_tuple *t = &ct->th[NFLAB_DIR_ORIG].tuple;
-	const struct ct_filter *f = arg;
+	const struct nflab_ct_filter *f = arg;
 
 	return (!f->proto || t->proto == f->proto) &&
 	       (t->src & f->src_mask) == f->src &&
@@ -221,7 +222,7 @@ static bool filter_match(const struct nflab_conn *ct, const void *arg)
 	       (READ_ONCE(ct->status) & f->status) == f->status;
 }
 
-static int put_tuple(struct sk_buff *skb, int type, const struct nflab_tuple *t)
+static int nflab_put_tuple(struct sk_buff *skb, int type, const struct nflab_tuple *t)
 {
 	struct nlattr *nest = nla_nest_start(skb, type);
 
@@ -242,7 +243,7 @@ static int put_tuple(struct sk_buff *skb, int type, const struct nflab_tuple *t)
 	return 0;
 }
 
-static int put_conn(struct sk_buff *skb, const void *arg)
+static int nflab_put_conn(struct sk_buff *skb, const void *arg)
 {
 	const struct nflab_conn *ct = arg;
 	const struct nflab_tuple *orig = &ct->th[NFLAB_DIR_ORIG].tuple;
@@ -250,8 +251,8 @@ static int put_conn(struct sk_buff *skb, const void *arg)
 
 	if (!nest ||
 	    nla_put_u32(skb, NFLAB_CT_A_ID, ct->id) ||
-	    put_tuple(skb, NFLAB_CT_A_ORIG, orig) ||
-	    put_tuple(skb, NFLAB_CT_A_REPLY, &ct->th[NFLAB_DIR_REPLY].tuple) ||
+	    nflab_put_tuple(skb, NFLAB_CT_A_ORIG, orig) ||
+	    nflab_put_tuple(skb, NFLAB_CT_A_REPLY, &ct->th[NFLAB_DIR_REPLY].tuple) ||
 	    nla_put_u32(skb, NFLAB_CT_A_STATUS, READ_ONCE(ct->status) & ALL_STATUS) ||
 	    nla_put_u32(skb, NFLAB_CT_A_TIMEOUT, nflab_ct_timeout_left(ct)) ||
 	    nla_put_u64_64bit(skb, NFLAB_CT_A_PACKETS_ORIG,
@@ -288,7 +289,7 @@ int nflab_ct_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
 				    "a filter selects entries to dump (NLM_F_DUMP)");
 		return -EINVAL;
 	}
-	ret = parse_tuple(info->attrs[NFLAB_A_CT_TUPLE], &t, info->extack);
+	ret = nflab_parse_tuple(info->attrs[NFLAB_A_CT_TUPLE], &t, info->extack);
 	if (ret)
 		return ret;
 	ct = nflab_ct_find(net, &t);
@@ -296,7 +297,7 @@ int nflab_ct_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "no such connection");
 		return -ENOENT;
 	}
-	ret = nflab_nl_reply(info, NFLAB_CMD_CT_GET, put_conn, ct);
+	ret = nflab_nl_reply(info, NFLAB_CMD_CT_GET, nflab_put_conn, ct);
 	nflab_ct_put(ct);
 	return ret;
 }
@@ -304,7 +305,7 @@ int nflab_ct_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
 int nflab_ct_nl_get_start(struct netlink_callback *cb)
 {
 	struct nlattr **attrs = nflab_dump_attrs(cb);
-	struct ct_dump *d = (struct ct_dump *)cb->ctx;
+	struct nflab_ct_dump *d = (struct nflab_ct_dump *)cb->ctx;
 
 	BUILD_BUG_ON(sizeof(*d) > sizeof(cb->ctx));
 	memset(d, 0, sizeof(*d));
@@ -313,28 +314,28 @@ int nflab_ct_nl_get_start(struct netlink_callback *cb)
 				    "a dump takes a filter, not a tuple");
 		return -EINVAL;
 	}
-	return parse_filter(attrs[NFLAB_A_CT_FILTER], &d->f, cb->extack);
+	return nflab_parse_filter(attrs[NFLAB_A_CT_FILTER], &d->f, cb->extack);
 }
 
-struct dump_arg {
+struct nflab_dump_arg {
 	struct sk_buff		*skb;
 	struct netlink_callback	*cb;
-	const struct ct_filter	*f;
+	const struct nflab_ct_filter	*f;
 };
 
-static int dump_one(struct nflab_conn *ct, void *arg)
+static int nflab_dump_one(struct nflab_conn *ct, void *arg)
 {
-	struct dump_arg *a = arg;
+	struct nflab_dump_arg *a = arg;
 	void *hdr;
 
-	if (!filter_match(ct, a->f))
+	if (!nflab_filter_match(ct, a->f))
 		return 0;
 	hdr = genlmsg_put(a->skb, NETLINK_CB(a->cb->skb).portid,
 			  a->cb->nlh->nlmsg_seq, &nflab_genl_family,
 			  NLM_F_MULTI, NFLAB_CMD_CT_GET);
 	if (!hdr)
 		return -EMSGSIZE;
-	if (put_conn(a->skb, ct)) {
+	if (nflab_put_conn(a->skb, ct)) {
 		genlmsg_cancel(a->skb, hdr);
 		return -EMSGSIZE;
 	}
@@ -345,26 +346,26 @@ static int dump_one(struct nflab_conn *ct, void *arg)
 int nflab_ct_nl_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct net *net = sock_net(skb->sk);
-	struct ct_dump *d = (struct ct_dump *)cb->ctx;
-	struct dump_arg a = { .skb = skb, .cb = cb, .f = &d->f };
+	struct nflab_ct_dump *d = (struct nflab_ct_dump *)cb->ctx;
+	struct nflab_dump_arg a = { .skb = skb, .cb = cb, .f = &d->f };
 
 	/*
 	 * No NLM_F_DUMP_INTR: the dump resumes after the last entry it
 	 * sent, whatever was created or removed meanwhile, so it lists every
 	 * entry that lives through it exactly once.
 	 */
-	nflab_ct_dump(net, &d->pos, dump_one, &a);
+	nflab_ct_dump(net, &d->pos, nflab_dump_one, &a);
 	return skb->len;
 }
 
-static int fill_count(struct sk_buff *msg, const void *arg)
+static int nflab_fill_count(struct sk_buff *msg, const void *arg)
 {
 	return nla_put_u32(msg, NFLAB_A_CT_COUNT, *(const u32 *)arg);
 }
 
-static int reply_count(struct genl_info *info, u8 cmd, u32 count)
+static int nflab_reply_count(struct genl_info *info, u8 cmd, u32 count)
 {
-	return nflab_nl_reply(info, cmd, fill_count, &count);
+	return nflab_nl_reply(info, cmd, nflab_fill_count, &count);
 }
 
 int nflab_ct_nl_delete(struct sk_buff *skb, struct genl_info *info)
@@ -372,7 +373,7 @@ int nflab_ct_nl_delete(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *tuple = info->attrs[NFLAB_A_CT_TUPLE];
 	struct nlattr *filter = info->attrs[NFLAB_A_CT_FILTER];
 	struct net *net = genl_info_net(info);
-	struct ct_filter f;
+	struct nflab_ct_filter f;
 	struct nflab_tuple t;
 	struct nflab_conn *ct;
 	bool killed;
@@ -388,13 +389,13 @@ int nflab_ct_nl_delete(struct sk_buff *skb, struct genl_info *info)
 					    "an empty filter matches everything: use flush");
 			return -EINVAL;
 		}
-		ret = parse_filter(filter, &f, info->extack);
+		ret = nflab_parse_filter(filter, &f, info->extack);
 		if (ret)
 			return ret;
-		return reply_count(info, NFLAB_CMD_CT_DELETE,
-				   nflab_ct_kill_matching(net, filter_match, &f));
+		return nflab_reply_count(info, NFLAB_CMD_CT_DELETE,
+				   nflab_ct_kill_matching(net, nflab_filter_match, &f));
 	}
-	ret = parse_tuple(tuple, &t, info->extack);
+	ret = nflab_parse_tuple(tuple, &t, info->extack);
 	if (ret)
 		return ret;
 	ct = nflab_ct_find(net, &t);
@@ -404,12 +405,12 @@ int nflab_ct_nl_delete(struct sk_buff *skb, struct genl_info *info)
 	}
 	killed = nflab_ct_kill(ct);
 	nflab_ct_put(ct);
-	return reply_count(info, NFLAB_CMD_CT_DELETE, killed);
+	return nflab_reply_count(info, NFLAB_CMD_CT_DELETE, killed);
 }
 
 int nflab_ct_nl_flush(struct sk_buff *skb, struct genl_info *info)
 {
-	struct ct_filter f;
+	struct nflab_ct_filter f;
 	int ret;
 
 	if (info->attrs[NFLAB_A_CT_TUPLE]) {
@@ -417,15 +418,15 @@ int nflab_ct_nl_flush(struct sk_buff *skb, struct genl_info *info)
 				    "flush takes a filter, not a tuple");
 		return -EINVAL;
 	}
-	ret = parse_filter(info->attrs[NFLAB_A_CT_FILTER], &f, info->extack);
+	ret = nflab_parse_filter(info->attrs[NFLAB_A_CT_FILTER], &f, info->extack);
 	if (ret)
 		return ret;
-	return reply_count(info, NFLAB_CMD_CT_FLUSH,
+	return nflab_reply_count(info, NFLAB_CMD_CT_FLUSH,
 			   nflab_ct_kill_matching(genl_info_net(info),
-						  filter_match, &f));
+						  nflab_filter_match, &f));
 }
 
-static int fill_count_limit(struct sk_buff *msg, const void *arg)
+static int nflab_fill_count_limit(struct sk_buff *msg, const void *arg)
 {
 	const struct nflab_net *nn = arg;
 
@@ -437,11 +438,11 @@ static int fill_count_limit(struct sk_buff *msg, const void *arg)
 
 int nflab_ct_nl_count(struct sk_buff *skb, struct genl_info *info)
 {
-	return nflab_nl_reply(info, NFLAB_CMD_CT_COUNT, fill_count_limit,
+	return nflab_nl_reply(info, NFLAB_CMD_CT_COUNT, nflab_fill_count_limit,
 			      nflab_pernet(genl_info_net(info)));
 }
 
-static int fill_stats(struct sk_buff *msg, const void *arg)
+static int nflab_fill_stats(struct sk_buff *msg, const void *arg)
 {
 	const u64 *sum = arg;
 	struct nlattr *nest;
@@ -469,10 +470,10 @@ int nflab_ct_nl_stats(struct sk_buff *skb, struct genl_info *info)
 		for (i = NFLAB_CT_STATS_A_FOUND; i <= NFLAB_CT_STATS_A_MAX; i++)
 			sum[i] += READ_ONCE(s->v[i]);
 	}
-	return nflab_nl_reply(info, NFLAB_CMD_CT_STATS, fill_stats, sum);
+	return nflab_nl_reply(info, NFLAB_CMD_CT_STATS, nflab_fill_stats, sum);
 }
 
-static int fill_config(struct sk_buff *msg, const void *arg)
+static int nflab_fill_config(struct sk_buff *msg, const void *arg)
 {
 	const struct nflab_net *nn = arg;
 	struct nlattr *cfg, *tmo;
@@ -496,7 +497,7 @@ static int fill_config(struct sk_buff *msg, const void *arg)
 
 int nflab_ct_nl_get_config(struct sk_buff *skb, struct genl_info *info)
 {
-	return nflab_nl_reply(info, NFLAB_CMD_CT_GET_CONFIG, fill_config,
+	return nflab_nl_reply(info, NFLAB_CMD_CT_GET_CONFIG, nflab_fill_config,
 			      nflab_pernet(genl_info_net(info)));
 }
 
@@ -554,7 +555,7 @@ void nflab_ct_event(struct nflab_conn *ct, u8 cmd)
 	if (!skb)
 		return;
 	hdr = genlmsg_put(skb, 0, 0, &nflab_genl_family, 0, cmd);
-	if (!hdr || put_conn(skb, ct)) {
+	if (!hdr || nflab_put_conn(skb, ct)) {
 		nlmsg_free(skb);
 		return;
 	}
@@ -565,6 +566,6 @@ void nflab_ct_event(struct nflab_conn *ct, u8 cmd)
 
 int nflab_ct_nl_gc(struct sk_buff *skb, struct genl_info *info)
 {
-	return reply_count(info, NFLAB_CMD_CT_GC,
+	return nflab_reply_count(info, NFLAB_CMD_CT_GC,
 			   nflab_ct_gc_now(genl_info_net(info)));
 }

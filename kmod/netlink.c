@@ -40,7 +40,7 @@ err_free_msg:
 	return ret;
 }
 
-static int fill_version(struct sk_buff *msg, const void *arg)
+static int nflab_fill_version(struct sk_buff *msg, const void *arg)
 {
 	if (nla_put_string(msg, NFLAB_A_VERSION, NFLAB_VERSION) ||
 	    nla_put_u32(msg, NFLAB_A_PROTO_VERSION, NFLAB_PROTO_VERSION))
@@ -50,11 +50,11 @@ static int fill_version(struct sk_buff *msg, const void *arg)
 
 static int nflab_nl_get_version(struct sk_buff *skb, struct genl_info *info)
 {
-	return nflab_nl_reply(info, NFLAB_CMD_GET_VERSION, fill_version, NULL);
+	return nflab_nl_reply(info, NFLAB_CMD_GET_VERSION, nflab_fill_version, NULL);
 }
 
-static int put_hook(struct sk_buff *msg, unsigned int hook,
-		    const struct nflab_hook_totals *t)
+static int nflab_put_hook(struct sk_buff *msg, unsigned int hook,
+			  const struct nflab_hook_totals *t)
 {
 	struct nlattr *nest;
 
@@ -75,7 +75,7 @@ static int put_hook(struct sk_buff *msg, unsigned int hook,
 	return 0;
 }
 
-static int fill_hook_stats(struct sk_buff *msg, const void *arg)
+static int nflab_fill_hook_stats(struct sk_buff *msg, const void *arg)
 {
 	const struct nflab_hook_totals *t = arg;
 	struct nlattr *hooks;
@@ -85,7 +85,7 @@ static int fill_hook_stats(struct sk_buff *msg, const void *arg)
 	if (!hooks)
 		return -EMSGSIZE;
 	for (hook = 0; hook < NF_INET_NUMHOOKS; hook++)
-		if (put_hook(msg, hook, t))
+		if (nflab_put_hook(msg, hook, t))
 			return -EMSGSIZE;
 	nla_nest_end(msg, hooks);
 	return 0;
@@ -96,7 +96,7 @@ static int nflab_nl_get_hook_stats(struct sk_buff *skb, struct genl_info *info)
 	struct nflab_hook_totals t;
 
 	nflab_hook_stats_get(nflab_pernet(genl_info_net(info)), &t);
-	return nflab_nl_reply(info, NFLAB_CMD_GET_HOOK_STATS, fill_hook_stats, &t);
+	return nflab_nl_reply(info, NFLAB_CMD_GET_HOOK_STATS, nflab_fill_hook_stats, &t);
 }
 
 static int nflab_nl_reset_hook_stats(struct sk_buff *skb,
