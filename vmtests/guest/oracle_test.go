@@ -578,13 +578,15 @@ func (o *oracle) dropFirst(t *testing.T, name, hook string, prio int, port uint1
 	// without flags (INVALID) and the server's resets: none may confirm
 	// what a dropped first packet left between the hooks.
 	r.run(t, "nft", "delete table ip oracle_drop")
-	arrivals := rawTCPIn(t, "server")
+	resets := rawTCPIn(t, "client")
 	for seq := range uint32(8) {
 		sendRawTCP(t, "client", o.server, tcpSegment(o.client, o.server, 40000+port, port+2, seq, 0, 0))
 	}
+	// The server answers each with a reset, acknowledging it.
 	for seq := range uint32(8) {
-		nextSegment(t, arrivals, "a segment without flags", func(th []byte) bool {
-			return binary.BigEndian.Uint16(th[2:]) == port+2 && binary.BigEndian.Uint32(th[4:]) == seq
+		nextSegment(t, resets, "the server's reset", func(th []byte) bool {
+			return binary.BigEndian.Uint16(th[0:]) == port+2 && th[13]&0x04 != 0 &&
+				binary.BigEndian.Uint32(th[8:]) == seq
 		})
 	}
 	o.check(t, name, ctSet{ports: []uint16{port, port + 1, port + 2}, icmp: true})
