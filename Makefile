@@ -45,7 +45,7 @@ KSRC := $(wildcard kmod/*.c kmod/*.h kmod/Kbuild) nlproto/nflab.h Kbuild
 # Debian packages the project needs on a fresh Debian 12 machine.
 DEB_PACKAGES := build-essential qemu-system-x86 linux-image-amd64 \
 	linux-headers-amd64 linux-source-6.1 busybox-static socat iputils-ping \
-	iproute2 nftables sparse kmod xz-utils bc flex bison libelf-dev libssl-dev
+	iproute2 nftables conntrack sparse kmod xz-utils bc flex bison libelf-dev libssl-dev
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12

@@ -47,7 +47,11 @@ var hostTools = []struct {
 	{"ping", true}, // iputils
 	{"socat", true},
 	{"nft", true}, // the kernel's own tracker beside nflab (coexistence tests)
-	{"conntrack", false},
+	// conntrack-tools: the kernel tracker's table, the oracle nflab's
+	// tracker is compared with (oracle_test.go). Its libraries
+	// (libnetfilter_conntrack, libnfnetlink, libmnl) come along through
+	// ldd; it loads no plugins.
+	{"conntrack", true},
 	{"tcpdump", false},
 }
 
