@@ -354,14 +354,15 @@ func TestCTUDPUnrepliedAssuredExpiry(t *testing.T) {
 			e, unreplied, time.Since(start))
 	}
 
-	// A request that gets a reply: ASSURED. The client has the reply when
-	// udpRequest returns.
+	// A flow that goes on after its first reply is a stream: ASSURED. The
+	// client has the reply when udpExchange returns.
 	udpEchoIn(t, "server", ":7002")
+	c := udpPastStreamMark(t, "client", "10.0.2.2:7002", ":6002")[0]
 	start = time.Now()
-	udpRequest(t, "client", ":6002", "10.0.2.2:7002", []byte("ping"))
+	udpExchange(t, c, []byte("ping"))
 	a := one(t, ctList(t, tp.client, "-p", "udp", "--dport", "7002"))
 	if !a.has("SEEN_REPLY") || !a.has("ASSURED") || a.PacketsReply == 0 || !timeoutSince(a, assured, start) {
-		t.Errorf("answered entry: %+v, want udp_assured (%d s) less the %v since the reply",
+		t.Errorf("stream entry: %+v, want udp_assured (%d s) less the %v since the reply",
 			a, assured, time.Since(start))
 	}
 
@@ -428,12 +429,12 @@ func TestCTTableFull(t *testing.T) {
 		t.Errorf("stats %v: want early_drop 2, drop 0", s)
 	}
 
-	// Three assured flows fill it for good: a fourth flow is dropped. Each
-	// request returns with its reply, so each entry is ASSURED by then.
+	// Three streams fill it for good: a fourth flow is dropped. Each
+	// exchange returns with its reply, so each entry is ASSURED by then.
 	tp.client.run(t, "nflab", "ct", "flush")
 	udpEchoIn(t, "server", ":7200")
-	for sp := 6200; sp < 6203; sp++ {
-		udpRequest(t, "client", fmt.Sprintf(":%d", sp), "10.0.2.2:7200", []byte("y"))
+	for _, c := range udpPastStreamMark(t, "client", "10.0.2.2:7200", ":6200", ":6201", ":6202") {
+		udpExchange(t, c, []byte("y"))
 	}
 	if es := ctList(t, tp.client, "--status", "ASSURED"); len(es) != 3 {
 		t.Fatalf("want 3 assured entries, got %+v", es)
