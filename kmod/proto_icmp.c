@@ -31,28 +31,48 @@ static bool reply_type(u8 type, u8 *reply)
 	return false;
 }
 
-static bool is_reply(u8 type)
+/*
+ * The type that pairs with type in a query flow, either way round (echo
+ * and echo reply, ...); false for anything else.
+ */
+static bool counterpart(u8 type, u8 *other)
 {
-	return type == ICMP_ECHOREPLY || type == ICMP_TIMESTAMPREPLY ||
-	       type == ICMP_INFO_REPLY || type == ICMP_ADDRESSREPLY;
+	switch (type) {
+	case ICMP_ECHOREPLY:
+		*other = ICMP_ECHO;
+		return true;
+	case ICMP_TIMESTAMPREPLY:
+		*other = ICMP_TIMESTAMP;
+		return true;
+	case ICMP_INFO_REPLY:
+		*other = ICMP_INFO_REQUEST;
+		return true;
+	case ICMP_ADDRESSREPLY:
+		*other = ICMP_ADDRESS;
+		return true;
+	}
+	return reply_type(type, other);
 }
 
 /*
  * An ICMP error quotes the IP header and the first eight bytes of the packet
- * it is about: enough for ports or an echo id. It is RELATED to that
- * packet's flow if nflab tracks it, INVALID if not or if the quote is
- * unusable; it never reads past what the packet holds.
+ * it is about: enough for ports or an echo id. As in the kernel
+ * (nf_conntrack_inet_error), it is RELATED only if the quote is usable, the
+ * quoted packet's tuple inverted (the answer its sender expects) is the
+ * tuple of a live entry, and the error goes to the quoted packet's sender:
+ * an error about A's packet to B addressed to anyone but A is spoofed, and
+ * RELATED would let it through rules that trust the flow. Anything else is
+ * INVALID. It changes no entry and never reads past what the packet holds.
  */
 static bool icmp_error(struct net *net, const struct sk_buff *skb,
 		       unsigned int off, enum nflab_ct_verdict *v)
 {
+	struct nflab_tuple inv = {};
 	const struct icmphdr *ih;
 	const struct iphdr *iph;
-	struct nflab_tuple t = {};
 	struct nflab_conn *ct;
 	struct icmphdr _ih;
 	struct iphdr _iph;
-	u8 reply;
 
 	ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
 	if (!ih || !icmp_is_err(ih->type))
@@ -64,12 +84,19 @@ static bool icmp_error(struct net *net, const struct sk_buff *skb,
 	if (!iph || iph->version != 4 || iph->ihl < 5 ||
 	    (iph->frag_off & htons(IP_OFFSET)))
 		return true;
-	t.src = iph->saddr;
-	t.dst = iph->daddr;
-	t.proto = iph->protocol;
+	/*
+	 * The kernel compares the outer destination with the destination of
+	 * the entry's tuple it found; that tuple equals inv, whose destination
+	 * is the quoted source, so the cheap test comes first.
+	 */
+	if (ip_hdr(skb)->daddr != iph->saddr)
+		return true;
+	inv.src = iph->daddr;
+	inv.dst = iph->saddr;
+	inv.proto = iph->protocol;
 	off += iph->ihl * 4;
 
-	switch (t.proto) {
+	switch (inv.proto) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP: {
 		const __be16 *ports;
@@ -78,26 +105,31 @@ static bool icmp_error(struct net *net, const struct sk_buff *skb,
 		ports = skb_header_pointer(skb, off, sizeof(_ports), _ports);
 		if (!ports)
 			return true;
-		t.u.p.sport = ports[0];
-		t.u.p.dport = ports[1];
+		inv.u.p.sport = ports[1];
+		inv.u.p.dport = ports[0];
 		break;
 	}
 	case IPPROTO_ICMP:
+		/*
+		 * Only a query or its answer belongs to a flow, and entries
+		 * are keyed with code 0 (icmp_tuple() takes nothing else).
+		 */
 		ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
-		if (!ih || (!reply_type(ih->type, &reply) && !is_reply(ih->type)))
+		if (!ih || ih->code || !counterpart(ih->type, &inv.u.icmp.type))
 			return true;
-		t.u.icmp.id = ih->un.echo.id;
-		t.u.icmp.type = ih->type;
+		inv.u.icmp.id = ih->un.echo.id;
 		break;
 	default:
 		return true;
 	}
 
-	ct = nflab_ct_find(net, &t);
-	if (ct) {
+	ct = nflab_ct_find(net, &inv);
+	if (!ct)
+		return true;
+	/* Expired entries stay in the table until GC or a lookup kills them. */
+	if (time_before(jiffies, READ_ONCE(ct->timeout)))
 		*v = NFLAB_CT_RELATED;
-		nflab_ct_put(ct);
-	}
+	nflab_ct_put(ct);
 	return true;
 }
 
@@ -106,10 +138,10 @@ static bool icmp_tuple(const struct sk_buff *skb, unsigned int off,
 {
 	const struct icmphdr *ih;
 	struct icmphdr _ih;
-	u8 reply;
+	u8 other;
 
 	ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
-	if (!ih || ih->code || (!reply_type(ih->type, &reply) && !is_reply(ih->type)))
+	if (!ih || ih->code || !counterpart(ih->type, &other))
 		return false;
 	t->u.icmp.id = ih->un.echo.id;
 	t->u.icmp.type = ih->type;
