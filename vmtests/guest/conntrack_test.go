@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -664,39 +663,7 @@ func TestCTICMPErrors(t *testing.T) {
 // quote, from namespace ns to dst.
 func sendICMPError(t *testing.T, ns, dst string, typ, code byte, quote []byte) {
 	t.Helper()
-	msg := append([]byte{typ, code, 0, 0, 0, 0, 0, 0}, quote...)
-	var sum uint32
-	for i := 0; i < len(msg); i += 2 {
-		v := uint32(msg[i]) << 8
-		if i+1 < len(msg) {
-			v |= uint32(msg[i+1])
-		}
-		sum += v
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	msg[2], msg[3] = byte(^sum>>8), byte(^sum)
-
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // dies with the goroutine, namespace and all
-		if err := enterNetns(ns); err != nil {
-			errc <- err
-			return
-		}
-		c, err := net.ListenPacket("ip4:icmp", "0.0.0.0")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer c.Close()
-		_, err = c.WriteTo(msg, &net.IPAddr{IP: net.ParseIP(dst)})
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	sendRaw(t, ns, unix.IPPROTO_ICMP, net.ParseIP(dst), icmpMessage(typ, code, [4]byte{}, quote))
 }
 
 // statsAfter polls ns's tracker counters until related or invalid moved
