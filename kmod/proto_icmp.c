@@ -11,47 +11,34 @@
 #include "nflab.h"
 #include "conntrack.h"
 
-/* The reply type of a request type; false for anything else. */
-static bool reply_type(u8 type, u8 *reply)
-{
-	switch (type) {
-	case ICMP_ECHO:
-		*reply = ICMP_ECHOREPLY;
-		return true;
-	case ICMP_TIMESTAMP:
-		*reply = ICMP_TIMESTAMPREPLY;
-		return true;
-	case ICMP_INFO_REQUEST:
-		*reply = ICMP_INFO_REPLY;
-		return true;
-	case ICMP_ADDRESS:
-		*reply = ICMP_ADDRESSREPLY;
-		return true;
-	}
-	return false;
-}
+/* The query types and their answers. */
+static const u8 icmp_queries[][2] = {
+	{ ICMP_ECHO,		ICMP_ECHOREPLY },
+	{ ICMP_TIMESTAMP,	ICMP_TIMESTAMPREPLY },
+	{ ICMP_INFO_REQUEST,	ICMP_INFO_REPLY },
+	{ ICMP_ADDRESS,		ICMP_ADDRESSREPLY },
+};
 
 /*
- * The type that pairs with type in a query flow, either way round (echo
- * and echo reply, ...); false for anything else.
+ * The type that pairs with type in a query flow: a request's answer, and
+ * if either, also an answer's request. False for anything else.
  */
-static bool counterpart(u8 type, u8 *other)
+static bool pair_type(u8 type, bool either, u8 *other)
 {
-	switch (type) {
-	case ICMP_ECHOREPLY:
-		*other = ICMP_ECHO;
-		return true;
-	case ICMP_TIMESTAMPREPLY:
-		*other = ICMP_TIMESTAMP;
-		return true;
-	case ICMP_INFO_REPLY:
-		*other = ICMP_INFO_REQUEST;
-		return true;
-	case ICMP_ADDRESSREPLY:
-		*other = ICMP_ADDRESS;
-		return true;
+	unsigned int i;
+
+	/* Bounded by the table's four rows. */
+	for (i = 0; i < ARRAY_SIZE(icmp_queries); i++) {
+		if (type == icmp_queries[i][0]) {
+			*other = icmp_queries[i][1];
+			return true;
+		}
+		if (either && type == icmp_queries[i][1]) {
+			*other = icmp_queries[i][0];
+			return true;
+		}
 	}
-	return reply_type(type, other);
+	return false;
 }
 
 /*
@@ -115,7 +102,7 @@ static bool icmp_error(struct net *net, const struct sk_buff *skb,
 		 * are keyed with code 0 (icmp_tuple() takes nothing else).
 		 */
 		ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
-		if (!ih || ih->code || !counterpart(ih->type, &inv.u.icmp.type))
+		if (!ih || ih->code || !pair_type(ih->type, true, &inv.u.icmp.type))
 			return true;
 		inv.u.icmp.id = ih->un.echo.id;
 		break;
@@ -141,7 +128,7 @@ static bool icmp_tuple(const struct sk_buff *skb, unsigned int off,
 	u8 other;
 
 	ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
-	if (!ih || ih->code || !counterpart(ih->type, &other))
+	if (!ih || ih->code || !pair_type(ih->type, true, &other))
 		return false;
 	t->u.icmp.id = ih->un.echo.id;
 	t->u.icmp.type = ih->type;
@@ -152,7 +139,7 @@ static bool icmp_tuple(const struct sk_buff *skb, unsigned int off,
 static bool icmp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig)
 {
 	reply->u.icmp.id = orig->u.icmp.id;
-	return reply_type(orig->u.icmp.type, &reply->u.icmp.type);
+	return pair_type(orig->u.icmp.type, false, &reply->u.icmp.type);
 }
 
 static bool icmp_new(struct nflab_net *nn, struct nflab_conn *ct,
