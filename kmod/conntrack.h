@@ -117,6 +117,10 @@ struct nflab_conn {
 	atomic64_t		bytes[NFLAB_DIR_MAX];
 	union {
 		struct nflab_tcp tcp;
+		struct nflab_udp {
+			/* jiffies: traffic after this makes a stream */
+			unsigned long stream_ts;
+		} udp;
 	} proto;
 	struct rcu_head		rcu;
 };

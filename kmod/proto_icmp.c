@@ -11,48 +11,55 @@
 #include "nflab.h"
 #include "conntrack.h"
 
-/* The reply type of a request type; false for anything else. */
-static bool reply_type(u8 type, u8 *reply)
+/* The query types and their answers. */
+static const u8 icmp_queries[][2] = {
+	{ ICMP_ECHO,		ICMP_ECHOREPLY },
+	{ ICMP_TIMESTAMP,	ICMP_TIMESTAMPREPLY },
+	{ ICMP_INFO_REQUEST,	ICMP_INFO_REPLY },
+	{ ICMP_ADDRESS,		ICMP_ADDRESSREPLY },
+};
+
+/*
+ * The type that pairs with type in a query flow: a request's answer, and
+ * if either, also an answer's request. False for anything else.
+ */
+static bool pair_type(u8 type, bool either, u8 *other)
 {
-	switch (type) {
-	case ICMP_ECHO:
-		*reply = ICMP_ECHOREPLY;
-		return true;
-	case ICMP_TIMESTAMP:
-		*reply = ICMP_TIMESTAMPREPLY;
-		return true;
-	case ICMP_INFO_REQUEST:
-		*reply = ICMP_INFO_REPLY;
-		return true;
-	case ICMP_ADDRESS:
-		*reply = ICMP_ADDRESSREPLY;
-		return true;
+	unsigned int i;
+
+	/* Bounded by the table's four rows. */
+	for (i = 0; i < ARRAY_SIZE(icmp_queries); i++) {
+		if (type == icmp_queries[i][0]) {
+			*other = icmp_queries[i][1];
+			return true;
+		}
+		if (either && type == icmp_queries[i][1]) {
+			*other = icmp_queries[i][0];
+			return true;
+		}
 	}
 	return false;
 }
 
-static bool is_reply(u8 type)
-{
-	return type == ICMP_ECHOREPLY || type == ICMP_TIMESTAMPREPLY ||
-	       type == ICMP_INFO_REPLY || type == ICMP_ADDRESSREPLY;
-}
-
 /*
  * An ICMP error quotes the IP header and the first eight bytes of the packet
- * it is about: enough for ports or an echo id. It is RELATED to that
- * packet's flow if nflab tracks it, INVALID if not or if the quote is
- * unusable; it never reads past what the packet holds.
+ * it is about: enough for ports or an echo id. As in the kernel
+ * (nf_conntrack_inet_error), it is RELATED only if the quote is usable, the
+ * quoted packet's tuple inverted (the answer its sender expects) is the
+ * tuple of a live entry, and the error goes to the quoted packet's sender:
+ * an error about A's packet to B addressed to anyone but A is spoofed, and
+ * RELATED would let it through rules that trust the flow. Anything else is
+ * INVALID. It changes no entry and never reads past what the packet holds.
  */
 static bool icmp_error(struct net *net, const struct sk_buff *skb,
 		       unsigned int off, enum nflab_ct_verdict *v)
 {
+	struct nflab_tuple inv = {};
 	const struct icmphdr *ih;
 	const struct iphdr *iph;
-	struct nflab_tuple t = {};
 	struct nflab_conn *ct;
 	struct icmphdr _ih;
 	struct iphdr _iph;
-	u8 reply;
 
 	ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
 	if (!ih || !icmp_is_err(ih->type))
@@ -64,12 +71,19 @@ static bool icmp_error(struct net *net, const struct sk_buff *skb,
 	if (!iph || iph->version != 4 || iph->ihl < 5 ||
 	    (iph->frag_off & htons(IP_OFFSET)))
 		return true;
-	t.src = iph->saddr;
-	t.dst = iph->daddr;
-	t.proto = iph->protocol;
+	/*
+	 * The kernel compares the outer destination with the destination of
+	 * the entry's tuple it found; that tuple equals inv, whose destination
+	 * is the quoted source, so the cheap test comes first.
+	 */
+	if (ip_hdr(skb)->daddr != iph->saddr)
+		return true;
+	inv.src = iph->daddr;
+	inv.dst = iph->saddr;
+	inv.proto = iph->protocol;
 	off += iph->ihl * 4;
 
-	switch (t.proto) {
+	switch (inv.proto) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP: {
 		const __be16 *ports;
@@ -78,26 +92,31 @@ static bool icmp_error(struct net *net, const struct sk_buff *skb,
 		ports = skb_header_pointer(skb, off, sizeof(_ports), _ports);
 		if (!ports)
 			return true;
-		t.u.p.sport = ports[0];
-		t.u.p.dport = ports[1];
+		inv.u.p.sport = ports[1];
+		inv.u.p.dport = ports[0];
 		break;
 	}
 	case IPPROTO_ICMP:
+		/*
+		 * Only a query or its answer belongs to a flow, and entries
+		 * are keyed with code 0 (icmp_tuple() takes nothing else).
+		 */
 		ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
-		if (!ih || (!reply_type(ih->type, &reply) && !is_reply(ih->type)))
+		if (!ih || ih->code || !pair_type(ih->type, true, &inv.u.icmp.type))
 			return true;
-		t.u.icmp.id = ih->un.echo.id;
-		t.u.icmp.type = ih->type;
+		inv.u.icmp.id = ih->un.echo.id;
 		break;
 	default:
 		return true;
 	}
 
-	ct = nflab_ct_find(net, &t);
-	if (ct) {
+	ct = nflab_ct_find(net, &inv);
+	if (!ct)
+		return true;
+	/* Expired entries stay in the table until GC or a lookup kills them. */
+	if (time_before(jiffies, READ_ONCE(ct->timeout)))
 		*v = NFLAB_CT_RELATED;
-		nflab_ct_put(ct);
-	}
+	nflab_ct_put(ct);
 	return true;
 }
 
@@ -106,10 +125,10 @@ static bool icmp_tuple(const struct sk_buff *skb, unsigned int off,
 {
 	const struct icmphdr *ih;
 	struct icmphdr _ih;
-	u8 reply;
+	u8 other;
 
 	ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
-	if (!ih || ih->code || (!reply_type(ih->type, &reply) && !is_reply(ih->type)))
+	if (!ih || ih->code || !pair_type(ih->type, true, &other))
 		return false;
 	t->u.icmp.id = ih->un.echo.id;
 	t->u.icmp.type = ih->type;
@@ -120,7 +139,7 @@ static bool icmp_tuple(const struct sk_buff *skb, unsigned int off,
 static bool icmp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig)
 {
 	reply->u.icmp.id = orig->u.icmp.id;
-	return reply_type(orig->u.icmp.type, &reply->u.icmp.type);
+	return pair_type(orig->u.icmp.type, false, &reply->u.icmp.type);
 }
 
 static bool icmp_new(struct nflab_net *nn, struct nflab_conn *ct,

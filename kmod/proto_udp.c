@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * UDP tracking: an entry is UNREPLIED until a reply passes, then ASSURED,
- * each with its own timeout.
+ * UDP tracking, as the kernel's: an entry keeps the short (unreplied)
+ * timeout until both sides have spoken and traffic still flows two seconds
+ * after the first packet; only then is it a stream, ASSURED, with the long
+ * timeout. One-shot request/reply flows (DNS) stay short-lived and remain
+ * candidates for early drop.
  */
 
 #include <linux/udp.h>
@@ -31,9 +34,13 @@ static bool udp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig
 	return true;
 }
 
+/* How long after its first packet a flow must still be busy to be a stream. */
+#define UDP_STREAM_AFTER	(2 * HZ)
+
 static bool udp_new(struct nflab_net *nn, struct nflab_conn *ct,
 		    const struct sk_buff *skb, unsigned int off)
 {
+	ct->proto.udp.stream_ts = jiffies + UDP_STREAM_AFTER;
 	return true;
 }
 
@@ -43,14 +50,23 @@ static enum nflab_ct_verdict udp_packet(struct nflab_net *nn,
 					unsigned int off, enum nflab_dir dir,
 					bool *changed)
 {
+	unsigned int which = NFLAB_CT_TIMEOUT_A_UDP_UNREPLIED;
+
 	*changed = false;
-	if (dir == NFLAB_DIR_REPLY ||
-	    test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status)) {
+	/*
+	 * conntrack.c sets SEEN_REPLY after packet(), as the kernel does: the
+	 * first reply itself keeps the short timeout, and so does everything
+	 * before stream_ts (written once, before the entry was confirmed).
+	 */
+	if (test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status) &&
+	    time_after(jiffies, ct->proto.udp.stream_ts)) {
 		nflab_ct_set_assured(nn, ct);
-		nflab_ct_refresh(ct, READ_ONCE(nn->ct_timeouts[NFLAB_CT_TIMEOUT_A_UDP_ASSURED]));
-		return NFLAB_CT_ESTABLISHED;
+		which = NFLAB_CT_TIMEOUT_A_UDP_ASSURED;
 	}
-	nflab_ct_refresh(ct, READ_ONCE(nn->ct_timeouts[NFLAB_CT_TIMEOUT_A_UDP_UNREPLIED]));
+	nflab_ct_refresh(ct, READ_ONCE(nn->ct_timeouts[which]));
+	if (dir == NFLAB_DIR_REPLY ||
+	    test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status))
+		return NFLAB_CT_ESTABLISHED;
 	return NFLAB_CT_NEW;
 }
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -354,14 +353,15 @@ func TestCTUDPUnrepliedAssuredExpiry(t *testing.T) {
 			e, unreplied, time.Since(start))
 	}
 
-	// A request that gets a reply: ASSURED. The client has the reply when
-	// udpRequest returns.
+	// A flow that goes on after its first reply is a stream: ASSURED. The
+	// client has the reply when udpExchange returns.
 	udpEchoIn(t, "server", ":7002")
+	c := udpPastStreamMark(t, "client", "10.0.2.2:7002", ":6002")[0]
 	start = time.Now()
-	udpRequest(t, "client", ":6002", "10.0.2.2:7002", []byte("ping"))
+	udpExchange(t, c, []byte("ping"))
 	a := one(t, ctList(t, tp.client, "-p", "udp", "--dport", "7002"))
 	if !a.has("SEEN_REPLY") || !a.has("ASSURED") || a.PacketsReply == 0 || !timeoutSince(a, assured, start) {
-		t.Errorf("answered entry: %+v, want udp_assured (%d s) less the %v since the reply",
+		t.Errorf("stream entry: %+v, want udp_assured (%d s) less the %v since the reply",
 			a, assured, time.Since(start))
 	}
 
@@ -428,12 +428,12 @@ func TestCTTableFull(t *testing.T) {
 		t.Errorf("stats %v: want early_drop 2, drop 0", s)
 	}
 
-	// Three assured flows fill it for good: a fourth flow is dropped. Each
-	// request returns with its reply, so each entry is ASSURED by then.
+	// Three streams fill it for good: a fourth flow is dropped. Each
+	// exchange returns with its reply, so each entry is ASSURED by then.
 	tp.client.run(t, "nflab", "ct", "flush")
 	udpEchoIn(t, "server", ":7200")
-	for sp := 6200; sp < 6203; sp++ {
-		udpRequest(t, "client", fmt.Sprintf(":%d", sp), "10.0.2.2:7200", []byte("y"))
+	for _, c := range udpPastStreamMark(t, "client", "10.0.2.2:7200", ":6200", ":6201", ":6202") {
+		udpExchange(t, c, []byte("y"))
 	}
 	if es := ctList(t, tp.client, "--status", "ASSURED"); len(es) != 3 {
 		t.Fatalf("want 3 assured entries, got %+v", es)
@@ -663,39 +663,7 @@ func TestCTICMPErrors(t *testing.T) {
 // quote, from namespace ns to dst.
 func sendICMPError(t *testing.T, ns, dst string, typ, code byte, quote []byte) {
 	t.Helper()
-	msg := append([]byte{typ, code, 0, 0, 0, 0, 0, 0}, quote...)
-	var sum uint32
-	for i := 0; i < len(msg); i += 2 {
-		v := uint32(msg[i]) << 8
-		if i+1 < len(msg) {
-			v |= uint32(msg[i+1])
-		}
-		sum += v
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	msg[2], msg[3] = byte(^sum>>8), byte(^sum)
-
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // dies with the goroutine, namespace and all
-		if err := enterNetns(ns); err != nil {
-			errc <- err
-			return
-		}
-		c, err := net.ListenPacket("ip4:icmp", "0.0.0.0")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer c.Close()
-		_, err = c.WriteTo(msg, &net.IPAddr{IP: net.ParseIP(dst)})
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	sendRaw(t, ns, unix.IPPROTO_ICMP, net.ParseIP(dst), icmpMessage(typ, code, [4]byte{}, quote))
 }
 
 // statsAfter polls ns's tracker counters until related or invalid moved

@@ -145,10 +145,7 @@ func udpRequest(t *testing.T, ns, laddr, raddr string, msg []byte) {
 	t.Helper()
 	c := udpIn(t, ns, laddr, raddr)
 	defer c.Close()
-	if _, err := c.Write(msg); err != nil {
-		t.Fatal(err)
-	}
-	readN(t, c, make([]byte, len(msg)))
+	udpExchange(t, c, msg)
 }
 
 // nftPackets returns the packet counter of the first rule of chain (as
