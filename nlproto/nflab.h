@@ -133,8 +133,9 @@
  * Do, anyone. Takes no attributes. Replies with NFLAB_A_CT_STATS, a nest of
  * enum nflab_ct_stats_attr u64 counters summed over all CPUs: FOUND, NEW,
  * INVALID, INSERT, INSERT_FAILED, CLASH, DROP, EARLY_DROP, GC_EVICTED,
- * SEARCH_RESTART, RELATED (ICMP errors about a tracked flow; errors about
- * unknown flows or with unusable quoted headers count as INVALID).
+ * SEARCH_RESTART, RELATED (ICMP errors about a tracked flow, addressed to
+ * the quoted packet's sender; errors about unknown flows, to anyone else or
+ * with unusable quoted headers count as INVALID).
  * INSERT_FAILED counts new entries that could not join the table; without
  * NAT every clash resolves to the entry already there (CLASH), so it is 0.
  *
