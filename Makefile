@@ -176,7 +176,7 @@ vm-test: module
 # Guest benchmarks (nflab loaded vs not), on a stock kernel only: numbers
 # from the debug kernel mean nothing.
 bench: module
-	$(vm_env) NFLAB_VMTEST_BENCH=$${NFLAB_VMTEST_BENCH:-.} $(GO) test -count=1 -timeout 30m -v -run TestGuest ./vmtests/
+	$(vm_env) NFLAB_VMTEST_BENCH=$${NFLAB_VMTEST_BENCH:-.} $(GO) test -count=1 -timeout 35m -v -run TestGuest ./vmtests/
 
 # One timed phase per step; each VM suite is its own make, so that the
 # kernel variables are evaluated for it. The debug kernel builds (or is

@@ -20,7 +20,7 @@ import (
 	"github.com/nflab/nflab/vmtests/internal/vm"
 )
 
-// benchBudget is the VM's limit for make bench (go test -timeout 30m).
+// benchBudget is the VM's limit for make bench (go test -timeout 35m).
 const benchBudget = 25 * time.Minute
 
 func TestGuest(t *testing.T) {
