@@ -4,7 +4,6 @@ package guest
 
 import (
 	"net"
-	"runtime"
 	"testing"
 )
 
@@ -12,8 +11,7 @@ import (
 // over veth; bench2 routes 10.8.1.0/24 to a blackhole, so that packets
 // sent there cross its PRE_ROUTING hook and die quietly. It returns a
 // UDP socket in bench2 on port 9000 that reads and counts nothing, and an
-// unconnected UDP socket in bench1, and locks the calling goroutine's
-// thread into bench1.
+// unconnected UDP socket in bench1.
 func benchPair(b *testing.B) (recv, send *net.UDPConn) {
 	for _, ns := range []string{"bench1", "bench2"} {
 		if _, err := tryCmd("ip", "netns", "add", ns); err != nil {
@@ -36,25 +34,7 @@ func benchPair(b *testing.B) (recv, send *net.UDPConn) {
 		}
 	}
 
-	ch := make(chan *net.UDPConn, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := enterNetns("bench2"); err != nil {
-			b.Error(err)
-			ch <- nil
-			return
-		}
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 8, 0, 2), Port: 9000})
-		if err != nil {
-			b.Error(err)
-		}
-		ch <- c
-	}()
-	recv = <-ch
-	if recv == nil {
-		b.FailNow()
-	}
-	b.Cleanup(func() { recv.Close() })
+	recv = udpIn(b, "bench2", "10.8.0.2:9000", "")
 	go func() {
 		buf := make([]byte, 2048)
 		for {
@@ -63,18 +43,7 @@ func benchPair(b *testing.B) (recv, send *net.UDPConn) {
 			}
 		}
 	}()
-
-	runtime.LockOSThread()
-	b.Cleanup(runtime.UnlockOSThread)
-	if err := enterNetns("bench1"); err != nil {
-		b.Fatal(err)
-	}
-	send, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 8, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { send.Close() })
-	return recv, send
+	return recv, udpIn(b, "bench1", "10.8.0.1:0", "")
 }
 
 // BenchmarkUDPEstablished sends datagrams of one established UDP flow

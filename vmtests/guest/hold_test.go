@@ -22,7 +22,7 @@ const waitLong = 60 * time.Second
 
 // inNetns runs f on an OS thread that entered namespace ns; the thread dies
 // afterwards. Sockets f opens stay in ns and may be used from anywhere.
-func inNetns(t *testing.T, ns string, f func() error) {
+func inNetns(t testing.TB, ns string, f func() error) {
 	t.Helper()
 	errc := make(chan error, 1)
 	go func() {
@@ -98,7 +98,7 @@ func readN(t *testing.T, c net.Conn, buf []byte) {
 
 // udpIn opens a UDP socket in namespace ns bound to laddr (":0" for any
 // port), connected to raddr unless it is empty, closed when the test ends.
-func udpIn(t *testing.T, ns, laddr, raddr string) *net.UDPConn {
+func udpIn(t testing.TB, ns, laddr, raddr string) *net.UDPConn {
 	t.Helper()
 	var c *net.UDPConn
 	inNetns(t, ns, func() error {
