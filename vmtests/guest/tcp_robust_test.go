@@ -106,6 +106,8 @@ type craftedFlow struct {
 	t            *testing.T
 	tp           *topology
 	sport, dport uint16
+	arrived      [2]int // segments dropped at the server, at the client
+	invalid      uint64 // the router's invalid count after the last one
 }
 
 // newCraftedFlow makes both ends drop the flow's segments on arrival,
@@ -120,26 +122,28 @@ func newCraftedFlow(t *testing.T, tp *topology, sport, dport uint16) *craftedFlo
 		e.ns.run(t, "nft", "add chain ip t pre { type filter hook prerouting priority -300 ; }")
 		e.ns.run(t, "nft", fmt.Sprintf("add rule ip t pre %s %d counter drop", e.match, dport))
 	}
-	return &craftedFlow{t: t, tp: tp, sport: sport, dport: dport}
+	return &craftedFlow{t: t, tp: tp, sport: sport, dport: dport, invalid: ctStats(t, tp.router)["invalid"]}
 }
 
 // send sends s and returns once it reached the far end (so the router
 // judged it); it reports whether the router's tracker found it valid.
+// Nothing else crosses the router meanwhile.
 func (f *craftedFlow) send(s tcpSeg) bool {
 	t := f.t
 	t.Helper()
 	client, server := net.IPv4(10, 0, 1, 2), net.IPv4(10, 0, 2, 2)
-	from, to, src, dst, sport, dport := "client", f.tp.server, client, server, f.sport, f.dport
+	from, to, end, src, dst, sport, dport := "client", f.tp.server, 0, client, server, f.sport, f.dport
 	if !s.orig {
-		from, to, src, dst, sport, dport = "server", f.tp.client, server, client, f.dport, f.sport
+		from, to, end, src, dst, sport, dport = "server", f.tp.client, 1, server, client, f.dport, f.sport
 	}
-	before := ctStats(t, f.tp.router)
-	n := nftPackets(t, to, "ip t pre", "counter")
 	sendRawTCP(t, from, dst, craftTCP(src, dst, sport, dport, s))
+	f.arrived[end]++
 	waitFor(t, fmt.Sprintf("the segment (seq %#x) in %s", s.seq, to), func() bool {
-		return nftPackets(t, to, "ip t pre", "counter") > n
+		return nftPackets(t, to, "ip t pre", "counter") >= f.arrived[end]
 	})
-	return ctStats(t, f.tp.router)["invalid"] == before["invalid"]
+	before := f.invalid
+	f.invalid = ctStats(t, f.tp.router)["invalid"]
+	return f.invalid == before
 }
 
 // pass sends s; the router must find it valid.
@@ -412,6 +416,24 @@ func TestCTTCPResyncAfterMissedResets(t *testing.T) {
 	if e.TCPState != "ESTABLISHED" || e.ID != old.ID || e.PacketsOrig < old.PacketsOrig+5 {
 		t.Errorf("entry %+v: want entry %d ESTABLISHED, counting the new connection (it had %d packets)",
 			e, old.ID, old.PacketsOrig)
+	}
+}
+
+// A SYN_SENT entry whose SYN met a challenge ACK (the server still holds
+// an old connection on the tuple): the client's RST answering that ACK is
+// valid, and it removes the entry, never answered otherwise.
+func TestCTTCPResetAnsweringChallengeAck(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	tp.router.run(t, "nflab", "ct", "config", "--timeout", "tcp_close=600")
+	f := newCraftedFlow(t, tp, 40010, 9010)
+	f.pass("SYN", c2s(1000, 0, tcpSYN, nil))
+	const oldC, oldS = 1 << 31, 1<<31 + 1<<28
+	f.refused("the challenge ACK (ignored)", s2c(oldS, oldC, tcpACK, nil))
+	f.checkEntry("after the challenge ACK", "SYN_SENT", func(ctEntry) bool { return true })
+	f.pass("the client's RST answering it", c2s(oldC, 0, tcpRST, nil))
+	if es := f.entries(); len(es) != 0 {
+		t.Errorf("after the RST: %+v, want no entry", es)
 	}
 }
 
