@@ -217,6 +217,11 @@ const (
 	TimeoutUDPUnreplied   CTTimeout = nlproto.CT_TIMEOUT_A_UDP_UNREPLIED   // 30 s
 	TimeoutUDPAssured     CTTimeout = nlproto.CT_TIMEOUT_A_UDP_ASSURED     // 120 s
 	TimeoutICMP           CTTimeout = nlproto.CT_TIMEOUT_A_ICMP            // 30 s
+	// The TCP caps: a TCP entry lasts at most TimeoutTCPRetrans after three
+	// identical segments in a row (or a zero window), and at most
+	// TimeoutTCPUnack while data is unacknowledged or no reply was seen.
+	TimeoutTCPRetrans CTTimeout = nlproto.CT_TIMEOUT_A_TCP_RETRANS // 300 s
+	TimeoutTCPUnack   CTTimeout = nlproto.CT_TIMEOUT_A_TCP_UNACK   // 300 s
 )
 
 var timeoutNames = [...]string{
@@ -231,6 +236,8 @@ var timeoutNames = [...]string{
 	TimeoutUDPUnreplied:   "udp_unreplied",
 	TimeoutUDPAssured:     "udp_assured",
 	TimeoutICMP:           "icmp",
+	TimeoutTCPRetrans:     "tcp_retrans",
+	TimeoutTCPUnack:       "tcp_unack",
 }
 
 // CTTimeouts lists every timeout, in protocol order.

@@ -53,7 +53,7 @@ func TestCTNames(t *testing.T) {
 			back func(string) (textValue, error)
 		}{TCPState(i), want, func(s string) (textValue, error) { var q TCPState; err := q.UnmarshalText([]byte(s)); return q, err }})
 	}
-	for i, want := range []string{"tcp_syn_sent", "tcp_syn_recv", "tcp_established", "tcp_fin_wait", "tcp_close_wait", "tcp_last_ack", "tcp_time_wait", "tcp_close", "udp_unreplied", "udp_assured", "icmp", "CTTimeout(12)"} {
+	for i, want := range []string{"tcp_syn_sent", "tcp_syn_recv", "tcp_established", "tcp_fin_wait", "tcp_close_wait", "tcp_last_ack", "tcp_time_wait", "tcp_close", "udp_unreplied", "udp_assured", "icmp", "tcp_retrans", "tcp_unack", "CTTimeout(14)"} {
 		tests = append(tests, struct {
 			v    textValue
 			want string
@@ -108,7 +108,7 @@ func TestCTNamesRejected(t *testing.T) {
 		{s.UnmarshalText([]byte("OPEN")), `nflab: unknown TCP state "OPEN" (want one of NONE, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2)`},
 		{st.UnmarshalText([]byte("ASSURED,,CONFIRMED")), `nflab: unknown status "" (want SEEN_REPLY, ASSURED, CONFIRMED or DYING)`},
 		{st.UnmarshalText([]byte("ASSURED,REPLIED")), `nflab: unknown status "REPLIED" (want SEEN_REPLY, ASSURED, CONFIRMED or DYING)`},
-		{to.UnmarshalText([]byte("tcp")), `nflab: unknown timeout "tcp" (want one of tcp_syn_sent, tcp_syn_recv, tcp_established, tcp_fin_wait, tcp_close_wait, tcp_last_ack, tcp_time_wait, tcp_close, udp_unreplied, udp_assured, icmp)`},
+		{to.UnmarshalText([]byte("tcp")), `nflab: unknown timeout "tcp" (want one of tcp_syn_sent, tcp_syn_recv, tcp_established, tcp_fin_wait, tcp_close_wait, tcp_last_ack, tcp_time_wait, tcp_close, udp_unreplied, udp_assured, icmp, tcp_retrans, tcp_unack)`},
 	} {
 		if tc.err == nil || tc.err.Error() != tc.want {
 			t.Errorf("error = %v, want %q", tc.err, tc.want)
@@ -328,8 +328,8 @@ func TestCTValidation(t *testing.T) {
 			return c.SetCTConfig(CTConfig{Timeouts: map[CTTimeout]time.Duration{TimeoutTCPEstablished: MaxCTTimeout + time.Second}})
 		}, "nflab: config: timeout tcp_established: 720h0m1s is out of range (1s to 30 days, 2592000s)"},
 		{"config unknown timeout", func(c *Client) error {
-			return c.SetCTConfig(CTConfig{Timeouts: map[CTTimeout]time.Duration{12: time.Second}})
-		}, "nflab: config: unknown timeout CTTimeout(12)"},
+			return c.SetCTConfig(CTConfig{Timeouts: map[CTTimeout]time.Duration{14: time.Second}})
+		}, "nflab: config: unknown timeout CTTimeout(14)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

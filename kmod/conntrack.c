@@ -857,6 +857,8 @@ static const unsigned int nflab_ct_default_timeouts[NFLAB_CT_TIMEOUT_A_MAX + 1] 
 	[NFLAB_CT_TIMEOUT_A_UDP_UNREPLIED]	= 30,
 	[NFLAB_CT_TIMEOUT_A_UDP_ASSURED]	= 120,
 	[NFLAB_CT_TIMEOUT_A_ICMP]		= 30,
+	[NFLAB_CT_TIMEOUT_A_TCP_RETRANS]	= 300,
+	[NFLAB_CT_TIMEOUT_A_TCP_UNACK]		= 300,
 };
 
 int nflab_ct_net_init(struct nflab_net *nn)

@@ -84,8 +84,26 @@ struct nflab_tcp_dir {
 	u8	flags;		/* NFLAB_TCP_F_* in proto_tcp.c */
 };
 
+/*
+ * The last segment the TCP tracker noted, as the kernel's last_* fields:
+ * retransmissions are counted against it, and a SYN the state machine
+ * ignored waits here for an answer that resynchronises the entry.
+ */
+struct nflab_tcp_last {
+	u32	seq;
+	u32	ack;
+	u32	end;
+	u16	win;		/* as sent, unscaled */
+	u8	seg;		/* SEG_* in proto_tcp.c */
+	u8	dir;
+	u8	wscale;		/* an ignored SYN's window scale */
+	u8	flags;		/* and its option flags */
+	u8	retrans;	/* identical segments in a row */
+};
+
 struct nflab_tcp {
 	struct nflab_tcp_dir	d[NFLAB_DIR_MAX];
+	struct nflab_tcp_last	last;
 	u8			state;	/* enum nflab_tcp_state */
 };
 

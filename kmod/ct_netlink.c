@@ -55,7 +55,7 @@ static struct netlink_range_validation limit_range = {
 };
 
 static const struct nla_policy timeouts_policy[NFLAB_CT_TIMEOUT_A_MAX + 1] = {
-	[NFLAB_CT_TIMEOUT_A_TCP_SYN_SENT ... NFLAB_CT_TIMEOUT_A_ICMP] =
+	[NFLAB_CT_TIMEOUT_A_TCP_SYN_SENT ... NFLAB_CT_TIMEOUT_A_MAX] =
 		NLA_POLICY_FULL_RANGE(NLA_U32, &timeout_range),
 };
 

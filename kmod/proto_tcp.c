@@ -7,6 +7,13 @@
  * reset carrying the sequence number its sender is expected to send next
  * closes a connection. A segment that fails a check is INVALID and leaves
  * the entry as it was.
+ *
+ * The robustness of the kernel's tracker comes along: shorter timeouts
+ * while data waits for its acknowledgment, after repeated retransmissions
+ * and for connections picked up without a reply; SYN retransmissions that
+ * keep an entry no longer alive; an unanswered SYN's entry removed by the
+ * reset refusing it; and resynchronisation when both ends start a new
+ * connection on a tuple whose old one the tracker never saw end.
  */
 
 #include <linux/tcp.h>
@@ -146,6 +153,11 @@ static bool tcp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig
 #define F_SACK_PERM	BIT(1)	/* sent SACK permitted */
 #define F_MAXACK_SET	BIT(2)	/* td_maxack is valid */
 #define F_LIBERAL	BIT(3)	/* picked up mid-stream: windows unknown */
+#define F_DATA_UNACK	BIT(4)	/* sent data not acknowledged yet */
+#define F_IGNORED	BIT(7)	/* last.flags only: the state machine ignored it */
+
+/* Identical segments before the RETRANS timeout applies (the kernel's). */
+#define MAX_RETRANS	3
 
 /* How far back an acknowledgment may lag, at least (the kernel's value). */
 #define MAXACKWINCONST	66000
@@ -173,6 +185,7 @@ static bool tcp_new(struct nflab_net *nn, struct nflab_conn *ct,
 		 */
 		ct->proto.tcp.d[NFLAB_DIR_ORIG].flags = F_LIBERAL | F_SACK_PERM;
 		ct->proto.tcp.d[NFLAB_DIR_REPLY].flags = F_LIBERAL | F_SACK_PERM;
+		ct->proto.tcp.last.seg = SEG_NONE;
 		return true;
 	}
 	return false;
@@ -248,6 +261,8 @@ static void tcp_syn_init(struct nflab_tcp *t, enum nflab_dir dir,
 	u32 win = ntohs(th->window);
 
 	memset(t->d, 0, sizeof(t->d));
+	memset(&t->last, 0, sizeof(t->last));
+	t->last.seg = SEG_NONE;
 	d->td_end = seg_end(skb, off, th);
 	d->td_maxend = d->td_end;
 	d->td_maxwin = win ? win : 1;
@@ -263,12 +278,14 @@ static void tcp_syn_init(struct nflab_tcp *t, enum nflab_dir dir,
  * the caller keeps only when the segment passes.
  */
 static bool tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
-			  const struct sk_buff *skb, unsigned int off,
-			  const struct tcphdr *th)
+			  unsigned int seg, const struct sk_buff *skb,
+			  unsigned int off, const struct tcphdr *th)
 {
 	struct nflab_tcp_dir *sender = &t->d[dir], *receiver = &t->d[!dir];
 	u32 seq = ntohl(th->seq), ack = ntohl(th->ack_seq);
 	u32 win = ntohs(th->window), end, sack, swin;
+	struct nflab_tcp_last *last = &t->last;
+	u16 win_raw = win;
 	bool in_recv_win;
 
 	end = seg_end(skb, off, th);
@@ -330,8 +347,10 @@ static bool tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
 	swin = win + (sack - ack);
 	if (sender->td_maxwin < swin)
 		sender->td_maxwin = swin;
-	if (after(end, sender->td_end))
+	if (after(end, sender->td_end)) {
 		sender->td_end = end;
+		sender->flags |= F_DATA_UNACK;
+	}
 	if (th->ack && (!(sender->flags & F_MAXACK_SET) ||
 			after(ack, sender->td_maxack))) {
 		sender->td_maxack = ack;
@@ -341,14 +360,31 @@ static bool tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
 		receiver->td_maxwin += end - sender->td_maxend;
 	if (after(sack + win, receiver->td_maxend - 1))
 		receiver->td_maxend = sack + win + !win;
+	if (ack == receiver->td_end)
+		receiver->flags &= ~F_DATA_UNACK;
+
+	/* The same segment again: a retransmission (or a repeated ACK). */
+	if (seg == SEG_ACK) {
+		if (last->dir == dir && last->seq == seq && last->ack == ack &&
+		    last->end == end && last->win == win_raw) {
+			if (last->retrans < U8_MAX)
+				last->retrans++;
+		} else {
+			last->dir = dir;
+			last->seq = seq;
+			last->ack = ack;
+			last->end = end;
+			last->win = win_raw;
+			last->retrans = 0;
+		}
+	}
 	return true;
 }
 
 /*
- * A reset is accepted only with the sequence number its sender is expected
- * to send next, or the one the other side acknowledged last (RFC 5961); in
- * SYN_SENT, the answer to the SYN must acknowledge it (RFC 793). A blind
- * reset guessed from within the window is refused.
+ * A reset is exact with the sequence number its sender is expected to send
+ * next, or the one the other side acknowledged last (RFC 5961); in
+ * SYN_SENT, the answer to the SYN must acknowledge it (RFC 793).
  */
 static bool tcp_rst_exact(const struct nflab_tcp *t, u8 state,
 			  enum nflab_dir dir, const struct tcphdr *th)
@@ -362,12 +398,146 @@ static bool tcp_rst_exact(const struct nflab_tcp *t, u8 state,
 	       ((receiver->flags & F_MAXACK_SET) && seq == receiver->td_maxack);
 }
 
-/* Called with ct->lock held. */
+enum { RST_CLOSE, RST_KEEP, RST_INVALID };
+
+/*
+ * What a reset does: RST_CLOSE ends the connection; RST_KEEP passes it but
+ * changes nothing, for a reset inside the window that is not exact: the
+ * receiver answers it with a challenge ACK (RFC 5961), and the exact reset
+ * that answers that one closes. A blind reset outside the window, or below
+ * what the other side acknowledged, is RST_INVALID.
+ */
+static int tcp_rst_check(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
+			 const struct sk_buff *skb, unsigned int off,
+			 const struct tcphdr *th)
+{
+	const struct nflab_tcp_last *last = &t->last;
+	const struct nflab_tcp_dir *receiver = &t->d[!dir];
+	u32 seq = ntohl(th->seq);
+	struct nflab_tcp scratch;
+
+	if (last->flags & F_IGNORED) {
+		/* The peer refuses the SYN we let pass: its windows are new. */
+		if (last->seg == SEG_SYN && last->dir != dir && th->ack &&
+		    ntohl(th->ack_seq) == last->end)
+			return RST_CLOSE;
+		/* Our SYN met a challenge ACK; the originator's reset answers it. */
+		if (state == T_SS && dir == NFLAB_DIR_ORIG &&
+		    last->seg == SEG_ACK && last->dir == NFLAB_DIR_REPLY &&
+		    seq == last->ack)
+			return RST_CLOSE;
+	}
+	if (!t->d[dir].td_maxwin && !(state == T_SS && dir == NFLAB_DIR_REPLY))
+		return tcp_in_window(t, state, dir, SEG_RST, skb, off, th) ?
+		       RST_CLOSE : RST_INVALID;
+	if (tcp_rst_exact(t, state, dir, th))
+		return RST_CLOSE;
+	if (state == T_SS && dir == NFLAB_DIR_REPLY)
+		return RST_INVALID;
+	/* Right behind the sender's last segment: the end of a train. */
+	if (!(last->flags & F_IGNORED) && last->seg == SEG_ACK &&
+	    last->dir == dir && seq == last->end)
+		return RST_CLOSE;
+	if ((receiver->flags & F_MAXACK_SET) && before(seq, receiver->td_maxack))
+		return RST_INVALID;
+	/* Judged on a copy: an inexact reset moves no window. */
+	scratch = *t;
+	return tcp_in_window(&scratch, state, dir, SEG_RST, skb, off, th) ?
+	       RST_KEEP : RST_INVALID;
+}
+
+/*
+ * Keep an ignored segment in mind (the state machine skipped it, the entry
+ * may be out of step with the ends): the answer to a SYN tells whether both
+ * ends started over.
+ */
+static void tcp_note_ignored(struct nflab_tcp_last *last, u8 state,
+			     enum nflab_dir dir, unsigned int seg,
+			     const struct sk_buff *skb, unsigned int off,
+			     const struct tcphdr *th)
+{
+	struct nflab_tcp_dir opts = {};
+
+	last->seg = seg;
+	last->dir = dir;
+	last->seq = ntohl(th->seq);
+	last->end = seg_end(skb, off, th);
+	last->win = ntohs(th->window);
+	if (seg == SEG_SYN) {
+		tcp_options(skb, off, th, &opts, NULL);
+		last->wscale = opts.td_scale;
+	}
+	last->flags = opts.flags | F_IGNORED;
+	/* In SYN_SENT the peer's ACK may be a challenge ACK (RFC 5961). */
+	if (state == T_SS && seg == SEG_ACK && dir == NFLAB_DIR_REPLY)
+		last->ack = ntohl(th->ack_seq);
+}
+
+/*
+ * A SYN/ACK answering the SYN we last ignored: both ends began a new
+ * connection on this tuple and the entry missed the end of the old one.
+ * Start over from that SYN, as if in SYN_SENT.
+ */
+static bool tcp_resync(struct nflab_tcp *t, enum nflab_dir dir,
+		       unsigned int seg, const struct tcphdr *th)
+{
+	const struct nflab_tcp_last *last = &t->last;
+	struct nflab_tcp_dir *d = &t->d[last->dir];
+
+	if (seg != SEG_SYNACK || !(last->flags & F_IGNORED) ||
+	    last->seg != SEG_SYN || last->dir == dir ||
+	    ntohl(th->ack_seq) != last->end)
+		return false;
+	memset(t->d, 0, sizeof(t->d));
+	d->td_end = last->end;
+	d->td_maxend = last->end;
+	d->td_maxwin = last->win ? last->win : 1;
+	d->td_scale = last->wscale;
+	d->flags = last->flags & (F_WSCALE | F_SACK_PERM);
+	return true;
+}
+
+/*
+ * The state's timeout, capped while the connection looks stuck: after
+ * repeated retransmissions or with a closed window (RETRANS), and while
+ * data waits for its acknowledgment or a picked-up connection has had no
+ * reply (UNACK).
+ */
+static unsigned int tcp_timeout(const struct nflab_net *nn,
+				const struct nflab_tcp *t, u8 state,
+				bool replied)
+{
+	unsigned int tmo = READ_ONCE(nn->ct_timeouts[state_timeout[state]]);
+
+	if (t->last.retrans >= MAX_RETRANS ||
+	    (t->last.seg == SEG_ACK && !t->last.win))
+		tmo = min(tmo, READ_ONCE(nn->ct_timeouts[NFLAB_CT_TIMEOUT_A_TCP_RETRANS]));
+	if (((t->d[0].flags | t->d[1].flags) & F_DATA_UNACK) ||
+	    (state == T_ES && !replied))
+		tmo = min(tmo, READ_ONCE(nn->ct_timeouts[NFLAB_CT_TIMEOUT_A_TCP_UNACK]));
+	return tmo;
+}
+
+static enum nflab_ct_verdict tcp_verdict(const struct nflab_conn *ct,
+					 enum nflab_dir dir)
+{
+	if (dir == NFLAB_DIR_REPLY ||
+	    test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status))
+		return NFLAB_CT_ESTABLISHED;
+	return NFLAB_CT_NEW;
+}
+
+/*
+ * Called with ct->lock held. Sets *kill when the entry must go at once: a
+ * reset refused a SYN nobody else answered.
+ */
 static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
 					struct nflab_conn *ct,
 					const struct sk_buff *skb,
-					unsigned int off, enum nflab_dir dir)
+					unsigned int off, enum nflab_dir dir,
+					bool *kill)
 {
+	bool replied = test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status);
 	struct nflab_tcp t = ct->proto.tcp;
 	u8 old = t.state, new;
 	const struct tcphdr *th;
@@ -381,7 +551,16 @@ static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
 		return NFLAB_CT_INVALID;
 	seg = segment(th);
 	new = next_state[dir][seg][old];
-	if (new == T_IV || new == T_IG)
+	if (new == T_IG) {
+		if (!tcp_resync(&t, dir, seg, th)) {
+			tcp_note_ignored(&ct->proto.tcp.last, old, dir, seg,
+					 skb, off, th);
+			return NFLAB_CT_INVALID;
+		}
+		old = T_SS;
+		new = T_SR;
+	}
+	if (new == T_IV)
 		return NFLAB_CT_INVALID;
 
 	/*
@@ -396,28 +575,42 @@ static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
 		if (old != T_NO) {
 			clear_bit(NFLAB_CT_ASSURED_BIT, &ct->status);
 			clear_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status);
+			replied = false;
 		}
 		tcp_syn_init(&t, dir, skb, off, th);
-	} else if (seg == SEG_RST &&
-		   (t.d[dir].td_maxwin || (old == T_SS && dir == NFLAB_DIR_REPLY))) {
-		/* An exact reset ends the connection; windows do not matter. */
-		if (!tcp_rst_exact(&t, old, dir, th))
+	} else if (seg == SEG_RST) {
+		switch (tcp_rst_check(&t, old, dir, skb, off, th)) {
+		case RST_INVALID:
 			return NFLAB_CT_INVALID;
-	} else if (!tcp_in_window(&t, old, dir, skb, off, th)) {
+		case RST_KEEP:
+			return tcp_verdict(ct, dir);
+		}
+	} else if (!tcp_in_window(&t, old, dir, seg, skb, off, th)) {
 		return NFLAB_CT_INVALID;
 	}
+	t.last.seg = seg;
+	t.last.dir = dir;
+	t.last.flags &= ~F_IGNORED;
 
 	memcpy(ct->proto.tcp.d, t.d, sizeof(t.d));
+	ct->proto.tcp.last = t.last;
 	WRITE_ONCE(ct->proto.tcp.state, new);	/* dumps read it unlocked */
-	if (new == T_ES &&
-	    (dir == NFLAB_DIR_REPLY || test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status)))
+	if (new == T_ES && (dir == NFLAB_DIR_REPLY || replied))
 		nflab_ct_set_assured(nn, ct);
-	nflab_ct_refresh(ct, READ_ONCE(nn->ct_timeouts[state_timeout[new]]));
-
-	if (dir == NFLAB_DIR_REPLY ||
-	    test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status))
-		return NFLAB_CT_ESTABLISHED;
-	return NFLAB_CT_NEW;
+	/*
+	 * A SYN retransmitted into SYN_SENT keeps its first timeout: a
+	 * client (or a NAT in front of it) reusing the port must not keep
+	 * the entry alive forever.
+	 */
+	if (!(seg == SEG_SYN && old == T_SS && new == T_SS && !replied))
+		nflab_ct_refresh(ct, tcp_timeout(nn, &t, new,
+						 replied || dir == NFLAB_DIR_REPLY));
+	/*
+	 * A reset that closes a connection never answered: the usual
+	 * refusal of a SYN, nothing to keep (the kernel does the same).
+	 */
+	*kill = seg == SEG_RST && !replied;
+	return tcp_verdict(ct, dir);
 }
 
 static enum nflab_ct_verdict tcp_packet(struct nflab_net *nn,
@@ -427,13 +620,17 @@ static enum nflab_ct_verdict tcp_packet(struct nflab_net *nn,
 					bool *changed)
 {
 	enum nflab_ct_verdict v;
+	bool kill = false;
 	u8 old;
 
 	spin_lock_bh(&ct->lock);
 	old = ct->proto.tcp.state;
-	v = tcp_update(nn, ct, skb, off, dir);
+	v = tcp_update(nn, ct, skb, off, dir, &kill);
 	*changed = ct->proto.tcp.state != old;
 	spin_unlock_bh(&ct->lock);
+	/* Outside ct->lock: killing takes the table's locks. */
+	if (kill)
+		nflab_ct_kill(ct);
 	return v;
 }
 

@@ -342,7 +342,7 @@ enum nflab_ct_config_attr {
 
 #define NFLAB_CT_CONFIG_A_MAX (__NFLAB_CT_CONFIG_A_MAX - 1)
 
-/* Timeouts, one per protocol state; defaults are Linux's. */
+/* Timeouts, one per protocol state and two TCP caps; defaults are Linux's. */
 enum nflab_ct_timeout_attr {
 	NFLAB_CT_TIMEOUT_A_UNSPEC,
 	NFLAB_CT_TIMEOUT_A_TCP_SYN_SENT,	/* 120 */
@@ -356,6 +356,10 @@ enum nflab_ct_timeout_attr {
 	NFLAB_CT_TIMEOUT_A_UDP_UNREPLIED,	/* 30 */
 	NFLAB_CT_TIMEOUT_A_UDP_ASSURED,		/* 120 */
 	NFLAB_CT_TIMEOUT_A_ICMP,		/* 30 */
+	/* TCP, at most this long after max_retrans (3) identical segments */
+	NFLAB_CT_TIMEOUT_A_TCP_RETRANS,		/* 300 */
+	/* TCP, at most this long while data is unacknowledged */
+	NFLAB_CT_TIMEOUT_A_TCP_UNACK,		/* 300 */
 
 	__NFLAB_CT_TIMEOUT_A_MAX
 };

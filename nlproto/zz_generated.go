@@ -156,7 +156,9 @@ const (
 	CT_TIMEOUT_A_UDP_UNREPLIED   = 9
 	CT_TIMEOUT_A_UDP_ASSURED     = 10
 	CT_TIMEOUT_A_ICMP            = 11
-	CT_TIMEOUT_A_MAX             = 11
+	CT_TIMEOUT_A_TCP_RETRANS     = 12
+	CT_TIMEOUT_A_TCP_UNACK       = 13
+	CT_TIMEOUT_A_MAX             = 13
 )
 
 // enum nflab_ct_status

@@ -254,7 +254,6 @@ func TestCTTCPInvalid(t *testing.T) {
 	}{
 		{"RST with a guessed sequence number", "client", server, fromClient(cn^0x5a5a5a5a, 0, rst)},
 		{"RST beyond the window", "client", server, fromClient(cn+far, 0, rst)},
-		{"RST inside the window, not exact", "client", server, fromClient(cn+1, 0, rst)},
 		{"data beyond the receiver's window", "client", server, fromClient(cn+far, sn, ack)},
 		{"data from before the window", "client", server, fromClient(cn-far, sn, ack)},
 		{"ACK for data never sent", "client", server, fromClient(cn, sn+1<<20, ack)},

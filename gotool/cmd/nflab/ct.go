@@ -226,10 +226,11 @@ Flags:
                            of seconds. NAME is one of tcp_syn_sent,
                            tcp_syn_recv, tcp_established, tcp_fin_wait,
                            tcp_close_wait, tcp_last_ack, tcp_time_wait,
-                           tcp_close, udp_unreplied, udp_assured, icmp
+                           tcp_close, udp_unreplied, udp_assured, icmp,
+                           tcp_retrans, tcp_unack
   -o FORMAT   table (the default): columns SETTING, VALUE; timeouts as Ns
               json: one line, {"limit":N,"tcp_loose":BOOL,
-              "timeouts":{"tcp_syn_sent":SECONDS,...,"icmp":SECONDS}}
+              "timeouts":{"tcp_syn_sent":SECONDS,...,"tcp_unack":SECONDS}}
 `,
 	run: runCTConfig,
 }

@@ -227,7 +227,7 @@ func TestCTSimpleCommands(t *testing.T) {
 		f.n, f.limit = 7, 65536
 		f.ctStats = nflab.CTStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 18446744073709551615, Related: 11}
 		f.ctConfig = nflab.CTConfig{Limit: ptr(uint32(65536)), TCPLoose: ptr(true), Timeouts: map[nflab.CTTimeout]time.Duration{}}
-		for i, secs := range []int{120, 60, 432000, 120, 60, 30, 120, 10, 30, 120, 30} {
+		for i, secs := range []int{120, 60, 432000, 120, 60, 30, 120, 10, 30, 120, 30, 300, 300} {
 			f.ctConfig.Timeouts[nflab.CTTimeouts()[i]] = time.Duration(secs) * time.Second
 		}
 		return f
@@ -270,8 +270,10 @@ tcp_close        10s
 udp_unreplied    30s
 udp_assured      120s
 icmp             30s
+tcp_retrans      300s
+tcp_unack        300s
 `},
-		{[]string{"ct", "config", "-o", "json"}, `{"limit":65536,"tcp_loose":true,"timeouts":{"tcp_syn_sent":120,"tcp_syn_recv":60,"tcp_established":432000,"tcp_fin_wait":120,"tcp_close_wait":60,"tcp_last_ack":30,"tcp_time_wait":120,"tcp_close":10,"udp_unreplied":30,"udp_assured":120,"icmp":30}}` + "\n"},
+		{[]string{"ct", "config", "-o", "json"}, `{"limit":65536,"tcp_loose":true,"timeouts":{"tcp_syn_sent":120,"tcp_syn_recv":60,"tcp_established":432000,"tcp_fin_wait":120,"tcp_close_wait":60,"tcp_last_ack":30,"tcp_time_wait":120,"tcp_close":10,"udp_unreplied":30,"udp_assured":120,"icmp":30,"tcp_retrans":300,"tcp_unack":300}}` + "\n"},
 	}
 	for _, tt := range tests {
 		f := fake()
@@ -396,7 +398,7 @@ func TestCTUsageErrors(t *testing.T) {
 		{[]string{"ct", "config", "--limit", "4194305"}, `nflab ct config: invalid value "4194305" for flag -limit: want a number of entries, 1-4194304; run 'nflab help ct config'`},
 		{[]string{"ct", "config", "--tcp-loose=maybe"}, `nflab ct config: invalid boolean value "maybe" for -tcp-loose: parse error; run 'nflab help ct config'`},
 		{[]string{"ct", "config", "--timeout", "icmp"}, `nflab ct config: invalid value "icmp" for flag -timeout: want NAME=DURATION, such as tcp_established=2h; run 'nflab help ct config'`},
-		{[]string{"ct", "config", "--timeout", "tcp=30s"}, `nflab ct config: invalid value "tcp=30s" for flag -timeout: unknown timeout "tcp"; want one of tcp_syn_sent, tcp_syn_recv, tcp_established, tcp_fin_wait, tcp_close_wait, tcp_last_ack, tcp_time_wait, tcp_close, udp_unreplied, udp_assured, icmp; run 'nflab help ct config'`},
+		{[]string{"ct", "config", "--timeout", "tcp=30s"}, `nflab ct config: invalid value "tcp=30s" for flag -timeout: unknown timeout "tcp"; want one of tcp_syn_sent, tcp_syn_recv, tcp_established, tcp_fin_wait, tcp_close_wait, tcp_last_ack, tcp_time_wait, tcp_close, udp_unreplied, udp_assured, icmp, tcp_retrans, tcp_unack; run 'nflab help ct config'`},
 		{[]string{"ct", "config", "--timeout", "icmp=1.5s"}, `nflab ct config: invalid value "icmp=1.5s" for flag -timeout: icmp: 1.5s is not a whole number of seconds; run 'nflab help ct config'`},
 		{[]string{"ct", "config", "--timeout", "icmp=0"}, `nflab ct config: invalid value "icmp=0" for flag -timeout: icmp: 0s is out of range (1s to 30 days, 2592000s); run 'nflab help ct config'`},
 		{[]string{"ct", "config", "--timeout", "icmp=721h"}, `nflab ct config: invalid value "icmp=721h" for flag -timeout: icmp: 721h0m0s is out of range (1s to 30 days, 2592000s); run 'nflab help ct config'`},

@@ -127,10 +127,10 @@ const ctStatsReply = `
 `
 
 const ctConfigReply = `
-7000 0c80                          # NFLAB_A_CT_CONFIG|NLA_F_NESTED
+8000 0c80                          # NFLAB_A_CT_CONFIG|NLA_F_NESTED
   0800 0100 00000100               # LIMIT 65536
   0500 0200 00 000000              # TCP_LOOSE 0
-  5c00 0380                        # TIMEOUTS
+  6c00 0380                        # TIMEOUTS
     0800 0100 78000000             # tcp_syn_sent 120
     0800 0200 3c000000             # tcp_syn_recv 60
     0800 0300 80970600             # tcp_established 432000
@@ -142,6 +142,8 @@ const ctConfigReply = `
     0800 0900 1e000000             # udp_unreplied 30
     0800 0a00 78000000             # udp_assured 120
     0800 0b00 1e000000             # icmp 30
+    0800 0c00 2c010000             # tcp_retrans 300
+    0800 0d00 2c010000             # tcp_unack 300
 `
 
 func ptr[T any](v T) *T { return &v }
@@ -149,7 +151,7 @@ func ptr[T any](v T) *T { return &v }
 var wantCTConfig = CTConfig{
 	Limit:    ptr(uint32(65536)),
 	TCPLoose: ptr(false),
-	Timeouts: map[uint16]uint32{1: 120, 2: 60, 3: 432000, 4: 120, 5: 60, 6: 30, 7: 120, 8: 10, 9: 30, 10: 120, 11: 30},
+	Timeouts: map[uint16]uint32{1: 120, 2: 60, 3: 432000, 4: 120, 5: 60, 6: 30, 7: 120, 8: 10, 9: 30, 10: 120, 11: 30, 12: 300, 13: 300},
 }
 
 func countReply(n string) string { return "0800 0900 " + n + " # NFLAB_A_CT_COUNT" }
