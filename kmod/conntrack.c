@@ -85,16 +85,16 @@
 #include "nflab.h"
 #include "conntrack.h"
 
-static unsigned int hashsize __read_mostly;
-module_param(hashsize, uint, 0444);
+static unsigned int nflab_hashsize __read_mostly;
+module_param_named(hashsize, nflab_hashsize, uint, 0444);
 MODULE_PARM_DESC(hashsize, "Conntrack hash buckets (default: scaled to RAM, 1024-1048576)");
 
-static unsigned int ct_max __read_mostly;
-module_param(ct_max, uint, 0644);
+static unsigned int nflab_ct_max __read_mostly;
+module_param_named(ct_max, nflab_ct_max, uint, 0644);
 MODULE_PARM_DESC(ct_max, "Default conntrack entry limit of a new namespace (default: hashsize)");
 
-static unsigned int ct_global_max __read_mostly;
-module_param(ct_global_max, uint, 0644);
+static unsigned int nflab_ct_global_max __read_mostly;
+module_param_named(ct_global_max, nflab_ct_global_max, uint, 0644);
 MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (default: 4 * hashsize)");
 
 #define NFLAB_CT_LOCKS		1024	/* bucket lock stripes */
@@ -161,7 +161,7 @@ static u32 nflab_tuple_hash(const struct net *net, const struct nflab_tuple *t)
 
 static unsigned int nflab_bucket_of(u32 hash)
 {
-	return reciprocal_scale(hash, hashsize);
+	return reciprocal_scale(hash, nflab_hashsize);
 }
 
 /* Lock both buckets' stripes, lower first; one lock if they share it. */
@@ -350,7 +350,7 @@ static bool nflab_ct_early_drop(struct nflab_net *nn)
 /* Is there room for one more entry in nn and in the whole table? */
 static bool nflab_ct_room(struct nflab_net *nn)
 {
-	unsigned int cap = READ_ONCE(ct_global_max);
+	unsigned int cap = READ_ONCE(nflab_ct_global_max);
 
 	if (atomic_read(&nn->ct_count) >= READ_ONCE(nn->ct_limit))
 		return false;
@@ -749,7 +749,7 @@ static void nflab_ct_gc_worker(struct work_struct *work)
 	mutex_lock(&nflab_ct_gc_mutex);
 	for (i = 0; i < NFLAB_CT_GC_SLICE; i++) {
 		nflab_ct_gc_bucket(nflab_ct_gc_next, NULL);
-		nflab_ct_gc_next = (nflab_ct_gc_next + 1) % hashsize;
+		nflab_ct_gc_next = (nflab_ct_gc_next + 1) % nflab_hashsize;
 	}
 	mutex_unlock(&nflab_ct_gc_mutex);
 	/*
@@ -767,7 +767,7 @@ unsigned int nflab_ct_gc_now(struct net *net)
 	unsigned int b, evicted = 0;
 
 	mutex_lock(&nflab_ct_gc_mutex);
-	for (b = 0; b < hashsize; b++) {
+	for (b = 0; b < nflab_hashsize; b++) {
 		evicted += nflab_ct_gc_bucket(b, net);
 		cond_resched();
 	}
@@ -790,7 +790,7 @@ int nflab_ct_dump(struct net *net, struct nflab_ct_dump_pos *pos,
 	struct nflab_tuple_hash *h;
 	int ret = 0;
 
-	for (; pos->bucket < hashsize; pos->bucket++, pos->resume = false) {
+	for (; pos->bucket < nflab_hashsize; pos->bucket++, pos->resume = false) {
 		/* Long dumps of a big table let others run. */
 		if (pos->bucket % NFLAB_CT_DUMP_RESCHED == 0)
 			cond_resched();
@@ -822,7 +822,7 @@ unsigned int nflab_ct_kill_matching(struct net *net,
 {
 	unsigned int b, killed = 0;
 
-	for (b = 0; b < hashsize; b++) {
+	for (b = 0; b < nflab_hashsize; b++) {
 		const struct hlist_nulls_node *n;
 		struct nflab_tuple_hash *h;
 
@@ -872,7 +872,7 @@ int nflab_ct_net_init(struct nflab_net *nn)
 	spin_lock_init(&nn->ct_lock);
 	INIT_LIST_HEAD(&nn->ct_all);
 	INIT_LIST_HEAD(&nn->ct_unassured);
-	nn->ct_limit = READ_ONCE(ct_max);
+	nn->ct_limit = READ_ONCE(nflab_ct_max);
 	nn->ct_tcp_loose = true;
 	for (i = 1; i <= NFLAB_CT_TIMEOUT_A_MAX; i++)
 		nn->ct_timeouts[i] = nflab_ct_default_timeouts[i] * HZ;
@@ -942,22 +942,22 @@ int __init nflab_ct_init(void)
 	unsigned int i;
 	int ret;
 
-	if (!hashsize) {
+	if (!nflab_hashsize) {
 		/* One bucket per 16 KiB of RAM, as a starting point. */
 		unsigned long pages = totalram_pages() >> (14 - PAGE_SHIFT);
 
-		hashsize = clamp_t(unsigned long, roundup_pow_of_two(pages), 1024, 1 << 20);
+		nflab_hashsize = clamp_t(unsigned long, roundup_pow_of_two(pages), 1024, 1 << 20);
 	}
-	hashsize = clamp_t(unsigned int, hashsize, 1024, 1 << 20);
-	if (!ct_max)
-		ct_max = hashsize;
+	nflab_hashsize = clamp_t(unsigned int, nflab_hashsize, 1024, 1 << 20);
+	if (!nflab_ct_max)
+		nflab_ct_max = nflab_hashsize;
 	/*
 	 * Namespaces' limits are their own business, but every entry
 	 * lengthens chains that all namespaces share: the cap keeps the
 	 * average chain short whatever the namespaces' limits add up to.
 	 */
-	if (!ct_global_max)
-		ct_global_max = 4 * hashsize;
+	if (!nflab_ct_global_max)
+		nflab_ct_global_max = 4 * nflab_hashsize;
 
 	ret = percpu_counter_init(&nflab_ct_entries, 0, GFP_KERNEL);
 	if (ret)
@@ -967,12 +967,12 @@ int __init nflab_ct_init(void)
 		ret = -ENOMEM;
 		goto err_destroy_counter;
 	}
-	nflab_ct_hash = kvmalloc_array(hashsize, sizeof(*nflab_ct_hash), GFP_KERNEL);
+	nflab_ct_hash = kvmalloc_array(nflab_hashsize, sizeof(*nflab_ct_hash), GFP_KERNEL);
 	if (!nflab_ct_hash) {
 		ret = -ENOMEM;
 		goto err_destroy_cache;
 	}
-	for (i = 0; i < hashsize; i++)
+	for (i = 0; i < nflab_hashsize; i++)
 		INIT_HLIST_NULLS_HEAD(&nflab_ct_hash[i], i);
 	for (i = 0; i < NFLAB_CT_LOCKS; i++)
 		spin_lock_init(&nflab_ct_locks[i]);

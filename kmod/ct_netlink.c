@@ -18,7 +18,7 @@
 #define MAX_TIMEOUT	(30 * 24 * 3600)	/* seconds */
 #define MAX_LIMIT	(4 * 1024 * 1024)
 
-static const struct nla_policy tuple_policy[NFLAB_TUPLE_A_MAX + 1] = {
+static const struct nla_policy nflab_tuple_policy[NFLAB_TUPLE_A_MAX + 1] = {
 	[NFLAB_TUPLE_A_SRC]		= { .type = NLA_BE32 },
 	[NFLAB_TUPLE_A_DST]		= { .type = NLA_BE32 },
 	[NFLAB_TUPLE_A_PROTO]		= { .type = NLA_U8 },
@@ -31,7 +31,7 @@ static const struct nla_policy tuple_policy[NFLAB_TUPLE_A_MAX + 1] = {
 #define ALL_STATUS (NFLAB_CT_STATUS_SEEN_REPLY | NFLAB_CT_STATUS_ASSURED | \
 		    NFLAB_CT_STATUS_CONFIRMED | NFLAB_CT_STATUS_DYING)
 
-static const struct nla_policy filter_policy[NFLAB_CT_FILTER_A_MAX + 1] = {
+static const struct nla_policy nflab_filter_policy[NFLAB_CT_FILTER_A_MAX + 1] = {
 	[NFLAB_CT_FILTER_A_PROTO]	= { .type = NLA_U8 },
 	[NFLAB_CT_FILTER_A_SRC]		= { .type = NLA_BE32 },
 	[NFLAB_CT_FILTER_A_SRC_PREFIX]	= NLA_POLICY_MAX(NLA_U8, 32),
@@ -44,39 +44,39 @@ static const struct nla_policy filter_policy[NFLAB_CT_FILTER_A_MAX + 1] = {
 };
 
 /* Not const: 6.1's NLA_POLICY_FULL_RANGE takes a plain pointer. */
-static struct netlink_range_validation timeout_range = {
+static struct netlink_range_validation nflab_timeout_range = {
 	.min = 1,
 	.max = MAX_TIMEOUT,
 };
 
-static struct netlink_range_validation limit_range = {
+static struct netlink_range_validation nflab_limit_range = {
 	.min = 1,
 	.max = MAX_LIMIT,
 };
 
-static const struct nla_policy timeouts_policy[NFLAB_CT_TIMEOUT_A_MAX + 1] = {
+static const struct nla_policy nflab_timeouts_policy[NFLAB_CT_TIMEOUT_A_MAX + 1] = {
 	[NFLAB_CT_TIMEOUT_A_TCP_SYN_SENT ... NFLAB_CT_TIMEOUT_A_MAX] =
-		NLA_POLICY_FULL_RANGE(NLA_U32, &timeout_range),
+		NLA_POLICY_FULL_RANGE(NLA_U32, &nflab_timeout_range),
 };
 
-static const struct nla_policy config_policy[NFLAB_CT_CONFIG_A_MAX + 1] = {
-	[NFLAB_CT_CONFIG_A_LIMIT]	= NLA_POLICY_FULL_RANGE(NLA_U32, &limit_range),
+static const struct nla_policy nflab_config_policy[NFLAB_CT_CONFIG_A_MAX + 1] = {
+	[NFLAB_CT_CONFIG_A_LIMIT]	= NLA_POLICY_FULL_RANGE(NLA_U32, &nflab_limit_range),
 	[NFLAB_CT_CONFIG_A_TCP_LOOSE]	= NLA_POLICY_MAX(NLA_U8, 1),
-	[NFLAB_CT_CONFIG_A_TIMEOUTS]	= NLA_POLICY_NESTED(timeouts_policy),
+	[NFLAB_CT_CONFIG_A_TIMEOUTS]	= NLA_POLICY_NESTED(nflab_timeouts_policy),
 };
 
 const struct nla_policy nflab_ct_get_policy[NFLAB_A_MAX + 1] = {
-	[NFLAB_A_CT_TUPLE]	= NLA_POLICY_NESTED(tuple_policy),
-	[NFLAB_A_CT_FILTER]	= NLA_POLICY_NESTED(filter_policy),
+	[NFLAB_A_CT_TUPLE]	= NLA_POLICY_NESTED(nflab_tuple_policy),
+	[NFLAB_A_CT_FILTER]	= NLA_POLICY_NESTED(nflab_filter_policy),
 };
 
 const struct nla_policy nflab_ct_delete_policy[NFLAB_A_MAX + 1] = {
-	[NFLAB_A_CT_TUPLE]	= NLA_POLICY_NESTED(tuple_policy),
-	[NFLAB_A_CT_FILTER]	= NLA_POLICY_NESTED(filter_policy),
+	[NFLAB_A_CT_TUPLE]	= NLA_POLICY_NESTED(nflab_tuple_policy),
+	[NFLAB_A_CT_FILTER]	= NLA_POLICY_NESTED(nflab_filter_policy),
 };
 
 const struct nla_policy nflab_ct_set_config_policy[NFLAB_A_MAX + 1] = {
-	[NFLAB_A_CT_CONFIG]	= NLA_POLICY_NESTED(config_policy),
+	[NFLAB_A_CT_CONFIG]	= NLA_POLICY_NESTED(nflab_config_policy),
 };
 
 /* A filter over the original tuple; what is not set matches anything. */
@@ -101,7 +101,7 @@ static int nflab_parse_tuple(const struct nlattr *nest, struct nflab_tuple *t,
 	bool ports, icmp;
 	int ret;
 
-	ret = nla_parse_nested(tb, NFLAB_TUPLE_A_MAX, nest, tuple_policy, extack);
+	ret = nla_parse_nested(tb, NFLAB_TUPLE_A_MAX, nest, nflab_tuple_policy, extack);
 	if (ret)
 		return ret;
 	if (!tb[NFLAB_TUPLE_A_SRC] || !tb[NFLAB_TUPLE_A_DST] ||
@@ -171,7 +171,7 @@ static int nflab_parse_filter(const struct nlattr *nest, struct nflab_ct_filter 
 	memset(f, 0, sizeof(*f));
 	if (!nest)
 		return 0;
-	ret = nla_parse_nested(tb, NFLAB_CT_FILTER_A_MAX, nest, filter_policy, extack);
+	ret = nla_parse_nested(tb, NFLAB_CT_FILTER_A_MAX, nest, nflab_filter_policy, extack);
 	if (ret)
 		return ret;
 	ret = nflab_parse_prefix(tb[NFLAB_CT_FILTER_A_SRC], tb[NFLAB_CT_FILTER_A_SRC_PREFIX],
@@ -514,14 +514,14 @@ int nflab_ct_nl_set_config(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	ret = nla_parse_nested(tb, NFLAB_CT_CONFIG_A_MAX, info->attrs[NFLAB_A_CT_CONFIG],
-			       config_policy, info->extack);
+			       nflab_config_policy, info->extack);
 	if (ret)
 		return ret;
 	memset(tmo, 0, sizeof(tmo));
 	if (tb[NFLAB_CT_CONFIG_A_TIMEOUTS]) {
 		ret = nla_parse_nested(tmo, NFLAB_CT_TIMEOUT_A_MAX,
 				       tb[NFLAB_CT_CONFIG_A_TIMEOUTS],
-				       timeouts_policy, info->extack);
+				       nflab_timeouts_policy, info->extack);
 		if (ret)
 			return ret;
 	}

@@ -12,7 +12,7 @@
 #include "conntrack.h"
 
 /* The query types and their answers. */
-static const u8 icmp_queries[][2] = {
+static const u8 nflab_icmp_queries[][2] = {
 	{ ICMP_ECHO,		ICMP_ECHOREPLY },
 	{ ICMP_TIMESTAMP,	ICMP_TIMESTAMPREPLY },
 	{ ICMP_INFO_REQUEST,	ICMP_INFO_REPLY },
@@ -23,18 +23,18 @@ static const u8 icmp_queries[][2] = {
  * The type that pairs with type in a query flow: a request's answer, and
  * if either, also an answer's request. False for anything else.
  */
-static bool pair_type(u8 type, bool either, u8 *other)
+static bool nflab_pair_type(u8 type, bool either, u8 *other)
 {
 	unsigned int i;
 
 	/* Bounded by the table's four rows. */
-	for (i = 0; i < ARRAY_SIZE(icmp_queries); i++) {
-		if (type == icmp_queries[i][0]) {
-			*other = icmp_queries[i][1];
+	for (i = 0; i < ARRAY_SIZE(nflab_icmp_queries); i++) {
+		if (type == nflab_icmp_queries[i][0]) {
+			*other = nflab_icmp_queries[i][1];
 			return true;
 		}
-		if (either && type == icmp_queries[i][1]) {
-			*other = icmp_queries[i][0];
+		if (either && type == nflab_icmp_queries[i][1]) {
+			*other = nflab_icmp_queries[i][0];
 			return true;
 		}
 	}
@@ -51,8 +51,8 @@ static bool pair_type(u8 type, bool either, u8 *other)
  * RELATED would let it through rules that trust the flow. Anything else is
  * INVALID. It changes no entry and never reads past what the packet holds.
  */
-static bool icmp_error(struct net *net, const struct sk_buff *skb,
-		       unsigned int off, enum nflab_ct_verdict *v)
+static bool nflab_icmp_error(struct net *net, const struct sk_buff *skb,
+			     unsigned int off, enum nflab_ct_verdict *v)
 {
 	struct nflab_tuple inv = {};
 	const struct icmphdr *ih;
@@ -99,10 +99,10 @@ static bool icmp_error(struct net *net, const struct sk_buff *skb,
 	case IPPROTO_ICMP:
 		/*
 		 * Only a query or its answer belongs to a flow, and entries
-		 * are keyed with code 0 (icmp_tuple() takes nothing else).
+		 * are keyed with code 0 (nflab_icmp_tuple() takes nothing else).
 		 */
 		ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
-		if (!ih || ih->code || !pair_type(ih->type, true, &inv.u.icmp.type))
+		if (!ih || ih->code || !nflab_pair_type(ih->type, true, &inv.u.icmp.type))
 			return true;
 		inv.u.icmp.id = ih->un.echo.id;
 		break;
@@ -120,15 +120,15 @@ static bool icmp_error(struct net *net, const struct sk_buff *skb,
 	return true;
 }
 
-static bool icmp_tuple(const struct sk_buff *skb, unsigned int off,
-		       struct nflab_tuple *t)
+static bool nflab_icmp_tuple(const struct sk_buff *skb, unsigned int off,
+			     struct nflab_tuple *t)
 {
 	const struct icmphdr *ih;
 	struct icmphdr _ih;
 	u8 other;
 
 	ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
-	if (!ih || ih->code || !pair_type(ih->type, true, &other))
+	if (!ih || ih->code || !nflab_pair_type(ih->type, true, &other))
 		return false;
 	t->u.icmp.id = ih->un.echo.id;
 	t->u.icmp.type = ih->type;
@@ -136,23 +136,23 @@ static bool icmp_tuple(const struct sk_buff *skb, unsigned int off,
 }
 
 /* Only a request starts a flow: a reply nobody asked for is invalid. */
-static bool icmp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig)
+static bool nflab_icmp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig)
 {
 	reply->u.icmp.id = orig->u.icmp.id;
-	return pair_type(orig->u.icmp.type, false, &reply->u.icmp.type);
+	return nflab_pair_type(orig->u.icmp.type, false, &reply->u.icmp.type);
 }
 
-static bool icmp_new(struct nflab_net *nn, struct nflab_conn *ct,
-		     const struct sk_buff *skb, unsigned int off)
+static bool nflab_icmp_new(struct nflab_net *nn, struct nflab_conn *ct,
+			   const struct sk_buff *skb, unsigned int off)
 {
 	return true;
 }
 
-static enum nflab_ct_verdict icmp_packet(struct nflab_net *nn,
-					 struct nflab_conn *ct,
-					 const struct sk_buff *skb,
-					 unsigned int off, enum nflab_dir dir,
-					 bool *changed)
+static enum nflab_ct_verdict nflab_icmp_packet(struct nflab_net *nn,
+					       struct nflab_conn *ct,
+					       const struct sk_buff *skb,
+					       unsigned int off, enum nflab_dir dir,
+					       bool *changed)
 {
 	*changed = false;
 	nflab_ct_refresh(ct, READ_ONCE(nn->ct_timeouts[NFLAB_CT_TIMEOUT_A_ICMP]));
@@ -163,9 +163,9 @@ static enum nflab_ct_verdict icmp_packet(struct nflab_net *nn,
 }
 
 const struct nflab_l4proto nflab_l4proto_icmp = {
-	.error		= icmp_error,
-	.tuple		= icmp_tuple,
-	.invert		= icmp_invert,
-	.new		= icmp_new,
-	.packet		= icmp_packet,
+	.error		= nflab_icmp_error,
+	.tuple		= nflab_icmp_tuple,
+	.invert		= nflab_icmp_invert,
+	.new		= nflab_icmp_new,
+	.packet		= nflab_icmp_packet,
 };

@@ -3,9 +3,9 @@
  * TCP tracking: the connection state machine of RFC 793 as netfilter users
  * know it (SYN_SENT ... TIME_WAIT, CLOSE, simultaneous open), picking up
  * established connections mid-stream when allowed, sequence and window
- * tracking after the kernel's tcp_in_window(), and RST validation: only a
+ * tracking after the kernel's nflab_tcp_in_window(), and RST validation: only a
  * reset carrying the sequence number its sender is expected to send next
- * closes a connection. A segment that fails a check is INVALID and leaves
+ * closes a connection. A nflab_segment that fails a check is INVALID and leaves
  * the entry as it was.
  *
  * The robustness of the kernel's tracker comes along: shorter timeouts
@@ -22,7 +22,7 @@
 #include "nflab.h"
 #include "conntrack.h"
 
-/* What a segment is, for the state table. */
+/* What a nflab_segment is, for the state table. */
 enum {
 	SEG_SYN,
 	SEG_SYNACK,
@@ -47,10 +47,10 @@ enum {
 #define T_IG (NFLAB_TCP_MAX + 2)	/* out of place (e.g. stale SYN/ACK) */
 
 /*
- * The next state by direction, segment and current state; the transitions
+ * The next state by direction, nflab_segment and current state; the transitions
  * users know from the kernel's tracker.
  */
-static const u8 next_state[NFLAB_DIR_MAX][SEG_MAX][NFLAB_TCP_MAX + 1] = {
+static const u8 nflab_next_state[NFLAB_DIR_MAX][SEG_MAX][NFLAB_TCP_MAX + 1] = {
 	[NFLAB_DIR_ORIG] = {
 /*		   T_NO  T_SS  T_SR  T_ES  T_FW  T_CW  T_LA  T_TW  T_CL  T_S2 */
 [SEG_SYN]	= { T_SS, T_SS, T_IG, T_IG, T_IG, T_IG, T_IG, T_SS, T_SS, T_S2 },
@@ -71,7 +71,7 @@ static const u8 next_state[NFLAB_DIR_MAX][SEG_MAX][NFLAB_TCP_MAX + 1] = {
 	},
 };
 
-static const u8 state_timeout[NFLAB_TCP_MAX + 1] = {
+static const u8 nflab_state_timeout[NFLAB_TCP_MAX + 1] = {
 	[T_SS] = NFLAB_CT_TIMEOUT_A_TCP_SYN_SENT,
 	[T_S2] = NFLAB_CT_TIMEOUT_A_TCP_SYN_SENT,
 	[T_SR] = NFLAB_CT_TIMEOUT_A_TCP_SYN_RECV,
@@ -83,8 +83,8 @@ static const u8 state_timeout[NFLAB_TCP_MAX + 1] = {
 	[T_CL] = NFLAB_CT_TIMEOUT_A_TCP_CLOSE,
 };
 
-static const struct tcphdr *tcp_header(const struct sk_buff *skb,
-				       unsigned int off, struct tcphdr *buf)
+static const struct tcphdr *nflab_tcp_header(const struct sk_buff *skb,
+					     unsigned int off, struct tcphdr *buf)
 {
 	const struct tcphdr *th;
 
@@ -95,7 +95,7 @@ static const struct tcphdr *tcp_header(const struct sk_buff *skb,
 }
 
 /* The flag combinations a real TCP sends; anything else is invalid. */
-static bool valid_flags(const struct tcphdr *th)
+static bool nflab_valid_flags(const struct tcphdr *th)
 {
 	u8 f = tcp_flag_byte(th) & ~(TCPHDR_ECE | TCPHDR_CWR | TCPHDR_PSH);
 
@@ -114,7 +114,7 @@ static bool valid_flags(const struct tcphdr *th)
 	return false;
 }
 
-static unsigned int segment(const struct tcphdr *th)
+static unsigned int nflab_segment(const struct tcphdr *th)
 {
 	if (th->rst)
 		return SEG_RST;
@@ -127,21 +127,21 @@ static unsigned int segment(const struct tcphdr *th)
 	return SEG_NONE;
 }
 
-static bool tcp_tuple(const struct sk_buff *skb, unsigned int off,
-		      struct nflab_tuple *t)
+static bool nflab_tcp_tuple(const struct sk_buff *skb, unsigned int off,
+			    struct nflab_tuple *t)
 {
 	const struct tcphdr *th;
 	struct tcphdr _th;
 
-	th = tcp_header(skb, off, &_th);
-	if (!th || !valid_flags(th))
+	th = nflab_tcp_header(skb, off, &_th);
+	if (!th || !nflab_valid_flags(th))
 		return false;
 	t->u.p.sport = th->source;
 	t->u.p.dport = th->dest;
 	return true;
 }
 
-static bool tcp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig)
+static bool nflab_tcp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig)
 {
 	reply->u.p.sport = orig->u.p.dport;
 	reply->u.p.dport = orig->u.p.sport;
@@ -163,16 +163,16 @@ static bool tcp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig
 #define MAXACKWINCONST	66000
 
 /* A SYN opens a connection; a mid-stream ACK does if pickup is allowed. */
-static bool tcp_new(struct nflab_net *nn, struct nflab_conn *ct,
-		    const struct sk_buff *skb, unsigned int off)
+static bool nflab_tcp_new(struct nflab_net *nn, struct nflab_conn *ct,
+			  const struct sk_buff *skb, unsigned int off)
 {
 	const struct tcphdr *th;
 	struct tcphdr _th;
 
-	th = tcp_header(skb, off, &_th);
+	th = nflab_tcp_header(skb, off, &_th);
 	if (!th)
 		return false;
-	switch (segment(th)) {
+	switch (nflab_segment(th)) {
 	case SEG_SYN:
 		return true;
 	case SEG_ACK:
@@ -191,9 +191,9 @@ static bool tcp_new(struct nflab_net *nn, struct nflab_conn *ct,
 	return false;
 }
 
-/* The sequence number after this segment: data, SYN and FIN count. */
-static u32 seg_end(const struct sk_buff *skb, unsigned int off,
-		   const struct tcphdr *th)
+/* The sequence number after this nflab_segment: data, SYN and FIN count. */
+static u32 nflab_seg_end(const struct sk_buff *skb, unsigned int off,
+			 const struct tcphdr *th)
 {
 	return ntohl(th->seq) + (skb->len - off - th->doff * 4) + th->syn + th->fin;
 }
@@ -203,9 +203,9 @@ static u32 seg_end(const struct sk_buff *skb, unsigned int off,
  * @syn; with @sack, raise *sack to the highest right edge of the SACK
  * blocks. Each step consumes at least one of at most 40 bytes.
  */
-static void tcp_options(const struct sk_buff *skb, unsigned int off,
-			const struct tcphdr *th, struct nflab_tcp_dir *syn,
-			u32 *sack)
+static void nflab_tcp_options(const struct sk_buff *skb, unsigned int off,
+			      const struct tcphdr *th, struct nflab_tcp_dir *syn,
+			      u32 *sack)
 {
 	u8 buf[MAX_TCP_OPTION_SPACE];
 	int len = th->doff * 4 - sizeof(*th);
@@ -253,9 +253,9 @@ static void tcp_options(const struct sk_buff *skb, unsigned int off,
 }
 
 /* The first SYN of a connection, or a SYN re-opening it. */
-static void tcp_syn_init(struct nflab_tcp *t, enum nflab_dir dir,
-			 const struct sk_buff *skb, unsigned int off,
-			 const struct tcphdr *th)
+static void nflab_tcp_syn_init(struct nflab_tcp *t, enum nflab_dir dir,
+			       const struct sk_buff *skb, unsigned int off,
+			       const struct tcphdr *th)
 {
 	struct nflab_tcp_dir *d = &t->d[dir];
 	u32 win = ntohs(th->window);
@@ -263,23 +263,23 @@ static void tcp_syn_init(struct nflab_tcp *t, enum nflab_dir dir,
 	memset(t->d, 0, sizeof(t->d));
 	memset(&t->last, 0, sizeof(t->last));
 	t->last.seg = SEG_NONE;
-	d->td_end = seg_end(skb, off, th);
+	d->td_end = nflab_seg_end(skb, off, th);
 	d->td_maxend = d->td_end;
 	d->td_maxwin = win ? win : 1;
-	tcp_options(skb, off, th, d, NULL);
+	nflab_tcp_options(skb, off, th, d, NULL);
 }
 
 /*
- * Sequence and window checks in the spirit of the kernel's tcp_in_window()
+ * Sequence and window checks in the spirit of the kernel's nflab_tcp_in_window()
  * (after Rooij's "Real Stateful TCP Packet Filtering in IP Filter"): a
- * segment must start within the window its receiver announced, must not
+ * nflab_segment must start within the window its receiver announced, must not
  * end before that window reaches back, and may acknowledge only what the
  * other side sent, at most about a window ago. Works on @t, a copy that
- * the caller keeps only when the segment passes.
+ * the caller keeps only when the nflab_segment passes.
  */
-static bool tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
-			  unsigned int seg, const struct sk_buff *skb,
-			  unsigned int off, const struct tcphdr *th)
+static bool nflab_tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
+				unsigned int seg, const struct sk_buff *skb,
+				unsigned int off, const struct tcphdr *th)
 {
 	struct nflab_tcp_dir *sender = &t->d[dir], *receiver = &t->d[!dir];
 	u32 seq = ntohl(th->seq), ack = ntohl(th->ack_seq);
@@ -288,10 +288,10 @@ static bool tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
 	u16 win_raw = win;
 	bool in_recv_win;
 
-	end = seg_end(skb, off, th);
+	end = nflab_seg_end(skb, off, th);
 	sack = ack;
 	if (receiver->flags & F_SACK_PERM)
-		tcp_options(skb, off, th, NULL, &sack);
+		nflab_tcp_options(skb, off, th, NULL, &sack);
 
 	if (!sender->td_maxwin) {
 		if (th->syn) {
@@ -299,7 +299,7 @@ static bool tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
 			sender->td_end = end;
 			sender->td_maxend = end;
 			sender->td_maxwin = win ? win : 1;
-			tcp_options(skb, off, th, sender, NULL);
+			nflab_tcp_options(skb, off, th, sender, NULL);
 			/* Scaling needs the option from both sides. */
 			if (!(sender->flags & receiver->flags & F_WSCALE)) {
 				sender->td_scale = 0;
@@ -308,7 +308,7 @@ static bool tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
 			if (!th->ack)
 				return true;
 		} else {
-			/* Picked up mid-stream: the segment is all we know. */
+			/* Picked up mid-stream: the nflab_segment is all we know. */
 			sender->td_end = end;
 			swin = win << sender->td_scale;
 			sender->td_maxwin = swin ? swin : 1;
@@ -326,7 +326,7 @@ static bool tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
 		sender->td_end = end;
 		sender->td_maxend = end;
 		sender->td_maxwin = win ? win : 1;
-		tcp_options(skb, off, th, sender, NULL);
+		nflab_tcp_options(skb, off, th, sender, NULL);
 	}
 
 	if (!th->ack) {
@@ -363,7 +363,7 @@ static bool tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
 	if (ack == receiver->td_end)
 		receiver->flags &= ~F_DATA_UNACK;
 
-	/* The same segment again: a retransmission (or a repeated ACK). */
+	/* The same nflab_segment again: a retransmission (or a repeated ACK). */
 	if (seg == SEG_ACK) {
 		if (last->dir == dir && last->seq == seq && last->ack == ack &&
 		    last->end == end && last->win == win_raw) {
@@ -386,8 +386,8 @@ static bool tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
  * next, or the one the other side acknowledged last (RFC 5961); in
  * SYN_SENT, the answer to the SYN must acknowledge it (RFC 793).
  */
-static bool tcp_rst_exact(const struct nflab_tcp *t, u8 state,
-			  enum nflab_dir dir, const struct tcphdr *th)
+static bool nflab_tcp_rst_exact(const struct nflab_tcp *t, u8 state,
+				enum nflab_dir dir, const struct tcphdr *th)
 {
 	const struct nflab_tcp_dir *sender = &t->d[dir], *receiver = &t->d[!dir];
 	u32 seq = ntohl(th->seq);
@@ -407,9 +407,9 @@ enum { RST_CLOSE, RST_KEEP, RST_INVALID };
  * that answers that one closes. A blind reset outside the window, or below
  * what the other side acknowledged, is RST_INVALID.
  */
-static int tcp_rst_check(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
-			 const struct sk_buff *skb, unsigned int off,
-			 const struct tcphdr *th)
+static int nflab_tcp_rst_check(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
+			       const struct sk_buff *skb, unsigned int off,
+			       const struct tcphdr *th)
 {
 	const struct nflab_tcp_last *last = &t->last;
 	const struct nflab_tcp_dir *receiver = &t->d[!dir];
@@ -428,13 +428,13 @@ static int tcp_rst_check(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
 			return RST_CLOSE;
 	}
 	if (!t->d[dir].td_maxwin && !(state == T_SS && dir == NFLAB_DIR_REPLY))
-		return tcp_in_window(t, state, dir, SEG_RST, skb, off, th) ?
+		return nflab_tcp_in_window(t, state, dir, SEG_RST, skb, off, th) ?
 		       RST_CLOSE : RST_INVALID;
-	if (tcp_rst_exact(t, state, dir, th))
+	if (nflab_tcp_rst_exact(t, state, dir, th))
 		return RST_CLOSE;
 	if (state == T_SS && dir == NFLAB_DIR_REPLY)
 		return RST_INVALID;
-	/* Right behind the sender's last segment: the end of a train. */
+	/* Right behind the sender's last nflab_segment: the end of a train. */
 	if (!(last->flags & F_IGNORED) && last->seg == SEG_ACK &&
 	    last->dir == dir && seq == last->end)
 		return RST_CLOSE;
@@ -442,29 +442,29 @@ static int tcp_rst_check(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
 		return RST_INVALID;
 	/* Judged on a copy: an inexact reset moves no window. */
 	scratch = *t;
-	return tcp_in_window(&scratch, state, dir, SEG_RST, skb, off, th) ?
+	return nflab_tcp_in_window(&scratch, state, dir, SEG_RST, skb, off, th) ?
 	       RST_KEEP : RST_INVALID;
 }
 
 /*
- * Keep an ignored segment in mind (the state machine skipped it, the entry
+ * Keep an ignored nflab_segment in mind (the state machine skipped it, the entry
  * may be out of step with the ends): the answer to a SYN tells whether both
  * ends started over.
  */
-static void tcp_note_ignored(struct nflab_tcp_last *last, u8 state,
-			     enum nflab_dir dir, unsigned int seg,
-			     const struct sk_buff *skb, unsigned int off,
-			     const struct tcphdr *th)
+static void nflab_tcp_note_ignored(struct nflab_tcp_last *last, u8 state,
+				   enum nflab_dir dir, unsigned int seg,
+				   const struct sk_buff *skb, unsigned int off,
+				   const struct tcphdr *th)
 {
 	struct nflab_tcp_dir opts = {};
 
 	last->seg = seg;
 	last->dir = dir;
 	last->seq = ntohl(th->seq);
-	last->end = seg_end(skb, off, th);
+	last->end = nflab_seg_end(skb, off, th);
 	last->win = ntohs(th->window);
 	if (seg == SEG_SYN) {
-		tcp_options(skb, off, th, &opts, NULL);
+		nflab_tcp_options(skb, off, th, &opts, NULL);
 		last->wscale = opts.td_scale;
 	}
 	last->flags = opts.flags | F_IGNORED;
@@ -478,8 +478,8 @@ static void tcp_note_ignored(struct nflab_tcp_last *last, u8 state,
  * connection on this tuple and the entry missed the end of the old one.
  * Start over from that SYN, as if in SYN_SENT.
  */
-static bool tcp_resync(struct nflab_tcp *t, enum nflab_dir dir,
-		       unsigned int seg, const struct tcphdr *th)
+static bool nflab_tcp_resync(struct nflab_tcp *t, enum nflab_dir dir,
+			     unsigned int seg, const struct tcphdr *th)
 {
 	const struct nflab_tcp_last *last = &t->last;
 	struct nflab_tcp_dir *d = &t->d[last->dir];
@@ -507,7 +507,7 @@ static unsigned int tcp_timeout(const struct nflab_net *nn,
 				const struct nflab_tcp *t, u8 state,
 				bool replied)
 {
-	unsigned int tmo = READ_ONCE(nn->ct_timeouts[state_timeout[state]]);
+	unsigned int tmo = READ_ONCE(nn->ct_timeouts[nflab_state_timeout[state]]);
 
 	if (t->last.retrans >= MAX_RETRANS ||
 	    (t->last.seg == SEG_ACK && !t->last.win))
@@ -518,8 +518,8 @@ static unsigned int tcp_timeout(const struct nflab_net *nn,
 	return tmo;
 }
 
-static enum nflab_ct_verdict tcp_verdict(const struct nflab_conn *ct,
-					 enum nflab_dir dir)
+static enum nflab_ct_verdict nflab_tcp_verdict(const struct nflab_conn *ct,
+					       enum nflab_dir dir)
 {
 	if (dir == NFLAB_DIR_REPLY ||
 	    test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status))
@@ -531,11 +531,11 @@ static enum nflab_ct_verdict tcp_verdict(const struct nflab_conn *ct,
  * Called with ct->lock held. Sets *kill when the entry must go at once: a
  * reset refused a SYN nobody else answered.
  */
-static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
-					struct nflab_conn *ct,
-					const struct sk_buff *skb,
-					unsigned int off, enum nflab_dir dir,
-					bool *kill)
+static enum nflab_ct_verdict nflab_tcp_update(struct nflab_net *nn,
+					      struct nflab_conn *ct,
+					      const struct sk_buff *skb,
+					      unsigned int off, enum nflab_dir dir,
+					      bool *kill)
 {
 	bool replied = test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status);
 	struct nflab_tcp t = ct->proto.tcp;
@@ -546,15 +546,15 @@ static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
 
 	lockdep_assert_held(&ct->lock);
 
-	th = tcp_header(skb, off, &_th);
+	th = nflab_tcp_header(skb, off, &_th);
 	if (!th)
 		return NFLAB_CT_INVALID;
-	seg = segment(th);
-	new = next_state[dir][seg][old];
+	seg = nflab_segment(th);
+	new = nflab_next_state[dir][seg][old];
 	if (new == T_IG) {
-		if (!tcp_resync(&t, dir, seg, th)) {
-			tcp_note_ignored(&ct->proto.tcp.last, old, dir, seg,
-					 skb, off, th);
+		if (!nflab_tcp_resync(&t, dir, seg, th)) {
+			nflab_tcp_note_ignored(&ct->proto.tcp.last, old, dir, seg,
+					       skb, off, th);
 			return NFLAB_CT_INVALID;
 		}
 		old = T_SS;
@@ -577,15 +577,15 @@ static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
 			clear_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status);
 			replied = false;
 		}
-		tcp_syn_init(&t, dir, skb, off, th);
+		nflab_tcp_syn_init(&t, dir, skb, off, th);
 	} else if (seg == SEG_RST) {
-		switch (tcp_rst_check(&t, old, dir, skb, off, th)) {
+		switch (nflab_tcp_rst_check(&t, old, dir, skb, off, th)) {
 		case RST_INVALID:
 			return NFLAB_CT_INVALID;
 		case RST_KEEP:
-			return tcp_verdict(ct, dir);
+			return nflab_tcp_verdict(ct, dir);
 		}
-	} else if (!tcp_in_window(&t, old, dir, seg, skb, off, th)) {
+	} else if (!nflab_tcp_in_window(&t, old, dir, seg, skb, off, th)) {
 		return NFLAB_CT_INVALID;
 	}
 	t.last.seg = seg;
@@ -610,14 +610,14 @@ static enum nflab_ct_verdict tcp_update(struct nflab_net *nn,
 	 * refusal of a SYN, nothing to keep (the kernel does the same).
 	 */
 	*kill = seg == SEG_RST && !replied;
-	return tcp_verdict(ct, dir);
+	return nflab_tcp_verdict(ct, dir);
 }
 
-static enum nflab_ct_verdict tcp_packet(struct nflab_net *nn,
-					struct nflab_conn *ct,
-					const struct sk_buff *skb,
-					unsigned int off, enum nflab_dir dir,
-					bool *changed)
+static enum nflab_ct_verdict nflab_tcp_packet(struct nflab_net *nn,
+					      struct nflab_conn *ct,
+					      const struct sk_buff *skb,
+					      unsigned int off, enum nflab_dir dir,
+					      bool *changed)
 {
 	enum nflab_ct_verdict v;
 	bool kill = false;
@@ -625,7 +625,7 @@ static enum nflab_ct_verdict tcp_packet(struct nflab_net *nn,
 
 	spin_lock_bh(&ct->lock);
 	old = ct->proto.tcp.state;
-	v = tcp_update(nn, ct, skb, off, dir, &kill);
+	v = nflab_tcp_update(nn, ct, skb, off, dir, &kill);
 	*changed = ct->proto.tcp.state != old;
 	spin_unlock_bh(&ct->lock);
 	/* Outside ct->lock: killing takes the table's locks. */
@@ -635,8 +635,8 @@ static enum nflab_ct_verdict tcp_packet(struct nflab_net *nn,
 }
 
 const struct nflab_l4proto nflab_l4proto_tcp = {
-	.tuple	= tcp_tuple,
-	.invert	= tcp_invert,
-	.new	= tcp_new,
-	.packet	= tcp_packet,
+	.tuple	= nflab_tcp_tuple,
+	.invert	= nflab_tcp_invert,
+	.new	= nflab_tcp_new,
+	.packet	= nflab_tcp_packet,
 };

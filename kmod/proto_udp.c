@@ -12,8 +12,8 @@
 #include "nflab.h"
 #include "conntrack.h"
 
-static bool udp_tuple(const struct sk_buff *skb, unsigned int off,
-		      struct nflab_tuple *t)
+static bool nflab_udp_tuple(const struct sk_buff *skb, unsigned int off,
+			    struct nflab_tuple *t)
 {
 	const struct udphdr *uh;
 	struct udphdr _uh;
@@ -27,7 +27,7 @@ static bool udp_tuple(const struct sk_buff *skb, unsigned int off,
 	return true;
 }
 
-static bool udp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig)
+static bool nflab_udp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig)
 {
 	reply->u.p.sport = orig->u.p.dport;
 	reply->u.p.dport = orig->u.p.sport;
@@ -37,18 +37,18 @@ static bool udp_invert(struct nflab_tuple *reply, const struct nflab_tuple *orig
 /* How long after its first packet a flow must still be busy to be a stream. */
 #define UDP_STREAM_AFTER	(2 * HZ)
 
-static bool udp_new(struct nflab_net *nn, struct nflab_conn *ct,
-		    const struct sk_buff *skb, unsigned int off)
+static bool nflab_udp_new(struct nflab_net *nn, struct nflab_conn *ct,
+			  const struct sk_buff *skb, unsigned int off)
 {
 	ct->proto.udp.stream_ts = jiffies + UDP_STREAM_AFTER;
 	return true;
 }
 
-static enum nflab_ct_verdict udp_packet(struct nflab_net *nn,
-					struct nflab_conn *ct,
-					const struct sk_buff *skb,
-					unsigned int off, enum nflab_dir dir,
-					bool *changed)
+static enum nflab_ct_verdict nflab_udp_packet(struct nflab_net *nn,
+					      struct nflab_conn *ct,
+					      const struct sk_buff *skb,
+					      unsigned int off, enum nflab_dir dir,
+					      bool *changed)
 {
 	unsigned int which = NFLAB_CT_TIMEOUT_A_UDP_UNREPLIED;
 
@@ -71,8 +71,8 @@ static enum nflab_ct_verdict udp_packet(struct nflab_net *nn,
 }
 
 const struct nflab_l4proto nflab_l4proto_udp = {
-	.tuple	= udp_tuple,
-	.invert	= udp_invert,
-	.new	= udp_new,
-	.packet	= udp_packet,
+	.tuple	= nflab_udp_tuple,
+	.invert	= nflab_udp_invert,
+	.new	= nflab_udp_new,
+	.packet	= nflab_udp_packet,
 };
