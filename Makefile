@@ -75,7 +75,8 @@ help:
 	@echo 'make soak      the VM suites on every lab kernel with ten times the iteration counts'
 	@echo 'make times     the report of the last deps/test/test-all: phase times, slowest tests'
 	@echo 'make lint-ci   actionlint on the GitHub workflow'
-	@echo 'make bench     guest benchmarks (packets/s with nflab loaded and not)'
+	@echo 'make bench     guest benchmarks (packets/s with nflab loaded and not);'
+	@echo '               BASELINE=<git rev> adds that revision'"'"'s nflab.ko, same VM'
 	@echo 'make demo      boot the lab VM, send traffic, show the hook counters'
 	@echo 'make vm-shell  interactive shell in the lab VM, module loaded'
 	@echo 'make vm-run SCRIPT=path/to/script.sh   run a script in the lab VM'
@@ -174,9 +175,19 @@ vm-test: module
 	$(vm_env) NFLAB_SOAK=$(NFLAB_SOAK) $(GO) test -count=1 -timeout $(VM_TEST_TIMEOUT) -v ./vmtests/
 
 # Guest benchmarks (nflab loaded vs not), on a stock kernel only: numbers
-# from the debug kernel mean nothing.
+# from the debug kernel mean nothing. BASELINE=<git revision> also builds
+# nflab.ko at that revision and benchmarks it in the same VM ("baseline"),
+# for a before/after comparison.
+BASELINE ?=
+BASELINE_DIR := $(CURDIR)/bin/baseline
 bench: module
-	$(vm_env) NFLAB_VMTEST_BENCH=$${NFLAB_VMTEST_BENCH:-.} $(GO) test -count=1 -timeout 35m -v -run TestGuest ./vmtests/
+	@if [ -n "$(BASELINE)" ]; then \
+		rm -rf $(BASELINE_DIR) && mkdir -p $(BASELINE_DIR) && \
+		git archive --format=tar $(BASELINE) | tar -x -C $(BASELINE_DIR) && \
+		$(MAKE) -s -C $(BASELINE_DIR) KERNEL=$(KERNEL) KDIR=$(KDIR) module >/dev/null || exit 1; \
+	fi
+	$(vm_env) $(if $(BASELINE),NFLAB_BASELINE_KO=$(BASELINE_DIR)/kmod/nflab.ko) \
+		NFLAB_VMTEST_BENCH=$${NFLAB_VMTEST_BENCH:-.} $(GO) test -count=1 -timeout 35m -v -run TestGuest ./vmtests/
 
 # One timed phase per step; each VM suite is its own make, so that the
 # kernel variables are evaluated for it. The debug kernel builds (or is

@@ -73,6 +73,12 @@ func TestGuest(t *testing.T) {
 			cfg.Env[k] = v
 		}
 	}
+	// make bench BASELINE=<rev>: the benchmarks load that build too, in
+	// the same VM, so that before and after are comparable.
+	if ko := os.Getenv("NFLAB_BASELINE_KO"); ko != "" && bench != "" {
+		cfg.ExtraFiles["nflab-baseline.ko"] = ko
+		cfg.Env["NFLAB_BASELINE_KO"] = "/mnt/nflab/nflab-baseline.ko"
+	}
 	t.Logf("%s: budget %v, cycles=%s namespaces=%s fuzz=%s%s", cfg.KernelName, cfg.Timeout,
 		cfg.Env["NFLAB_CYCLES"], cfg.Env["NFLAB_NAMESPACES"], cfg.Env["NFLAB_FUZZ_N"], map[bool]string{true: " (soak)"}[soak])
 

@@ -4,6 +4,7 @@ package guest
 
 import (
 	"net"
+	"os"
 	"testing"
 )
 
@@ -66,15 +67,29 @@ func BenchmarkUDPEstablished(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 	}
 	b.Run("unloaded", run)
+	benchLoaded(b, run, func() {
+		// Establish the flow in nflab's table: one datagram each way.
+		if _, err := send.WriteToUDP(payload, dst); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := recv.WriteToUDP(payload, send.LocalAddr().(*net.UDPAddr)); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
 
-	loadModule(b)
-	// Establish the flow in nflab's table: one datagram each way.
-	if _, err := send.WriteToUDP(payload, dst); err != nil {
-		b.Fatal(err)
+// benchLoaded runs run with nflab loaded, after setup: as "baseline" with
+// the build make bench BASELINE=<rev> made, if any, then as "loaded" with
+// the module under test.
+func benchLoaded(b *testing.B, run func(*testing.B), setup func(), params ...string) {
+	if ko := os.Getenv("NFLAB_BASELINE_KO"); ko != "" {
+		loadModuleFile(b, ko, params...)
+		setup()
+		b.Run("baseline", run)
+		unloadModule(b)
 	}
-	if _, err := recv.WriteToUDP(payload, send.LocalAddr().(*net.UDPAddr)); err != nil {
-		b.Fatal(err)
-	}
+	loadModule(b, params...)
+	setup()
 	b.Run("loaded", run)
 }
 
@@ -102,6 +117,5 @@ func BenchmarkUDPNewFlows(b *testing.B) {
 	}
 	b.Run("unloaded", run)
 	// No limit or cap in the way: every datagram makes an entry.
-	loadModule(b, "ct_max=4000000", "ct_global_max=8000000")
-	b.Run("loaded", run)
+	benchLoaded(b, run, func() {}, "ct_max=4000000", "ct_global_max=8000000")
 }

@@ -22,7 +22,13 @@ const moduleName = "nflab"
 // loadModule loads nflab.ko ($NFLAB_KO) and unloads it when the test ends.
 func loadModule(t testing.TB, params ...string) {
 	t.Helper()
-	f, err := os.Open(os.Getenv("NFLAB_KO"))
+	loadModuleFile(t, os.Getenv("NFLAB_KO"), params...)
+}
+
+// loadModuleFile loads the nflab.ko at path, like loadModule.
+func loadModuleFile(t testing.TB, path string, params ...string) {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("nflab.ko: %v", err)
 	}
