@@ -440,6 +440,7 @@ static u64 nflab_inflight_add(struct nflab_conn *ct)
 	do {
 		ct->cookie = get_random_u64();
 	} while (!ct->cookie);
+	ct->inflight_at = jiffies;
 	b = nflab_inflight_bucket(ct->cookie);
 
 	local_bh_disable();
@@ -496,6 +497,12 @@ static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir)
 		}
 	}
 	refcount_inc(&ct->use);	/* the table's */
+	/*
+	 * The timeout runs from confirmation, as the kernel's does: time
+	 * spent queued between the hooks (NFQUEUE) must not expire the
+	 * entry before its first reply can find it.
+	 */
+	WRITE_ONCE(ct->timeout, ct->timeout + (jiffies - ct->inflight_at));
 	set_bit(NFLAB_CT_CONFIRMED_BIT, &ct->status);
 	/* Dumps walk a chain newest first and resume by this order. */
 	ct->seq = nflab_ct_stripe_seq[b[0] % NFLAB_CT_LOCKS]++;
@@ -590,11 +597,14 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	/* Whatever the cb held, it names no entry of ours from here on. */
 	*nflab_cb_cookie(skb) = 0;
 	/*
-	 * What arrives on loopback was sent here and tracked at LOCAL_OUT
-	 * already; tracking it again would count every packet twice. Copies
-	 * sent by nf_dup (TEE) are not the flow's, as in the kernel.
+	 * What arrives on loopback, and the copies of multicast and
+	 * broadcast datagrams looped back to their sender on any device
+	 * (PACKET_LOOPBACK), were sent here and tracked at LOCAL_OUT
+	 * already; tracking them again would count every packet twice.
+	 * Copies sent by nf_dup (TEE) are not the flow's, as in the kernel.
 	 */
 	if ((st->in && (st->in->flags & IFF_LOOPBACK)) ||
+	    skb->pkt_type == PACKET_LOOPBACK ||
 	    unlikely(this_cpu_read(nf_skb_duplicated)))
 		return NF_ACCEPT;
 	if (!nflab_l3_tuple(skb, &t, &off, &fragment)) {

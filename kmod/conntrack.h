@@ -126,7 +126,10 @@ struct nflab_conn {
 	spinlock_t		lock;		/* TCP's protocol state below */
 	u32			id;		/* hashed: reveals no rates */
 	u64			cookie;		/* random; names it in skb->cb */
-	u64			seq;		/* insertion order in its bucket */
+	union {
+		unsigned long	inflight_at;	/* in flight: since (jiffies) */
+		u64		seq;		/* in the table: insertion order */
+	};
 	u64			start_ns;
 	struct hlist_node	inflight;	/* in the in-flight table */
 	struct list_head	all;		/* on nn->ct_all while confirmed */

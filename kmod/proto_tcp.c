@@ -401,10 +401,10 @@ static bool nflab_tcp_rst_exact(const struct nflab_tcp *t, u8 state,
 enum { RST_CLOSE, RST_KEEP, RST_INVALID };
 
 /*
- * What a reset does: RST_CLOSE ends the connection; RST_KEEP passes it but
- * changes nothing, for a reset inside the window that is not exact: the
- * receiver answers it with a challenge ACK (RFC 5961), and the exact reset
- * that answers that one closes. A blind reset outside the window, or below
+ * What a reset does: RST_CLOSE ends the connection; RST_KEEP passes it and
+ * keeps the state and the windows, for a reset inside the window that is
+ * not exact: the receiver answers it with a challenge ACK (RFC 5961), and
+ * the exact reset that answers that one closes. A blind reset outside the window, or below
  * what the other side acknowledged, is RST_INVALID.
  */
 static int nflab_tcp_rst_check(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
@@ -503,9 +503,9 @@ static bool nflab_tcp_resync(struct nflab_tcp *t, enum nflab_dir dir,
  * data waits for its acknowledgment or a picked-up connection has had no
  * reply (UNACK).
  */
-static unsigned int tcp_timeout(const struct nflab_net *nn,
-				const struct nflab_tcp *t, u8 state,
-				bool replied)
+static unsigned int nflab_tcp_timeout(const struct nflab_net *nn,
+				      const struct nflab_tcp *t, u8 state,
+				      bool replied)
 {
 	unsigned int tmo = READ_ONCE(nn->ct_timeouts[nflab_state_timeout[state]]);
 
@@ -583,6 +583,12 @@ static enum nflab_ct_verdict nflab_tcp_update(struct nflab_net *nn,
 		case RST_INVALID:
 			return NFLAB_CT_INVALID;
 		case RST_KEEP:
+			/*
+			 * As the kernel: the state stays for the challenge
+			 * ACK, but the entry expires soon unless traffic
+			 * follows, since the reset may be genuine.
+			 */
+			nflab_ct_refresh(ct, nflab_tcp_timeout(nn, &t, T_CL, replied));
 			return nflab_tcp_verdict(ct, dir);
 		}
 	} else if (!nflab_tcp_in_window(&t, old, dir, seg, skb, off, th)) {
@@ -603,8 +609,8 @@ static enum nflab_ct_verdict nflab_tcp_update(struct nflab_net *nn,
 	 * the entry alive forever.
 	 */
 	if (!(seg == SEG_SYN && old == T_SS && new == T_SS && !replied))
-		nflab_ct_refresh(ct, tcp_timeout(nn, &t, new,
-						 replied || dir == NFLAB_DIR_REPLY));
+		nflab_ct_refresh(ct, nflab_tcp_timeout(nn, &t, new,
+						       replied || dir == NFLAB_DIR_REPLY));
 	/*
 	 * A reset that closes a connection never answered: the usual
 	 * refusal of a SYN, nothing to keep (the kernel does the same).

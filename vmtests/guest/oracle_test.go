@@ -86,11 +86,10 @@ var ctTimeouts = []ctTimeout{
 	{"tcp_last_ack", []string{"nf_conntrack_tcp_timeout_last_ack"}, "tcp_last_ack", 1500, 0},
 	{"tcp_time_wait", []string{"nf_conntrack_tcp_timeout_time_wait"}, "tcp_time_wait", 1600, 0},
 	{"tcp_close", []string{"nf_conntrack_tcp_timeout_close"}, "tcp_close", 1700, 0},
-	// Unacknowledged data, and retransmissions: the kernel's limit on
-	// every TCP state's timeout, 300 s each by default, told apart by
-	// nothing here. nflab has no setting for them.
-	{"tcp_unack_or_retrans", []string{"nf_conntrack_tcp_timeout_unacknowledged",
-		"nf_conntrack_tcp_timeout_max_retrans"}, "", 2500, 300},
+	// Unacknowledged data, and retransmissions: limits on every TCP
+	// state's timeout (300 s each by default).
+	{"tcp_unack", []string{"nf_conntrack_tcp_timeout_unacknowledged"}, "tcp_unack", 2500, 0},
+	{"tcp_retrans", []string{"nf_conntrack_tcp_timeout_max_retrans"}, "tcp_retrans", 2600, 0},
 	// Unreplied, and replied but not (yet) a stream.
 	{"udp", []string{"nf_conntrack_udp_timeout"}, "udp_unreplied", 1800, 0},
 	{"udp_stream", []string{"nf_conntrack_udp_timeout_stream"}, "udp_assured", 1900, 0},
