@@ -29,6 +29,8 @@ var extraModules = []string{
 	"nf_conntrack", "nf_conntrack_netlink", "nf_nat",
 	"nf_tables", "nft_ct", "nft_nat", "nft_chain_nat", "nft_masq", "nft_redir",
 	"sch_netem",
+	// NFQUEUE and nf_dup, for the copies tests.
+	"nfnetlink_queue", "nft_queue", "nft_dup_ipv4",
 }
 
 // moduleFile is a kernel module or metadata file for the image.
