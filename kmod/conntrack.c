@@ -27,27 +27,37 @@
  *   data, another namespace's cookie) never survives the hook.
  * - Between PRE_ROUTING/LOCAL_OUT at NF_IP_PRI_CONNTRACK and the confirm
  *   hooks at NF_IP_PRI_CONNTRACK_CONFIRM, the stack keeps its own per-layer
- *   data in the first 40 bytes of cb at most (IPCB: 24; the fragment and
- *   xfrm control blocks: up to 40; the bridge's: 32), so bytes 40-47 stay
- *   ours. Copies and clones (skb_clone(), skb_copy(), pskb_copy(), GSO
- *   segments, NFQUEUE's skb_copy_expand()) copy cb, so they carry the
- *   cookie: they are the same packet, and the first of them to reach a
- *   confirm hook confirms the entry, as with a shared _nfct.
+ *   data in the first 40 bytes of cb at most (IPCB: 24; the bridge's: 24;
+ *   the fragment block: 40, written before the tracking hook by
+ *   nf_defrag), so bytes 40-47 stay ours. The bigger blocks (xfrm's 44 and
+ *   48, GSO's 48, qdiscs') are written after POST_ROUTING or before
+ *   PRE_ROUTING of the inner packet, outside the window.
+ * - Copies and clones (skb_clone(), skb_copy(), pskb_copy(), GSO segments,
+ *   NFQUEUE's skb_copy_expand()) copy cb, so they carry the cookie: they
+ *   are the same packet, and the first of them to reach a confirm hook
+ *   confirms the entry, as with a shared _nfct.
+ * - What runs inside the window and writes those bytes anyway turns the
+ *   cookie into noise, and that packet then confirms nothing: NFQUEUE
+ *   segmenting a GSO packet (SKB_GSO_CB, bytes 32-45) and lightweight
+ *   tunnel BPF programs on a route (bpf_compute_data_pointers(), bytes
+ *   32-47). Their flows are tracked, but a new flow's entry is confirmed
+ *   only by a packet that does not take that path.
  * - The confirm hook reads the cookie, writes 0, and takes the entry out of
  *   the in-flight table only if an entry with that cookie and the hook's
  *   namespace is there. A cookie is never reused, so a packet that was not
  *   tracked with the entry cannot name it, whatever its address, CPU,
  *   protocol or namespace; a guess succeeds with a probability of 2^-64
- *   per in-flight entry. The one writer of those bytes between the hooks
- *   we know of, NFQUEUE segmenting a GSO packet (SKB_GSO_CB, bytes 32-45),
- *   turns the cookie into noise: that packet then confirms nothing.
+ *   per in-flight entry.
  * - A packet dropped between the hooks leaves its entry in flight. Each CPU
  *   remembers the cookies of the last NFLAB_CT_RING entries it created;
  *   when a slot is reused, the entry it names is freed if it is still in
- *   flight. Reclaiming can only make a packet confirm nothing (its flow is
- *   then tracked from its next packet), never confirm something else, and
- *   it bounds the in-flight table to NFLAB_CT_RING entries per CPU. The
- *   ring holds no reference: it only compares cookies.
+ *   flight. Reclaiming can only make a packet confirm nothing, never
+ *   confirm something else (the flow is tracked from its next packet that
+ *   may start one: for TCP and ICMP queries, not from a reply), and it
+ *   bounds the in-flight table to NFLAB_CT_RING entries per online CPU.
+ *   The ring holds no reference: it only compares cookies. A packet held
+ *   between the hooks (NFQUEUE) while its CPU creates NFLAB_CT_RING other
+ *   entries loses its entry that way.
  * - In-flight entries hold no reference on their namespace. Its exit runs
  *   after its hooks are unregistered and an RCU grace period, when no hook
  *   of the namespace can run, and frees the ones that are left.
@@ -56,12 +66,14 @@
  * tracking hook, so a datagram is tracked whole, once.
  *
  * Locking. Per packet: RCU for lookups, per-CPU statistics, the entry's own
- * atomic counters, and ct->lock for TCP state. Per new entry: an in-flight
- * bucket lock twice, the bucket stripe locks and nn->ct_lock once at
- * confirm; the namespace's lists make namespace exit and early drop O(own
- * entries) instead of O(table). The per-namespace count is an atomic as in
- * the kernel (the limit is checked against it); the global count is a
- * per-CPU counter.
+ * atomic counters, and ct->lock for TCP state. Per new entry: in-flight
+ * bucket locks (in, out, and a third when a ring slot is recycled), the
+ * bucket stripe locks and nn->ct_lock once at confirm, nn->ct_lock again
+ * when it becomes assured and when it goes. nn->ct_lock guards the
+ * namespace's lists, which make namespace exit and early drop O(own
+ * entries) instead of O(table); it is never taken per packet. The
+ * per-namespace count is an atomic, as in the kernel (the limit is checked
+ * against it); the global count is a per-CPU counter.
  */
 
 #include <linux/icmp.h>
@@ -98,7 +110,6 @@ module_param_named(ct_global_max, nflab_ct_global_max, uint, 0644);
 MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (default: 4 * hashsize)");
 
 #define NFLAB_CT_LOCKS		1024	/* bucket lock stripes */
-#define NFLAB_CT_RESTARTS	8	/* bounds a lookup racing with writers */
 #define NFLAB_CT_GC_SLICE	512	/* buckets per GC run: short, bounded */
 #define NFLAB_CT_INFLIGHT	1024	/* in-flight table buckets */
 #define NFLAB_CT_RING		512	/* in-flight entries a CPU keeps */
@@ -250,14 +261,17 @@ bool nflab_ct_kill(struct nflab_conn *ct)
 /* Find a live entry with tuple t; returns it with a reference held. */
 struct nflab_conn *nflab_ct_find(struct net *net, const struct nflab_tuple *t)
 {
-	u32 hash = nflab_tuple_hash(net, t);
-	unsigned int bucket = nflab_bucket_of(hash), restarts = 0;
+	unsigned int bucket = nflab_bucket_of(nflab_tuple_hash(net, t));
 	const struct hlist_nulls_node *n;
 	struct nflab_tuple_hash *h;
 	struct nflab_conn *ct;
 
+	/*
+	 * Entries are freed after a grace period and never move to another
+	 * chain, so a walk under RCU stays on its chain to the end: no
+	 * restart (SEARCH_RESTART stays 0).
+	 */
 	rcu_read_lock();
-begin:
 	hlist_nulls_for_each_entry_rcu(h, n, &nflab_ct_hash[bucket], node) {
 		ct = nflab_ct_of(h);
 		if (!nflab_tuple_equal(&h->tuple, t) ||
@@ -269,20 +283,14 @@ begin:
 		rcu_read_unlock();
 		return ct;
 	}
-	/*
-	 * Ending on another bucket's nulls marker means a writer moved us
-	 * off our chain; walk it again, a bounded number of times since this
-	 * runs in softirq.
-	 */
-	if (get_nulls_value(n) != bucket && restarts++ < NFLAB_CT_RESTARTS) {
-		NFLAB_CT_STAT_INC(nflab_pernet(net), SEARCH_RESTART);
-		goto begin;
-	}
 	rcu_read_unlock();
 	return NULL;
 }
 
-/* Find h's entry for a packet; expired entries are killed on the way. */
+/*
+ * The tuple hash of a packet's entry, with a reference on the entry;
+ * an expired entry is killed on the way instead.
+ */
 static struct nflab_tuple_hash *nflab_ct_lookup(struct net *net,
 						const struct nflab_tuple *t)
 {
@@ -321,40 +329,61 @@ void nflab_ct_set_assured(struct nflab_net *nn, struct nflab_conn *ct)
  */
 static bool nflab_ct_early_drop(struct nflab_net *nn)
 {
-	struct nflab_conn *ct, *victim = NULL;
-	unsigned int scanned = 0;
-	bool killed;
+	unsigned int tries;
 
-	spin_lock_bh(&nn->ct_lock);
-	list_for_each_entry(ct, &nn->ct_unassured, unassured) {
-		if (scanned++ >= NFLAB_CT_DROP_SCAN)
-			break;
-		if (test_bit(NFLAB_CT_DYING_BIT, &ct->status))
-			continue;
-		if (!victim ||
-		    time_before(READ_ONCE(ct->timeout), READ_ONCE(victim->timeout)))
-			victim = ct;
-		if (nflab_ct_expired(ct))
-			break;
+	/*
+	 * Another CPU at the limit may pick the same victim and kill it
+	 * first; then look again, as the kernel moves to its next candidate.
+	 */
+	for (tries = 0; tries < 3; tries++) {
+		struct nflab_conn *ct, *victim = NULL;
+		unsigned int scanned = 0;
+		bool killed;
+
+		spin_lock_bh(&nn->ct_lock);
+		/* Bounded: NFLAB_CT_DROP_SCAN entries. */
+		list_for_each_entry(ct, &nn->ct_unassured, unassured) {
+			if (scanned++ >= NFLAB_CT_DROP_SCAN)
+				break;
+			if (test_bit(NFLAB_CT_DYING_BIT, &ct->status))
+				continue;
+			if (!victim ||
+			    time_before(READ_ONCE(ct->timeout), READ_ONCE(victim->timeout)))
+				victim = ct;
+			if (nflab_ct_expired(ct))
+				break;
+		}
+		if (victim && !refcount_inc_not_zero(&victim->use))
+			victim = NULL;
+		spin_unlock_bh(&nn->ct_lock);
+		if (!victim)
+			return false;
+		killed = nflab_ct_kill(victim);
+		nflab_ct_put(victim);
+		if (killed)
+			return true;
 	}
-	if (victim && !refcount_inc_not_zero(&victim->use))
-		victim = NULL;
-	spin_unlock_bh(&nn->ct_lock);
-	if (!victim)
-		return false;
-	killed = nflab_ct_kill(victim);
-	nflab_ct_put(victim);
-	return killed;
+	return false;
 }
 
-/* Is there room for one more entry in nn and in the whole table? */
-static bool nflab_ct_room(struct nflab_net *nn)
+/*
+ * Is there room for one more entry in nn, and in the table? The global cap
+ * binds the namespaces that unprivileged users can create (owned by a user
+ * namespace other than the initial one): they cannot lengthen everyone's
+ * chains without bound, nor crowd out the namespaces root made, whose
+ * limits root sets. The count is read approximately (off by the per-CPU
+ * batches at most): an exact sum on every new flow near the cap would
+ * take a global lock on the packet path.
+ */
+static bool nflab_ct_room(const struct net *net, struct nflab_net *nn)
 {
 	unsigned int cap = READ_ONCE(nflab_ct_global_max);
 
 	if (atomic_read(&nn->ct_count) >= READ_ONCE(nn->ct_limit))
 		return false;
-	return !cap || percpu_counter_compare(&nflab_ct_entries, cap) < 0;
+	if (!cap || net->user_ns == &init_user_ns)
+		return true;
+	return percpu_counter_read_positive(&nflab_ct_entries) < cap;
 }
 
 static struct nflab_conn *nflab_ct_alloc(struct net *net,
@@ -413,6 +442,7 @@ static struct nflab_conn *nflab_inflight_take(const struct net *net, u64 cookie)
 	struct nflab_conn *ct;
 
 	spin_lock_bh(&b->lock);
+	/* Bounded: NFLAB_CT_RING entries per CPU in the whole table. */
 	hlist_for_each_entry(ct, &b->head, inflight) {
 		if (ct->cookie != cookie ||
 		    (net && !net_eq(nflab_ct_net(ct), net)))
@@ -435,13 +465,15 @@ static u64 nflab_inflight_add(struct nflab_conn *ct)
 {
 	struct nflab_ct_inflight_bucket *b;
 	struct nflab_ct_ring *ring;
-	u64 old;
+	u64 cookie, old;
 
+	/* 0 means "no entry": drawn again with probability 2^-64. */
 	do {
-		ct->cookie = get_random_u64();
-	} while (!ct->cookie);
+		cookie = get_random_u64();
+	} while (!cookie);
+	ct->cookie = cookie;
 	ct->inflight_at = jiffies;
-	b = nflab_inflight_bucket(ct->cookie);
+	b = nflab_inflight_bucket(cookie);
 
 	local_bh_disable();
 	spin_lock(&b->lock);
@@ -449,13 +481,14 @@ static u64 nflab_inflight_add(struct nflab_conn *ct)
 	spin_unlock(&b->lock);
 	ring = this_cpu_ptr(&nflab_ct_ring);
 	old = ring->cookie[ring->next];
-	ring->cookie[ring->next] = ct->cookie;
+	ring->cookie[ring->next] = cookie;
 	ring->next = (ring->next + 1) % NFLAB_CT_RING;
 	local_bh_enable();
 
+	/* ct is the table's now, and may be gone: only the cookie is ours. */
 	if (old)
 		nflab_ct_put(nflab_inflight_take(NULL, old));
-	return ct->cookie;
+	return cookie;
 }
 
 /*
@@ -480,6 +513,7 @@ static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir)
 	local_bh_disable();
 	nflab_double_lock(b[0], b[1]);
 	for (d = 0; d < NFLAB_DIR_MAX; d++) {
+		/* A chain: bounded by the limits and the cap. */
 		hlist_nulls_for_each_entry(h, n, &nflab_ct_hash[b[d]], node) {
 			struct nflab_conn *other = nflab_ct_of(h);
 
@@ -648,7 +682,7 @@ repeat:
 			NFLAB_CT_STAT_INC(nn, INVALID);
 			return NF_ACCEPT;
 		}
-		if (!nflab_ct_room(nn)) {
+		if (!nflab_ct_room(net, nn)) {
 			if (!nflab_ct_early_drop(nn)) {
 				NFLAB_CT_STAT_INC(nn, DROP);
 				return NF_DROP;
@@ -896,8 +930,9 @@ int nflab_ct_net_init(struct nflab_net *nn)
  * were dropped, or will find nothing to confirm), then remove the confirmed
  * ones from the namespace's own list (not by walking the whole table) while
  * the GC, which could otherwise be killing one of them concurrently and
- * touch nn, is held off. Every pass removes one entry, since nobody else
- * can be killing it now.
+ * touch nn, is held off. A netlink delete or flush (the family outlives the
+ * hooks) may be killing the first entry at the same time: then it takes it
+ * off the list, and this waits for that.
  */
 void nflab_ct_net_flush(struct net *net, struct nflab_net *nn)
 {
@@ -932,10 +967,8 @@ void nflab_ct_net_flush(struct net *net, struct nflab_net *nn)
 		spin_unlock_bh(&nn->ct_lock);
 		if (!ct)
 			break;
-		if (WARN_ON_ONCE(!nflab_ct_kill(ct))) {
-			nflab_ct_put(ct);
-			break;
-		}
+		if (!nflab_ct_kill(ct))
+			cond_resched();
 		nflab_ct_put(ct);
 	}
 	mutex_unlock(&nflab_ct_gc_mutex);

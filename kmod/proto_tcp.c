@@ -3,9 +3,9 @@
  * TCP tracking: the connection state machine of RFC 793 as netfilter users
  * know it (SYN_SENT ... TIME_WAIT, CLOSE, simultaneous open), picking up
  * established connections mid-stream when allowed, sequence and window
- * tracking after the kernel's nflab_tcp_in_window(), and RST validation: only a
+ * tracking after the kernel's tcp_in_window(), and RST validation: only a
  * reset carrying the sequence number its sender is expected to send next
- * closes a connection. A nflab_segment that fails a check is INVALID and leaves
+ * closes a connection. A segment that fails a check is INVALID and leaves
  * the entry as it was.
  *
  * The robustness of the kernel's tracker comes along: shorter timeouts
@@ -22,7 +22,7 @@
 #include "nflab.h"
 #include "conntrack.h"
 
-/* What a nflab_segment is, for the state table. */
+/* What a segment is, for the state table. */
 enum {
 	SEG_SYN,
 	SEG_SYNACK,
@@ -47,7 +47,7 @@ enum {
 #define T_IG (NFLAB_TCP_MAX + 2)	/* out of place (e.g. stale SYN/ACK) */
 
 /*
- * The next state by direction, nflab_segment and current state; the transitions
+ * The next state by direction, segment and current state; the transitions
  * users know from the kernel's tracker.
  */
 static const u8 nflab_next_state[NFLAB_DIR_MAX][SEG_MAX][NFLAB_TCP_MAX + 1] = {
@@ -191,7 +191,7 @@ static bool nflab_tcp_new(struct nflab_net *nn, struct nflab_conn *ct,
 	return false;
 }
 
-/* The sequence number after this nflab_segment: data, SYN and FIN count. */
+/* The sequence number after this segment: data, SYN and FIN count. */
 static u32 nflab_seg_end(const struct sk_buff *skb, unsigned int off,
 			 const struct tcphdr *th)
 {
@@ -270,12 +270,12 @@ static void nflab_tcp_syn_init(struct nflab_tcp *t, enum nflab_dir dir,
 }
 
 /*
- * Sequence and window checks in the spirit of the kernel's nflab_tcp_in_window()
+ * Sequence and window checks in the spirit of the kernel's tcp_in_window()
  * (after Rooij's "Real Stateful TCP Packet Filtering in IP Filter"): a
- * nflab_segment must start within the window its receiver announced, must not
+ * segment must start within the window its receiver announced, must not
  * end before that window reaches back, and may acknowledge only what the
  * other side sent, at most about a window ago. Works on @t, a copy that
- * the caller keeps only when the nflab_segment passes.
+ * the caller keeps only when the segment passes.
  */
 static bool nflab_tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir dir,
 				unsigned int seg, const struct sk_buff *skb,
@@ -308,7 +308,7 @@ static bool nflab_tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir di
 			if (!th->ack)
 				return true;
 		} else {
-			/* Picked up mid-stream: the nflab_segment is all we know. */
+			/* Picked up mid-stream: the segment is all we know. */
 			sender->td_end = end;
 			swin = win << sender->td_scale;
 			sender->td_maxwin = swin ? swin : 1;
@@ -363,7 +363,7 @@ static bool nflab_tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir di
 	if (ack == receiver->td_end)
 		receiver->flags &= ~F_DATA_UNACK;
 
-	/* The same nflab_segment again: a retransmission (or a repeated ACK). */
+	/* The same segment again: a retransmission (or a repeated ACK). */
 	if (seg == SEG_ACK) {
 		if (last->dir == dir && last->seq == seq && last->ack == ack &&
 		    last->end == end && last->win == win_raw) {
@@ -434,7 +434,7 @@ static int nflab_tcp_rst_check(struct nflab_tcp *t, u8 state, enum nflab_dir dir
 		return RST_CLOSE;
 	if (state == T_SS && dir == NFLAB_DIR_REPLY)
 		return RST_INVALID;
-	/* Right behind the sender's last nflab_segment: the end of a train. */
+	/* Right behind the sender's last segment: the end of a train. */
 	if (!(last->flags & F_IGNORED) && last->seg == SEG_ACK &&
 	    last->dir == dir && seq == last->end)
 		return RST_CLOSE;
@@ -447,7 +447,7 @@ static int nflab_tcp_rst_check(struct nflab_tcp *t, u8 state, enum nflab_dir dir
 }
 
 /*
- * Keep an ignored nflab_segment in mind (the state machine skipped it, the entry
+ * Keep an ignored segment in mind (the state machine skipped it, the entry
  * may be out of step with the ends): the answer to a SYN tells whether both
  * ends started over.
  */
