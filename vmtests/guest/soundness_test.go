@@ -9,7 +9,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"os/exec"
+	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -354,32 +357,89 @@ func TestCTEarlyDropOneShotFlows(t *testing.T) {
 	}
 }
 
-// TestCTGlobalCap fills three namespaces through a module whose global cap
-// is lower than their limits together: the namespaces' entries never add up
-// to more than the cap.
+// userNetns creates a network namespace owned by a new user namespace, as
+// an unprivileged user's "unshare -Urn" would, reachable as name with ip
+// netns; it goes when the test ends.
+func userNetns(t *testing.T, name string) netns {
+	t.Helper()
+	cmd := exec.Command("sleep", "3600")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	mustRun(t, "ip", "netns", "attach", name, fmt.Sprint(cmd.Process.Pid))
+	t.Cleanup(func() { _, _ = tryCmd("ip", "netns", "del", name) })
+	ns := netns(name)
+	ns.run(t, "ip", "link", "set", "lo", "up")
+	return ns
+}
+
+// localFlows sends one datagram to each of n ports from port on 127.0.0.1
+// in ns: n new flows (unless nflab drops them), each one entry in ns.
+func localFlows(t *testing.T, ns netns, port, n int) {
+	t.Helper()
+	c := udpIn(t, string(ns), "127.0.0.1:0", "")
+	for i := 0; i < n; i++ {
+		// A datagram nflab drops for want of room fails with EPERM.
+		_, _ = c.WriteToUDP([]byte("g"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port + i})
+	}
+}
+
+// TestCTGlobalCap checks the global cap: it binds the namespaces of
+// unprivileged user namespaces together, and not those root made.
 func TestCTGlobalCap(t *testing.T) {
 	const limit = 100
 	loadModule(t, fmt.Sprintf("ct_global_max=%d", limit))
-	tp := newTopology(t)
-	tp.sink()
-	for _, ns := range []netns{tp.client, tp.router, tp.server} {
+	root := newNetns(t, "capr")
+	users := []netns{userNetns(t, "capu1"), userNetns(t, "capu2")}
+	for _, ns := range append([]netns{root}, users...) {
 		ns.run(t, "nflab", "ct", "config", "--timeout", "udp_unreplied=600")
 	}
-	c := udpIn(t, "client", ":0", "")
-	for i := 0; i < 150; i++ {
-		if _, err := c.WriteToUDP([]byte("g"), &net.UDPAddr{IP: net.IPv4(10, 0, 2, 2), Port: 6000 + i}); err != nil {
-			t.Fatal(err)
+
+	// Root's namespace goes beyond the cap (by more than the per-CPU
+	// slack of the count), and takes the whole cap: the others get none.
+	localFlows(t, root, 10000, 3*limit)
+	if n := ctCount(t, root); n != 3*limit {
+		t.Errorf("root's namespace holds %d entries, want %d: the cap binds it", n, 3*limit)
+	}
+	for _, ns := range users {
+		localFlows(t, ns, 10000, 20)
+		if n := ctCount(t, ns); n != 0 {
+			t.Errorf("%s holds %d entries with the table over the cap", ns, n)
 		}
 	}
-	waitFor(t, "the last flow in the server", func() bool {
-		return len(ctList(t, tp.server, "-p", "udp", "--dport", "6149")) == 1
-	})
+
+	// Without root's entries, the user namespaces share the cap, first
+	// come, first served.
+	root.run(t, "nflab", "ct", "flush")
+	for _, ns := range users {
+		localFlows(t, ns, 20000, 2*limit)
+	}
 	total := 0
-	for _, ns := range []netns{tp.client, tp.router, tp.server} {
+	for _, ns := range users {
 		total += ctCount(t, ns)
 	}
-	if total > limit {
-		t.Errorf("namespaces hold %d entries together, over the cap of %d", total, limit)
+	if total < limit {
+		t.Errorf("user namespaces hold %d entries together, want the cap (%d)", total, limit)
+	}
+	// The count is read without summing the CPUs' parts: it may lag by
+	// a batch (32, or twice the CPUs) per CPU.
+	slack := 64 * runtime.NumCPU()
+	if total > limit+slack {
+		t.Errorf("user namespaces hold %d entries together, over the cap of %d (+%d)", total, limit, slack)
+	}
+	// Root's namespace still takes new flows.
+	localFlows(t, root, 30000, 10)
+	if n := ctCount(t, root); n != 10 {
+		t.Errorf("root's namespace holds %d entries after 10 new flows, want 10", n)
 	}
 }
 
