@@ -406,16 +406,18 @@ static struct nflab_conn *nflab_ct_alloc(struct net *net,
 	INIT_LIST_HEAD(&ct->unassured);
 	refcount_set(&ct->use, 1);	/* the packet's */
 	spin_lock_init(&ct->lock);
+	ct->start_ns = ktime_get_real_ns();
 	/*
 	 * A counter would show every namespace how fast the others open
-	 * connections; a keyed hash of what the entry is shows nothing.
+	 * connections; a keyed hash of what the entry is shows nothing. The
+	 * start time tells apart entries that reuse a freed one's memory for
+	 * the same tuple.
 	 */
-	ct->id = (u32)siphash_4u64((unsigned long)ct, (unsigned long)net,
+	ct->id = (u32)siphash_4u64((unsigned long)ct, ct->start_ns,
 				   (u64)(__force u32)orig->src << 32 |
 				   (__force u32)orig->dst,
 				   (u64)orig->u.all << 8 | orig->proto,
 				   &nflab_ct_id_seed);
-	ct->start_ns = ktime_get_real_ns();
 	return ct;
 }
 

@@ -553,9 +553,15 @@ static enum nflab_ct_verdict nflab_tcp_update(struct nflab_net *nn,
 	new = nflab_next_state[dir][seg][old];
 	if (new == T_IG) {
 		if (!nflab_tcp_resync(&t, dir, seg, th)) {
+			/*
+			 * As the kernel: an ignored segment passes, neither
+			 * INVALID (a rule dropping INVALID packets would stop
+			 * the very answer the resync waits for) nor moving
+			 * the state or the timeout.
+			 */
 			nflab_tcp_note_ignored(&ct->proto.tcp.last, old, dir, seg,
 					       skb, off, th);
-			return NFLAB_CT_INVALID;
+			return nflab_tcp_verdict(ct, dir);
 		}
 		old = T_SS;
 		new = T_SR;
