@@ -595,6 +595,8 @@ static enum nflab_ct_verdict nflab_tcp_update(struct nflab_net *nn,
 			 * follows, since the reset may be genuine.
 			 */
 			nflab_ct_refresh(ct, nflab_tcp_timeout(nn, &t, T_CL, replied));
+			/* Never answered: nothing to keep, as below. */
+			*kill = !replied;
 			return nflab_tcp_verdict(ct, dir);
 		}
 	} else if (!nflab_tcp_in_window(&t, old, dir, seg, skb, off, th)) {
