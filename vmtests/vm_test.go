@@ -68,7 +68,7 @@ func TestGuest(t *testing.T) {
 	// Iteration counts come from the kernel's profile; the knobs of the
 	// guest tests (seeds, counts) given in the environment override them.
 	cfg.Env = prof.Counts.Env()
-	for _, k := range []string{"NFLAB_FUZZ_SEED", "NFLAB_FUZZ_N", "NFLAB_CYCLES", "NFLAB_NAMESPACES"} {
+	for _, k := range []string{"NFLAB_FUZZ_SEED", "NFLAB_FUZZ_N", "NFLAB_CYCLES", "NFLAB_NAMESPACES", "NFLAB_STRESS"} {
 		if v, ok := os.LookupEnv(k); ok {
 			cfg.Env[k] = v
 		}
@@ -79,8 +79,11 @@ func TestGuest(t *testing.T) {
 		cfg.ExtraFiles["nflab-baseline.ko"] = ko
 		cfg.Env["NFLAB_BASELINE_KO"] = "/mnt/nflab/nflab-baseline.ko"
 	}
-	t.Logf("%s: budget %v, cycles=%s namespaces=%s fuzz=%s%s", cfg.KernelName, cfg.Timeout,
-		cfg.Env["NFLAB_CYCLES"], cfg.Env["NFLAB_NAMESPACES"], cfg.Env["NFLAB_FUZZ_N"], map[bool]string{true: " (soak)"}[soak])
+	// The guest's stress tests check that they got the vCPUs asked for.
+	cfg.Env["NFLAB_VCPUS"] = strconv.Itoa(cfg.VCPUs)
+	t.Logf("%s: budget %v, %d vCPUs, cycles=%s namespaces=%s fuzz=%s stress=%s%s", cfg.KernelName, cfg.Timeout, cfg.VCPUs,
+		cfg.Env["NFLAB_CYCLES"], cfg.Env["NFLAB_NAMESPACES"], cfg.Env["NFLAB_FUZZ_N"], cfg.Env["NFLAB_STRESS"],
+		map[bool]string{true: " (soak)"}[soak])
 
 	// Run from memory, not from the uncached 9p share (the fuzz test
 	// executes the binary again).
@@ -112,7 +115,7 @@ func TestGuest(t *testing.T) {
 			writeTimes(t, cfg.KernelName, msg)
 		}
 	} else if bench == "" {
-		summary := timesSummary(cfg.KernelName, r)
+		summary := timesSummary(cfg.KernelName, cfg.VCPUs, r)
 		t.Log(summary)
 		if report {
 			writeTimes(t, cfg.KernelName, summary)
@@ -127,10 +130,10 @@ func TestGuest(t *testing.T) {
 }
 
 // timesSummary lists the ten slowest guest tests of a run.
-func timesSummary(kernel string, r *vm.Result) string {
+func timesSummary(kernel string, vcpus int, r *vm.Result) string {
 	done, _ := vm.TestTimes(r.Console)
-	return fmt.Sprintf("%s: %d guest tests, VM %.0fs; the ten slowest:\n%s",
-		kernel, len(done), r.Duration.Seconds(), vm.FormatTimes(vm.Slowest(done, 10)))
+	return fmt.Sprintf("%s: %d guest tests, VM %.0fs on %d vCPUs; the ten slowest:\n%s",
+		kernel, len(done), r.Duration.Seconds(), vcpus, vm.FormatTimes(vm.Slowest(done, 10)))
 }
 
 // writeTimes leaves the summary in $NFLAB_TIMES_DIR for make test-all's

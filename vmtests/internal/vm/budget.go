@@ -16,6 +16,9 @@ type Counts struct {
 	Cycles     int // insmod/rmmod cycles under traffic (NFLAB_CYCLES)
 	Namespaces int // namespaces created and destroyed (NFLAB_NAMESPACES)
 	FuzzN      int // netlink fuzz messages per user (NFLAB_FUZZ_N)
+	// Stress is the rounds of each concurrency stress test on 2+ vCPUs
+	// (NFLAB_STRESS): clash rounds, churn rounds, namespaces, unloads.
+	Stress int
 }
 
 // Env returns the counts as the guest tests read them.
@@ -24,6 +27,7 @@ func (c Counts) Env() map[string]string {
 		"NFLAB_CYCLES":     strconv.Itoa(c.Cycles),
 		"NFLAB_NAMESPACES": strconv.Itoa(c.Namespaces),
 		"NFLAB_FUZZ_N":     strconv.Itoa(c.FuzzN),
+		"NFLAB_STRESS":     strconv.Itoa(c.Stress),
 	}
 }
 
@@ -37,10 +41,15 @@ type Profile struct {
 	// catches a suite that grew or hung; a slower machine can scale it
 	// with NFLAB_BUDGET_SCALE.
 	Budget time.Duration
+	// VCPUs is the guest's vCPU count (QEMU -smp). Races between CPUs
+	// need two or more; under TCG each vCPU is a host thread, so two are
+	// slower than one on a busy 2-core machine, but the suites fit their
+	// budgets with two. NFLAB_VCPUS overrides it.
+	VCPUs int
 }
 
 // stockCounts are the full counts; the stock kernels run them.
-var stockCounts = Counts{Cycles: 200, Namespaces: 200, FuzzN: 3000}
+var stockCounts = Counts{Cycles: 200, Namespaces: 200, FuzzN: 3000, Stress: 100}
 
 // ProfileFor returns the profile of a lab kernel by its name (stock-6.1,
 // stock-6.12, debug-6.1). Under KASAN, kmemleak and lockdep one unload
@@ -49,13 +58,14 @@ var stockCounts = Counts{Cycles: 200, Namespaces: 200, FuzzN: 3000}
 // debug kernel's counts are sized to its cost. A soak run (make soak) multiplies every count and the
 // budget by ten.
 func ProfileFor(kernel string, soak bool) Profile {
-	p := Profile{Counts: stockCounts, Budget: 15 * time.Minute}
+	p := Profile{Counts: stockCounts, Budget: 15 * time.Minute, VCPUs: 2}
 	if strings.HasPrefix(kernel, "debug-") {
-		p.Counts = Counts{Cycles: 30, Namespaces: 40, FuzzN: 500}
+		p.Counts = Counts{Cycles: 30, Namespaces: 40, FuzzN: 500, Stress: 20}
 		p.Budget = 40 * time.Minute
 	}
 	if soak {
-		p.Counts = Counts{Cycles: 10 * p.Counts.Cycles, Namespaces: 10 * p.Counts.Namespaces, FuzzN: 10 * p.Counts.FuzzN}
+		c := p.Counts
+		p.Counts = Counts{Cycles: 10 * c.Cycles, Namespaces: 10 * c.Namespaces, FuzzN: 10 * c.FuzzN, Stress: 10 * c.Stress}
 		p.Budget *= 10
 	}
 	return p

@@ -1,6 +1,8 @@
 package vm
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +60,76 @@ func TestProfileFor(t *testing.T) {
 	if debug.Counts.Cycles >= stock.Counts.Cycles || debug.Budget <= stock.Budget {
 		t.Errorf("debug profile %+v: want fewer cycles and a larger budget than stock %+v", debug, stock)
 	}
-	if soak.Counts.Cycles != 10*stockCounts.Cycles || soak.Budget != 10*stock.Budget {
+	if soak.Counts.Cycles != 10*stockCounts.Cycles || soak.Counts.Stress != 10*stockCounts.Stress || soak.Budget != 10*stock.Budget {
 		t.Errorf("soak profile %+v: want ten times stock %+v", soak, stock)
+	}
+	if debug.Counts.Stress <= 0 || debug.Counts.Stress >= stock.Counts.Stress {
+		t.Errorf("debug stress rounds %d: want fewer than stock's %d, and some", debug.Counts.Stress, stock.Counts.Stress)
+	}
+	// Races between CPUs need two: every lab kernel runs its whole suite
+	// on at least two vCPUs.
+	for _, k := range []string{"stock-6.1", "stock-6.12", "debug-6.1"} {
+		if p := ProfileFor(k, false); p.VCPUs < 2 {
+			t.Errorf("%s: %d vCPUs, want at least 2", k, p.VCPUs)
+		}
+	}
+	if env := stock.Counts.Env(); env["NFLAB_STRESS"] != "100" || env["NFLAB_CYCLES"] != "200" {
+		t.Errorf("stock Env() = %v", env)
+	}
+}
+
+// fakeKernel makes the files ConfigFromEnv checks for and points the
+// NFLAB_* variables at them.
+func fakeKernel(t *testing.T, name string) {
+	t.Helper()
+	dir := t.TempDir()
+	moddir := filepath.Join(dir, "lib", "modules", "6.1.0-99-amd64")
+	if err := os.MkdirAll(moddir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(dir, "vmlinuz"), filepath.Join(dir, "nflab.ko"), filepath.Join(moddir, "modules.dep")} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("NFLAB_KERNEL", filepath.Join(dir, "vmlinuz"))
+	t.Setenv("NFLAB_MODDIR", moddir)
+	t.Setenv("NFLAB_KO", filepath.Join(dir, "nflab.ko"))
+	t.Setenv("NFLAB_CACHE", filepath.Join(dir, "cache"))
+	t.Setenv("NFLAB_KERNEL_NAME", name)
+	t.Setenv("NFLAB_QEMU", "")
+	t.Setenv("NFLAB_VCPUS", "")
+}
+
+func TestConfigVCPUs(t *testing.T) {
+	for _, tt := range []struct {
+		kernel, vcpus, qemu string
+		want                int // 0: an error
+	}{
+		{"debug-6.1", "", "", 2},
+		{"stock-6.12", "", "", 2},
+		{"stock-6.1", "1", "", 1},
+		{"debug-6.1", "4", "", 4},
+		{"stock-6.1", "0", "", 0},
+		{"stock-6.1", "5", "", 0},
+		{"stock-6.1", "two", "", 0},
+		{"stock-6.1", "", "qemu-system-x86_64 -accel tcg -smp 1", 0},
+		{"stock-6.1", "", "qemu-system-x86_64 -accel tcg -m 1G", 2},
+	} {
+		fakeKernel(t, tt.kernel)
+		t.Setenv("NFLAB_VCPUS", tt.vcpus)
+		t.Setenv("NFLAB_QEMU", tt.qemu)
+		c, err := ConfigFromEnv()
+		switch {
+		case tt.want == 0 && err == nil:
+			t.Errorf("%s NFLAB_VCPUS=%q NFLAB_QEMU=%q: no error, %d vCPUs", tt.kernel, tt.vcpus, tt.qemu, c.VCPUs)
+		case tt.want != 0 && err != nil:
+			t.Errorf("%s NFLAB_VCPUS=%q NFLAB_QEMU=%q: %v", tt.kernel, tt.vcpus, tt.qemu, err)
+		case tt.want != 0 && c.VCPUs != tt.want:
+			t.Errorf("%s NFLAB_VCPUS=%q: %d vCPUs, want %d", tt.kernel, tt.vcpus, c.VCPUs, tt.want)
+		}
+	}
+	if strings.Contains(DefaultQEMU, "-smp") {
+		t.Errorf("DefaultQEMU %q sets -smp; Config.VCPUs does", DefaultQEMU)
 	}
 }

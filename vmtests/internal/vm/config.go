@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,8 +22,13 @@ import (
 const DefaultTimeout = 10 * time.Minute
 
 // DefaultQEMU is the QEMU command; NFLAB_QEMU replaces it. KVM is not usable
-// on the lab hosts, and one vCPU is faster than two under TCG.
-const DefaultQEMU = "qemu-system-x86_64 -M q35 -accel tcg -cpu max -m 1G -smp 1 -nic none -no-reboot"
+// on the lab hosts. The vCPU count is not part of it: Run adds -smp from
+// Config.VCPUs.
+const DefaultQEMU = "qemu-system-x86_64 -M q35 -accel tcg -cpu max -m 1G -nic none -no-reboot"
+
+// maxVCPUs bounds NFLAB_VCPUS: the debug kernel is built for 4 CPUs
+// (CONFIG_NR_CPUS), and more vCPUs than host cores only slow TCG down.
+const maxVCPUs = 4
 
 // Config describes one VM run.
 type Config struct {
@@ -31,6 +38,9 @@ type Config struct {
 	CacheDir   string // initramfs and vmlinux cache, NFLAB_CACHE
 	KernelName string // label for messages, NFLAB_KERNEL_NAME
 	QEMU       string // QEMU command and base arguments, NFLAB_QEMU
+	// VCPUs is the guest's vCPU count (-smp), NFLAB_VCPUS; 0 means the
+	// kernel's profile (ProfileFor).
+	VCPUs int
 
 	// Timeout is the hard limit on the VM's lifetime (DefaultTimeout if 0).
 	Timeout time.Duration
@@ -59,6 +69,13 @@ func ConfigFromEnv() (Config, error) {
 		CacheDir:   os.Getenv("NFLAB_CACHE"),
 		KernelName: os.Getenv("NFLAB_KERNEL_NAME"),
 		QEMU:       os.Getenv("NFLAB_QEMU"),
+	}
+	if v := os.Getenv("NFLAB_VCPUS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxVCPUs {
+			return c, fmt.Errorf("NFLAB_VCPUS=%q: want a number from 1 to %d", v, maxVCPUs)
+		}
+		c.VCPUs = n
 	}
 	return c, c.validate()
 }
@@ -94,6 +111,15 @@ func (c *Config) validate() error {
 	}
 	if c.QEMU == "" {
 		c.QEMU = DefaultQEMU
+	}
+	if slices.ContainsFunc(strings.Fields(c.QEMU), func(a string) bool { return a == "-smp" || a == "--smp" }) {
+		errs = append(errs, errors.New("NFLAB_QEMU sets -smp: leave it out and set NFLAB_VCPUS instead"))
+	}
+	switch {
+	case c.VCPUs == 0:
+		c.VCPUs = ProfileFor(c.KernelName, false).VCPUs
+	case c.VCPUs < 0 || c.VCPUs > maxVCPUs:
+		errs = append(errs, fmt.Errorf("VCPUs %d: want 1 to %d", c.VCPUs, maxVCPUs))
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout

@@ -86,6 +86,7 @@ func Run(ctx context.Context, cfg Config, payload string) (*Result, error) {
 
 	fns := []qemu.Fn{
 		qemu.WithQEMUCommand(cfg.QEMU),
+		qemu.WithQEMUArgs("-smp", strconv.Itoa(cfg.VCPUs)),
 		qemu.WithKernel(kernel),
 		qemu.WithInitramfs(initrd),
 		qemu.WithAppendKernel(
