@@ -499,22 +499,26 @@ static bool nflab_tcp_resync(struct nflab_tcp *t, enum nflab_dir dir,
 
 /*
  * The state's timeout, capped while the connection looks stuck: after
- * repeated retransmissions or with a closed window (RETRANS), and while
- * data waits for its acknowledgment or a picked-up connection has had no
- * reply (UNACK).
+ * repeated retransmissions (RETRANS), while data waits for its
+ * acknowledgment or a picked-up connection has had no reply (UNACK), with
+ * a closed window (RETRANS). The first cap that applies wins, in the
+ * kernel's order, so that both trackers agree whatever the settings.
  */
 static unsigned int nflab_tcp_timeout(const struct nflab_net *nn,
 				      const struct nflab_tcp *t, u8 state,
 				      bool replied)
 {
 	unsigned int tmo = READ_ONCE(nn->ct_timeouts[nflab_state_timeout[state]]);
+	unsigned int retrans = READ_ONCE(nn->ct_timeouts[NFLAB_CT_TIMEOUT_A_TCP_RETRANS]);
+	unsigned int unack = READ_ONCE(nn->ct_timeouts[NFLAB_CT_TIMEOUT_A_TCP_UNACK]);
 
-	if (t->last.retrans >= MAX_RETRANS ||
-	    (t->last.seg == SEG_ACK && !t->last.win))
-		tmo = min(tmo, READ_ONCE(nn->ct_timeouts[NFLAB_CT_TIMEOUT_A_TCP_RETRANS]));
-	if (((t->d[0].flags | t->d[1].flags) & F_DATA_UNACK) ||
-	    (state == T_ES && !replied))
-		tmo = min(tmo, READ_ONCE(nn->ct_timeouts[NFLAB_CT_TIMEOUT_A_TCP_UNACK]));
+	if (t->last.retrans >= MAX_RETRANS && tmo > retrans)
+		return retrans;
+	if ((((t->d[0].flags | t->d[1].flags) & F_DATA_UNACK) ||
+	     (state == T_ES && !replied)) && tmo > unack)
+		return unack;
+	if (t->last.seg == SEG_ACK && !t->last.win && tmo > retrans)
+		return retrans;
 	return tmo;
 }
 
