@@ -92,6 +92,9 @@ func TestGuest(t *testing.T) {
 		payload += " -test.run='^$' -test.bench=" + vm.ShellQuote(bench)
 	} else if runRE != "" {
 		payload += " -test.run=" + vm.ShellQuote(runRE)
+	} else if prof.Skip != "" {
+		payload += " -test.skip=" + vm.ShellQuote(prof.Skip)
+		t.Logf("%s leaves to the stock kernels: %s", cfg.KernelName, prof.Skip)
 	}
 	payload += "\n"
 

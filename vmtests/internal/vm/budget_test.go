@@ -3,6 +3,7 @@ package vm
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,25 @@ func TestOverBudget(t *testing.T) {
 	for _, w := range []string{"[debug-6.1] over budget", "40m0s", "still running when the VM was killed: TestD", "3 tests finished", "TestB"} {
 		if !strings.Contains(msg, w) {
 			t.Errorf("OverBudget message lacks %q:\n%s", w, msg)
+		}
+	}
+}
+
+func TestProfileSkip(t *testing.T) {
+	if s := ProfileFor("stock-6.1", false).Skip; s != "" {
+		t.Errorf("stock kernel skips %q, want nothing", s)
+	}
+	if s := ProfileFor("debug-6.1", true).Skip; s != "" {
+		t.Errorf("debug soak skips %q, want nothing", s)
+	}
+	re := regexp.MustCompile(ProfileFor("debug-6.1", false).Skip)
+	for name, skip := range map[string]bool{
+		"TestOracle": true, "TestCTTCPResyncOnSynAck": true, "TestCTChecksum": true,
+		"TestCTDroppedBetweenHooksConfirmsNothing": false, "TestInsmodRmmodCyclesUnderTraffic": false,
+		"TestCTTCPHandshakeDataFin": false, "TestOracleX": false,
+	} {
+		if re.MatchString(name) != skip {
+			t.Errorf("debug kernel skips %s: %v, want %v", name, !skip, skip)
 		}
 	}
 }
