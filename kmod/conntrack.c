@@ -498,9 +498,11 @@ static u64 nflab_inflight_add(struct nflab_conn *ct)
  * same flow meanwhile, that entry wins and is returned with a reference, and
  * *dir becomes the packet's direction in it (the other CPU may have seen the
  * flow's first packet going the other way); ours is left to the caller to
- * drop.
+ * drop. *full is set, and nothing inserted, when the namespace is at its
+ * limit.
  */
-static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir)
+static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir,
+					  bool *full)
 {
 	struct net *net = nflab_ct_net(ct);
 	struct nflab_net *nn = nflab_pernet(net);
@@ -532,6 +534,17 @@ static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir)
 			return other;
 		}
 	}
+	/*
+	 * The limit again, where it is exact: other CPUs may have confirmed
+	 * entries since this one's first packet found room.
+	 */
+	if (atomic_inc_return(&nn->ct_count) > READ_ONCE(nn->ct_limit)) {
+		atomic_dec(&nn->ct_count);
+		nflab_double_unlock(b[0], b[1]);
+		local_bh_enable();
+		*full = true;
+		return NULL;
+	}
 	refcount_inc(&ct->use);	/* the table's */
 	/*
 	 * The timeout runs from confirmation, as the kernel's does: time
@@ -552,7 +565,6 @@ static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir)
 	if (!test_bit(NFLAB_CT_ASSURED_BIT, &ct->status))
 		list_add_tail(&ct->unassured, &nn->ct_unassured);
 	spin_unlock(&nn->ct_lock);
-	atomic_inc(&nn->ct_count);
 	hlist_nulls_add_head_rcu(&ct->th[NFLAB_DIR_ORIG].node, &nflab_ct_hash[b[0]]);
 	hlist_nulls_add_head_rcu(&ct->th[NFLAB_DIR_REPLY].node, &nflab_ct_hash[b[1]]);
 	nflab_double_unlock(b[0], b[1]);
@@ -741,9 +753,11 @@ repeat:
 unsigned int nflab_ct_confirm(struct sk_buff *skb,
 			      const struct nf_hook_state *st)
 {
+	struct nflab_net *nn = nflab_pernet(st->net);
 	u64 *cookie = nflab_cb_cookie(skb);
 	struct nflab_conn *ct, *winner;
 	u8 dir = NFLAB_DIR_ORIG;
+	bool full = false;
 
 	if (!*cookie)
 		return NF_ACCEPT;
@@ -751,7 +765,18 @@ unsigned int nflab_ct_confirm(struct sk_buff *skb,
 	*cookie = 0;
 	if (!ct)
 		return NF_ACCEPT;
-	winner = nflab_ct_insert(ct, &dir);
+	winner = nflab_ct_insert(ct, &dir, &full);
+	if (full && nflab_ct_early_drop(nn)) {
+		NFLAB_CT_STAT_INC(nn, EARLY_DROP);
+		full = false;
+		winner = nflab_ct_insert(ct, &dir, &full);
+	}
+	if (full) {
+		/* As at the tracking hook: no room, no packet. */
+		NFLAB_CT_STAT_INC(nn, DROP);
+		nflab_ct_put(ct);
+		return NF_DROP;
+	}
 	if (winner) {
 		/* Lost the race: count this packet on the winner. */
 		nflab_ct_account(winner, dir, skb);

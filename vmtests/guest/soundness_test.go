@@ -427,12 +427,12 @@ func TestCTGlobalCap(t *testing.T) {
 	for _, ns := range users {
 		total += ctCount(t, ns)
 	}
-	if total < limit {
-		t.Errorf("user namespaces hold %d entries together, want the cap (%d)", total, limit)
-	}
-	// The count is read without summing the CPUs' parts: it may lag by
-	// a batch (32, or twice the CPUs) per CPU.
+	// The count is read without summing the CPUs' parts: it may be off
+	// by a batch (32, or twice the CPUs) per CPU.
 	slack := 64 * runtime.NumCPU()
+	if total < limit-slack {
+		t.Errorf("user namespaces hold %d entries together, want about the cap (%d)", total, limit)
+	}
 	if total > limit+slack {
 		t.Errorf("user namespaces hold %d entries together, over the cap of %d (+%d)", total, limit, slack)
 	}
