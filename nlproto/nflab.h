@@ -102,9 +102,10 @@
  * NFLAB_A_CT_TUPLE (a tuple of either direction) and replies with NFLAB_A_CT,
  * or fails with ENOENT. As a dump (NLM_F_DUMP), takes an optional
  * NFLAB_A_CT_FILTER and replies with one message per entry, each holding
- * NFLAB_A_CT. A dump resumes across messages; when the table changes while a
- * dump is in progress, the messages are flagged NLM_F_DUMP_INTR and the
- * caller should dump again.
+ * NFLAB_A_CT. A dump resumes across messages after the last entry it sent,
+ * whatever is created or removed meanwhile: it lists every entry that lives
+ * through it exactly once (entries created during the dump may or may not
+ * appear), and it is never flagged NLM_F_DUMP_INTR.
  *
  * NFLAB_CMD_CT_DELETE
  * -------------------
