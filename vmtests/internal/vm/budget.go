@@ -57,8 +57,11 @@ type Profile struct {
 
 // debugSkip is what the debug kernel's suite leaves to the stock kernels:
 // the differential oracle, the TCP window and robustness rules, checksums,
-// ICMP error addressing and the tests that wait for timeouts to expire.
+// ICMP error addressing, the tests that wait for timeouts to expire, the
+// early drop's and the ids' choices, and the copies tests' repeats with the
+// kernel's conntrack loaded.
 const debugSkip = `^(TestOracle|TestCTChecksum|TestCTICMPErrorDestination|TestCTICMPEcho|` +
+	`TestCTCopiesNFQueueKernelConntrack|TestCTCopiesDupKernelConntrack|TestCTEarlyDropPrefersExpired|TestCTIDsRevealNoRates|` +
 	`TestCTUDPUnrepliedAssuredExpiry|TestCTTableFull|TestCTTCPInvalid|TestCTTCPBulkTransferInWindow|` +
 	`TestCTTCPPickupMidStream|TestCTTCPUnackedDataTimeout|TestCTTCPPickupWithoutReplyTimeout|` +
 	`TestCTTCPRetransmissionTimeout|TestCTTCPSynRetransmitKeepsTimeout|TestCTTCPResetRefusingSynRemovesEntry|` +
@@ -77,7 +80,7 @@ var stockCounts = Counts{Cycles: 200, Namespaces: 200, FuzzN: 3000, Stress: 100}
 func ProfileFor(kernel string, soak bool) Profile {
 	p := Profile{Counts: stockCounts, Budget: 15 * time.Minute, VCPUs: 2}
 	if strings.HasPrefix(kernel, "debug-") {
-		p.Counts = Counts{Cycles: 30, Namespaces: 40, FuzzN: 500, Stress: 20}
+		p.Counts = Counts{Cycles: 20, Namespaces: 30, FuzzN: 500, Stress: 10}
 		p.Budget = 40 * time.Minute
 		p.Skip = debugSkip
 	}
