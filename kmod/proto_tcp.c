@@ -336,6 +336,21 @@ static bool nflab_tcp_in_window(struct nflab_tcp *t, u8 state, enum nflab_dir di
 
 	in_recv_win = !receiver->td_maxwin ||
 		      after(end, sender->td_end - receiver->td_maxwin - 1);
+	/*
+	 * Past the window the tracker knows, but otherwise fine: the window
+	 * update that allows it may be on another CPU still, or the TCP sends
+	 * a little more than allowed. As the kernel, let it pass and learn
+	 * its end, so that the ACK for it is not over the upper bound.
+	 */
+	if (!before(seq, sender->td_maxend + 1) && receiver->td_maxwin &&
+	    in_recv_win && end - sender->td_maxend + 1 <= receiver->td_maxwin &&
+	    before(sack, receiver->td_end + 1) &&
+	    after(sack, receiver->td_end -
+			max_t(u32, sender->td_maxwin, MAXACKWINCONST) - 1)) {
+		sender->td_end = end;
+		sender->flags |= F_DATA_UNACK;
+		return true;
+	}
 	if (!before(seq, sender->td_maxend + 1) || !in_recv_win ||
 	    !before(sack, receiver->td_end + 1) ||
 	    !after(sack, receiver->td_end -
