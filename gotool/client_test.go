@@ -107,7 +107,7 @@ func TestDialChecksProtocol(t *testing.T) {
 	if !f.closed {
 		t.Fatal("backend left open after a failed Dial")
 	}
-	want := "nflab: module 9.0 speaks protocol 2, this client speaks 1; use a matching module and client"
+	want := "nflab: module 9.0 speaks protocol 3, this client speaks 2; use a matching module and client"
 	if err.Error() != want {
 		t.Fatalf("error = %q, want %q", err, want)
 	}
@@ -137,7 +137,7 @@ func TestClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(Version{Module: "0.1.0", Protocol: 1}, v); diff != "" {
+	if diff := cmp.Diff(Version{Module: "0.1.0", Protocol: ProtocolVersion}, v); diff != "" {
 		t.Fatalf("Version (-want +got):\n%s", diff)
 	}
 	stats, err := c.HookStats()

@@ -43,7 +43,8 @@ err_free_msg:
 static int nflab_fill_version(struct sk_buff *msg, const void *arg)
 {
 	if (nla_put_string(msg, NFLAB_A_VERSION, NFLAB_VERSION) ||
-	    nla_put_u32(msg, NFLAB_A_PROTO_VERSION, NFLAB_PROTO_VERSION))
+	    nla_put_u32(msg, NFLAB_A_PROTO_VERSION, NFLAB_PROTO_VERSION) ||
+	    nla_put_u32(msg, NFLAB_A_PROTO_COMPAT, NFLAB_PROTO_COMPAT))
 		return -EMSGSIZE;
 	return 0;
 }

@@ -28,11 +28,20 @@
  *
  *    NFLAB_A_VERSION: NUL-terminated string, the module version
  *    NFLAB_A_PROTO_VERSION: u32, NFLAB_PROTO_VERSION of the running module
+ *    NFLAB_A_PROTO_COMPAT: u32, NFLAB_PROTO_COMPAT of the running module
  *
- * A client compares NFLAB_A_PROTO_VERSION with the NFLAB_PROTO_VERSION it was
- * built with; the number grows whenever a command or attribute changes
- * meaning. (NFLAB_GENL_VERSION, the generic netlink header's version field,
- * stays 1: compatibility is decided by NFLAB_PROTO_VERSION alone.)
+ * Compatibility goes by range, not by equality. NFLAB_PROTO_VERSION grows by
+ * one with every change of the protocol, additions included. Additions (a
+ * command, an attribute, a status bit, an enum value) keep NFLAB_PROTO_COMPAT;
+ * a change of meaning of anything that exists raises NFLAB_PROTO_COMPAT to the
+ * new NFLAB_PROTO_VERSION. A client built with versions (Vc, Cc) can talk to a
+ * module reporting (Vm, Cm) when Cm <= Vc and Cc <= Vm: each side then
+ * understands all the other may send it. Where Vm < Vc, a command the module
+ * does not have is missing from the family's operations (CTRL_ATTR_OPS), and
+ * attributes it does not know are rejected with EINVAL; where Vm > Vc, the
+ * client ignores attributes it does not know. A module that sends no
+ * NFLAB_A_PROTO_COMPAT has Cm = Vm. (NFLAB_GENL_VERSION, the generic netlink
+ * header's version field, stays 1.)
  *
  * NFLAB_CMD_GET_HOOK_STATS
  * ------------------------
@@ -188,7 +197,9 @@
 #define NFLAB_GENL_NAME		"nflab"
 #define NFLAB_MCGRP_CT		"ct"
 #define NFLAB_GENL_VERSION	1
-#define NFLAB_PROTO_VERSION	1
+#define NFLAB_PROTO_VERSION	2
+/* The oldest NFLAB_PROTO_VERSION whose clients this protocol still serves. */
+#define NFLAB_PROTO_COMPAT	1
 
 /* Longest NFLAB_A_VERSION string, NUL included. */
 #define NFLAB_VERSION_MAXLEN	32
@@ -229,6 +240,7 @@ enum nflab_attr {
 	NFLAB_A_CT_LIMIT,
 	NFLAB_A_CT_STATS,
 	NFLAB_A_CT_CONFIG,
+	NFLAB_A_PROTO_COMPAT,
 
 	__NFLAB_A_MAX
 };

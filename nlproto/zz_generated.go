@@ -7,7 +7,8 @@ const (
 	GENL_NAME      = "nflab"
 	MCGRP_CT       = "ct"
 	GENL_VERSION   = 1
-	PROTO_VERSION  = 1
+	PROTO_VERSION  = 2
+	PROTO_COMPAT   = 1
 	VERSION_MAXLEN = 32
 )
 
@@ -46,7 +47,8 @@ const (
 	A_CT_LIMIT      = 10
 	A_CT_STATS      = 11
 	A_CT_CONFIG     = 12
-	A_MAX           = 12
+	A_PROTO_COMPAT  = 13
+	A_MAX           = 13
 )
 
 // enum nflab_hook_attr
