@@ -1,688 +1,261 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	nflab "github.com/nflab/nflab/gotool"
 )
 
 // "nflab ct <sub>": connection tracking, in conntrack(8)'s words.
 
-var cmdCT = &command{
-	name:  "ct",
-	short: "list, look up, follow, delete and configure tracked connections",
-	run:   runCT,
-}
-
-func init() {
-	cmdCT.subs = []*command{cmdCTList, cmdCTGet, cmdCTEvents, cmdCTDelete, cmdCTFlush, cmdCTCount, cmdCTStats, cmdCTConfig, cmdCTGC}
-	var b strings.Builder
-	b.WriteString(`Usage: nflab ct <subcommand> [flags]
-
-Inspect, follow and change nflab's connection tracking table. Reading the
+func (a *app) ctCmd() *cobra.Command {
+	return a.group("ct", "list, look up, follow, delete and configure tracked connections",
+		`Inspect, follow and change nflab's connection tracking table. Reading the
 entries, following their changes and changing anything needs CAP_NET_ADMIN;
-count, stats and config (shown, not set) are open to anyone.
+count (without a filter), stats and config (shown, not set) are open to
+anyone.
 
-Subcommands:
-`)
-	tw := tabwriter.NewWriter(&b, 0, 0, 3, ' ', 0)
-	for _, c := range cmdCT.subs {
-		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimPrefix(c.name, "ct "), c.short)
-	}
-	tw.Flush()
-	b.WriteString(`
-Run 'nflab ct <subcommand> --help' or 'nflab help ct <subcommand>' for its
-flags and JSON shape.
-`)
-	cmdCT.usage = b.String()
-}
-
-func runCT(a *app, c *command, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprint(a.stdout, c.usage)
-		return exitOK
-	}
-	switch args[0] {
-	case "-h", "-help", "--help":
-		if len(args) > 1 {
-			return a.usageError(c.name, "unexpected argument %q", args[1])
-		}
-		fmt.Fprint(a.stdout, c.usage)
-		return exitOK
-	case "help":
-		return runHelp(a, cmdHelp, append([]string{c.name}, args[1:]...))
-	}
-	if strings.HasPrefix(args[0], "-") {
-		return a.usageError(c.name, "unknown flag %s (flags go after the subcommand)", args[0])
-	}
-	sub := lookupSub(c, args[0])
-	if sub == nil {
-		return a.usageError(c.name, "unknown subcommand %q", args[0])
-	}
-	return sub.run(a, sub, args[1:])
-}
-
-// The flag text shared by the subcommands' help.
-const (
-	ctFilterHelp = `Filter flags (every one given must match the entry's original direction):
-  -p, --proto P     tcp, udp or icmp
-  -s, --src A[/N]   source address or IPv4 prefix, such as 10.0.1.2 or 10.0.0.0/16
-  -d, --dst A[/N]   destination address or prefix
-  --sport N         source port, 1-65535; needs -p tcp or -p udp
-  --dport N         destination port, 1-65535; needs -p tcp or -p udp
-  --state S         TCP state: NONE, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT,
-                    CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2 (any case);
-                    implies -p tcp, and is refused with -p udp or -p icmp
-  --status S[,S]    entries with all these bits: SEEN_REPLY, ASSURED,
-                    CONFIRMED, DYING
-`
-	ctTupleHelp = `Tuple flags (one direction of the connection, original or reply):
-  -p, --proto P     tcp, udp or icmp
-  -s, --src A       source address
-  -d, --dst A       destination address
-  --sport N         source port (tcp, udp)
-  --dport N         destination port (tcp, udp)
-  --icmp-id N       ICMP echo id, 0-65535 (icmp)
-  --icmp-type T     ICMP type, 0-255: 8 for an echo request (icmp)
-`
-	ctEntryJSON = `{"id":N,"proto":"tcp","orig":{"src":"A","dst":"A","sport":N,"dport":N},
-               "reply":{...},"tcp_state":"ESTABLISHED",
-               "status":["SEEN_REPLY","ASSURED","CONFIRMED"],"timeout":SECONDS,
-               "packets_orig":N,"bytes_orig":N,"packets_reply":N,"bytes_reply":N,
-               "start":"RFC 3339 time, UTC"}
-              ICMP tuples have "icmp_id":N,"icmp_type":N instead of the ports;
-              "tcp_state" is left out for udp and icmp, "start" if the module
-              did not report it; "status" is always an array, possibly empty.`
-)
-
-var cmdCTList = &command{
-	name:  "ct list",
-	short: "list the tracked connections, or those a filter selects",
-	usage: `Usage: nflab ct list [filter flags] [-o table|json]
-
-List the tracked connections. Needs CAP_NET_ADMIN.
-
-` + ctFilterHelp + `
-Flags:
-  -o FORMAT   table (the default): columns PROTO, SRC, DST, SPORT, DPORT,
-              STATE, STATUS, TIMEOUT (seconds left), PACKETS and BYTES
-              (original/reply), for the original direction; ICMP entries
-              show id=N and type=N under SPORT and DPORT
-              json: one line, {"entries":[ENTRY,...]}, where ENTRY is
-              ` + ctEntryJSON + `
-`,
-	run: runCTList,
-}
-
-var cmdCTGet = &command{
-	name:  "ct get",
-	short: "show the connection with a given tuple",
-	usage: `Usage: nflab ct get -p tcp|udp -s A -d A --sport N --dport N [-o table|json]
-       nflab ct get -p icmp -s A -d A --icmp-id N --icmp-type T [-o table|json]
-
-Show the entry with this tuple in either direction. Exits 1 with "nflab: no
-such connection" if there is none. Needs CAP_NET_ADMIN.
-
-` + ctTupleHelp + `
-Flags:
-  -o FORMAT   table (the default): as 'nflab ct list'
-              json: one line, the entry alone:
-              ` + ctEntryJSON + `
-`,
-	run: runCTGet,
-}
-
-var cmdCTDelete = &command{
-	name:  "ct delete",
-	short: "delete one connection, or those a filter selects",
-	usage: `Usage: nflab ct delete -p P -s A -d A (--sport N --dport N | --icmp-id N --icmp-type T) [-o table|json]
-       nflab ct delete [filter flags] [-o table|json]
-
-With a whole tuple (-p, -s and -d as addresses, and both ports, or
---icmp-id and --icmp-type for icmp) and neither --state nor --status, delete
-that entry, found in either direction; exits 1 with "nflab: no such
-connection" if there is none. Otherwise the flags are a filter and every
-matching entry is deleted. With no flags at all, nothing is deleted: use
-'nflab ct flush' to delete every entry. Needs CAP_NET_ADMIN.
-
-` + ctTupleHelp + `
-` + ctFilterHelp + `
-Flags:
-  -o FORMAT   table (the default): "deleted N"
-              json: one line, {"deleted":N}
-`,
-	run: runCTDelete,
-}
-
-var cmdCTFlush = &command{
-	name:  "ct flush",
-	short: "delete every connection, or those a filter selects",
-	usage: `Usage: nflab ct flush [filter flags] [-o table|json]
-
-Delete every tracked connection, or every one the filter selects. Needs
-CAP_NET_ADMIN.
-
-` + ctFilterHelp + `
-Flags:
-  -o FORMAT   table (the default): "flushed N"
-              json: one line, {"deleted":N}
-`,
-	run: runCTFlush,
-}
-
-var cmdCTCount = &command{
-	name:  "ct count",
-	short: "show how many connections are tracked, and the limit",
-	usage: `Usage: nflab ct count [-o table|json]
-
-Show the number of tracked connections and the most the table may hold.
-
-Flags:
-  -o FORMAT   table (the default): "N entries (limit M)"
-              json: one line, {"count":N,"limit":M}
-`,
-	run: runCTCount,
-}
-
-var cmdCTStats = &command{
-	name:  "ct stats",
-	short: "show the tracker's counters",
-	usage: `Usage: nflab ct stats [-o table|json]
-
-Show the connection tracker's counters, summed over all CPUs.
-
-Flags:
-  -o FORMAT   table (the default): columns COUNTER, VALUE
-              json: one line, {"found":N,"new":N,"invalid":N,"insert":N,
-              "insert_failed":N,"clash":N,"drop":N,"early_drop":N,
-              "gc_evicted":N,"search_restart":N,"related":N}
-`,
-	run: runCTStats,
-}
-
-var cmdCTConfig = &command{
-	name:  "ct config",
-	short: "show or change the table limit, TCP pickup and timeouts",
-	usage: `Usage: nflab ct config [-o table|json]
-       nflab ct config [--limit N] [--tcp-loose=true|false] [--timeout NAME=DURATION]...
-
-Without settings, show every setting. With settings, change only those
-given, all or none, and print nothing; that needs CAP_NET_ADMIN.
-
-Flags:
-  --limit N                the most entries the table may hold, 1-4194304
-  --tcp-loose=true|false   pick up TCP connections seen mid-stream (their
-                           windows are then learnt, not enforced)
-  --timeout NAME=DURATION  repeatable; DURATION is whole seconds from 1s to
-                           30 days, written as 30s, 5m, 120h or a bare number
-                           of seconds. NAME is one of tcp_syn_sent,
-                           tcp_syn_recv, tcp_established, tcp_fin_wait,
-                           tcp_close_wait, tcp_last_ack, tcp_time_wait,
-                           tcp_close, udp_unreplied, udp_assured, icmp,
-                           tcp_retrans, tcp_unack
-  -o FORMAT   table (the default): columns SETTING, VALUE; timeouts as Ns
-              json: one line, {"limit":N,"tcp_loose":BOOL,
-              "timeouts":{"tcp_syn_sent":SECONDS,...,"tcp_unack":SECONDS}}
-`,
-	run: runCTConfig,
-}
-
-var cmdCTGC = &command{
-	name:  "ct gc",
-	short: "remove expired connections now",
-	usage: `Usage: nflab ct gc [-o table|json]
-
-Remove every expired entry now rather than waiting for the incremental
-garbage collection. Needs CAP_NET_ADMIN.
-
-Flags:
-  -o FORMAT   table (the default): "evicted N"
-              json: one line, {"evicted":N}
-`,
-	run: runCTGC,
-}
-
-// ctFlags are the tuple and filter flags; which ones a subcommand has
-// depends on what it takes.
-type ctFlags struct {
-	proto            protoValue
-	src, dst         addrValue
-	sport, dport     portValue
-	state            stateValue
-	status           statusValue
-	icmpID, icmpType numValue
-}
-
-func (f *ctFlags) addCommon(fs *flag.FlagSet) {
-	fs.Var(&f.proto, "p", "")
-	fs.Var(&f.proto, "proto", "")
-	fs.Var(&f.src, "s", "")
-	fs.Var(&f.src, "src", "")
-	fs.Var(&f.dst, "d", "")
-	fs.Var(&f.dst, "dst", "")
-	fs.Var(&f.sport, "sport", "")
-	fs.Var(&f.dport, "dport", "")
-}
-
-func (f *ctFlags) addFilter(fs *flag.FlagSet) {
-	fs.Var(&f.state, "state", "")
-	fs.Var(&f.status, "status", "")
-}
-
-func (f *ctFlags) addTuple(fs *flag.FlagSet) {
-	f.icmpID.max, f.icmpType.max = 1<<16-1, 1<<8-1
-	fs.Var(&f.icmpID, "icmp-id", "")
-	fs.Var(&f.icmpType, "icmp-type", "")
-}
-
-// wholeTuple reports whether the flags name one connection: every tuple
-// flag of the protocol given, addresses without prefix, no filter flags.
-func (f *ctFlags) wholeTuple() bool {
-	if f.icmpID.set || f.icmpType.set {
-		return true // only a tuple has them; tuple() says what is missing
-	}
-	return (f.proto.v == nflab.TCP || f.proto.v == nflab.UDP) &&
-		f.src.isAddr() && f.dst.isAddr() && f.sport.set && f.dport.set &&
-		!f.state.set && !f.status.set
-}
-
-// tuple builds the tuple the flags name, or says what is wrong.
-func (f *ctFlags) tuple() (nflab.Tuple, error) {
-	if f.state.set || f.status.set {
-		return nflab.Tuple{}, errors.New("--state and --status select by filter; they cannot be combined with --icmp-id or --icmp-type")
-	}
-	if !f.proto.set {
-		return nflab.Tuple{}, errors.New("missing -p (tcp, udp or icmp)")
-	}
-	for _, a := range []struct {
-		flag string
-		v    *addrValue
-	}{{"-s", &f.src}, {"-d", &f.dst}} {
-		if !a.v.set {
-			return nflab.Tuple{}, fmt.Errorf("missing %s", a.flag)
-		}
-		if !a.v.isAddr() {
-			return nflab.Tuple{}, fmt.Errorf("%s %s is a prefix; one connection needs an address", a.flag, a.v.p)
-		}
-	}
-	t := nflab.Tuple{Src: f.src.p.Addr(), Dst: f.dst.p.Addr(), Proto: f.proto.v}
-	if t.Proto == nflab.ICMP {
-		if f.sport.set || f.dport.set {
-			return nflab.Tuple{}, errors.New("--sport and --dport apply to tcp and udp; icmp takes --icmp-id and --icmp-type")
-		}
-		if !f.icmpID.set || !f.icmpType.set {
-			return nflab.Tuple{}, errors.New("missing --icmp-id or --icmp-type (icmp)")
-		}
-		t.ICMPID, t.ICMPType = uint16(f.icmpID.v), uint8(f.icmpType.v)
-		return t, nil
-	}
-	if f.icmpID.set || f.icmpType.set {
-		return nflab.Tuple{}, fmt.Errorf("--icmp-id and --icmp-type apply to icmp, not %s", t.Proto)
-	}
-	if !f.sport.set || !f.dport.set {
-		return nflab.Tuple{}, fmt.Errorf("missing --sport or --dport (%s)", t.Proto)
-	}
-	t.SrcPort, t.DstPort = f.sport.v, f.dport.v
-	return t, validateMsg(t.Validate())
-}
-
-// filter builds the filter the flags describe, or says what is wrong.
-func (f *ctFlags) filter() (nflab.CTFilter, error) {
-	ft := nflab.CTFilter{
-		Proto:   f.proto.v,
-		Src:     f.src.p,
-		Dst:     f.dst.p,
-		SrcPort: f.sport.v,
-		DstPort: f.dport.v,
-		Status:  f.status.v,
-	}
-	if f.state.set {
-		if f.proto.set && f.proto.v != nflab.TCP {
-			return nflab.CTFilter{}, fmt.Errorf("--state applies to tcp, not %s", f.proto.v)
-		}
-		s := f.state.v
-		ft.TCPState = &s
-		ft.Proto = nflab.TCP
-	}
-	if (f.sport.set || f.dport.set) && ft.Proto != nflab.TCP && ft.Proto != nflab.UDP {
-		return nflab.CTFilter{}, errors.New("--sport and --dport need -p tcp or -p udp")
-	}
-	return ft, validateMsg(ft.Validate())
-}
-
-// validateMsg turns a library validation error into a usage message.
-func validateMsg(err error) error {
-	if err == nil {
-		return nil
-	}
-	return errors.New(strings.TrimPrefix(err.Error(), "nflab: "))
-}
-
-// protoValue is -p: tcp, udp or icmp.
-type protoValue struct {
-	v   nflab.Proto
-	set bool
-}
-
-func (p *protoValue) String() string {
-	if p == nil || !p.set {
-		return ""
-	}
-	return p.v.String()
-}
-
-func (p *protoValue) Set(s string) error {
-	for _, v := range []nflab.Proto{nflab.TCP, nflab.UDP, nflab.ICMP} {
-		if strings.EqualFold(s, v.String()) {
-			p.v, p.set = v, true
-			return nil
-		}
-	}
-	return errors.New("want tcp, udp or icmp")
-}
-
-// addrValue is -s or -d: an IPv4 address (kept as a /32) or prefix.
-type addrValue struct {
-	p      netip.Prefix
-	prefix bool // written with /N
-	set    bool
-}
-
-func (a *addrValue) String() string {
-	if a == nil || !a.set {
-		return ""
-	}
-	return a.p.String()
-}
-
-func (a *addrValue) Set(s string) error {
-	var (
-		p   netip.Prefix
-		err error
+Filter flags (list, delete, flush, events, count) select entries by their
+original direction; every one given must match. Tuple flags (get, delete)
+name one direction of one connection, original or reply. conntrack(8)'s
+spellings work too: --orig-src, --orig-dst, --orig-port-src,
+--orig-port-dst, and numeric protocols (-p 6).`,
+		a.ctListCmd(), a.ctGetCmd(), a.ctEventsCmd(), a.ctDeleteCmd(), a.ctFlushCmd(),
+		a.ctCountCmd(), a.ctStatsCmd(), a.ctConfigCmd(), a.ctGCCmd(),
 	)
-	prefix := strings.Contains(s, "/")
-	if prefix {
-		p, err = netip.ParsePrefix(s)
-	} else {
-		var addr netip.Addr
-		addr, err = netip.ParseAddr(s)
-		p = netip.PrefixFrom(addr, 32)
-	}
-	if err != nil || !p.Addr().Is4() {
-		return errors.New("want an IPv4 address or prefix, such as 10.0.1.2 or 10.0.0.0/16")
-	}
-	if p != p.Masked() {
-		return fmt.Errorf("bits set past the prefix length; did you mean %s?", p.Masked())
-	}
-	a.p, a.prefix, a.set = p, prefix, true
-	return nil
 }
 
-// isAddr reports whether an address without /N was given.
-func (a *addrValue) isAddr() bool { return a.set && !a.prefix }
+// ctEntryJSON documents the JSON of one entry, shared by the subcommands'
+// help.
+const ctEntryJSON = `{"id":N,"proto":"tcp","orig":{"src":"A","dst":"A","sport":N,"dport":N},
+          "reply":{...},"tcp_state":"ESTABLISHED",
+          "status":["SEEN_REPLY","ASSURED","CONFIRMED"],"timeout":SECONDS,
+          "packets_orig":N,"bytes_orig":N,"packets_reply":N,"bytes_reply":N,
+          "start":"RFC 3339 time, UTC"}
+         ICMP tuples have "icmp_id":N,"icmp_type":N instead of the ports;
+         "tcp_state" is left out for udp and icmp, "start" if the module
+         did not report it; "status" is always an array, possibly empty.
+         A protocol or TCP state this command does not know is a number.`
 
-// portValue is --sport or --dport.
-type portValue struct {
-	v   uint16
-	set bool
-}
-
-func (p *portValue) String() string {
-	if p == nil || !p.set {
-		return ""
-	}
-	return strconv.Itoa(int(p.v))
-}
-
-func (p *portValue) Set(s string) error {
-	n, err := strconv.ParseUint(s, 10, 16)
-	if err != nil || n == 0 {
-		return errors.New("want a port, 1-65535")
-	}
-	p.v, p.set = uint16(n), true
-	return nil
-}
-
-// numValue is a number from 0 to max.
-type numValue struct {
-	v, max uint64
-	set    bool
-}
-
-func (n *numValue) String() string {
-	if n == nil || !n.set {
-		return ""
-	}
-	return strconv.FormatUint(n.v, 10)
-}
-
-func (n *numValue) Set(s string) error {
-	v, err := strconv.ParseUint(s, 0, 64)
-	if err != nil || v > n.max {
-		return fmt.Errorf("want a number, 0-%d", n.max)
-	}
-	n.v, n.set = v, true
-	return nil
-}
-
-// stateValue is --state.
-type stateValue struct {
-	v   nflab.TCPState
-	set bool
-}
-
-func (s *stateValue) String() string {
-	if s == nil || !s.set {
-		return ""
-	}
-	return s.v.String()
-}
-
-func (s *stateValue) Set(str string) error {
-	for st := nflab.TCPNone; st <= nflab.TCPSynSent2; st++ {
-		if strings.EqualFold(str, st.String()) {
-			s.v, s.set = st, true
-			return nil
+// ctLeaf declares a ct subcommand with the filter flags, the tuple flags
+// or both, and their completion.
+func (a *app) ctLeaf(f *ctFlags, filter, tuple bool, l leaf) *cobra.Command {
+	own := l.flags
+	l.flags = func(fs *pflag.FlagSet) {
+		if filter {
+			f.addFilter(fs)
+		}
+		if tuple {
+			f.addTuple(fs)
+		}
+		if own != nil {
+			own(fs)
 		}
 	}
-	var names []string
-	for st := nflab.TCPNone; st <= nflab.TCPSynSent2; st++ {
-		names = append(names, st.String())
-	}
-	return fmt.Errorf("want a TCP state: %s", strings.Join(names, ", "))
+	cmd := a.leaf(l)
+	ctCompletions(cmd)
+	return cmd
 }
 
-// statusValue is --status.
-type statusValue struct {
-	v   nflab.CTStatus
-	set bool
-}
+func (a *app) ctListCmd() *cobra.Command {
+	var (
+		f      ctFlags
+		filter nflab.CTFilter
+	)
+	return a.ctLeaf(&f, true, false, leaf{
+		use:   "list [filter flags]",
+		short: "list the tracked connections, or those a filter selects",
+		long: `List the tracked connections (conntrack -L). Needs CAP_NET_ADMIN.
 
-func (s *statusValue) String() string {
-	if s == nil || !s.set {
-		return ""
-	}
-	return s.v.String()
-}
-
-func (s *statusValue) Set(str string) error {
-	const want = "want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas"
-	var v nflab.CTStatus
-	if strings.EqualFold(str, "none") || strings.Contains(strings.ToLower(str), "0x") {
-		return errors.New(want)
-	}
-	if err := v.UnmarshalText([]byte(str)); err != nil || v == 0 {
-		return errors.New(want)
-	}
-	s.v, s.set = v, true
-	return nil
-}
-
-// ctFlagSet returns a flag set for sub with -o and the conntrack flags.
-func ctFlagSet(sub string, f *ctFlags, filter, tuple bool) (*flag.FlagSet, *outputFormat) {
-	fs := newFlagSet(sub)
-	out := formatFlag(fs)
-	if filter || tuple {
-		f.addCommon(fs)
-	}
-	if filter {
-		f.addFilter(fs)
-	}
-	if tuple {
-		f.addTuple(fs)
-	}
-	return fs, out
-}
-
-func runCTList(a *app, cmd *command, args []string) int {
-	var f ctFlags
-	fs, out := ctFlagSet(cmd.name, &f, true, false)
-	if done, status := a.parseCommand(cmd, fs, args); done {
-		return status
-	}
-	filter, err := f.filter()
-	if err != nil {
-		return a.usageError(cmd.name, "%v", err)
-	}
-	return a.withClient(func(c client) int {
-		conns, err := c.Conns(filter)
-		if err != nil {
-			return a.fail("listing connections", err)
-		}
-		if *out == "json" {
+Output:
+  table: columns PROTO, SRC, DST, SPORT, DPORT, STATE, STATUS, TIMEOUT
+         (seconds left), PACKETS and BYTES (original/reply), for the
+         original direction; ICMP entries show id=N and type=N under SPORT
+         and DPORT
+  json:  one line, {"entries":[ENTRY,...]}, where ENTRY is
+         ` + ctEntryJSON,
+		example: "  nflab ct list -p tcp --state ESTABLISHED\n  nflab -L -p 6 -o json",
+		check: func(*cobra.Command) (err error) {
+			filter, err = f.filter()
+			return err
+		},
+		run: func(_ *cobra.Command, c client) (*output, error) {
+			conns, err := c.Conns(filter)
+			if err != nil {
+				return nil, failed("listing connections", err)
+			}
 			js := jsonConns{Entries: make([]jsonConn, 0, len(conns))}
 			for _, ct := range conns {
 				js.Entries = append(js.Entries, connJSON(ct))
 			}
-			writeJSON(a.stdout, js)
-			return exitOK
-		}
-		writeConnTable(a.stdout, conns)
-		return exitOK
+			return &output{json: js, table: func(w io.Writer) { writeConnTable(w, conns) }}, nil
+		},
 	})
 }
 
-func runCTGet(a *app, cmd *command, args []string) int {
-	var f ctFlags
-	fs, out := ctFlagSet(cmd.name, &f, false, true)
-	if done, status := a.parseCommand(cmd, fs, args); done {
-		return status
-	}
-	t, err := f.tuple()
-	if err != nil {
-		return a.usageError(cmd.name, "%v", err)
-	}
-	return a.withClient(func(c client) int {
-		ct, err := c.Conn(t)
-		if err != nil {
-			return a.fail("looking up the connection", err)
-		}
-		if *out == "json" {
-			writeJSON(a.stdout, connJSON(ct))
-			return exitOK
-		}
-		writeConnTable(a.stdout, []nflab.Conn{ct})
-		return exitOK
-	})
-}
-
-func runCTDelete(a *app, cmd *command, args []string) int {
-	var f ctFlags
-	fs, out := ctFlagSet(cmd.name, &f, true, true)
-	if done, status := a.parseCommand(cmd, fs, args); done {
-		return status
-	}
+func (a *app) ctGetCmd() *cobra.Command {
 	var (
-		t      nflab.Tuple
-		filter nflab.CTFilter
-		err    error
-		whole  = f.wholeTuple()
+		f ctFlags
+		t nflab.Tuple
 	)
-	if whole {
-		t, err = f.tuple()
-	} else {
-		filter, err = f.filter()
-		if err == nil && filter == (nflab.CTFilter{}) {
-			err = errors.New("give a connection or a filter; 'nflab ct flush' deletes every entry")
-		}
-	}
-	if err != nil {
-		return a.usageError(cmd.name, "%v", err)
-	}
-	return a.withClient(func(c client) int {
-		n := 1
-		if whole {
-			err = c.DeleteConn(t)
-		} else {
-			n, err = c.DeleteConns(filter)
-		}
-		if err != nil {
-			return a.fail("deleting connections", err)
-		}
-		if *out == "json" {
-			writeJSON(a.stdout, jsonDeleted{n})
-		} else {
-			fmt.Fprintf(a.stdout, "deleted %d\n", n)
-		}
-		return exitOK
+	return a.ctLeaf(&f, false, true, leaf{
+		use:   "get tuple flags",
+		short: "show the connection with a given tuple",
+		long: `Show the entry with this tuple in either direction (conntrack -G): -p, -s
+and -d as addresses, and --sport and --dport for tcp and udp, or --icmp-id
+and --icmp-type for icmp. Exits 1 with "nflab: no such connection" if
+there is none. Needs CAP_NET_ADMIN.
+
+Output:
+  table: as 'nflab ct list'
+  json:  one line, the entry alone:
+         ` + ctEntryJSON,
+		example: "  nflab ct get -p tcp -s 10.0.1.2 -d 10.0.2.2 --sport 40000 --dport 80\n" +
+			"  nflab ct get -p icmp -s 10.0.1.2 -d 10.0.2.2 --icmp-id 4660 --icmp-type 8",
+		check: func(*cobra.Command) (err error) {
+			t, err = f.tuple()
+			return err
+		},
+		run: func(_ *cobra.Command, c client) (*output, error) {
+			ct, err := c.Conn(t)
+			if err != nil {
+				return nil, failed("looking up the connection", err)
+			}
+			return &output{json: connJSON(ct), table: func(w io.Writer) { writeConnTable(w, []nflab.Conn{ct}) }}, nil
+		},
 	})
 }
 
+// jsonDeleted is the documented shape of delete and flush.
 type jsonDeleted struct {
 	Deleted int `json:"deleted"`
 }
 
-func runCTFlush(a *app, cmd *command, args []string) int {
-	var f ctFlags
-	fs, out := ctFlagSet(cmd.name, &f, true, false)
-	if done, status := a.parseCommand(cmd, fs, args); done {
-		return status
-	}
-	filter, err := f.filter()
-	if err != nil {
-		return a.usageError(cmd.name, "%v", err)
-	}
-	return a.withClient(func(c client) int {
-		n, err := c.FlushConns(filter)
-		if err != nil {
-			return a.fail("flushing connections", err)
-		}
-		if *out == "json" {
-			writeJSON(a.stdout, jsonDeleted{n})
-		} else {
-			fmt.Fprintf(a.stdout, "flushed %d\n", n)
-		}
-		return exitOK
+func (a *app) ctDeleteCmd() *cobra.Command {
+	var (
+		f      ctFlags
+		t      nflab.Tuple
+		filter nflab.CTFilter
+		whole  bool
+	)
+	return a.ctLeaf(&f, true, true, leaf{
+		use:   "delete tuple flags | filter flags",
+		short: "delete one connection, or those a filter selects",
+		long: `With a whole tuple (-p, -s and -d as addresses, and both ports, or
+--icmp-id and --icmp-type for icmp) and neither --state nor --status,
+delete that entry, found in either direction (conntrack -D); exits 1 with
+"nflab: no such connection" if there is none. Otherwise the flags are a
+filter and every matching entry is deleted. With no flags at all, nothing
+is deleted: use 'nflab ct flush' to delete every entry. Needs
+CAP_NET_ADMIN.
+
+Output:
+  table: "deleted N"
+  json:  one line, {"deleted":N}`,
+		check: func(*cobra.Command) (err error) {
+			if whole = f.wholeTuple(); whole {
+				t, err = f.tuple()
+				return err
+			}
+			if filter, err = f.filter(); err == nil && filter == (nflab.CTFilter{}) {
+				err = usagef("give a connection or a filter; 'nflab ct flush' deletes every entry")
+			}
+			return err
+		},
+		run: func(_ *cobra.Command, c client) (*output, error) {
+			n := 1
+			var err error
+			if whole {
+				err = c.DeleteConn(t)
+			} else {
+				n, err = c.DeleteConns(filter)
+			}
+			if err != nil {
+				return nil, failed("deleting connections", err)
+			}
+			return &output{json: jsonDeleted{n}, table: func(w io.Writer) { fmt.Fprintf(w, "deleted %d\n", n) }}, nil
+		},
 	})
 }
 
-func runCTCount(a *app, cmd *command, args []string) int {
-	fs, out := ctFlagSet(cmd.name, nil, false, false)
-	if done, status := a.parseCommand(cmd, fs, args); done {
-		return status
-	}
-	return a.withClient(func(c client) int {
-		n, limit, err := c.ConnCount()
-		if err != nil {
-			return a.fail("counting connections", err)
-		}
-		if *out == "json" {
-			writeJSON(a.stdout, struct {
-				Count int `json:"count"`
-				Limit int `json:"limit"`
-			}{n, limit})
-		} else {
-			fmt.Fprintf(a.stdout, "%d entries (limit %d)\n", n, limit)
-		}
-		return exitOK
+func (a *app) ctFlushCmd() *cobra.Command {
+	var (
+		f      ctFlags
+		filter nflab.CTFilter
+	)
+	return a.ctLeaf(&f, true, false, leaf{
+		use:   "flush [filter flags]",
+		short: "delete every connection, or those a filter selects",
+		long: `Delete every tracked connection, or every one the filter selects
+(conntrack -F). Needs CAP_NET_ADMIN.
+
+Output:
+  table: "flushed N"
+  json:  one line, {"deleted":N}`,
+		check: func(*cobra.Command) (err error) {
+			filter, err = f.filter()
+			return err
+		},
+		run: func(_ *cobra.Command, c client) (*output, error) {
+			n, err := c.FlushConns(filter)
+			if err != nil {
+				return nil, failed("flushing connections", err)
+			}
+			return &output{json: jsonDeleted{n}, table: func(w io.Writer) { fmt.Fprintf(w, "flushed %d\n", n) }}, nil
+		},
+	})
+}
+
+func (a *app) ctCountCmd() *cobra.Command {
+	var (
+		f        ctFlags
+		filter   nflab.CTFilter
+		filtered bool
+	)
+	return a.ctLeaf(&f, true, false, leaf{
+		use:   "count [filter flags]",
+		short: "show how many connections are tracked, and the limit",
+		long: `Show the number of tracked connections and the most the table may hold
+(conntrack -C). Without a filter anyone may count; with one, the entries
+are listed and counted, which needs CAP_NET_ADMIN.
+
+Output:
+  table: "N entries (limit M)"
+  json:  one line, {"count":N,"limit":M}`,
+		check: func(cmd *cobra.Command) (err error) {
+			filter, err = f.filter()
+			filtered = filter != (nflab.CTFilter{})
+			return err
+		},
+		run: func(_ *cobra.Command, c client) (*output, error) {
+			n, limit, err := c.ConnCount()
+			if err != nil {
+				return nil, failed("counting connections", err)
+			}
+			if filtered {
+				conns, err := c.Conns(filter)
+				if err != nil {
+					return nil, failed("listing connections", err)
+				}
+				n = len(conns)
+			}
+			return &output{
+				json: struct {
+					Count int `json:"count"`
+					Limit int `json:"limit"`
+				}{n, limit},
+				table: func(w io.Writer) { fmt.Fprintf(w, "%d entries (limit %d)\n", n, limit) },
+			}, nil
+		},
 	})
 }
 
@@ -701,159 +274,151 @@ type jsonCTStats struct {
 	Related       uint64 `json:"related"`
 }
 
-func runCTStats(a *app, cmd *command, args []string) int {
-	fs, out := ctFlagSet(cmd.name, nil, false, false)
-	if done, status := a.parseCommand(cmd, fs, args); done {
-		return status
-	}
-	return a.withClient(func(c client) int {
-		s, err := c.CTStats()
-		if err != nil {
-			return a.fail("reading the conntrack counters", err)
-		}
-		if *out == "json" {
-			writeJSON(a.stdout, jsonCTStats(s))
-			return exitOK
-		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "COUNTER\tVALUE")
-		for _, row := range []struct {
-			name string
-			v    uint64
-		}{
-			{"found", s.Found}, {"new", s.New}, {"invalid", s.Invalid}, {"insert", s.Insert},
-			{"insert_failed", s.InsertFailed}, {"clash", s.Clash}, {"drop", s.Drop},
-			{"early_drop", s.EarlyDrop}, {"gc_evicted", s.GCEvicted}, {"search_restart", s.SearchRestart},
-			{"related", s.Related},
-		} {
-			fmt.Fprintf(tw, "%s\t%d\n", row.name, row.v)
-		}
-		tw.Flush()
-		return exitOK
+func (a *app) ctStatsCmd() *cobra.Command {
+	return a.leaf(leaf{
+		use:   "stats",
+		short: "show the tracker's counters",
+		long: `Show the connection tracker's counters, summed over all CPUs (conntrack -S).
+
+Output:
+  table: columns COUNTER, VALUE
+  json:  one line, {"found":N,"new":N,"invalid":N,"insert":N,
+         "insert_failed":N,"clash":N,"drop":N,"early_drop":N,
+         "gc_evicted":N,"search_restart":N,"related":N}`,
+		run: func(_ *cobra.Command, c client) (*output, error) {
+			s, err := c.CTStats()
+			if err != nil {
+				return nil, failed("reading the conntrack counters", err)
+			}
+			return &output{json: jsonCTStats(s), table: func(w io.Writer) {
+				tw := newTable(w)
+				fmt.Fprintln(tw, "COUNTER\tVALUE")
+				for _, row := range []struct {
+					name string
+					v    uint64
+				}{
+					{"found", s.Found}, {"new", s.New}, {"invalid", s.Invalid}, {"insert", s.Insert},
+					{"insert_failed", s.InsertFailed}, {"clash", s.Clash}, {"drop", s.Drop},
+					{"early_drop", s.EarlyDrop}, {"gc_evicted", s.GCEvicted}, {"search_restart", s.SearchRestart},
+					{"related", s.Related},
+				} {
+					fmt.Fprintf(tw, "%s\t%d\n", row.name, row.v)
+				}
+				tw.Flush()
+			}}, nil
+		},
 	})
 }
 
-// timeoutsValue is --timeout NAME=DURATION, repeatable.
-type timeoutsValue map[nflab.CTTimeout]time.Duration
+func (a *app) ctConfigCmd() *cobra.Command {
+	var (
+		limit    limitValue
+		loose    bool
+		timeouts = timeoutsValue{}
+		set      bool // settings to change were given
+		setLoose bool // --tcp-loose was given
+	)
+	cmd := a.leaf(leaf{
+		use:   "config [--limit N] [--tcp-loose=true|false] [--timeout NAME=DURATION]...",
+		short: "show or change the table limit, TCP pickup and timeouts",
+		long: `Without settings, show every setting. With settings, change only those
+given, all or none, and print nothing; that needs CAP_NET_ADMIN.
 
-func (t timeoutsValue) String() string { return "" }
+A timeout's DURATION is whole seconds from 1s to 30 days, written as 30s,
+5m, 120h or a bare number of seconds. Its NAME is one of
+` + wrap(strings.Join(timeoutNames(), ", "), 72) + `.
 
-func (t timeoutsValue) Set(s string) error {
-	name, dur, ok := strings.Cut(s, "=")
-	if !ok {
-		return errors.New("want NAME=DURATION, such as tcp_established=2h")
-	}
-	var to nflab.CTTimeout
-	if err := to.UnmarshalText([]byte(name)); err != nil || !knownTimeout(to) {
-		return fmt.Errorf("unknown timeout %q; want one of %s", name, timeoutList())
-	}
-	if _, dup := t[to]; dup {
-		return fmt.Errorf("timeout %s given twice", to)
-	}
-	var d time.Duration
-	if n, err := strconv.ParseUint(dur, 10, 32); err == nil {
-		d = time.Duration(n) * time.Second
-	} else if d, err = time.ParseDuration(dur); err != nil {
-		return fmt.Errorf("%s: want a duration such as 30s, 5m or a number of seconds", to)
-	}
-	if err := nflab.ValidateCTTimeout(d); err != nil {
-		return fmt.Errorf("%s: %v", to, err)
-	}
-	t[to] = d
-	return nil
-}
-
-func knownTimeout(t nflab.CTTimeout) bool {
-	for _, k := range nflab.CTTimeouts() {
-		if k == t {
-			return true
-		}
-	}
-	return false
-}
-
-func timeoutList() string {
-	var names []string
-	for _, t := range nflab.CTTimeouts() {
-		names = append(names, t.String())
-	}
-	return strings.Join(names, ", ")
-}
-
-// limitValue is --limit.
-type limitValue struct {
-	v   uint32
-	set bool
-}
-
-func (l *limitValue) String() string {
-	if l == nil || !l.set {
-		return ""
-	}
-	return strconv.FormatUint(uint64(l.v), 10)
-}
-
-func (l *limitValue) Set(s string) error {
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil || n < 1 || n > nflab.MaxCTLimit {
-		return fmt.Errorf("want a number of entries, 1-%d", nflab.MaxCTLimit)
-	}
-	l.v, l.set = uint32(n), true
-	return nil
-}
-
-func runCTConfig(a *app, cmd *command, args []string) int {
-	fs, out := ctFlagSet(cmd.name, nil, false, false)
-	var limit limitValue
-	fs.Var(&limit, "limit", "")
-	loose := fs.Bool("tcp-loose", false, "")
-	timeouts := timeoutsValue{}
-	fs.Var(timeouts, "timeout", "")
-	if done, status := a.parseCommand(cmd, fs, args); done {
-		return status
-	}
-	set := limit.set || isSet(fs, "tcp-loose") || len(timeouts) > 0
-	if set && isSet(fs, "o") {
-		return a.usageError(cmd.name, "-o cannot be combined with settings to change, which print nothing")
-	}
-
-	return a.withClient(func(c client) int {
-		if set {
-			cfg := nflab.CTConfig{Timeouts: timeouts}
-			if limit.set {
-				cfg.Limit = &limit.v
+Output (without settings):
+  table: columns SETTING, VALUE; timeouts as Ns
+  json:  one line, {"limit":N,"tcp_loose":BOOL,
+         "timeouts":{"tcp_syn_sent":SECONDS,...,"tcp_unack":SECONDS}}`,
+		example: "  nflab ct config --limit 100000 --timeout tcp_established=2h --timeout udp_unreplied=60",
+		flags: func(fs *pflag.FlagSet) {
+			fs.Var(once(&limit), "limit", fmt.Sprintf("the most entries the table may hold, 1-%d", nflab.MaxCTLimit))
+			boolFlag(fs, &loose, "tcp-loose", "pick up TCP connections seen mid-stream (their windows are then learnt, not enforced)")
+			fs.Var(timeouts, "timeout", "set one timeout; repeat for more")
+		},
+		check: func(cmd *cobra.Command) error {
+			set, setLoose = changed(cmd, "limit", "tcp-loose", "timeout"), changed(cmd, "tcp-loose")
+			if set && changed(cmd, "output") {
+				return usagef("--output cannot be combined with settings to change, which print nothing")
 			}
-			if isSet(fs, "tcp-loose") {
-				cfg.TCPLoose = loose
+			return nil
+		},
+		run: func(_ *cobra.Command, c client) (*output, error) {
+			if set {
+				cfg := nflab.CTConfig{Timeouts: timeouts}
+				if limit.set {
+					cfg.Limit = &limit.v
+				}
+				if setLoose {
+					cfg.TCPLoose = &loose
+				}
+				return nil, failed("changing the conntrack settings", c.SetCTConfig(cfg))
 			}
-			if err := c.SetCTConfig(cfg); err != nil {
-				return a.fail("changing the conntrack settings", err)
+			cfg, err := c.CTConfig()
+			if err != nil {
+				return nil, failed("reading the conntrack settings", err)
 			}
-			return exitOK
-		}
-		cfg, err := c.CTConfig()
-		if err != nil {
-			return a.fail("reading the conntrack settings", err)
-		}
-		if cfg.Limit == nil || cfg.TCPLoose == nil {
-			return a.fail("reading the conntrack settings", errors.New("the module left settings out"))
-		}
-		if *out == "json" {
-			writeJSON(a.stdout, jsonCTConfig{Limit: *cfg.Limit, TCPLoose: *cfg.TCPLoose, Timeouts: jsonTimeouts(cfg.Timeouts)})
-			return exitOK
-		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "SETTING\tVALUE")
-		fmt.Fprintf(tw, "limit\t%d\n", *cfg.Limit)
-		fmt.Fprintf(tw, "tcp_loose\t%t\n", *cfg.TCPLoose)
-		for _, t := range nflab.CTTimeouts() {
-			if d, ok := cfg.Timeouts[t]; ok {
-				fmt.Fprintf(tw, "%s\t%ds\n", t, int64(d/time.Second))
+			if cfg.Limit == nil || cfg.TCPLoose == nil {
+				return nil, failed("reading the conntrack settings", fmt.Errorf("the module left settings out"))
 			}
-		}
-		tw.Flush()
-		return exitOK
+			return &output{
+				json: jsonCTConfig{Limit: *cfg.Limit, TCPLoose: *cfg.TCPLoose, Timeouts: jsonTimeouts(cfg.Timeouts)},
+				table: func(w io.Writer) {
+					tw := newTable(w)
+					fmt.Fprintln(tw, "SETTING\tVALUE")
+					fmt.Fprintf(tw, "limit\t%d\n", *cfg.Limit)
+					fmt.Fprintf(tw, "tcp_loose\t%t\n", *cfg.TCPLoose)
+					for _, t := range timeoutOrder(cfg.Timeouts) {
+						fmt.Fprintf(tw, "%s\t%ds\n", timeoutName(t), int64(cfg.Timeouts[t]/time.Second))
+					}
+					tw.Flush()
+				},
+			}, nil
+		},
 	})
+	must(cmd.RegisterFlagCompletionFunc("timeout", completeTimeout))
+	must(cmd.RegisterFlagCompletionFunc("tcp-loose", fixedValues("true", "false")))
+	return cmd
+}
+
+// completeTimeout completes --timeout's NAME, then offers a few durations.
+func completeTimeout(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if name, _, ok := strings.Cut(toComplete, "="); ok {
+		var out []cobra.Completion
+		for _, d := range []string{"30s", "2m", "5m", "1h", "5d"} {
+			if strings.HasPrefix(name+"="+d, toComplete) {
+				out = append(out, name+"="+d)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []cobra.Completion
+	for _, n := range timeoutNames() {
+		if strings.HasPrefix(n, strings.ToLower(toComplete)) {
+			out = append(out, n+"=")
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+}
+
+// wrap breaks s into lines of at most width at spaces.
+func wrap(s string, width int) string {
+	var b strings.Builder
+	line := 0
+	for i, w := range strings.Fields(s) {
+		if i > 0 && line+1+len(w) > width {
+			b.WriteByte('\n')
+			line = 0
+		} else if i > 0 {
+			b.WriteByte(' ')
+			line++
+		}
+		b.WriteString(w)
+		line += len(w)
+	}
+	return b.String()
 }
 
 // jsonCTConfig is the documented "nflab ct config -o json" shape.
@@ -864,44 +429,68 @@ type jsonCTConfig struct {
 }
 
 // jsonTimeouts is an object of seconds in protocol order, not the
-// alphabetical order encoding/json gives maps.
+// alphabetical order encoding/json gives maps. Timeouts this client does
+// not know are keyed by their number.
 type jsonTimeouts map[nflab.CTTimeout]time.Duration
 
 func (t jsonTimeouts) MarshalJSON() ([]byte, error) {
 	b := []byte{'{'}
-	for _, k := range nflab.CTTimeouts() {
-		d, ok := t[k]
-		if !ok {
-			continue
-		}
+	for _, k := range timeoutOrder(t) {
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendQuote(b, k.String())
+		b = strconv.AppendQuote(b, timeoutName(k))
 		b = append(b, ':')
-		b = strconv.AppendInt(b, int64(d/time.Second), 10)
+		b = strconv.AppendInt(b, int64(t[k]/time.Second), 10)
 	}
 	return append(b, '}'), nil
 }
 
-func runCTGC(a *app, cmd *command, args []string) int {
-	fs, out := ctFlagSet(cmd.name, nil, false, false)
-	if done, status := a.parseCommand(cmd, fs, args); done {
-		return status
+// timeoutOrder returns the timeouts in m in protocol order, then those
+// this client does not know, by number.
+func timeoutOrder(m map[nflab.CTTimeout]time.Duration) []nflab.CTTimeout {
+	var (
+		out   []nflab.CTTimeout
+		known = map[nflab.CTTimeout]bool{}
+	)
+	for _, k := range nflab.CTTimeouts() {
+		known[k] = true
+		if _, ok := m[k]; ok {
+			out = append(out, k)
+		}
 	}
-	return a.withClient(func(c client) int {
-		n, err := c.RunCTGC()
-		if err != nil {
-			return a.fail("running conntrack garbage collection", err)
+	var unknown []nflab.CTTimeout
+	for k := range m {
+		if !known[k] {
+			unknown = append(unknown, k)
 		}
-		if *out == "json" {
-			writeJSON(a.stdout, struct {
-				Evicted int `json:"evicted"`
-			}{n})
-		} else {
-			fmt.Fprintf(a.stdout, "evicted %d\n", n)
-		}
-		return exitOK
+	}
+	slices.Sort(unknown)
+	return append(out, unknown...)
+}
+
+func (a *app) ctGCCmd() *cobra.Command {
+	return a.leaf(leaf{
+		use:   "gc",
+		short: "remove expired connections now",
+		long: `Remove every expired entry now rather than waiting for the incremental
+garbage collection. Needs CAP_NET_ADMIN.
+
+Output:
+  table: "evicted N"
+  json:  one line, {"evicted":N}`,
+		run: func(_ *cobra.Command, c client) (*output, error) {
+			n, err := c.RunCTGC()
+			if err != nil {
+				return nil, failed("running conntrack garbage collection", err)
+			}
+			return &output{
+				json: struct {
+					Evicted int `json:"evicted"`
+				}{n},
+				table: func(w io.Writer) { fmt.Fprintf(w, "evicted %d\n", n) },
+			}, nil
+		},
 	})
 }
 
@@ -911,18 +500,18 @@ type jsonConns struct {
 }
 
 type jsonConn struct {
-	ID           uint32          `json:"id"`
-	Proto        nflab.Proto     `json:"proto"`
-	Orig         jsonTuple       `json:"orig"`
-	Reply        jsonTuple       `json:"reply"`
-	TCPState     *nflab.TCPState `json:"tcp_state,omitempty"`
-	Status       []string        `json:"status"`
-	Timeout      int64           `json:"timeout"`
-	PacketsOrig  uint64          `json:"packets_orig"`
-	BytesOrig    uint64          `json:"bytes_orig"`
-	PacketsReply uint64          `json:"packets_reply"`
-	BytesReply   uint64          `json:"bytes_reply"`
-	Start        time.Time       `json:"start,omitzero"`
+	ID           uint32    `json:"id"`
+	Proto        enum      `json:"proto"`
+	Orig         jsonTuple `json:"orig"`
+	Reply        jsonTuple `json:"reply"`
+	TCPState     *enum     `json:"tcp_state,omitempty"`
+	Status       []string  `json:"status"`
+	Timeout      int64     `json:"timeout"`
+	PacketsOrig  uint64    `json:"packets_orig"`
+	BytesOrig    uint64    `json:"bytes_orig"`
+	PacketsReply uint64    `json:"packets_reply"`
+	BytesReply   uint64    `json:"bytes_reply"`
+	Start        time.Time `json:"start,omitzero"`
 }
 
 type jsonTuple struct {
@@ -948,7 +537,7 @@ func tupleJSON(t nflab.Tuple) jsonTuple {
 func connJSON(c nflab.Conn) jsonConn {
 	jc := jsonConn{
 		ID:           c.ID,
-		Proto:        c.Orig.Proto,
+		Proto:        protoEnum(c.Orig.Proto),
 		Orig:         tupleJSON(c.Orig),
 		Reply:        tupleJSON(c.Reply),
 		Status:       c.Status.Names(),
@@ -960,30 +549,33 @@ func connJSON(c nflab.Conn) jsonConn {
 		Start:        c.Start,
 	}
 	if c.Orig.Proto == nflab.TCP {
-		jc.TCPState = &c.TCPState
+		s := stateEnum(c.TCPState)
+		jc.TCPState = &s
 	}
 	return jc
 }
 
 func writeConnTable(w io.Writer, conns []nflab.Conn) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "PROTO\tSRC\tDST\tSPORT\tDPORT\tSTATE\tSTATUS\tTIMEOUT\tPACKETS\tBYTES")
 	for _, c := range conns {
 		o := c.Orig
-		sport, dport := strconv.Itoa(int(o.SrcPort)), strconv.Itoa(int(o.DstPort))
-		if o.Proto == nflab.ICMP {
+		sport, dport, state := "-", "-", "-"
+		switch o.Proto {
+		case nflab.TCP, nflab.UDP:
+			sport, dport = strconv.Itoa(int(o.SrcPort)), strconv.Itoa(int(o.DstPort))
+		case nflab.ICMP:
 			sport, dport = "id="+strconv.Itoa(int(o.ICMPID)), "type="+strconv.Itoa(int(o.ICMPType))
 		}
-		state := "-"
 		if o.Proto == nflab.TCP {
-			state = c.TCPState.String()
+			state = stateEnum(c.TCPState).String()
 		}
 		status := "-"
 		if c.Status != 0 {
 			status = strings.Join(c.Status.Names(), ",")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\t%d/%d\n",
-			o.Proto, o.Src, o.Dst, sport, dport, state, status, int64(c.Timeout/time.Second),
+			protoEnum(o.Proto), o.Src, o.Dst, sport, dport, state, status, int64(c.Timeout/time.Second),
 			c.PacketsOrig, c.PacketsReply, c.BytesOrig, c.BytesReply)
 	}
 	tw.Flush()

@@ -1,115 +1,100 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	nflab "github.com/nflab/nflab/gotool"
 )
 
 // "nflab ct events": conntrack -E.
 
-var cmdCTEvents = &command{
-	name:  "ct events",
-	short: "follow the tracked connections' changes as they happen",
-	usage: `Usage: nflab ct events [filter flags] [-o table|json]
+const ctEventsHelp = `Print each change of the connection tracking table as it happens (conntrack
+-E): an entry created (new), one whose TCP state changed or that gained
+SEEN_REPLY or ASSURED (update), one removed by expiry, delete, flush or
+early drop (destroy, with its final counters). The filter flags select
+events by their entry, as they select entries for 'nflab ct list'. Runs
+until interrupted (SIGINT or SIGTERM; exit status 0) or until something
+fails (exit status 1), such as the module being unloaded. Needs
+CAP_NET_ADMIN.
 
-Print each change of the connection tracking table as it happens: an entry
-created (new), one whose TCP state changed or that gained SEEN_REPLY or
-ASSURED (update), one removed by expiry, delete, flush or early drop
-(destroy, with its final counters). The filter flags select events by their
-entry, as they select entries for 'nflab ct list'. Runs until interrupted
-(SIGINT or SIGTERM; exit status 0) or until something fails (exit status 1),
-such as the module being unloaded. Needs CAP_NET_ADMIN.
+The module never waits for a slow reader: when events come faster than
+they are read, the kernel drops some. nflab then reports the loss, lists
+the table again (with the same filter) to resynchronise, and goes on.
+Events printed after a resynchronisation may be older than the listing. A
+larger --buffer-size makes losses rarer.
 
-The module never waits for a slow reader: when events come faster than they
-are read, the kernel drops some. nflab then reports the loss, lists the
-table again (with the same filter) to resynchronise, and goes on. Events
-printed after a resynchronisation may be older than the listing.
+Output:
+  table: one line per event, such as
+           [NEW]     tcp  10.0.1.2:40000        -> 10.0.2.2:80           SYN_SENT          -
+           [DESTROY] icmp 10.0.1.2              -> 10.0.2.2              id=4660 type=8    CONFIRMED
+         in fixed columns: the event ([NEW], [UPDATE], [DESTROY], or
+         [SYNC] for an entry listed to resynchronise), protocol, the
+         original direction's source and destination, the TCP state ("-"
+         for udp, id=N type=N for icmp) and the status bits ("-" for
+         none). A loss prints "nflab: lost events (receive buffer
+         overrun); resynchronising" on stderr before the [SYNC] lines, and
+         "nflab: resynchronised, N entries" after them.
+  json:  one line per event (NDJSON), written as it happens:
+         {"type":"new","entry":ENTRY}, "type" being new, update or destroy.
+         A loss writes {"type":"lost"}, then one {"type":"sync","entry":ENTRY}
+         per entry of the table, then {"type":"synced"}. ENTRY is the entry
+         of 'nflab ct list':
+         ` + ctEntryJSON
 
-` + ctFilterHelp + `
-Flags:
-  -o FORMAT   table (the default): one line per event, such as
-                [NEW]     tcp  10.0.1.2:40000        -> 10.0.2.2:80           SYN_SENT          -
-                [DESTROY] icmp 10.0.1.2              -> 10.0.2.2              id=4660 type=8    CONFIRMED
-              in fixed columns: the event ([NEW], [UPDATE], [DESTROY], or
-              [SYNC] for an entry listed to resynchronise), protocol, the
-              original direction's source and destination, the TCP state
-              ("-" for udp, id=N type=N for icmp) and the status bits ("-"
-              for none). A loss prints "nflab: lost events (receive buffer
-              overrun); resynchronising" on stderr before the [SYNC] lines,
-              and "nflab: resynchronised, N entries" after them.
-              json: one line per event (NDJSON), written as it happens:
-              {"type":"new","entry":ENTRY}, "type" being new, update or
-              destroy. A loss writes {"type":"lost"}, then one
-              {"type":"sync","entry":ENTRY} per entry of the table, then
-              {"type":"synced"}. ENTRY is the entry of 'nflab ct list':
-              ` + ctEntryJSON + `
-`,
-	run: runCTEvents,
-}
-
-func runCTEvents(a *app, cmd *command, args []string) int {
-	var f ctFlags
-	fs, out := ctFlagSet(cmd.name, &f, true, false)
-	if done, status := a.parseCommand(cmd, fs, args); done {
-		return status
-	}
-	filter, err := f.filter()
-	if err != nil {
-		return a.usageError(cmd.name, "%v", err)
-	}
-	return a.withClient(func(c client) int {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		p := eventPrinter{json: *out == "json", stdout: a.stdout, stderr: a.stderr}
-		err := c.WatchConns(ctx, func(ev nflab.CTEvent) error {
-			if ev.Type != nflab.CTEventLost {
-				if !filter.Match(ev.Conn) {
-					return nil
+func (a *app) ctEventsCmd() *cobra.Command {
+	var (
+		f      ctFlags
+		filter nflab.CTFilter
+		buffer sizeValue
+	)
+	return a.ctLeaf(&f, true, false, leaf{
+		use:     "events [filter flags] [--buffer-size BYTES]",
+		short:   "follow the tracked connections' changes as they happen",
+		long:    ctEventsHelp,
+		example: "  nflab ct events -p tcp --dport 80 -o json\n  nflab -E --buffer-size 8M",
+		flags: func(fs *pflag.FlagSet) {
+			fs.VarP(once(&buffer), "buffer-size", "b", fmt.Sprintf(
+				"the event socket's receive buffer in bytes, such as 4194304 or 4M (default %d)", nflab.DefaultWatchReadBuffer))
+		},
+		check: func(*cobra.Command) (err error) {
+			filter, err = f.filter()
+			return err
+		},
+		run: func(cmd *cobra.Command, c client) (*output, error) {
+			p := eventPrinter{json: a.output == "json", stdout: a.stdout, stderr: a.stderr}
+			opts := nflab.WatchOptions{ReadBuffer: buffer.v}
+			err := c.WatchConnsWithOptions(cmd.Context(), opts, func(ev nflab.CTEvent) error {
+				if ev.Type != nflab.CTEventLost {
+					if !filter.Match(ev.Conn) {
+						return nil
+					}
+					return p.entry(eventEnum(ev.Type), ev.Conn)
 				}
-				return p.entry(ev.Type.String(), ev.Conn)
-			}
-			if err := p.lost(); err != nil {
-				return err
-			}
-			conns, err := c.Conns(filter)
-			if err != nil {
-				return &stepError{"resynchronising after lost events", err}
-			}
-			for _, ct := range conns {
-				if err := p.entry("sync", ct); err != nil {
+				if err := p.lost(); err != nil {
 					return err
 				}
-			}
-			return p.synced(len(conns))
-		})
-		if se := (*stepError)(nil); errors.As(err, &se) {
-			return a.fail(se.what, se.err)
-		}
-		if err != nil {
-			return a.fail("watching connections", err)
-		}
-		return exitOK
+				conns, err := c.Conns(filter)
+				if err != nil {
+					return failed("resynchronising after lost events", err)
+				}
+				for _, ct := range conns {
+					if err := p.entry(enum{name: "sync"}, ct); err != nil {
+						return err
+					}
+				}
+				return p.synced(len(conns))
+			})
+			return nil, failed("watching connections", err)
+		},
 	})
 }
-
-// stepError names the step of the watch's callback that failed.
-type stepError struct {
-	what string
-	err  error
-}
-
-func (e *stepError) Error() string { return e.what + ": " + e.err.Error() }
-func (e *stepError) Unwrap() error { return e.err }
 
 // eventPrinter writes the events in the format -o chose. Each line is one
 // write to an unbuffered writer, so it reaches a pipe at once.
@@ -120,23 +105,23 @@ type eventPrinter struct {
 
 // jsonEvent is the documented "nflab ct events -o json" line.
 type jsonEvent struct {
-	Type  string    `json:"type"`
+	Type  enum      `json:"type"`
 	Entry *jsonConn `json:"entry,omitempty"`
 }
 
-// entry writes one event of type typ ("new", "update", "destroy" or
-// "sync") about c.
-func (p eventPrinter) entry(typ string, c nflab.Conn) error {
+// entry writes one event of type typ (new, update, destroy or sync)
+// about c.
+func (p eventPrinter) entry(typ enum, c nflab.Conn) error {
 	if p.json {
 		jc := connJSON(c)
 		return p.writeJSON(jsonEvent{Type: typ, Entry: &jc})
 	}
-	return p.write([]byte(eventLine("["+strings.ToUpper(typ)+"]", c)))
+	return p.write([]byte(eventLine("["+strings.ToUpper(typ.String())+"]", c)))
 }
 
 func (p eventPrinter) lost() error {
 	if p.json {
-		return p.writeJSON(jsonEvent{Type: "lost"})
+		return p.writeJSON(jsonEvent{Type: enum{name: "lost"}})
 	}
 	fmt.Fprintln(p.stderr, "nflab: lost events (receive buffer overrun); resynchronising")
 	return nil
@@ -144,7 +129,7 @@ func (p eventPrinter) lost() error {
 
 func (p eventPrinter) synced(n int) error {
 	if p.json {
-		return p.writeJSON(jsonEvent{Type: "synced"})
+		return p.writeJSON(jsonEvent{Type: enum{name: "synced"}})
 	}
 	fmt.Fprintf(p.stderr, "nflab: resynchronised, %d entries\n", n)
 	return nil
@@ -153,14 +138,14 @@ func (p eventPrinter) synced(n int) error {
 func (p eventPrinter) writeJSON(v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return failed("encoding JSON", err)
 	}
 	return p.write(append(b, '\n'))
 }
 
 func (p eventPrinter) write(b []byte) error {
 	if _, err := p.stdout.Write(b); err != nil {
-		return &stepError{"writing events", err}
+		return failed("writing events", err)
 	}
 	return nil
 }
@@ -175,14 +160,14 @@ func eventLine(tag string, c nflab.Conn) string {
 		src = netip.AddrPortFrom(o.Src, o.SrcPort).String()
 		dst = netip.AddrPortFrom(o.Dst, o.DstPort).String()
 		if o.Proto == nflab.TCP {
-			state = c.TCPState.String()
+			state = stateEnum(c.TCPState).String()
 		}
 	case nflab.ICMP:
 		state = fmt.Sprintf("id=%d type=%d", o.ICMPID, o.ICMPType)
 	}
 	status := "-"
 	if c.Status != 0 {
-		status = c.Status.String()
+		status = strings.Join(c.Status.Names(), ",")
 	}
-	return fmt.Sprintf("%-9s %-4s %-21s -> %-21s %-17s %s\n", tag, o.Proto, src, dst, state, status)
+	return fmt.Sprintf("%-9s %-4s %-21s -> %-21s %-17s %s\n", tag, protoEnum(o.Proto), src, dst, state, status)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -121,7 +122,7 @@ func TestCTEventsFailures(t *testing.T) {
 		want     string
 	}{
 		{"no CAP_NET_ADMIN", eperm, nil, "", "nflab: watching connections: permission denied; this needs CAP_NET_ADMIN (run as root)\n"},
-		{"module unloaded", nflab.ErrNotLoaded, nil, "", "nflab: kernel module is not loaded; load it with 'insmod kmod/nflab.ko' (or 'modprobe nflab')\n"},
+		{"module unloaded", nflab.ErrNotLoaded, nil, "", "nflab: kernel module is not loaded; " + testHint() + "\n"},
 		{"receive fails", errors.New("nflab: receive conntrack events: recvmsg: bad file descriptor"), nil, "", "nflab: receive conntrack events: recvmsg: bad file descriptor\n"},
 		{
 			"resync fails", nil, errors.New("nflab: dump connections: the kernel's table kept changing during the dump (NLM_F_DUMP_INTR), gave up after 5 attempts"),
@@ -164,8 +165,8 @@ func TestCTEventsWriteFails(t *testing.T) {
 	for _, format := range []string{"table", "json"} {
 		var stderr bytes.Buffer
 		fake := eventsFake()
-		a := &app{stdout: &failWriter{n: 1}, stderr: &stderr, dial: func() (client, error) { return fake, nil }}
-		code := a.run([]string{"ct", "events", "-o", format})
+		a := &app{stdout: &recWriter{w: &failWriter{n: 1}}, stderr: &stderr, dial: func() (client, error) { return fake, nil }}
+		code := a.run(context.Background(), []string{"ct", "events", "-o", format})
 		want := "nflab: writing events: write /dev/stdout: broken pipe\n"
 		if code != 1 || stderr.String() != want {
 			t.Errorf("-o %s: exit %d, stderr %q; want 1, %q", format, code, stderr.String(), want)
@@ -177,7 +178,7 @@ func TestCTEventsWriteFails(t *testing.T) {
 // eventLine writes.
 func TestCTEventsHelp(t *testing.T) {
 	for _, want := range []string{"[NEW]     " + "tcp  10.0.1.2:40000        -> 10.0.2.2:80           SYN_SENT          -\n", "[DESTROY] " + icmpLine} {
-		if !strings.Contains(cmdCTEvents.usage, "                "+want) {
+		if !strings.Contains(ctEventsHelp, "           "+want) {
 			t.Errorf("help lacks the line %q", want)
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	nflab "github.com/nflab/nflab/gotool"
+	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
 
@@ -318,33 +320,47 @@ func TestCTConfigSet(t *testing.T) {
 	}
 }
 
+// testRoot is the command tree, for tests that walk it.
+func testRoot() *cobra.Command {
+	return (&app{stdout: &recWriter{w: io.Discard}, stderr: io.Discard}).rootCmd()
+}
+
 func TestCTHelp(t *testing.T) {
-	for _, args := range [][]string{{"ct"}, {"ct", "help"}, {"ct", "--help"}, {"ct", "-h"}, {"help", "ct"}} {
+	var ct *cobra.Command
+	for _, c := range testRoot().Commands() {
+		if c.Name() == "ct" {
+			ct = c
+		}
+	}
+	for _, args := range [][]string{{"ct"}, {"ct", "--help"}, {"ct", "-h"}, {"help", "ct"}} {
 		got := runWith(t, nil, nil, args...)
-		if got.Code != 0 || got.Stderr != "" || !strings.HasPrefix(got.Stdout, "Usage: nflab ct <subcommand>") {
+		if got.Code != 0 || got.Stderr != "" || !strings.HasPrefix(got.Stdout, "Inspect, follow and change") {
 			t.Errorf("nflab %q = %+v", args, got)
 		}
-		for _, sub := range cmdCT.subs {
-			if !strings.Contains(got.Stdout, "  "+strings.TrimPrefix(sub.name, "ct ")+" ") {
-				t.Errorf("nflab %q does not list %s", args, sub.name)
+		for _, sub := range ct.Commands() {
+			if !strings.Contains(got.Stdout, "\n  "+sub.Name()+" ") {
+				t.Errorf("nflab %q does not list %s", args, sub.Name())
 			}
 		}
 	}
-	for _, sub := range cmdCT.subs {
-		name := strings.TrimPrefix(sub.name, "ct ")
-		for _, args := range [][]string{{"ct", name, "--help"}, {"ct", name, "-h"}, {"help", "ct", name}, {"ct", "help", name}} {
+	for _, sub := range ct.Commands() {
+		name := sub.Name()
+		want := runWith(t, nil, nil, "ct", name, "--help")
+		if want.Code != 0 || want.Stderr != "" || !strings.Contains(want.Stdout, "Usage:\n  nflab ct "+name) {
+			t.Errorf("nflab ct %s --help = %+v", name, want)
+		}
+		if name != "stats" && name != "config" && name != "gc" && name != "count" && !strings.Contains(want.Stdout, "json:  one line") {
+			t.Errorf("nflab ct %s --help does not document its JSON:\n%s", name, want.Stdout)
+		}
+		for _, args := range [][]string{{"ct", name, "-h"}, {"help", "ct", name}, {"ct", name, "-p", "tcp", "-h"}} {
+			if name != "list" && args[2] == "-p" {
+				continue
+			}
 			got := runWith(t, nil, nil, args...)
-			if diff := cmp.Diff(result{0, sub.usage, ""}, got); diff != "" {
+			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("nflab %q (-want +got):\n%s", args, diff)
 			}
 		}
-		if !strings.Contains(sub.usage, "Usage: nflab "+sub.name) || !strings.Contains(sub.usage, "json: one line") {
-			t.Errorf("%s help lacks its usage line or JSON shape:\n%s", sub.name, sub.usage)
-		}
-	}
-	got := runWith(t, nil, nil, "help")
-	if !strings.Contains(got.Stdout, "\n  ct ") {
-		t.Errorf("nflab help does not list ct:\n%s", got.Stdout)
 	}
 }
 
@@ -355,57 +371,56 @@ func TestCTUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"ct", "bogus"}, `nflab ct: unknown subcommand "bogus"; run 'nflab help ct'`},
-		{[]string{"ct", "-p", "tcp"}, `nflab ct: unknown flag -p (flags go after the subcommand); run 'nflab help ct'`},
-		{[]string{"ct", "--help", "list"}, `nflab ct: unexpected argument "list"; run 'nflab help ct'`},
+		{[]string{"ct", "-p", "tcp"}, `nflab ct: unknown shorthand flag: 'p' in -p; run 'nflab help ct'`},
 		{[]string{"help", "ct", "bogus"}, `nflab ct: unknown subcommand "bogus"; run 'nflab help ct'`},
-		{[]string{"help", "ct", "list", "x"}, `nflab help: unexpected argument "x"; run 'nflab help help'`},
-		{[]string{"ct", "list", "-p", "sctp"}, `nflab ct list: invalid value "sctp" for flag -p: want tcp, udp or icmp; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--proto", "Proto(6)"}, `nflab ct list: invalid value "Proto(6)" for flag -proto: want tcp, udp or icmp; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "-s", "10.0.1.2/8"}, `nflab ct list: invalid value "10.0.1.2/8" for flag -s: bits set past the prefix length; did you mean 10.0.0.0/8?; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "-d", "2001:db8::1"}, `nflab ct list: invalid value "2001:db8::1" for flag -d: want an IPv4 address or prefix, such as 10.0.1.2 or 10.0.0.0/16; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--dst", "10.0.0.0/33"}, `nflab ct list: invalid value "10.0.0.0/33" for flag -dst: want an IPv4 address or prefix, such as 10.0.1.2 or 10.0.0.0/16; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--sport", "0"}, `nflab ct list: invalid value "0" for flag -sport: want a port, 1-65535; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--dport", "65536"}, `nflab ct list: invalid value "65536" for flag -dport: want a port, 1-65535; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--state", "OPEN"}, `nflab ct list: invalid value "OPEN" for flag -state: want a TCP state: NONE, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2; run 'nflab help ct list'`},
+		{[]string{"help", "ct", "list", "x"}, `nflab ct list: unexpected argument "x"; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "-p", "sctp"}, `nflab ct list: invalid value "sctp" for --proto: want tcp, udp or icmp, or 6, 17 or 1; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--proto", "Proto(6)"}, `nflab ct list: invalid value "Proto(6)" for --proto: want tcp, udp or icmp, or 6, 17 or 1; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "-s", "10.0.1.2/8"}, `nflab ct list: invalid value "10.0.1.2/8" for --src: bits set past the prefix length; did you mean 10.0.0.0/8?; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "-d", "2001:db8::1"}, `nflab ct list: invalid value "2001:db8::1" for --dst: want an IPv4 address or prefix, such as 10.0.1.2 or 10.0.0.0/16; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--dst", "10.0.0.0/33"}, `nflab ct list: invalid value "10.0.0.0/33" for --dst: want an IPv4 address or prefix, such as 10.0.1.2 or 10.0.0.0/16; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--sport", "0"}, `nflab ct list: invalid value "0" for --sport: want a port, 1-65535; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--dport", "65536"}, `nflab ct list: invalid value "65536" for --dport: want a port, 1-65535; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--state", "OPEN"}, `nflab ct list: invalid value "OPEN" for --state: want a TCP state: NONE, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2; run 'nflab help ct list'`},
 		{[]string{"ct", "list", "--state", "ESTABLISHED", "-p", "udp"}, `nflab ct list: --state applies to tcp, not udp; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--status", "ASSURED,BOGUS"}, `nflab ct list: invalid value "ASSURED,BOGUS" for flag -status: want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--status", ""}, `nflab ct list: invalid value "" for flag -status: want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--status", "0x10"}, `nflab ct list: invalid value "0x10" for flag -status: want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--status", "ASSURED,BOGUS"}, `nflab ct list: invalid value "ASSURED,BOGUS" for --status: want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--status", ""}, `nflab ct list: invalid value "" for --status: want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--status", "0x10"}, `nflab ct list: invalid value "0x10" for --status: want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas; run 'nflab help ct list'`},
 		{[]string{"ct", "list", "-p", "icmp", "--dport", "53"}, `nflab ct list: --sport and --dport need -p tcp or -p udp; run 'nflab help ct list'`},
 		{[]string{"ct", "flush", "--sport", "53"}, `nflab ct flush: --sport and --dport need -p tcp or -p udp; run 'nflab help ct flush'`},
-		{[]string{"ct", "list", "--icmp-id", "1"}, `nflab ct list: flag provided but not defined: -icmp-id; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--icmp-id", "1"}, `nflab ct list: unknown flag: --icmp-id; run 'nflab help ct list'`},
 		{[]string{"ct", "list", "extra"}, `nflab ct list: unexpected argument "extra"; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "-o", "yaml"}, `nflab ct list: invalid value "yaml" for flag -o: want table or json; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "-o", "yaml"}, `nflab ct list: invalid value "yaml" for --output: want table or json; run 'nflab help ct list'`},
 		{[]string{"ct", "flush", "--state", "CLOSE", "-p", "icmp"}, `nflab ct flush: --state applies to tcp, not icmp; run 'nflab help ct flush'`},
-		{[]string{"ct", "get"}, `nflab ct get: missing -p (tcp, udp or icmp); run 'nflab help ct get'`},
-		{[]string{"ct", "get", "-p", "tcp", "-d", "10.0.2.2"}, `nflab ct get: missing -s; run 'nflab help ct get'`},
-		{[]string{"ct", "get", "-p", "tcp", "-s", "10.0.1.0/24", "-d", "10.0.2.2"}, `nflab ct get: -s 10.0.1.0/24 is a prefix; one connection needs an address; run 'nflab help ct get'`},
+		{[]string{"ct", "get"}, `nflab ct get: missing --proto (tcp, udp or icmp); run 'nflab help ct get'`},
+		{[]string{"ct", "get", "-p", "tcp", "-d", "10.0.2.2"}, `nflab ct get: missing --src; run 'nflab help ct get'`},
+		{[]string{"ct", "get", "-p", "tcp", "-s", "10.0.1.0/24", "-d", "10.0.2.2"}, `nflab ct get: --src 10.0.1.0/24 is a prefix; one connection needs an address; run 'nflab help ct get'`},
 		{[]string{"ct", "get", "-p", "udp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--sport", "1"}, `nflab ct get: missing --sport or --dport (udp); run 'nflab help ct get'`},
 		{[]string{"ct", "get", "-p", "icmp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--icmp-id", "1"}, `nflab ct get: missing --icmp-id or --icmp-type (icmp); run 'nflab help ct get'`},
 		{[]string{"ct", "get", "-p", "icmp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--sport", "1"}, `nflab ct get: --sport and --dport apply to tcp and udp; icmp takes --icmp-id and --icmp-type; run 'nflab help ct get'`},
 		{append(tuple[:len(tuple):len(tuple)], "--icmp-type", "8"), `nflab ct get: --icmp-id and --icmp-type apply to icmp, not tcp; run 'nflab help ct get'`},
-		{[]string{"ct", "get", "--icmp-id", "65536"}, `nflab ct get: invalid value "65536" for flag -icmp-id: want a number, 0-65535; run 'nflab help ct get'`},
-		{[]string{"ct", "get", "--icmp-type", "256"}, `nflab ct get: invalid value "256" for flag -icmp-type: want a number, 0-255; run 'nflab help ct get'`},
-		{[]string{"ct", "get", "--state", "CLOSE"}, `nflab ct get: flag provided but not defined: -state; run 'nflab help ct get'`},
+		{[]string{"ct", "get", "--icmp-id", "65536"}, `nflab ct get: invalid value "65536" for --icmp-id: want a number, 0-65535; run 'nflab help ct get'`},
+		{[]string{"ct", "get", "--icmp-type", "256"}, `nflab ct get: invalid value "256" for --icmp-type: want a number, 0-255; run 'nflab help ct get'`},
+		{[]string{"ct", "get", "--state", "CLOSE"}, `nflab ct get: unknown flag: --state; run 'nflab help ct get'`},
 		{[]string{"ct", "delete"}, `nflab ct delete: give a connection or a filter; 'nflab ct flush' deletes every entry; run 'nflab help ct delete'`},
 		{[]string{"ct", "delete", "-o", "json"}, `nflab ct delete: give a connection or a filter; 'nflab ct flush' deletes every entry; run 'nflab help ct delete'`},
 		{[]string{"ct", "delete", "-p", "icmp", "--icmp-id", "1", "--icmp-type", "8", "-s", "10.0.1.2", "-d", "10.0.2.2", "--status", "ASSURED"}, `nflab ct delete: --state and --status select by filter; they cannot be combined with --icmp-id or --icmp-type; run 'nflab help ct delete'`},
-		{[]string{"ct", "delete", "--icmp-id", "1"}, `nflab ct delete: missing -p (tcp, udp or icmp); run 'nflab help ct delete'`},
-		{[]string{"ct", "count", "-p", "tcp"}, `nflab ct count: flag provided but not defined: -p; run 'nflab help ct count'`},
-		{[]string{"ct", "stats", "--reset"}, `nflab ct stats: flag provided but not defined: -reset; run 'nflab help ct stats'`},
+		{[]string{"ct", "delete", "--icmp-id", "1"}, `nflab ct delete: missing --proto (tcp, udp or icmp); run 'nflab help ct delete'`},
+		{[]string{"ct", "count", "--icmp-id", "1"}, `nflab ct count: unknown flag: --icmp-id; run 'nflab help ct count'`},
+		{[]string{"ct", "stats", "--reset"}, `nflab ct stats: unknown flag: --reset; run 'nflab help ct stats'`},
 		{[]string{"ct", "gc", "now"}, `nflab ct gc: unexpected argument "now"; run 'nflab help ct gc'`},
-		{[]string{"ct", "config", "--limit", "0"}, `nflab ct config: invalid value "0" for flag -limit: want a number of entries, 1-4194304; run 'nflab help ct config'`},
-		{[]string{"ct", "config", "--limit", "4194305"}, `nflab ct config: invalid value "4194305" for flag -limit: want a number of entries, 1-4194304; run 'nflab help ct config'`},
-		{[]string{"ct", "config", "--tcp-loose=maybe"}, `nflab ct config: invalid boolean value "maybe" for -tcp-loose: parse error; run 'nflab help ct config'`},
-		{[]string{"ct", "config", "--timeout", "icmp"}, `nflab ct config: invalid value "icmp" for flag -timeout: want NAME=DURATION, such as tcp_established=2h; run 'nflab help ct config'`},
-		{[]string{"ct", "config", "--timeout", "tcp=30s"}, `nflab ct config: invalid value "tcp=30s" for flag -timeout: unknown timeout "tcp"; want one of tcp_syn_sent, tcp_syn_recv, tcp_established, tcp_fin_wait, tcp_close_wait, tcp_last_ack, tcp_time_wait, tcp_close, udp_unreplied, udp_assured, icmp, tcp_retrans, tcp_unack; run 'nflab help ct config'`},
-		{[]string{"ct", "config", "--timeout", "icmp=1.5s"}, `nflab ct config: invalid value "icmp=1.5s" for flag -timeout: icmp: 1.5s is not a whole number of seconds; run 'nflab help ct config'`},
-		{[]string{"ct", "config", "--timeout", "icmp=0"}, `nflab ct config: invalid value "icmp=0" for flag -timeout: icmp: 0s is out of range (1s to 30 days, 2592000s); run 'nflab help ct config'`},
-		{[]string{"ct", "config", "--timeout", "icmp=721h"}, `nflab ct config: invalid value "icmp=721h" for flag -timeout: icmp: 721h0m0s is out of range (1s to 30 days, 2592000s); run 'nflab help ct config'`},
-		{[]string{"ct", "config", "--timeout", "icmp=-5s"}, `nflab ct config: invalid value "icmp=-5s" for flag -timeout: icmp: -5s is out of range (1s to 30 days, 2592000s); run 'nflab help ct config'`},
-		{[]string{"ct", "config", "--timeout", "icmp=soon"}, `nflab ct config: invalid value "icmp=soon" for flag -timeout: icmp: want a duration such as 30s, 5m or a number of seconds; run 'nflab help ct config'`},
-		{[]string{"ct", "config", "--timeout", "icmp=5", "--timeout", "ICMP=6"}, `nflab ct config: invalid value "ICMP=6" for flag -timeout: timeout icmp given twice; run 'nflab help ct config'`},
-		{[]string{"ct", "config", "--limit", "5", "-o", "json"}, `nflab ct config: -o cannot be combined with settings to change, which print nothing; run 'nflab help ct config'`},
+		{[]string{"ct", "config", "--limit", "0"}, `nflab ct config: invalid value "0" for --limit: want a number of entries, 1-4194304; run 'nflab help ct config'`},
+		{[]string{"ct", "config", "--limit", "4194305"}, `nflab ct config: invalid value "4194305" for --limit: want a number of entries, 1-4194304; run 'nflab help ct config'`},
+		{[]string{"ct", "config", "--tcp-loose=maybe"}, `nflab ct config: invalid value "maybe" for --tcp-loose: want true or false; run 'nflab help ct config'`},
+		{[]string{"ct", "config", "--timeout", "icmp"}, `nflab ct config: invalid value "icmp" for --timeout: want NAME=DURATION, such as tcp_established=2h; run 'nflab help ct config'`},
+		{[]string{"ct", "config", "--timeout", "tcp=30s"}, `nflab ct config: invalid value "tcp=30s" for --timeout: unknown timeout "tcp"; want one of tcp_syn_sent, tcp_syn_recv, tcp_established, tcp_fin_wait, tcp_close_wait, tcp_last_ack, tcp_time_wait, tcp_close, udp_unreplied, udp_assured, icmp, tcp_retrans, tcp_unack; run 'nflab help ct config'`},
+		{[]string{"ct", "config", "--timeout", "icmp=1.5s"}, `nflab ct config: invalid value "icmp=1.5s" for --timeout: icmp: 1.5s is not a whole number of seconds; run 'nflab help ct config'`},
+		{[]string{"ct", "config", "--timeout", "icmp=0"}, `nflab ct config: invalid value "icmp=0" for --timeout: icmp: 0s is out of range (1s to 30 days, 2592000s); run 'nflab help ct config'`},
+		{[]string{"ct", "config", "--timeout", "icmp=721h"}, `nflab ct config: invalid value "icmp=721h" for --timeout: icmp: 721h0m0s is out of range (1s to 30 days, 2592000s); run 'nflab help ct config'`},
+		{[]string{"ct", "config", "--timeout", "icmp=-5s"}, `nflab ct config: invalid value "icmp=-5s" for --timeout: icmp: -5s is out of range (1s to 30 days, 2592000s); run 'nflab help ct config'`},
+		{[]string{"ct", "config", "--timeout", "icmp=soon"}, `nflab ct config: invalid value "icmp=soon" for --timeout: icmp: want a duration such as 30s, 5m or a number of seconds; run 'nflab help ct config'`},
+		{[]string{"ct", "config", "--timeout", "icmp=5", "--timeout", "ICMP=6"}, `nflab ct config: invalid value "ICMP=6" for --timeout: timeout icmp given twice; run 'nflab help ct config'`},
+		{[]string{"ct", "config", "--limit", "5", "-o", "json"}, `nflab ct config: --output cannot be combined with settings to change, which print nothing; run 'nflab help ct config'`},
 	}
 	for _, tt := range tests {
 		args := tt.args
@@ -450,7 +465,7 @@ func TestCTFailures(t *testing.T) {
 	}
 	for _, args := range [][]string{{"ct", "list"}, {"ct", "count"}, {"ct", "config", "--tcp-loose"}} {
 		got := runWith(t, nil, nflab.ErrNotLoaded, args...)
-		want := "nflab: kernel module is not loaded; load it with 'insmod kmod/nflab.ko' (or 'modprobe nflab')\n"
+		want := "nflab: kernel module is not loaded; " + testHint() + "\n"
 		if diff := cmp.Diff(result{1, "", want}, got); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", args, diff)
 		}

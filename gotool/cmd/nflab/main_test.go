@@ -34,7 +34,10 @@ type fakeClient struct {
 	// Events: what WatchConns delivers before it returns watchErr.
 	events   []nflab.CTEvent
 	watchErr error
+	gotWatch *nflab.WatchOptions
 }
+
+func testHint() string { return "load it with 'insmod /abs/kmod/nflab.ko'" }
 
 func (f *fakeClient) Version() (nflab.Version, error)      { return f.version, f.err }
 func (f *fakeClient) HookStats() ([]nflab.HookStat, error) { return f.stats, f.err }
@@ -94,8 +97,8 @@ func (f *fakeClient) RunCTGC() (int, error) {
 	return f.n, f.err
 }
 
-func (f *fakeClient) WatchConns(_ context.Context, fn func(nflab.CTEvent) error) error {
-	f.calls = append(f.calls, "WatchConns")
+func (f *fakeClient) WatchConnsWithOptions(_ context.Context, opts nflab.WatchOptions, fn func(nflab.CTEvent) error) error {
+	f.calls, f.gotWatch = append(f.calls, "WatchConns"), &opts
 	for _, ev := range f.events {
 		if err := fn(ev); err != nil {
 			return err
@@ -125,7 +128,7 @@ type result struct {
 func runWith(t *testing.T, fake *fakeClient, dialErr error, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	a := &app{stdout: &stdout, stderr: &stderr, dial: func() (client, error) {
+	a := &app{stdout: &recWriter{w: &stdout}, stderr: &stderr, hint: testHint, dial: func() (client, error) {
 		if dialErr != nil {
 			return nil, dialErr
 		}
@@ -134,7 +137,7 @@ func runWith(t *testing.T, fake *fakeClient, dialErr error, args ...string) resu
 		}
 		return fake, nil
 	}}
-	code := a.run(args)
+	code := a.run(context.Background(), args)
 	return result{code, stdout.String(), stderr.String()}
 }
 
@@ -159,7 +162,9 @@ func TestStats(t *testing.T) {
 			`{"hook":"FORWARD","packets":0,"bytes":0},` +
 			`{"hook":"LOCAL_OUT","packets":1234567,"bytes":18446744073709551615},` +
 			`{"hook":"POST_ROUTING","packets":7,"bytes":588}]}` + "\n"},
-		{[]string{"stats", "--o", "json"}, `{"hooks":[{"hook":"PRE_ROUTING"`},
+		{[]string{"-o", "json", "stats"}, `{"hooks":[{"hook":"PRE_ROUTING"`},
+		{[]string{"stats", "--output=json"}, `{"hooks":[{"hook":"PRE_ROUTING"`},
+		{[]string{"stats", "-ojson"}, `{"hooks":[{"hook":"PRE_ROUTING"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -193,7 +198,7 @@ func TestStatus(t *testing.T) {
 }
 
 func TestReset(t *testing.T) {
-	for _, flag := range []string{"--reset", "-reset", "--reset=true"} {
+	for _, flag := range []string{"--reset", "--reset=true"} {
 		fake := newFake()
 		got := runWith(t, fake, nil, "stats", flag)
 		if diff := cmp.Diff(result{0, "", ""}, got); diff != "" || fake.resets != 1 {
@@ -232,14 +237,19 @@ func TestVersionMismatch(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"-help"}} {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
 		got := runWith(t, nil, nil, args...)
-		if got.Code != 0 || got.Stderr != "" || !strings.HasPrefix(got.Stdout, "Usage:\n  nflab ") {
+		if got.Code != 0 || got.Stderr != "" || !strings.Contains(got.Stdout, "Usage:\n  nflab [flags]\n  nflab [command]\n") {
 			t.Errorf("nflab %q = %+v", args, got)
 		}
-		for _, c := range commands {
-			if !strings.Contains(got.Stdout, "  "+c.name+" ") {
-				t.Errorf("nflab %q does not list %s", args, c.name)
+		for _, c := range testRoot().Commands() {
+			if c.IsAvailableCommand() && !strings.Contains(got.Stdout, "\n  "+c.Name()+" ") {
+				t.Errorf("nflab %q does not list %s", args, c.Name())
+			}
+		}
+		for _, want := range []string{"-L, --dump ", "-o, --output format", "Exit status: 0 success, 1 failure, 2 usage error."} {
+			if !strings.Contains(got.Stdout, want) {
+				t.Errorf("nflab %q does not show %q", args, want)
 			}
 		}
 	}
@@ -248,13 +258,14 @@ func TestHelp(t *testing.T) {
 		{"version", "--help"}, {"help", "version"}, {"help", "help"}, {"help", "-h"},
 	} {
 		got := runWith(t, nil, nil, args...)
-		if got.Code != 0 || got.Stderr != "" || !strings.HasPrefix(got.Stdout, "Usage: nflab ") {
+		if got.Code != 0 || got.Stderr != "" || !strings.Contains(got.Stdout, "Usage:\n  nflab ") {
 			t.Errorf("nflab %q = %+v", args, got)
 		}
 	}
 	got := runWith(t, nil, nil, "help", "stats")
-	if !strings.Contains(got.Stdout, `{"hooks":[{"hook":"PRE_ROUTING","packets":N,"bytes":N},...]}`) {
-		t.Errorf("stats help does not document the JSON shape:\n%s", got.Stdout)
+	if !strings.Contains(got.Stdout, `{"hooks":[{"hook":"PRE_ROUTING","packets":N,"bytes":N},...]}`) ||
+		!strings.Contains(got.Stdout, "--reset ") {
+		t.Errorf("stats help does not document the JSON shape and --reset:\n%s", got.Stdout)
 	}
 }
 
@@ -264,19 +275,21 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"bogus"}, `nflab: unknown command "bogus"; run 'nflab help'`},
-		{[]string{"-x"}, `nflab: unknown flag -x (flags go after the command); run 'nflab help'`},
-		{[]string{"--help", "stats"}, `nflab: unexpected argument "stats"; run 'nflab help'`},
-		{[]string{"stats", "-x"}, `nflab stats: flag provided but not defined: -x; run 'nflab help stats'`},
-		{[]string{"stats", "-o", "yaml"}, `nflab stats: invalid value "yaml" for flag -o: want table or json; run 'nflab help stats'`},
-		{[]string{"stats", "-o"}, `nflab stats: flag needs an argument: -o; run 'nflab help stats'`},
+		{[]string{"sta"}, `nflab: unknown command "sta" (did you mean "stats"?); run 'nflab help'`},
+		{[]string{"-x"}, `nflab: unknown shorthand flag: 'x' in -x; run 'nflab help'`},
+		{[]string{"--bogus"}, `nflab: unknown flag: --bogus; run 'nflab help'`},
+		{[]string{"stats", "-x"}, `nflab stats: unknown shorthand flag: 'x' in -x; run 'nflab help stats'`},
+		{[]string{"stats", "-reset"}, `nflab stats: unknown shorthand flag: 'r' in -reset; run 'nflab help stats'`},
+		{[]string{"stats", "-o", "yaml"}, `nflab stats: invalid value "yaml" for --output: want table or json; run 'nflab help stats'`},
+		{[]string{"stats", "-o"}, `nflab stats: --output needs a value; run 'nflab help stats'`},
 		{[]string{"stats", "extra"}, `nflab stats: unexpected argument "extra"; run 'nflab help stats'`},
 		{[]string{"stats", "-o", "json", "extra"}, `nflab stats: unexpected argument "extra"; run 'nflab help stats'`},
 		{[]string{"stats", "extra", "-o", "json"}, `nflab stats: unexpected argument "extra"; run 'nflab help stats'`},
 		{[]string{"stats", "--", "-o"}, `nflab stats: unexpected argument "-o"; run 'nflab help stats'`},
-		{[]string{"stats", "--reset", "-o", "table"}, `nflab stats: -o cannot be combined with --reset, which prints nothing; run 'nflab help stats'`},
+		{[]string{"stats", "--reset", "-o", "table"}, `nflab stats: --output cannot be combined with --reset, which prints nothing; run 'nflab help stats'`},
 		{[]string{"version", "now"}, `nflab version: unexpected argument "now"; run 'nflab help version'`},
 		{[]string{"help", "nope"}, `nflab: unknown command "nope"; run 'nflab help'`},
-		{[]string{"help", "stats", "version"}, `nflab help: unexpected argument "version"; run 'nflab help help'`},
+		{[]string{"help", "stats", "version"}, `nflab stats: unexpected argument "version"; run 'nflab help stats'`},
 	}
 	for _, tt := range tests {
 		got := runWith(t, nil, nil, tt.args...)
@@ -287,7 +300,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestFailures(t *testing.T) {
-	notLoaded := "nflab: kernel module is not loaded; load it with 'insmod kmod/nflab.ko' (or 'modprobe nflab')\n"
+	notLoaded := "nflab: kernel module is not loaded; " + testHint() + "\n"
 	eperm := fmt.Errorf("nflab: reset hook stats: %w", unix.EPERM)
 	tests := []struct {
 		name    string
@@ -299,7 +312,6 @@ func TestFailures(t *testing.T) {
 		{"status not loaded", nil, nflab.ErrNotLoaded, nil, notLoaded},
 		{"stats not loaded", []string{"stats"}, nflab.ErrNotLoaded, nil, notLoaded},
 		{"reset not loaded", []string{"stats", "--reset"}, nflab.ErrNotLoaded, nil, notLoaded},
-		{"version not loaded", []string{"version"}, nflab.ErrNotLoaded, nil, notLoaded},
 		{
 			"reset without CAP_NET_ADMIN", []string{"stats", "--reset"}, nil,
 			&fakeClient{resetErr: eperm},
@@ -328,10 +340,10 @@ func TestFailures(t *testing.T) {
 // TestRunWiring checks run itself, which main calls: help needs no module.
 func TestRunWiring(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"help"}, &stdout, &stderr); code != 0 || stderr.Len() != 0 || stdout.Len() == 0 {
+	if code := run(context.Background(), []string{"help"}, &stdout, &stderr); code != 0 || stderr.Len() != 0 || stdout.Len() == 0 {
 		t.Fatalf("run(help) = %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
 	}
-	if code := run([]string{"nope"}, &stdout, &stderr); code != 2 {
+	if code := run(context.Background(), []string{"nope"}, &stdout, &stderr); code != 2 {
 		t.Fatalf("run(nope) = %d, want 2", code)
 	}
 }

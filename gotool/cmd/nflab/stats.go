@@ -1,0 +1,166 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	nflab "github.com/nflab/nflab/gotool"
+)
+
+// version is the version of this command.
+// TODO(h/proto): nlproto.MODULE_VERSION, generated from the header.
+const version = "0.1.0"
+
+func (a *app) statsCmd() *cobra.Command {
+	var reset bool
+	return a.leaf(leaf{
+		use:   "stats [--reset]",
+		short: "show the packet and byte counters of each hook, or reset them",
+		long: `Show what nflab counted at each of the five IPv4 hooks since the module was
+loaded or the counters were last reset, in hook order.
+
+Output:
+  table: columns HOOK, PACKETS, BYTES
+  json:  one line, {"hooks":[{"hook":"PRE_ROUTING","packets":N,"bytes":N},...]}`,
+		flags: func(fs *pflag.FlagSet) {
+			boolFlag(fs, &reset, "reset", "set the counters back to zero instead; prints nothing. Needs CAP_NET_ADMIN")
+		},
+		check: func(cmd *cobra.Command) error {
+			if reset && changed(cmd, "output") {
+				return usagef("--output cannot be combined with --reset, which prints nothing")
+			}
+			return nil
+		},
+		run: func(_ *cobra.Command, c client) (*output, error) {
+			if reset {
+				return nil, failed("resetting the hook counters", c.ResetHookStats())
+			}
+			stats, err := c.HookStats()
+			if err != nil {
+				return nil, failed("reading the hook counters", err)
+			}
+			return statsOutput(stats), nil
+		},
+	})
+}
+
+// jsonStats is the documented "nflab stats -o json" shape; scripts depend
+// on it, so it is spelled out here rather than derived from library types.
+type jsonStats struct {
+	Hooks []jsonHook `json:"hooks"`
+}
+
+type jsonHook struct {
+	Hook    enum   `json:"hook"`
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+}
+
+func statsOutput(stats []nflab.HookStat) *output {
+	js := jsonStats{Hooks: make([]jsonHook, 0, len(stats))}
+	for _, s := range stats {
+		js.Hooks = append(js.Hooks, jsonHook{Hook: hookEnum(s.Hook), Packets: s.Packets, Bytes: s.Bytes})
+	}
+	return &output{json: js, table: func(w io.Writer) { writeStatsTable(w, stats) }}
+}
+
+func writeStatsTable(w io.Writer, stats []nflab.HookStat) {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "HOOK\tPACKETS\tBYTES")
+	for _, s := range stats {
+		fmt.Fprintf(tw, "%s\t%d\t%d\n", hookEnum(s.Hook), s.Packets, s.Bytes)
+	}
+	tw.Flush()
+}
+
+// runStatus is bare "nflab": the versions, then the counters.
+func runStatus(c client) (*output, error) {
+	v, err := c.Version()
+	if err != nil {
+		return nil, failed("reading the module version", err)
+	}
+	stats, err := c.HookStats()
+	if err != nil {
+		return nil, failed("reading the hook counters", err)
+	}
+	so := statsOutput(stats)
+	return &output{
+		json: struct {
+			jsonVersion
+			jsonStats
+		}{jsonVersion{Client: version, Module: v.Module, Protocol: &v.Protocol}, so.json.(jsonStats)},
+		table: func(w io.Writer) {
+			fmt.Fprintf(w, "module %s, protocol %d\n\n", v.Module, v.Protocol)
+			so.table(w)
+		},
+	}, nil
+}
+
+// jsonVersion is the documented "nflab version -o json" shape; module and
+// protocol are left out when the module is not loaded.
+type jsonVersion struct {
+	Client   string  `json:"client"`
+	Module   string  `json:"module,omitempty"`
+	Protocol *uint32 `json:"protocol,omitempty"`
+}
+
+func (a *app) versionCmd() *cobra.Command {
+	return a.leaf(leaf{
+		use:   "version",
+		short: "show the client, module and protocol versions",
+		long: `Show the version of this command, of the running module and of the
+protocol the module speaks. Without the module, only this command's
+version is shown, with "module: not loaded", and the exit status is 0. If
+the module speaks a protocol this command does not, the versions are
+still shown and the exit status is 1.
+
+Output:
+  table: lines "client:", "module:", "protocol:"
+  json:  one line, {"client":"X","module":"Y","protocol":N}; without the
+         module, {"client":"X"}`,
+		noDial: true,
+		run: func(_ *cobra.Command, _ client) (*output, error) {
+			return a.runVersion()
+		},
+	})
+}
+
+func (a *app) runVersion() (*output, error) {
+	var (
+		v        nflab.Version
+		mismatch *nflab.ProtocolError
+		c, err   = a.dial()
+	)
+	js := jsonVersion{Client: version}
+	table := func(w io.Writer) {
+		fmt.Fprintf(w, "client:   %s\n", version)
+		if js.Protocol == nil {
+			fmt.Fprintf(w, "module:   not loaded\n")
+			return
+		}
+		fmt.Fprintf(w, "module:   %s\nprotocol: %d\n", js.Module, *js.Protocol)
+	}
+	switch {
+	case errors.Is(err, nflab.ErrNotLoaded):
+		return &output{json: js, table: table}, nil
+	case errors.As(err, &mismatch):
+		v = mismatch.Module
+		js.Module, js.Protocol = v.Module, &v.Protocol
+		if err := a.print(&output{json: js, table: table}); err != nil {
+			return nil, err
+		}
+		return nil, failed("checking the protocol version", mismatch)
+	case err != nil:
+		return nil, failed("connecting to the module", err)
+	}
+	defer c.Close()
+	if v, err = c.Version(); err != nil {
+		return nil, failed("reading the module version", err)
+	}
+	js.Module, js.Protocol = v.Module, &v.Protocol
+	return &output{json: js, table: table}, nil
+}
