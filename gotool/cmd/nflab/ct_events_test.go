@@ -150,11 +150,18 @@ func TestCTEventsFailures(t *testing.T) {
 	}
 }
 
-// failWriter fails every write after the first n.
-type failWriter struct{ n int }
+// failWriter fails every write after the first n, with err or a broken
+// pipe.
+type failWriter struct {
+	n   int
+	err error
+}
 
 func (w *failWriter) Write(b []byte) (int, error) {
 	if w.n == 0 {
+		if w.err != nil {
+			return 0, w.err
+		}
 		return 0, errors.New("write /dev/stdout: broken pipe")
 	}
 	w.n--

@@ -55,7 +55,7 @@ func writeJSON(w io.Writer, v any) error {
 		return failed("encoding JSON", err)
 	}
 	_, err = w.Write(append(b, '\n'))
-	return err // also kept by the app's stdout
+	return failed("writing output", err)
 }
 
 // newTable returns a tabwriter for columns separated by two spaces.

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// complete drives cobra's hidden __complete command, as the generated
+// scripts do, and returns the completions and the directive.
+func complete(t *testing.T, args ...string) ([]string, string) {
+	t.Helper()
+	got := runWith(t, nil, nil, append([]string{"__completeNoDesc"}, args...)...)
+	if got.Code != 0 {
+		t.Fatalf("nflab __complete %q = %+v", args, got)
+	}
+	lines := strings.Split(strings.TrimSuffix(got.Stdout, "\n"), "\n")
+	return lines[:len(lines)-1], lines[len(lines)-1]
+}
+
+const (
+	noFile        = ":4" // cobra.ShellCompDirectiveNoFileComp
+	noFileNoSpace = ":6" // ... | cobra.ShellCompDirectiveNoSpace
+)
+
+func TestComplete(t *testing.T) {
+	states := []string{"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2"}
+	tests := []struct {
+		args      []string
+		want      []string
+		directive string
+	}{
+		{[]string{""}, []string{"stats", "ct", "version", "completion", "help"}, noFile},
+		{[]string{"c"}, []string{"ct", "completion"}, noFile},
+		{[]string{"ct", ""}, []string{"list", "get", "events", "delete", "flush", "count", "stats", "config", "gc"}, noFile},
+		{[]string{"completion", ""}, []string{"bash", "zsh"}, noFile},
+		{[]string{"help", "ct", "e"}, []string{"events"}, noFile},
+		{[]string{"-o", ""}, []string{"table", "json"}, noFile},
+		{[]string{"stats", "--output", "j"}, []string{"json"}, noFile},
+		{[]string{"ct", "list", "-p", ""}, []string{"tcp", "udp", "icmp"}, noFile},
+		{[]string{"ct", "get", "--proto", "ic"}, []string{"icmp"}, noFile},
+		{[]string{"ct", "events", "--state", ""}, states, noFile},
+		{[]string{"ct", "flush", "--state", "syn"}, []string{"SYN_SENT", "SYN_RECV", "SYN_SENT2"}, noFile},
+		{[]string{"ct", "list", "--status", ""}, []string{"SEEN_REPLY", "ASSURED", "CONFIRMED", "DYING"}, noFileNoSpace},
+		{[]string{"ct", "list", "-u", "ASSURED,"}, []string{"ASSURED,SEEN_REPLY", "ASSURED,CONFIRMED", "ASSURED,DYING"}, noFileNoSpace},
+		{[]string{"ct", "config", "--timeout", "tcp_e"}, []string{"tcp_established="}, noFileNoSpace},
+		{[]string{"ct", "config", "--timeout", "icmp=5"}, []string{"icmp=5m", "icmp=5d"}, noFile},
+		{[]string{"ct", "config", "--tcp-loose="}, []string{"true", "false"}, noFile},
+		// conntrack's commands complete as the ct subcommands.
+		{[]string{"-L", "-p", ""}, []string{"tcp", "udp", "icmp"}, noFile},
+		{[]string{"-E", "--state", "EST"}, []string{"ESTABLISHED"}, noFile},
+	}
+	for _, tt := range tests {
+		got, directive := complete(t, tt.args...)
+		if diff := cmp.Diff(tt.want, got); diff != "" || directive != tt.directive {
+			t.Errorf("nflab %q<TAB>: directive %s, want %s (-want +got):\n%s", tt.args, directive, tt.directive, diff)
+		}
+	}
+
+	// Flag names.
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"ct", "list", "--"}, []string{"--proto", "--src", "--dst", "--sport", "--dport", "--state", "--status", "--output"}},
+		{[]string{"ct", "get", "--icmp"}, []string{"--icmp-id", "--icmp-type"}},
+		{[]string{"ct", "events", "--b"}, []string{"--buffer-size"}},
+		{[]string{"ct", "config", "--"}, []string{"--limit", "--tcp-loose", "--timeout"}},
+		{[]string{"stats", "--"}, []string{"--reset", "--output"}},
+		{[]string{"--"}, []string{"--dump", "--get", "--delete", "--flush", "--event", "--count", "--stats", "--output"}},
+	} {
+		got, _ := complete(t, tt.args...)
+		for _, w := range tt.want {
+			if !slices.Contains(got, w) {
+				t.Errorf("nflab %q<TAB> = %q, lacks %s", tt.args, got, w)
+			}
+		}
+		if slices.Contains(got, "--gen-readme") || slices.Contains(got, "gen-readme") {
+			t.Errorf("nflab %q<TAB> offers the hidden gen-readme", tt.args)
+		}
+	}
+}
+
+func TestCompletionScripts(t *testing.T) {
+	bash := runWith(t, nil, nil, "completion", "bash")
+	if bash.Code != 0 || !strings.Contains(bash.Stdout, "__start_nflab") || !strings.Contains(bash.Stdout, "__complete") {
+		t.Fatalf("nflab completion bash = exit %d, %.200q", bash.Code, bash.Stdout)
+	}
+	zsh := runWith(t, nil, nil, "completion", "zsh")
+	if zsh.Code != 0 || !strings.HasPrefix(zsh.Stdout, "#compdef nflab") || !strings.Contains(zsh.Stdout, "__complete") {
+		t.Fatalf("nflab completion zsh = exit %d, %.200q", zsh.Code, zsh.Stdout)
+	}
+	for _, args := range [][]string{{"completion", "fish"}, {"completion", "bash", "extra"}} {
+		if got := runWith(t, nil, nil, args...); got.Code != 2 {
+			t.Errorf("nflab %q = %+v, want a usage error", args, got)
+		}
+	}
+
+	dir := t.TempDir()
+	for shell, script := range map[string]string{"bash": bash.Stdout, "zsh": zsh.Stdout} {
+		path := filepath.Join(dir, "nflab."+shell)
+		if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := exec.LookPath(shell); err != nil {
+			t.Logf("%s not installed: its script is not syntax-checked", shell)
+			continue
+		}
+		if out, err := exec.Command(shell, "-n", path).CombinedOutput(); err != nil {
+			t.Errorf("%s -n: %v\n%s", shell, err, out)
+		}
+	}
+}
+
+// TestBashCompletion loads the bash script and completes through it, with
+// this test binary standing in for nflab.
+func TestBashCompletion(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	wrapper := "#!/bin/sh\nNFLAB_TEST_MAIN=1 exec " + exe + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "nflab"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		line string
+		want string
+	}{
+		{"nflab ct l", "list"},
+		{"nflab ct list -p ", "icmp tcp udp"},
+		{"nflab -L --state ESTA", "ESTABLISHED"},
+		{"nflab stats -o ", "json table"},
+	} {
+		// A stand-in for bash-completion's _get_comp_words_by_ref, which
+		// the script needs and which may not be installed.
+		script := `_get_comp_words_by_ref() {
+	cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+	words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
+}
+source <(nflab completion bash)
+COMP_LINE='` + tt.line + `'
+COMP_POINT=${#COMP_LINE}
+read -r -a COMP_WORDS <<< "$COMP_LINE"
+[[ $COMP_LINE == *" " ]] && COMP_WORDS+=("")
+COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+__start_nflab nflab
+printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
+`
+		cmd := exec.Command("bash", "--norc", "--noprofile", "-c", script)
+		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+		out, err := cmd.Output() // compopt complains on stderr outside a completion
+		if got := strings.TrimSpace(string(out)); err != nil || got != tt.want {
+			t.Errorf("bash completion of %q = %q (%v), want %q", tt.line, got, err, tt.want)
+		}
+	}
+}
