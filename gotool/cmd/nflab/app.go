@@ -277,6 +277,7 @@ nflab ...'). Exit status: 0 success, 1 failure, 2 usage error.`,
 		},
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
+	root.Flags().SortFlags = false
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(flagError)

@@ -72,7 +72,7 @@ func (a *app) ctListCmd() *cobra.Command {
 		filter nflab.CTFilter
 	)
 	return a.ctLeaf(&f, true, false, leaf{
-		use:   "list [filter flags]",
+		use:   "list [flags]",
 		short: "list the tracked connections, or those a filter selects",
 		long: `List the tracked connections (conntrack -L). Needs CAP_NET_ADMIN.
 
@@ -108,7 +108,7 @@ func (a *app) ctGetCmd() *cobra.Command {
 		t nflab.Tuple
 	)
 	return a.ctLeaf(&f, false, true, leaf{
-		use:   "get tuple flags",
+		use:   "get -p PROTO -s ADDR -d ADDR (--sport N --dport N | --icmp-id N --icmp-type T) [flags]",
 		short: "show the connection with a given tuple",
 		long: `Show the entry with this tuple in either direction (conntrack -G): -p, -s
 and -d as addresses, and --sport and --dport for tcp and udp, or --icmp-id
@@ -148,7 +148,7 @@ func (a *app) ctDeleteCmd() *cobra.Command {
 		whole  bool
 	)
 	return a.ctLeaf(&f, true, true, leaf{
-		use:   "delete tuple flags | filter flags",
+		use:   "delete [flags]",
 		short: "delete one connection, or those a filter selects",
 		long: `With a whole tuple (-p, -s and -d as addresses, and both ports, or
 --icmp-id and --icmp-type for icmp) and neither --state nor --status,
@@ -193,7 +193,7 @@ func (a *app) ctFlushCmd() *cobra.Command {
 		filter nflab.CTFilter
 	)
 	return a.ctLeaf(&f, true, false, leaf{
-		use:   "flush [filter flags]",
+		use:   "flush [flags]",
 		short: "delete every connection, or those a filter selects",
 		long: `Delete every tracked connection, or every one the filter selects
 (conntrack -F). Needs CAP_NET_ADMIN.
@@ -222,7 +222,7 @@ func (a *app) ctCountCmd() *cobra.Command {
 		filtered bool
 	)
 	return a.ctLeaf(&f, true, false, leaf{
-		use:   "count [filter flags]",
+		use:   "count [flags]",
 		short: "show how many connections are tracked, and the limit",
 		long: `Show the number of tracked connections and the most the table may hold
 (conntrack -C). Without a filter anyone may count; with one, the entries
@@ -319,7 +319,7 @@ func (a *app) ctConfigCmd() *cobra.Command {
 		setLoose bool // --tcp-loose was given
 	)
 	cmd := a.leaf(leaf{
-		use:   "config [--limit N] [--tcp-loose=true|false] [--timeout NAME=DURATION]...",
+		use:   "config [--limit N] [--tcp-loose[=BOOL]] [--timeout NAME=DURATION]... [flags]",
 		short: "show or change the table limit, TCP pickup and timeouts",
 		long: `Without settings, show every setting. With settings, change only those
 given, all or none, and print nothing; that needs CAP_NET_ADMIN.

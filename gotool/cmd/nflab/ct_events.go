@@ -55,7 +55,7 @@ func (a *app) ctEventsCmd() *cobra.Command {
 		buffer sizeValue
 	)
 	return a.ctLeaf(&f, true, false, leaf{
-		use:     "events [filter flags] [--buffer-size BYTES]",
+		use:     "events [flags]",
 		short:   "follow the tracked connections' changes as they happen",
 		long:    ctEventsHelp,
 		example: "  nflab ct events -p tcp --dport 80 -o json\n  nflab -E --buffer-size 8M",

@@ -59,7 +59,7 @@ func spliceReference(doc, ref string) (string, error) {
 }
 
 // reference is the Markdown CLI reference: a table of the commands, then
-// each command's help as nflab prints it.
+// each command's help as nflab prints it, folded.
 func reference() string {
 	// A tree of its own, whose writers it may change.
 	root := (&app{stdout: &recWriter{w: io.Discard}, stderr: io.Discard}).rootCmd()
@@ -78,19 +78,19 @@ func reference() string {
 	var b strings.Builder
 	b.WriteString("| command | what |\n|---|---|\n")
 	for _, c := range cmds {
-		fmt.Fprintf(&b, "| [`%s`](#%s) | %s |\n", c.CommandPath(), anchor(c), c.Short)
+		fmt.Fprintf(&b, "| `%s` | %s |\n", cell(c.UseLine()), cell(c.Short))
 	}
+	b.WriteString("\nEach command's help, as `--help` shows it:\n")
 	for _, c := range cmds {
 		var help bytes.Buffer
 		c.SetOut(&help)
 		c.InitDefaultHelpFlag()
 		_ = c.Help()
-		fmt.Fprintf(&b, "\n### %s\n\n```text\n%s```\n", c.CommandPath(), help.String())
+		fmt.Fprintf(&b, "\n<details><summary><code>%s</code></summary>\n\n```text\n%s```\n\n</details>\n",
+			c.CommandPath(), help.String())
 	}
 	return b.String()
 }
 
-// anchor is the GitHub anchor of a "### nflab ct list" heading.
-func anchor(c *cobra.Command) string {
-	return strings.ReplaceAll(c.CommandPath(), " ", "-")
-}
+// cell escapes the pipes of a Markdown table cell.
+func cell(s string) string { return strings.ReplaceAll(s, "|", "\\|") }

@@ -18,7 +18,7 @@ const version = "0.1.0"
 func (a *app) statsCmd() *cobra.Command {
 	var reset bool
 	return a.leaf(leaf{
-		use:   "stats [--reset]",
+		use:   "stats [--reset] [flags]",
 		short: "show the packet and byte counters of each hook, or reset them",
 		long: `Show what nflab counted at each of the five IPv4 hooks since the module was
 loaded or the counters were last reset, in hook order.

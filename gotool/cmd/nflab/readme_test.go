@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestREADMEReference fails when the README's CLI reference is not what
+// the commands generate.
+func TestREADMEReference(t *testing.T) {
+	const path = "../../../README.md"
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := spliceReference(string(doc), reference())
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if diff := cmp.Diff(want, string(doc)); diff != "" {
+		t.Errorf("README.md's CLI reference is stale; run 'go generate ./gotool/cmd/nflab' (-want +got):\n%s", diff)
+	}
+	// Every command is there, hidden ones are not.
+	for _, c := range []string{"nflab ct list", "nflab ct events", "nflab ct config", "nflab completion bash", "nflab version"} {
+		if !strings.Contains(string(doc), "<code>"+c+"</code>") {
+			t.Errorf("README.md lacks %s", c)
+		}
+	}
+	if strings.Contains(string(doc), "gen-readme") {
+		t.Error("README.md shows the hidden gen-readme")
+	}
+}
+
+func TestGenReadme(t *testing.T) {
+	path := t.TempDir() + "/README.md"
+	doc := "# x\n\n" + readmeBegin + "\nold\n" + readmeEnd + "\n\nafter\n"
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := runWith(t, nil, nil, "gen-readme", path); got.Code != 0 {
+		t.Fatalf("gen-readme = %+v", got)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# x\n\n" + readmeBegin + "\n" + reference() + readmeEnd + "\n\nafter\n"
+	if diff := cmp.Diff(want, string(b)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if err := os.WriteFile(path, []byte("no markers\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := runWith(t, nil, nil, "gen-readme", path); got.Code != 1 || !strings.Contains(got.Stderr, "no CLI reference markers") {
+		t.Errorf("gen-readme without markers = %+v", got)
+	}
+	if got := runWith(t, nil, nil, "gen-readme"); got.Code != 2 {
+		t.Errorf("gen-readme without a path = %+v", got)
+	}
+}
