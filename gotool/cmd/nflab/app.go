@@ -248,10 +248,10 @@ func flagName(f *pflag.Flag) string { return "--" + f.Name }
 
 // rootCmd declares the whole command tree.
 func (a *app) rootCmd() *cobra.Command {
-	root := &cobra.Command{
-		Use:   "nflab",
-		Short: "show and change what the nflab kernel module does",
-		Long: `Without a command, nflab shows the module's version and the packet and
+	root := a.leaf(leaf{
+		use:   "nflab",
+		short: "show and change what the nflab kernel module does",
+		long: `Without a command, nflab shows the module's version and the packet and
 byte counters of its five IPv4 hooks (as 'nflab version' and 'nflab stats').
 
 The conntrack(8) commands work at the top level too: -L, -G, -D, -F, -E,
@@ -260,24 +260,10 @@ and 'stats', with the same flags ('nflab -L -p tcp' is 'nflab ct list -p tcp').
 
 Everything is of the network namespace nflab runs in ('ip netns exec NS
 nflab ...'). Exit status: 0 success, 1 failure, 2 usage error.`,
-		Args:          unknownSubcommand,
-		SilenceErrors: true,
-		SilenceUsage:  true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.dial()
-			if err != nil {
-				return failed("connecting to the module", err)
-			}
-			defer c.Close()
-			out, err := runStatus(c)
-			if err != nil {
-				return err
-			}
-			return a.print(out)
-		},
-		ValidArgsFunction: cobra.NoFileCompletions,
-	}
-	root.Flags().SortFlags = false
+		run: func(_ *cobra.Command, c client) (*output, error) { return runStatus(c) },
+	})
+	root.Args = unknownSubcommand
+	root.SilenceErrors, root.SilenceUsage = true, true
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(flagError)

@@ -12,6 +12,12 @@ func (a *app) completionCmd() *cobra.Command {
 			short:  "write the " + shell + " completion script",
 			long:   "Write the " + shell + " completion script on stdout. " + how,
 			noDial: true,
+			check: func(cmd *cobra.Command) error {
+				if changed(cmd, "output") {
+					return usagef("--output does not apply to a completion script")
+				}
+				return nil
+			},
 			run: func(cmd *cobra.Command, _ client) (*output, error) {
 				// Write errors surface through the app's stdout.
 				_ = gen(cmd.Root())

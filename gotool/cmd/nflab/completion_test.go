@@ -95,7 +95,7 @@ func TestCompletionScripts(t *testing.T) {
 	if zsh.Code != 0 || !strings.HasPrefix(zsh.Stdout, "#compdef nflab") || !strings.Contains(zsh.Stdout, "__complete") {
 		t.Fatalf("nflab completion zsh = exit %d, %.200q", zsh.Code, zsh.Stdout)
 	}
-	for _, args := range [][]string{{"completion", "fish"}, {"completion", "bash", "extra"}} {
+	for _, args := range [][]string{{"completion", "fish"}, {"completion", "bash", "extra"}, {"completion", "zsh", "-o", "json"}} {
 		if got := runWith(t, nil, nil, args...); got.Code != 2 {
 			t.Errorf("nflab %q = %+v, want a usage error", args, got)
 		}

@@ -34,10 +34,14 @@ func main() {
 	// A closed pipe on stdout must give EPIPE, reported with exit status
 	// 1, rather than kill the process with SIGPIPE.
 	signal.Ignore(syscall.SIGPIPE)
+	// SIGINT and SIGTERM cancel the command's context, which ends
+	// 'ct events' with exit status 0; a second one kills as usual.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // client is what the commands need of *nflab.Client; tests fake it. Every
