@@ -176,7 +176,7 @@ func TestEventsBufferSize(t *testing.T) {
 	}
 	for _, v := range []string{"0", "-1", "2G", "1.5M", "4T", "lots", ""} {
 		got := runWith(t, nil, nil, "ct", "events", "--buffer-size", v)
-		want := `nflab ct events: invalid value "` + v + `" for --buffer-size: want a size in bytes, 1 to 2G, such as 4194304 or 4M; run 'nflab help ct events'` + "\n"
+		want := `nflab ct events: invalid value "` + v + `" for --buffer-size: want a size in bytes under 2G, such as 4194304 or 4M; run 'nflab help ct events'` + "\n"
 		if diff := cmp.Diff(result{2, "", want}, got); diff != "" {
 			t.Errorf("--buffer-size %q (-want +got):\n%s", v, diff)
 		}

@@ -335,7 +335,7 @@ func (s *sizeValue) Set(str string) error {
 	}
 	n, err := strconv.ParseUint(num, 10, 31)
 	if err != nil || n == 0 || n<<shift > maxSize {
-		return errors.New("want a size in bytes, 1 to 2G, such as 4194304 or 4M")
+		return errors.New("want a size in bytes under 2G, such as 4194304 or 4M")
 	}
 	s.v, s.set = int(n<<shift), true
 	return nil
