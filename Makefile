@@ -165,14 +165,21 @@ vet:
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -vx 'github.com/nflab/nflab/vmtests')
 
-vm_env = NFLAB_KERNEL=$(VMLINUZ) NFLAB_MODDIR=$(MODDIR) NFLAB_KO=$(CURDIR)/$(KO) \
+vm_env = NFLAB_VMTEST=1 NFLAB_KERNEL=$(VMLINUZ) NFLAB_MODDIR=$(MODDIR) NFLAB_KO=$(CURDIR)/$(KO) \
 	NFLAB_KERNEL_NAME=$(KERNEL)
 
 # The VM's own limit is the kernel's budget (vmtests/internal/vm/budget.go);
 # go test's is only a backstop above it.
 VM_TEST_TIMEOUT ?= 60m
+# TestGuest must have passed, not skipped or been left out: go test's own
+# status does not tell.
+VM_TEST_LOG = $(CURDIR)/bin/vm-test-$(KERNEL).log
 vm-test: module
-	$(vm_env) NFLAB_SOAK=$(NFLAB_SOAK) $(GO) test -count=1 -timeout $(VM_TEST_TIMEOUT) -v ./vmtests/
+	@mkdir -p bin
+	set -o pipefail; $(vm_env) NFLAB_SOAK=$(NFLAB_SOAK) $(GO) test -count=1 -timeout $(VM_TEST_TIMEOUT) -v ./vmtests/ 2>&1 | \
+		tee $(VM_TEST_LOG)
+	@grep -q '^--- PASS: TestGuest ' $(VM_TEST_LOG) || \
+		{ echo "vm-test: TestGuest did not pass on $(KERNEL) (skipped or not run)" >&2; exit 1; }
 
 # Guest benchmarks (nflab loaded vs not), on a stock kernel only: numbers
 # from the debug kernel mean nothing. BASELINE=<git revision> also builds
