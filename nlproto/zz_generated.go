@@ -9,6 +9,7 @@ const (
 	GENL_VERSION   = 1
 	PROTO_VERSION  = 2
 	PROTO_COMPAT   = 1
+	MODULE_VERSION = "0.2.0"
 	VERSION_MAXLEN = 32
 )
 
@@ -135,6 +136,14 @@ const (
 	CT_STATS_A_MAX            = 12
 )
 
+// #define values
+const (
+	CT_LIMIT_MIN   = 1
+	CT_LIMIT_MAX   = 4194304
+	CT_TIMEOUT_MIN = 1
+	CT_TIMEOUT_MAX = 2592000
+)
+
 // enum nflab_ct_config_attr
 const (
 	CT_CONFIG_A_UNSPEC    = 0
@@ -163,12 +172,21 @@ const (
 	CT_TIMEOUT_A_MAX             = 13
 )
 
+// enum nflab_ct_status_bit
+const (
+	CT_STATUS_SEEN_REPLY_BIT = 0
+	CT_STATUS_ASSURED_BIT    = 1
+	CT_STATUS_CONFIRMED_BIT  = 2
+	CT_STATUS_DYING_BIT      = 3
+)
+
 // enum nflab_ct_status
 const (
 	CT_STATUS_SEEN_REPLY = 1
 	CT_STATUS_ASSURED    = 2
 	CT_STATUS_CONFIRMED  = 4
 	CT_STATUS_DYING      = 8
+	CT_STATUS_ALL        = 15
 )
 
 // enum nflab_tcp_state
