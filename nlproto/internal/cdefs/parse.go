@@ -20,12 +20,15 @@ import (
 type Const struct {
 	Name     string // the C name
 	Line     int
+	IsDefine bool // a #define; false for an enum member
 	IsString bool
 	Int      int64
 	Str      string
 }
 
-// A Group is a run of #defines, or one enum, in header order.
+// A Group is a run of #defines, or one enum, in header order. An enum's
+// group ends with the #defines that follow it and refer to its members,
+// such as "#define X_MAX (__X_MAX - 1)" (their IsDefine is set).
 type Group struct {
 	Enum   string // the enum's tag; empty for a run of #defines
 	IsEnum bool
@@ -145,7 +148,7 @@ func (p *parseState) define(lineno int, rest string) error {
 	if err := p.declare(lineno, name); err != nil {
 		return err
 	}
-	c := Const{Name: name, Line: lineno}
+	c := Const{Name: name, Line: lineno, IsDefine: true}
 	var refs []string
 	if strings.HasPrefix(value, `"`) {
 		s, err := strconv.Unquote(value)
