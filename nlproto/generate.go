@@ -3,7 +3,7 @@
 //
 // They are generated from nflab.h, the one definition that the kernel module
 // compiles against, so Go and C cannot drift apart; edit the header and run
-// "go generate ./nlproto" (make generate), never zz_generated.go.
+// "go generate ./nlproto" (make generate), never the zz_ files.
 //
 // # Constants
 //
@@ -31,6 +31,14 @@
 // by the lower-case Short name within the CT_EVENT_ commands
 // (EnumCmd.Sub("CT_EVENT_"): "new", "update", "destroy"), and attributes in
 // parse errors by C name ("NFLAB_A_PROTO_VERSION").
+//
+// # Checked by the C compiler
+//
+// The generator evaluates nflab.h's constant expressions itself. So that a
+// misread value cannot go unnoticed, it also writes zz_static_assert.h, a
+// static_assert (or, for a string, an identical redefinition) per constant
+// with the value it computed; the module build compiles it
+// (kmod/nlproto_check.c), and so does a unit test with the host's cc.
 package nlproto
 
-//go:generate go run ./internal/gen -in nflab.h -out zz_generated.go
+//go:generate go run ./internal/gen -in nflab.h -out zz_generated.go -asserts zz_static_assert.h
