@@ -1,5 +1,7 @@
 // Package cdefs reads the #define and enum constants of a small C header,
-// such as nflab.h, and writes them out as Go constants.
+// such as nflab.h, and writes them out as Go constants and name tables
+// (Generate), and as C assertions through which a C compiler checks what
+// it read (GenerateAsserts, CrossCheck).
 //
 // It understands only what a uapi protocol header needs and fails, naming
 // file and line, on anything else: a constant skipped silently would be a
