@@ -82,7 +82,7 @@ help:
 	@echo 'make vm-run SCRIPT=path/to/script.sh   run a script in the lab VM'
 	@echo 'make style     checkpatch.pl --strict on the C sources'
 	@echo 'make check     sparse on the module'
-	@echo 'make generate  regenerate nlproto Go constants from nlproto/nflab.h'
+	@echo 'make generate  regenerate nlproto Go constants, name tables and C checks from nlproto/nflab.h'
 	@echo 'variables: KERNEL=$(KERNEL) (stock-6.1, stock-6.12, debug-6.1) KVER=$(KVER) KDIR=$(KDIR)'
 
 deps: PHASES := deps.txt
@@ -141,7 +141,8 @@ $(NFLAB_CACHE)/checkpatch/checkpatch.pl:
 # checkpatch (written for in-tree code) objects to.
 style: $(NFLAB_CACHE)/checkpatch/checkpatch.pl
 	perl $< --strict --no-tree --quiet -f \
-		$(filter-out %.mod.c kmod/compat.h,$(wildcard kmod/*.[ch])) nlproto/nflab.h
+		$(filter-out %.mod.c kmod/compat.h,$(wildcard kmod/*.[ch])) nlproto/nflab.h \
+		nlproto/zz_static_assert.h
 	perl $< --strict --no-tree --quiet --ignore LINUX_VERSION_CODE -f kmod/compat.h
 
 generate:
@@ -149,8 +150,9 @@ generate:
 
 generate-check:
 	@$(GO) generate ./nlproto
-	@git diff --exit-code --stat -- nlproto || \
-		{ echo "nlproto: generated Go constants are stale; run 'make generate' and commit" >&2; exit 1; }
+	@git diff --exit-code --stat -- nlproto && \
+		test -z "$$(git ls-files --others --exclude-standard -- nlproto)" || \
+		{ echo "nlproto: generated files are stale; run 'make generate' and commit" >&2; exit 1; }
 
 # The CI workflow, checked as GitHub would read it.
 lint-ci:
