@@ -259,6 +259,8 @@ vm-run: module $(NFLAB_VM)
 
 FORCE:
 
+# Not the kernel's "make M=... clean": it deletes every *.mod under M,
+# and go.mod is one.
 clean:
-	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
-	rm -rf modules.order Module.symvers bin
+	rm -f kmod/*.o kmod/*.ko kmod/*.mod kmod/*.mod.c kmod/.*.cmd kmod/modules.order .*.cmd
+	rm -rf modules.order Module.symvers bin .tmp_versions

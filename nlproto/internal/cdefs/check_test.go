@@ -94,7 +94,7 @@ func hostCC(t *testing.T) string {
 		cc = "cc"
 	}
 	if _, err := exec.LookPath(cc); err != nil {
-		t.Skipf("no C compiler (%v); install build-essential", err)
+		t.Fatalf("no C compiler (%v); install build-essential (make deps)", err)
 	}
 	return cc
 }
