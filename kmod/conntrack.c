@@ -103,7 +103,7 @@ MODULE_PARM_DESC(hashsize, "Conntrack hash buckets (default: scaled to RAM, 1024
 
 static unsigned int nflab_ct_max __read_mostly;
 module_param_named(ct_max, nflab_ct_max, uint, 0644);
-MODULE_PARM_DESC(ct_max, "Default conntrack entry limit of a new namespace (default: hashsize)");
+MODULE_PARM_DESC(ct_max, "Default conntrack entry limit of a new namespace (default: hashsize; 1-4194304)");
 
 static unsigned int nflab_ct_global_max __read_mostly;
 module_param_named(ct_global_max, nflab_ct_global_max, uint, 0644);
@@ -943,7 +943,9 @@ int nflab_ct_net_init(struct nflab_net *nn)
 	spin_lock_init(&nn->ct_lock);
 	INIT_LIST_HEAD(&nn->ct_all);
 	INIT_LIST_HEAD(&nn->ct_unassured);
-	nn->ct_limit = READ_ONCE(nflab_ct_max);
+	/* ct_max is writable at any time: keep the protocol's range. */
+	nn->ct_limit = clamp_t(unsigned int, READ_ONCE(nflab_ct_max),
+			       NFLAB_CT_LIMIT_MIN, NFLAB_CT_LIMIT_MAX);
 	nn->ct_tcp_loose = true;
 	for (i = 1; i <= NFLAB_CT_TIMEOUT_A_MAX; i++)
 		nn->ct_timeouts[i] = nflab_ct_default_timeouts[i] * HZ;
