@@ -27,6 +27,13 @@ func (c *Client) WatchConns(ctx context.Context, readBuffer int, fn func(nftypes
 		return &OpError{Op: "watch connections", Err: net.ErrClosed}
 	}
 	conn, err := c.open()
+	if c.life.Err() != nil {
+		// Closed meanwhile: the pinned namespace may be gone already.
+		if err == nil {
+			_ = conn.Close()
+		}
+		return &OpError{Op: "watch connections", Err: net.ErrClosed}
+	}
 	if err != nil {
 		return err
 	}
