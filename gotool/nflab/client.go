@@ -32,8 +32,11 @@ var (
 	ErrDumpInterrupted = nlclient.ErrDumpInterrupted
 )
 
-// An OpError is the failure of one operation on the module; see doc.go
-// for what its Err may be. It is nlclient.OpError, re-exported.
+// An OpError is the failure of one operation on the module; the package
+// documentation says what its Err may be. It is the backend's type,
+// re-exported: Op names the operation, Err is what failed it (the
+// kernel's syscall.Errno, errors.ErrUnsupported, a context error,
+// net.ErrClosed, ...) and Message is the kernel's extended ACK text.
 type OpError = nlclient.OpError
 
 // A ValidationError says why an argument cannot be sent; it is returned
@@ -74,7 +77,6 @@ type DialOptions struct {
 // backend is the OS-specific transport: nlclient on Linux.
 type backend interface {
 	Close() error
-	Supports(cmd uint8) bool
 	Version(context.Context) (nftypes.Version, error)
 	HookStats(context.Context) ([]nftypes.HookStat, error)
 	ResetHookStats(context.Context) error
