@@ -276,8 +276,7 @@ func TestWatch(t *testing.T) {
 			return nil
 		})
 	}()
-	waitFor(t, func() bool { return m.Sockets() == 2 })
-	time.Sleep(10 * time.Millisecond) // the watch joins its group after opening
+	waitFor(t, func() bool { return m.Listeners() == 1 })
 	added := m.AddConn(tcpConn(5))
 	m.Overrun()
 	if _, err := c.DeleteConns(bg, nftypes.ConnFilter{}); err != nil {

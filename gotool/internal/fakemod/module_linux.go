@@ -171,6 +171,9 @@ func (m *Module) Sockets() int {
 	return len(m.socks)
 }
 
+// Listeners returns how many sockets joined the "ct" group.
+func (m *Module) Listeners() int { return len(m.members()) }
+
 // Requests returns how many requests with command cmd the module got.
 func (m *Module) Requests(cmd uint8) int {
 	m.mu.Lock()
