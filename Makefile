@@ -165,7 +165,7 @@ vet:
 
 # Unit tests: everything but the VM suite.
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -vx 'github.com/nflab/nflab/vmtests')
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -vx 'github.com/nflab/nflab/vmtests')
 
 vm_env = NFLAB_VMTEST=1 NFLAB_KERNEL=$(VMLINUZ) NFLAB_MODDIR=$(MODDIR) NFLAB_KO=$(CURDIR)/$(KO) \
 	NFLAB_KERNEL_NAME=$(KERNEL)

@@ -1,13 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 var cmdStats = &command{
@@ -40,12 +42,12 @@ func runStats(a *app, cmd *command, args []string) int {
 
 	return a.withClient(func(c client) int {
 		if *reset {
-			if err := c.ResetHookStats(); err != nil {
+			if err := c.ResetHookStats(context.Background()); err != nil {
 				return a.fail("resetting the hook counters", err)
 			}
 			return exitOK
 		}
-		stats, err := c.HookStats()
+		stats, err := c.HookStats(context.Background())
 		if err != nil {
 			return a.fail("reading the hook counters", err)
 		}
@@ -71,12 +73,12 @@ type jsonStats struct {
 }
 
 type jsonHook struct {
-	Hook    nflab.Hook `json:"hook"`
-	Packets uint64     `json:"packets"`
-	Bytes   uint64     `json:"bytes"`
+	Hook    nftypes.Hook `json:"hook"`
+	Packets uint64       `json:"packets"`
+	Bytes   uint64       `json:"bytes"`
 }
 
-func statsJSON(stats []nflab.HookStat) jsonStats {
+func statsJSON(stats []nftypes.HookStat) jsonStats {
 	js := jsonStats{Hooks: make([]jsonHook, 0, len(stats))}
 	for _, s := range stats {
 		js.Hooks = append(js.Hooks, jsonHook{Hook: s.Hook, Packets: s.Packets, Bytes: s.Bytes})
@@ -84,7 +86,7 @@ func statsJSON(stats []nflab.HookStat) jsonStats {
 	return js
 }
 
-func writeStatsTable(w io.Writer, stats []nflab.HookStat) {
+func writeStatsTable(w io.Writer, stats []nftypes.HookStat) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOOK\tPACKETS\tBYTES")
 	for _, s := range stats {
@@ -123,7 +125,7 @@ func runVersion(a *app, cmd *command, args []string) int {
 	}
 
 	var (
-		v         nflab.Version
+		v         nftypes.Version
 		mismatch  *nflab.ProtocolError
 		c, err    = a.dial()
 		printOnly = errors.As(err, &mismatch)
@@ -135,7 +137,7 @@ func runVersion(a *app, cmd *command, args []string) int {
 		return a.fail("connecting to the module", err)
 	default:
 		defer c.Close()
-		if v, err = c.Version(); err != nil {
+		if v, err = c.Version(context.Background()); err != nil {
 			return a.fail("reading the module version", err)
 		}
 	}

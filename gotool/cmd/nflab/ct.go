@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 // "nflab ct <sub>": connection tracking, in conntrack(8)'s words.
@@ -289,54 +290,54 @@ func (f *ctFlags) wholeTuple() bool {
 	if f.icmpID.set || f.icmpType.set {
 		return true // only a tuple has them; tuple() says what is missing
 	}
-	return (f.proto.v == nflab.TCP || f.proto.v == nflab.UDP) &&
+	return (f.proto.v == nftypes.TCP || f.proto.v == nftypes.UDP) &&
 		f.src.isAddr() && f.dst.isAddr() && f.sport.set && f.dport.set &&
 		!f.state.set && !f.status.set
 }
 
 // tuple builds the tuple the flags name, or says what is wrong.
-func (f *ctFlags) tuple() (nflab.Tuple, error) {
+func (f *ctFlags) tuple() (nftypes.Tuple, error) {
 	if f.state.set || f.status.set {
-		return nflab.Tuple{}, errors.New("--state and --status select by filter; they cannot be combined with --icmp-id or --icmp-type")
+		return nftypes.Tuple{}, errors.New("--state and --status select by filter; they cannot be combined with --icmp-id or --icmp-type")
 	}
 	if !f.proto.set {
-		return nflab.Tuple{}, errors.New("missing -p (tcp, udp or icmp)")
+		return nftypes.Tuple{}, errors.New("missing -p (tcp, udp or icmp)")
 	}
 	for _, a := range []struct {
 		flag string
 		v    *addrValue
 	}{{"-s", &f.src}, {"-d", &f.dst}} {
 		if !a.v.set {
-			return nflab.Tuple{}, fmt.Errorf("missing %s", a.flag)
+			return nftypes.Tuple{}, fmt.Errorf("missing %s", a.flag)
 		}
 		if !a.v.isAddr() {
-			return nflab.Tuple{}, fmt.Errorf("%s %s is a prefix; one connection needs an address", a.flag, a.v.p)
+			return nftypes.Tuple{}, fmt.Errorf("%s %s is a prefix; one connection needs an address", a.flag, a.v.p)
 		}
 	}
-	t := nflab.Tuple{Src: f.src.p.Addr(), Dst: f.dst.p.Addr(), Proto: f.proto.v}
-	if t.Proto == nflab.ICMP {
+	t := nftypes.Tuple{Src: f.src.p.Addr(), Dst: f.dst.p.Addr(), Proto: f.proto.v}
+	if t.Proto == nftypes.ICMP {
 		if f.sport.set || f.dport.set {
-			return nflab.Tuple{}, errors.New("--sport and --dport apply to tcp and udp; icmp takes --icmp-id and --icmp-type")
+			return nftypes.Tuple{}, errors.New("--sport and --dport apply to tcp and udp; icmp takes --icmp-id and --icmp-type")
 		}
 		if !f.icmpID.set || !f.icmpType.set {
-			return nflab.Tuple{}, errors.New("missing --icmp-id or --icmp-type (icmp)")
+			return nftypes.Tuple{}, errors.New("missing --icmp-id or --icmp-type (icmp)")
 		}
 		t.ICMPID, t.ICMPType = uint16(f.icmpID.v), uint8(f.icmpType.v)
 		return t, nil
 	}
 	if f.icmpID.set || f.icmpType.set {
-		return nflab.Tuple{}, fmt.Errorf("--icmp-id and --icmp-type apply to icmp, not %s", t.Proto)
+		return nftypes.Tuple{}, fmt.Errorf("--icmp-id and --icmp-type apply to icmp, not %s", t.Proto)
 	}
 	if !f.sport.set || !f.dport.set {
-		return nflab.Tuple{}, fmt.Errorf("missing --sport or --dport (%s)", t.Proto)
+		return nftypes.Tuple{}, fmt.Errorf("missing --sport or --dport (%s)", t.Proto)
 	}
 	t.SrcPort, t.DstPort = f.sport.v, f.dport.v
 	return t, validateMsg(t.Validate())
 }
 
 // filter builds the filter the flags describe, or says what is wrong.
-func (f *ctFlags) filter() (nflab.CTFilter, error) {
-	ft := nflab.CTFilter{
+func (f *ctFlags) filter() (nftypes.ConnFilter, error) {
+	ft := nftypes.ConnFilter{
 		Proto:   f.proto.v,
 		Src:     f.src.p,
 		Dst:     f.dst.p,
@@ -345,15 +346,15 @@ func (f *ctFlags) filter() (nflab.CTFilter, error) {
 		Status:  f.status.v,
 	}
 	if f.state.set {
-		if f.proto.set && f.proto.v != nflab.TCP {
-			return nflab.CTFilter{}, fmt.Errorf("--state applies to tcp, not %s", f.proto.v)
+		if f.proto.set && f.proto.v != nftypes.TCP {
+			return nftypes.ConnFilter{}, fmt.Errorf("--state applies to tcp, not %s", f.proto.v)
 		}
 		s := f.state.v
 		ft.TCPState = &s
-		ft.Proto = nflab.TCP
+		ft.Proto = nftypes.TCP
 	}
-	if (f.sport.set || f.dport.set) && ft.Proto != nflab.TCP && ft.Proto != nflab.UDP {
-		return nflab.CTFilter{}, errors.New("--sport and --dport need -p tcp or -p udp")
+	if (f.sport.set || f.dport.set) && ft.Proto != nftypes.TCP && ft.Proto != nftypes.UDP {
+		return nftypes.ConnFilter{}, errors.New("--sport and --dport need -p tcp or -p udp")
 	}
 	return ft, validateMsg(ft.Validate())
 }
@@ -368,7 +369,7 @@ func validateMsg(err error) error {
 
 // protoValue is -p: tcp, udp or icmp.
 type protoValue struct {
-	v   nflab.Proto
+	v   nftypes.Proto
 	set bool
 }
 
@@ -380,7 +381,7 @@ func (p *protoValue) String() string {
 }
 
 func (p *protoValue) Set(s string) error {
-	for _, v := range []nflab.Proto{nflab.TCP, nflab.UDP, nflab.ICMP} {
+	for _, v := range []nftypes.Proto{nftypes.TCP, nftypes.UDP, nftypes.ICMP} {
 		if strings.EqualFold(s, v.String()) {
 			p.v, p.set = v, true
 			return nil
@@ -475,7 +476,7 @@ func (n *numValue) Set(s string) error {
 
 // stateValue is --state.
 type stateValue struct {
-	v   nflab.TCPState
+	v   nftypes.TCPState
 	set bool
 }
 
@@ -487,14 +488,14 @@ func (s *stateValue) String() string {
 }
 
 func (s *stateValue) Set(str string) error {
-	for st := nflab.TCPNone; st <= nflab.TCPSynSent2; st++ {
+	for st := nftypes.TCPNone; st <= nftypes.TCPSynSent2; st++ {
 		if strings.EqualFold(str, st.String()) {
 			s.v, s.set = st, true
 			return nil
 		}
 	}
 	var names []string
-	for st := nflab.TCPNone; st <= nflab.TCPSynSent2; st++ {
+	for st := nftypes.TCPNone; st <= nftypes.TCPSynSent2; st++ {
 		names = append(names, st.String())
 	}
 	return fmt.Errorf("want a TCP state: %s", strings.Join(names, ", "))
@@ -502,7 +503,7 @@ func (s *stateValue) Set(str string) error {
 
 // statusValue is --status.
 type statusValue struct {
-	v   nflab.CTStatus
+	v   nftypes.ConnStatus
 	set bool
 }
 
@@ -515,7 +516,7 @@ func (s *statusValue) String() string {
 
 func (s *statusValue) Set(str string) error {
 	const want = "want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas"
-	var v nflab.CTStatus
+	var v nftypes.ConnStatus
 	if strings.EqualFold(str, "none") || strings.Contains(strings.ToLower(str), "0x") {
 		return errors.New(want)
 	}
@@ -553,7 +554,7 @@ func runCTList(a *app, cmd *command, args []string) int {
 		return a.usageError(cmd.name, "%v", err)
 	}
 	return a.withClient(func(c client) int {
-		conns, err := c.Conns(filter)
+		conns, err := c.Conns(context.Background(), filter)
 		if err != nil {
 			return a.fail("listing connections", err)
 		}
@@ -581,7 +582,7 @@ func runCTGet(a *app, cmd *command, args []string) int {
 		return a.usageError(cmd.name, "%v", err)
 	}
 	return a.withClient(func(c client) int {
-		ct, err := c.Conn(t)
+		ct, err := c.Conn(context.Background(), t)
 		if err != nil {
 			return a.fail("looking up the connection", err)
 		}
@@ -589,7 +590,7 @@ func runCTGet(a *app, cmd *command, args []string) int {
 			writeJSON(a.stdout, connJSON(ct))
 			return exitOK
 		}
-		writeConnTable(a.stdout, []nflab.Conn{ct})
+		writeConnTable(a.stdout, []nftypes.Conn{ct})
 		return exitOK
 	})
 }
@@ -601,8 +602,8 @@ func runCTDelete(a *app, cmd *command, args []string) int {
 		return status
 	}
 	var (
-		t      nflab.Tuple
-		filter nflab.CTFilter
+		t      nftypes.Tuple
+		filter nftypes.ConnFilter
 		err    error
 		whole  = f.wholeTuple()
 	)
@@ -610,7 +611,7 @@ func runCTDelete(a *app, cmd *command, args []string) int {
 		t, err = f.tuple()
 	} else {
 		filter, err = f.filter()
-		if err == nil && filter == (nflab.CTFilter{}) {
+		if err == nil && filter == (nftypes.ConnFilter{}) {
 			err = errors.New("give a connection or a filter; 'nflab ct flush' deletes every entry")
 		}
 	}
@@ -620,9 +621,9 @@ func runCTDelete(a *app, cmd *command, args []string) int {
 	return a.withClient(func(c client) int {
 		n := 1
 		if whole {
-			err = c.DeleteConn(t)
+			err = c.DeleteConn(context.Background(), t)
 		} else {
-			n, err = c.DeleteConns(filter)
+			n, err = c.DeleteConns(context.Background(), filter)
 		}
 		if err != nil {
 			return a.fail("deleting connections", err)
@@ -651,7 +652,7 @@ func runCTFlush(a *app, cmd *command, args []string) int {
 		return a.usageError(cmd.name, "%v", err)
 	}
 	return a.withClient(func(c client) int {
-		n, err := c.FlushConns(filter)
+		n, err := c.DeleteConns(context.Background(), filter)
 		if err != nil {
 			return a.fail("flushing connections", err)
 		}
@@ -670,7 +671,7 @@ func runCTCount(a *app, cmd *command, args []string) int {
 		return status
 	}
 	return a.withClient(func(c client) int {
-		n, limit, err := c.ConnCount()
+		n, limit, err := c.ConnCount(context.Background())
 		if err != nil {
 			return a.fail("counting connections", err)
 		}
@@ -707,7 +708,7 @@ func runCTStats(a *app, cmd *command, args []string) int {
 		return status
 	}
 	return a.withClient(func(c client) int {
-		s, err := c.CTStats()
+		s, err := c.TrackerStats(context.Background())
 		if err != nil {
 			return a.fail("reading the conntrack counters", err)
 		}
@@ -734,7 +735,7 @@ func runCTStats(a *app, cmd *command, args []string) int {
 }
 
 // timeoutsValue is --timeout NAME=DURATION, repeatable.
-type timeoutsValue map[nflab.CTTimeout]time.Duration
+type timeoutsValue map[nftypes.Timeout]time.Duration
 
 func (t timeoutsValue) String() string { return "" }
 
@@ -743,7 +744,7 @@ func (t timeoutsValue) Set(s string) error {
 	if !ok {
 		return errors.New("want NAME=DURATION, such as tcp_established=2h")
 	}
-	var to nflab.CTTimeout
+	var to nftypes.Timeout
 	if err := to.UnmarshalText([]byte(name)); err != nil || !knownTimeout(to) {
 		return fmt.Errorf("unknown timeout %q; want one of %s", name, timeoutList())
 	}
@@ -756,15 +757,19 @@ func (t timeoutsValue) Set(s string) error {
 	} else if d, err = time.ParseDuration(dur); err != nil {
 		return fmt.Errorf("%s: want a duration such as 30s, 5m or a number of seconds", to)
 	}
-	if err := nflab.ValidateCTTimeout(d); err != nil {
+	if err := nftypes.ValidateTimeout(d); err != nil {
+		var ve *nftypes.ValidationError
+		if errors.As(err, &ve) {
+			return fmt.Errorf("%s: %s", to, ve.Reason)
+		}
 		return fmt.Errorf("%s: %v", to, err)
 	}
 	t[to] = d
 	return nil
 }
 
-func knownTimeout(t nflab.CTTimeout) bool {
-	for _, k := range nflab.CTTimeouts() {
+func knownTimeout(t nftypes.Timeout) bool {
+	for _, k := range nftypes.Timeouts() {
 		if k == t {
 			return true
 		}
@@ -774,7 +779,7 @@ func knownTimeout(t nflab.CTTimeout) bool {
 
 func timeoutList() string {
 	var names []string
-	for _, t := range nflab.CTTimeouts() {
+	for _, t := range nftypes.Timeouts() {
 		names = append(names, t.String())
 	}
 	return strings.Join(names, ", ")
@@ -795,8 +800,8 @@ func (l *limitValue) String() string {
 
 func (l *limitValue) Set(s string) error {
 	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil || n < 1 || n > nflab.MaxCTLimit {
-		return fmt.Errorf("want a number of entries, 1-%d", nflab.MaxCTLimit)
+	if err != nil || n < 1 || n > nftypes.MaxLimit {
+		return fmt.Errorf("want a number of entries, 1-%d", nftypes.MaxLimit)
 	}
 	l.v, l.set = uint32(n), true
 	return nil
@@ -819,19 +824,19 @@ func runCTConfig(a *app, cmd *command, args []string) int {
 
 	return a.withClient(func(c client) int {
 		if set {
-			cfg := nflab.CTConfig{Timeouts: timeouts}
+			cfg := nftypes.TrackerConfig{Timeouts: timeouts}
 			if limit.set {
 				cfg.Limit = &limit.v
 			}
 			if isSet(fs, "tcp-loose") {
 				cfg.TCPLoose = loose
 			}
-			if err := c.SetCTConfig(cfg); err != nil {
+			if err := c.SetTrackerConfig(context.Background(), cfg); err != nil {
 				return a.fail("changing the conntrack settings", err)
 			}
 			return exitOK
 		}
-		cfg, err := c.CTConfig()
+		cfg, err := c.TrackerConfig(context.Background())
 		if err != nil {
 			return a.fail("reading the conntrack settings", err)
 		}
@@ -846,7 +851,7 @@ func runCTConfig(a *app, cmd *command, args []string) int {
 		fmt.Fprintln(tw, "SETTING\tVALUE")
 		fmt.Fprintf(tw, "limit\t%d\n", *cfg.Limit)
 		fmt.Fprintf(tw, "tcp_loose\t%t\n", *cfg.TCPLoose)
-		for _, t := range nflab.CTTimeouts() {
+		for _, t := range nftypes.Timeouts() {
 			if d, ok := cfg.Timeouts[t]; ok {
 				fmt.Fprintf(tw, "%s\t%ds\n", t, int64(d/time.Second))
 			}
@@ -865,11 +870,11 @@ type jsonCTConfig struct {
 
 // jsonTimeouts is an object of seconds in protocol order, not the
 // alphabetical order encoding/json gives maps.
-type jsonTimeouts map[nflab.CTTimeout]time.Duration
+type jsonTimeouts map[nftypes.Timeout]time.Duration
 
 func (t jsonTimeouts) MarshalJSON() ([]byte, error) {
 	b := []byte{'{'}
-	for _, k := range nflab.CTTimeouts() {
+	for _, k := range nftypes.Timeouts() {
 		d, ok := t[k]
 		if !ok {
 			continue
@@ -890,7 +895,7 @@ func runCTGC(a *app, cmd *command, args []string) int {
 		return status
 	}
 	return a.withClient(func(c client) int {
-		n, err := c.RunCTGC()
+		n, err := c.RunGC(context.Background())
 		if err != nil {
 			return a.fail("running conntrack garbage collection", err)
 		}
@@ -911,18 +916,18 @@ type jsonConns struct {
 }
 
 type jsonConn struct {
-	ID           uint32          `json:"id"`
-	Proto        nflab.Proto     `json:"proto"`
-	Orig         jsonTuple       `json:"orig"`
-	Reply        jsonTuple       `json:"reply"`
-	TCPState     *nflab.TCPState `json:"tcp_state,omitempty"`
-	Status       []string        `json:"status"`
-	Timeout      int64           `json:"timeout"`
-	PacketsOrig  uint64          `json:"packets_orig"`
-	BytesOrig    uint64          `json:"bytes_orig"`
-	PacketsReply uint64          `json:"packets_reply"`
-	BytesReply   uint64          `json:"bytes_reply"`
-	Start        time.Time       `json:"start,omitzero"`
+	ID           uint32            `json:"id"`
+	Proto        nftypes.Proto     `json:"proto"`
+	Orig         jsonTuple         `json:"orig"`
+	Reply        jsonTuple         `json:"reply"`
+	TCPState     *nftypes.TCPState `json:"tcp_state,omitempty"`
+	Status       []string          `json:"status"`
+	Timeout      int64             `json:"timeout"`
+	PacketsOrig  uint64            `json:"packets_orig"`
+	BytesOrig    uint64            `json:"bytes_orig"`
+	PacketsReply uint64            `json:"packets_reply"`
+	BytesReply   uint64            `json:"bytes_reply"`
+	Start        time.Time         `json:"start,omitzero"`
 }
 
 type jsonTuple struct {
@@ -934,18 +939,18 @@ type jsonTuple struct {
 	ICMPType *uint8     `json:"icmp_type,omitempty"`
 }
 
-func tupleJSON(t nflab.Tuple) jsonTuple {
+func tupleJSON(t nftypes.Tuple) jsonTuple {
 	jt := jsonTuple{Src: t.Src, Dst: t.Dst}
 	switch t.Proto {
-	case nflab.TCP, nflab.UDP:
+	case nftypes.TCP, nftypes.UDP:
 		jt.SPort, jt.DPort = &t.SrcPort, &t.DstPort
-	case nflab.ICMP:
+	case nftypes.ICMP:
 		jt.ICMPID, jt.ICMPType = &t.ICMPID, &t.ICMPType
 	}
 	return jt
 }
 
-func connJSON(c nflab.Conn) jsonConn {
+func connJSON(c nftypes.Conn) jsonConn {
 	jc := jsonConn{
 		ID:           c.ID,
 		Proto:        c.Orig.Proto,
@@ -959,23 +964,23 @@ func connJSON(c nflab.Conn) jsonConn {
 		BytesReply:   c.BytesReply,
 		Start:        c.Start,
 	}
-	if c.Orig.Proto == nflab.TCP {
+	if c.Orig.Proto == nftypes.TCP {
 		jc.TCPState = &c.TCPState
 	}
 	return jc
 }
 
-func writeConnTable(w io.Writer, conns []nflab.Conn) {
+func writeConnTable(w io.Writer, conns []nftypes.Conn) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROTO\tSRC\tDST\tSPORT\tDPORT\tSTATE\tSTATUS\tTIMEOUT\tPACKETS\tBYTES")
 	for _, c := range conns {
 		o := c.Orig
 		sport, dport := strconv.Itoa(int(o.SrcPort)), strconv.Itoa(int(o.DstPort))
-		if o.Proto == nflab.ICMP {
+		if o.Proto == nftypes.ICMP {
 			sport, dport = "id="+strconv.Itoa(int(o.ICMPID)), "type="+strconv.Itoa(int(o.ICMPType))
 		}
 		state := "-"
-		if o.Proto == nflab.TCP {
+		if o.Proto == nftypes.TCP {
 			state = c.TCPState.String()
 		}
 		status := "-"

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"syscall"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 // "nflab ct events": conntrack -E.
@@ -71,8 +71,8 @@ func runCTEvents(a *app, cmd *command, args []string) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		p := eventPrinter{json: *out == "json", stdout: a.stdout, stderr: a.stderr}
-		err := c.WatchConns(ctx, func(ev nflab.CTEvent) error {
-			if ev.Type != nflab.CTEventLost {
+		err := c.WatchConns(ctx, nil, func(ev nftypes.ConnEvent) error {
+			if ev.Type != nftypes.EventLost {
 				if !filter.Match(ev.Conn) {
 					return nil
 				}
@@ -81,7 +81,7 @@ func runCTEvents(a *app, cmd *command, args []string) int {
 			if err := p.lost(); err != nil {
 				return err
 			}
-			conns, err := c.Conns(filter)
+			conns, err := c.Conns(ctx, filter)
 			if err != nil {
 				return &stepError{"resynchronising after lost events", err}
 			}
@@ -126,7 +126,7 @@ type jsonEvent struct {
 
 // entry writes one event of type typ ("new", "update", "destroy" or
 // "sync") about c.
-func (p eventPrinter) entry(typ string, c nflab.Conn) error {
+func (p eventPrinter) entry(typ string, c nftypes.Conn) error {
 	if p.json {
 		jc := connJSON(c)
 		return p.writeJSON(jsonEvent{Type: typ, Entry: &jc})
@@ -167,17 +167,17 @@ func (p eventPrinter) write(b []byte) error {
 
 // eventLine formats an event in fixed columns, wide enough for any IPv4
 // address and port, so that a stream lines up without a table writer.
-func eventLine(tag string, c nflab.Conn) string {
+func eventLine(tag string, c nftypes.Conn) string {
 	o := c.Orig
 	src, dst, state := o.Src.String(), o.Dst.String(), "-"
 	switch o.Proto {
-	case nflab.TCP, nflab.UDP:
+	case nftypes.TCP, nftypes.UDP:
 		src = netip.AddrPortFrom(o.Src, o.SrcPort).String()
 		dst = netip.AddrPortFrom(o.Dst, o.DstPort).String()
-		if o.Proto == nflab.TCP {
+		if o.Proto == nftypes.TCP {
 			state = c.TCPState.String()
 		}
-	case nflab.ICMP:
+	case nftypes.ICMP:
 		state = fmt.Sprintf("id=%d type=%d", o.ICMPID, o.ICMPType)
 	}
 	status := "-"

@@ -9,7 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,12 +18,12 @@ import (
 // table, listed to resynchronise, holds the four connections.
 func eventsFake() *fakeClient {
 	f := ctFake()
-	f.events = []nflab.CTEvent{
-		{Type: nflab.CTEventNew, Conn: synConn},
-		{Type: nflab.CTEventUpdate, Conn: tcpConn},
-		{Type: nflab.CTEventLost},
-		{Type: nflab.CTEventDestroy, Conn: udpConn},
-		{Type: nflab.CTEventNew, Conn: icmpConn},
+	f.events = []nftypes.ConnEvent{
+		{Type: nftypes.EventNew, Conn: synConn},
+		{Type: nftypes.EventUpdate, Conn: tcpConn},
+		{Type: nftypes.EventLost},
+		{Type: nftypes.EventDestroy, Conn: udpConn},
+		{Type: nftypes.EventNew, Conn: icmpConn},
 	}
 	return f
 }
@@ -182,13 +183,13 @@ func TestCTEventsHelp(t *testing.T) {
 		}
 	}
 	c := tcpConn
-	c.Orig.SrcPort, c.TCPState, c.Status = 40000, nflab.TCPSynSent, 0
+	c.Orig.SrcPort, c.TCPState, c.Status = 40000, nftypes.TCPSynSent, 0
 	if got, want := eventLine("[NEW]", c), "[NEW]     tcp  10.0.1.2:40000        -> 10.0.2.2:80           SYN_SENT          -\n"; got != want {
 		t.Errorf("eventLine = %q, want %q", got, want)
 	}
 	// The widest tuple still lines up.
-	wide := nflab.Conn{Orig: nflab.Tuple{
-		Proto: nflab.UDP, Src: netip.MustParseAddr("255.255.255.255"), Dst: netip.MustParseAddr("255.255.255.254"),
+	wide := nftypes.Conn{Orig: nftypes.Tuple{
+		Proto: nftypes.UDP, Src: netip.MustParseAddr("255.255.255.255"), Dst: netip.MustParseAddr("255.255.255.254"),
 		SrcPort: 65535, DstPort: 65534,
 	}}
 	if got, want := eventLine("[UPDATE]", wide), "[UPDATE]  udp  255.255.255.255:65535 -> 255.255.255.254:65534 -                 -\n"; got != want {

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,46 +24,46 @@ var (
 	ipA = netip.MustParseAddr("10.0.1.2")
 	ipB = netip.MustParseAddr("10.0.2.2")
 
-	udpConn = nflab.Conn{
+	udpConn = nftypes.Conn{
 		ID:          1,
-		Orig:        nflab.Tuple{Src: ipA, Dst: ipB, Proto: nflab.UDP, SrcPort: 5000, DstPort: 9999},
-		Reply:       nflab.Tuple{Src: ipB, Dst: ipA, Proto: nflab.UDP, SrcPort: 9999, DstPort: 5000},
-		Status:      nflab.StatusSeenReply | nflab.StatusAssured | nflab.StatusConfirmed,
+		Orig:        nftypes.Tuple{Src: ipA, Dst: ipB, Proto: nftypes.UDP, SrcPort: 5000, DstPort: 9999},
+		Reply:       nftypes.Tuple{Src: ipB, Dst: ipA, Proto: nftypes.UDP, SrcPort: 9999, DstPort: 5000},
+		Status:      nftypes.StatusSeenReply | nftypes.StatusAssured | nftypes.StatusConfirmed,
 		Timeout:     29 * time.Second,
 		PacketsOrig: 1, BytesOrig: 34, PacketsReply: 1, BytesReply: 34,
 		Start: time.Date(2026, 11, 25, 21, 0, 0, 123456789, time.UTC),
 	}
-	tcpConn = nflab.Conn{
+	tcpConn = nftypes.Conn{
 		ID:          2,
-		Orig:        nflab.Tuple{Src: ipA, Dst: ipB, Proto: nflab.TCP, SrcPort: 40000, DstPort: 80},
-		Reply:       nflab.Tuple{Src: ipB, Dst: ipA, Proto: nflab.TCP, SrcPort: 80, DstPort: 40000},
-		Status:      nflab.StatusSeenReply | nflab.StatusAssured | nflab.StatusConfirmed,
-		TCPState:    nflab.TCPEstablished,
+		Orig:        nftypes.Tuple{Src: ipA, Dst: ipB, Proto: nftypes.TCP, SrcPort: 40000, DstPort: 80},
+		Reply:       nftypes.Tuple{Src: ipB, Dst: ipA, Proto: nftypes.TCP, SrcPort: 80, DstPort: 40000},
+		Status:      nftypes.StatusSeenReply | nftypes.StatusAssured | nftypes.StatusConfirmed,
+		TCPState:    nftypes.TCPEstablished,
 		Timeout:     431999 * time.Second,
 		PacketsOrig: 6, BytesOrig: 412, PacketsReply: 4, BytesReply: 5300,
 		Start: time.Date(2026, 11, 25, 21, 0, 1, 0, time.UTC),
 	}
-	icmpConn = nflab.Conn{
+	icmpConn = nftypes.Conn{
 		ID:          3,
-		Orig:        nflab.Tuple{Src: ipA, Dst: ipB, Proto: nflab.ICMP, ICMPID: 4660, ICMPType: 8},
-		Reply:       nflab.Tuple{Src: ipB, Dst: ipA, Proto: nflab.ICMP, ICMPID: 4660, ICMPType: 0},
-		Status:      nflab.StatusConfirmed,
+		Orig:        nftypes.Tuple{Src: ipA, Dst: ipB, Proto: nftypes.ICMP, ICMPID: 4660, ICMPType: 8},
+		Reply:       nftypes.Tuple{Src: ipB, Dst: ipA, Proto: nftypes.ICMP, ICMPID: 4660, ICMPType: 0},
+		Status:      nftypes.StatusConfirmed,
 		Timeout:     30 * time.Second,
 		PacketsOrig: 1, BytesOrig: 84,
 		Start: time.Date(2026, 11, 25, 21, 0, 2, 500000000, time.UTC),
 	}
-	synConn = nflab.Conn{
+	synConn = nftypes.Conn{
 		ID:       4,
-		Orig:     nflab.Tuple{Src: ipA, Dst: ipB, Proto: nflab.TCP, SrcPort: 40001, DstPort: 81},
-		Reply:    nflab.Tuple{Src: ipB, Dst: ipA, Proto: nflab.TCP, SrcPort: 81, DstPort: 40001},
-		TCPState: nflab.TCPSynSent,
+		Orig:     nftypes.Tuple{Src: ipA, Dst: ipB, Proto: nftypes.TCP, SrcPort: 40001, DstPort: 81},
+		Reply:    nftypes.Tuple{Src: ipB, Dst: ipA, Proto: nftypes.TCP, SrcPort: 81, DstPort: 40001},
+		TCPState: nftypes.TCPSynSent,
 		Timeout:  120 * time.Second,
 	}
 )
 
 func ctFake() *fakeClient {
 	f := newFake()
-	f.conns = []nflab.Conn{udpConn, tcpConn, icmpConn, synConn}
+	f.conns = []nftypes.Conn{udpConn, tcpConn, icmpConn, synConn}
 	return f
 }
 
@@ -95,7 +96,7 @@ func TestCTList(t *testing.T) {
 		if diff := cmp.Diff(result{0, tt.want, ""}, got); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
 		}
-		if !fake.closed || *fake.gotFilter != (nflab.CTFilter{}) {
+		if !fake.closed || *fake.gotFilter != (nftypes.ConnFilter{}) {
 			t.Errorf("nflab %q: closed %v, filter %+v", tt.args, fake.closed, fake.gotFilter)
 		}
 	}
@@ -117,17 +118,17 @@ func ptr[T any](v T) *T { return &v }
 func TestCTFilters(t *testing.T) {
 	tests := []struct {
 		args []string
-		want nflab.CTFilter
+		want nftypes.ConnFilter
 	}{
-		{[]string{"-p", "udp"}, nflab.CTFilter{Proto: nflab.UDP}},
-		{[]string{"--proto", "TCP", "--dport", "80"}, nflab.CTFilter{Proto: nflab.TCP, DstPort: 80}},
-		{[]string{"-s", "10.0.1.2", "-d", "10.0.0.0/16"}, nflab.CTFilter{
+		{[]string{"-p", "udp"}, nftypes.ConnFilter{Proto: nftypes.UDP}},
+		{[]string{"--proto", "TCP", "--dport", "80"}, nftypes.ConnFilter{Proto: nftypes.TCP, DstPort: 80}},
+		{[]string{"-s", "10.0.1.2", "-d", "10.0.0.0/16"}, nftypes.ConnFilter{
 			Src: netip.MustParsePrefix("10.0.1.2/32"), Dst: netip.MustParsePrefix("10.0.0.0/16")}},
-		{[]string{"--src=0.0.0.0/0", "--sport", "65535", "-p", "udp"}, nflab.CTFilter{Proto: nflab.UDP, Src: netip.MustParsePrefix("0.0.0.0/0"), SrcPort: 65535}},
-		{[]string{"--state", "ESTABLISHED", "--sport", "1"}, nflab.CTFilter{Proto: nflab.TCP, TCPState: ptr(nflab.TCPEstablished), SrcPort: 1}},
-		{[]string{"--state", "time_wait"}, nflab.CTFilter{Proto: nflab.TCP, TCPState: ptr(nflab.TCPTimeWait)}},
-		{[]string{"-p", "tcp", "--state", "NONE"}, nflab.CTFilter{Proto: nflab.TCP, TCPState: ptr(nflab.TCPNone)}},
-		{[]string{"--status", "assured,SEEN_REPLY"}, nflab.CTFilter{Status: nflab.StatusAssured | nflab.StatusSeenReply}},
+		{[]string{"--src=0.0.0.0/0", "--sport", "65535", "-p", "udp"}, nftypes.ConnFilter{Proto: nftypes.UDP, Src: netip.MustParsePrefix("0.0.0.0/0"), SrcPort: 65535}},
+		{[]string{"--state", "ESTABLISHED", "--sport", "1"}, nftypes.ConnFilter{Proto: nftypes.TCP, TCPState: ptr(nftypes.TCPEstablished), SrcPort: 1}},
+		{[]string{"--state", "time_wait"}, nftypes.ConnFilter{Proto: nftypes.TCP, TCPState: ptr(nftypes.TCPTimeWait)}},
+		{[]string{"-p", "tcp", "--state", "NONE"}, nftypes.ConnFilter{Proto: nftypes.TCP, TCPState: ptr(nftypes.TCPNone)}},
+		{[]string{"--status", "assured,SEEN_REPLY"}, nftypes.ConnFilter{Status: nftypes.StatusAssured | nftypes.StatusSeenReply}},
 	}
 	for _, sub := range []string{"list", "flush", "delete"} {
 		for _, tt := range tests {
@@ -147,8 +148,8 @@ func TestCTFilters(t *testing.T) {
 func TestCTGet(t *testing.T) {
 	tests := []struct {
 		args      []string
-		conn      nflab.Conn
-		wantTuple nflab.Tuple
+		conn      nftypes.Conn
+		wantTuple nftypes.Tuple
 		want      string
 	}{
 		{
@@ -172,7 +173,7 @@ func TestCTGet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		fake := newFake()
-		fake.conns = []nflab.Conn{tt.conn}
+		fake.conns = []nftypes.Conn{tt.conn}
 		got := runWith(t, fake, nil, append([]string{"ct", "get"}, tt.args...)...)
 		if diff := cmp.Diff(result{0, tt.want, ""}, got); diff != "" {
 			t.Errorf("nflab ct get %q (-want +got):\n%s", tt.args, diff)
@@ -225,10 +226,10 @@ func TestCTSimpleCommands(t *testing.T) {
 	fake := func() *fakeClient {
 		f := newFake()
 		f.n, f.limit = 7, 65536
-		f.ctStats = nflab.CTStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 18446744073709551615, Related: 11}
-		f.ctConfig = nflab.CTConfig{Limit: ptr(uint32(65536)), TCPLoose: ptr(true), Timeouts: map[nflab.CTTimeout]time.Duration{}}
+		f.ctStats = nftypes.TrackerStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 18446744073709551615, Related: 11}
+		f.ctConfig = nftypes.TrackerConfig{Limit: ptr(uint32(65536)), TCPLoose: ptr(true), Timeouts: map[nftypes.Timeout]time.Duration{}}
 		for i, secs := range []int{120, 60, 432000, 120, 60, 30, 120, 10, 30, 120, 30, 300, 300} {
-			f.ctConfig.Timeouts[nflab.CTTimeouts()[i]] = time.Duration(secs) * time.Second
+			f.ctConfig.Timeouts[nftypes.Timeouts()[i]] = time.Duration(secs) * time.Second
 		}
 		return f
 	}
@@ -290,20 +291,20 @@ tcp_unack        300s
 func TestCTConfigSet(t *testing.T) {
 	tests := []struct {
 		args []string
-		want nflab.CTConfig
+		want nftypes.TrackerConfig
 	}{
-		{[]string{"--limit", "1000"}, nflab.CTConfig{Limit: ptr(uint32(1000)), Timeouts: map[nflab.CTTimeout]time.Duration{}}},
-		{[]string{"--tcp-loose=false"}, nflab.CTConfig{TCPLoose: ptr(false), Timeouts: map[nflab.CTTimeout]time.Duration{}}},
-		{[]string{"--tcp-loose"}, nflab.CTConfig{TCPLoose: ptr(true), Timeouts: map[nflab.CTTimeout]time.Duration{}}},
-		{[]string{"--timeout", "tcp_established=2h", "--timeout=UDP_ASSURED=90", "--timeout", "icmp=1s", "--limit=4194304"}, nflab.CTConfig{
+		{[]string{"--limit", "1000"}, nftypes.TrackerConfig{Limit: ptr(uint32(1000)), Timeouts: map[nftypes.Timeout]time.Duration{}}},
+		{[]string{"--tcp-loose=false"}, nftypes.TrackerConfig{TCPLoose: ptr(false), Timeouts: map[nftypes.Timeout]time.Duration{}}},
+		{[]string{"--tcp-loose"}, nftypes.TrackerConfig{TCPLoose: ptr(true), Timeouts: map[nftypes.Timeout]time.Duration{}}},
+		{[]string{"--timeout", "tcp_established=2h", "--timeout=UDP_ASSURED=90", "--timeout", "icmp=1s", "--limit=4194304"}, nftypes.TrackerConfig{
 			Limit: ptr(uint32(4194304)),
-			Timeouts: map[nflab.CTTimeout]time.Duration{
-				nflab.TimeoutTCPEstablished: 2 * time.Hour,
-				nflab.TimeoutUDPAssured:     90 * time.Second,
-				nflab.TimeoutICMP:           time.Second,
+			Timeouts: map[nftypes.Timeout]time.Duration{
+				nftypes.TimeoutTCPEstablished: 2 * time.Hour,
+				nftypes.TimeoutUDPAssured:     90 * time.Second,
+				nftypes.TimeoutICMP:           time.Second,
 			},
 		}},
-		{[]string{"--timeout", "tcp_close=720h"}, nflab.CTConfig{Timeouts: map[nflab.CTTimeout]time.Duration{nflab.TimeoutTCPClose: 720 * time.Hour}}},
+		{[]string{"--timeout", "tcp_close=720h"}, nftypes.TrackerConfig{Timeouts: map[nftypes.Timeout]time.Duration{nftypes.TimeoutTCPClose: 720 * time.Hour}}},
 	}
 	for _, tt := range tests {
 		fake := newFake()
@@ -427,9 +428,9 @@ func TestCTFailures(t *testing.T) {
 		err  error
 		want string
 	}{
-		{append([]string{"ct", "get"}, tuple...), nflab.ErrNoConn, "nflab: no such connection\n"},
-		{append([]string{"ct", "get", "-o", "json"}, tuple...), nflab.ErrNoConn, "nflab: no such connection\n"},
-		{append([]string{"ct", "delete"}, tuple...), nflab.ErrNoConn, "nflab: no such connection\n"},
+		{append([]string{"ct", "get"}, tuple...), &nflab.OpError{Op: "get connection", Err: unix.ENOENT}, "nflab: no such connection\n"},
+		{append([]string{"ct", "get", "-o", "json"}, tuple...), &nflab.OpError{Op: "get connection", Err: unix.ENOENT}, "nflab: no such connection\n"},
+		{append([]string{"ct", "delete"}, tuple...), &nflab.OpError{Op: "get connection", Err: unix.ENOENT}, "nflab: no such connection\n"},
 		{[]string{"ct", "list"}, eperm("dump connections"), "nflab: listing connections: permission denied; this needs CAP_NET_ADMIN (run as root)\n"},
 		{append([]string{"ct", "get"}, tuple...), eperm("get connection"), "nflab: looking up the connection: permission denied; this needs CAP_NET_ADMIN (run as root)\n"},
 		{[]string{"ct", "delete", "-p", "udp"}, eperm("delete connections"), "nflab: deleting connections: permission denied; this needs CAP_NET_ADMIN (run as root)\n"},

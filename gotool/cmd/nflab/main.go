@@ -2,7 +2,7 @@
 // inspects and configures its connection tracking.
 //
 // It only parses flags and prints; the work happens in package nflab
-// (github.com/nflab/nflab/gotool).
+// (github.com/nflab/nflab/gotool/nflab).
 package main
 
 import (
@@ -16,7 +16,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 // version is the version of this command.
@@ -35,26 +36,25 @@ func main() {
 
 // client is what the commands need of *nflab.Client; tests fake it.
 type client interface {
-	Version() (nflab.Version, error)
-	HookStats() ([]nflab.HookStat, error)
-	ResetHookStats() error
+	Version(context.Context) (nftypes.Version, error)
+	HookStats(context.Context) ([]nftypes.HookStat, error)
+	ResetHookStats(context.Context) error
 	Close() error
 
-	Conns(nflab.CTFilter) ([]nflab.Conn, error)
-	Conn(nflab.Tuple) (nflab.Conn, error)
-	DeleteConn(nflab.Tuple) error
-	DeleteConns(nflab.CTFilter) (int, error)
-	FlushConns(nflab.CTFilter) (int, error)
-	ConnCount() (count, limit int, err error)
-	CTStats() (nflab.CTStats, error)
-	CTConfig() (nflab.CTConfig, error)
-	SetCTConfig(nflab.CTConfig) error
-	RunCTGC() (int, error)
-	WatchConns(context.Context, func(nflab.CTEvent) error) error
+	Conns(context.Context, nftypes.ConnFilter) ([]nftypes.Conn, error)
+	Conn(context.Context, nftypes.Tuple) (nftypes.Conn, error)
+	DeleteConn(context.Context, nftypes.Tuple) error
+	DeleteConns(context.Context, nftypes.ConnFilter) (int, error)
+	ConnCount(context.Context) (count, limit int, err error)
+	TrackerStats(context.Context) (nftypes.TrackerStats, error)
+	TrackerConfig(context.Context) (nftypes.TrackerConfig, error)
+	SetTrackerConfig(context.Context, nftypes.TrackerConfig) error
+	RunGC(context.Context) (int, error)
+	WatchConns(context.Context, *nflab.WatchOptions, func(nftypes.ConnEvent) error) error
 }
 
 func dial() (client, error) {
-	c, err := nflab.Dial()
+	c, err := nflab.Dial(nil)
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}
@@ -154,7 +154,7 @@ func (a *app) usageError(cmd, format string, args ...any) int {
 func (a *app) fail(what string, err error) int {
 	var pe *nflab.ProtocolError
 	switch {
-	case errors.Is(err, nflab.ErrNoConn):
+	case errors.Is(err, os.ErrNotExist):
 		fmt.Fprintln(a.stderr, "nflab: no such connection")
 	case errors.Is(err, nflab.ErrNotLoaded):
 		fmt.Fprintln(a.stderr, "nflab: kernel module is not loaded; load it with 'insmod kmod/nflab.ko' (or 'modprobe nflab')")
@@ -256,11 +256,11 @@ func (a *app) withClient(fn func(c client) int) int {
 // status is bare "nflab": the module version, then the counters.
 func (a *app) status() int {
 	return a.withClient(func(c client) int {
-		v, err := c.Version()
+		v, err := c.Version(context.Background())
 		if err != nil {
 			return a.fail("reading the module version", err)
 		}
-		stats, err := c.HookStats()
+		stats, err := c.HookStats(context.Background())
 		if err != nil {
 			return a.fail("reading the hook counters", err)
 		}

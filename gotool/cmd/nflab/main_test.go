@@ -9,92 +9,90 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"golang.org/x/sys/unix"
 )
 
 type fakeClient struct {
-	version  nflab.Version
-	stats    []nflab.HookStat
+	version  nftypes.Version
+	stats    []nftypes.HookStat
 	err      error // returned by every call
 	resetErr error
 	resets   int
 	closed   bool
 
 	// Conntrack: what the fake answers, and what it was asked.
-	conns     []nflab.Conn
+	conns     []nftypes.Conn
 	n, limit  int
-	ctStats   nflab.CTStats
-	ctConfig  nflab.CTConfig
-	gotFilter *nflab.CTFilter
-	gotTuple  *nflab.Tuple
-	gotConfig *nflab.CTConfig
+	ctStats   nftypes.TrackerStats
+	ctConfig  nftypes.TrackerConfig
+	gotFilter *nftypes.ConnFilter
+	gotTuple  *nftypes.Tuple
+	gotConfig *nftypes.TrackerConfig
 	calls     []string
 
 	// Events: what WatchConns delivers before it returns watchErr.
-	events   []nflab.CTEvent
+	events   []nftypes.ConnEvent
 	watchErr error
 }
 
-func (f *fakeClient) Version() (nflab.Version, error)      { return f.version, f.err }
-func (f *fakeClient) HookStats() ([]nflab.HookStat, error) { return f.stats, f.err }
-func (f *fakeClient) ResetHookStats() error                { f.resets++; return f.resetErr }
+func (f *fakeClient) Version(context.Context) (nftypes.Version, error) { return f.version, f.err }
+func (f *fakeClient) HookStats(context.Context) ([]nftypes.HookStat, error) {
+	return f.stats, f.err
+}
+func (f *fakeClient) ResetHookStats(context.Context) error { f.resets++; return f.resetErr }
 func (f *fakeClient) Close() error                         { f.closed = true; return nil }
 
-func (f *fakeClient) Conns(ft nflab.CTFilter) ([]nflab.Conn, error) {
+func (f *fakeClient) Conns(_ context.Context, ft nftypes.ConnFilter) ([]nftypes.Conn, error) {
 	f.calls, f.gotFilter = append(f.calls, "Conns"), &ft
 	return f.conns, f.err
 }
 
-func (f *fakeClient) Conn(t nflab.Tuple) (nflab.Conn, error) {
+func (f *fakeClient) Conn(_ context.Context, t nftypes.Tuple) (nftypes.Conn, error) {
 	f.calls, f.gotTuple = append(f.calls, "Conn"), &t
 	if f.err != nil || len(f.conns) == 0 {
-		return nflab.Conn{}, f.err
+		return nftypes.Conn{}, f.err
 	}
 	return f.conns[0], nil
 }
 
-func (f *fakeClient) DeleteConn(t nflab.Tuple) error {
+func (f *fakeClient) DeleteConn(_ context.Context, t nftypes.Tuple) error {
 	f.calls, f.gotTuple = append(f.calls, "DeleteConn"), &t
 	return f.err
 }
 
-func (f *fakeClient) DeleteConns(ft nflab.CTFilter) (int, error) {
+func (f *fakeClient) DeleteConns(_ context.Context, ft nftypes.ConnFilter) (int, error) {
 	f.calls, f.gotFilter = append(f.calls, "DeleteConns"), &ft
 	return f.n, f.err
 }
 
-func (f *fakeClient) FlushConns(ft nflab.CTFilter) (int, error) {
-	f.calls, f.gotFilter = append(f.calls, "FlushConns"), &ft
-	return f.n, f.err
-}
-
-func (f *fakeClient) ConnCount() (int, int, error) {
+func (f *fakeClient) ConnCount(context.Context) (int, int, error) {
 	f.calls = append(f.calls, "ConnCount")
 	return f.n, f.limit, f.err
 }
 
-func (f *fakeClient) CTStats() (nflab.CTStats, error) {
+func (f *fakeClient) TrackerStats(context.Context) (nftypes.TrackerStats, error) {
 	f.calls = append(f.calls, "CTStats")
 	return f.ctStats, f.err
 }
 
-func (f *fakeClient) CTConfig() (nflab.CTConfig, error) {
+func (f *fakeClient) TrackerConfig(context.Context) (nftypes.TrackerConfig, error) {
 	f.calls = append(f.calls, "CTConfig")
 	return f.ctConfig, f.err
 }
 
-func (f *fakeClient) SetCTConfig(c nflab.CTConfig) error {
+func (f *fakeClient) SetTrackerConfig(_ context.Context, c nftypes.TrackerConfig) error {
 	f.calls, f.gotConfig = append(f.calls, "SetCTConfig"), &c
 	return f.err
 }
 
-func (f *fakeClient) RunCTGC() (int, error) {
+func (f *fakeClient) RunGC(context.Context) (int, error) {
 	f.calls = append(f.calls, "RunCTGC")
 	return f.n, f.err
 }
 
-func (f *fakeClient) WatchConns(_ context.Context, fn func(nflab.CTEvent) error) error {
+func (f *fakeClient) WatchConns(_ context.Context, _ *nflab.WatchOptions, fn func(nftypes.ConnEvent) error) error {
 	f.calls = append(f.calls, "WatchConns")
 	for _, ev := range f.events {
 		if err := fn(ev); err != nil {
@@ -104,16 +102,16 @@ func (f *fakeClient) WatchConns(_ context.Context, fn func(nflab.CTEvent) error)
 	return f.watchErr
 }
 
-var fiveHooks = []nflab.HookStat{
-	{Hook: nflab.PreRouting, Packets: 12, Bytes: 1008},
-	{Hook: nflab.LocalIn, Packets: 12, Bytes: 1008},
-	{Hook: nflab.Forward},
-	{Hook: nflab.LocalOut, Packets: 1234567, Bytes: 18446744073709551615},
-	{Hook: nflab.PostRouting, Packets: 7, Bytes: 588},
+var fiveHooks = []nftypes.HookStat{
+	{Hook: nftypes.PreRouting, Packets: 12, Bytes: 1008},
+	{Hook: nftypes.LocalIn, Packets: 12, Bytes: 1008},
+	{Hook: nftypes.Forward},
+	{Hook: nftypes.LocalOut, Packets: 1234567, Bytes: 18446744073709551615},
+	{Hook: nftypes.PostRouting, Packets: 7, Bytes: 588},
 }
 
 func newFake() *fakeClient {
-	return &fakeClient{version: nflab.Version{Module: "0.1.0", Protocol: 1}, stats: fiveHooks}
+	return &fakeClient{version: nftypes.Version{Module: "0.1.0", Protocol: 1}, stats: fiveHooks}
 }
 
 type result struct {
@@ -219,7 +217,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestVersionMismatch(t *testing.T) {
-	pe := &nflab.ProtocolError{Module: nflab.Version{Module: "0.2.0", Protocol: 2}}
+	pe := &nflab.ProtocolError{Module: nftypes.Version{Module: "0.2.0", Protocol: 2}}
 	got := runWith(t, nil, pe, "version")
 	want := result{1, "client:   " + version + "\nmodule:   0.2.0\nprotocol: 2\n", pe.Error() + "\n"}
 	if diff := cmp.Diff(want, got); diff != "" {
