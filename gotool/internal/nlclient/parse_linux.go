@@ -44,8 +44,8 @@ func parseVersion(b []byte) (nftypes.Version, error) {
 		return nftypes.Version{}, err
 	}
 	if err := seen.require(
-		attrName{nlproto.A_VERSION, "NFLAB_A_VERSION"},
-		attrName{nlproto.A_PROTO_VERSION, "NFLAB_A_PROTO_VERSION"},
+		attrOf(nlproto.EnumAttr, nlproto.A_VERSION),
+		attrOf(nlproto.EnumAttr, nlproto.A_PROTO_VERSION),
 	); err != nil {
 		return nftypes.Version{}, err
 	}
@@ -91,7 +91,7 @@ func parseHookStats(b []byte) ([]nftypes.HookStat, error) {
 	if err := ad.Err(); err != nil {
 		return nil, err
 	}
-	if err := seen.require(attrName{nlproto.A_HOOKS, "NFLAB_A_HOOKS"}); err != nil {
+	if err := seen.require(attrOf(nlproto.EnumAttr, nlproto.A_HOOKS)); err != nil {
 		return nil, err
 	}
 	dup := make(map[nftypes.Hook]bool)
@@ -128,9 +128,9 @@ func parseHook(ad *netlink.AttributeDecoder) (nftypes.HookStat, error) {
 		return nftypes.HookStat{}, err
 	}
 	if err := seen.require(
-		attrName{nlproto.HOOK_A_HOOKNUM, "NFLAB_HOOK_A_HOOKNUM"},
-		attrName{nlproto.HOOK_A_PACKETS, "NFLAB_HOOK_A_PACKETS"},
-		attrName{nlproto.HOOK_A_BYTES, "NFLAB_HOOK_A_BYTES"},
+		attrOf(nlproto.EnumHookAttr, nlproto.HOOK_A_HOOKNUM),
+		attrOf(nlproto.EnumHookAttr, nlproto.HOOK_A_PACKETS),
+		attrOf(nlproto.EnumHookAttr, nlproto.HOOK_A_BYTES),
 	); err != nil {
 		return nftypes.HookStat{}, fmt.Errorf("in NFLAB_A_HOOK: %w", err)
 	}
@@ -161,7 +161,7 @@ func parseConnMsg(b []byte) (nftypes.Conn, error) {
 	if err := ad.Err(); err != nil {
 		return nftypes.Conn{}, err
 	}
-	if err := seen.require(attrName{nlproto.A_CT, "NFLAB_A_CT"}); err != nil {
+	if err := seen.require(attrOf(nlproto.EnumAttr, nlproto.A_CT)); err != nil {
 		return nftypes.Conn{}, err
 	}
 	return c, nil
@@ -220,11 +220,11 @@ func parseConn(ad *netlink.AttributeDecoder) (nftypes.Conn, error) {
 		return nftypes.Conn{}, err
 	}
 	if err := seen.require(
-		attrName{nlproto.CT_A_ID, "NFLAB_CT_A_ID"},
-		attrName{nlproto.CT_A_ORIG, "NFLAB_CT_A_ORIG"},
-		attrName{nlproto.CT_A_REPLY, "NFLAB_CT_A_REPLY"},
-		attrName{nlproto.CT_A_STATUS, "NFLAB_CT_A_STATUS"},
-		attrName{nlproto.CT_A_TIMEOUT, "NFLAB_CT_A_TIMEOUT"},
+		attrOf(nlproto.EnumCTAttr, nlproto.CT_A_ID),
+		attrOf(nlproto.EnumCTAttr, nlproto.CT_A_ORIG),
+		attrOf(nlproto.EnumCTAttr, nlproto.CT_A_REPLY),
+		attrOf(nlproto.EnumCTAttr, nlproto.CT_A_STATUS),
+		attrOf(nlproto.EnumCTAttr, nlproto.CT_A_TIMEOUT),
 	); err != nil {
 		return nftypes.Conn{}, fmt.Errorf("in NFLAB_A_CT: %w", err)
 	}
@@ -261,19 +261,19 @@ func parseTuple(ad *netlink.AttributeDecoder) (nftypes.Tuple, error) {
 		return nftypes.Tuple{}, err
 	}
 	need := []attrName{
-		{nlproto.TUPLE_A_SRC, "NFLAB_TUPLE_A_SRC"},
-		{nlproto.TUPLE_A_DST, "NFLAB_TUPLE_A_DST"},
-		{nlproto.TUPLE_A_PROTO, "NFLAB_TUPLE_A_PROTO"},
+		attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_SRC),
+		attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_DST),
+		attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_PROTO),
 	}
 	switch t.Proto {
 	case nftypes.TCP, nftypes.UDP:
 		need = append(need,
-			attrName{nlproto.TUPLE_A_SPORT, "NFLAB_TUPLE_A_SPORT"},
-			attrName{nlproto.TUPLE_A_DPORT, "NFLAB_TUPLE_A_DPORT"})
+			attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_SPORT),
+			attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_DPORT))
 	case nftypes.ICMP:
 		need = append(need,
-			attrName{nlproto.TUPLE_A_ICMP_ID, "NFLAB_TUPLE_A_ICMP_ID"},
-			attrName{nlproto.TUPLE_A_ICMP_TYPE, "NFLAB_TUPLE_A_ICMP_TYPE"})
+			attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_ICMP_ID),
+			attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_ICMP_TYPE))
 	}
 	if err := seen.require(need...); err != nil {
 		return nftypes.Tuple{}, err
@@ -327,9 +327,9 @@ func parseCount(b []byte, withLimit bool) (count, limit uint32, err error) {
 	if err := ad.Err(); err != nil {
 		return 0, 0, err
 	}
-	need := []attrName{{nlproto.A_CT_COUNT, "NFLAB_A_CT_COUNT"}}
+	need := []attrName{attrOf(nlproto.EnumAttr, nlproto.A_CT_COUNT)}
 	if withLimit {
-		need = append(need, attrName{nlproto.A_CT_LIMIT, "NFLAB_A_CT_LIMIT"})
+		need = append(need, attrOf(nlproto.EnumAttr, nlproto.A_CT_LIMIT))
 	}
 	if err := seen.require(need...); err != nil {
 		return 0, 0, err
@@ -351,17 +351,17 @@ func parseCTStats(b []byte) (nftypes.TrackerStats, error) {
 		attrName
 		v *uint64
 	}{
-		{attrName{nlproto.CT_STATS_A_FOUND, "NFLAB_CT_STATS_A_FOUND"}, &s.Found},
-		{attrName{nlproto.CT_STATS_A_NEW, "NFLAB_CT_STATS_A_NEW"}, &s.New},
-		{attrName{nlproto.CT_STATS_A_INVALID, "NFLAB_CT_STATS_A_INVALID"}, &s.Invalid},
-		{attrName{nlproto.CT_STATS_A_INSERT, "NFLAB_CT_STATS_A_INSERT"}, &s.Insert},
-		{attrName{nlproto.CT_STATS_A_INSERT_FAILED, "NFLAB_CT_STATS_A_INSERT_FAILED"}, &s.InsertFailed},
-		{attrName{nlproto.CT_STATS_A_CLASH, "NFLAB_CT_STATS_A_CLASH"}, &s.Clash},
-		{attrName{nlproto.CT_STATS_A_DROP, "NFLAB_CT_STATS_A_DROP"}, &s.Drop},
-		{attrName{nlproto.CT_STATS_A_EARLY_DROP, "NFLAB_CT_STATS_A_EARLY_DROP"}, &s.EarlyDrop},
-		{attrName{nlproto.CT_STATS_A_GC_EVICTED, "NFLAB_CT_STATS_A_GC_EVICTED"}, &s.GCEvicted},
-		{attrName{nlproto.CT_STATS_A_SEARCH_RESTART, "NFLAB_CT_STATS_A_SEARCH_RESTART"}, &s.SearchRestart},
-		{attrName{nlproto.CT_STATS_A_RELATED, "NFLAB_CT_STATS_A_RELATED"}, &s.Related},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_FOUND), &s.Found},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_NEW), &s.New},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_INVALID), &s.Invalid},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_INSERT), &s.Insert},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_INSERT_FAILED), &s.InsertFailed},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_CLASH), &s.Clash},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_DROP), &s.Drop},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_EARLY_DROP), &s.EarlyDrop},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_GC_EVICTED), &s.GCEvicted},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_SEARCH_RESTART), &s.SearchRestart},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_RELATED), &s.Related},
 	}
 	for ad.Next() {
 		if ad.Type() != nlproto.A_CT_STATS {
@@ -383,7 +383,7 @@ func parseCTStats(b []byte) (nftypes.TrackerStats, error) {
 	if err := ad.Err(); err != nil {
 		return nftypes.TrackerStats{}, err
 	}
-	if err := seen.require(attrName{nlproto.A_CT_STATS, "NFLAB_A_CT_STATS"}); err != nil {
+	if err := seen.require(attrOf(nlproto.EnumAttr, nlproto.A_CT_STATS)); err != nil {
 		return nftypes.TrackerStats{}, err
 	}
 	for _, f := range fields {
@@ -417,7 +417,7 @@ func parseCTConfig(b []byte) (nftypes.TrackerConfig, error) {
 	if err := ad.Err(); err != nil {
 		return nftypes.TrackerConfig{}, err
 	}
-	if err := seen.require(attrName{nlproto.A_CT_CONFIG, "NFLAB_A_CT_CONFIG"}); err != nil {
+	if err := seen.require(attrOf(nlproto.EnumAttr, nlproto.A_CT_CONFIG)); err != nil {
 		return nftypes.TrackerConfig{}, err
 	}
 	return c, nil
@@ -458,9 +458,9 @@ func parseConfigNest(ad *netlink.AttributeDecoder) (nftypes.TrackerConfig, error
 		return nftypes.TrackerConfig{}, err
 	}
 	if err := seen.require(
-		attrName{nlproto.CT_CONFIG_A_LIMIT, "NFLAB_CT_CONFIG_A_LIMIT"},
-		attrName{nlproto.CT_CONFIG_A_TCP_LOOSE, "NFLAB_CT_CONFIG_A_TCP_LOOSE"},
-		attrName{nlproto.CT_CONFIG_A_TIMEOUTS, "NFLAB_CT_CONFIG_A_TIMEOUTS"},
+		attrOf(nlproto.EnumCTConfigAttr, nlproto.CT_CONFIG_A_LIMIT),
+		attrOf(nlproto.EnumCTConfigAttr, nlproto.CT_CONFIG_A_TCP_LOOSE),
+		attrOf(nlproto.EnumCTConfigAttr, nlproto.CT_CONFIG_A_TIMEOUTS),
 	); err != nil {
 		return nftypes.TrackerConfig{}, fmt.Errorf("in NFLAB_A_CT_CONFIG: %w", err)
 	}
@@ -478,6 +478,16 @@ type attrSet uint64
 type attrName struct {
 	typ  uint16
 	name string
+}
+
+// attrOf names attribute typ of enum e by its C name in nflab.h, such as
+// "NFLAB_CT_A_ID", for parse errors.
+func attrOf(e nlproto.Enum, typ uint16) attrName {
+	n, ok := e.Lookup(int64(typ))
+	if !ok {
+		panic(fmt.Sprintf("nlclient: attribute %d not in %s", typ, e.Tag))
+	}
+	return attrName{typ: typ, name: n.C}
 }
 
 func (s *attrSet) add(t uint16) { *s |= 1 << t }

@@ -88,18 +88,8 @@ const (
 	TCPSynSent2    TCPState = nlproto.TCP_SYN_SENT2 // simultaneous open
 )
 
-var tcpStateNames = [...]string{
-	TCPNone:        "NONE",
-	TCPSynSent:     "SYN_SENT",
-	TCPSynRecv:     "SYN_RECV",
-	TCPEstablished: "ESTABLISHED",
-	TCPFinWait:     "FIN_WAIT",
-	TCPCloseWait:   "CLOSE_WAIT",
-	TCPLastAck:     "LAST_ACK",
-	TCPTimeWait:    "TIME_WAIT",
-	TCPClose:       "CLOSE",
-	TCPSynSent2:    "SYN_SENT2",
-}
+// tcpStateNames come from enum nflab_tcp_state.
+var tcpStateNames = nameTable(nlproto.EnumTCPState, false)
 
 // String returns the state's name, such as "ESTABLISHED", or
 // "TCPState(N)" for a number this client does not know.
@@ -157,17 +147,25 @@ const (
 	StatusDying     ConnStatus = nlproto.CT_STATUS_DYING      // being removed
 )
 
-var statusNames = []struct {
+// statusNames come from enum nflab_ct_status.
+var statusNames = func() []struct {
 	bit  ConnStatus
 	name string
-}{
-	{StatusSeenReply, "SEEN_REPLY"},
-	{StatusAssured, "ASSURED"},
-	{StatusConfirmed, "CONFIRMED"},
-	{StatusDying, "DYING"},
-}
+} {
+	var names []struct {
+		bit  ConnStatus
+		name string
+	}
+	for _, n := range nlproto.EnumCTStatus.Names {
+		names = append(names, struct {
+			bit  ConnStatus
+			name string
+		}{ConnStatus(n.Value), n.Short})
+	}
+	return names
+}()
 
-const knownStatus = StatusSeenReply | StatusAssured | StatusConfirmed | StatusDying
+const knownStatus ConnStatus = nlproto.CT_STATUS_ALL
 
 // Names returns the names of the bits in s, lowest bit first; bits this
 // client does not know appear in hex, such as "0x10". It returns an empty,
@@ -251,21 +249,8 @@ const (
 	TimeoutTCPUnack   Timeout = nlproto.CT_TIMEOUT_A_TCP_UNACK   // 300 s
 )
 
-var timeoutNames = [...]string{
-	TimeoutTCPSynSent:     "tcp_syn_sent",
-	TimeoutTCPSynRecv:     "tcp_syn_recv",
-	TimeoutTCPEstablished: "tcp_established",
-	TimeoutTCPFinWait:     "tcp_fin_wait",
-	TimeoutTCPCloseWait:   "tcp_close_wait",
-	TimeoutTCPLastAck:     "tcp_last_ack",
-	TimeoutTCPTimeWait:    "tcp_time_wait",
-	TimeoutTCPClose:       "tcp_close",
-	TimeoutUDPUnreplied:   "udp_unreplied",
-	TimeoutUDPAssured:     "udp_assured",
-	TimeoutICMP:           "icmp",
-	TimeoutTCPRetrans:     "tcp_retrans",
-	TimeoutTCPUnack:       "tcp_unack",
-}
+// timeoutNames come from enum nflab_ct_timeout_attr, in lower case.
+var timeoutNames = nameTable(nlproto.EnumCTTimeoutAttr, true, "UNSPEC")
 
 // Timeouts lists every timeout, in protocol order.
 func Timeouts() []Timeout {
@@ -433,9 +418,9 @@ type TrackerStats struct {
 
 // Limits of TrackerConfig, from the protocol.
 const (
-	MaxLimit   = 4194304
-	MinTimeout = time.Second
-	MaxTimeout = 30 * 24 * time.Hour
+	MaxLimit   = nlproto.CT_LIMIT_MAX
+	MinTimeout = nlproto.CT_TIMEOUT_MIN * time.Second
+	MaxTimeout = nlproto.CT_TIMEOUT_MAX * time.Second
 )
 
 // TrackerConfig holds the tracker's settings. Client.TrackerConfig fills every

@@ -3,8 +3,11 @@ package nftypes
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/nflab/nflab/nlproto"
 )
 
 // Enumerations (Hook, Proto, TCPState, Timeout, ConnEventType) print their
@@ -57,4 +60,31 @@ func unmarshalEnumJSON(b []byte, bits int, setNum func(uint64), text func([]byte
 	}
 	setNum(n)
 	return nil
+}
+
+// nameTable returns the names of enum e of nflab.h indexed by value, the
+// Short names or, with lower, their lower-case forms; skip leaves out
+// members such as UNSPEC (their slots stay ""). The enum's values must be
+// small and non-negative: the tables are indexed by them.
+func nameTable(e nlproto.Enum, lower bool, skip ...string) []string {
+	var names []string
+	for _, n := range e.Names {
+		if n.Value < 0 || n.Value > 255 {
+			panic(fmt.Sprintf("nftypes: %s: value %d does not index a name table", n.C, n.Value))
+		}
+		for int64(len(names)) <= n.Value {
+			names = append(names, "")
+		}
+		name := n.Short
+		if lower {
+			name = n.Lower()
+		}
+		for _, sk := range skip {
+			if n.Short == sk {
+				name = ""
+			}
+		}
+		names[n.Value] = name
+	}
+	return names
 }

@@ -2,7 +2,10 @@ package nftypes
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
+
+	"github.com/nflab/nflab/nlproto"
 )
 
 // TestUnknownEnums checks that values a newer module may send print as
@@ -50,3 +53,35 @@ func TestUnknownEnums(t *testing.T) {
 		t.Errorf("Unmarshal(TCPState(12)) = %v, %v", s, err)
 	}
 }
+
+// The tables come from nflab.h; scripts depend on these exact names.
+func TestNamesFromHeader(t *testing.T) {
+	for _, tc := range []struct {
+		got  fmt.Stringer
+		want string
+	}{
+		{TCPSynSent2, "SYN_SENT2"},
+		{TCPNone, "NONE"},
+		{TimeoutTCPSynSent, "tcp_syn_sent"},
+		{TimeoutTCPUnack, "tcp_unack"},
+		{TimeoutICMP, "icmp"},
+		{PreRouting, "PRE_ROUTING"},
+		{PostRouting, "POST_ROUTING"},
+		{EventNew, "new"},
+		{EventUpdate, "update"},
+		{EventDestroy, "destroy"},
+		{EventLost, "lost"},
+		{StatusSeenReply | StatusDying, "SEEN_REPLY,DYING"},
+		{ConnStatus(1 << 7), "0x80"},
+		{Timeout(0), "Timeout(0)"},
+	} {
+		if s := tc.got.String(); s != tc.want {
+			t.Errorf("%T %s: String() = %q, want %q", tc.got, uint64Of(tc.got), s, tc.want)
+		}
+	}
+	if n := len(Timeouts()); n != nlproto.CT_TIMEOUT_A_MAX {
+		t.Errorf("Timeouts() has %d, want %d", n, nlproto.CT_TIMEOUT_A_MAX)
+	}
+}
+
+func uint64Of(v any) string { return fmt.Sprintf("%d", v) }

@@ -3,6 +3,8 @@ package nftypes
 import (
 	"strconv"
 	"strings"
+
+	"github.com/nflab/nflab/nlproto"
 )
 
 // A ConnEventType says what happened to a tracked connection.
@@ -16,12 +18,15 @@ const (
 	EventLost                             // events were lost; dump the table to resynchronise
 )
 
-var eventNames = [...]string{
-	EventNew:     "new",
-	EventUpdate:  "update",
-	EventDestroy: "destroy",
-	EventLost:    "lost",
-}
+// eventNames are the notifications of enum nflab_cmd (NFLAB_CMD_CT_EVENT_*),
+// in lower case and header order, and "lost", which is the client's own.
+var eventNames = func() []string {
+	names := []string{""}
+	for _, n := range nlproto.EnumCmd.Sub("CT_EVENT_").Names {
+		names = append(names, n.Lower())
+	}
+	return append(names, "lost")
+}()
 
 func (t ConnEventType) name() string {
 	if t > 0 && int(t) < len(eventNames) {

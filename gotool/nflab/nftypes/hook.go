@@ -31,13 +31,8 @@ const (
 	PostRouting Hook = nlproto.HOOK_POST_ROUTING
 )
 
-var hookNames = [...]string{
-	PreRouting:  "PRE_ROUTING",
-	LocalIn:     "LOCAL_IN",
-	Forward:     "FORWARD",
-	LocalOut:    "LOCAL_OUT",
-	PostRouting: "POST_ROUTING",
-}
+// hookNames come from enum nflab_hook.
+var hookNames = nameTable(nlproto.EnumHook, false)
 
 func (h Hook) name() string {
 	if int(h) < len(hookNames) {
