@@ -103,7 +103,7 @@ MODULE_PARM_DESC(hashsize, "Conntrack hash buckets (default: scaled to RAM, 1024
 
 static unsigned int nflab_ct_max __read_mostly;
 module_param_named(ct_max, nflab_ct_max, uint, 0644);
-MODULE_PARM_DESC(ct_max, "Default conntrack entry limit of a new namespace (default: hashsize)");
+MODULE_PARM_DESC(ct_max, "Default conntrack entry limit of a new namespace (default: hashsize; 1-4194304)");
 
 static unsigned int nflab_ct_global_max __read_mostly;
 module_param_named(ct_global_max, nflab_ct_global_max, uint, 0644);
@@ -118,7 +118,7 @@ MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (d
 /* Where the cookie lives in skb->cb; see the comment at the top. */
 #define NFLAB_CB_OFFSET		40
 /* Status changes that make an UPDATE event. */
-#define NFLAB_CT_EVENT_STATUS	(BIT(NFLAB_CT_SEEN_REPLY_BIT) | BIT(NFLAB_CT_ASSURED_BIT))
+#define NFLAB_CT_EVENT_STATUS	(NFLAB_CT_STATUS_SEEN_REPLY | NFLAB_CT_STATUS_ASSURED)
 
 static struct hlist_nulls_head *nflab_ct_hash __read_mostly;
 static spinlock_t nflab_ct_locks[NFLAB_CT_LOCKS];
@@ -235,8 +235,8 @@ bool nflab_ct_kill(struct nflab_conn *ct)
 	struct nflab_net *nn = nflab_pernet(net);
 	unsigned int b0, b1;
 
-	if (!test_bit(NFLAB_CT_CONFIRMED_BIT, &ct->status) ||
-	    test_and_set_bit(NFLAB_CT_DYING_BIT, &ct->status))
+	if (!test_bit(NFLAB_CT_STATUS_CONFIRMED_BIT, &ct->status) ||
+	    test_and_set_bit(NFLAB_CT_STATUS_DYING_BIT, &ct->status))
 		return false;
 
 	b0 = nflab_bucket_of(nflab_tuple_hash(net, &ct->th[NFLAB_DIR_ORIG].tuple));
@@ -277,7 +277,7 @@ struct nflab_conn *nflab_ct_find(struct net *net, const struct nflab_tuple *t)
 		if (!nflab_tuple_equal(&h->tuple, t) ||
 		    !net_eq(nflab_ct_net(ct), net))
 			continue;
-		if (test_bit(NFLAB_CT_DYING_BIT, &ct->status) ||
+		if (test_bit(NFLAB_CT_STATUS_DYING_BIT, &ct->status) ||
 		    !refcount_inc_not_zero(&ct->use))
 			continue;
 		rcu_read_unlock();
@@ -312,7 +312,7 @@ static struct nflab_tuple_hash *nflab_ct_lookup(struct net *net,
 
 void nflab_ct_set_assured(struct nflab_net *nn, struct nflab_conn *ct)
 {
-	if (test_and_set_bit(NFLAB_CT_ASSURED_BIT, &ct->status))
+	if (test_and_set_bit(NFLAB_CT_STATUS_ASSURED_BIT, &ct->status))
 		return;
 	spin_lock_bh(&nn->ct_lock);
 	list_del_init(&ct->unassured);
@@ -345,7 +345,7 @@ static bool nflab_ct_early_drop(struct nflab_net *nn)
 		list_for_each_entry(ct, &nn->ct_unassured, unassured) {
 			if (scanned++ >= NFLAB_CT_DROP_SCAN)
 				break;
-			if (test_bit(NFLAB_CT_DYING_BIT, &ct->status))
+			if (test_bit(NFLAB_CT_STATUS_DYING_BIT, &ct->status))
 				continue;
 			if (!victim ||
 			    time_before(READ_ONCE(ct->timeout), READ_ONCE(victim->timeout)))
@@ -523,7 +523,7 @@ static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir,
 
 			if (!nflab_tuple_equal(&h->tuple, &ct->th[d].tuple) ||
 			    !net_eq(nflab_ct_net(other), net) ||
-			    test_bit(NFLAB_CT_DYING_BIT, &other->status) ||
+			    test_bit(NFLAB_CT_STATUS_DYING_BIT, &other->status) ||
 			    !refcount_inc_not_zero(&other->use))
 				continue;
 			nflab_double_unlock(b[0], b[1]);
@@ -552,7 +552,7 @@ static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir,
 	 * entry before its first reply can find it.
 	 */
 	WRITE_ONCE(ct->timeout, ct->timeout + (jiffies - ct->inflight_at));
-	set_bit(NFLAB_CT_CONFIRMED_BIT, &ct->status);
+	set_bit(NFLAB_CT_STATUS_CONFIRMED_BIT, &ct->status);
 	/* Dumps walk a chain newest first and resume by this order. */
 	ct->seq = nflab_ct_stripe_seq[b[0] % NFLAB_CT_LOCKS]++;
 	/*
@@ -562,7 +562,7 @@ static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir,
 	 */
 	spin_lock(&nn->ct_lock);
 	list_add_tail(&ct->all, &nn->ct_all);
-	if (!test_bit(NFLAB_CT_ASSURED_BIT, &ct->status))
+	if (!test_bit(NFLAB_CT_STATUS_ASSURED_BIT, &ct->status))
 		list_add_tail(&ct->unassured, &nn->ct_unassured);
 	spin_unlock(&nn->ct_lock);
 	hlist_nulls_add_head_rcu(&ct->th[NFLAB_DIR_ORIG].node, &nflab_ct_hash[b[0]]);
@@ -732,14 +732,14 @@ repeat:
 		return NF_ACCEPT;
 	}
 	if (h->dir == NFLAB_DIR_REPLY)
-		set_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status);
+		set_bit(NFLAB_CT_STATUS_SEEN_REPLY_BIT, &ct->status);
 	nflab_ct_account(ct, h->dir, skb);
-	if (!test_bit(NFLAB_CT_CONFIRMED_BIT, &ct->status)) {
+	if (!test_bit(NFLAB_CT_STATUS_CONFIRMED_BIT, &ct->status)) {
 		/* Its first state goes out with its NEW event at confirm. */
 		*nflab_cb_cookie(skb) = nflab_inflight_add(ct);
 		return NF_ACCEPT;
 	}
-	if (!test_bit(NFLAB_CT_DYING_BIT, &ct->status) &&
+	if (!test_bit(NFLAB_CT_STATUS_DYING_BIT, &ct->status) &&
 	    (changed || (READ_ONCE(ct->status) & NFLAB_CT_EVENT_STATUS) != old_status))
 		nflab_ct_event(ct, NFLAB_CMD_CT_EVENT_UPDATE);
 	nflab_ct_put(ct);
@@ -943,7 +943,9 @@ int nflab_ct_net_init(struct nflab_net *nn)
 	spin_lock_init(&nn->ct_lock);
 	INIT_LIST_HEAD(&nn->ct_all);
 	INIT_LIST_HEAD(&nn->ct_unassured);
-	nn->ct_limit = READ_ONCE(nflab_ct_max);
+	/* ct_max is writable at any time: keep the protocol's range. */
+	nn->ct_limit = clamp_t(unsigned int, READ_ONCE(nflab_ct_max),
+			       NFLAB_CT_LIMIT_MIN, NFLAB_CT_LIMIT_MAX);
 	nn->ct_tcp_loose = true;
 	for (i = 1; i <= NFLAB_CT_TIMEOUT_A_MAX; i++)
 		nn->ct_timeouts[i] = nflab_ct_default_timeouts[i] * HZ;

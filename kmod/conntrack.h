@@ -66,14 +66,6 @@ struct nflab_tuple_hash {
 	u8			dir;
 };
 
-/* Status bit numbers; their values (1 << bit) are enum nflab_ct_status. */
-enum {
-	NFLAB_CT_SEEN_REPLY_BIT,
-	NFLAB_CT_ASSURED_BIT,
-	NFLAB_CT_CONFIRMED_BIT,
-	NFLAB_CT_DYING_BIT,
-};
-
 /* What tcp_in_window() knows of one direction of a TCP connection. */
 struct nflab_tcp_dir {
 	u32	td_end;		/* sequence number after the last one sent */
@@ -121,7 +113,7 @@ struct nflab_conn {
 	struct nflab_tuple_hash	th[NFLAB_DIR_MAX];
 	possible_net_t		net;
 	refcount_t		use;
-	unsigned long		status;		/* NFLAB_CT_*_BIT, atomic bitops */
+	unsigned long		status;		/* NFLAB_CT_STATUS_*_BIT, atomic bitops */
 	unsigned long		timeout;	/* jiffies; READ_ONCE/WRITE_ONCE */
 	spinlock_t		lock;		/* TCP's protocol state below */
 	u32			id;		/* hashed: reveals no rates */

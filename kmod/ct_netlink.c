@@ -15,9 +15,6 @@
 #include "nflab.h"
 #include "conntrack.h"
 
-#define MAX_TIMEOUT	(30 * 24 * 3600)	/* seconds */
-#define MAX_LIMIT	(4 * 1024 * 1024)
-
 static const struct nla_policy nflab_tuple_policy[NFLAB_TUPLE_A_MAX + 1] = {
 	[NFLAB_TUPLE_A_SRC]		= { .type = NLA_BE32 },
 	[NFLAB_TUPLE_A_DST]		= { .type = NLA_BE32 },
@@ -28,9 +25,6 @@ static const struct nla_policy nflab_tuple_policy[NFLAB_TUPLE_A_MAX + 1] = {
 	[NFLAB_TUPLE_A_ICMP_TYPE]	= { .type = NLA_U8 },
 };
 
-#define ALL_STATUS (NFLAB_CT_STATUS_SEEN_REPLY | NFLAB_CT_STATUS_ASSURED | \
-		    NFLAB_CT_STATUS_CONFIRMED | NFLAB_CT_STATUS_DYING)
-
 static const struct nla_policy nflab_filter_policy[NFLAB_CT_FILTER_A_MAX + 1] = {
 	[NFLAB_CT_FILTER_A_PROTO]	= { .type = NLA_U8 },
 	[NFLAB_CT_FILTER_A_SRC]		= { .type = NLA_BE32 },
@@ -40,18 +34,18 @@ static const struct nla_policy nflab_filter_policy[NFLAB_CT_FILTER_A_MAX + 1] = 
 	[NFLAB_CT_FILTER_A_SPORT]	= { .type = NLA_BE16 },
 	[NFLAB_CT_FILTER_A_DPORT]	= { .type = NLA_BE16 },
 	[NFLAB_CT_FILTER_A_TCP_STATE]	= NLA_POLICY_MAX(NLA_U8, NFLAB_TCP_MAX),
-	[NFLAB_CT_FILTER_A_STATUS]	= NLA_POLICY_MASK(NLA_U32, ALL_STATUS),
+	[NFLAB_CT_FILTER_A_STATUS]	= NLA_POLICY_MASK(NLA_U32, NFLAB_CT_STATUS_ALL),
 };
 
 /* Not const: 6.1's NLA_POLICY_FULL_RANGE takes a plain pointer. */
 static struct netlink_range_validation nflab_timeout_range = {
-	.min = 1,
-	.max = MAX_TIMEOUT,
+	.min = NFLAB_CT_TIMEOUT_MIN,
+	.max = NFLAB_CT_TIMEOUT_MAX,
 };
 
 static struct netlink_range_validation nflab_limit_range = {
-	.min = 1,
-	.max = MAX_LIMIT,
+	.min = NFLAB_CT_LIMIT_MIN,
+	.max = NFLAB_CT_LIMIT_MAX,
 };
 
 static const struct nla_policy nflab_timeouts_policy[NFLAB_CT_TIMEOUT_A_MAX + 1] = {
@@ -253,7 +247,7 @@ static int nflab_put_conn(struct sk_buff *skb, const void *arg)
 	    nla_put_u32(skb, NFLAB_CT_A_ID, ct->id) ||
 	    nflab_put_tuple(skb, NFLAB_CT_A_ORIG, orig) ||
 	    nflab_put_tuple(skb, NFLAB_CT_A_REPLY, &ct->th[NFLAB_DIR_REPLY].tuple) ||
-	    nla_put_u32(skb, NFLAB_CT_A_STATUS, READ_ONCE(ct->status) & ALL_STATUS) ||
+	    nla_put_u32(skb, NFLAB_CT_A_STATUS, READ_ONCE(ct->status) & NFLAB_CT_STATUS_ALL) ||
 	    nla_put_u32(skb, NFLAB_CT_A_TIMEOUT, nflab_ct_timeout_left(ct)) ||
 	    nla_put_u64_64bit(skb, NFLAB_CT_A_PACKETS_ORIG,
 			      atomic64_read(&ct->packets[NFLAB_DIR_ORIG]), NFLAB_CT_A_PAD) ||

@@ -34,7 +34,7 @@ static int __init nflab_init(void)
 	if (ret)
 		goto err_netlink_exit;
 
-	pr_info("version %s loaded (protocol %d)\n", NFLAB_VERSION,
+	pr_info("version %s loaded (protocol %d)\n", NFLAB_MODULE_VERSION,
 		NFLAB_PROTO_VERSION);
 	return 0;
 
@@ -60,5 +60,5 @@ module_init(nflab_init);
 module_exit(nflab_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Netfilter lab: hooks, connection tracking and NAT");
-MODULE_VERSION(NFLAB_VERSION);
+MODULE_VERSION(NFLAB_MODULE_VERSION);
 MODULE_ALIAS_GENL_FAMILY(NFLAB_GENL_NAME);

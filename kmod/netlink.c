@@ -40,9 +40,11 @@ err_free_msg:
 	return ret;
 }
 
+static_assert(sizeof(NFLAB_MODULE_VERSION) <= NFLAB_VERSION_MAXLEN);
+
 static int nflab_fill_version(struct sk_buff *msg, const void *arg)
 {
-	if (nla_put_string(msg, NFLAB_A_VERSION, NFLAB_VERSION) ||
+	if (nla_put_string(msg, NFLAB_A_VERSION, NFLAB_MODULE_VERSION) ||
 	    nla_put_u32(msg, NFLAB_A_PROTO_VERSION, NFLAB_PROTO_VERSION) ||
 	    nla_put_u32(msg, NFLAB_A_PROTO_COMPAT, NFLAB_PROTO_COMPAT))
 		return -EMSGSIZE;

@@ -17,8 +17,6 @@
 #include "nlproto/nflab.h"
 #include "conntrack.h"
 
-#define NFLAB_VERSION "0.1.0"
-
 /* Per-CPU hook counters; the packet path only ever touches its own CPU's. */
 struct nflab_pcpu_hook_stats {
 	u64_stats_t		packets[NF_INET_NUMHOOKS];

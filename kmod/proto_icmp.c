@@ -157,7 +157,7 @@ static enum nflab_ct_verdict nflab_icmp_packet(struct nflab_net *nn,
 	*changed = false;
 	nflab_ct_refresh(ct, READ_ONCE(nn->ct_timeouts[NFLAB_CT_TIMEOUT_A_ICMP]));
 	if (dir == NFLAB_DIR_REPLY ||
-	    test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status))
+	    test_bit(NFLAB_CT_STATUS_SEEN_REPLY_BIT, &ct->status))
 		return NFLAB_CT_ESTABLISHED;
 	return NFLAB_CT_NEW;
 }

@@ -541,7 +541,7 @@ static enum nflab_ct_verdict nflab_tcp_verdict(const struct nflab_conn *ct,
 					       enum nflab_dir dir)
 {
 	if (dir == NFLAB_DIR_REPLY ||
-	    test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status))
+	    test_bit(NFLAB_CT_STATUS_SEEN_REPLY_BIT, &ct->status))
 		return NFLAB_CT_ESTABLISHED;
 	return NFLAB_CT_NEW;
 }
@@ -556,7 +556,7 @@ static enum nflab_ct_verdict nflab_tcp_update(struct nflab_net *nn,
 					      unsigned int off, enum nflab_dir dir,
 					      bool *kill)
 {
-	bool replied = test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status);
+	bool replied = test_bit(NFLAB_CT_STATUS_SEEN_REPLY_BIT, &ct->status);
 	struct nflab_tcp t = ct->proto.tcp;
 	u8 old = t.state, new;
 	const struct tcphdr *th;
@@ -598,8 +598,8 @@ static enum nflab_ct_verdict nflab_tcp_update(struct nflab_net *nn,
 	if (seg == SEG_SYN && (old == T_NO || old == T_TW || old == T_CL)) {
 		/* A new SYN on a closed or TIME_WAIT connection opens it anew. */
 		if (old != T_NO) {
-			clear_bit(NFLAB_CT_ASSURED_BIT, &ct->status);
-			clear_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status);
+			clear_bit(NFLAB_CT_STATUS_ASSURED_BIT, &ct->status);
+			clear_bit(NFLAB_CT_STATUS_SEEN_REPLY_BIT, &ct->status);
 			replied = false;
 		}
 		nflab_tcp_syn_init(&t, dir, skb, off, th);

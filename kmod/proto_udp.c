@@ -58,14 +58,14 @@ static enum nflab_ct_verdict nflab_udp_packet(struct nflab_net *nn,
 	 * first reply itself keeps the short timeout, and so does everything
 	 * before stream_ts (written once, before the entry was confirmed).
 	 */
-	if (test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status) &&
+	if (test_bit(NFLAB_CT_STATUS_SEEN_REPLY_BIT, &ct->status) &&
 	    time_after(jiffies, ct->proto.udp.stream_ts)) {
 		nflab_ct_set_assured(nn, ct);
 		which = NFLAB_CT_TIMEOUT_A_UDP_ASSURED;
 	}
 	nflab_ct_refresh(ct, READ_ONCE(nn->ct_timeouts[which]));
 	if (dir == NFLAB_DIR_REPLY ||
-	    test_bit(NFLAB_CT_SEEN_REPLY_BIT, &ct->status))
+	    test_bit(NFLAB_CT_STATUS_SEEN_REPLY_BIT, &ct->status))
 		return NFLAB_CT_ESTABLISHED;
 	return NFLAB_CT_NEW;
 }

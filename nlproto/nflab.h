@@ -26,7 +26,8 @@
  *
  * Do, anyone. Takes no attributes. Replies with:
  *
- *    NFLAB_A_VERSION: NUL-terminated string, the module version
+ *    NFLAB_A_VERSION: NUL-terminated string, NFLAB_MODULE_VERSION of the
+ *        running module (at most NFLAB_VERSION_MAXLEN bytes, NUL included)
  *    NFLAB_A_PROTO_VERSION: u32, NFLAB_PROTO_VERSION of the running module
  *    NFLAB_A_PROTO_COMPAT: u32, NFLAB_PROTO_COMPAT of the running module
  *
@@ -156,11 +157,12 @@
  * carry NFLAB_A_CT_CONFIG, a nest of enum nflab_ct_config_attr:
  *
  *    NFLAB_CT_CONFIG_A_LIMIT: u32, the most entries the namespace may hold
- *        (1 - 4194304)
+ *        (NFLAB_CT_LIMIT_MIN - NFLAB_CT_LIMIT_MAX: 1 - 4194304)
  *    NFLAB_CT_CONFIG_A_TCP_LOOSE: u8, 0 or 1: pick up TCP connections seen
  *        mid-stream
  *    NFLAB_CT_CONFIG_A_TIMEOUTS: nest of enum nflab_ct_timeout_attr, u32
- *        seconds each (1 - 2592000)
+ *        seconds each (NFLAB_CT_TIMEOUT_MIN - NFLAB_CT_TIMEOUT_MAX:
+ *        1 - 2592000, 30 days)
  *
  * SET changes only what it carries; it is all or nothing, and replies with
  * an ACK only. GET replies with every setting. A new namespace starts with
@@ -201,6 +203,11 @@
 /* The oldest NFLAB_PROTO_VERSION whose clients this protocol still serves. */
 #define NFLAB_PROTO_COMPAT	1
 
+/*
+ * The module's version, reported as NFLAB_A_VERSION; the Go tools carry the
+ * same string, so that "nflab version" can tell a stale module.
+ */
+#define NFLAB_MODULE_VERSION	"0.2.0"
 /* Longest NFLAB_A_VERSION string, NUL included. */
 #define NFLAB_VERSION_MAXLEN	32
 
@@ -344,6 +351,13 @@ enum nflab_ct_stats_attr {
 
 #define NFLAB_CT_STATS_A_MAX (__NFLAB_CT_STATS_A_MAX - 1)
 
+/* The range of NFLAB_CT_CONFIG_A_LIMIT, in entries. */
+#define NFLAB_CT_LIMIT_MIN	1
+#define NFLAB_CT_LIMIT_MAX	(4 * 1024 * 1024)
+/* The range of every NFLAB_CT_CONFIG_A_TIMEOUTS value, in seconds. */
+#define NFLAB_CT_TIMEOUT_MIN	1
+#define NFLAB_CT_TIMEOUT_MAX	(30 * 24 * 3600)
+
 enum nflab_ct_config_attr {
 	NFLAB_CT_CONFIG_A_UNSPEC,
 	NFLAB_CT_CONFIG_A_LIMIT,
@@ -379,13 +393,27 @@ enum nflab_ct_timeout_attr {
 
 #define NFLAB_CT_TIMEOUT_A_MAX (__NFLAB_CT_TIMEOUT_A_MAX - 1)
 
+/* The numbers of the NFLAB_CT_A_STATUS bits, as the kernel's IPS_*_BIT. */
+enum nflab_ct_status_bit {
+	NFLAB_CT_STATUS_SEEN_REPLY_BIT,	/* a reply-direction packet passed */
+	NFLAB_CT_STATUS_ASSURED_BIT,	/* not evicted early when full */
+	NFLAB_CT_STATUS_CONFIRMED_BIT,	/* in the table */
+	NFLAB_CT_STATUS_DYING_BIT,	/* being removed */
+};
+
 /* NFLAB_CT_A_STATUS bits. */
 enum nflab_ct_status {
-	NFLAB_CT_STATUS_SEEN_REPLY = 1 << 0,	/* a reply-direction packet passed */
-	NFLAB_CT_STATUS_ASSURED = 1 << 1,	/* not evicted early when full */
-	NFLAB_CT_STATUS_CONFIRMED = 1 << 2,	/* in the table */
-	NFLAB_CT_STATUS_DYING = 1 << 3,		/* being removed */
+	NFLAB_CT_STATUS_SEEN_REPLY = 1 << NFLAB_CT_STATUS_SEEN_REPLY_BIT,
+	NFLAB_CT_STATUS_ASSURED = 1 << NFLAB_CT_STATUS_ASSURED_BIT,
+	NFLAB_CT_STATUS_CONFIRMED = 1 << NFLAB_CT_STATUS_CONFIRMED_BIT,
+	NFLAB_CT_STATUS_DYING = 1 << NFLAB_CT_STATUS_DYING_BIT,
 };
+
+/* Every NFLAB_CT_A_STATUS bit this protocol version defines. */
+#define NFLAB_CT_STATUS_ALL	(NFLAB_CT_STATUS_SEEN_REPLY | \
+				 NFLAB_CT_STATUS_ASSURED | \
+				 NFLAB_CT_STATUS_CONFIRMED | \
+				 NFLAB_CT_STATUS_DYING)
 
 /* TCP connection states (NFLAB_CT_A_TCP_STATE). */
 enum nflab_tcp_state {

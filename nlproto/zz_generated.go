@@ -9,6 +9,7 @@ const (
 	GENL_VERSION   = 1
 	PROTO_VERSION  = 2
 	PROTO_COMPAT   = 1
+	MODULE_VERSION = "0.2.0"
 	VERSION_MAXLEN = 32
 )
 
@@ -135,6 +136,14 @@ const (
 	CT_STATS_A_MAX            = 12
 )
 
+// #define values
+const (
+	CT_LIMIT_MIN   = 1
+	CT_LIMIT_MAX   = 4194304
+	CT_TIMEOUT_MIN = 1
+	CT_TIMEOUT_MAX = 2592000
+)
+
 // enum nflab_ct_config_attr
 const (
 	CT_CONFIG_A_UNSPEC    = 0
@@ -163,12 +172,21 @@ const (
 	CT_TIMEOUT_A_MAX             = 13
 )
 
+// enum nflab_ct_status_bit
+const (
+	CT_STATUS_SEEN_REPLY_BIT = 0
+	CT_STATUS_ASSURED_BIT    = 1
+	CT_STATUS_CONFIRMED_BIT  = 2
+	CT_STATUS_DYING_BIT      = 3
+)
+
 // enum nflab_ct_status
 const (
 	CT_STATUS_SEEN_REPLY = 1
 	CT_STATUS_ASSURED    = 2
 	CT_STATUS_CONFIRMED  = 4
 	CT_STATUS_DYING      = 8
+	CT_STATUS_ALL        = 15
 )
 
 // enum nflab_tcp_state
@@ -185,3 +203,226 @@ const (
 	TCP_SYN_SENT2   = 9
 	TCP_MAX         = 9
 )
+
+// EnumCmd is enum nflab_cmd as a name table.
+var EnumCmd = Enum{
+	Tag:    "nflab_cmd",
+	Prefix: "NFLAB_CMD_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_CMD_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_CMD_GET_VERSION", Short: "GET_VERSION"},
+		{Value: 2, C: "NFLAB_CMD_GET_HOOK_STATS", Short: "GET_HOOK_STATS"},
+		{Value: 3, C: "NFLAB_CMD_RESET_HOOK_STATS", Short: "RESET_HOOK_STATS"},
+		{Value: 4, C: "NFLAB_CMD_CT_GET", Short: "CT_GET"},
+		{Value: 5, C: "NFLAB_CMD_CT_DELETE", Short: "CT_DELETE"},
+		{Value: 6, C: "NFLAB_CMD_CT_FLUSH", Short: "CT_FLUSH"},
+		{Value: 7, C: "NFLAB_CMD_CT_COUNT", Short: "CT_COUNT"},
+		{Value: 8, C: "NFLAB_CMD_CT_STATS", Short: "CT_STATS"},
+		{Value: 9, C: "NFLAB_CMD_CT_GET_CONFIG", Short: "CT_GET_CONFIG"},
+		{Value: 10, C: "NFLAB_CMD_CT_SET_CONFIG", Short: "CT_SET_CONFIG"},
+		{Value: 11, C: "NFLAB_CMD_CT_GC", Short: "CT_GC"},
+		{Value: 12, C: "NFLAB_CMD_CT_EVENT_NEW", Short: "CT_EVENT_NEW"},
+		{Value: 13, C: "NFLAB_CMD_CT_EVENT_UPDATE", Short: "CT_EVENT_UPDATE"},
+		{Value: 14, C: "NFLAB_CMD_CT_EVENT_DESTROY", Short: "CT_EVENT_DESTROY"},
+	},
+}
+
+// EnumAttr is enum nflab_attr as a name table.
+var EnumAttr = Enum{
+	Tag:    "nflab_attr",
+	Prefix: "NFLAB_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_A_PAD", Short: "PAD"},
+		{Value: 2, C: "NFLAB_A_VERSION", Short: "VERSION"},
+		{Value: 3, C: "NFLAB_A_PROTO_VERSION", Short: "PROTO_VERSION"},
+		{Value: 4, C: "NFLAB_A_HOOKS", Short: "HOOKS"},
+		{Value: 5, C: "NFLAB_A_HOOK", Short: "HOOK"},
+		{Value: 6, C: "NFLAB_A_CT", Short: "CT"},
+		{Value: 7, C: "NFLAB_A_CT_TUPLE", Short: "CT_TUPLE"},
+		{Value: 8, C: "NFLAB_A_CT_FILTER", Short: "CT_FILTER"},
+		{Value: 9, C: "NFLAB_A_CT_COUNT", Short: "CT_COUNT"},
+		{Value: 10, C: "NFLAB_A_CT_LIMIT", Short: "CT_LIMIT"},
+		{Value: 11, C: "NFLAB_A_CT_STATS", Short: "CT_STATS"},
+		{Value: 12, C: "NFLAB_A_CT_CONFIG", Short: "CT_CONFIG"},
+		{Value: 13, C: "NFLAB_A_PROTO_COMPAT", Short: "PROTO_COMPAT"},
+	},
+}
+
+// EnumHookAttr is enum nflab_hook_attr as a name table.
+var EnumHookAttr = Enum{
+	Tag:    "nflab_hook_attr",
+	Prefix: "NFLAB_HOOK_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_HOOK_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_HOOK_A_PAD", Short: "PAD"},
+		{Value: 2, C: "NFLAB_HOOK_A_HOOKNUM", Short: "HOOKNUM"},
+		{Value: 3, C: "NFLAB_HOOK_A_PACKETS", Short: "PACKETS"},
+		{Value: 4, C: "NFLAB_HOOK_A_BYTES", Short: "BYTES"},
+	},
+}
+
+// EnumHook is enum nflab_hook as a name table.
+var EnumHook = Enum{
+	Tag:    "nflab_hook",
+	Prefix: "NFLAB_HOOK_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_HOOK_PRE_ROUTING", Short: "PRE_ROUTING"},
+		{Value: 1, C: "NFLAB_HOOK_LOCAL_IN", Short: "LOCAL_IN"},
+		{Value: 2, C: "NFLAB_HOOK_FORWARD", Short: "FORWARD"},
+		{Value: 3, C: "NFLAB_HOOK_LOCAL_OUT", Short: "LOCAL_OUT"},
+		{Value: 4, C: "NFLAB_HOOK_POST_ROUTING", Short: "POST_ROUTING"},
+	},
+}
+
+// EnumTupleAttr is enum nflab_tuple_attr as a name table.
+var EnumTupleAttr = Enum{
+	Tag:    "nflab_tuple_attr",
+	Prefix: "NFLAB_TUPLE_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_TUPLE_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_TUPLE_A_SRC", Short: "SRC"},
+		{Value: 2, C: "NFLAB_TUPLE_A_DST", Short: "DST"},
+		{Value: 3, C: "NFLAB_TUPLE_A_PROTO", Short: "PROTO"},
+		{Value: 4, C: "NFLAB_TUPLE_A_SPORT", Short: "SPORT"},
+		{Value: 5, C: "NFLAB_TUPLE_A_DPORT", Short: "DPORT"},
+		{Value: 6, C: "NFLAB_TUPLE_A_ICMP_ID", Short: "ICMP_ID"},
+		{Value: 7, C: "NFLAB_TUPLE_A_ICMP_TYPE", Short: "ICMP_TYPE"},
+	},
+}
+
+// EnumCTAttr is enum nflab_ct_attr as a name table.
+var EnumCTAttr = Enum{
+	Tag:    "nflab_ct_attr",
+	Prefix: "NFLAB_CT_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_CT_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_CT_A_PAD", Short: "PAD"},
+		{Value: 2, C: "NFLAB_CT_A_ID", Short: "ID"},
+		{Value: 3, C: "NFLAB_CT_A_ORIG", Short: "ORIG"},
+		{Value: 4, C: "NFLAB_CT_A_REPLY", Short: "REPLY"},
+		{Value: 5, C: "NFLAB_CT_A_STATUS", Short: "STATUS"},
+		{Value: 6, C: "NFLAB_CT_A_TCP_STATE", Short: "TCP_STATE"},
+		{Value: 7, C: "NFLAB_CT_A_TIMEOUT", Short: "TIMEOUT"},
+		{Value: 8, C: "NFLAB_CT_A_PACKETS_ORIG", Short: "PACKETS_ORIG"},
+		{Value: 9, C: "NFLAB_CT_A_BYTES_ORIG", Short: "BYTES_ORIG"},
+		{Value: 10, C: "NFLAB_CT_A_PACKETS_REPLY", Short: "PACKETS_REPLY"},
+		{Value: 11, C: "NFLAB_CT_A_BYTES_REPLY", Short: "BYTES_REPLY"},
+		{Value: 12, C: "NFLAB_CT_A_START", Short: "START"},
+	},
+}
+
+// EnumCTFilterAttr is enum nflab_ct_filter_attr as a name table.
+var EnumCTFilterAttr = Enum{
+	Tag:    "nflab_ct_filter_attr",
+	Prefix: "NFLAB_CT_FILTER_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_CT_FILTER_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_CT_FILTER_A_PROTO", Short: "PROTO"},
+		{Value: 2, C: "NFLAB_CT_FILTER_A_SRC", Short: "SRC"},
+		{Value: 3, C: "NFLAB_CT_FILTER_A_SRC_PREFIX", Short: "SRC_PREFIX"},
+		{Value: 4, C: "NFLAB_CT_FILTER_A_DST", Short: "DST"},
+		{Value: 5, C: "NFLAB_CT_FILTER_A_DST_PREFIX", Short: "DST_PREFIX"},
+		{Value: 6, C: "NFLAB_CT_FILTER_A_SPORT", Short: "SPORT"},
+		{Value: 7, C: "NFLAB_CT_FILTER_A_DPORT", Short: "DPORT"},
+		{Value: 8, C: "NFLAB_CT_FILTER_A_TCP_STATE", Short: "TCP_STATE"},
+		{Value: 9, C: "NFLAB_CT_FILTER_A_STATUS", Short: "STATUS"},
+	},
+}
+
+// EnumCTStatsAttr is enum nflab_ct_stats_attr as a name table.
+var EnumCTStatsAttr = Enum{
+	Tag:    "nflab_ct_stats_attr",
+	Prefix: "NFLAB_CT_STATS_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_CT_STATS_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_CT_STATS_A_PAD", Short: "PAD"},
+		{Value: 2, C: "NFLAB_CT_STATS_A_FOUND", Short: "FOUND"},
+		{Value: 3, C: "NFLAB_CT_STATS_A_NEW", Short: "NEW"},
+		{Value: 4, C: "NFLAB_CT_STATS_A_INVALID", Short: "INVALID"},
+		{Value: 5, C: "NFLAB_CT_STATS_A_INSERT", Short: "INSERT"},
+		{Value: 6, C: "NFLAB_CT_STATS_A_INSERT_FAILED", Short: "INSERT_FAILED"},
+		{Value: 7, C: "NFLAB_CT_STATS_A_CLASH", Short: "CLASH"},
+		{Value: 8, C: "NFLAB_CT_STATS_A_DROP", Short: "DROP"},
+		{Value: 9, C: "NFLAB_CT_STATS_A_EARLY_DROP", Short: "EARLY_DROP"},
+		{Value: 10, C: "NFLAB_CT_STATS_A_GC_EVICTED", Short: "GC_EVICTED"},
+		{Value: 11, C: "NFLAB_CT_STATS_A_SEARCH_RESTART", Short: "SEARCH_RESTART"},
+		{Value: 12, C: "NFLAB_CT_STATS_A_RELATED", Short: "RELATED"},
+	},
+}
+
+// EnumCTConfigAttr is enum nflab_ct_config_attr as a name table.
+var EnumCTConfigAttr = Enum{
+	Tag:    "nflab_ct_config_attr",
+	Prefix: "NFLAB_CT_CONFIG_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_CT_CONFIG_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_CT_CONFIG_A_LIMIT", Short: "LIMIT"},
+		{Value: 2, C: "NFLAB_CT_CONFIG_A_TCP_LOOSE", Short: "TCP_LOOSE"},
+		{Value: 3, C: "NFLAB_CT_CONFIG_A_TIMEOUTS", Short: "TIMEOUTS"},
+	},
+}
+
+// EnumCTTimeoutAttr is enum nflab_ct_timeout_attr as a name table.
+var EnumCTTimeoutAttr = Enum{
+	Tag:    "nflab_ct_timeout_attr",
+	Prefix: "NFLAB_CT_TIMEOUT_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_CT_TIMEOUT_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_CT_TIMEOUT_A_TCP_SYN_SENT", Short: "TCP_SYN_SENT"},
+		{Value: 2, C: "NFLAB_CT_TIMEOUT_A_TCP_SYN_RECV", Short: "TCP_SYN_RECV"},
+		{Value: 3, C: "NFLAB_CT_TIMEOUT_A_TCP_ESTABLISHED", Short: "TCP_ESTABLISHED"},
+		{Value: 4, C: "NFLAB_CT_TIMEOUT_A_TCP_FIN_WAIT", Short: "TCP_FIN_WAIT"},
+		{Value: 5, C: "NFLAB_CT_TIMEOUT_A_TCP_CLOSE_WAIT", Short: "TCP_CLOSE_WAIT"},
+		{Value: 6, C: "NFLAB_CT_TIMEOUT_A_TCP_LAST_ACK", Short: "TCP_LAST_ACK"},
+		{Value: 7, C: "NFLAB_CT_TIMEOUT_A_TCP_TIME_WAIT", Short: "TCP_TIME_WAIT"},
+		{Value: 8, C: "NFLAB_CT_TIMEOUT_A_TCP_CLOSE", Short: "TCP_CLOSE"},
+		{Value: 9, C: "NFLAB_CT_TIMEOUT_A_UDP_UNREPLIED", Short: "UDP_UNREPLIED"},
+		{Value: 10, C: "NFLAB_CT_TIMEOUT_A_UDP_ASSURED", Short: "UDP_ASSURED"},
+		{Value: 11, C: "NFLAB_CT_TIMEOUT_A_ICMP", Short: "ICMP"},
+		{Value: 12, C: "NFLAB_CT_TIMEOUT_A_TCP_RETRANS", Short: "TCP_RETRANS"},
+		{Value: 13, C: "NFLAB_CT_TIMEOUT_A_TCP_UNACK", Short: "TCP_UNACK"},
+	},
+}
+
+// EnumCTStatusBit is enum nflab_ct_status_bit as a name table.
+var EnumCTStatusBit = Enum{
+	Tag:    "nflab_ct_status_bit",
+	Prefix: "NFLAB_CT_STATUS_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_CT_STATUS_SEEN_REPLY_BIT", Short: "SEEN_REPLY_BIT"},
+		{Value: 1, C: "NFLAB_CT_STATUS_ASSURED_BIT", Short: "ASSURED_BIT"},
+		{Value: 2, C: "NFLAB_CT_STATUS_CONFIRMED_BIT", Short: "CONFIRMED_BIT"},
+		{Value: 3, C: "NFLAB_CT_STATUS_DYING_BIT", Short: "DYING_BIT"},
+	},
+}
+
+// EnumCTStatus is enum nflab_ct_status as a name table.
+var EnumCTStatus = Enum{
+	Tag:    "nflab_ct_status",
+	Prefix: "NFLAB_CT_STATUS_",
+	Names: []Name{
+		{Value: 1, C: "NFLAB_CT_STATUS_SEEN_REPLY", Short: "SEEN_REPLY"},
+		{Value: 2, C: "NFLAB_CT_STATUS_ASSURED", Short: "ASSURED"},
+		{Value: 4, C: "NFLAB_CT_STATUS_CONFIRMED", Short: "CONFIRMED"},
+		{Value: 8, C: "NFLAB_CT_STATUS_DYING", Short: "DYING"},
+	},
+}
+
+// EnumTCPState is enum nflab_tcp_state as a name table.
+var EnumTCPState = Enum{
+	Tag:    "nflab_tcp_state",
+	Prefix: "NFLAB_TCP_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_TCP_NONE", Short: "NONE"},
+		{Value: 1, C: "NFLAB_TCP_SYN_SENT", Short: "SYN_SENT"},
+		{Value: 2, C: "NFLAB_TCP_SYN_RECV", Short: "SYN_RECV"},
+		{Value: 3, C: "NFLAB_TCP_ESTABLISHED", Short: "ESTABLISHED"},
+		{Value: 4, C: "NFLAB_TCP_FIN_WAIT", Short: "FIN_WAIT"},
+		{Value: 5, C: "NFLAB_TCP_CLOSE_WAIT", Short: "CLOSE_WAIT"},
+		{Value: 6, C: "NFLAB_TCP_LAST_ACK", Short: "LAST_ACK"},
+		{Value: 7, C: "NFLAB_TCP_TIME_WAIT", Short: "TIME_WAIT"},
+		{Value: 8, C: "NFLAB_TCP_CLOSE", Short: "CLOSE"},
+		{Value: 9, C: "NFLAB_TCP_SYN_SENT2", Short: "SYN_SENT2"},
+	},
+}

@@ -1,7 +1,12 @@
 // Package vmtests runs nflab's end-to-end tests in a QEMU VM: TestGuest
 // builds the tests of ./guest and runs them in one VM. It needs
-// NFLAB_KERNEL, NFLAB_MODDIR and NFLAB_KO (see internal/vm) and fails
-// without them. NFLAB_VMTEST_RUN selects guest tests like go test -run.
+// NFLAB_KERNEL, NFLAB_MODDIR and NFLAB_KO (see internal/vm).
+// NFLAB_VMTEST_RUN selects guest tests like go test -run.
+//
+// A plain "go test ./..." sets none of them, and TestGuest then skips, so
+// that the unit tests run anywhere. The Makefile's targets set
+// NFLAB_VMTEST=1: the suite is then required, and a missing variable, a
+// skipped guest test or a run without any passing test fails it.
 package vmtests
 
 import (
@@ -24,6 +29,9 @@ import (
 const benchBudget = 25 * time.Minute
 
 func TestGuest(t *testing.T) {
+	if skip := guestSkipReason(os.Getenv); skip != "" {
+		t.Skip(skip)
+	}
 	cfg, err := vm.ConfigFromEnv()
 	if err != nil {
 		t.Fatalf("%v\n(the Makefile's vm-test target sets these)", err)
@@ -134,6 +142,21 @@ func TestGuest(t *testing.T) {
 	if err := checkGoTestOutput(r.Console, bench != ""); err != nil {
 		t.Error(err)
 	}
+}
+
+// guestSkipReason says why TestGuest skips under getenv, or "" when it
+// runs: it skips only in a plain go test, where NFLAB_VMTEST is not "1" and
+// no VM variable is set. Half a configuration is a mistake and fails.
+func guestSkipReason(getenv func(string) string) string {
+	if getenv("NFLAB_VMTEST") == "1" {
+		return ""
+	}
+	for _, v := range []string{"NFLAB_KERNEL", "NFLAB_MODDIR", "NFLAB_KO"} {
+		if getenv(v) != "" {
+			return ""
+		}
+	}
+	return "the VM suite runs under make test or make vm-test (NFLAB_VMTEST=1)"
 }
 
 // pinHookKeys starts the guest payload on 2+ vCPUs. Base chains on the five
@@ -257,5 +280,25 @@ func TestCheckGoTestOutput(t *testing.T) {
 		if err := checkGoTestOutput(tt.out, tt.bench); (err == nil) != tt.ok {
 			t.Errorf("checkGoTestOutput(%q) = %v, want ok=%v", tt.out, err, tt.ok)
 		}
+	}
+}
+
+func TestGuestSkipReason(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		skip bool
+	}{
+		{"plain go test", nil, true},
+		{"required", map[string]string{"NFLAB_VMTEST": "1"}, false},
+		{"half configured", map[string]string{"NFLAB_KO": "/x/nflab.ko"}, false},
+		{"not 1", map[string]string{"NFLAB_VMTEST": "0"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := guestSkipReason(func(k string) string { return tc.env[k] }) != ""
+			if got != tc.skip {
+				t.Fatalf("skips = %v, want %v", got, tc.skip)
+			}
+		})
 	}
 }

@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 type ctEvent struct {
@@ -131,7 +132,7 @@ func TestCTEvents(t *testing.T) {
 func TestCTEventsLoss(t *testing.T) {
 	loadModule(t)
 	mustRun(t, "ip", "link", "set", "lo", "up")
-	c, err := nflab.Dial()
+	c, err := nflab.Dial(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,12 +145,12 @@ func TestCTEventsLoss(t *testing.T) {
 	var (
 		blocked = make(chan struct{})
 		resume  = make(chan struct{})
-		got     = make(chan nflab.CTEvent, 16)
+		got     = make(chan nftypes.ConnEvent, 16)
 		done    = make(chan error, 1)
 	)
 	go func() {
 		first := true
-		done <- c.WatchConnsWithOptions(ctx, nflab.WatchOptions{ReadBuffer: 4096}, func(e nflab.CTEvent) error {
+		done <- c.WatchConns(ctx, &nflab.WatchOptions{ReadBuffer: 4096}, func(e nftypes.ConnEvent) error {
 			if first {
 				first = false
 				close(blocked)
@@ -157,7 +158,7 @@ func TestCTEventsLoss(t *testing.T) {
 			}
 			// Only the loss and the events after it matter; the
 			// flood's own events may be dropped here.
-			if e.Type == nflab.CTEventLost || e.Conn.Orig.DstPort >= 30000 {
+			if e.Type == nftypes.EventLost || e.Conn.Orig.DstPort >= 30000 {
 				select {
 				case got <- e:
 				case <-ctx.Done():
@@ -193,7 +194,7 @@ func TestCTEventsLoss(t *testing.T) {
 	}
 	close(resume)
 
-	seen := func(what string, ok func(nflab.CTEvent) bool) {
+	seen := func(what string, ok func(nftypes.ConnEvent) bool) {
 		t.Helper()
 		timeout := time.After(waitLong)
 		for {
@@ -209,7 +210,7 @@ func TestCTEventsLoss(t *testing.T) {
 			}
 		}
 	}
-	seen("lost", func(e nflab.CTEvent) bool { return e.Type == nflab.CTEventLost })
+	seen("lost", func(e nftypes.ConnEvent) bool { return e.Type == nftypes.EventLost })
 	// Still listening after the loss.
 	go func() {
 		for p := 0; ctx.Err() == nil; p++ {
@@ -217,8 +218,8 @@ func TestCTEventsLoss(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	seen("new after the loss", func(e nflab.CTEvent) bool {
-		return e.Type == nflab.CTEventNew && e.Conn.Orig.DstPort >= 30000
+	seen("new after the loss", func(e nftypes.ConnEvent) bool {
+		return e.Type == nftypes.EventNew && e.Conn.Orig.DstPort >= 30000
 	})
 
 	cancel()

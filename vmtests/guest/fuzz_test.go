@@ -8,6 +8,7 @@
 package guest
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,7 +25,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
 	"github.com/nflab/nflab/nlproto"
 )
 
@@ -90,12 +91,12 @@ func fuzzWorkerMain() bool {
 
 func hookTotals(t *testing.T) [5][2]uint64 {
 	t.Helper()
-	c, err := nflab.Dial()
+	c, err := nflab.Dial(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	stats, err := c.HookStats()
+	stats, err := c.HookStats(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

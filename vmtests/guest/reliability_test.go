@@ -6,6 +6,7 @@ package guest
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -21,7 +22,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 // envInt reads a count from the environment, for longer local runs.
@@ -92,15 +94,15 @@ func TestInsmodRmmodCyclesUnderTraffic(t *testing.T) {
 		}
 		for !stop.Load() {
 			err := func() error {
-				c, err := nflab.Dial()
+				c, err := nflab.Dial(nil)
 				if err != nil {
 					return err
 				}
 				defer c.Close()
-				if _, err := c.HookStats(); err != nil {
+				if _, err := c.HookStats(context.Background()); err != nil {
 					return err
 				}
-				_, err = c.Conns(nflab.CTFilter{})
+				_, err = c.Conns(context.Background(), nftypes.ConnFilter{})
 				return err
 			}()
 			switch {
@@ -310,18 +312,18 @@ func netnsTraffic(n int) error {
 		}
 	}
 
-	client, err := nflab.Dial()
+	client, err := nflab.Dial(nil)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	stats, err := client.HookStats()
+	stats, err := client.HookStats(context.Background())
 	if err != nil {
 		return err
 	}
 	for _, s := range stats {
 		want := uint64(n) // out and back in through loopback ...
-		if s.Hook == nflab.Forward {
+		if s.Hook == nftypes.Forward {
 			want = 0 // ... never forwarded
 		}
 		if s.Packets != want {

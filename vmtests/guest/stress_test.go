@@ -24,6 +24,7 @@
 package guest
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -41,7 +42,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 const (
@@ -204,7 +206,7 @@ func clientIn(t *testing.T, ns string) *nflab.Client {
 	var c *nflab.Client
 	inNetns(t, ns, func() error {
 		var err error
-		c, err = nflab.Dial()
+		c, err = nflab.Dial(nil)
 		return err
 	})
 	t.Cleanup(func() { c.Close() })
@@ -212,7 +214,7 @@ func clientIn(t *testing.T, ns string) *nflab.Client {
 }
 
 // sinkFilter selects the entries of the stress datagrams.
-var sinkFilter = nflab.CTFilter{Proto: nflab.UDP, DstPort: sinkPort}
+var sinkFilter = nftypes.ConnFilter{Proto: nftypes.UDP, DstPort: sinkPort}
 
 // softnetProcessed reads how many packets each CPU's receive softirq has
 // processed (/proc/net/softnet_stat, first column, one line per CPU).
@@ -312,9 +314,9 @@ func TestStressClash(t *testing.T) {
 	for f := range pkts {
 		pkts[f] = stressDatagram(uint16(20000 + f))
 	}
-	before := make([]nflab.CTStats, len(trackers))
+	before := make([]nftypes.TrackerStats, len(trackers))
 	for i, tr := range trackers {
-		s, err := tr.c.CTStats()
+		s, err := tr.c.TrackerStats(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -352,7 +354,7 @@ func TestStressClash(t *testing.T) {
 
 	var clashes [2]uint64
 	for i, tr := range trackers {
-		s, err := tr.c.CTStats()
+		s, err := tr.c.TrackerStats(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -399,13 +401,13 @@ func slowChain(t *testing.T, ns netns, hook string, n int) {
 // flow, counting the packet of every CPU; then it empties the table.
 func checkClashRound(t *testing.T, name string, c *nflab.Client, round, flows, cpus, size int) {
 	t.Helper()
-	var es []nflab.Conn
+	var es []nftypes.Conn
 	var err error
 	// The packets crossed the router by the time the sends returned,
 	// unless a backlog was left to ksoftirqd: wait for the full count.
 	deadline := time.Now().Add(waitLong)
 	for {
-		es, err = c.Conns(sinkFilter)
+		es, err = c.Conns(context.Background(), sinkFilter)
 		if err != nil {
 			t.Fatalf("%s: round %d: %v", name, round, err)
 		}
@@ -418,7 +420,7 @@ func checkClashRound(t *testing.T, name string, c *nflab.Client, round, flows, c
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	byPort := map[uint16][]nflab.Conn{}
+	byPort := map[uint16][]nftypes.Conn{}
 	for _, e := range es {
 		byPort[e.Orig.SrcPort] = append(byPort[e.Orig.SrcPort], e)
 	}
@@ -438,7 +440,7 @@ func checkClashRound(t *testing.T, name string, c *nflab.Client, round, flows, c
 	if t.Failed() {
 		t.FailNow()
 	}
-	if _, err := c.FlushConns(nflab.CTFilter{}); err != nil {
+	if _, err := c.DeleteConns(context.Background(), nftypes.ConnFilter{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -573,7 +575,7 @@ func TestStressTableChurn(t *testing.T) {
 	go func() {
 		defer close(readerDone)
 		for !readerStop.Load() {
-			es, err := reader.Conns(sinkFilter)
+			es, err := reader.Conns(context.Background(), sinkFilter)
 			if err != nil {
 				if strings.Contains(err.Error(), "kept changing during the dump") {
 					interrupted.Add(1)
@@ -584,7 +586,7 @@ func TestStressTableChurn(t *testing.T) {
 			}
 			bad.add("reader's dump", uniqueConns(es))
 			dumps.Add(1)
-			n, _, err := reader.ConnCount()
+			n, _, err := reader.ConnCount(context.Background())
 			if err != nil {
 				readerErr = err
 				return
@@ -749,8 +751,8 @@ func checkDump(out string) error {
 }
 
 // uniqueConns is checkDump for a dump through the Go client.
-func uniqueConns(es []nflab.Conn) error {
-	ids, tuples := map[uint32]bool{}, map[nflab.Tuple]bool{}
+func uniqueConns(es []nftypes.Conn) error {
+	ids, tuples := map[uint32]bool{}, map[nftypes.Tuple]bool{}
 	for _, e := range es {
 		if ids[e.ID] || tuples[e.Orig] {
 			return fmt.Errorf("the dump lists entry %d (%+v) twice", e.ID, e.Orig)
@@ -948,14 +950,14 @@ func TestStressUnloadUnderTraffic(t *testing.T) {
 		// anew each cycle: the old client's family is gone.
 		var seen int
 		inNetns(t, "router", func() error {
-			c, err := nflab.Dial()
+			c, err := nflab.Dial(nil)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 			deadline := time.Now().Add(waitLong)
 			for seen < 4 && time.Now().Before(deadline) {
-				es, err := c.Conns(sinkFilter)
+				es, err := c.Conns(context.Background(), sinkFilter)
 				if err != nil {
 					return err
 				}

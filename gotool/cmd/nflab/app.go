@@ -93,7 +93,12 @@ type opError struct {
 	err  error
 }
 
-func (e *opError) Error() string { return e.what + ": " + e.err.Error() }
+func (e *opError) Error() string {
+	if e.what == "" {
+		return e.err.Error()
+	}
+	return e.what + ": " + e.err.Error()
+}
 func (e *opError) Unwrap() error { return e.err }
 
 // failed wraps err from the step what; errors already wrapped are kept.
@@ -260,7 +265,7 @@ and 'stats', with the same flags ('nflab -L -p tcp' is 'nflab ct list -p tcp').
 
 Everything is of the network namespace nflab runs in ('ip netns exec NS
 nflab ...'). Exit status: 0 success, 1 failure, 2 usage error.`,
-		run: func(_ *cobra.Command, c client) (*output, error) { return runStatus(c) },
+		run: func(cmd *cobra.Command, c client) (*output, error) { return runStatus(cmd.Context(), c) },
 	})
 	root.Args = unknownSubcommand
 	root.SilenceErrors, root.SilenceUsage = true, true

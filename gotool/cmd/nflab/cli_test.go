@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -8,13 +10,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/internal/fakemod"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 // TestConntrackCommands checks that conntrack(8)'s commands at the top
@@ -43,22 +48,31 @@ func TestConntrackCommands(t *testing.T) {
 		{[]string{"-L", "-h"}, []string{"ct", "list", "--help"}},
 	}
 	for _, tt := range tests {
-		a, b := eventsFake(), eventsFake()
-		got, want := runWith(t, a, nil, tt.alias...), runWith(t, b, nil, tt.ct...)
+		// One module at a time: the last installed is the one dialled.
+		a := ctHarness(t)
+		got := a.runOrWatch(tt.alias...)
+		b := ctHarness(t)
+		want := b.runOrWatch(tt.ct...)
 		if diff := cmp.Diff(want, got); diff != "" || want.Code != 0 {
 			t.Errorf("nflab %q = exit %d; (-nflab %q +alias):\n%s", tt.alias, want.Code, tt.ct, diff)
 		}
-		if diff := cmp.Diff(b.calls, a.calls); diff != "" {
+		if tt.alias[len(tt.alias)-1] == "-h" {
+			continue
+		}
+		if diff := cmp.Diff(b.rec.Calls(), a.rec.Calls()); diff != "" {
 			t.Errorf("nflab %q: calls (-ct +alias):\n%s", tt.alias, diff)
 		}
-		if diff := cmp.Diff(b.gotFilter, a.gotFilter, netipOpts); diff != "" {
+		if diff := cmp.Diff(b.rec.filter, a.rec.filter, netipOpts); diff != "" {
 			t.Errorf("nflab %q: filter (-ct +alias):\n%s", tt.alias, diff)
 		}
-		if diff := cmp.Diff(b.gotTuple, a.gotTuple, netipOpts); diff != "" {
+		if diff := cmp.Diff(b.rec.tuple, a.rec.tuple, netipOpts); diff != "" {
 			t.Errorf("nflab %q: tuple (-ct +alias):\n%s", tt.alias, diff)
 		}
-		if diff := cmp.Diff(b.gotWatch, a.gotWatch); diff != "" {
+		if diff := cmp.Diff(b.rec.watch, a.rec.watch); diff != "" {
 			t.Errorf("nflab %q: watch options (-ct +alias):\n%s", tt.alias, diff)
+		}
+		if diff := cmp.Diff(b.m.Conns(), a.m.Conns(), netipOpts); diff != "" {
+			t.Errorf("nflab %q: table after (-ct +alias):\n%s", tt.alias, diff)
 		}
 	}
 
@@ -73,7 +87,7 @@ func TestConntrackCommands(t *testing.T) {
 		{[]string{"-L", "--icmp-id", "1"}, `nflab ct list: unknown flag: --icmp-id; run 'nflab help ct list'`},
 		{[]string{"-L", "extra"}, `nflab ct list: unexpected argument "extra"; run 'nflab help ct list'`},
 	} {
-		got := runWith(t, nil, nil, tt.args...)
+		got := runNoDial(t, tt.args...)
 		if diff := cmp.Diff(result{2, "", tt.want + "\n"}, got); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
 		}
@@ -85,35 +99,35 @@ func TestConntrackCommands(t *testing.T) {
 func TestConntrackSpellings(t *testing.T) {
 	tests := []struct {
 		args []string
-		want nflab.CTFilter
+		want nftypes.ConnFilter
 	}{
-		{[]string{"-p", "6"}, nflab.CTFilter{Proto: nflab.TCP}},
-		{[]string{"-p", "17"}, nflab.CTFilter{Proto: nflab.UDP}},
-		{[]string{"-p", "1"}, nflab.CTFilter{Proto: nflab.ICMP}},
-		{[]string{"--proto=ICMP"}, nflab.CTFilter{Proto: nflab.ICMP}},
-		{[]string{"--orig-src", "10.0.1.2", "--orig-dst", "10.0.0.0/16"}, nflab.CTFilter{
+		{[]string{"-p", "6"}, nftypes.ConnFilter{Proto: nftypes.TCP}},
+		{[]string{"-p", "17"}, nftypes.ConnFilter{Proto: nftypes.UDP}},
+		{[]string{"-p", "1"}, nftypes.ConnFilter{Proto: nftypes.ICMP}},
+		{[]string{"--proto=ICMP"}, nftypes.ConnFilter{Proto: nftypes.ICMP}},
+		{[]string{"--orig-src", "10.0.1.2", "--orig-dst", "10.0.0.0/16"}, nftypes.ConnFilter{
 			Src: netip.MustParsePrefix("10.0.1.2/32"), Dst: netip.MustParsePrefix("10.0.0.0/16")}},
-		{[]string{"-p", "6", "--orig-port-src", "1", "--orig-port-dst=2"}, nflab.CTFilter{Proto: nflab.TCP, SrcPort: 1, DstPort: 2}},
-		{[]string{"-u", "ASSURED"}, nflab.CTFilter{Status: nflab.StatusAssured}},
-		{[]string{"-ptcp", "-s10.0.0.0/8"}, nflab.CTFilter{Proto: nflab.TCP, Src: netip.MustParsePrefix("10.0.0.0/8")}},
+		{[]string{"-p", "6", "--orig-port-src", "1", "--orig-port-dst=2"}, nftypes.ConnFilter{Proto: nftypes.TCP, SrcPort: 1, DstPort: 2}},
+		{[]string{"-u", "ASSURED"}, nftypes.ConnFilter{Status: nftypes.StatusAssured}},
+		{[]string{"-ptcp", "-s10.0.0.0/8"}, nftypes.ConnFilter{Proto: nftypes.TCP, Src: netip.MustParsePrefix("10.0.0.0/8")}},
 	}
 	for _, tt := range tests {
-		fake := ctFake()
-		got := runWith(t, fake, nil, append([]string{"ct", "list"}, tt.args...)...)
+		h := ctHarness(t)
+		got := h.run(append([]string{"ct", "list"}, tt.args...)...)
 		if got.Code != 0 {
 			t.Errorf("nflab ct list %q = %+v", tt.args, got)
 			continue
 		}
-		if diff := cmp.Diff(&tt.want, fake.gotFilter, netipOpts); diff != "" {
+		if diff := cmp.Diff(&tt.want, h.rec.filter, netipOpts); diff != "" {
 			t.Errorf("nflab ct list %q: filter (-want +got):\n%s", tt.args, diff)
 		}
 	}
-	fake := ctFake()
-	got := runWith(t, fake, nil, "ct", "get", "-p", "17", "--orig-src", "10.0.1.2", "--orig-dst", "10.0.2.2", "--orig-port-src", "5000", "--orig-port-dst", "9999")
+	h := ctHarness(t)
+	got := h.run("ct", "get", "-p", "17", "--orig-src", "10.0.1.2", "--orig-dst", "10.0.2.2", "--orig-port-src", "5000", "--orig-port-dst", "9999")
 	if got.Code != 0 {
 		t.Fatalf("ct get with conntrack's spellings: %+v", got)
 	}
-	if diff := cmp.Diff(&udpConn.Orig, fake.gotTuple, netipOpts); diff != "" {
+	if diff := cmp.Diff(&udpConn.Orig, h.rec.tuple, netipOpts); diff != "" {
 		t.Errorf("tuple (-want +got):\n%s", diff)
 	}
 }
@@ -144,15 +158,16 @@ func TestRepeatedFlags(t *testing.T) {
 		{[]string{"-L", "-p", "tcp", "-p", "udp"}, "--proto"},
 	}
 	for _, tt := range tests {
-		got := runWith(t, nil, nil, tt.args...)
+		got := runNoDial(t, tt.args...)
 		if got.Code != 2 || !strings.Contains(got.Stderr, ": "+tt.flag+" given twice; it takes one value; run 'nflab help ") {
 			t.Errorf("nflab %q = %+v; want a usage error naming %s", tt.args, got, tt.flag)
 		}
 	}
-	fake := newFake()
-	got := runWith(t, fake, nil, "ct", "config", "--timeout", "icmp=5", "--timeout", "udp_assured=6")
-	if got.Code != 0 || len(fake.gotConfig.Timeouts) != 2 {
-		t.Errorf("repeated --timeout = %+v, config %+v", got, fake.gotConfig)
+	h := newHarness(t, fakemod.Options{})
+	got := h.run("ct", "config", "--timeout", "icmp=5", "--timeout", "udp_assured=6")
+	if cfg := h.m.Config(); got.Code != 0 || len(h.rec.config.Timeouts) != 2 ||
+		cfg.Timeouts[nftypes.TimeoutICMP] != 5*time.Second || cfg.Timeouts[nftypes.TimeoutUDPAssured] != 6*time.Second {
+		t.Errorf("repeated --timeout = %+v, config %+v", got, h.rec.config)
 	}
 }
 
@@ -167,15 +182,14 @@ func TestEventsBufferSize(t *testing.T) {
 		{[]string{"--buffer-size=4M"}, 4 << 20},
 		{[]string{"-b", "1G"}, 1 << 30},
 	} {
-		fake := eventsFake()
-		fake.events = nil
-		got := runWith(t, fake, nil, append([]string{"ct", "events"}, tt.args...)...)
-		if got.Code != 0 || fake.gotWatch == nil || fake.gotWatch.ReadBuffer != tt.want {
-			t.Errorf("nflab ct events %q = %+v, options %+v; want ReadBuffer %d", tt.args, got, fake.gotWatch, tt.want)
+		h := ctHarness(t)
+		got := h.runOrWatch(append([]string{"ct", "events"}, tt.args...)...)
+		if got.Code != 0 || h.rec.watch == nil || h.rec.watch.ReadBuffer != tt.want {
+			t.Errorf("nflab ct events %q = %+v, options %+v; want ReadBuffer %d", tt.args, got, h.rec.watch, tt.want)
 		}
 	}
 	for _, v := range []string{"0", "-1", "2G", "1.5M", "4T", "lots", ""} {
-		got := runWith(t, nil, nil, "ct", "events", "--buffer-size", v)
+		got := runNoDial(t, "ct", "events", "--buffer-size", v)
 		want := `nflab ct events: invalid value "` + v + `" for --buffer-size: want a size in bytes under 2G, such as 4194304 or 4M; run 'nflab help ct events'` + "\n"
 		if diff := cmp.Diff(result{2, "", want}, got); diff != "" {
 			t.Errorf("--buffer-size %q (-want +got):\n%s", v, diff)
@@ -185,26 +199,20 @@ func TestEventsBufferSize(t *testing.T) {
 
 // TestCTCountFilter checks that a filtered count lists and counts.
 func TestCTCountFilter(t *testing.T) {
-	fake := ctFake()
-	fake.n, fake.limit = 10, 100
-	got := runWith(t, fake, nil, "ct", "count", "-p", "tcp", "-o", "json")
-	if diff := cmp.Diff(result{0, `{"count":4,"limit":100}` + "\n", ""}, got); diff != "" {
+	h := ctHarness(t)
+	got := h.run("ct", "count", "-p", "tcp", "-o", "json")
+	if diff := cmp.Diff(result{0, `{"count":2,"limit":65536}` + "\n", ""}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"ConnCount", "Conns"}, fake.calls); diff != "" || fake.gotFilter.Proto != nflab.TCP {
-		t.Errorf("filter %+v, calls (-want +got):\n%s", fake.gotFilter, diff)
+	if diff := cmp.Diff([]string{"ConnCount", "Conns", "Close"}, h.rec.Calls()); diff != "" || h.rec.filter.Proto != nftypes.TCP {
+		t.Errorf("filter %+v, calls (-want +got):\n%s", h.rec.filter, diff)
 	}
 }
 
 func TestBareJSON(t *testing.T) {
 	for _, args := range [][]string{{"-o", "json"}, {"--output=json"}, {"-ojson"}} {
-		got := runWith(t, newFake(), nil, args...)
-		want := `{"client":"` + version + `","module":"0.1.0","protocol":1,"hooks":[` +
-			`{"hook":"PRE_ROUTING","packets":12,"bytes":1008},` +
-			`{"hook":"LOCAL_IN","packets":12,"bytes":1008},` +
-			`{"hook":"FORWARD","packets":0,"bytes":0},` +
-			`{"hook":"LOCAL_OUT","packets":1234567,"bytes":18446744073709551615},` +
-			`{"hook":"POST_ROUTING","packets":7,"bytes":588}]}` + "\n"
+		got := newHarness(t, fakemod.Options{}).run(args...)
+		want := `{"client":"` + version + `","module":"` + fakemod.Version + `","protocol":` + protocol + `,` + strings.TrimPrefix(wantHooksJSON, "{")
 		if diff := cmp.Diff(result{0, want, ""}, got); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", args, diff)
 		}
@@ -212,62 +220,63 @@ func TestBareJSON(t *testing.T) {
 }
 
 func TestVersionWithoutModule(t *testing.T) {
-	got := runWith(t, nil, nflab.ErrNotLoaded, "version")
+	h := newHarness(t, fakemod.Options{})
+	h.m.Unload()
+	got := h.run("version")
 	if diff := cmp.Diff(result{0, "client:   " + version + "\nmodule:   not loaded\n", ""}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	got = runWith(t, nil, nflab.ErrNotLoaded, "version", "-o", "json")
+	got = h.run("version", "-o", "json")
 	if diff := cmp.Diff(result{0, `{"client":"` + version + `"}` + "\n", ""}, got); diff != "" {
 		t.Errorf("-o json (-want +got):\n%s", diff)
 	}
-	// Other failures still fail, after the client's version.
-	got = runWith(t, nil, errors.New("socket: too many open files"), "version")
+	// Other failures still fail.
+	got = runDialErr(t, errors.New("socket: too many open files"), "version")
 	if diff := cmp.Diff(result{1, "", "nflab: connecting to the module: socket: too many open files\n"}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
 
 // TestUnknownEnums checks that values this client cannot name are numbers
-// in JSON and tables, never Go syntax such as TCPState(12).
+// in JSON and tables, never Go syntax such as TCPState(12): a module of
+// the next protocol version holds an entry with a TCP state and a status
+// bit this client does not know.
 func TestUnknownEnums(t *testing.T) {
-	odd := tcpConn
-	odd.TCPState = 12
-	odd.Status |= 0x100
-	odd.Reply.Proto = 6
-	fake := newFake()
-	fake.conns = []nflab.Conn{odd}
-	fake.stats = []nflab.HookStat{{Hook: 7, Packets: 1, Bytes: 2}}
-	fake.ctConfig = nflab.CTConfig{Limit: ptr(uint32(5)), TCPLoose: ptr(false), Timeouts: map[nflab.CTTimeout]time.Duration{
-		nflab.TimeoutICMP: time.Second, 99: 2 * time.Second, 42: 3 * time.Second,
-	}}
-	fake.events = []nflab.CTEvent{{Type: nflab.CTEventNew, Conn: odd}}
-
-	want := map[string]string{
-		"ct list":   `{"entries":[{"id":2,"proto":"tcp","orig":{"src":"10.0.1.2","dst":"10.0.2.2","sport":40000,"dport":80},"reply":{"src":"10.0.2.2","dst":"10.0.1.2","sport":80,"dport":40000},"tcp_state":12,"status":["SEEN_REPLY","ASSURED","CONFIRMED","0x100"],"timeout":431999,"packets_orig":6,"bytes_orig":412,"packets_reply":4,"bytes_reply":5300,"start":"2026-11-25T21:00:01Z"}]}` + "\n",
-		"stats":     `{"hooks":[{"hook":7,"packets":1,"bytes":2}]}` + "\n",
-		"ct config": `{"limit":5,"tcp_loose":false,"timeouts":{"icmp":1,"42":3,"99":2}}` + "\n",
+	state := strconv.Itoa(int(fakemod.NextConn.TCPState))
+	h := newHarness(t, fakemod.Options{Next: true})
+	got := h.run("ct", "list", "-o", "json")
+	want := `{"entries":[{"id":1000,"proto":"tcp","orig":{"src":"10.9.9.1","dst":"10.9.9.2","sport":4000,"dport":80},"reply":{"src":"10.9.9.2","dst":"10.9.9.1","sport":80,"dport":4000},"tcp_state":` + state + `,"status":["CONFIRMED","0x100000"],"timeout":60,"packets_orig":0,"bytes_orig":0,"packets_reply":0,"bytes_reply":0}]}` + "\n"
+	if diff := cmp.Diff(result{0, want, ""}, got); diff != "" {
+		t.Errorf("ct list -o json (-want +got):\n%s", diff)
 	}
-	for cmd, w := range want {
-		got := runWith(t, fake, nil, append(strings.Fields(cmd), "-o", "json")...)
-		if diff := cmp.Diff(result{0, w, ""}, got); diff != "" {
-			t.Errorf("nflab %s -o json (-want +got):\n%s", cmd, diff)
-		}
+	got = h.run("ct", "list")
+	if got.Code != 0 || strings.Contains(got.Stdout, "(") || !strings.Contains(got.Stdout, "  "+state+"  ") {
+		t.Errorf("ct list shows Go syntax, or not the state's number:\n%s", got.Stdout)
 	}
-	for _, args := range [][]string{{"ct", "list"}, {"stats"}, {"ct", "config"}, {"ct", "events"}, {"ct", "events", "-o", "json"}} {
-		got := runWith(t, fake, nil, args...)
-		if got.Code != 0 || strings.Contains(got.Stdout, "(") {
-			t.Errorf("nflab %q shows Go syntax:\n%s", args, got.Stdout)
-		}
-	}
-	if got := runWith(t, fake, nil, "ct", "list").Stdout; !strings.Contains(got, "  12  ") {
-		t.Errorf("ct list does not show state 12:\n%s", got)
+	got = h.watch(func() { h.m.Emit(nftypes.EventNew, fakemod.NextConn) }, func(stdout, _ string) bool { return stdout != "" }, "ct", "events", "-o", "json")
+	if want := `{"type":"new","entry":` + strings.TrimSuffix(strings.TrimPrefix(want, `{"entries":[`), "]}\n") + "}\n"; got.Stdout != want {
+		t.Errorf("ct events -o json = %+v, want %s", got, want)
 	}
 
-	odd.Orig.Proto, odd.Reply.Proto = 132, 132
-	fake.conns = []nflab.Conn{odd}
-	got := runWith(t, fake, nil, "ct", "list", "-o", "json")
-	if !strings.Contains(got.Stdout, `"proto":132,`) || strings.Contains(got.Stdout, "Proto(") {
-		t.Errorf("unknown protocol in JSON:\n%s", got.Stdout)
+	// The fake module knows every hook and timeout; the output layer is
+	// checked alone for those.
+	var b bytes.Buffer
+	so := statsOutput([]nftypes.HookStat{{Hook: 7, Packets: 1, Bytes: 2}})
+	if err := writeJSON(&b, so.json); err != nil || b.String() != `{"hooks":[{"hook":7,"packets":1,"bytes":2}]}`+"\n" {
+		t.Errorf("hooks JSON %q, %v", b.String(), err)
+	}
+	b.Reset()
+	if so.table(&b); b.String() != "HOOK  PACKETS  BYTES\n7     1        2\n" {
+		t.Errorf("hooks table %q", b.String())
+	}
+	b.Reset()
+	timeouts := jsonTimeouts{nftypes.TimeoutICMP: time.Second, 99: 2 * time.Second, 42: 3 * time.Second}
+	if err := writeJSON(&b, timeouts); err != nil || b.String() != `{"icmp":1,"42":3,"99":2}`+"\n" {
+		t.Errorf("timeouts JSON %q, %v", b.String(), err)
+	}
+	var proto bytes.Buffer
+	if err := writeJSON(&proto, connJSON(nftypes.Conn{Orig: nftypes.Tuple{Proto: 132}})); err != nil || !strings.Contains(proto.String(), `"proto":132,`) {
+		t.Errorf("unknown protocol in JSON: %s", proto.String())
 	}
 }
 
@@ -280,10 +289,7 @@ func TestWriteErrors(t *testing.T) {
 	} {
 		for _, err := range []error{syscall.EPIPE, syscall.ENOSPC} {
 			var stderr bytes.Buffer
-			fake := ctFake()
-			fake.ctConfig = nflab.CTConfig{Limit: ptr(uint32(5)), TCPLoose: ptr(true)}
-			a := &app{stdout: &recWriter{w: &failWriter{err: err}}, stderr: &stderr, dial: func() (client, error) { return fake, nil }}
-			code := a.run(context.Background(), args)
+			code := ctHarness(t).app(&failWriter{err: err}, &stderr).run(context.Background(), args)
 			want := "nflab: writing output: " + err.Error() + "\n"
 			if code != 1 || stderr.String() != want {
 				t.Errorf("nflab %q: exit %d, stderr %q; want 1, %q", args, code, stderr.String(), want)
@@ -376,10 +382,26 @@ func TestModuleHint(t *testing.T) {
 		t.Errorf("moduleHint() = %q, want an absolute path", got)
 	}
 	// And the CLI uses it.
+	h := newHarness(t, fakemod.Options{})
+	h.m.Unload()
 	var stderr bytes.Buffer
-	a := &app{stdout: &recWriter{w: &bytes.Buffer{}}, stderr: &stderr, hint: func() string { return want },
-		dial: func() (client, error) { return nil, nflab.ErrNotLoaded }}
+	a := h.app(&bytes.Buffer{}, &stderr)
+	a.hint = func() string { return want }
 	if code := a.run(context.Background(), []string{"stats"}); code != 1 || stderr.String() != "nflab: kernel module is not loaded; "+want+"\n" {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
+}
+
+// runOrWatch runs a command line; one that watches events is interrupted
+// as soon as it listens.
+func (h *harness) runOrWatch(args ...string) result {
+	for _, a := range args {
+		if a == "events" || a == "-E" || a == "--event" {
+			if slices.Contains(args, "-h") || slices.Contains(args, "--help") {
+				break
+			}
+			return h.watch(func() {}, func(string, string) bool { return true }, args...)
+		}
+	}
+	return h.run(args...)
 }

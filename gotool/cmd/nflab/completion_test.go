@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -15,7 +17,7 @@ import (
 // scripts do, and returns the completions and the directive.
 func complete(t *testing.T, args ...string) ([]string, string) {
 	t.Helper()
-	got := runWith(t, nil, nil, append([]string{"__completeNoDesc"}, args...)...)
+	got := runNoDial(t, append([]string{"__completeNoDesc"}, args...)...)
 	if got.Code != 0 {
 		t.Fatalf("nflab __complete %q = %+v", args, got)
 	}
@@ -87,16 +89,16 @@ func TestComplete(t *testing.T) {
 }
 
 func TestCompletionScripts(t *testing.T) {
-	bash := runWith(t, nil, nil, "completion", "bash")
+	bash := runNoDial(t, "completion", "bash")
 	if bash.Code != 0 || !strings.Contains(bash.Stdout, "__start_nflab") || !strings.Contains(bash.Stdout, "__complete") {
 		t.Fatalf("nflab completion bash = exit %d, %.200q", bash.Code, bash.Stdout)
 	}
-	zsh := runWith(t, nil, nil, "completion", "zsh")
+	zsh := runNoDial(t, "completion", "zsh")
 	if zsh.Code != 0 || !strings.HasPrefix(zsh.Stdout, "#compdef nflab") || !strings.Contains(zsh.Stdout, "__complete") {
 		t.Fatalf("nflab completion zsh = exit %d, %.200q", zsh.Code, zsh.Stdout)
 	}
 	for _, args := range [][]string{{"completion", "fish"}, {"completion", "bash", "extra"}, {"completion", "zsh", "-o", "json"}} {
-		if got := runWith(t, nil, nil, args...); got.Code != 2 {
+		if got := runNoDial(t, args...); got.Code != 2 {
 			t.Errorf("nflab %q = %+v, want a usage error", args, got)
 		}
 	}
@@ -132,6 +134,10 @@ func TestBashCompletion(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "nflab"), []byte(wrapper), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	scriptFile := filepath.Join(dir, "nflab.bash")
+	if err := os.WriteFile(scriptFile, []byte(runNoDial(t, "completion", "bash").Stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		line string
 		want string
@@ -147,7 +153,7 @@ func TestBashCompletion(t *testing.T) {
 	cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
 }
-source <(nflab completion bash)
+source ` + scriptFile + `
 COMP_LINE='` + tt.line + `'
 COMP_POINT=${#COMP_LINE}
 read -r -a COMP_WORDS <<< "$COMP_LINE"

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 // "nflab ct <sub>": connection tracking, in conntrack(8)'s words.
@@ -69,7 +71,7 @@ func (a *app) ctLeaf(f *ctFlags, filter, tuple bool, l leaf) *cobra.Command {
 func (a *app) ctListCmd() *cobra.Command {
 	var (
 		f      ctFlags
-		filter nflab.CTFilter
+		filter nftypes.ConnFilter
 	)
 	return a.ctLeaf(&f, true, false, leaf{
 		use:   "list [flags]",
@@ -88,8 +90,9 @@ Output:
 			filter, err = f.filter()
 			return err
 		},
-		run: func(_ *cobra.Command, c client) (*output, error) {
-			conns, err := c.Conns(filter)
+		run: func(cmd *cobra.Command, c client) (*output, error) {
+			ctx := cmd.Context()
+			conns, err := c.Conns(ctx, filter)
 			if err != nil {
 				return nil, failed("listing connections", err)
 			}
@@ -105,7 +108,7 @@ Output:
 func (a *app) ctGetCmd() *cobra.Command {
 	var (
 		f ctFlags
-		t nflab.Tuple
+		t nftypes.Tuple
 	)
 	return a.ctLeaf(&f, false, true, leaf{
 		use:   "get -p PROTO -s ADDR -d ADDR (--sport N --dport N | --icmp-id N --icmp-type T) [flags]",
@@ -125,12 +128,16 @@ Output:
 			t, err = f.tuple()
 			return err
 		},
-		run: func(_ *cobra.Command, c client) (*output, error) {
-			ct, err := c.Conn(t)
+		run: func(cmd *cobra.Command, c client) (*output, error) {
+			ctx := cmd.Context()
+			ct, err := c.Conn(ctx, t)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, &opError{err: errNoConn}
+			}
 			if err != nil {
 				return nil, failed("looking up the connection", err)
 			}
-			return &output{json: connJSON(ct), table: func(w io.Writer) { writeConnTable(w, []nflab.Conn{ct}) }}, nil
+			return &output{json: connJSON(ct), table: func(w io.Writer) { writeConnTable(w, []nftypes.Conn{ct}) }}, nil
 		},
 	})
 }
@@ -143,8 +150,8 @@ type jsonDeleted struct {
 func (a *app) ctDeleteCmd() *cobra.Command {
 	var (
 		f      ctFlags
-		t      nflab.Tuple
-		filter nflab.CTFilter
+		t      nftypes.Tuple
+		filter nftypes.ConnFilter
 		whole  bool
 	)
 	return a.ctLeaf(&f, true, true, leaf{
@@ -166,18 +173,22 @@ Output:
 				t, err = f.tuple()
 				return err
 			}
-			if filter, err = f.filter(); err == nil && filter == (nflab.CTFilter{}) {
+			if filter, err = f.filter(); err == nil && filter == (nftypes.ConnFilter{}) {
 				err = usagef("give a connection or a filter; 'nflab ct flush' deletes every entry")
 			}
 			return err
 		},
-		run: func(_ *cobra.Command, c client) (*output, error) {
+		run: func(cmd *cobra.Command, c client) (*output, error) {
+			ctx := cmd.Context()
 			n := 1
 			var err error
 			if whole {
-				err = c.DeleteConn(t)
+				err = c.DeleteConn(ctx, t)
 			} else {
-				n, err = c.DeleteConns(filter)
+				n, err = c.DeleteConns(ctx, filter)
+			}
+			if whole && errors.Is(err, os.ErrNotExist) {
+				return nil, &opError{err: errNoConn}
 			}
 			if err != nil {
 				return nil, failed("deleting connections", err)
@@ -190,7 +201,7 @@ Output:
 func (a *app) ctFlushCmd() *cobra.Command {
 	var (
 		f      ctFlags
-		filter nflab.CTFilter
+		filter nftypes.ConnFilter
 	)
 	return a.ctLeaf(&f, true, false, leaf{
 		use:   "flush [flags]",
@@ -205,8 +216,9 @@ Output:
 			filter, err = f.filter()
 			return err
 		},
-		run: func(_ *cobra.Command, c client) (*output, error) {
-			n, err := c.FlushConns(filter)
+		run: func(cmd *cobra.Command, c client) (*output, error) {
+			ctx := cmd.Context()
+			n, err := c.DeleteConns(ctx, filter)
 			if err != nil {
 				return nil, failed("flushing connections", err)
 			}
@@ -218,7 +230,7 @@ Output:
 func (a *app) ctCountCmd() *cobra.Command {
 	var (
 		f        ctFlags
-		filter   nflab.CTFilter
+		filter   nftypes.ConnFilter
 		filtered bool
 	)
 	return a.ctLeaf(&f, true, false, leaf{
@@ -233,16 +245,17 @@ Output:
   json:  one line, {"count":N,"limit":M}`,
 		check: func(cmd *cobra.Command) (err error) {
 			filter, err = f.filter()
-			filtered = filter != (nflab.CTFilter{})
+			filtered = filter != (nftypes.ConnFilter{})
 			return err
 		},
-		run: func(_ *cobra.Command, c client) (*output, error) {
-			n, limit, err := c.ConnCount()
+		run: func(cmd *cobra.Command, c client) (*output, error) {
+			ctx := cmd.Context()
+			n, limit, err := c.ConnCount(ctx)
 			if err != nil {
 				return nil, failed("counting connections", err)
 			}
 			if filtered {
-				conns, err := c.Conns(filter)
+				conns, err := c.Conns(ctx, filter)
 				if err != nil {
 					return nil, failed("listing connections", err)
 				}
@@ -285,8 +298,9 @@ Output:
   json:  one line, {"found":N,"new":N,"invalid":N,"insert":N,
          "insert_failed":N,"clash":N,"drop":N,"early_drop":N,
          "gc_evicted":N,"search_restart":N,"related":N}`,
-		run: func(_ *cobra.Command, c client) (*output, error) {
-			s, err := c.CTStats()
+		run: func(cmd *cobra.Command, c client) (*output, error) {
+			ctx := cmd.Context()
+			s, err := c.TrackerStats(ctx)
 			if err != nil {
 				return nil, failed("reading the conntrack counters", err)
 			}
@@ -334,7 +348,7 @@ Output (without settings):
          "timeouts":{"tcp_syn_sent":SECONDS,...,"tcp_unack":SECONDS}}`,
 		example: "  nflab ct config --limit 100000 --timeout tcp_established=2h --timeout udp_unreplied=60",
 		flags: func(fs *pflag.FlagSet) {
-			fs.Var(once(&limit), "limit", fmt.Sprintf("the most entries the table may hold, 1-%d", nflab.MaxCTLimit))
+			fs.Var(once(&limit), "limit", fmt.Sprintf("the most entries the table may hold, 1-%d", nftypes.MaxLimit))
 			boolFlag(fs, &loose, "tcp-loose", "pick up TCP connections seen mid-stream (their windows are then learnt, not enforced)")
 			fs.Var(timeouts, "timeout", "set one timeout; repeat for more")
 		},
@@ -345,18 +359,19 @@ Output (without settings):
 			}
 			return nil
 		},
-		run: func(_ *cobra.Command, c client) (*output, error) {
+		run: func(cmd *cobra.Command, c client) (*output, error) {
+			ctx := cmd.Context()
 			if set {
-				cfg := nflab.CTConfig{Timeouts: timeouts}
+				cfg := nftypes.TrackerConfig{Timeouts: timeouts}
 				if limit.set {
 					cfg.Limit = &limit.v
 				}
 				if setLoose {
 					cfg.TCPLoose = &loose
 				}
-				return nil, failed("changing the conntrack settings", c.SetCTConfig(cfg))
+				return nil, failed("changing the conntrack settings", c.SetTrackerConfig(ctx, cfg))
 			}
-			cfg, err := c.CTConfig()
+			cfg, err := c.TrackerConfig(ctx)
 			if err != nil {
 				return nil, failed("reading the conntrack settings", err)
 			}
@@ -431,7 +446,7 @@ type jsonCTConfig struct {
 // jsonTimeouts is an object of seconds in protocol order, not the
 // alphabetical order encoding/json gives maps. Timeouts this client does
 // not know are keyed by their number.
-type jsonTimeouts map[nflab.CTTimeout]time.Duration
+type jsonTimeouts map[nftypes.Timeout]time.Duration
 
 func (t jsonTimeouts) MarshalJSON() ([]byte, error) {
 	b := []byte{'{'}
@@ -448,18 +463,18 @@ func (t jsonTimeouts) MarshalJSON() ([]byte, error) {
 
 // timeoutOrder returns the timeouts in m in protocol order, then those
 // this client does not know, by number.
-func timeoutOrder(m map[nflab.CTTimeout]time.Duration) []nflab.CTTimeout {
+func timeoutOrder(m map[nftypes.Timeout]time.Duration) []nftypes.Timeout {
 	var (
-		out   []nflab.CTTimeout
-		known = map[nflab.CTTimeout]bool{}
+		out   []nftypes.Timeout
+		known = map[nftypes.Timeout]bool{}
 	)
-	for _, k := range nflab.CTTimeouts() {
+	for _, k := range nftypes.Timeouts() {
 		known[k] = true
 		if _, ok := m[k]; ok {
 			out = append(out, k)
 		}
 	}
-	var unknown []nflab.CTTimeout
+	var unknown []nftypes.Timeout
 	for k := range m {
 		if !known[k] {
 			unknown = append(unknown, k)
@@ -479,8 +494,9 @@ garbage collection. Needs CAP_NET_ADMIN.
 Output:
   table: "evicted N"
   json:  one line, {"evicted":N}`,
-		run: func(_ *cobra.Command, c client) (*output, error) {
-			n, err := c.RunCTGC()
+		run: func(cmd *cobra.Command, c client) (*output, error) {
+			ctx := cmd.Context()
+			n, err := c.RunGC(ctx)
 			if err != nil {
 				return nil, failed("running conntrack garbage collection", err)
 			}
@@ -523,18 +539,18 @@ type jsonTuple struct {
 	ICMPType *uint8     `json:"icmp_type,omitempty"`
 }
 
-func tupleJSON(t nflab.Tuple) jsonTuple {
+func tupleJSON(t nftypes.Tuple) jsonTuple {
 	jt := jsonTuple{Src: t.Src, Dst: t.Dst}
 	switch t.Proto {
-	case nflab.TCP, nflab.UDP:
+	case nftypes.TCP, nftypes.UDP:
 		jt.SPort, jt.DPort = &t.SrcPort, &t.DstPort
-	case nflab.ICMP:
+	case nftypes.ICMP:
 		jt.ICMPID, jt.ICMPType = &t.ICMPID, &t.ICMPType
 	}
 	return jt
 }
 
-func connJSON(c nflab.Conn) jsonConn {
+func connJSON(c nftypes.Conn) jsonConn {
 	jc := jsonConn{
 		ID:           c.ID,
 		Proto:        protoEnum(c.Orig.Proto),
@@ -548,26 +564,26 @@ func connJSON(c nflab.Conn) jsonConn {
 		BytesReply:   c.BytesReply,
 		Start:        c.Start,
 	}
-	if c.Orig.Proto == nflab.TCP {
+	if c.Orig.Proto == nftypes.TCP {
 		s := stateEnum(c.TCPState)
 		jc.TCPState = &s
 	}
 	return jc
 }
 
-func writeConnTable(w io.Writer, conns []nflab.Conn) {
+func writeConnTable(w io.Writer, conns []nftypes.Conn) {
 	tw := newTable(w)
 	fmt.Fprintln(tw, "PROTO\tSRC\tDST\tSPORT\tDPORT\tSTATE\tSTATUS\tTIMEOUT\tPACKETS\tBYTES")
 	for _, c := range conns {
 		o := c.Orig
 		sport, dport, state := "-", "-", "-"
 		switch o.Proto {
-		case nflab.TCP, nflab.UDP:
+		case nftypes.TCP, nftypes.UDP:
 			sport, dport = strconv.Itoa(int(o.SrcPort)), strconv.Itoa(int(o.DstPort))
-		case nflab.ICMP:
+		case nftypes.ICMP:
 			sport, dport = "id="+strconv.Itoa(int(o.ICMPID)), "type="+strconv.Itoa(int(o.ICMPType))
 		}
-		if o.Proto == nflab.TCP {
+		if o.Proto == nftypes.TCP {
 			state = stateEnum(c.TCPState).String()
 		}
 		status := "-"

@@ -1,16 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 // "nflab ct events": conntrack -E.
@@ -51,7 +55,7 @@ Output:
 func (a *app) ctEventsCmd() *cobra.Command {
 	var (
 		f      ctFlags
-		filter nflab.CTFilter
+		filter nftypes.ConnFilter
 		buffer sizeValue
 	)
 	return a.ctLeaf(&f, true, false, leaf{
@@ -68,10 +72,11 @@ func (a *app) ctEventsCmd() *cobra.Command {
 			return err
 		},
 		run: func(cmd *cobra.Command, c client) (*output, error) {
+			ctx := cmd.Context()
 			p := eventPrinter{json: a.output == "json", stdout: a.stdout, stderr: a.stderr}
-			opts := nflab.WatchOptions{ReadBuffer: buffer.v}
-			err := c.WatchConnsWithOptions(cmd.Context(), opts, func(ev nflab.CTEvent) error {
-				if ev.Type != nflab.CTEventLost {
+			opts := &nflab.WatchOptions{ReadBuffer: buffer.v}
+			err := c.WatchConns(ctx, opts, func(ev nftypes.ConnEvent) error {
+				if ev.Type != nftypes.EventLost {
 					if !filter.Match(ev.Conn) {
 						return nil
 					}
@@ -80,7 +85,7 @@ func (a *app) ctEventsCmd() *cobra.Command {
 				if err := p.lost(); err != nil {
 					return err
 				}
-				conns, err := c.Conns(filter)
+				conns, err := resync(ctx, c, filter, a.stderr)
 				if err != nil {
 					return failed("resynchronising after lost events", err)
 				}
@@ -91,6 +96,9 @@ func (a *app) ctEventsCmd() *cobra.Command {
 				}
 				return p.synced(len(conns))
 			})
+			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				return nil, nil // interrupted while resynchronising
+			}
 			return nil, failed("watching connections", err)
 		},
 	})
@@ -111,7 +119,7 @@ type jsonEvent struct {
 
 // entry writes one event of type typ (new, update, destroy or sync)
 // about c.
-func (p eventPrinter) entry(typ enum, c nflab.Conn) error {
+func (p eventPrinter) entry(typ enum, c nftypes.Conn) error {
 	if p.json {
 		jc := connJSON(c)
 		return p.writeJSON(jsonEvent{Type: typ, Entry: &jc})
@@ -152,17 +160,17 @@ func (p eventPrinter) write(b []byte) error {
 
 // eventLine formats an event in fixed columns, wide enough for any IPv4
 // address and port, so that a stream lines up without a table writer.
-func eventLine(tag string, c nflab.Conn) string {
+func eventLine(tag string, c nftypes.Conn) string {
 	o := c.Orig
 	src, dst, state := o.Src.String(), o.Dst.String(), "-"
 	switch o.Proto {
-	case nflab.TCP, nflab.UDP:
+	case nftypes.TCP, nftypes.UDP:
 		src = netip.AddrPortFrom(o.Src, o.SrcPort).String()
 		dst = netip.AddrPortFrom(o.Dst, o.DstPort).String()
-		if o.Proto == nflab.TCP {
+		if o.Proto == nftypes.TCP {
 			state = stateEnum(c.TCPState).String()
 		}
-	case nflab.ICMP:
+	case nftypes.ICMP:
 		state = fmt.Sprintf("id=%d type=%d", o.ICMPID, o.ICMPType)
 	}
 	status := "-"
@@ -170,4 +178,27 @@ func eventLine(tag string, c nflab.Conn) string {
 		status = strings.Join(c.Status.Names(), ",")
 	}
 	return fmt.Sprintf("%-9s %-4s %-21s -> %-21s %-17s %s\n", tag, protoEnum(o.Proto), src, dst, state, status)
+}
+
+// resync lists the entries filter selects after a loss. A dump the
+// table's changes interrupted every time (ErrDumpInterrupted) is tried
+// again, after a pause that grows to a second, until it succeeds or ctx
+// ends: a busy table must not end the watch.
+func resync(ctx context.Context, c client, filter nftypes.ConnFilter, stderr io.Writer) ([]nftypes.Conn, error) {
+	pause := 10 * time.Millisecond
+	for tries := 0; ; tries++ {
+		conns, err := c.Conns(ctx, filter)
+		if !errors.Is(err, nflab.ErrDumpInterrupted) {
+			return conns, err
+		}
+		if tries == 0 {
+			fmt.Fprintln(stderr, "nflab: the table keeps changing during the listing; trying again")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
+	}
 }

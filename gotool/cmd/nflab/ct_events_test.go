@@ -1,32 +1,22 @@
+//go:build linux
+
 package main
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
+	"github.com/nflab/nflab/nlproto"
 	"golang.org/x/sys/unix"
 )
-
-// eventsFake delivers a new, an update, a loss, a destroy and a new; its
-// table, listed to resynchronise, holds the four connections.
-func eventsFake() *fakeClient {
-	f := ctFake()
-	f.events = []nflab.CTEvent{
-		{Type: nflab.CTEventNew, Conn: synConn},
-		{Type: nflab.CTEventUpdate, Conn: tcpConn},
-		{Type: nflab.CTEventLost},
-		{Type: nflab.CTEventDestroy, Conn: udpConn},
-		{Type: nflab.CTEventNew, Conn: icmpConn},
-	}
-	return f
-}
 
 const (
 	synLine  = "tcp  10.0.1.2:40001        -> 10.0.2.2:81           SYN_SENT          -\n"
@@ -36,6 +26,69 @@ const (
 
 	lostMsg = "nflab: lost events (receive buffer overrun); resynchronising\n"
 )
+
+// syncBuffer is a buffer the watch writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// watch runs "nflab ARGS" (ct events) against h's module: once the watch
+// listens, it runs script (which emits events), waits until done says
+// the output is complete or the command ends, then interrupts the
+// command as SIGINT would.
+func (h *harness) watch(script func(), done func(stdout, stderr string) bool, args ...string) result {
+	h.t.Helper()
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exit := make(chan int, 1)
+	go func() { exit <- h.app(&stdout, &stderr).run(ctx, args) }()
+
+	deadline := time.Now().Add(10 * time.Second)
+	wait := func(what string, cond func() bool) (ended bool) {
+		for !cond() {
+			select {
+			case code := <-exit:
+				exit <- code
+				return true
+			case <-time.After(time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				h.t.Fatalf("nflab %q: no %s within 10s; stdout %q, stderr %q", args, what, stdout.String(), stderr.String())
+			}
+		}
+		return false
+	}
+	if !wait("listener", func() bool { return h.m.Listeners() > 0 }) {
+		script()
+		wait("output", func() bool { return done(stdout.String(), stderr.String()) })
+	}
+	cancel()
+	code := <-exit
+	return result{code, stdout.String(), stderr.String()}
+}
+
+// emitAll sends a new, an update, a loss, a destroy and a new.
+func (h *harness) emitAll() {
+	h.m.Emit(nftypes.EventNew, synConn)
+	h.m.Emit(nftypes.EventUpdate, tcpConn)
+	h.m.Overrun()
+	h.m.Emit(nftypes.EventDestroy, udpConn)
+	h.m.Emit(nftypes.EventNew, icmpConn)
+}
 
 func TestCTEvents(t *testing.T) {
 	tests := []struct {
@@ -70,13 +123,13 @@ func TestCTEvents(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		fake := eventsFake()
-		got := runWith(t, fake, nil, tt.args...)
+		h := ctHarness(t)
+		got := h.watch(h.emitAll, func(stdout, _ string) bool { return stdout == tt.stdout }, tt.args...)
 		if diff := cmp.Diff(result{0, tt.stdout, tt.stderr}, got); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
 		}
-		if diff := cmp.Diff([]string{"WatchConns", "Conns"}, fake.calls); diff != "" || !fake.closed {
-			t.Errorf("nflab %q: closed %v, calls (-want +got):\n%s", tt.args, fake.closed, diff)
+		if diff := cmp.Diff([]string{"WatchConns", "Conns", "Close"}, h.rec.Calls()); diff != "" || h.m.Sockets() != 0 {
+			t.Errorf("nflab %q: %d sockets left open; calls (-want +got):\n%s", tt.args, h.m.Sockets(), diff)
 		}
 	}
 }
@@ -87,66 +140,86 @@ func TestCTEventsFilter(t *testing.T) {
 	tests := []struct {
 		args []string
 		want string // the events that pass, in table form, without [SYNC]
+		last bool   // whether the last event passes too
 	}{
-		{[]string{"-p", "tcp"}, "[NEW]     " + synLine + "[UPDATE]  " + tcpLine},
-		{[]string{"-p", "tcp", "--dport", "80"}, "[UPDATE]  " + tcpLine},
-		{[]string{"--state", "SYN_SENT"}, "[NEW]     " + synLine},
-		{[]string{"--status", "ASSURED"}, "[UPDATE]  " + tcpLine + "[DESTROY] " + udpLine},
-		{[]string{"-s", "10.0.0.0/16", "-d", "10.0.2.2"}, "[NEW]     " + synLine + "[UPDATE]  " + tcpLine + "[DESTROY] " + udpLine + "[NEW]     " + icmpLine},
-		{[]string{"-s", "10.0.2.2"}, ""},
-		{[]string{"-p", "icmp"}, "[NEW]     " + icmpLine},
+		{[]string{"-p", "tcp"}, "[NEW]     " + synLine + "[UPDATE]  " + tcpLine, true},
+		{[]string{"-p", "6", "--dport", "80"}, "[UPDATE]  " + tcpLine, true},
+		{[]string{"--state", "SYN_SENT"}, "[NEW]     " + synLine, true},
+		{[]string{"--status", "ASSURED"}, "[UPDATE]  " + tcpLine + "[DESTROY] " + udpLine, true},
+		{[]string{"-s", "10.0.0.0/16", "-d", "10.0.2.2"}, "[NEW]     " + synLine + "[UPDATE]  " + tcpLine + "[DESTROY] " + udpLine + "[NEW]     " + icmpLine, true},
+		{[]string{"-s", "10.0.2.2"}, "", false},
+		{[]string{"-p", "icmp"}, "[NEW]     " + icmpLine, false},
 	}
+	// The last event, which the wait looks for.
+	last := nftypes.Conn{ID: 9,
+		Orig:     nftypes.Tuple{Src: ipA, Dst: ipB, Proto: nftypes.TCP, SrcPort: 1, DstPort: 80},
+		Reply:    nftypes.Tuple{Src: ipB, Dst: ipA, Proto: nftypes.TCP, SrcPort: 80, DstPort: 1},
+		TCPState: nftypes.TCPSynSent, Status: nftypes.StatusAssured}
+	lastLine := eventLine("[NEW]", last)
 	for _, tt := range tests {
-		fake := eventsFake()
-		fake.conns = nil // the module filters the listing itself
-		got := runWith(t, fake, nil, append([]string{"ct", "events"}, tt.args...)...)
-		if diff := cmp.Diff(result{0, tt.want, lostMsg + "nflab: resynchronised, 0 entries\n"}, got); diff != "" {
-			t.Errorf("nflab ct events %q (-want +got):\n%s", tt.args, diff)
+		h := ctHarness(t)
+		script := func() {
+			h.emitAll()
+			h.m.Emit(nftypes.EventNew, last)
+		}
+		done := func(stdout, stderr string) bool {
+			switch {
+			case tt.last:
+				return strings.HasSuffix(stdout, lastLine)
+			case tt.want != "":
+				return strings.HasSuffix(stdout, tt.want)
+			}
+			return strings.Contains(stderr, "resynchronised") // and nothing passes
+		}
+		got := h.watch(script, done, append([]string{"ct", "events"}, tt.args...)...)
+		var lines []string
+		for l := range strings.Lines(got.Stdout) {
+			if !strings.HasPrefix(l, "[SYNC]") && l != lastLine {
+				lines = append(lines, l)
+			}
+		}
+		if got.Code != 0 || strings.Join(lines, "") != tt.want {
+			t.Errorf("nflab ct events %q = %+v; want the events\n%s", tt.args, got, tt.want)
 		}
 		// The listing gets the same filter as ct list would.
-		list := ctFake()
-		runWith(t, list, nil, append([]string{"ct", "list"}, tt.args...)...)
-		if diff := cmp.Diff(list.gotFilter, fake.gotFilter, netipOpts); diff != "" {
+		events := h.rec.filter
+		list := ctHarness(t)
+		list.run(append([]string{"ct", "list"}, tt.args...)...)
+		if diff := cmp.Diff(list.rec.filter, events, netipOpts); diff != "" {
 			t.Errorf("nflab ct events %q: resync filter (-list +events):\n%s", tt.args, diff)
 		}
 	}
 }
 
 func TestCTEventsFailures(t *testing.T) {
-	eperm := fmt.Errorf("nflab: join multicast group nflab/ct: %w", unix.EPERM)
-	tests := []struct {
-		name     string
-		watchErr error
-		err      error // from Conns
-		stdout   string
-		want     string
-	}{
-		{"no CAP_NET_ADMIN", eperm, nil, "", "nflab: watching connections: permission denied; this needs CAP_NET_ADMIN (run as root)\n"},
-		{"module unloaded", nflab.ErrNotLoaded, nil, "", "nflab: kernel module is not loaded; " + testHint() + "\n"},
-		{"receive fails", errors.New("nflab: receive conntrack events: recvmsg: bad file descriptor"), nil, "", "nflab: receive conntrack events: recvmsg: bad file descriptor\n"},
-		{
-			"resync fails", nil, errors.New("nflab: dump connections: the kernel's table kept changing during the dump (NLM_F_DUMP_INTR), gave up after 5 attempts"),
-			`{"type":"new","entry":` + synJSON + "}\n" + `{"type":"update","entry":` + tcpJSON + "}\n" + `{"type":"lost"}` + "\n",
-			"nflab: dump connections: the kernel's table kept changing during the dump (NLM_F_DUMP_INTR), gave up after 5 attempts\n",
-		},
-		{
-			"resync denied", nil, fmt.Errorf("nflab: dump connections: %w", unix.EPERM),
-			`{"type":"new","entry":` + synJSON + "}\n" + `{"type":"update","entry":` + tcpJSON + "}\n" + `{"type":"lost"}` + "\n",
-			"nflab: resynchronising after lost events: permission denied; this needs CAP_NET_ADMIN (run as root)\n",
-		},
+	// Listing the table to resynchronise fails.
+	h := ctHarness(t)
+	script := func() {
+		h.m.Emit(nftypes.EventNew, synConn)
+		h.m.Fail(nlproto.CMD_CT_GET, unix.EPERM, "")
+		h.m.Overrun()
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fake := eventsFake()
-			if tt.watchErr != nil {
-				fake.events = nil
-			}
-			fake.watchErr, fake.err = tt.watchErr, tt.err
-			got := runWith(t, fake, nil, "ct", "events", "-o", "json")
-			if diff := cmp.Diff(result{1, tt.stdout, tt.want}, got); diff != "" {
-				t.Fatalf("(-want +got):\n%s", diff)
-			}
-		})
+	got := h.watch(script, func(string, string) bool { return false }, "ct", "events", "-o", "json")
+	want := result{1, `{"type":"new","entry":` + synJSON + "}\n" + `{"type":"lost"}` + "\n",
+		"nflab: resynchronising after lost events: permission denied; this needs CAP_NET_ADMIN (run as root)\n"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("resync denied (-want +got):\n%s", diff)
+	}
+
+	// A table that keeps changing is listed again until it holds still:
+	// the watch goes on.
+	h = ctHarness(t)
+	script = func() {
+		h.m.InterruptDumps(30)
+		h.m.Overrun()
+		h.m.Emit(nftypes.EventNew, icmpConn)
+	}
+	got = h.watch(script, func(stdout, _ string) bool { return strings.HasSuffix(stdout, "[NEW]     "+icmpLine) }, "ct", "events")
+	want = result{0,
+		"[SYNC]    " + udpLine + "[SYNC]    " + tcpLine + "[SYNC]    " + icmpLine + "[SYNC]    " + synLine + "[NEW]     " + icmpLine,
+		lostMsg + "nflab: the table keeps changing during the listing; trying again\nnflab: resynchronised, 4 entries\n"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("interrupted resync (-want +got):\n%s", diff)
 	}
 }
 
@@ -170,10 +243,16 @@ func (w *failWriter) Write(b []byte) (int, error) {
 
 func TestCTEventsWriteFails(t *testing.T) {
 	for _, format := range []string{"table", "json"} {
-		var stderr bytes.Buffer
-		fake := eventsFake()
-		a := &app{stdout: &recWriter{w: &failWriter{n: 1}}, stderr: &stderr, dial: func() (client, error) { return fake, nil }}
-		code := a.run(context.Background(), []string{"ct", "events", "-o", format})
+		h := ctHarness(t)
+		var stderr syncBuffer
+		a := h.app(&failWriter{n: 1}, &stderr)
+		exit := make(chan int)
+		go func() { exit <- a.run(context.Background(), []string{"ct", "events", "-o", format}) }()
+		for h.m.Listeners() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		h.emitAll()
+		code := <-exit
 		want := "nflab: writing events: write /dev/stdout: broken pipe\n"
 		if code != 1 || stderr.String() != want {
 			t.Errorf("-o %s: exit %d, stderr %q; want 1, %q", format, code, stderr.String(), want)
@@ -181,8 +260,6 @@ func TestCTEventsWriteFails(t *testing.T) {
 	}
 }
 
-// TestCTEventsHelp checks that the sample lines of the help are what
-// eventLine writes.
 func TestCTEventsHelp(t *testing.T) {
 	for _, want := range []string{"[NEW]     " + "tcp  10.0.1.2:40000        -> 10.0.2.2:80           SYN_SENT          -\n", "[DESTROY] " + icmpLine} {
 		if !strings.Contains(ctEventsHelp, "           "+want) {
@@ -190,20 +267,20 @@ func TestCTEventsHelp(t *testing.T) {
 		}
 	}
 	c := tcpConn
-	c.Orig.SrcPort, c.TCPState, c.Status = 40000, nflab.TCPSynSent, 0
+	c.Orig.SrcPort, c.TCPState, c.Status = 40000, nftypes.TCPSynSent, 0
 	if got, want := eventLine("[NEW]", c), "[NEW]     tcp  10.0.1.2:40000        -> 10.0.2.2:80           SYN_SENT          -\n"; got != want {
 		t.Errorf("eventLine = %q, want %q", got, want)
 	}
 	// The widest tuple still lines up.
-	wide := nflab.Conn{Orig: nflab.Tuple{
-		Proto: nflab.UDP, Src: netip.MustParseAddr("255.255.255.255"), Dst: netip.MustParseAddr("255.255.255.254"),
+	wide := nftypes.Conn{Orig: nftypes.Tuple{
+		Proto: nftypes.UDP, Src: netip.MustParseAddr("255.255.255.255"), Dst: netip.MustParseAddr("255.255.255.254"),
 		SrcPort: 65535, DstPort: 65534,
 	}}
 	if got, want := eventLine("[UPDATE]", wide), "[UPDATE]  udp  255.255.255.255:65535 -> 255.255.255.254:65534 -                 -\n"; got != want {
 		t.Errorf("eventLine = %q, want %q", got, want)
 	}
 	for _, args := range [][]string{{"ct", "events", "-p", "icmp", "--sport", "1"}, {"ct", "events", "--icmp-id", "1"}} {
-		got := runWith(t, nil, nil, args...)
+		got := runNoDial(t, args...)
 		if got.Code != 2 || !strings.HasSuffix(got.Stderr, "; run 'nflab help ct events'\n") {
 			t.Errorf("nflab %q = %+v, want a usage error", args, got)
 		}

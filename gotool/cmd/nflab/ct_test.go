@@ -1,72 +1,22 @@
+//go:build linux
+
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/internal/fakemod"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
+	"github.com/nflab/nflab/nlproto"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
-
-// netipOpts compares netip values, whose fields cmp cannot see, with ==.
-var netipOpts = cmp.Options{
-	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
-	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
-}
-
-var (
-	ipA = netip.MustParseAddr("10.0.1.2")
-	ipB = netip.MustParseAddr("10.0.2.2")
-
-	udpConn = nflab.Conn{
-		ID:          1,
-		Orig:        nflab.Tuple{Src: ipA, Dst: ipB, Proto: nflab.UDP, SrcPort: 5000, DstPort: 9999},
-		Reply:       nflab.Tuple{Src: ipB, Dst: ipA, Proto: nflab.UDP, SrcPort: 9999, DstPort: 5000},
-		Status:      nflab.StatusSeenReply | nflab.StatusAssured | nflab.StatusConfirmed,
-		Timeout:     29 * time.Second,
-		PacketsOrig: 1, BytesOrig: 34, PacketsReply: 1, BytesReply: 34,
-		Start: time.Date(2026, 11, 25, 21, 0, 0, 123456789, time.UTC),
-	}
-	tcpConn = nflab.Conn{
-		ID:          2,
-		Orig:        nflab.Tuple{Src: ipA, Dst: ipB, Proto: nflab.TCP, SrcPort: 40000, DstPort: 80},
-		Reply:       nflab.Tuple{Src: ipB, Dst: ipA, Proto: nflab.TCP, SrcPort: 80, DstPort: 40000},
-		Status:      nflab.StatusSeenReply | nflab.StatusAssured | nflab.StatusConfirmed,
-		TCPState:    nflab.TCPEstablished,
-		Timeout:     431999 * time.Second,
-		PacketsOrig: 6, BytesOrig: 412, PacketsReply: 4, BytesReply: 5300,
-		Start: time.Date(2026, 11, 25, 21, 0, 1, 0, time.UTC),
-	}
-	icmpConn = nflab.Conn{
-		ID:          3,
-		Orig:        nflab.Tuple{Src: ipA, Dst: ipB, Proto: nflab.ICMP, ICMPID: 4660, ICMPType: 8},
-		Reply:       nflab.Tuple{Src: ipB, Dst: ipA, Proto: nflab.ICMP, ICMPID: 4660, ICMPType: 0},
-		Status:      nflab.StatusConfirmed,
-		Timeout:     30 * time.Second,
-		PacketsOrig: 1, BytesOrig: 84,
-		Start: time.Date(2026, 11, 25, 21, 0, 2, 500000000, time.UTC),
-	}
-	synConn = nflab.Conn{
-		ID:       4,
-		Orig:     nflab.Tuple{Src: ipA, Dst: ipB, Proto: nflab.TCP, SrcPort: 40001, DstPort: 81},
-		Reply:    nflab.Tuple{Src: ipB, Dst: ipA, Proto: nflab.TCP, SrcPort: 81, DstPort: 40001},
-		TCPState: nflab.TCPSynSent,
-		Timeout:  120 * time.Second,
-	}
-)
-
-func ctFake() *fakeClient {
-	f := newFake()
-	f.conns = []nflab.Conn{udpConn, tcpConn, icmpConn, synConn}
-	return f
-}
 
 const wantCTTable = `PROTO  SRC       DST       SPORT    DPORT   STATE        STATUS                        TIMEOUT  PACKETS  BYTES
 udp    10.0.1.2  10.0.2.2  5000     9999    -            SEEN_REPLY,ASSURED,CONFIRMED  29       1/1      34/34
@@ -92,54 +42,79 @@ func TestCTList(t *testing.T) {
 		{[]string{"ct", "list", "-o", "json"}, `{"entries":[` + udpJSON + "," + tcpJSON + "," + icmpJSON + "," + synJSON + "]}\n"},
 	}
 	for _, tt := range tests {
-		fake := ctFake()
-		got := runWith(t, fake, nil, tt.args...)
+		h := ctHarness(t)
+		got := h.run(tt.args...)
 		if diff := cmp.Diff(result{0, tt.want, ""}, got); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
 		}
-		if !fake.closed || *fake.gotFilter != (nflab.CTFilter{}) {
-			t.Errorf("nflab %q: closed %v, filter %+v", tt.args, fake.closed, fake.gotFilter)
+		if !h.rec.closed || *h.rec.filter != (nftypes.ConnFilter{}) {
+			t.Errorf("nflab %q: closed %v, filter %+v", tt.args, h.rec.closed, h.rec.filter)
 		}
 	}
 }
 
 func TestCTListEmpty(t *testing.T) {
-	got := runWith(t, newFake(), nil, "ct", "list", "-o", "json")
+	got := newHarness(t, fakemod.Options{}).run("ct", "list", "-o", "json")
 	if diff := cmp.Diff(result{0, `{"entries":[]}` + "\n", ""}, got); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
-	got = runWith(t, newFake(), nil, "ct", "list")
+	got = newHarness(t, fakemod.Options{}).run("ct", "list")
 	if diff := cmp.Diff(result{0, "PROTO  SRC  DST  SPORT  DPORT  STATE  STATUS  TIMEOUT  PACKETS  BYTES\n", ""}, got); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
+// TestCTListSelects checks that the module gets the filter: the entries
+// listed are those it selects.
+func TestCTListSelects(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		ids  []uint32
+	}{
+		{[]string{"-p", "tcp"}, []uint32{2, 4}},
+		{[]string{"-p", "6", "--state", "SYN_SENT"}, []uint32{4}},
+		{[]string{"-u", "ASSURED"}, []uint32{1, 2}},
+		{[]string{"-p", "udp", "--dport", "9999"}, []uint32{1}},
+		{[]string{"-d", "10.0.0.0/8"}, []uint32{1, 2, 3, 4}},
+		{[]string{"-s", "10.0.2.2"}, nil},
+	} {
+		got := ctHarness(t).run(append([]string{"ct", "list", "-o", "json"}, tt.args...)...)
+		var ids []uint32
+		for _, id := range []uint32{1, 2, 3, 4} {
+			if strings.Contains(got.Stdout, `{"id":`+string(rune('0'+id))+`,`) {
+				ids = append(ids, id)
+			}
+		}
+		if got.Code != 0 || !slices.Equal(ids, tt.ids) {
+			t.Errorf("nflab ct list %q = %+v; want entries %v", tt.args, got, tt.ids)
+		}
+	}
+}
 
 func TestCTFilters(t *testing.T) {
 	tests := []struct {
 		args []string
-		want nflab.CTFilter
+		want nftypes.ConnFilter
 	}{
-		{[]string{"-p", "udp"}, nflab.CTFilter{Proto: nflab.UDP}},
-		{[]string{"--proto", "TCP", "--dport", "80"}, nflab.CTFilter{Proto: nflab.TCP, DstPort: 80}},
-		{[]string{"-s", "10.0.1.2", "-d", "10.0.0.0/16"}, nflab.CTFilter{
+		{[]string{"-p", "udp"}, nftypes.ConnFilter{Proto: nftypes.UDP}},
+		{[]string{"--proto", "TCP", "--dport", "80"}, nftypes.ConnFilter{Proto: nftypes.TCP, DstPort: 80}},
+		{[]string{"-s", "10.0.1.2", "-d", "10.0.0.0/16"}, nftypes.ConnFilter{
 			Src: netip.MustParsePrefix("10.0.1.2/32"), Dst: netip.MustParsePrefix("10.0.0.0/16")}},
-		{[]string{"--src=0.0.0.0/0", "--sport", "65535", "-p", "udp"}, nflab.CTFilter{Proto: nflab.UDP, Src: netip.MustParsePrefix("0.0.0.0/0"), SrcPort: 65535}},
-		{[]string{"--state", "ESTABLISHED", "--sport", "1"}, nflab.CTFilter{Proto: nflab.TCP, TCPState: ptr(nflab.TCPEstablished), SrcPort: 1}},
-		{[]string{"--state", "time_wait"}, nflab.CTFilter{Proto: nflab.TCP, TCPState: ptr(nflab.TCPTimeWait)}},
-		{[]string{"-p", "tcp", "--state", "NONE"}, nflab.CTFilter{Proto: nflab.TCP, TCPState: ptr(nflab.TCPNone)}},
-		{[]string{"--status", "assured,SEEN_REPLY"}, nflab.CTFilter{Status: nflab.StatusAssured | nflab.StatusSeenReply}},
+		{[]string{"--src=0.0.0.0/0", "--sport", "65535", "-p", "udp"}, nftypes.ConnFilter{Proto: nftypes.UDP, Src: netip.MustParsePrefix("0.0.0.0/0"), SrcPort: 65535}},
+		{[]string{"--state", "ESTABLISHED", "--sport", "1"}, nftypes.ConnFilter{Proto: nftypes.TCP, TCPState: ptr(nftypes.TCPEstablished), SrcPort: 1}},
+		{[]string{"--state", "time_wait"}, nftypes.ConnFilter{Proto: nftypes.TCP, TCPState: ptr(nftypes.TCPTimeWait)}},
+		{[]string{"-p", "tcp", "--state", "NONE"}, nftypes.ConnFilter{Proto: nftypes.TCP, TCPState: ptr(nftypes.TCPNone)}},
+		{[]string{"--status", "assured,SEEN_REPLY"}, nftypes.ConnFilter{Status: nftypes.StatusAssured | nftypes.StatusSeenReply}},
 	}
 	for _, sub := range []string{"list", "flush", "delete"} {
 		for _, tt := range tests {
-			fake := ctFake()
-			got := runWith(t, fake, nil, append([]string{"ct", sub}, tt.args...)...)
+			h := ctHarness(t)
+			got := h.run(append([]string{"ct", sub}, tt.args...)...)
 			if got.Code != 0 || got.Stderr != "" {
 				t.Errorf("nflab ct %s %q = %+v", sub, tt.args, got)
 				continue
 			}
-			if diff := cmp.Diff(&tt.want, fake.gotFilter, netipOpts); diff != "" {
+			if diff := cmp.Diff(&tt.want, h.rec.filter, netipOpts); diff != "" {
 				t.Errorf("nflab ct %s %q: filter (-want +got):\n%s", sub, tt.args, diff)
 			}
 		}
@@ -149,8 +124,8 @@ func TestCTFilters(t *testing.T) {
 func TestCTGet(t *testing.T) {
 	tests := []struct {
 		args      []string
-		conn      nflab.Conn
-		wantTuple nflab.Tuple
+		conn      nftypes.Conn
+		wantTuple nftypes.Tuple
 		want      string
 	}{
 		{
@@ -173,94 +148,94 @@ func TestCTGet(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		fake := newFake()
-		fake.conns = []nflab.Conn{tt.conn}
-		got := runWith(t, fake, nil, append([]string{"ct", "get"}, tt.args...)...)
+		h := newHarness(t, fakemod.Options{}, tt.conn)
+		got := h.run(append([]string{"ct", "get"}, tt.args...)...)
 		if diff := cmp.Diff(result{0, tt.want, ""}, got); diff != "" {
 			t.Errorf("nflab ct get %q (-want +got):\n%s", tt.args, diff)
 		}
-		if diff := cmp.Diff(&tt.wantTuple, fake.gotTuple, netipOpts); diff != "" {
+		if diff := cmp.Diff(&tt.wantTuple, h.rec.tuple, netipOpts); diff != "" {
 			t.Errorf("nflab ct get %q: tuple (-want +got):\n%s", tt.args, diff)
 		}
 	}
 }
 
 func TestCTDelete(t *testing.T) {
-	fake := ctFake()
-	got := runWith(t, fake, nil, "ct", "delete", "-p", "tcp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--sport", "40000", "--dport", "80")
+	h := ctHarness(t)
+	got := h.run("ct", "delete", "-p", "tcp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--sport", "40000", "--dport", "80")
 	if diff := cmp.Diff(result{0, "deleted 1\n", ""}, got); diff != "" {
 		t.Fatalf("tuple (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(&tcpConn.Orig, fake.gotTuple, netipOpts); diff != "" || fake.calls[0] != "DeleteConn" {
-		t.Fatalf("calls %v, tuple (-want +got):\n%s", fake.calls, diff)
+	if diff := cmp.Diff(&tcpConn.Orig, h.rec.tuple, netipOpts); diff != "" || h.rec.calls[0] != "DeleteConn" {
+		t.Fatalf("calls %v, tuple (-want +got):\n%s", h.rec.calls, diff)
+	}
+	if len(h.m.Conns()) != 3 {
+		t.Errorf("%d entries left, want 3", len(h.m.Conns()))
 	}
 
-	fake = ctFake()
-	got = runWith(t, fake, nil, "ct", "delete", "-p", "icmp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--icmp-id", "0x1234", "--icmp-type", "8", "-o", "json")
+	// The reply direction finds the entry too.
+	h = ctHarness(t)
+	got = h.run("ct", "delete", "-p", "icmp", "-s", "10.0.2.2", "-d", "10.0.1.2", "--icmp-id", "0x1234", "--icmp-type", "0", "-o", "json")
 	if diff := cmp.Diff(result{0, `{"deleted":1}` + "\n", ""}, got); diff != "" {
 		t.Fatalf("icmp tuple (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(&icmpConn.Orig, fake.gotTuple, netipOpts); diff != "" {
+	if diff := cmp.Diff(&icmpConn.Reply, h.rec.tuple, netipOpts); diff != "" {
 		t.Fatalf("icmp tuple (-want +got):\n%s", diff)
 	}
 
 	// A whole tuple with --status, or a prefix, is a filter.
-	for _, args := range [][]string{
-		{"-p", "tcp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--sport", "40000", "--dport", "80", "--status", "ASSURED"},
-		{"-p", "tcp", "-s", "10.0.1.2/32", "-d", "10.0.2.2", "--sport", "40000", "--dport", "80"},
-		{"-p", "udp"},
+	for _, tt := range []struct {
+		args []string
+		n    int
+	}{
+		{[]string{"-p", "tcp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--sport", "40000", "--dport", "80", "--status", "ASSURED"}, 1},
+		{[]string{"-p", "tcp", "-s", "10.0.1.2/32", "-d", "10.0.2.2", "--sport", "40000", "--dport", "80"}, 1},
+		{[]string{"-p", "tcp"}, 2},
+		{[]string{"-d", "10.0.2.0/24"}, 4},
 	} {
-		fake = ctFake()
-		fake.n = 3
-		got = runWith(t, fake, nil, append([]string{"ct", "delete"}, args...)...)
-		if diff := cmp.Diff(result{0, "deleted 3\n", ""}, got); diff != "" || fake.calls[0] != "DeleteConns" {
-			t.Fatalf("nflab ct delete %q: calls %v (-want +got):\n%s", args, fake.calls, diff)
+		h = ctHarness(t)
+		got = h.run(append([]string{"ct", "delete"}, tt.args...)...)
+		want := "deleted " + string(rune('0'+tt.n)) + "\n"
+		if diff := cmp.Diff(result{0, want, ""}, got); diff != "" || h.rec.calls[0] != "DeleteConns" || len(h.m.Conns()) != 4-tt.n {
+			t.Fatalf("nflab ct delete %q: calls %v, %d left (-want +got):\n%s", tt.args, h.rec.calls, len(h.m.Conns()), diff)
 		}
 	}
-	got = runWith(t, fake, nil, "ct", "delete", "-p", "udp", "-o", "json")
-	if diff := cmp.Diff(result{0, `{"deleted":3}` + "\n", ""}, got); diff != "" {
+	got = ctHarness(t).run("ct", "delete", "-p", "udp", "-o", "json")
+	if diff := cmp.Diff(result{0, `{"deleted":1}` + "\n", ""}, got); diff != "" {
 		t.Fatalf("filter json (-want +got):\n%s", diff)
 	}
 }
 
 func TestCTSimpleCommands(t *testing.T) {
-	fake := func() *fakeClient {
-		f := newFake()
-		f.n, f.limit = 7, 65536
-		f.ctStats = nflab.CTStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 18446744073709551615, Related: 11}
-		f.ctConfig = nflab.CTConfig{Limit: ptr(uint32(65536)), TCPLoose: ptr(true), Timeouts: map[nflab.CTTimeout]time.Duration{}}
-		for i, secs := range []int{120, 60, 432000, 120, 60, 30, 120, 10, 30, 120, 30, 300, 300} {
-			f.ctConfig.Timeouts[nflab.CTTimeouts()[i]] = time.Duration(secs) * time.Second
-		}
-		return f
-	}
+	expired := udpConn
+	expired.ID, expired.Orig.SrcPort, expired.Reply.DstPort, expired.Timeout = 5, 5001, 5001, 0
 	tests := []struct {
 		args []string
 		want string
 	}{
-		{[]string{"ct", "flush"}, "flushed 7\n"},
-		{[]string{"ct", "flush", "-o", "json"}, `{"deleted":7}` + "\n"},
-		{[]string{"ct", "count"}, "7 entries (limit 65536)\n"},
-		{[]string{"ct", "count", "-o", "json"}, `{"count":7,"limit":65536}` + "\n"},
-		{[]string{"ct", "gc"}, "evicted 7\n"},
-		{[]string{"ct", "gc", "-o", "json"}, `{"evicted":7}` + "\n"},
+		{[]string{"ct", "flush"}, "flushed 5\n"},
+		{[]string{"ct", "flush", "-o", "json"}, `{"deleted":5}` + "\n"},
+		{[]string{"ct", "flush", "-p", "tcp", "-o", "json"}, `{"deleted":2}` + "\n"},
+		{[]string{"ct", "count"}, "5 entries (limit 65536)\n"},
+		{[]string{"ct", "count", "-o", "json"}, `{"count":5,"limit":65536}` + "\n"},
+		{[]string{"ct", "gc"}, "evicted 1\n"},
+		{[]string{"ct", "gc", "-o", "json"}, `{"evicted":1}` + "\n"},
 		{[]string{"ct", "stats"}, `COUNTER         VALUE
-found           1
-new             2
-invalid         3
-insert          4
-insert_failed   5
-clash           6
-drop            7
-early_drop      8
-gc_evicted      9
-search_restart  18446744073709551615
-related         11
+found           0
+new             0
+invalid         0
+insert          0
+insert_failed   0
+clash           0
+drop            0
+early_drop      0
+gc_evicted      0
+search_restart  0
+related         0
 `},
-		{[]string{"ct", "stats", "-o", "json"}, `{"found":1,"new":2,"invalid":3,"insert":4,"insert_failed":5,"clash":6,"drop":7,"early_drop":8,"gc_evicted":9,"search_restart":18446744073709551615,"related":11}` + "\n"},
+		{[]string{"ct", "stats", "-o", "json"}, `{"found":0,"new":0,"invalid":0,"insert":0,"insert_failed":0,"clash":0,"drop":0,"early_drop":0,"gc_evicted":0,"search_restart":0,"related":0}` + "\n"},
 		{[]string{"ct", "config"}, `SETTING          VALUE
 limit            65536
-tcp_loose        true
+tcp_loose        false
 tcp_syn_sent     120s
 tcp_syn_recv     60s
 tcp_established  432000s
@@ -275,16 +250,16 @@ icmp             30s
 tcp_retrans      300s
 tcp_unack        300s
 `},
-		{[]string{"ct", "config", "-o", "json"}, `{"limit":65536,"tcp_loose":true,"timeouts":{"tcp_syn_sent":120,"tcp_syn_recv":60,"tcp_established":432000,"tcp_fin_wait":120,"tcp_close_wait":60,"tcp_last_ack":30,"tcp_time_wait":120,"tcp_close":10,"udp_unreplied":30,"udp_assured":120,"icmp":30,"tcp_retrans":300,"tcp_unack":300}}` + "\n"},
+		{[]string{"ct", "config", "-o", "json"}, `{"limit":65536,"tcp_loose":false,"timeouts":{"tcp_syn_sent":120,"tcp_syn_recv":60,"tcp_established":432000,"tcp_fin_wait":120,"tcp_close_wait":60,"tcp_last_ack":30,"tcp_time_wait":120,"tcp_close":10,"udp_unreplied":30,"udp_assured":120,"icmp":30,"tcp_retrans":300,"tcp_unack":300}}` + "\n"},
 	}
 	for _, tt := range tests {
-		f := fake()
-		got := runWith(t, f, nil, tt.args...)
+		h := newHarness(t, fakemod.Options{}, udpConn, tcpConn, icmpConn, synConn, expired)
+		got := h.run(tt.args...)
 		if diff := cmp.Diff(result{0, tt.want, ""}, got); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
 		}
-		if !f.closed {
-			t.Errorf("nflab %q: client not closed", tt.args)
+		if !h.rec.closed || h.m.Sockets() != 0 {
+			t.Errorf("nflab %q: client closed %v, %d sockets open", tt.args, h.rec.closed, h.m.Sockets())
 		}
 	}
 }
@@ -292,29 +267,29 @@ tcp_unack        300s
 func TestCTConfigSet(t *testing.T) {
 	tests := []struct {
 		args []string
-		want nflab.CTConfig
+		want nftypes.TrackerConfig
 	}{
-		{[]string{"--limit", "1000"}, nflab.CTConfig{Limit: ptr(uint32(1000)), Timeouts: map[nflab.CTTimeout]time.Duration{}}},
-		{[]string{"--tcp-loose=false"}, nflab.CTConfig{TCPLoose: ptr(false), Timeouts: map[nflab.CTTimeout]time.Duration{}}},
-		{[]string{"--tcp-loose"}, nflab.CTConfig{TCPLoose: ptr(true), Timeouts: map[nflab.CTTimeout]time.Duration{}}},
-		{[]string{"--timeout", "tcp_established=2h", "--timeout=UDP_ASSURED=90", "--timeout", "icmp=1s", "--limit=4194304"}, nflab.CTConfig{
+		{[]string{"--limit", "1000"}, nftypes.TrackerConfig{Limit: ptr(uint32(1000)), Timeouts: map[nftypes.Timeout]time.Duration{}}},
+		{[]string{"--tcp-loose=false"}, nftypes.TrackerConfig{TCPLoose: ptr(false), Timeouts: map[nftypes.Timeout]time.Duration{}}},
+		{[]string{"--tcp-loose"}, nftypes.TrackerConfig{TCPLoose: ptr(true), Timeouts: map[nftypes.Timeout]time.Duration{}}},
+		{[]string{"--timeout", "tcp_established=2h", "--timeout=UDP_ASSURED=90", "--timeout", "icmp=1s", "--limit=4194304"}, nftypes.TrackerConfig{
 			Limit: ptr(uint32(4194304)),
-			Timeouts: map[nflab.CTTimeout]time.Duration{
-				nflab.TimeoutTCPEstablished: 2 * time.Hour,
-				nflab.TimeoutUDPAssured:     90 * time.Second,
-				nflab.TimeoutICMP:           time.Second,
+			Timeouts: map[nftypes.Timeout]time.Duration{
+				nftypes.TimeoutTCPEstablished: 2 * time.Hour,
+				nftypes.TimeoutUDPAssured:     90 * time.Second,
+				nftypes.TimeoutICMP:           time.Second,
 			},
 		}},
-		{[]string{"--timeout", "tcp_close=720h"}, nflab.CTConfig{Timeouts: map[nflab.CTTimeout]time.Duration{nflab.TimeoutTCPClose: 720 * time.Hour}}},
+		{[]string{"--timeout", "tcp_close=720h"}, nftypes.TrackerConfig{Timeouts: map[nftypes.Timeout]time.Duration{nftypes.TimeoutTCPClose: 720 * time.Hour}}},
 	}
 	for _, tt := range tests {
-		fake := newFake()
-		got := runWith(t, fake, nil, append([]string{"ct", "config"}, tt.args...)...)
+		h := newHarness(t, fakemod.Options{})
+		got := h.run(append([]string{"ct", "config"}, tt.args...)...)
 		if diff := cmp.Diff(result{0, "", ""}, got); diff != "" {
 			t.Errorf("nflab ct config %q (-want +got):\n%s", tt.args, diff)
 			continue
 		}
-		if diff := cmp.Diff(&tt.want, fake.gotConfig); diff != "" {
+		if diff := cmp.Diff(&tt.want, h.rec.config); diff != "" {
 			t.Errorf("nflab ct config %q: config (-want +got):\n%s", tt.args, diff)
 		}
 	}
@@ -333,7 +308,7 @@ func TestCTHelp(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{{"ct"}, {"ct", "--help"}, {"ct", "-h"}, {"help", "ct"}} {
-		got := runWith(t, nil, nil, args...)
+		got := runNoDial(t, args...)
 		if got.Code != 0 || got.Stderr != "" || !strings.HasPrefix(got.Stdout, "Inspect, follow and change") {
 			t.Errorf("nflab %q = %+v", args, got)
 		}
@@ -345,7 +320,7 @@ func TestCTHelp(t *testing.T) {
 	}
 	for _, sub := range ct.Commands() {
 		name := sub.Name()
-		want := runWith(t, nil, nil, "ct", name, "--help")
+		want := runNoDial(t, "ct", name, "--help")
 		if want.Code != 0 || want.Stderr != "" || !strings.Contains(want.Stdout, "Usage:\n  nflab ct "+name) {
 			t.Errorf("nflab ct %s --help = %+v", name, want)
 		}
@@ -356,7 +331,7 @@ func TestCTHelp(t *testing.T) {
 			if name != "list" && args[2] == "-p" {
 				continue
 			}
-			got := runWith(t, nil, nil, args...)
+			got := runNoDial(t, args...)
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("nflab %q (-want +got):\n%s", args, diff)
 			}
@@ -427,7 +402,7 @@ func TestCTUsageErrors(t *testing.T) {
 		if args[0] == "-p" {
 			args = append([]string{"ct", "get"}, args...)
 		}
-		got := runWith(t, nil, nil, args...)
+		got := runNoDial(t, args...)
 		if diff := cmp.Diff(result{2, "", tt.want + "\n"}, got); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", args, diff)
 		}
@@ -435,39 +410,83 @@ func TestCTUsageErrors(t *testing.T) {
 }
 
 func TestCTFailures(t *testing.T) {
-	eperm := func(op string) error { return fmt.Errorf("nflab: %s: %w", op, unix.EPERM) }
-	tuple := []string{"-p", "udp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--sport", "5000", "--dport", "9999"}
-	tests := []struct {
+	tuple := []string{"-p", "udp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--sport", "5001", "--dport", "9999"}
+	for _, args := range [][]string{
+		append([]string{"ct", "get"}, tuple...),
+		append([]string{"ct", "get", "-o", "json"}, tuple...),
+		append([]string{"ct", "delete"}, tuple...),
+		append([]string{"-G"}, tuple...),
+	} {
+		got := ctHarness(t).run(args...)
+		if diff := cmp.Diff(result{1, "", "nflab: no such connection\n"}, got); diff != "" {
+			t.Errorf("nflab %q (-want +got):\n%s", args, diff)
+		}
+	}
+
+	denied := ": permission denied; this needs CAP_NET_ADMIN (run as root)\n"
+	for _, tt := range []struct {
 		args []string
-		err  error
 		want string
 	}{
-		{append([]string{"ct", "get"}, tuple...), nflab.ErrNoConn, "nflab: no such connection\n"},
-		{append([]string{"ct", "get", "-o", "json"}, tuple...), nflab.ErrNoConn, "nflab: no such connection\n"},
-		{append([]string{"ct", "delete"}, tuple...), nflab.ErrNoConn, "nflab: no such connection\n"},
-		{[]string{"ct", "list"}, eperm("dump connections"), "nflab: listing connections: permission denied; this needs CAP_NET_ADMIN (run as root)\n"},
-		{append([]string{"ct", "get"}, tuple...), eperm("get connection"), "nflab: looking up the connection: permission denied; this needs CAP_NET_ADMIN (run as root)\n"},
-		{[]string{"ct", "delete", "-p", "udp"}, eperm("delete connections"), "nflab: deleting connections: permission denied; this needs CAP_NET_ADMIN (run as root)\n"},
-		{[]string{"ct", "flush"}, eperm("flush connections"), "nflab: flushing connections: permission denied; this needs CAP_NET_ADMIN (run as root)\n"},
-		{[]string{"ct", "gc"}, eperm("run conntrack gc"), "nflab: running conntrack garbage collection: permission denied; this needs CAP_NET_ADMIN (run as root)\n"},
-		{[]string{"ct", "config", "--limit", "10"}, eperm("set conntrack config"), "nflab: changing the conntrack settings: permission denied; this needs CAP_NET_ADMIN (run as root)\n"},
-		{[]string{"ct", "count"}, errors.New("nflab: count connections: malformed reply: missing attribute NFLAB_A_CT_LIMIT"), "nflab: count connections: malformed reply: missing attribute NFLAB_A_CT_LIMIT\n"},
-		{[]string{"ct", "stats"}, errors.New("nflab: get conntrack stats: invalid argument"), "nflab: get conntrack stats: invalid argument\n"},
-		{[]string{"ct", "config"}, errors.New("nflab: get conntrack config: invalid argument"), "nflab: get conntrack config: invalid argument\n"},
-	}
-	for _, tt := range tests {
-		fake := ctFake()
-		fake.err = tt.err
-		got := runWith(t, fake, nil, tt.args...)
+		{[]string{"ct", "list"}, "nflab: listing connections" + denied},
+		{[]string{"ct", "count", "-p", "tcp"}, "nflab: listing connections" + denied},
+		{append([]string{"ct", "get"}, tuple...), "nflab: looking up the connection" + denied},
+		{[]string{"ct", "delete", "-p", "udp"}, "nflab: deleting connections" + denied},
+		{[]string{"ct", "flush"}, "nflab: flushing connections" + denied},
+		{[]string{"ct", "gc"}, "nflab: running conntrack garbage collection" + denied},
+		{[]string{"ct", "config", "--limit", "10"}, "nflab: changing the conntrack settings" + denied},
+		{[]string{"ct", "events"}, "nflab: watching connections" + denied},
+	} {
+		got := newHarness(t, fakemod.Options{Unprivileged: true}, udpConn).run(tt.args...)
 		if diff := cmp.Diff(result{1, "", tt.want}, got); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
 		}
 	}
-	for _, args := range [][]string{{"ct", "list"}, {"ct", "count"}, {"ct", "config", "--tcp-loose"}} {
-		got := runWith(t, nil, nflab.ErrNotLoaded, args...)
+	// Counting, statistics and settings reveal no flows: anyone may read them.
+	for _, args := range [][]string{{"ct", "count"}, {"ct", "stats"}, {"ct", "config"}} {
+		if got := newHarness(t, fakemod.Options{Unprivileged: true}).run(args...); got.Code != 0 {
+			t.Errorf("nflab %q without CAP_NET_ADMIN = %+v", args, got)
+		}
+	}
+
+	// The library's own words, with the kernel's extended ACK.
+	for _, tt := range []struct {
+		cmd  uint8
+		args []string
+		want string
+	}{
+		{nlproto.CMD_CT_COUNT, []string{"ct", "count"}, ": invalid argument: bad count\n"},
+		{nlproto.CMD_CT_STATS, []string{"ct", "stats"}, ": invalid argument: bad stats\n"},
+		{nlproto.CMD_CT_GET_CONFIG, []string{"ct", "config"}, ": invalid argument: bad config\n"},
+	} {
+		h := newHarness(t, fakemod.Options{})
+		h.m.Fail(tt.cmd, unix.EINVAL, strings.TrimPrefix(strings.TrimSuffix(tt.want, "\n"), ": invalid argument: "))
+		got := h.run(tt.args...)
+		if got.Code != 1 || !strings.HasPrefix(got.Stderr, "nflab: ") || !strings.HasSuffix(got.Stderr, tt.want) {
+			t.Errorf("nflab %q = %+v, want the library's error ending %q", tt.args, got, tt.want)
+		}
+	}
+
+	// A dump the table's changes kept interrupting says so.
+	h := ctHarness(t)
+	h.m.InterruptDumps(100)
+	if got := h.run("ct", "list"); got.Code != 1 || got.Stderr != "nflab: listing connections: the table kept changing during the dump; try again\n" {
+		t.Errorf("interrupted dumps: %+v", got)
+	}
+
+	// A command the module lacks.
+	h = newHarness(t, fakemod.Options{Missing: []uint8{nlproto.CMD_CT_GC}})
+	if got := h.run("ct", "gc"); got.Code != 1 || got.Stderr != "nflab: running conntrack garbage collection: the module does not support this; load a newer module\n" {
+		t.Errorf("missing command: %+v", got)
+	}
+
+	for _, args := range [][]string{{"ct", "list"}, {"ct", "count"}, {"ct", "config", "--tcp-loose"}, {"-L"}} {
+		h := ctHarness(t)
+		h.m.Unload()
 		want := "nflab: kernel module is not loaded; " + testHint() + "\n"
-		if diff := cmp.Diff(result{1, "", want}, got); diff != "" {
+		if diff := cmp.Diff(result{1, "", want}, h.run(args...)); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", args, diff)
 		}
 	}
+	_ = time.Second
 }

@@ -3,7 +3,7 @@ package main
 import (
 	"strconv"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 // The CLI's own names of the library's enums: a value this client does not
@@ -31,9 +31,9 @@ func (e enum) MarshalJSON() ([]byte, error) {
 	return strconv.AppendUint(nil, e.num, 10), nil
 }
 
-var protos = []nflab.Proto{nflab.TCP, nflab.UDP, nflab.ICMP}
+var protos = []nftypes.Proto{nftypes.TCP, nftypes.UDP, nftypes.ICMP}
 
-func protoEnum(p nflab.Proto) enum {
+func protoEnum(p nftypes.Proto) enum {
 	for _, q := range protos {
 		if p == q {
 			return enum{q.String(), uint64(p)}
@@ -43,31 +43,31 @@ func protoEnum(p nflab.Proto) enum {
 }
 
 // tcpStates are the TCP states this client knows, in protocol order.
-func tcpStates() []nflab.TCPState {
-	var s []nflab.TCPState
-	for st := nflab.TCPNone; st <= nflab.TCPSynSent2; st++ {
+func tcpStates() []nftypes.TCPState {
+	var s []nftypes.TCPState
+	for st := nftypes.TCPNone; st <= nftypes.TCPSynSent2; st++ {
 		s = append(s, st)
 	}
 	return s
 }
 
-func stateEnum(s nflab.TCPState) enum {
-	if s <= nflab.TCPSynSent2 {
+func stateEnum(s nftypes.TCPState) enum {
+	if s <= nftypes.TCPSynSent2 {
 		return enum{s.String(), uint64(s)}
 	}
 	return enum{num: uint64(s)}
 }
 
-func hookEnum(h nflab.Hook) enum {
-	if h <= nflab.PostRouting {
+func hookEnum(h nftypes.Hook) enum {
+	if h <= nftypes.PostRouting {
 		return enum{h.String(), uint64(h)}
 	}
 	return enum{num: uint64(h)}
 }
 
-func eventEnum(t nflab.CTEventType) enum {
+func eventEnum(t nftypes.ConnEventType) enum {
 	switch t {
-	case nflab.CTEventNew, nflab.CTEventUpdate, nflab.CTEventDestroy, nflab.CTEventLost:
+	case nftypes.EventNew, nftypes.EventUpdate, nftypes.EventDestroy, nftypes.EventLost:
 		return enum{t.String(), uint64(t)}
 	}
 	return enum{num: uint64(t)}
@@ -75,8 +75,8 @@ func eventEnum(t nflab.CTEventType) enum {
 
 // timeoutName is the name of a timeout, or its number for one this client
 // does not know.
-func timeoutName(t nflab.CTTimeout) string {
-	for _, k := range nflab.CTTimeouts() {
+func timeoutName(t nftypes.Timeout) string {
+	for _, k := range nftypes.Timeouts() {
 		if k == t {
 			return t.String()
 		}

@@ -11,7 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 // Flag values. pflag lets a repeated flag silently override the first;
@@ -60,7 +61,7 @@ func boolFlag(fs *pflag.FlagSet, p *bool, name, usage string) {
 
 // protoValue is -p: tcp, udp or icmp, or their numbers 6, 17 and 1.
 type protoValue struct {
-	v   nflab.Proto
+	v   nftypes.Proto
 	set bool
 }
 
@@ -175,7 +176,7 @@ func (n *numValue) Set(s string) error {
 
 // stateValue is --state.
 type stateValue struct {
-	v   nflab.TCPState
+	v   nftypes.TCPState
 	set bool
 }
 
@@ -208,7 +209,7 @@ func stateNames() []string {
 
 // statusValue is --status: bit names separated by commas.
 type statusValue struct {
-	v   nflab.CTStatus
+	v   nftypes.ConnStatus
 	set bool
 }
 
@@ -225,9 +226,9 @@ func (s *statusValue) Type() string { return "bits" }
 var statusNames = []string{"SEEN_REPLY", "ASSURED", "CONFIRMED", "DYING"}
 
 func (s *statusValue) Set(str string) error {
-	var v nflab.CTStatus
+	var v nftypes.ConnStatus
 	for name := range strings.SplitSeq(str, ",") {
-		var bit nflab.CTStatus
+		var bit nftypes.ConnStatus
 		// Names only: UnmarshalText also takes hex bits and "none".
 		if !containsFold(statusNames, name) || bit.UnmarshalText([]byte(name)) != nil {
 			return fmt.Errorf("want %s, separated by commas", orList(statusNames))
@@ -240,7 +241,7 @@ func (s *statusValue) Set(str string) error {
 
 // timeoutsValue is --timeout NAME=DURATION, meant to repeat, each name
 // once.
-type timeoutsValue map[nflab.CTTimeout]time.Duration
+type timeoutsValue map[nftypes.Timeout]time.Duration
 
 func (t timeoutsValue) String() string { return "" }
 func (t timeoutsValue) Type() string   { return "name=duration" }
@@ -250,7 +251,7 @@ func (t timeoutsValue) Set(s string) error {
 	if !ok {
 		return errors.New("want NAME=DURATION, such as tcp_established=2h")
 	}
-	var to nflab.CTTimeout
+	var to nftypes.Timeout
 	if !containsFold(timeoutNames(), name) || to.UnmarshalText([]byte(name)) != nil {
 		return fmt.Errorf("unknown timeout %q; want one of %s", name, strings.Join(timeoutNames(), ", "))
 	}
@@ -263,8 +264,8 @@ func (t timeoutsValue) Set(s string) error {
 	} else if d, err = time.ParseDuration(dur); err != nil {
 		return fmt.Errorf("%s: want a duration such as 30s, 5m or a number of seconds", to)
 	}
-	if err := nflab.ValidateCTTimeout(d); err != nil {
-		return fmt.Errorf("%s: %v", to, err)
+	if err := nftypes.ValidateTimeout(d); err != nil {
+		return fmt.Errorf("%s: %s", to, reason(err))
 	}
 	t[to] = d
 	return nil
@@ -272,7 +273,7 @@ func (t timeoutsValue) Set(s string) error {
 
 func timeoutNames() []string {
 	var names []string
-	for _, t := range nflab.CTTimeouts() {
+	for _, t := range nftypes.Timeouts() {
 		names = append(names, t.String())
 	}
 	return names
@@ -295,8 +296,8 @@ func (l *limitValue) Type() string { return "n" }
 
 func (l *limitValue) Set(s string) error {
 	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil || n < 1 || n > nflab.MaxCTLimit {
-		return fmt.Errorf("want a number of entries, 1-%d", nflab.MaxCTLimit)
+	if err != nil || n < 1 || n > nftypes.MaxLimit {
+		return fmt.Errorf("want a number of entries, 1-%d", nftypes.MaxLimit)
 	}
 	l.v, l.set = uint32(n), true
 	return nil
@@ -441,54 +442,54 @@ func (f *ctFlags) wholeTuple() bool {
 	if f.icmpID.set || f.icmpType.set {
 		return true // only a tuple has them; tuple() says what is missing
 	}
-	return (f.proto.v == nflab.TCP || f.proto.v == nflab.UDP) &&
+	return (f.proto.v == nftypes.TCP || f.proto.v == nftypes.UDP) &&
 		f.src.isAddr() && f.dst.isAddr() && f.sport.set && f.dport.set &&
 		!f.state.set && !f.status.set
 }
 
 // tuple builds the tuple the flags name, or says what is wrong.
-func (f *ctFlags) tuple() (nflab.Tuple, error) {
+func (f *ctFlags) tuple() (nftypes.Tuple, error) {
 	if f.state.set || f.status.set {
-		return nflab.Tuple{}, usagef("--state and --status select by filter; they cannot be combined with --icmp-id or --icmp-type")
+		return nftypes.Tuple{}, usagef("--state and --status select by filter; they cannot be combined with --icmp-id or --icmp-type")
 	}
 	if !f.proto.set {
-		return nflab.Tuple{}, usagef("missing --proto (tcp, udp or icmp)")
+		return nftypes.Tuple{}, usagef("missing --proto (tcp, udp or icmp)")
 	}
 	for _, a := range []struct {
 		flag string
 		v    *addrValue
 	}{{"--src", &f.src}, {"--dst", &f.dst}} {
 		if !a.v.set {
-			return nflab.Tuple{}, usagef("missing %s", a.flag)
+			return nftypes.Tuple{}, usagef("missing %s", a.flag)
 		}
 		if !a.v.isAddr() {
-			return nflab.Tuple{}, usagef("%s %s is a prefix; one connection needs an address", a.flag, a.v.p)
+			return nftypes.Tuple{}, usagef("%s %s is a prefix; one connection needs an address", a.flag, a.v.p)
 		}
 	}
-	t := nflab.Tuple{Src: f.src.p.Addr(), Dst: f.dst.p.Addr(), Proto: f.proto.v}
-	if t.Proto == nflab.ICMP {
+	t := nftypes.Tuple{Src: f.src.p.Addr(), Dst: f.dst.p.Addr(), Proto: f.proto.v}
+	if t.Proto == nftypes.ICMP {
 		if f.sport.set || f.dport.set {
-			return nflab.Tuple{}, usagef("--sport and --dport apply to tcp and udp; icmp takes --icmp-id and --icmp-type")
+			return nftypes.Tuple{}, usagef("--sport and --dport apply to tcp and udp; icmp takes --icmp-id and --icmp-type")
 		}
 		if !f.icmpID.set || !f.icmpType.set {
-			return nflab.Tuple{}, usagef("missing --icmp-id or --icmp-type (icmp)")
+			return nftypes.Tuple{}, usagef("missing --icmp-id or --icmp-type (icmp)")
 		}
 		t.ICMPID, t.ICMPType = uint16(f.icmpID.v), uint8(f.icmpType.v)
 		return t, nil
 	}
 	if f.icmpID.set || f.icmpType.set {
-		return nflab.Tuple{}, usagef("--icmp-id and --icmp-type apply to icmp, not %s", protoEnum(t.Proto))
+		return nftypes.Tuple{}, usagef("--icmp-id and --icmp-type apply to icmp, not %s", protoEnum(t.Proto))
 	}
 	if !f.sport.set || !f.dport.set {
-		return nflab.Tuple{}, usagef("missing --sport or --dport (%s)", protoEnum(t.Proto))
+		return nftypes.Tuple{}, usagef("missing --sport or --dport (%s)", protoEnum(t.Proto))
 	}
 	t.SrcPort, t.DstPort = f.sport.v, f.dport.v
 	return t, validation(t.Validate())
 }
 
 // filter builds the filter the flags describe, or says what is wrong.
-func (f *ctFlags) filter() (nflab.CTFilter, error) {
-	ft := nflab.CTFilter{
+func (f *ctFlags) filter() (nftypes.ConnFilter, error) {
+	ft := nftypes.ConnFilter{
 		Proto:   f.proto.v,
 		Src:     f.src.p,
 		Dst:     f.dst.p,
@@ -497,25 +498,36 @@ func (f *ctFlags) filter() (nflab.CTFilter, error) {
 		Status:  f.status.v,
 	}
 	if f.state.set {
-		if f.proto.set && f.proto.v != nflab.TCP {
-			return nflab.CTFilter{}, usagef("--state applies to tcp, not %s", protoEnum(f.proto.v))
+		if f.proto.set && f.proto.v != nftypes.TCP {
+			return nftypes.ConnFilter{}, usagef("--state applies to tcp, not %s", protoEnum(f.proto.v))
 		}
 		s := f.state.v
 		ft.TCPState = &s
-		ft.Proto = nflab.TCP
+		ft.Proto = nftypes.TCP
 	}
-	if (f.sport.set || f.dport.set) && ft.Proto != nflab.TCP && ft.Proto != nflab.UDP {
-		return nflab.CTFilter{}, usagef("--sport and --dport need -p tcp or -p udp")
+	if (f.sport.set || f.dport.set) && ft.Proto != nftypes.TCP && ft.Proto != nftypes.UDP {
+		return nftypes.ConnFilter{}, usagef("--sport and --dport need -p tcp or -p udp")
 	}
 	return ft, validation(ft.Validate())
 }
 
 // validation turns a library validation error into a usage error.
-// TODO(h/lib): the library's validation errors become typed; use their
-// fields then instead of the text.
 func validation(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &usageError{msg: strings.TrimPrefix(err.Error(), "nflab: ")}
+	var ve *nflab.ValidationError
+	if errors.As(err, &ve) {
+		return usagef("%s: %s", ve.Field, ve.Reason)
+	}
+	return &usageError{msg: err.Error()}
+}
+
+// reason is why a value is invalid, without the library's prefix.
+func reason(err error) string {
+	var ve *nflab.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Reason
+	}
+	return err.Error()
 }

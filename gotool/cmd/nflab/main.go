@@ -2,7 +2,7 @@
 // inspects and configures its connection tracking.
 //
 // It only parses flags and prints; the work happens in package nflab
-// (github.com/nflab/nflab/gotool).
+// (github.com/nflab/nflab/gotool/nflab).
 //
 // The commands are declared with spf13/cobra and their flags with
 // spf13/pflag, as gh and kubectl do: the help, the errors, the shell
@@ -20,7 +20,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 // Exit statuses, stable for scripts.
@@ -48,26 +49,25 @@ func main() {
 // library call of the CLI goes through it, from the commands' run
 // functions only.
 type client interface {
-	Version() (nflab.Version, error)
-	HookStats() ([]nflab.HookStat, error)
-	ResetHookStats() error
+	Version(context.Context) (nftypes.Version, error)
+	HookStats(context.Context) ([]nftypes.HookStat, error)
+	ResetHookStats(context.Context) error
 	Close() error
 
-	Conns(nflab.CTFilter) ([]nflab.Conn, error)
-	Conn(nflab.Tuple) (nflab.Conn, error)
-	DeleteConn(nflab.Tuple) error
-	DeleteConns(nflab.CTFilter) (int, error)
-	FlushConns(nflab.CTFilter) (int, error)
-	ConnCount() (count, limit int, err error)
-	CTStats() (nflab.CTStats, error)
-	CTConfig() (nflab.CTConfig, error)
-	SetCTConfig(nflab.CTConfig) error
-	RunCTGC() (int, error)
-	WatchConnsWithOptions(context.Context, nflab.WatchOptions, func(nflab.CTEvent) error) error
+	Conns(context.Context, nftypes.ConnFilter) ([]nftypes.Conn, error)
+	Conn(context.Context, nftypes.Tuple) (nftypes.Conn, error)
+	DeleteConn(context.Context, nftypes.Tuple) error
+	DeleteConns(context.Context, nftypes.ConnFilter) (int, error)
+	ConnCount(context.Context) (count, limit int, err error)
+	TrackerStats(context.Context) (nftypes.TrackerStats, error)
+	TrackerConfig(context.Context) (nftypes.TrackerConfig, error)
+	SetTrackerConfig(context.Context, nftypes.TrackerConfig) error
+	RunGC(context.Context) (int, error)
+	WatchConns(context.Context, *nflab.WatchOptions, func(nftypes.ConnEvent) error) error
 }
 
 func dial() (client, error) {
-	c, err := nflab.Dial()
+	c, err := nflab.Dial(nil)
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}

@@ -1,153 +1,39 @@
+//go:build linux
+
 package main
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/internal/fakemod"
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/nlproto"
 	"golang.org/x/sys/unix"
 )
 
-type fakeClient struct {
-	version  nflab.Version
-	stats    []nflab.HookStat
-	err      error // returned by every call
-	resetErr error
-	resets   int
-	closed   bool
-
-	// Conntrack: what the fake answers, and what it was asked.
-	conns     []nflab.Conn
-	n, limit  int
-	ctStats   nflab.CTStats
-	ctConfig  nflab.CTConfig
-	gotFilter *nflab.CTFilter
-	gotTuple  *nflab.Tuple
-	gotConfig *nflab.CTConfig
-	calls     []string
-
-	// Events: what WatchConns delivers before it returns watchErr.
-	events   []nflab.CTEvent
-	watchErr error
-	gotWatch *nflab.WatchOptions
-}
-
-func testHint() string { return "load it with 'insmod /abs/kmod/nflab.ko'" }
-
-func (f *fakeClient) Version() (nflab.Version, error)      { return f.version, f.err }
-func (f *fakeClient) HookStats() ([]nflab.HookStat, error) { return f.stats, f.err }
-func (f *fakeClient) ResetHookStats() error                { f.resets++; return f.resetErr }
-func (f *fakeClient) Close() error                         { f.closed = true; return nil }
-
-func (f *fakeClient) Conns(ft nflab.CTFilter) ([]nflab.Conn, error) {
-	f.calls, f.gotFilter = append(f.calls, "Conns"), &ft
-	return f.conns, f.err
-}
-
-func (f *fakeClient) Conn(t nflab.Tuple) (nflab.Conn, error) {
-	f.calls, f.gotTuple = append(f.calls, "Conn"), &t
-	if f.err != nil || len(f.conns) == 0 {
-		return nflab.Conn{}, f.err
-	}
-	return f.conns[0], nil
-}
-
-func (f *fakeClient) DeleteConn(t nflab.Tuple) error {
-	f.calls, f.gotTuple = append(f.calls, "DeleteConn"), &t
-	return f.err
-}
-
-func (f *fakeClient) DeleteConns(ft nflab.CTFilter) (int, error) {
-	f.calls, f.gotFilter = append(f.calls, "DeleteConns"), &ft
-	return f.n, f.err
-}
-
-func (f *fakeClient) FlushConns(ft nflab.CTFilter) (int, error) {
-	f.calls, f.gotFilter = append(f.calls, "FlushConns"), &ft
-	return f.n, f.err
-}
-
-func (f *fakeClient) ConnCount() (int, int, error) {
-	f.calls = append(f.calls, "ConnCount")
-	return f.n, f.limit, f.err
-}
-
-func (f *fakeClient) CTStats() (nflab.CTStats, error) {
-	f.calls = append(f.calls, "CTStats")
-	return f.ctStats, f.err
-}
-
-func (f *fakeClient) CTConfig() (nflab.CTConfig, error) {
-	f.calls = append(f.calls, "CTConfig")
-	return f.ctConfig, f.err
-}
-
-func (f *fakeClient) SetCTConfig(c nflab.CTConfig) error {
-	f.calls, f.gotConfig = append(f.calls, "SetCTConfig"), &c
-	return f.err
-}
-
-func (f *fakeClient) RunCTGC() (int, error) {
-	f.calls = append(f.calls, "RunCTGC")
-	return f.n, f.err
-}
-
-func (f *fakeClient) WatchConnsWithOptions(_ context.Context, opts nflab.WatchOptions, fn func(nflab.CTEvent) error) error {
-	f.calls, f.gotWatch = append(f.calls, "WatchConns"), &opts
-	for _, ev := range f.events {
-		if err := fn(ev); err != nil {
-			return err
-		}
-	}
-	return f.watchErr
-}
-
-var fiveHooks = []nflab.HookStat{
-	{Hook: nflab.PreRouting, Packets: 12, Bytes: 1008},
-	{Hook: nflab.LocalIn, Packets: 12, Bytes: 1008},
-	{Hook: nflab.Forward},
-	{Hook: nflab.LocalOut, Packets: 1234567, Bytes: 18446744073709551615},
-	{Hook: nflab.PostRouting, Packets: 7, Bytes: 588},
-}
-
-func newFake() *fakeClient {
-	return &fakeClient{version: nflab.Version{Module: "0.1.0", Protocol: 1}, stats: fiveHooks}
-}
-
-type result struct {
-	Code           int
-	Stdout, Stderr string
-}
-
-// runWith runs the CLI against fake; a nil fake means the test expects no dial.
-func runWith(t *testing.T, fake *fakeClient, dialErr error, args ...string) result {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	a := &app{stdout: &recWriter{w: &stdout}, stderr: &stderr, hint: testHint, dial: func() (client, error) {
-		if dialErr != nil {
-			return nil, dialErr
-		}
-		if fake == nil {
-			t.Fatalf("nflab %q dialled the module", args)
-		}
-		return fake, nil
-	}}
-	code := a.run(context.Background(), args)
-	return result{code, stdout.String(), stderr.String()}
-}
-
+// The fake module's counters: hook h has h+1 packets of 84 bytes.
 const wantTable = `HOOK          PACKETS  BYTES
-PRE_ROUTING   12       1008
-LOCAL_IN      12       1008
-FORWARD       0        0
-LOCAL_OUT     1234567  18446744073709551615
-POST_ROUTING  7        588
+PRE_ROUTING   1        84
+LOCAL_IN      2        168
+FORWARD       3        252
+LOCAL_OUT     4        336
+POST_ROUTING  5        420
 `
+
+const wantHooksJSON = `{"hooks":[` +
+	`{"hook":"PRE_ROUTING","packets":1,"bytes":84},` +
+	`{"hook":"LOCAL_IN","packets":2,"bytes":168},` +
+	`{"hook":"FORWARD","packets":3,"bytes":252},` +
+	`{"hook":"LOCAL_OUT","packets":4,"bytes":336},` +
+	`{"hook":"POST_ROUTING","packets":5,"bytes":420}]}` + "\n"
+
+var protocol = strconv.Itoa(nlproto.PROTO_VERSION)
 
 func TestStats(t *testing.T) {
 	tests := []struct {
@@ -156,42 +42,29 @@ func TestStats(t *testing.T) {
 	}{
 		{[]string{"stats"}, wantTable},
 		{[]string{"stats", "-o", "table"}, wantTable},
-		{[]string{"stats", "-o=json"}, `{"hooks":[` +
-			`{"hook":"PRE_ROUTING","packets":12,"bytes":1008},` +
-			`{"hook":"LOCAL_IN","packets":12,"bytes":1008},` +
-			`{"hook":"FORWARD","packets":0,"bytes":0},` +
-			`{"hook":"LOCAL_OUT","packets":1234567,"bytes":18446744073709551615},` +
-			`{"hook":"POST_ROUTING","packets":7,"bytes":588}]}` + "\n"},
-		{[]string{"-o", "json", "stats"}, `{"hooks":[{"hook":"PRE_ROUTING"`},
-		{[]string{"stats", "--output=json"}, `{"hooks":[{"hook":"PRE_ROUTING"`},
-		{[]string{"stats", "-ojson"}, `{"hooks":[{"hook":"PRE_ROUTING"`},
+		{[]string{"stats", "-o=json"}, wantHooksJSON},
+		{[]string{"-o", "json", "stats"}, wantHooksJSON},
+		{[]string{"stats", "--output=json"}, wantHooksJSON},
+		{[]string{"stats", "-ojson"}, wantHooksJSON},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			fake := newFake()
-			got := runWith(t, fake, nil, tt.args...)
-			if got.Code != 0 || got.Stderr != "" || !strings.HasPrefix(got.Stdout, tt.want) {
-				t.Fatalf("got %+v\nwant stdout starting with:\n%s", got, tt.want)
+			h := newHarness(t, fakemod.Options{})
+			got := h.run(tt.args...)
+			if diff := cmp.Diff(result{0, tt.want, ""}, got); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
 			}
-			if !fake.closed {
-				t.Error("client not closed")
+			if !h.rec.closed || h.m.Sockets() != 0 {
+				t.Errorf("client closed %v, %d sockets left open", h.rec.closed, h.m.Sockets())
 			}
 		})
 	}
 }
 
-func TestStatsJSONEmpty(t *testing.T) {
-	fake := newFake()
-	fake.stats = nil
-	got := runWith(t, fake, nil, "stats", "-o", "json")
-	if diff := cmp.Diff(result{0, `{"hooks":[]}` + "\n", ""}, got); diff != "" {
-		t.Fatalf("(-want +got):\n%s", diff)
-	}
-}
-
 func TestStatus(t *testing.T) {
-	got := runWith(t, newFake(), nil)
-	want := result{0, "module 0.1.0, protocol 1\n\n" + wantTable, ""}
+	h := newHarness(t, fakemod.Options{})
+	got := h.run()
+	want := result{0, "module " + fakemod.Version + ", protocol " + protocol + "\n\n" + wantTable, ""}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
@@ -199,11 +72,18 @@ func TestStatus(t *testing.T) {
 
 func TestReset(t *testing.T) {
 	for _, flag := range []string{"--reset", "--reset=true"} {
-		fake := newFake()
-		got := runWith(t, fake, nil, "stats", flag)
-		if diff := cmp.Diff(result{0, "", ""}, got); diff != "" || fake.resets != 1 {
-			t.Fatalf("%s: %d resets (-want +got):\n%s", flag, fake.resets, diff)
+		h := newHarness(t, fakemod.Options{})
+		got := h.run("stats", flag)
+		if diff := cmp.Diff(result{0, "", ""}, got); diff != "" || h.m.Requests(nlproto.CMD_RESET_HOOK_STATS) != 1 {
+			t.Fatalf("%s: %d resets (-want +got):\n%s", flag, h.m.Requests(nlproto.CMD_RESET_HOOK_STATS), diff)
 		}
+		if got := h.run("stats"); !strings.HasPrefix(got.Stdout, "HOOK          PACKETS  BYTES\nPRE_ROUTING   0        0\n") {
+			t.Errorf("after %s:\n%s", flag, got.Stdout)
+		}
+	}
+	h := newHarness(t, fakemod.Options{})
+	if got := h.run("stats", "--reset=false"); got.Code != 0 || got.Stdout != wantTable || h.m.Requests(nlproto.CMD_RESET_HOOK_STATS) != 0 {
+		t.Errorf("--reset=false = %+v", got)
 	}
 }
 
@@ -212,25 +92,42 @@ func TestVersion(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"version"}, "client:   " + version + "\nmodule:   0.1.0\nprotocol: 1\n"},
-		{[]string{"version", "-o", "json"}, `{"client":"` + version + `","module":"0.1.0","protocol":1}` + "\n"},
+		{[]string{"version"}, "client:   " + version + "\nmodule:   " + fakemod.Version + "\nprotocol: " + protocol + "\n"},
+		{[]string{"version", "-o", "json"}, `{"client":"` + version + `","module":"` + fakemod.Version + `","protocol":` + protocol + `}` + "\n"},
 	}
 	for _, tt := range tests {
-		got := runWith(t, newFake(), nil, tt.args...)
+		got := newHarness(t, fakemod.Options{}).run(tt.args...)
 		if diff := cmp.Diff(result{0, tt.want, ""}, got); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
 		}
 	}
+	if version != nlproto.MODULE_VERSION {
+		t.Errorf("client version %q, want the header's %q", version, nlproto.MODULE_VERSION)
+	}
+}
+
+// TestVersionNext checks a module of the next protocol version, which
+// this client still talks to.
+func TestVersionNext(t *testing.T) {
+	got := newHarness(t, fakemod.Options{Next: true}).run("version", "-o", "json")
+	want := `{"client":"` + version + `","module":"` + fakemod.Version + `","protocol":` + strconv.Itoa(nlproto.PROTO_VERSION+1) + `}` + "\n"
+	if diff := cmp.Diff(result{0, want, ""}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
 }
 
 func TestVersionMismatch(t *testing.T) {
-	pe := &nflab.ProtocolError{Module: nflab.Version{Module: "0.2.0", Protocol: 2}}
-	got := runWith(t, nil, pe, "version")
-	want := result{1, "client:   " + version + "\nmodule:   0.2.0\nprotocol: 2\n", pe.Error() + "\n"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Fatalf("(-want +got):\n%s", diff)
+	h := newHarness(t, fakemod.Options{Protocol: 99, Compat: 99})
+	got := h.run("version")
+	if got.Code != 1 || got.Stdout != "client:   "+version+"\nmodule:   "+fakemod.Version+"\nprotocol: 99\n" ||
+		!strings.HasPrefix(got.Stderr, "nflab: module "+fakemod.Version+" speaks protocol 99") {
+		t.Fatalf("version = %+v", got)
 	}
-	got = runWith(t, nil, pe, "stats")
+	var pe *nflab.ProtocolError
+	if _, err := nflab.Dial(nil); !errors.As(err, &pe) || got.Stderr != pe.Error()+"\n" {
+		t.Fatalf("stderr %q, want the library's %v", got.Stderr, err)
+	}
+	got = h.run("stats")
 	if diff := cmp.Diff(result{1, "", pe.Error() + "\n"}, got); diff != "" {
 		t.Fatalf("stats (-want +got):\n%s", diff)
 	}
@@ -238,7 +135,7 @@ func TestVersionMismatch(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
-		got := runWith(t, nil, nil, args...)
+		got := runNoDial(t, args...)
 		if got.Code != 0 || got.Stderr != "" || !strings.Contains(got.Stdout, "Usage:\n  nflab [flags]\n  nflab [command]\n") {
 			t.Errorf("nflab %q = %+v", args, got)
 		}
@@ -257,12 +154,12 @@ func TestHelp(t *testing.T) {
 		{"stats", "-h"}, {"stats", "--help"}, {"help", "stats"}, {"stats", "-o", "json", "-h"},
 		{"version", "--help"}, {"help", "version"}, {"help", "help"}, {"help", "-h"},
 	} {
-		got := runWith(t, nil, nil, args...)
+		got := runNoDial(t, args...)
 		if got.Code != 0 || got.Stderr != "" || !strings.Contains(got.Stdout, "Usage:\n  nflab ") {
 			t.Errorf("nflab %q = %+v", args, got)
 		}
 	}
-	got := runWith(t, nil, nil, "help", "stats")
+	got := runNoDial(t, "help", "stats")
 	if !strings.Contains(got.Stdout, `{"hooks":[{"hook":"PRE_ROUTING","packets":N,"bytes":N},...]}`) ||
 		!strings.Contains(got.Stdout, "--reset ") {
 		t.Errorf("stats help does not document the JSON shape and --reset:\n%s", got.Stdout)
@@ -292,7 +189,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"help", "stats", "version"}, `nflab stats: unexpected argument "version"; run 'nflab help stats'`},
 	}
 	for _, tt := range tests {
-		got := runWith(t, nil, nil, tt.args...)
+		got := runNoDial(t, tt.args...)
 		if diff := cmp.Diff(result{2, "", tt.want + "\n"}, got); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
 		}
@@ -301,39 +198,43 @@ func TestUsageErrors(t *testing.T) {
 
 func TestFailures(t *testing.T) {
 	notLoaded := "nflab: kernel module is not loaded; " + testHint() + "\n"
-	eperm := fmt.Errorf("nflab: reset hook stats: %w", unix.EPERM)
-	tests := []struct {
-		name    string
-		args    []string
-		dialErr error
-		fake    *fakeClient
-		want    string
-	}{
-		{"status not loaded", nil, nflab.ErrNotLoaded, nil, notLoaded},
-		{"stats not loaded", []string{"stats"}, nflab.ErrNotLoaded, nil, notLoaded},
-		{"reset not loaded", []string{"stats", "--reset"}, nflab.ErrNotLoaded, nil, notLoaded},
-		{
-			"reset without CAP_NET_ADMIN", []string{"stats", "--reset"}, nil,
-			&fakeClient{resetErr: eperm},
-			"nflab: resetting the hook counters: permission denied; this needs CAP_NET_ADMIN (run as root)\n",
-		},
-		{
-			"stats fails", []string{"stats"}, nil,
-			&fakeClient{err: errors.New("nflab: get hook stats: invalid argument: Unknown attribute type")},
-			"nflab: get hook stats: invalid argument: Unknown attribute type\n",
-		},
-		{
-			"foreign error", []string{"stats"}, errors.New("socket: too many open files"), nil,
-			"nflab: connecting to the module: socket: too many open files\n",
-		},
+	for _, args := range [][]string{nil, {"stats"}, {"stats", "--reset"}, {"-o", "json"}} {
+		h := newHarness(t, fakemod.Options{})
+		h.m.Unload()
+		if diff := cmp.Diff(result{1, "", notLoaded}, h.run(args...)); diff != "" {
+			t.Errorf("nflab %q without the module (-want +got):\n%s", args, diff)
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := runWith(t, tt.fake, tt.dialErr, tt.args...)
-			if diff := cmp.Diff(result{1, "", tt.want}, got); diff != "" {
-				t.Fatalf("(-want +got):\n%s", diff)
-			}
-		})
+
+	h := newHarness(t, fakemod.Options{Unprivileged: true})
+	got := h.run("stats", "--reset")
+	if diff := cmp.Diff(result{1, "", "nflab: resetting the hook counters: permission denied; this needs CAP_NET_ADMIN (run as root)\n"}, got); diff != "" {
+		t.Errorf("reset without CAP_NET_ADMIN (-want +got):\n%s", diff)
+	}
+	if got := h.run("stats"); got.Code != 0 {
+		t.Errorf("stats without CAP_NET_ADMIN = %+v", got)
+	}
+
+	// The library's error, with the kernel's extended ACK, as it is.
+	h = newHarness(t, fakemod.Options{})
+	h.m.Fail(nlproto.CMD_GET_HOOK_STATS, unix.EINVAL, "Unknown attribute type")
+	got = h.run("stats")
+	var le *nflab.OpError
+	if got.Code != 1 || !strings.Contains(got.Stderr, ": invalid argument: Unknown attribute type\n") {
+		t.Errorf("stats failing = %+v", got)
+	}
+	c, err := nflab.Dial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.HookStats(context.Background()); !errors.As(err, &le) || got.Stderr != le.Error()+"\n" {
+		t.Errorf("stderr %q, want the library's %v", got.Stderr, err)
+	}
+
+	got = runDialErr(t, errors.New("socket: too many open files"), "stats")
+	if diff := cmp.Diff(result{1, "", "nflab: connecting to the module: socket: too many open files\n"}, got); diff != "" {
+		t.Errorf("foreign error (-want +got):\n%s", diff)
 	}
 }
 

@@ -1,14 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
 )
 
 // outputFormat is the value of -o.
@@ -63,32 +63,45 @@ func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 }
 
-// failureMessage is the one line on stderr for a failure. Errors are
-// told apart by type, never by their text.
+// errNoConn is what get and delete report for a tuple that matches no
+// entry.
+var errNoConn = errors.New("no such connection")
+
+// failureMessage is the one line on stderr for a failure: "nflab: <the
+// step that failed>: <why>", and what to do when there is something to
+// do. Errors are told apart by type, never by their text.
 func (a *app) failureMessage(err error) string {
-	what := "nflab"
+	prefix := "nflab: "
 	var oe *opError
 	if errors.As(err, &oe) {
-		what, err = "nflab: "+oe.what, oe.err
+		if oe.what != "" {
+			prefix += oe.what + ": "
+		}
+		err = oe.err
 	}
-	var pe *nflab.ProtocolError
+	var (
+		pe *nflab.ProtocolError
+		le *nflab.OpError
+		ve *nflab.ValidationError
+	)
 	switch {
-	case errors.Is(err, nflab.ErrNoConn):
-		return "nflab: no such connection"
 	case errors.Is(err, nflab.ErrNotLoaded):
 		return "nflab: kernel module is not loaded; " + a.hint()
 	case errors.Is(err, os.ErrPermission):
-		return what + ": permission denied; this needs CAP_NET_ADMIN (run as root)"
+		return prefix + "permission denied; this needs CAP_NET_ADMIN (run as root)"
+	case errors.Is(err, nflab.ErrDumpInterrupted):
+		return prefix + "the table kept changing during the dump; try again"
+	case errors.Is(err, errors.ErrUnsupported):
+		return prefix + "the module does not support this; load a newer module"
+	case errors.Is(err, context.Canceled):
+		return prefix + "interrupted"
 	case errors.As(err, &pe):
-		// The library's text names both versions.
+		// It names both versions and what to do.
+		return pe.Error()
+	case errors.As(err, &le), errors.As(err, &ve):
+		// The library's own words name its operation and the kernel's
+		// reason (its extended ACK), or the invalid value.
 		return err.Error()
 	}
-	// Library errors read "nflab: <operation>: <why>" already.
-	// TODO(h/lib): the library's errors become typed (*OpError); drop
-	// this prefix test then.
-	msg := err.Error()
-	if strings.HasPrefix(msg, "nflab: ") {
-		return msg
-	}
-	return what + ": " + msg
+	return prefix + err.Error()
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -40,7 +42,7 @@ func TestGenReadme(t *testing.T) {
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got := runWith(t, nil, nil, "gen-readme", path); got.Code != 0 {
+	if got := runNoDial(t, "gen-readme", path); got.Code != 0 {
 		t.Fatalf("gen-readme = %+v", got)
 	}
 	b, err := os.ReadFile(path)
@@ -54,10 +56,10 @@ func TestGenReadme(t *testing.T) {
 	if err := os.WriteFile(path, []byte("no markers\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got := runWith(t, nil, nil, "gen-readme", path); got.Code != 1 || !strings.Contains(got.Stderr, "no CLI reference markers") {
+	if got := runNoDial(t, "gen-readme", path); got.Code != 1 || !strings.Contains(got.Stderr, "no CLI reference markers") {
 		t.Errorf("gen-readme without markers = %+v", got)
 	}
-	if got := runWith(t, nil, nil, "gen-readme"); got.Code != 2 {
+	if got := runNoDial(t, "gen-readme"); got.Code != 2 {
 		t.Errorf("gen-readme without a path = %+v", got)
 	}
 }

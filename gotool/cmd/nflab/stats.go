@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,12 +9,14 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	nflab "github.com/nflab/nflab/gotool"
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
+	"github.com/nflab/nflab/nlproto"
 )
 
-// version is the version of this command.
-// TODO(h/proto): nlproto.MODULE_VERSION, generated from the header.
-const version = "0.1.0"
+// version is the version of this command: the module's of the same
+// checkout, from nflab.h.
+const version = nlproto.MODULE_VERSION
 
 func (a *app) statsCmd() *cobra.Command {
 	var reset bool
@@ -35,11 +38,12 @@ Output:
 			}
 			return nil
 		},
-		run: func(_ *cobra.Command, c client) (*output, error) {
+		run: func(cmd *cobra.Command, c client) (*output, error) {
+			ctx := cmd.Context()
 			if reset {
-				return nil, failed("resetting the hook counters", c.ResetHookStats())
+				return nil, failed("resetting the hook counters", c.ResetHookStats(ctx))
 			}
-			stats, err := c.HookStats()
+			stats, err := c.HookStats(ctx)
 			if err != nil {
 				return nil, failed("reading the hook counters", err)
 			}
@@ -60,7 +64,7 @@ type jsonHook struct {
 	Bytes   uint64 `json:"bytes"`
 }
 
-func statsOutput(stats []nflab.HookStat) *output {
+func statsOutput(stats []nftypes.HookStat) *output {
 	js := jsonStats{Hooks: make([]jsonHook, 0, len(stats))}
 	for _, s := range stats {
 		js.Hooks = append(js.Hooks, jsonHook{Hook: hookEnum(s.Hook), Packets: s.Packets, Bytes: s.Bytes})
@@ -68,7 +72,7 @@ func statsOutput(stats []nflab.HookStat) *output {
 	return &output{json: js, table: func(w io.Writer) { writeStatsTable(w, stats) }}
 }
 
-func writeStatsTable(w io.Writer, stats []nflab.HookStat) {
+func writeStatsTable(w io.Writer, stats []nftypes.HookStat) {
 	tw := newTable(w)
 	fmt.Fprintln(tw, "HOOK\tPACKETS\tBYTES")
 	for _, s := range stats {
@@ -78,12 +82,12 @@ func writeStatsTable(w io.Writer, stats []nflab.HookStat) {
 }
 
 // runStatus is bare "nflab": the versions, then the counters.
-func runStatus(c client) (*output, error) {
-	v, err := c.Version()
+func runStatus(ctx context.Context, c client) (*output, error) {
+	v, err := c.Version(ctx)
 	if err != nil {
 		return nil, failed("reading the module version", err)
 	}
-	stats, err := c.HookStats()
+	stats, err := c.HookStats(ctx)
 	if err != nil {
 		return nil, failed("reading the hook counters", err)
 	}
@@ -123,15 +127,15 @@ Output:
   json:  one line, {"client":"X","module":"Y","protocol":N}; without the
          module, {"client":"X"}`,
 		noDial: true,
-		run: func(_ *cobra.Command, _ client) (*output, error) {
-			return a.runVersion()
+		run: func(cmd *cobra.Command, _ client) (*output, error) {
+			return a.runVersion(cmd.Context())
 		},
 	})
 }
 
-func (a *app) runVersion() (*output, error) {
+func (a *app) runVersion(ctx context.Context) (*output, error) {
 	var (
-		v        nflab.Version
+		v        nftypes.Version
 		mismatch *nflab.ProtocolError
 		c, err   = a.dial()
 	)
@@ -158,7 +162,7 @@ func (a *app) runVersion() (*output, error) {
 		return nil, failed("connecting to the module", err)
 	}
 	defer c.Close()
-	if v, err = c.Version(); err != nil {
+	if v, err = c.Version(ctx); err != nil {
 		return nil, failed("reading the module version", err)
 	}
 	js.Module, js.Protocol = v.Module, &v.Protocol

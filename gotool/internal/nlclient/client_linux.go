@@ -3,23 +3,42 @@
 package nlclient
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"runtime"
 	"sync"
+	"time"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
+	"github.com/nflab/nflab/gotool/internal/testhook"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
 	"golang.org/x/sys/unix"
 )
 
 // A Client is a generic netlink connection bound to the nflab family.
 // It is safe for concurrent use: mu makes each request and its replies,
-// a whole dump included, one exchange on the socket.
+// a whole dump included, one exchange on the request socket.
+//
+// A context that ends an exchange early leaves the socket with a deadline
+// set and, for a dump, parts of the reply unread; the socket is then
+// discarded and the next exchange opens a new one (in the client's
+// namespace, with the family already known).
 type Client struct {
-	mu     sync.Mutex
-	c      *genetlink.Conn
-	family genetlink.Family
+	family family
+	open   func() (*genetlink.Conn, error)
+	netns  *os.File // the pinned namespace, closed by Close; nil in tests
+
+	life      context.Context // done once Close is called
+	closeLife context.CancelFunc
+	closeOnce sync.Once
+
+	mu   sync.Mutex
+	conn *genetlink.Conn // the request socket; nil when discarded or closed
 }
 
 // recvBufferSize is the buffer every recvmsg gets. The kernel sizes the
@@ -29,51 +48,189 @@ type Client struct {
 // reported (MSG_TRUNC), never cut silently.
 const recvBufferSize = 32 << 10
 
-// New dials generic netlink and looks up the nflab family.
-func New() (*Client, error) {
-	// Strict turns on extended ACKs, so the kernel's reason for a
-	// rejection reaches the user, and strict checking of our requests.
-	c, err := genetlink.Dial(&netlink.Config{Strict: true, MessageBufferSize: recvBufferSize})
-	if err != nil {
-		return nil, wrapErr("open generic netlink socket", err)
+// Dial opens a generic netlink socket in the network namespace netns (a
+// file descriptor; 0 for the calling thread's), looks up the nflab family
+// and returns a client bound to it. The namespace is pinned: Dial keeps
+// its own descriptor of it, and every socket the client opens later, for
+// watches or to replace a discarded one, is opened in it.
+//
+// If testhook has a dial function, Dial uses it instead of the kernel.
+func Dial(netns int) (*Client, error) {
+	if fn := testhook.Get(); fn != nil {
+		return newClient(func() (*genetlink.Conn, error) { return fn(netns) }, nil)
 	}
-	return initClient(c)
+	ns, err := pinNetNS(netns)
+	if err != nil {
+		return nil, &OpError{Op: "open network namespace", Err: err}
+	}
+	c, err := newClient(func() (*genetlink.Conn, error) { return dialIn(ns) }, ns)
+	if err != nil {
+		_ = ns.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
-// initClient binds an open connection (a fake one, in tests) to the family.
-func initClient(c *genetlink.Conn) (*Client, error) {
-	f, err := c.GetFamily(nlproto.GENL_NAME)
+// pinNetNS returns a descriptor of its own for the namespace fd, or for
+// the calling thread's namespace if fd is 0.
+func pinNetNS(fd int) (*os.File, error) {
+	if fd == 0 {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		return os.Open("/proc/thread-self/ns/net")
+	}
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
-		_ = c.Close()
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	return os.NewFile(uintptr(nfd), "netns"), nil
+}
+
+// dialIn opens a generic netlink socket in the namespace ns. Entering a
+// namespace (setns) needs CAP_SYS_ADMIN, which readers of the version and
+// counters do not have; so when ns is the calling thread's namespace the
+// socket is opened right there, on that thread.
+func dialIn(ns *os.File) (*genetlink.Conn, error) {
+	cfg := &netlink.Config{Strict: true, MessageBufferSize: recvBufferSize}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if !sameFile(ns, "/proc/thread-self/ns/net") {
+		cfg.NetNS = int(ns.Fd())
+	}
+	c, err := genetlink.Dial(cfg)
+	if err != nil {
+		return nil, &OpError{Op: "open generic netlink socket", Err: unwrapNetlink(err)}
+	}
+	return c, nil
+}
+
+func sameFile(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
+}
+
+// newClient opens the request socket with open and binds it to the family.
+func newClient(open func() (*genetlink.Conn, error), ns *os.File) (*Client, error) {
+	conn, err := open()
+	if err != nil {
+		return nil, err
+	}
+	f, err := getFamily(conn)
+	if err != nil {
+		_ = conn.Close()
 		if errors.Is(err, unix.ENOENT) {
 			return nil, ErrNotLoaded
 		}
 		return nil, wrapErr("look up generic netlink family "+nlproto.GENL_NAME, err)
 	}
-	return &Client{c: c, family: f}, nil
+	c := &Client{family: f, open: open, netns: ns, conn: conn}
+	c.life, c.closeLife = context.WithCancel(context.Background())
+	return c, nil
 }
 
-// Close closes the netlink socket.
-func (c *Client) Close() error { return c.c.Close() }
+// initClient binds an open connection (a fake one, in tests) to the family.
+// A discarded socket cannot be replaced.
+func initClient(conn *genetlink.Conn) (*Client, error) {
+	used := false
+	return newClient(func() (*genetlink.Conn, error) {
+		if used {
+			return nil, errors.New("test connection already used")
+		}
+		used = true
+		return conn, nil
+	}, nil)
+}
 
-// Version asks the module for its version and protocol version.
-func (c *Client) Version() (Version, error) {
+// Close closes the request socket and ends every running watch. It is
+// idempotent; after it, every method fails with net.ErrClosed.
+func (c *Client) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		c.closeLife()
+		c.mu.Lock()
+		if c.conn != nil {
+			err = c.conn.Close()
+			c.conn = nil
+		}
+		c.mu.Unlock()
+		if c.netns != nil {
+			_ = c.netns.Close()
+		}
+	})
+	return err
+}
+
+// Supports reports whether the module's family lists command cmd. A
+// family that lists no commands at all is assumed to have them all;
+// command 0 stands for requests to nlctrl, always there.
+func (c *Client) Supports(cmd uint8) bool {
+	return cmd == 0 || c.family.ops == nil || c.family.ops[cmd]
+}
+
+// exchange runs fn on the request socket, alone. It ends fn early when ctx
+// is done or the client is closed, by setting a deadline in the past on
+// the socket, and then discards the socket.
+func (c *Client) exchange(ctx context.Context, op string, cmd uint8, fn func(conn *genetlink.Conn) error) error {
+	if !c.Supports(cmd) {
+		return &OpError{Op: op, Err: errors.ErrUnsupported,
+			Message: fmt.Sprintf("the module's family has no command %d", cmd)}
+	}
+	if err := ctx.Err(); err != nil {
+		return &OpError{Op: op, Err: err}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.life.Err() != nil {
+		return &OpError{Op: op, Err: net.ErrClosed}
+	}
+	if c.conn == nil {
+		conn, err := c.open()
+		if err != nil {
+			return err
+		}
+		c.conn = conn
+	}
+	conn := c.conn
+	wake := func() { _ = conn.SetDeadline(time.Unix(1, 0)) }
+	stopCtx := context.AfterFunc(ctx, wake)
+	stopLife := context.AfterFunc(c.life, wake)
+	err := fn(conn)
+	if !stopCtx() || !stopLife() {
+		// The deadline is set, or about to be: never reuse the socket.
+		_ = conn.Close()
+		c.conn = nil
+		if err != nil {
+			if c.life.Err() != nil {
+				return &OpError{Op: op, Err: net.ErrClosed}
+			}
+			return &OpError{Op: op, Err: ctx.Err()}
+		}
+	}
+	return err
+}
+
+// Version asks the module for its version and protocol versions.
+func (c *Client) Version(ctx context.Context) (nftypes.Version, error) {
 	const op = "get version"
-	m, err := c.get(op, nlproto.CMD_GET_VERSION)
+	m, err := c.get(ctx, op, nlproto.CMD_GET_VERSION)
 	if err != nil {
-		return Version{}, err
+		return nftypes.Version{}, err
 	}
 	v, err := parseVersion(m.Data)
 	if err != nil {
-		return Version{}, malformed(op, err)
+		return nftypes.Version{}, malformed(op, err)
 	}
 	return v, nil
 }
 
 // HookStats asks for the packet and byte counters of the five hooks.
-func (c *Client) HookStats() ([]HookStat, error) {
+func (c *Client) HookStats(ctx context.Context) ([]nftypes.HookStat, error) {
 	const op = "get hook stats"
-	m, err := c.get(op, nlproto.CMD_GET_HOOK_STATS)
+	m, err := c.get(ctx, op, nlproto.CMD_GET_HOOK_STATS)
 	if err != nil {
 		return nil, err
 	}
@@ -85,26 +242,26 @@ func (c *Client) HookStats() ([]HookStat, error) {
 }
 
 // ResetHookStats zeroes the hook counters; it needs CAP_NET_ADMIN.
-func (c *Client) ResetHookStats() error {
-	return c.ack("reset hook stats", request(nlproto.CMD_RESET_HOOK_STATS))
+func (c *Client) ResetHookStats(ctx context.Context) error {
+	return c.ack(ctx, "reset hook stats", request(nlproto.CMD_RESET_HOOK_STATS))
 }
 
 // Conns dumps the connection tracking table, or the entries f selects.
-func (c *Client) Conns(f Filter) ([]Conn, error) {
+func (c *Client) Conns(ctx context.Context, f nftypes.ConnFilter) ([]nftypes.Conn, error) {
 	const op = "dump connections"
 	req, err := requestAttrs(nlproto.CMD_CT_GET, func(ae *netlink.AttributeEncoder) {
-		if f != (Filter{}) {
+		if f != (nftypes.ConnFilter{}) {
 			encodeFilter(ae, f)
 		}
 	})
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
-	msgs, err := c.dump(op, req)
+	msgs, err := c.dump(ctx, op, req)
 	if err != nil {
 		return nil, err
 	}
-	conns := make([]Conn, 0, len(msgs))
+	conns := make([]nftypes.Conn, 0, len(msgs))
 	for _, m := range msgs {
 		ct, err := parseConnMsg(m.Data)
 		if err != nil {
@@ -115,60 +272,57 @@ func (c *Client) Conns(f Filter) ([]Conn, error) {
 	return conns, nil
 }
 
-// Conn looks up the entry with tuple t in either direction; ErrNoConn if
-// there is none.
-func (c *Client) Conn(t Tuple) (Conn, error) {
+// Conn looks up the entry with tuple t in either direction; an *OpError
+// wrapping ENOENT if there is none.
+func (c *Client) Conn(ctx context.Context, t nftypes.Tuple) (nftypes.Conn, error) {
 	const op = "get connection"
 	req, err := requestAttrs(nlproto.CMD_CT_GET, func(ae *netlink.AttributeEncoder) {
 		encodeTuple(ae, nlproto.A_CT_TUPLE, t)
 	})
 	if err != nil {
-		return Conn{}, wrapErr(op, err)
+		return nftypes.Conn{}, wrapErr(op, err)
 	}
-	m, err := c.do(op, req)
+	m, err := c.do(ctx, op, req)
 	if err != nil {
-		return Conn{}, noConn(err)
+		return nftypes.Conn{}, err
 	}
 	ct, err := parseConnMsg(m.Data)
 	if err != nil {
-		return Conn{}, malformed(op, err)
+		return nftypes.Conn{}, malformed(op, err)
 	}
 	return ct, nil
 }
 
-// DeleteConn deletes the entry with tuple t; ErrNoConn if there is none.
-func (c *Client) DeleteConn(t Tuple) error {
-	_, err := c.count("delete connection", nlproto.CMD_CT_DELETE, func(ae *netlink.AttributeEncoder) {
+// DeleteConn deletes the entry with tuple t; an *OpError wrapping ENOENT
+// if there is none.
+func (c *Client) DeleteConn(ctx context.Context, t nftypes.Tuple) error {
+	_, err := c.count(ctx, "delete connection", nlproto.CMD_CT_DELETE, func(ae *netlink.AttributeEncoder) {
 		encodeTuple(ae, nlproto.A_CT_TUPLE, t)
 	})
-	return noConn(err)
+	return err
 }
 
-// DeleteConns deletes the entries f selects and returns how many.
-func (c *Client) DeleteConns(f Filter) (uint32, error) {
-	return c.count("delete connections", nlproto.CMD_CT_DELETE, func(ae *netlink.AttributeEncoder) {
+// DeleteConns deletes the entries f selects, every entry for the zero
+// filter, and returns how many. The module's CT_DELETE wants a non-empty
+// filter and CT_FLUSH takes an optional one; a zero f is a flush.
+func (c *Client) DeleteConns(ctx context.Context, f nftypes.ConnFilter) (uint32, error) {
+	if f == (nftypes.ConnFilter{}) {
+		return c.count(ctx, "flush connections", nlproto.CMD_CT_FLUSH, func(*netlink.AttributeEncoder) {})
+	}
+	return c.count(ctx, "delete connections", nlproto.CMD_CT_DELETE, func(ae *netlink.AttributeEncoder) {
 		encodeFilter(ae, f)
 	})
 }
 
-// FlushConns deletes every entry, or those f selects, and returns how many.
-func (c *Client) FlushConns(f Filter) (uint32, error) {
-	return c.count("flush connections", nlproto.CMD_CT_FLUSH, func(ae *netlink.AttributeEncoder) {
-		if f != (Filter{}) {
-			encodeFilter(ae, f)
-		}
-	})
-}
-
-// RunCTGC removes the expired entries now and returns how many.
-func (c *Client) RunCTGC() (uint32, error) {
-	return c.count("run conntrack gc", nlproto.CMD_CT_GC, func(*netlink.AttributeEncoder) {})
+// RunGC removes the expired entries now and returns how many.
+func (c *Client) RunGC(ctx context.Context) (uint32, error) {
+	return c.count(ctx, "run conntrack gc", nlproto.CMD_CT_GC, func(*netlink.AttributeEncoder) {})
 }
 
 // ConnCount returns the number of entries and the most the table may hold.
-func (c *Client) ConnCount() (count, limit uint32, err error) {
+func (c *Client) ConnCount(ctx context.Context) (count, limit uint32, err error) {
 	const op = "count connections"
-	m, err := c.get(op, nlproto.CMD_CT_COUNT)
+	m, err := c.get(ctx, op, nlproto.CMD_CT_COUNT)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -179,37 +333,37 @@ func (c *Client) ConnCount() (count, limit uint32, err error) {
 	return count, limit, nil
 }
 
-// CTStats returns the tracker's counters.
-func (c *Client) CTStats() (CTStats, error) {
+// TrackerStats returns the tracker's counters.
+func (c *Client) TrackerStats(ctx context.Context) (nftypes.TrackerStats, error) {
 	const op = "get conntrack stats"
-	m, err := c.get(op, nlproto.CMD_CT_STATS)
+	m, err := c.get(ctx, op, nlproto.CMD_CT_STATS)
 	if err != nil {
-		return CTStats{}, err
+		return nftypes.TrackerStats{}, err
 	}
 	s, err := parseCTStats(m.Data)
 	if err != nil {
-		return CTStats{}, malformed(op, err)
+		return nftypes.TrackerStats{}, malformed(op, err)
 	}
 	return s, nil
 }
 
-// CTConfig returns every conntrack setting.
-func (c *Client) CTConfig() (CTConfig, error) {
+// TrackerConfig returns every conntrack setting.
+func (c *Client) TrackerConfig(ctx context.Context) (nftypes.TrackerConfig, error) {
 	const op = "get conntrack config"
-	m, err := c.get(op, nlproto.CMD_CT_GET_CONFIG)
+	m, err := c.get(ctx, op, nlproto.CMD_CT_GET_CONFIG)
 	if err != nil {
-		return CTConfig{}, err
+		return nftypes.TrackerConfig{}, err
 	}
 	cfg, err := parseCTConfig(m.Data)
 	if err != nil {
-		return CTConfig{}, malformed(op, err)
+		return nftypes.TrackerConfig{}, malformed(op, err)
 	}
 	return cfg, nil
 }
 
-// SetCTConfig changes the settings cfg carries; the module replies with an
-// ACK only.
-func (c *Client) SetCTConfig(cfg CTConfig) error {
+// SetTrackerConfig changes the settings cfg carries; the module replies
+// with an ACK only.
+func (c *Client) SetTrackerConfig(ctx context.Context, cfg nftypes.TrackerConfig) error {
 	const op = "set conntrack config"
 	req, err := requestAttrs(nlproto.CMD_CT_SET_CONFIG, func(ae *netlink.AttributeEncoder) {
 		encodeConfig(ae, cfg)
@@ -217,17 +371,17 @@ func (c *Client) SetCTConfig(cfg CTConfig) error {
 	if err != nil {
 		return wrapErr(op, err)
 	}
-	return c.ack(op, req)
+	return c.ack(ctx, op, req)
 }
 
 // count runs a command that replies with NFLAB_A_CT_COUNT: like a read,
 // one reply message and no ACK.
-func (c *Client) count(op string, cmd uint8, encode func(*netlink.AttributeEncoder)) (uint32, error) {
+func (c *Client) count(ctx context.Context, op string, cmd uint8, encode func(*netlink.AttributeEncoder)) (uint32, error) {
 	req, err := requestAttrs(cmd, encode)
 	if err != nil {
 		return 0, wrapErr(op, err)
 	}
-	m, err := c.do(op, req)
+	m, err := c.do(ctx, op, req)
 	if err != nil {
 		return 0, err
 	}
@@ -238,42 +392,39 @@ func (c *Client) count(op string, cmd uint8, encode func(*netlink.AttributeEncod
 	return n, nil
 }
 
-// noConn turns the ENOENT of a command naming one tuple into ErrNoConn.
-// opErr has already told a vanished module (ErrNotLoaded) apart.
-func noConn(err error) error {
-	if errors.Is(err, unix.ENOENT) {
-		return ErrNoConn
-	}
-	return err
-}
-
 // ack runs a "do" command that replies with an ACK only. It asks for the
 // ACK so that success is confirmed rather than assumed.
-func (c *Client) ack(op string, req genetlink.Message) error {
-	c.mu.Lock()
-	_, err := c.c.Execute(req, c.family.ID, netlink.Request|netlink.Acknowledge)
-	c.mu.Unlock()
-	if err != nil {
-		return c.opErr(op, err)
-	}
-	return nil
+func (c *Client) ack(ctx context.Context, op string, req genetlink.Message) error {
+	return c.exchange(ctx, op, req.Header.Command, func(conn *genetlink.Conn) error {
+		_, err := conn.Execute(req, c.family.ID, netlink.Request|netlink.Acknowledge)
+		if err != nil {
+			return c.opErr(conn, op, err)
+		}
+		return nil
+	})
 }
 
 // get runs a "do" command without attributes that answers with exactly one
 // message.
-func (c *Client) get(op string, cmd uint8) (genetlink.Message, error) {
-	return c.do(op, request(cmd))
+func (c *Client) get(ctx context.Context, op string, cmd uint8) (genetlink.Message, error) {
+	return c.do(ctx, op, request(cmd))
 }
 
 // do runs a "do" command that answers with exactly one message. It does
 // not ask for an ACK: the kernel would send it as a second datagram after
 // the reply, and the next request would read it as its own answer.
-func (c *Client) do(op string, req genetlink.Message) (genetlink.Message, error) {
-	c.mu.Lock()
-	msgs, err := c.c.Execute(req, c.family.ID, netlink.Request)
-	c.mu.Unlock()
+func (c *Client) do(ctx context.Context, op string, req genetlink.Message) (genetlink.Message, error) {
+	var msgs []genetlink.Message
+	err := c.exchange(ctx, op, req.Header.Command, func(conn *genetlink.Conn) error {
+		var err error
+		msgs, err = conn.Execute(req, c.family.ID, netlink.Request)
+		if err != nil {
+			return c.opErr(conn, op, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return genetlink.Message{}, c.opErr(op, err)
+		return genetlink.Message{}, err
 	}
 	if len(msgs) != 1 {
 		return genetlink.Message{}, malformed(op, fmt.Errorf("got %d messages, want 1", len(msgs)))
@@ -286,12 +437,21 @@ func (c *Client) do(op string, req genetlink.Message) (genetlink.Message, error)
 
 // dump runs a dump request on the client's socket (see dump) and checks
 // that every part answers the request's command.
-func (c *Client) dump(op string, req genetlink.Message) ([]genetlink.Message, error) {
-	c.mu.Lock()
-	msgs, err := dump(c.c, c.family.ID, req)
-	c.mu.Unlock()
+func (c *Client) dump(ctx context.Context, op string, req genetlink.Message) ([]genetlink.Message, error) {
+	var msgs []genetlink.Message
+	err := c.exchange(ctx, op, req.Header.Command, func(conn *genetlink.Conn) error {
+		var err error
+		msgs, err = dump(conn, c.family.ID, req)
+		switch {
+		case errors.Is(err, ErrDumpInterrupted):
+			return err
+		case err != nil:
+			return c.opErr(conn, op, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, c.opErr(op, err)
+		return nil, err
 	}
 	for _, m := range msgs {
 		if got, want := m.Header.Command, req.Header.Command; got != want {
@@ -307,14 +467,14 @@ func (c *Client) dump(op string, req genetlink.Message) ([]genetlink.Message, er
 // registered again under a new id by a reload, the module this client talked
 // to is not loaded any more; that is ErrNotLoaded, not a failure of the
 // command.
-func (c *Client) opErr(op string, err error) error {
+func (c *Client) opErr(conn *genetlink.Conn, op string, err error) error {
 	// A dump needs a reference on the module; while rmmod is under way
 	// the kernel refuses it with EPROTONOSUPPORT.
 	if errors.Is(err, unix.EPROTONOSUPPORT) {
 		return ErrNotLoaded
 	}
 	if errors.Is(err, unix.ENOENT) {
-		f, lerr := c.c.GetFamily(nlproto.GENL_NAME)
+		f, lerr := getFamily(conn)
 		if errors.Is(lerr, unix.ENOENT) || (lerr == nil && f.ID != c.family.ID) {
 			return ErrNotLoaded
 		}
@@ -325,9 +485,6 @@ func (c *Client) opErr(op string, err error) error {
 // maxDumpAttempts bounds how often dump restarts a dump the kernel marked
 // inconsistent; a table that changes on every pass must not hang the caller.
 const maxDumpAttempts = 5
-
-// errDumpInterrupted is returned when every dump attempt was interrupted.
-var errDumpInterrupted = errors.New("the kernel's table kept changing during the dump (NLM_F_DUMP_INTR)")
 
 // dump runs a dump request and returns its replies. A reply flagged
 // NLM_F_DUMP_INTR means the table changed mid-dump, so the parts may not
@@ -357,7 +514,7 @@ func dump(c *genetlink.Conn, family uint16, req genetlink.Message) ([]genetlink.
 			return msgs, nil
 		}
 	}
-	return nil, fmt.Errorf("%w, gave up after %d attempts", errDumpInterrupted, maxDumpAttempts)
+	return nil, ErrDumpInterrupted
 }
 
 func interrupted(msgs []netlink.Message) bool {
@@ -369,34 +526,27 @@ func interrupted(msgs []netlink.Message) bool {
 	return false
 }
 
-// opError names the operation that failed. It unwraps to the netlink error
-// so errors.Is(err, os.ErrPermission) and errors.As(err, **netlink.OpError)
-// work, and spells out the kernel's extended ACK message.
-type opError struct {
-	op  string
-	err error
-}
-
-func (e *opError) Error() string {
-	why := e.err.Error()
-	var oe *netlink.OpError
-	if errors.As(e.err, &oe) {
-		// OpError's own text ("netlink receive: ..., offset: 0,
-		// message: ...") is written for netlink developers.
-		why = oe.Err.Error()
-		if oe.Message != "" {
-			why += ": " + oe.Message
-		}
-	}
-	return "nflab: " + e.op + ": " + why
-}
-
-func (e *opError) Unwrap() error { return e.err }
-
+// wrapErr turns the error of a netlink call into an *OpError whose Err
+// is the bare syscall.Errno where there is one, and whose Message is the
+// kernel's extended ACK text.
 func wrapErr(op string, err error) error {
-	return &opError{op: op, err: err}
+	e := &OpError{Op: op, Err: err}
+	var oe *netlink.OpError
+	if errors.As(err, &oe) {
+		e.Err, e.Message = oe.Err, oe.Message
+	}
+	var se *os.SyscallError
+	if errors.As(e.Err, &se) {
+		e.Err = se.Err
+	}
+	return e
+}
+
+// unwrapNetlink returns the errno inside a netlink error, or err.
+func unwrapNetlink(err error) error {
+	return wrapErr("", err).(*OpError).Err
 }
 
 func malformed(op string, err error) error {
-	return &opError{op: op, err: fmt.Errorf("malformed reply: %w", err)}
+	return &OpError{Op: op, Err: fmt.Errorf("malformed reply: %w", err)}
 }

@@ -3,6 +3,7 @@
 package nlclient
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -16,11 +17,12 @@ import (
 	"github.com/mdlayher/genetlink/genltest"
 	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/netlink/nltest"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
 	"golang.org/x/sys/unix"
 )
 
-var family = genetlink.Family{ID: 0x1c, Version: nlproto.GENL_VERSION, Name: nlproto.GENL_NAME}
+var testFamily = genetlink.Family{ID: 0x1c, Version: nlproto.GENL_VERSION, Name: nlproto.GENL_NAME}
 
 // golden turns commented hex, one attribute per line, into bytes.
 func golden(t *testing.T, s string) []byte {
@@ -42,7 +44,7 @@ func golden(t *testing.T, s string) []byte {
 
 func testClient(t *testing.T, fn genltest.Func) *Client {
 	t.Helper()
-	c, err := initClient(genltest.Dial(genltest.ServeFamily(family, fn)))
+	c, err := initClient(genltest.Dial(genltest.ServeFamily(testFamily, fn)))
 	if err != nil {
 		t.Fatalf("initClient: %v", err)
 	}
@@ -82,7 +84,7 @@ b800 0480                     # NFLAB_A_HOOKS|NLA_F_NESTED, 184 bytes
     0c00 0400 ffffffffffffffff # BYTES max u64
 `
 
-var wantHookStats = []HookStat{
+var wantHookStats = []nftypes.HookStat{
 	{Hook: 0, Packets: 1, Bytes: 84},
 	{Hook: 1, Packets: 2, Bytes: 168},
 	{Hook: 2},
@@ -106,18 +108,18 @@ func TestRequests(t *testing.T) {
 	}{
 		{
 			name: "version",
-			call: func(c *Client) error { _, err := c.Version(); return err },
+			call: func(c *Client) error { _, err := c.Version(ctx); return err },
 			resp: func(t *testing.T) ([]genetlink.Message, error) {
 				return reply(nlproto.CMD_GET_VERSION, golden(t, versionReply)), nil
 			},
 			want: `
-14000000 1c00 0100 00000000 00000000  # len 20, family 0x1c, NLM_F_REQUEST
+14000000 1c00 0100 00000000 00000000  # len 20, testFamily 0x1c, NLM_F_REQUEST
 01 01 0000                            # NFLAB_CMD_GET_VERSION, version 1, no attributes
 `,
 		},
 		{
 			name: "hook stats",
-			call: func(c *Client) error { _, err := c.HookStats(); return err },
+			call: func(c *Client) error { _, err := c.HookStats(ctx); return err },
 			resp: func(t *testing.T) ([]genetlink.Message, error) {
 				return reply(nlproto.CMD_GET_HOOK_STATS, golden(t, hookStatsReply)), nil
 			},
@@ -128,7 +130,7 @@ func TestRequests(t *testing.T) {
 		},
 		{
 			name: "reset hook stats",
-			call: func(c *Client) error { return c.ResetHookStats() },
+			call: func(c *Client) error { return c.ResetHookStats(ctx) },
 			resp: func(*testing.T) ([]genetlink.Message, error) {
 				return nil, io.EOF // an ACK: nothing for the caller
 			},
@@ -174,11 +176,11 @@ func TestVersion(t *testing.T) {
 	c := testClient(t, func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
 		return reply(nlproto.CMD_GET_VERSION, golden(t, versionReply)), nil
 	})
-	v, err := c.Version()
+	v, err := c.Version(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(Version{Module: "0.1.0", Protocol: 1}, v); diff != "" {
+	if diff := cmp.Diff(nftypes.Version{Module: "0.1.0", Protocol: 1, Compat: 1}, v); diff != "" {
 		t.Fatalf("Version (-want +got):\n%s", diff)
 	}
 }
@@ -187,7 +189,7 @@ func TestHookStats(t *testing.T) {
 	c := testClient(t, func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
 		return reply(nlproto.CMD_GET_HOOK_STATS, golden(t, hookStatsReply)), nil
 	})
-	got, err := c.HookStats()
+	got, err := c.HookStats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,11 +213,11 @@ func TestHookStatsForwardCompatible(t *testing.T) {
     0c00 0400 fc00000000000000
 `)), nil
 	})
-	got, err := c.HookStats()
+	got, err := c.HookStats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]HookStat{{Hook: 3, Packets: 3, Bytes: 252}}, got); diff != "" {
+	if diff := cmp.Diff([]nftypes.HookStat{{Hook: 3, Packets: 3, Bytes: 252}}, got); diff != "" {
 		t.Fatalf("HookStats (-want +got):\n%s", diff)
 	}
 }
@@ -309,9 +311,9 @@ func TestMalformedReplies(t *testing.T) {
 			})
 			var err error
 			if tt.cmd == nlproto.CMD_GET_VERSION {
-				_, err = c.Version()
+				_, err = c.Version(ctx)
 			} else {
-				_, err = c.HookStats()
+				_, err = c.HookStats(ctx)
 			}
 			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want prefix %q", err, tt.want)
@@ -324,14 +326,14 @@ func TestWrongReplyCommand(t *testing.T) {
 	c := testClient(t, func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
 		return reply(nlproto.CMD_GET_HOOK_STATS, golden(t, hookStatsReply)), nil
 	})
-	_, err := c.Version()
+	_, err := c.Version(ctx)
 	if want := "nflab: get version: malformed reply: reply has command 2, want 1"; err == nil || err.Error() != want {
 		t.Fatalf("error = %v, want %q", err, want)
 	}
 }
 
 func TestNotLoaded(t *testing.T) {
-	// ServeFamily answers only for its own family name; the kernel
+	// ServeFamily answers only for its own testFamily name; the kernel
 	// answers ENOENT for one that is not registered.
 	conn := genltest.Dial(func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
 		return nil, genltest.Error(int(unix.ENOENT))
@@ -340,7 +342,7 @@ func TestNotLoaded(t *testing.T) {
 	if !errors.Is(err, ErrNotLoaded) {
 		t.Fatalf("initClient error = %v, want ErrNotLoaded", err)
 	}
-	if want := "nflab: kernel module is not loaded (load it with: insmod kmod/nflab.ko)"; err.Error() != want {
+	if want := "nflab: kernel module not loaded"; err.Error() != want {
 		t.Fatalf("error text = %q, want %q", err, want)
 	}
 }
@@ -360,7 +362,7 @@ func TestPermission(t *testing.T) {
 		c := testClient(t, func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
 			return nil, genltest.Error(int(errno))
 		})
-		err := c.ResetHookStats()
+		err := c.ResetHookStats(ctx)
 		if !errors.Is(err, os.ErrPermission) {
 			t.Fatalf("%v: ResetHookStats error = %v, want os.ErrPermission", errno, err)
 		}
@@ -405,23 +407,23 @@ func TestExtendedAck(t *testing.T) {
 	}
 	defer c.Close()
 
-	_, err = c.Version()
+	_, err = c.Version(ctx)
 	if want := "nflab: get version: invalid argument: " + msg; err == nil || err.Error() != want {
 		t.Fatalf("error = %v, want %q", err, want)
 	}
-	var oe *netlink.OpError
-	if !errors.As(err, &oe) || oe.Message != msg || !errors.Is(err, unix.EINVAL) {
-		t.Fatalf("error %#v does not unwrap to the netlink.OpError", err)
+	var oe *OpError
+	if !errors.As(err, &oe) || oe.Message != msg || oe.Err != unix.EINVAL || !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("error %#v is not an *OpError with EINVAL and the extended ACK message", err)
 	}
 }
 
-// familyReply answers a CTRL_CMD_GETFAMILY request for family.
+// familyReply answers a CTRL_CMD_GETFAMILY request for testFamily.
 func familyReply(t *testing.T, req netlink.Message) []netlink.Message {
 	t.Helper()
 	ae := netlink.NewAttributeEncoder()
-	ae.Uint16(unix.CTRL_ATTR_FAMILY_ID, family.ID)
-	ae.String(unix.CTRL_ATTR_FAMILY_NAME, family.Name)
-	ae.Uint32(unix.CTRL_ATTR_VERSION, uint32(family.Version))
+	ae.Uint16(unix.CTRL_ATTR_FAMILY_ID, testFamily.ID)
+	ae.String(unix.CTRL_ATTR_FAMILY_NAME, testFamily.Name)
+	ae.Uint32(unix.CTRL_ATTR_VERSION, uint32(testFamily.Version))
 	attrs, err := ae.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -440,12 +442,12 @@ func familyReply(t *testing.T, req netlink.Message) []netlink.Message {
 }
 
 // TestUnloadedAfterLookup: rmmod between Dial and a request makes the
-// kernel answer ENOENT for the stale family id; the client then finds the
-// family gone (or back under a new id after a reload) and reports
-// ErrNotLoaded. An ENOENT while the same family is still registered stays
+// kernel answer ENOENT for the stale testFamily id; the client then finds the
+// testFamily gone (or back under a new id after a reload) and reports
+// ErrNotLoaded. An ENOENT while the same testFamily is still registered stays
 // the command's own error.
 func TestUnloadedAfterLookup(t *testing.T) {
-	reloaded := family
+	reloaded := testFamily
 	reloaded.ID++
 	enoent := func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
 		return nil, genltest.Error(int(unix.ENOENT))
@@ -459,9 +461,9 @@ func TestUnloadedAfterLookup(t *testing.T) {
 			return nil, genltest.Error(int(unix.ENOENT))
 		}, true},
 		{"reloaded", genltest.ServeFamily(reloaded, enoent), true},
-		{"still there", genltest.ServeFamily(family, enoent), false},
+		{"still there", genltest.ServeFamily(testFamily, enoent), false},
 	} {
-		serve := genltest.ServeFamily(family, enoent)
+		serve := genltest.ServeFamily(testFamily, enoent)
 		c, err := initClient(genltest.Dial(func(greq genetlink.Message, nreq netlink.Message) ([]genetlink.Message, error) {
 			return serve(greq, nreq)
 		}))
@@ -469,7 +471,7 @@ func TestUnloadedAfterLookup(t *testing.T) {
 			t.Fatalf("%s: initClient: %v", tc.name, err)
 		}
 		serve = tc.after
-		_, err = c.HookStats()
+		_, err = c.HookStats(ctx)
 		if got := errors.Is(err, ErrNotLoaded); got != tc.wantNotLoaded {
 			t.Errorf("%s: HookStats error = %v; ErrNotLoaded %v, want %v", tc.name, err, got, tc.wantNotLoaded)
 		}
@@ -486,8 +488,10 @@ func TestDumpDuringUnload(t *testing.T) {
 	c := testClient(t, func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
 		return nil, nil
 	})
-	err := c.opErr("dump connections", &netlink.OpError{Op: "receive", Err: unix.EPROTONOSUPPORT})
+	err := c.opErr(nil, "dump connections", &netlink.OpError{Op: "receive", Err: unix.EPROTONOSUPPORT})
 	if !errors.Is(err, ErrNotLoaded) {
 		t.Fatalf("opErr = %v, want ErrNotLoaded", err)
 	}
 }
+
+var ctx = context.Background()

@@ -10,12 +10,14 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/genetlink/genltest"
 	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/netlink/nltest"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
 	"golang.org/x/sys/unix"
 )
@@ -30,8 +32,8 @@ var (
 	addr1 = netip.MustParseAddr("10.0.1.2")
 	addr2 = netip.MustParseAddr("10.0.2.2")
 
-	tcpTuple  = Tuple{Src: addr1, Dst: addr2, Proto: unix.IPPROTO_TCP, SrcPort: 40000, DstPort: 80}
-	icmpTuple = Tuple{Src: addr1, Dst: addr2, Proto: unix.IPPROTO_ICMP, ICMPID: 0x1234, ICMPType: 8}
+	tcpTuple  = nftypes.Tuple{Src: addr1, Dst: addr2, Proto: unix.IPPROTO_TCP, SrcPort: 40000, DstPort: 80}
+	icmpTuple = nftypes.Tuple{Src: addr1, Dst: addr2, Proto: unix.IPPROTO_ICMP, ICMPID: 0x1234, ICMPType: 8}
 )
 
 // tcpEntry is a TCP NFLAB_A_CT as a 32-bit kernel sends it, with
@@ -65,15 +67,15 @@ cc00 0680                          # NFLAB_A_CT|NLA_F_NESTED
   0800 6300 2a000000               # unknown attribute 99
 `
 
-var wantTCPConn = Conn{
+var wantTCPConn = nftypes.Conn{
 	ID:          7,
 	Orig:        tcpTuple,
-	Reply:       Tuple{Src: addr2, Dst: addr1, Proto: unix.IPPROTO_TCP, SrcPort: 80, DstPort: 40000},
+	Reply:       nftypes.Tuple{Src: addr2, Dst: addr1, Proto: unix.IPPROTO_TCP, SrcPort: 80, DstPort: 40000},
 	Status:      7,
 	TCPState:    3,
-	Timeout:     431999,
+	Timeout:     431999 * time.Second,
 	PacketsOrig: 3, BytesOrig: 180, PacketsReply: 2, BytesReply: 120,
-	Start: 1795640400123456789,
+	Start: time.Unix(0, 1795640400123456789).UTC(),
 }
 
 // icmpEntry is an ICMP echo NFLAB_A_CT: no TCP_STATE, PAD first.
@@ -101,12 +103,12 @@ a800 0680
   0c00 0b00 0000000000000000
 `
 
-var wantICMPConn = Conn{
+var wantICMPConn = nftypes.Conn{
 	ID:          8,
 	Orig:        icmpTuple,
-	Reply:       Tuple{Src: addr2, Dst: addr1, Proto: unix.IPPROTO_ICMP, ICMPID: 0x1234},
+	Reply:       nftypes.Tuple{Src: addr2, Dst: addr1, Proto: unix.IPPROTO_ICMP, ICMPID: 0x1234},
 	Status:      4,
-	Timeout:     30,
+	Timeout:     30 * time.Second,
 	PacketsOrig: 1, BytesOrig: 84,
 }
 
@@ -148,10 +150,10 @@ const ctConfigReply = `
 
 func ptr[T any](v T) *T { return &v }
 
-var wantCTConfig = CTConfig{
+var wantCTConfig = nftypes.TrackerConfig{
 	Limit:    ptr(uint32(65536)),
 	TCPLoose: ptr(false),
-	Timeouts: map[uint16]uint32{1: 120, 2: 60, 3: 432000, 4: 120, 5: 60, 6: 30, 7: 120, 8: 10, 9: 30, 10: 120, 11: 30, 12: 300, 13: 300},
+	Timeouts: secs(map[nftypes.Timeout]int{1: 120, 2: 60, 3: 432000, 4: 120, 5: 60, 6: 30, 7: 120, 8: 10, 9: 30, 10: 120, 11: 30, 12: 300, 13: 300}),
 }
 
 func countReply(n string) string { return "0800 0900 " + n + " # NFLAB_A_CT_COUNT" }
@@ -166,7 +168,7 @@ func TestCTRequests(t *testing.T) {
 	}{
 		{
 			name: "get by TCP tuple",
-			call: func(c *Client) error { _, err := c.Conn(tcpTuple); return err },
+			call: func(c *Client) error { _, err := c.Conn(ctx, tcpTuple); return err },
 			resp: tcpEntry,
 			want: `
 40000000 1c00 0100 00000000 00000000  # len 64, NLM_F_REQUEST
@@ -181,7 +183,7 @@ func TestCTRequests(t *testing.T) {
 		},
 		{
 			name: "delete by ICMP tuple",
-			call: func(c *Client) error { return c.DeleteConn(icmpTuple) },
+			call: func(c *Client) error { return c.DeleteConn(ctx, icmpTuple) },
 			resp: countReply("01000000"),
 			want: `
 40000000 1c00 0100 00000000 00000000  # NLM_F_REQUEST: the reply carries the count
@@ -197,12 +199,12 @@ func TestCTRequests(t *testing.T) {
 		{
 			name: "dump with filter",
 			call: func(c *Client) error {
-				_, err := c.Conns(Filter{
+				_, err := c.Conns(ctx, nftypes.ConnFilter{
 					Proto:    unix.IPPROTO_TCP,
 					Src:      netip.MustParsePrefix("10.0.0.0/8"),
 					Dst:      netip.MustParsePrefix("10.0.2.2/32"),
 					DstPort:  80,
-					TCPState: ptr(uint8(3)),
+					TCPState: ptr(nftypes.TCPState(3)),
 					Status:   2,
 				})
 				return err
@@ -224,7 +226,7 @@ func TestCTRequests(t *testing.T) {
 		},
 		{
 			name: "dump everything",
-			call: func(c *Client) error { _, err := c.Conns(Filter{}); return err },
+			call: func(c *Client) error { _, err := c.Conns(ctx, nftypes.ConnFilter{}); return err },
 			resp: tcpEntry,
 			want: `
 14000000 1c00 0103 00000000 00000000  # NLM_F_REQUEST|NLM_F_DUMP, no filter
@@ -234,7 +236,7 @@ func TestCTRequests(t *testing.T) {
 		{
 			name: "delete by filter",
 			call: func(c *Client) error {
-				_, err := c.DeleteConns(Filter{Proto: unix.IPPROTO_UDP, SrcPort: 5000})
+				_, err := c.DeleteConns(ctx, nftypes.ConnFilter{Proto: unix.IPPROTO_UDP, SrcPort: 5000})
 				return err
 			},
 			resp: countReply("02000000"),
@@ -248,7 +250,7 @@ func TestCTRequests(t *testing.T) {
 		},
 		{
 			name: "flush all",
-			call: func(c *Client) error { _, err := c.FlushConns(Filter{}); return err },
+			call: func(c *Client) error { _, err := c.DeleteConns(ctx, nftypes.ConnFilter{}); return err },
 			resp: countReply("05000000"),
 			want: `
 14000000 1c00 0100 00000000 00000000
@@ -257,7 +259,7 @@ func TestCTRequests(t *testing.T) {
 		},
 		{
 			name: "count",
-			call: func(c *Client) error { _, _, err := c.ConnCount(); return err },
+			call: func(c *Client) error { _, _, err := c.ConnCount(ctx); return err },
 			resp: countReply("03000000") + "\n0800 0a00 00000100",
 			want: `
 14000000 1c00 0100 00000000 00000000
@@ -266,7 +268,7 @@ func TestCTRequests(t *testing.T) {
 		},
 		{
 			name: "stats",
-			call: func(c *Client) error { _, err := c.CTStats(); return err },
+			call: func(c *Client) error { _, err := c.TrackerStats(ctx); return err },
 			resp: ctStatsReply,
 			want: `
 14000000 1c00 0100 00000000 00000000
@@ -275,7 +277,7 @@ func TestCTRequests(t *testing.T) {
 		},
 		{
 			name: "get config",
-			call: func(c *Client) error { _, err := c.CTConfig(); return err },
+			call: func(c *Client) error { _, err := c.TrackerConfig(ctx); return err },
 			resp: ctConfigReply,
 			want: `
 14000000 1c00 0100 00000000 00000000
@@ -285,10 +287,10 @@ func TestCTRequests(t *testing.T) {
 		{
 			name: "set config",
 			call: func(c *Client) error {
-				return c.SetCTConfig(CTConfig{
+				return c.SetTrackerConfig(ctx, nftypes.TrackerConfig{
 					Limit:    ptr(uint32(65536)),
 					TCPLoose: ptr(true),
-					Timeouts: map[uint16]uint32{nlproto.CT_TIMEOUT_A_ICMP: 30, nlproto.CT_TIMEOUT_A_TCP_ESTABLISHED: 432000},
+					Timeouts: secs(map[nftypes.Timeout]int{nlproto.CT_TIMEOUT_A_ICMP: 30, nlproto.CT_TIMEOUT_A_TCP_ESTABLISHED: 432000}),
 				})
 			},
 			resp: "ack",
@@ -305,7 +307,7 @@ func TestCTRequests(t *testing.T) {
 		},
 		{
 			name: "set config, limit only",
-			call: func(c *Client) error { return c.SetCTConfig(CTConfig{Limit: ptr(uint32(1))}) },
+			call: func(c *Client) error { return c.SetTrackerConfig(ctx, nftypes.TrackerConfig{Limit: ptr(uint32(1))}) },
 			resp: "ack",
 			want: `
 20000000 1c00 0500 00000000 00000000
@@ -316,7 +318,7 @@ func TestCTRequests(t *testing.T) {
 		},
 		{
 			name: "gc",
-			call: func(c *Client) error { _, err := c.RunCTGC(); return err },
+			call: func(c *Client) error { _, err := c.RunGC(ctx); return err },
 			resp: countReply("00000000"),
 			want: `
 14000000 1c00 0100 00000000 00000000
@@ -347,7 +349,7 @@ func serveCT(t *testing.T, data string) *Client {
 
 func TestCTReplies(t *testing.T) {
 	c := serveCT(t, tcpEntry)
-	got, err := c.Conn(tcpTuple)
+	got, err := c.Conn(ctx, tcpTuple)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +358,7 @@ func TestCTReplies(t *testing.T) {
 	}
 
 	c = serveCT(t, icmpEntry)
-	got, err = c.Conn(icmpTuple)
+	got, err = c.Conn(ctx, icmpTuple)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,34 +367,34 @@ func TestCTReplies(t *testing.T) {
 	}
 
 	c = serveCT(t, "0800 0900 03000000\n0400 0100\n0800 0a00 00000100")
-	if n, l, err := c.ConnCount(); n != 3 || l != 65536 || err != nil {
+	if n, l, err := c.ConnCount(ctx); n != 3 || l != 65536 || err != nil {
 		t.Fatalf("ConnCount = %d, %d, %v; want 3, 65536", n, l, err)
 	}
 	for name, call := range map[string]func() (uint32, error){
-		"DeleteConns": func() (uint32, error) { return c.DeleteConns(Filter{Proto: 6}) },
-		"FlushConns":  func() (uint32, error) { return c.FlushConns(Filter{}) },
-		"RunCTGC":     c.RunCTGC,
+		"DeleteConns": func() (uint32, error) { return c.DeleteConns(ctx, nftypes.ConnFilter{Proto: 6}) },
+		"FlushConns":  func() (uint32, error) { return c.DeleteConns(ctx, nftypes.ConnFilter{}) },
+		"RunGC":       func() (uint32, error) { return c.RunGC(ctx) },
 	} {
 		if n, err := call(); n != 3 || err != nil {
 			t.Errorf("%s = %d, %v; want 3", name, n, err)
 		}
 	}
-	if err := c.DeleteConn(tcpTuple); err != nil {
+	if err := c.DeleteConn(ctx, tcpTuple); err != nil {
 		t.Fatalf("DeleteConn: %v", err)
 	}
 
 	c = serveCT(t, ctStatsReply)
-	stats, err := c.CTStats()
+	stats, err := c.TrackerStats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := CTStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 1<<64 - 1, Related: 11}
+	want := nftypes.TrackerStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 1<<64 - 1, Related: 11}
 	if diff := cmp.Diff(want, stats); diff != "" {
 		t.Fatalf("CTStats (-want +got):\n%s", diff)
 	}
 
 	c = serveCT(t, ctConfigReply)
-	cfg, err := c.CTConfig()
+	cfg, err := c.TrackerConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,14 +487,14 @@ func TestConnsDumpInterrupted(t *testing.T) {
 		[][]string{{staleEntry, tcpEntry}, {tcpEntry, icmpEntry}},
 		[][]int{{1}}, // the second data message of the first pass
 		&calls)
-	got, err := c.Conns(Filter{})
+	got, err := c.Conns(ctx, nftypes.ConnFilter{})
 	if err != nil {
 		t.Fatalf("Conns: %v", err)
 	}
 	if calls != 2 {
 		t.Errorf("%d dump attempts, want 2", calls)
 	}
-	if diff := cmp.Diff([]Conn{wantTCPConn, wantICMPConn}, got, netipOpts); diff != "" {
+	if diff := cmp.Diff([]nftypes.Conn{wantTCPConn, wantICMPConn}, got, netipOpts); diff != "" {
 		t.Fatalf("Conns (-want +got):\n%s", diff)
 	}
 }
@@ -500,9 +502,9 @@ func TestConnsDumpInterrupted(t *testing.T) {
 func TestConnsDumpGivesUp(t *testing.T) {
 	var calls int
 	c := ctDumpServer(t, [][]string{{tcpEntry}}, [][]int{{0}, {0}, {0}, {0}, {0}, {0}}, &calls)
-	_, err := c.Conns(Filter{})
-	if !errors.Is(err, errDumpInterrupted) || !strings.HasPrefix(err.Error(), "nflab: dump connections: ") {
-		t.Fatalf("Conns error = %v, want errDumpInterrupted", err)
+	_, err := c.Conns(ctx, nftypes.ConnFilter{})
+	if err != ErrDumpInterrupted {
+		t.Fatalf("Conns error = %v, want ErrDumpInterrupted", err)
 	}
 	if calls != maxDumpAttempts {
 		t.Fatalf("%d attempts, want %d", calls, maxDumpAttempts)
@@ -512,7 +514,7 @@ func TestConnsDumpGivesUp(t *testing.T) {
 func TestConnsDumpEmpty(t *testing.T) {
 	var calls int
 	c := ctDumpServer(t, [][]string{{}}, nil, &calls)
-	got, err := c.Conns(Filter{})
+	got, err := c.Conns(ctx, nftypes.ConnFilter{})
 	if err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("Conns = %#v, %v; want an empty slice", got, err)
 	}
@@ -522,25 +524,25 @@ func TestNoConn(t *testing.T) {
 	c := testClient(t, func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
 		return nil, genltest.Error(int(unix.ENOENT))
 	})
-	if _, err := c.Conn(tcpTuple); err != ErrNoConn {
-		t.Errorf("Conn error = %v, want ErrNoConn", err)
+	if _, err := c.Conn(ctx, tcpTuple); !errors.Is(err, os.ErrNotExist) || !errors.Is(err, unix.ENOENT) {
+		t.Errorf("Conn error = %v, want ENOENT", err)
 	}
-	if err := c.DeleteConn(icmpTuple); err != ErrNoConn {
-		t.Errorf("DeleteConn error = %v, want ErrNoConn", err)
+	if err := c.DeleteConn(ctx, icmpTuple); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("DeleteConn error = %v, want ENOENT", err)
 	}
 	// Only a command naming one tuple means "no such connection".
-	if _, err := c.FlushConns(Filter{}); errors.Is(err, ErrNoConn) || !errors.Is(err, unix.ENOENT) {
+	if _, err := c.DeleteConns(ctx, nftypes.ConnFilter{}); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("FlushConns error = %v, want ENOENT", err)
 	}
 }
 
 // TestNoConnModuleGone: ENOENT because the module went away is
-// ErrNotLoaded, not ErrNoConn.
+// ErrNotLoaded, not ENOENT.
 func TestNoConnModuleGone(t *testing.T) {
 	enoent := func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
 		return nil, genltest.Error(int(unix.ENOENT))
 	}
-	serve := genltest.ServeFamily(family, enoent)
+	serve := genltest.ServeFamily(testFamily, enoent)
 	c, err := initClient(genltest.Dial(func(greq genetlink.Message, nreq netlink.Message) ([]genetlink.Message, error) {
 		return serve(greq, nreq)
 	}))
@@ -548,8 +550,8 @@ func TestNoConnModuleGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	serve = enoent // the family is gone too
-	if _, err := c.Conn(tcpTuple); !errors.Is(err, ErrNotLoaded) {
+	serve = enoent // the testFamily is gone too
+	if _, err := c.Conn(ctx, tcpTuple); !errors.Is(err, ErrNotLoaded) {
 		t.Fatalf("Conn error = %v, want ErrNotLoaded", err)
 	}
 }
@@ -559,9 +561,9 @@ func TestCTPermission(t *testing.T) {
 		return nil, genltest.Error(int(unix.EPERM))
 	})
 	for name, call := range map[string]func() error{
-		"delete connection":    func() error { return c.DeleteConn(tcpTuple) },
-		"set conntrack config": func() error { return c.SetCTConfig(CTConfig{Limit: ptr(uint32(5))}) },
-		"run conntrack gc":     func() error { _, err := c.RunCTGC(); return err },
+		"delete connection":    func() error { return c.DeleteConn(ctx, tcpTuple) },
+		"set conntrack config": func() error { return c.SetTrackerConfig(ctx, nftypes.TrackerConfig{Limit: ptr(uint32(5))}) },
+		"run conntrack gc":     func() error { _, err := c.RunGC(ctx); return err },
 	} {
 		err := call()
 		if !errors.Is(err, unix.EPERM) || err.Error() != "nflab: "+name+": operation not permitted" {
@@ -593,7 +595,7 @@ func TestConnsPermission(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_, err = c.Conns(Filter{})
+	_, err = c.Conns(ctx, nftypes.ConnFilter{})
 	if !errors.Is(err, os.ErrPermission) || err.Error() != "nflab: dump connections: operation not permitted" {
 		t.Fatalf("Conns error = %v, want EPERM", err)
 	}
@@ -611,17 +613,19 @@ func TestCTEncodeErrors(t *testing.T) {
 		call func() error
 		want string
 	}{
-		{func() error { _, err := c.Conn(Tuple{Src: v6, Dst: addr2, Proto: 6}); return err },
+		{func() error { _, err := c.Conn(ctx, nftypes.Tuple{Src: v6, Dst: addr2, Proto: 6}); return err },
 			"nflab: get connection: tuple source: 2001:db8::1 is not an IPv4 address"},
-		{func() error { return c.DeleteConn(Tuple{Src: addr1, Proto: 17}) },
+		{func() error { return c.DeleteConn(ctx, nftypes.Tuple{Src: addr1, Proto: 17}) },
 			"nflab: delete connection: tuple destination: invalid IP is not an IPv4 address"},
-		{func() error { return c.DeleteConn(Tuple{Src: addr1, Dst: addr2, Proto: 47}) },
+		{func() error { return c.DeleteConn(ctx, nftypes.Tuple{Src: addr1, Dst: addr2, Proto: 47}) },
 			"nflab: delete connection: protocol 47 is not tracked"},
 		{func() error {
-			_, err := c.Conns(Filter{Dst: netip.MustParsePrefix("2001:db8::/32")})
+			_, err := c.Conns(ctx, nftypes.ConnFilter{Dst: netip.MustParsePrefix("2001:db8::/32")})
 			return err
 		}, "nflab: dump connections: filter destination: 2001:db8:: is not an IPv4 address"},
-		{func() error { return c.SetCTConfig(CTConfig{Timeouts: map[uint16]uint32{0: 1}}) },
+		{func() error {
+			return c.SetTrackerConfig(ctx, nftypes.TrackerConfig{Timeouts: map[nftypes.Timeout]time.Duration{0: time.Second}})
+		},
 			"nflab: set conntrack config: timeout attribute 0 is not valid"},
 	} {
 		if err := tc.call(); err == nil || err.Error() != tc.want {
@@ -631,8 +635,8 @@ func TestCTEncodeErrors(t *testing.T) {
 }
 
 func TestCTMalformedReplies(t *testing.T) {
-	get := func(c *Client) error { _, err := c.Conn(tcpTuple); return err }
-	count := func(c *Client) error { _, _, err := c.ConnCount(); return err }
+	get := func(c *Client) error { _, err := c.Conn(ctx, tcpTuple); return err }
+	count := func(c *Client) error { _, _, err := c.ConnCount(ctx); return err }
 	tests := []struct {
 		name string
 		call func(c *Client) error
@@ -684,19 +688,19 @@ func TestCTMalformedReplies(t *testing.T) {
 		{"truncated nest", get, "2000 0680 0800 0200 01000000",
 			"nflab: get connection: malformed reply: "},
 		{"garbage", get, "ff", "nflab: get connection: malformed reply: "},
-		{"no count", func(c *Client) error { _, err := c.RunCTGC(); return err }, "",
+		{"no count", func(c *Client) error { _, err := c.RunGC(ctx); return err }, "",
 			"nflab: run conntrack gc: malformed reply: missing attribute NFLAB_A_CT_COUNT"},
 		{"no limit", count, countReply("01000000"),
 			"nflab: count connections: malformed reply: missing attribute NFLAB_A_CT_LIMIT"},
-		{"no stats", func(c *Client) error { _, err := c.CTStats(); return err }, "",
+		{"no stats", func(c *Client) error { _, err := c.TrackerStats(ctx); return err }, "",
 			"nflab: get conntrack stats: malformed reply: missing attribute NFLAB_A_CT_STATS"},
-		{"stats counter missing", func(c *Client) error { _, err := c.CTStats(); return err },
+		{"stats counter missing", func(c *Client) error { _, err := c.TrackerStats(ctx); return err },
 			strings.Replace(ctStatsReply, "0c00 0700 0600000000000000", "0c00 6300 0600000000000000", 1),
 			"nflab: get conntrack stats: malformed reply: in NFLAB_A_CT_STATS: missing attribute NFLAB_CT_STATS_A_CLASH"},
-		{"config timeout missing", func(c *Client) error { _, err := c.CTConfig(); return err },
+		{"config timeout missing", func(c *Client) error { _, err := c.TrackerConfig(ctx); return err },
 			strings.Replace(ctConfigReply, "0800 0800 0a000000", "0800 6300 0a000000", 1),
 			"nflab: get conntrack config: malformed reply: in NFLAB_CT_CONFIG_A_TIMEOUTS: missing timeout attribute 8"},
-		{"config limit missing", func(c *Client) error { _, err := c.CTConfig(); return err }, `
+		{"config limit missing", func(c *Client) error { _, err := c.TrackerConfig(ctx); return err }, `
 0c00 0c80
   0800 6300 00000100
 `, "nflab: get conntrack config: malformed reply: in NFLAB_A_CT_CONFIG: missing attribute NFLAB_CT_CONFIG_A_LIMIT"},
@@ -716,8 +720,16 @@ func TestDumpWrongCommand(t *testing.T) {
 	c := testClient(t, func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
 		return reply(nlproto.CMD_CT_STATS, golden(t, tcpEntry)), nil
 	})
-	_, err := c.Conns(Filter{})
+	_, err := c.Conns(ctx, nftypes.ConnFilter{})
 	if want := "nflab: dump connections: malformed reply: dump part has command 8, want 4"; err == nil || err.Error() != want {
 		t.Fatalf("error = %v, want %q", err, want)
 	}
+}
+
+func secs(m map[nftypes.Timeout]int) map[nftypes.Timeout]time.Duration {
+	out := make(map[nftypes.Timeout]time.Duration, len(m))
+	for k, v := range m {
+		out[k] = time.Duration(v) * time.Second
+	}
+	return out
 }

@@ -79,8 +79,8 @@ func TestDumpGivesUp(t *testing.T) {
 	c := dumpServer(t, 1000, 1, &calls)
 	defer c.Close()
 	_, err := dump(c, 0x1c, request(1))
-	if !errors.Is(err, errDumpInterrupted) {
-		t.Fatalf("dump error = %v, want errDumpInterrupted", err)
+	if !errors.Is(err, ErrDumpInterrupted) {
+		t.Fatalf("dump error = %v, want ErrDumpInterrupted", err)
 	}
 	if calls != maxDumpAttempts {
 		t.Fatalf("%d attempts, want %d", calls, maxDumpAttempts)

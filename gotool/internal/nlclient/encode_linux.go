@@ -9,11 +9,12 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
-	"golang.org/x/sys/unix"
 )
 
 // request builds the message for cmd with no attributes; the kernel
@@ -45,7 +46,7 @@ func requestAttrs(cmd uint8, encode func(ae *netlink.AttributeEncoder)) (genetli
 
 // encodeTuple writes t as the nest typ. Addresses are be32 and ports and
 // the ICMP id be16, so they are written as bytes in network order.
-func encodeTuple(ae *netlink.AttributeEncoder, typ uint16, t Tuple) {
+func encodeTuple(ae *netlink.AttributeEncoder, typ uint16, t nftypes.Tuple) {
 	ae.Nested(typ, func(nae *netlink.AttributeEncoder) error {
 		if err := putAddr(nae, nlproto.TUPLE_A_SRC, t.Src); err != nil {
 			return fmt.Errorf("tuple source: %w", err)
@@ -53,12 +54,12 @@ func encodeTuple(ae *netlink.AttributeEncoder, typ uint16, t Tuple) {
 		if err := putAddr(nae, nlproto.TUPLE_A_DST, t.Dst); err != nil {
 			return fmt.Errorf("tuple destination: %w", err)
 		}
-		nae.Uint8(nlproto.TUPLE_A_PROTO, t.Proto)
+		nae.Uint8(nlproto.TUPLE_A_PROTO, uint8(t.Proto))
 		switch t.Proto {
-		case unix.IPPROTO_TCP, unix.IPPROTO_UDP:
+		case nftypes.TCP, nftypes.UDP:
 			nae.Bytes(nlproto.TUPLE_A_SPORT, be16(t.SrcPort))
 			nae.Bytes(nlproto.TUPLE_A_DPORT, be16(t.DstPort))
-		case unix.IPPROTO_ICMP:
+		case nftypes.ICMP:
 			nae.Bytes(nlproto.TUPLE_A_ICMP_ID, be16(t.ICMPID))
 			nae.Uint8(nlproto.TUPLE_A_ICMP_TYPE, t.ICMPType)
 		default:
@@ -68,11 +69,16 @@ func encodeTuple(ae *netlink.AttributeEncoder, typ uint16, t Tuple) {
 	})
 }
 
-// encodeFilter writes f as NFLAB_A_CT_FILTER.
-func encodeFilter(ae *netlink.AttributeEncoder, f Filter) {
+// encodeFilter writes f as NFLAB_A_CT_FILTER. A TCP state filter implies
+// protocol TCP: entries of other protocols carry no TCP state, and the
+// module insists on the protocol.
+func encodeFilter(ae *netlink.AttributeEncoder, f nftypes.ConnFilter) {
+	if f.TCPState != nil {
+		f.Proto = nftypes.TCP
+	}
 	ae.Nested(nlproto.A_CT_FILTER, func(nae *netlink.AttributeEncoder) error {
 		if f.Proto != 0 {
-			nae.Uint8(nlproto.CT_FILTER_A_PROTO, f.Proto)
+			nae.Uint8(nlproto.CT_FILTER_A_PROTO, uint8(f.Proto))
 		}
 		if err := putPrefix(nae, nlproto.CT_FILTER_A_SRC, nlproto.CT_FILTER_A_SRC_PREFIX, f.Src); err != nil {
 			return fmt.Errorf("filter source: %w", err)
@@ -87,17 +93,17 @@ func encodeFilter(ae *netlink.AttributeEncoder, f Filter) {
 			nae.Bytes(nlproto.CT_FILTER_A_DPORT, be16(f.DstPort))
 		}
 		if f.TCPState != nil {
-			nae.Uint8(nlproto.CT_FILTER_A_TCP_STATE, *f.TCPState)
+			nae.Uint8(nlproto.CT_FILTER_A_TCP_STATE, uint8(*f.TCPState))
 		}
 		if f.Status != 0 {
-			nae.Uint32(nlproto.CT_FILTER_A_STATUS, f.Status)
+			nae.Uint32(nlproto.CT_FILTER_A_STATUS, uint32(f.Status))
 		}
 		return nil
 	})
 }
 
 // encodeConfig writes c as NFLAB_A_CT_CONFIG, timeouts in attribute order.
-func encodeConfig(ae *netlink.AttributeEncoder, c CTConfig) {
+func encodeConfig(ae *netlink.AttributeEncoder, c nftypes.TrackerConfig) {
 	ae.Nested(nlproto.A_CT_CONFIG, func(nae *netlink.AttributeEncoder) error {
 		if c.Limit != nil {
 			nae.Uint32(nlproto.CT_CONFIG_A_LIMIT, *c.Limit)
@@ -117,7 +123,7 @@ func encodeConfig(ae *netlink.AttributeEncoder, c CTConfig) {
 				if typ == 0 {
 					return errors.New("timeout attribute 0 is not valid")
 				}
-				tae.Uint32(typ, c.Timeouts[typ])
+				tae.Uint32(uint16(typ), uint32(c.Timeouts[typ]/time.Second))
 			}
 			return nil
 		})

@@ -6,10 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
 	"golang.org/x/sys/unix"
 )
@@ -18,11 +20,22 @@ import (
 // socket of its own, never the request socket: a request's replies and
 // the notifications would otherwise interleave, and a dump run to
 // resynchronise (from fn, on the request socket) could not share it.
-// See watch for the rest.
-func (c *Client) WatchConns(ctx context.Context, readBuffer int, fn func(Event) error) error {
-	conn, err := genetlink.Dial(&netlink.Config{Strict: true, MessageBufferSize: recvBufferSize})
+// The socket is opened in the client's network namespace. See watch for
+// the rest.
+func (c *Client) WatchConns(ctx context.Context, readBuffer int, fn func(nftypes.ConnEvent) error) error {
+	if c.life.Err() != nil {
+		return &OpError{Op: "watch connections", Err: net.ErrClosed}
+	}
+	conn, err := c.open()
+	if c.life.Err() != nil {
+		// Closed meanwhile: the pinned namespace may be gone already.
+		if err == nil {
+			_ = conn.Close()
+		}
+		return &OpError{Op: "watch connections", Err: net.ErrClosed}
+	}
 	if err != nil {
-		return wrapErr("open generic netlink socket for events", err)
+		return err
 	}
 	defer conn.Close()
 	return c.watch(ctx, conn, readBuffer, fn)
@@ -30,8 +43,8 @@ func (c *Client) WatchConns(ctx context.Context, readBuffer int, fn func(Event) 
 
 // watch joins the "ct" group on conn, an event socket (a fake one, in
 // tests), and calls fn for each event in the order received until ctx is
-// done (it then returns nil), fn fails (it returns fn's error) or
-// receiving fails.
+// done (it then returns nil), the client is closed (it then returns
+// net.ErrClosed), fn fails (it returns fn's error) or receiving fails.
 //
 // ENOBUFS from a receive means the kernel dropped notifications because
 // the receive buffer was full; watch reports it as EventLost and goes on
@@ -40,7 +53,10 @@ func (c *Client) WatchConns(ctx context.Context, readBuffer int, fn func(Event) 
 // The module can be unloaded while the watch runs, and a group whose
 // family is gone simply falls silent; so watch also joins nlctrl's
 // "notify" group and ends with ErrNotLoaded when the family is removed.
-func (c *Client) watch(ctx context.Context, conn *genetlink.Conn, readBuffer int, fn func(Event) error) error {
+func (c *Client) watch(ctx context.Context, conn *genetlink.Conn, readBuffer int, fn func(nftypes.ConnEvent) error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
 	if err := setReadBuffer(conn, readBuffer); err != nil {
 		return wrapErr("set the event socket's receive buffer", err)
 	}
@@ -50,7 +66,7 @@ func (c *Client) watch(ctx context.Context, conn *genetlink.Conn, readBuffer int
 	if err := conn.JoinGroup(unix.GENL_ID_CTRL); err != nil {
 		return wrapErr("join generic netlink group nlctrl/notify", err)
 	}
-	group, err := c.ctGroup()
+	group, err := c.ctGroup(ctx)
 	if err != nil {
 		return err
 	}
@@ -61,15 +77,24 @@ func (c *Client) watch(ctx context.Context, conn *genetlink.Conn, readBuffer int
 
 	// A read deadline in the past wakes a Receive blocked now and makes
 	// every later one return at once, so cancellation is prompt.
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	for ctx.Err() == nil {
+	wake := func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) }
+	stopCtx := context.AfterFunc(ctx, wake)
+	defer stopCtx()
+	stopLife := context.AfterFunc(c.life, wake)
+	defer stopLife()
+	for {
+		if c.life.Err() != nil {
+			return &OpError{Op: "watch connections", Err: net.ErrClosed}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
 		msgs, nmsgs, err := conn.Receive()
 		switch {
-		case ctx.Err() != nil:
-			return nil
+		case c.life.Err() != nil || ctx.Err() != nil:
+			continue
 		case errors.Is(err, unix.ENOBUFS):
-			if err := fn(Event{Type: EventLost}); err != nil {
+			if err := fn(nftypes.ConnEvent{Type: nftypes.EventLost}); err != nil {
 				return err
 			}
 			continue
@@ -87,26 +112,33 @@ func (c *Client) watch(ctx context.Context, conn *genetlink.Conn, readBuffer int
 			if err := fn(ev); err != nil {
 				return err
 			}
-			if ctx.Err() != nil {
-				return nil
+			if ctx.Err() != nil || c.life.Err() != nil {
+				break
 			}
 		}
 	}
-	return nil
 }
 
 // ctGroup looks the family up again, on the request socket, for the id of
 // its "ct" group. A family that is gone, or registered again under a new
 // id by a reload, is not the module this client talks to: ErrNotLoaded.
-func (c *Client) ctGroup() (uint32, error) {
-	c.mu.Lock()
-	f, err := c.c.GetFamily(nlproto.GENL_NAME)
-	c.mu.Unlock()
+func (c *Client) ctGroup(ctx context.Context) (uint32, error) {
+	const op = "look up generic netlink family " + nlproto.GENL_NAME
+	var f family
+	err := c.exchange(ctx, op, 0, func(conn *genetlink.Conn) error {
+		var err error
+		f, err = getFamily(conn)
+		return err
+	})
 	if errors.Is(err, unix.ENOENT) || (err == nil && f.ID != c.family.ID) {
 		return 0, ErrNotLoaded
 	}
+	var oe *OpError
+	if errors.As(err, &oe) {
+		return 0, err
+	}
 	if err != nil {
-		return 0, wrapErr("look up generic netlink family "+nlproto.GENL_NAME, err)
+		return 0, wrapErr(op, err)
 	}
 	for _, g := range f.Groups {
 		if g.Name == nlproto.MCGRP_CT {
@@ -120,31 +152,31 @@ func (c *Client) ctGroup() (uint32, error) {
 // messages that are not events: other families' and nlctrl's, and commands
 // of the group this client does not know (a newer module's). The removal
 // of the family is ErrNotLoaded.
-func (c *Client) parseEvent(m genetlink.Message, nm netlink.Message) (ev Event, ok bool, err error) {
+func (c *Client) parseEvent(m genetlink.Message, nm netlink.Message) (ev nftypes.ConnEvent, ok bool, err error) {
 	const op = "receive conntrack event"
 	switch nm.Header.Type {
 	case netlink.HeaderType(c.family.ID):
 	case unix.GENL_ID_CTRL:
 		if m.Header.Command == unix.CTRL_CMD_DELFAMILY && familyID(m.Data) == c.family.ID {
-			return Event{}, false, ErrNotLoaded
+			return nftypes.ConnEvent{}, false, ErrNotLoaded
 		}
-		return Event{}, false, nil
+		return nftypes.ConnEvent{}, false, nil
 	default:
-		return Event{}, false, nil
+		return nftypes.ConnEvent{}, false, nil
 	}
 	switch m.Header.Command {
 	case nlproto.CMD_CT_EVENT_NEW:
-		ev.Type = EventNew
+		ev.Type = nftypes.EventNew
 	case nlproto.CMD_CT_EVENT_UPDATE:
-		ev.Type = EventUpdate
+		ev.Type = nftypes.EventUpdate
 	case nlproto.CMD_CT_EVENT_DESTROY:
-		ev.Type = EventDestroy
+		ev.Type = nftypes.EventDestroy
 	default:
-		return Event{}, false, nil
+		return nftypes.ConnEvent{}, false, nil
 	}
 	ev.Conn, err = parseConnMsg(m.Data)
 	if err != nil {
-		return Event{}, false, malformed(op, fmt.Errorf("command %d: %w", m.Header.Command, err))
+		return nftypes.ConnEvent{}, false, malformed(op, fmt.Errorf("command %d: %w", m.Header.Command, err))
 	}
 	return ev, true, nil
 }

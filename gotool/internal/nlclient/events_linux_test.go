@@ -16,6 +16,7 @@ import (
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/genetlink/genltest"
 	"github.com/mdlayher/netlink"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
 	"golang.org/x/sys/unix"
 )
@@ -23,10 +24,10 @@ import (
 // ctGroupID is the id the fake controller gives the "ct" group.
 const ctGroupID = 0x21
 
-// eventFamily is family with its multicast groups, as the module
+// eventFamily is testFamily with its multicast groups, as the module
 // registers them.
 var eventFamily = genetlink.Family{
-	ID: family.ID, Version: family.Version, Name: family.Name,
+	ID: testFamily.ID, Version: testFamily.Version, Name: testFamily.Name,
 	Groups: []genetlink.MulticastGroup{{ID: ctGroupID, Name: nlproto.MCGRP_CT}},
 }
 
@@ -39,13 +40,13 @@ const (
 )
 
 // notification wraps a golden generic netlink message as the kernel
-// multicasts it: sequence and port id 0, type the sender's family.
+// multicasts it: sequence and port id 0, type the sender's testFamily.
 func notification(t *testing.T, typ uint16, genl string) netlink.Message {
 	t.Helper()
 	return netlink.Message{Header: netlink.Header{Type: netlink.HeaderType(typ)}, Data: golden(t, genl)}
 }
 
-// delFamily is nlctrl's notification that the family with id was removed.
+// delFamily is nlctrl's notification that the testFamily with id was removed.
 func delFamily(t *testing.T, id string) netlink.Message {
 	return notification(t, unix.GENL_ID_CTRL, `
 02 02 0000                   # CTRL_CMD_DELFAMILY, version 2
@@ -156,8 +157,8 @@ func (s *eventSocket) SetWriteBuffer(int) error  { return nil }
 func (s *eventSocket) ReadBuffer() (int, error)  { return s.rcvbuf, nil }
 func (s *eventSocket) WriteBuffer() (int, error) { return 0, nil }
 
-// watchClient is a request client whose family has the "ct" group; lookup
-// answers its family lookups after the first (initClient's), when set.
+// watchClient is a request client whose testFamily has the "ct" group; lookup
+// answers its testFamily lookups after the first (initClient's), when set.
 func watchClient(t *testing.T, lookup genltest.Func) *Client {
 	t.Helper()
 	serve := genltest.ServeFamily(eventFamily, nil)
@@ -177,15 +178,15 @@ func watchClient(t *testing.T, lookup genltest.Func) *Client {
 
 // runWatch watches sock until fn has seen want events or fails, and
 // returns those events and watch's error.
-func runWatch(t *testing.T, c *Client, sock *eventSocket, want int) ([]Event, error) {
+func runWatch(t *testing.T, c *Client, sock *eventSocket, want int) ([]nftypes.ConnEvent, error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var got []Event
+	var got []nftypes.ConnEvent
 	conn := genetlink.NewConn(netlink.NewConn(sock, 1))
 	errc := make(chan error, 1)
 	go func() {
-		errc <- c.watch(ctx, conn, 4096, func(e Event) error {
+		errc <- c.watch(ctx, conn, 4096, func(e nftypes.ConnEvent) error {
 			if got = append(got, e); len(got) == want {
 				cancel()
 			}
@@ -203,31 +204,31 @@ func runWatch(t *testing.T, c *Client, sock *eventSocket, want int) ([]Event, er
 
 func TestWatchConns(t *testing.T) {
 	c := watchClient(t, nil)
-	other := notification(t, 0x1d, eventNew) // another family's group
+	other := notification(t, 0x1d, eventNew) // another testFamily's group
 	sock := newEventSocket(t,
-		datagram{msgs: []netlink.Message{notification(t, family.ID, eventNew)}},
+		datagram{msgs: []netlink.Message{notification(t, testFamily.ID, eventNew)}},
 		datagram{msgs: []netlink.Message{
-			notification(t, family.ID, eventUpdate),
-			notification(t, family.ID, eventUnknown),
+			notification(t, testFamily.ID, eventUpdate),
+			notification(t, testFamily.ID, eventUnknown),
 			other,
 			delFamily(t, "1d00"), // not ours
-			notification(t, family.ID, eventDestroy),
+			notification(t, testFamily.ID, eventDestroy),
 		}},
 		datagram{err: unix.ENOBUFS},
 		datagram{err: unix.ENOBUFS},
-		datagram{msgs: []netlink.Message{notification(t, family.ID, eventNew)}},
+		datagram{msgs: []netlink.Message{notification(t, testFamily.ID, eventNew)}},
 	)
 	got, err := runWatch(t, c, sock, 6)
 	if err != nil {
 		t.Fatalf("watch = %v, want nil once the context is done", err)
 	}
-	want := []Event{
-		{Type: EventNew, Conn: wantTCPConn},
-		{Type: EventUpdate, Conn: wantTCPConn},
-		{Type: EventDestroy, Conn: wantICMPConn},
-		{Type: EventLost},
-		{Type: EventLost},
-		{Type: EventNew, Conn: wantTCPConn},
+	want := []nftypes.ConnEvent{
+		{Type: nftypes.EventNew, Conn: wantTCPConn},
+		{Type: nftypes.EventUpdate, Conn: wantTCPConn},
+		{Type: nftypes.EventDestroy, Conn: wantICMPConn},
+		{Type: nftypes.EventLost},
+		{Type: nftypes.EventLost},
+		{Type: nftypes.EventNew, Conn: wantTCPConn},
 	}
 	if diff := cmp.Diff(want, got, netipOpts); diff != "" {
 		t.Fatalf("events (-want +got):\n%s", diff)
@@ -248,7 +249,7 @@ func TestWatchCancel(t *testing.T) {
 	time.AfterFunc(20*time.Millisecond, cancel)
 	conn := genetlink.NewConn(netlink.NewConn(newEventSocket(t), 1))
 	start := time.Now()
-	err := c.watch(ctx, conn, 4096, func(e Event) error {
+	err := c.watch(ctx, conn, 4096, func(e nftypes.ConnEvent) error {
 		t.Errorf("unexpected event %+v", e)
 		return nil
 	})
@@ -259,7 +260,7 @@ func TestWatchCancel(t *testing.T) {
 		t.Fatalf("watch took %v to notice the cancellation", d)
 	}
 	// A context done before the watch starts ends it at once.
-	err = c.watch(ctx, genetlink.NewConn(netlink.NewConn(newEventSocket(t), 1)), 4096, func(Event) error { return nil })
+	err = c.watch(ctx, genetlink.NewConn(netlink.NewConn(newEventSocket(t), 1)), 4096, func(nftypes.ConnEvent) error { return nil })
 	if err != nil {
 		t.Fatalf("watch with a done context = %v, want nil", err)
 	}
@@ -269,12 +270,12 @@ func TestWatchFnError(t *testing.T) {
 	c := watchClient(t, nil)
 	stop := errors.New("stop")
 	for _, first := range []datagram{
-		{msgs: []netlink.Message{notification(t, family.ID, eventNew), notification(t, family.ID, eventDestroy)}},
+		{msgs: []netlink.Message{notification(t, testFamily.ID, eventNew), notification(t, testFamily.ID, eventDestroy)}},
 		{err: unix.ENOBUFS},
 	} {
-		sock := newEventSocket(t, first, datagram{msgs: []netlink.Message{notification(t, family.ID, eventNew)}})
+		sock := newEventSocket(t, first, datagram{msgs: []netlink.Message{notification(t, testFamily.ID, eventNew)}})
 		calls := 0
-		err := c.watch(t.Context(), genetlink.NewConn(netlink.NewConn(sock, 1)), 4096, func(Event) error {
+		err := c.watch(t.Context(), genetlink.NewConn(netlink.NewConn(sock, 1)), 4096, func(nftypes.ConnEvent) error {
 			calls++
 			return stop
 		})
@@ -301,7 +302,7 @@ func TestWatchErrors(t *testing.T) {
 			name:    "no CAP_NET_ADMIN",
 			joinErr: map[uint32]error{ctGroupID: unix.EPERM},
 			check:   func(err error) bool { return errors.Is(err, os.ErrPermission) },
-			want:    "nflab: join multicast group nflab/ct: setsockopt: operation not permitted",
+			want:    "nflab: join multicast group nflab/ct: operation not permitted",
 		},
 		{
 			name: "module without events",
@@ -331,14 +332,14 @@ func TestWatchErrors(t *testing.T) {
 		},
 		{
 			name: "malformed event",
-			recv: []datagram{{msgs: []netlink.Message{notification(t, family.ID, "0c 01 0000\n0800 6300 2a000000")}}},
+			recv: []datagram{{msgs: []netlink.Message{notification(t, testFamily.ID, "0c 01 0000\n0800 6300 2a000000")}}},
 			want: "nflab: receive conntrack event: malformed reply: command 12: missing attribute NFLAB_A_CT",
 		},
 		{
 			name:  "receive fails",
 			recv:  []datagram{{err: unix.EBADF}},
 			check: func(err error) bool { return errors.Is(err, unix.EBADF) },
-			want:  "nflab: receive conntrack events: recvmsg: bad file descriptor",
+			want:  "nflab: receive conntrack events: bad file descriptor",
 		},
 	}
 	for _, tt := range tests {
@@ -346,7 +347,7 @@ func TestWatchErrors(t *testing.T) {
 			c := watchClient(t, tt.lookup)
 			sock := newEventSocket(t, tt.recv...)
 			sock.joinErr = tt.joinErr
-			err := c.watch(t.Context(), genetlink.NewConn(netlink.NewConn(sock, 1)), 4096, func(e Event) error {
+			err := c.watch(t.Context(), genetlink.NewConn(netlink.NewConn(sock, 1)), 4096, func(e nftypes.ConnEvent) error {
 				t.Errorf("unexpected event %+v", e)
 				return nil
 			})
@@ -365,18 +366,18 @@ func TestWatchErrors(t *testing.T) {
 
 // TestParseEvent decodes one golden notification of each type.
 func TestParseEvent(t *testing.T) {
-	c := &Client{family: family}
+	c := &Client{family: family{Family: testFamily}}
 	for _, tt := range []struct {
 		genl string
-		want Event
+		want nftypes.ConnEvent
 		ok   bool
 	}{
-		{eventNew, Event{Type: EventNew, Conn: wantTCPConn}, true},
-		{eventUpdate, Event{Type: EventUpdate, Conn: wantTCPConn}, true},
-		{eventDestroy, Event{Type: EventDestroy, Conn: wantICMPConn}, true},
-		{eventUnknown, Event{}, false},
+		{eventNew, nftypes.ConnEvent{Type: nftypes.EventNew, Conn: wantTCPConn}, true},
+		{eventUpdate, nftypes.ConnEvent{Type: nftypes.EventUpdate, Conn: wantTCPConn}, true},
+		{eventDestroy, nftypes.ConnEvent{Type: nftypes.EventDestroy, Conn: wantICMPConn}, true},
+		{eventUnknown, nftypes.ConnEvent{}, false},
 	} {
-		nm := notification(t, family.ID, tt.genl)
+		nm := notification(t, testFamily.ID, tt.genl)
 		var gm genetlink.Message
 		if err := gm.UnmarshalBinary(nm.Data); err != nil {
 			t.Fatal(err)

@@ -1,93 +1,58 @@
 // Package nlclient speaks the nflab generic netlink protocol (nlproto) on
-// Linux. Package nflab wraps it in the public API; this package keeps the
-// wire details out of it.
+// Linux. Package nflab wraps it in the public API. It encodes and decodes
+// the types of package nftypes directly; the errors it returns are
+// defined here and re-exported by package nflab under the same names.
 package nlclient
 
 import (
 	"errors"
-	"net/netip"
+	"syscall"
 )
 
-// Version is the reply to NFLAB_CMD_GET_VERSION.
-type Version struct {
-	Module   string
-	Protocol uint32
+// ErrNotLoaded is returned when the "nflab" generic netlink family is not
+// registered, which means the kernel module is not loaded, or when it
+// goes away while the client uses it.
+var ErrNotLoaded = errors.New("nflab: kernel module not loaded")
+
+// ErrDumpInterrupted is returned by a dump that the kernel flagged as
+// inconsistent (NLM_F_DUMP_INTR) on every one of its attempts.
+var ErrDumpInterrupted = errors.New("nflab: dump interrupted: the table kept changing during the dump (NLM_F_DUMP_INTR)")
+
+// An OpError is the failure of one operation on the module. Err is what
+// failed it: a syscall.Errno when the kernel refused the request (so that
+// errors.Is(err, os.ErrNotExist) and errors.Is(err, unix.ENOENT) hold for
+// a missing entry, os.ErrPermission and unix.EPERM without CAP_NET_ADMIN),
+// errors.ErrUnsupported for a command the module does not have, a context
+// error when the caller's context ended the operation, net.ErrClosed after
+// Close, or another error for a malformed reply or a socket failure.
+// Message is the kernel's extended ACK text, if it sent one.
+type OpError struct {
+	Op      string // what was attempted, such as "dump connections"
+	Err     error
+	Message string // the kernel's extended ACK message, or ""
 }
 
-// HookStat is one NFLAB_A_HOOK of the NFLAB_CMD_GET_HOOK_STATS reply.
-type HookStat struct {
-	Hook           uint32
-	Packets, Bytes uint64
+func (e *OpError) Error() string {
+	s := "nflab: " + e.Op + ": " + errText(e.Err)
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
 }
 
-// ErrNotLoaded is returned by New when the "nflab" family is not
-// registered, which means the kernel module is not loaded.
-var ErrNotLoaded = errors.New("nflab: kernel module is not loaded (load it with: insmod kmod/nflab.ko)")
+// Unwrap returns Err.
+func (e *OpError) Unwrap() error { return e.Err }
 
-// ErrNoConn is returned when the module has no entry for a tuple
-// (ENOENT from NFLAB_CMD_CT_GET or NFLAB_CMD_CT_DELETE).
-var ErrNoConn = errors.New("nflab: no such connection")
-
-// Tuple is one direction of a tracked flow, a nest of enum
-// nflab_tuple_attr. Only the fields of its protocol go on the wire.
-type Tuple struct {
-	Src, Dst         netip.Addr // IPv4
-	Proto            uint8      // IPPROTO_TCP, IPPROTO_UDP or IPPROTO_ICMP
-	SrcPort, DstPort uint16     // TCP and UDP
-	ICMPID           uint16     // ICMP
-	ICMPType         uint8      // ICMP
-}
-
-// Conn is an NFLAB_A_CT entry.
-type Conn struct {
-	ID          uint32
-	Orig, Reply Tuple
-	Status      uint32 // enum nflab_ct_status bits
-	TCPState    uint8  // enum nflab_tcp_state; 0 when absent
-	Timeout     uint32 // seconds
-
-	PacketsOrig, BytesOrig   uint64
-	PacketsReply, BytesReply uint64
-
-	Start uint64 // nanoseconds since the epoch; 0 when absent
-}
-
-// Filter is an NFLAB_A_CT_FILTER; zero fields are not sent.
-type Filter struct {
-	Proto            uint8
-	Src, Dst         netip.Prefix // not sent unless IsValid
-	SrcPort, DstPort uint16
-	TCPState         *uint8
-	Status           uint32
-}
-
-// CTStats is the NFLAB_A_CT_STATS nest.
-type CTStats struct {
-	Found, New, Invalid, Insert, InsertFailed, Clash, Drop, EarlyDrop, GCEvicted, SearchRestart, Related uint64
-}
-
-// CTConfig is the NFLAB_A_CT_CONFIG nest. Nil or absent fields are not
-// sent; a reply fills every field.
-type CTConfig struct {
-	Limit    *uint32
-	TCPLoose *bool
-	Timeouts map[uint16]uint32 // enum nflab_ct_timeout_attr → seconds
-}
-
-// EventType says what an Event reports.
-type EventType uint8
-
-// The event types: the three notifications of the "ct" multicast group,
-// and the loss of some of them.
-const (
-	EventNew     EventType = iota + 1 // NFLAB_CMD_CT_EVENT_NEW
-	EventUpdate                       // NFLAB_CMD_CT_EVENT_UPDATE
-	EventDestroy                      // NFLAB_CMD_CT_EVENT_DESTROY
-	EventLost                         // ENOBUFS: the receive buffer overran
-)
-
-// Event is one conntrack notification, or EventLost with a zero Conn.
-type Event struct {
-	Type EventType
-	Conn Conn
+func errText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) && err == error(errno) {
+		if errno == syscall.ENOENT {
+			// Not "no such file or directory".
+			return "no such entry"
+		}
+	}
+	if errors.Is(err, errors.ErrUnsupported) {
+		return "the module does not support this operation"
+	}
+	return err.Error()
 }

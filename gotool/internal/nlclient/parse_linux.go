@@ -7,23 +7,24 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"time"
 
 	"github.com/mdlayher/netlink"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
-	"golang.org/x/sys/unix"
 )
 
 // Decoding rule for every reply: attributes this client does not know come
 // from a newer module and are skipped; a missing attribute the protocol
 // promises is an error, never a silent zero.
 
-func parseVersion(b []byte) (Version, error) {
+func parseVersion(b []byte) (nftypes.Version, error) {
 	ad, err := netlink.NewAttributeDecoder(b)
 	if err != nil {
-		return Version{}, err
+		return nftypes.Version{}, err
 	}
 	var (
-		v    Version
+		v    nftypes.Version
 		seen attrSet
 	)
 	for ad.Next() {
@@ -34,27 +35,35 @@ func parseVersion(b []byte) (Version, error) {
 		case nlproto.A_PROTO_VERSION:
 			v.Protocol = ad.Uint32()
 			seen.add(t)
+		case nlproto.A_PROTO_COMPAT:
+			v.Compat = ad.Uint32()
+			seen.add(t)
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return Version{}, err
+		return nftypes.Version{}, err
 	}
 	if err := seen.require(
-		attrName{nlproto.A_VERSION, "NFLAB_A_VERSION"},
-		attrName{nlproto.A_PROTO_VERSION, "NFLAB_A_PROTO_VERSION"},
+		attrOf(nlproto.EnumAttr, nlproto.A_VERSION),
+		attrOf(nlproto.EnumAttr, nlproto.A_PROTO_VERSION),
 	); err != nil {
-		return Version{}, err
+		return nftypes.Version{}, err
+	}
+	if seen&(1<<nlproto.A_PROTO_COMPAT) == 0 {
+		// A module older than NFLAB_A_PROTO_COMPAT serves its own
+		// version only.
+		v.Compat = v.Protocol
 	}
 	return v, nil
 }
 
-func parseHookStats(b []byte) ([]HookStat, error) {
+func parseHookStats(b []byte) ([]nftypes.HookStat, error) {
 	ad, err := netlink.NewAttributeDecoder(b)
 	if err != nil {
 		return nil, err
 	}
 	var (
-		stats []HookStat
+		stats []nftypes.HookStat
 		seen  attrSet
 	)
 	for ad.Next() {
@@ -82,10 +91,10 @@ func parseHookStats(b []byte) ([]HookStat, error) {
 	if err := ad.Err(); err != nil {
 		return nil, err
 	}
-	if err := seen.require(attrName{nlproto.A_HOOKS, "NFLAB_A_HOOKS"}); err != nil {
+	if err := seen.require(attrOf(nlproto.EnumAttr, nlproto.A_HOOKS)); err != nil {
 		return nil, err
 	}
-	dup := make(map[uint32]bool)
+	dup := make(map[nftypes.Hook]bool)
 	for _, s := range stats {
 		if dup[s.Hook] {
 			return nil, fmt.Errorf("hook %d reported twice", s.Hook)
@@ -95,15 +104,15 @@ func parseHookStats(b []byte) ([]HookStat, error) {
 	return stats, nil
 }
 
-func parseHook(ad *netlink.AttributeDecoder) (HookStat, error) {
+func parseHook(ad *netlink.AttributeDecoder) (nftypes.HookStat, error) {
 	var (
-		s    HookStat
+		s    nftypes.HookStat
 		seen attrSet
 	)
 	for ad.Next() {
 		switch t := ad.Type(); t {
 		case nlproto.HOOK_A_HOOKNUM:
-			s.Hook = ad.Uint32()
+			s.Hook = nftypes.Hook(ad.Uint32())
 			seen.add(t)
 		case nlproto.HOOK_A_PACKETS:
 			s.Packets = ad.Uint64()
@@ -116,26 +125,26 @@ func parseHook(ad *netlink.AttributeDecoder) (HookStat, error) {
 	// Checked here, before require, so a bad attribute is reported as
 	// such and not as missing.
 	if err := ad.Err(); err != nil {
-		return HookStat{}, err
+		return nftypes.HookStat{}, err
 	}
 	if err := seen.require(
-		attrName{nlproto.HOOK_A_HOOKNUM, "NFLAB_HOOK_A_HOOKNUM"},
-		attrName{nlproto.HOOK_A_PACKETS, "NFLAB_HOOK_A_PACKETS"},
-		attrName{nlproto.HOOK_A_BYTES, "NFLAB_HOOK_A_BYTES"},
+		attrOf(nlproto.EnumHookAttr, nlproto.HOOK_A_HOOKNUM),
+		attrOf(nlproto.EnumHookAttr, nlproto.HOOK_A_PACKETS),
+		attrOf(nlproto.EnumHookAttr, nlproto.HOOK_A_BYTES),
 	); err != nil {
-		return HookStat{}, fmt.Errorf("in NFLAB_A_HOOK: %w", err)
+		return nftypes.HookStat{}, fmt.Errorf("in NFLAB_A_HOOK: %w", err)
 	}
 	return s, nil
 }
 
 // parseConnMsg decodes the NFLAB_A_CT of an NFLAB_CMD_CT_GET reply.
-func parseConnMsg(b []byte) (Conn, error) {
+func parseConnMsg(b []byte) (nftypes.Conn, error) {
 	ad, err := netlink.NewAttributeDecoder(b)
 	if err != nil {
-		return Conn{}, err
+		return nftypes.Conn{}, err
 	}
 	var (
-		c    Conn
+		c    nftypes.Conn
 		seen attrSet
 	)
 	for ad.Next() {
@@ -150,17 +159,17 @@ func parseConnMsg(b []byte) (Conn, error) {
 		})
 	}
 	if err := ad.Err(); err != nil {
-		return Conn{}, err
+		return nftypes.Conn{}, err
 	}
-	if err := seen.require(attrName{nlproto.A_CT, "NFLAB_A_CT"}); err != nil {
-		return Conn{}, err
+	if err := seen.require(attrOf(nlproto.EnumAttr, nlproto.A_CT)); err != nil {
+		return nftypes.Conn{}, err
 	}
 	return c, nil
 }
 
-func parseConn(ad *netlink.AttributeDecoder) (Conn, error) {
+func parseConn(ad *netlink.AttributeDecoder) (nftypes.Conn, error) {
 	var (
-		c    Conn
+		c    nftypes.Conn
 		seen attrSet
 	)
 	for ad.Next() {
@@ -181,11 +190,11 @@ func parseConn(ad *netlink.AttributeDecoder) (Conn, error) {
 				return nil
 			})
 		case nlproto.CT_A_STATUS:
-			c.Status = ad.Uint32()
+			c.Status = nftypes.ConnStatus(ad.Uint32())
 		case nlproto.CT_A_TCP_STATE:
-			c.TCPState = ad.Uint8()
+			c.TCPState = nftypes.TCPState(ad.Uint8())
 		case nlproto.CT_A_TIMEOUT:
-			c.Timeout = ad.Uint32()
+			c.Timeout = time.Duration(ad.Uint32()) * time.Second
 		case nlproto.CT_A_PACKETS_ORIG:
 			c.PacketsOrig = ad.Uint64()
 		case nlproto.CT_A_BYTES_ORIG:
@@ -195,9 +204,12 @@ func parseConn(ad *netlink.AttributeDecoder) (Conn, error) {
 		case nlproto.CT_A_BYTES_REPLY:
 			c.BytesReply = ad.Uint64()
 		case nlproto.CT_A_START:
-			c.Start = ad.Uint64()
-			if c.Start > math.MaxInt64 {
-				return Conn{}, fmt.Errorf("NFLAB_CT_A_START %d is past the year 2262", c.Start)
+			ns := ad.Uint64()
+			if ns > math.MaxInt64 {
+				return nftypes.Conn{}, fmt.Errorf("NFLAB_CT_A_START %d is past the year 2262", ns)
+			}
+			if ns != 0 {
+				c.Start = time.Unix(0, int64(ns)).UTC()
 			}
 		default:
 			continue // NFLAB_CT_A_PAD, or newer than this client
@@ -205,23 +217,23 @@ func parseConn(ad *netlink.AttributeDecoder) (Conn, error) {
 		seen.add(ad.Type())
 	}
 	if err := ad.Err(); err != nil {
-		return Conn{}, err
+		return nftypes.Conn{}, err
 	}
 	if err := seen.require(
-		attrName{nlproto.CT_A_ID, "NFLAB_CT_A_ID"},
-		attrName{nlproto.CT_A_ORIG, "NFLAB_CT_A_ORIG"},
-		attrName{nlproto.CT_A_REPLY, "NFLAB_CT_A_REPLY"},
-		attrName{nlproto.CT_A_STATUS, "NFLAB_CT_A_STATUS"},
-		attrName{nlproto.CT_A_TIMEOUT, "NFLAB_CT_A_TIMEOUT"},
+		attrOf(nlproto.EnumCTAttr, nlproto.CT_A_ID),
+		attrOf(nlproto.EnumCTAttr, nlproto.CT_A_ORIG),
+		attrOf(nlproto.EnumCTAttr, nlproto.CT_A_REPLY),
+		attrOf(nlproto.EnumCTAttr, nlproto.CT_A_STATUS),
+		attrOf(nlproto.EnumCTAttr, nlproto.CT_A_TIMEOUT),
 	); err != nil {
-		return Conn{}, fmt.Errorf("in NFLAB_A_CT: %w", err)
+		return nftypes.Conn{}, fmt.Errorf("in NFLAB_A_CT: %w", err)
 	}
 	return c, nil
 }
 
-func parseTuple(ad *netlink.AttributeDecoder) (Tuple, error) {
+func parseTuple(ad *netlink.AttributeDecoder) (nftypes.Tuple, error) {
 	var (
-		t    Tuple
+		t    nftypes.Tuple
 		seen attrSet
 	)
 	for ad.Next() {
@@ -231,7 +243,7 @@ func parseTuple(ad *netlink.AttributeDecoder) (Tuple, error) {
 		case nlproto.TUPLE_A_DST:
 			t.Dst = getAddr(ad)
 		case nlproto.TUPLE_A_PROTO:
-			t.Proto = ad.Uint8()
+			t.Proto = nftypes.Proto(ad.Uint8())
 		case nlproto.TUPLE_A_SPORT:
 			t.SrcPort = getBE16(ad)
 		case nlproto.TUPLE_A_DPORT:
@@ -246,25 +258,25 @@ func parseTuple(ad *netlink.AttributeDecoder) (Tuple, error) {
 		seen.add(ad.Type())
 	}
 	if err := ad.Err(); err != nil {
-		return Tuple{}, err
+		return nftypes.Tuple{}, err
 	}
 	need := []attrName{
-		{nlproto.TUPLE_A_SRC, "NFLAB_TUPLE_A_SRC"},
-		{nlproto.TUPLE_A_DST, "NFLAB_TUPLE_A_DST"},
-		{nlproto.TUPLE_A_PROTO, "NFLAB_TUPLE_A_PROTO"},
+		attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_SRC),
+		attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_DST),
+		attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_PROTO),
 	}
 	switch t.Proto {
-	case unix.IPPROTO_TCP, unix.IPPROTO_UDP:
+	case nftypes.TCP, nftypes.UDP:
 		need = append(need,
-			attrName{nlproto.TUPLE_A_SPORT, "NFLAB_TUPLE_A_SPORT"},
-			attrName{nlproto.TUPLE_A_DPORT, "NFLAB_TUPLE_A_DPORT"})
-	case unix.IPPROTO_ICMP:
+			attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_SPORT),
+			attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_DPORT))
+	case nftypes.ICMP:
 		need = append(need,
-			attrName{nlproto.TUPLE_A_ICMP_ID, "NFLAB_TUPLE_A_ICMP_ID"},
-			attrName{nlproto.TUPLE_A_ICMP_TYPE, "NFLAB_TUPLE_A_ICMP_TYPE"})
+			attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_ICMP_ID),
+			attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_ICMP_TYPE))
 	}
 	if err := seen.require(need...); err != nil {
-		return Tuple{}, err
+		return nftypes.Tuple{}, err
 	}
 	return t, nil
 }
@@ -315,9 +327,9 @@ func parseCount(b []byte, withLimit bool) (count, limit uint32, err error) {
 	if err := ad.Err(); err != nil {
 		return 0, 0, err
 	}
-	need := []attrName{{nlproto.A_CT_COUNT, "NFLAB_A_CT_COUNT"}}
+	need := []attrName{attrOf(nlproto.EnumAttr, nlproto.A_CT_COUNT)}
 	if withLimit {
-		need = append(need, attrName{nlproto.A_CT_LIMIT, "NFLAB_A_CT_LIMIT"})
+		need = append(need, attrOf(nlproto.EnumAttr, nlproto.A_CT_LIMIT))
 	}
 	if err := seen.require(need...); err != nil {
 		return 0, 0, err
@@ -325,13 +337,13 @@ func parseCount(b []byte, withLimit bool) (count, limit uint32, err error) {
 	return count, limit, nil
 }
 
-func parseCTStats(b []byte) (CTStats, error) {
+func parseCTStats(b []byte) (nftypes.TrackerStats, error) {
 	ad, err := netlink.NewAttributeDecoder(b)
 	if err != nil {
-		return CTStats{}, err
+		return nftypes.TrackerStats{}, err
 	}
 	var (
-		s      CTStats
+		s      nftypes.TrackerStats
 		seen   attrSet
 		nested attrSet
 	)
@@ -339,17 +351,17 @@ func parseCTStats(b []byte) (CTStats, error) {
 		attrName
 		v *uint64
 	}{
-		{attrName{nlproto.CT_STATS_A_FOUND, "NFLAB_CT_STATS_A_FOUND"}, &s.Found},
-		{attrName{nlproto.CT_STATS_A_NEW, "NFLAB_CT_STATS_A_NEW"}, &s.New},
-		{attrName{nlproto.CT_STATS_A_INVALID, "NFLAB_CT_STATS_A_INVALID"}, &s.Invalid},
-		{attrName{nlproto.CT_STATS_A_INSERT, "NFLAB_CT_STATS_A_INSERT"}, &s.Insert},
-		{attrName{nlproto.CT_STATS_A_INSERT_FAILED, "NFLAB_CT_STATS_A_INSERT_FAILED"}, &s.InsertFailed},
-		{attrName{nlproto.CT_STATS_A_CLASH, "NFLAB_CT_STATS_A_CLASH"}, &s.Clash},
-		{attrName{nlproto.CT_STATS_A_DROP, "NFLAB_CT_STATS_A_DROP"}, &s.Drop},
-		{attrName{nlproto.CT_STATS_A_EARLY_DROP, "NFLAB_CT_STATS_A_EARLY_DROP"}, &s.EarlyDrop},
-		{attrName{nlproto.CT_STATS_A_GC_EVICTED, "NFLAB_CT_STATS_A_GC_EVICTED"}, &s.GCEvicted},
-		{attrName{nlproto.CT_STATS_A_SEARCH_RESTART, "NFLAB_CT_STATS_A_SEARCH_RESTART"}, &s.SearchRestart},
-		{attrName{nlproto.CT_STATS_A_RELATED, "NFLAB_CT_STATS_A_RELATED"}, &s.Related},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_FOUND), &s.Found},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_NEW), &s.New},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_INVALID), &s.Invalid},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_INSERT), &s.Insert},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_INSERT_FAILED), &s.InsertFailed},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_CLASH), &s.Clash},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_DROP), &s.Drop},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_EARLY_DROP), &s.EarlyDrop},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_GC_EVICTED), &s.GCEvicted},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_SEARCH_RESTART), &s.SearchRestart},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_RELATED), &s.Related},
 	}
 	for ad.Next() {
 		if ad.Type() != nlproto.A_CT_STATS {
@@ -369,26 +381,26 @@ func parseCTStats(b []byte) (CTStats, error) {
 		})
 	}
 	if err := ad.Err(); err != nil {
-		return CTStats{}, err
+		return nftypes.TrackerStats{}, err
 	}
-	if err := seen.require(attrName{nlproto.A_CT_STATS, "NFLAB_A_CT_STATS"}); err != nil {
-		return CTStats{}, err
+	if err := seen.require(attrOf(nlproto.EnumAttr, nlproto.A_CT_STATS)); err != nil {
+		return nftypes.TrackerStats{}, err
 	}
 	for _, f := range fields {
 		if err := nested.require(f.attrName); err != nil {
-			return CTStats{}, fmt.Errorf("in NFLAB_A_CT_STATS: %w", err)
+			return nftypes.TrackerStats{}, fmt.Errorf("in NFLAB_A_CT_STATS: %w", err)
 		}
 	}
 	return s, nil
 }
 
-func parseCTConfig(b []byte) (CTConfig, error) {
+func parseCTConfig(b []byte) (nftypes.TrackerConfig, error) {
 	ad, err := netlink.NewAttributeDecoder(b)
 	if err != nil {
-		return CTConfig{}, err
+		return nftypes.TrackerConfig{}, err
 	}
 	var (
-		c    CTConfig
+		c    nftypes.TrackerConfig
 		seen attrSet
 	)
 	for ad.Next() {
@@ -403,17 +415,17 @@ func parseCTConfig(b []byte) (CTConfig, error) {
 		})
 	}
 	if err := ad.Err(); err != nil {
-		return CTConfig{}, err
+		return nftypes.TrackerConfig{}, err
 	}
-	if err := seen.require(attrName{nlproto.A_CT_CONFIG, "NFLAB_A_CT_CONFIG"}); err != nil {
-		return CTConfig{}, err
+	if err := seen.require(attrOf(nlproto.EnumAttr, nlproto.A_CT_CONFIG)); err != nil {
+		return nftypes.TrackerConfig{}, err
 	}
 	return c, nil
 }
 
-func parseConfigNest(ad *netlink.AttributeDecoder) (CTConfig, error) {
+func parseConfigNest(ad *netlink.AttributeDecoder) (nftypes.TrackerConfig, error) {
 	var (
-		c        CTConfig
+		c        nftypes.TrackerConfig
 		seen     attrSet
 		timeouts attrSet
 	)
@@ -426,11 +438,12 @@ func parseConfigNest(ad *netlink.AttributeDecoder) (CTConfig, error) {
 			v := ad.Uint8() != 0
 			c.TCPLoose = &v
 		case nlproto.CT_CONFIG_A_TIMEOUTS:
-			c.Timeouts = make(map[uint16]uint32)
+			c.Timeouts = make(map[nftypes.Timeout]time.Duration)
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				for nad.Next() {
+					// Timeouts of a newer module are skipped.
 					if t := nad.Type(); t >= 1 && t <= nlproto.CT_TIMEOUT_A_MAX {
-						c.Timeouts[t] = nad.Uint32()
+						c.Timeouts[nftypes.Timeout(t)] = time.Duration(nad.Uint32()) * time.Second
 						timeouts.add(t)
 					}
 				}
@@ -442,18 +455,18 @@ func parseConfigNest(ad *netlink.AttributeDecoder) (CTConfig, error) {
 		seen.add(ad.Type())
 	}
 	if err := ad.Err(); err != nil {
-		return CTConfig{}, err
+		return nftypes.TrackerConfig{}, err
 	}
 	if err := seen.require(
-		attrName{nlproto.CT_CONFIG_A_LIMIT, "NFLAB_CT_CONFIG_A_LIMIT"},
-		attrName{nlproto.CT_CONFIG_A_TCP_LOOSE, "NFLAB_CT_CONFIG_A_TCP_LOOSE"},
-		attrName{nlproto.CT_CONFIG_A_TIMEOUTS, "NFLAB_CT_CONFIG_A_TIMEOUTS"},
+		attrOf(nlproto.EnumCTConfigAttr, nlproto.CT_CONFIG_A_LIMIT),
+		attrOf(nlproto.EnumCTConfigAttr, nlproto.CT_CONFIG_A_TCP_LOOSE),
+		attrOf(nlproto.EnumCTConfigAttr, nlproto.CT_CONFIG_A_TIMEOUTS),
 	); err != nil {
-		return CTConfig{}, fmt.Errorf("in NFLAB_A_CT_CONFIG: %w", err)
+		return nftypes.TrackerConfig{}, fmt.Errorf("in NFLAB_A_CT_CONFIG: %w", err)
 	}
 	for t := uint16(1); t <= nlproto.CT_TIMEOUT_A_MAX; t++ {
 		if timeouts&(1<<t) == 0 {
-			return CTConfig{}, fmt.Errorf("in NFLAB_CT_CONFIG_A_TIMEOUTS: missing timeout attribute %d", t)
+			return nftypes.TrackerConfig{}, fmt.Errorf("in NFLAB_CT_CONFIG_A_TIMEOUTS: missing timeout attribute %d", t)
 		}
 	}
 	return c, nil
@@ -465,6 +478,16 @@ type attrSet uint64
 type attrName struct {
 	typ  uint16
 	name string
+}
+
+// attrOf names attribute typ of enum e by its C name in nflab.h, such as
+// "NFLAB_CT_A_ID", for parse errors.
+func attrOf(e nlproto.Enum, typ uint16) attrName {
+	n, ok := e.Lookup(int64(typ))
+	if !ok {
+		panic(fmt.Sprintf("nlclient: attribute %d not in %s", typ, e.Tag))
+	}
+	return attrName{typ: typ, name: n.C}
 }
 
 func (s *attrSet) add(t uint16) { *s |= 1 << t }

@@ -50,10 +50,10 @@ func TestParseSample(t *testing.T) {
 	}
 	want := &Header{Groups: []Group{
 		{Consts: []Const{
-			{Name: "S_NAME", Line: 9, IsString: true, Str: `sam"ple`},
-			{Name: "S_VERSION", Line: 10, Int: 2},
-			{Name: "S_MASK", Line: 11, Int: 16},
-			{Name: "S_LONG", Line: 12, Int: 16},
+			{Name: "S_NAME", Line: 9, IsDefine: true, IsString: true, Str: `sam"ple`},
+			{Name: "S_VERSION", Line: 10, IsDefine: true, Int: 2},
+			{Name: "S_MASK", Line: 11, IsDefine: true, Int: 16},
+			{Name: "S_LONG", Line: 12, IsDefine: true, Int: 16},
 		}},
 		{Enum: "s_cmd", IsEnum: true, Consts: []Const{
 			{Name: "S_CMD_UNSPEC", Line: 16, Int: 0},
@@ -61,7 +61,7 @@ func TestParseSample(t *testing.T) {
 			{Name: "S_CMD_SET", Line: 18, Int: 2},
 			{Name: "S_CMD_DEL", Line: 18, Int: 3},
 			{Name: "__S_CMD_MAX", Line: 20, Int: 4},
-			{Name: "S_CMD_MAX", Line: 22, Int: 3},
+			{Name: "S_CMD_MAX", Line: 22, IsDefine: true, Int: 3},
 		}},
 		{Enum: "s_hook", IsEnum: true, Consts: []Const{
 			{Name: "S_HOOK_A", Line: 25, Int: 5},
@@ -69,10 +69,10 @@ func TestParseSample(t *testing.T) {
 			{Name: "S_HOOK_C", Line: 27, Int: 15},
 			{Name: "S_HOOK_D", Line: 28, Int: 7},
 			{Name: "__S_HOOK_MAX", Line: 29, Int: 8},
-			{Name: "S_HOOK_MAX", Line: 31, Int: 7},
+			{Name: "S_HOOK_MAX", Line: 31, IsDefine: true, Int: 7},
 		}},
 		{Consts: []Const{
-			{Name: "S_AFTER", Line: 32, Int: 7},
+			{Name: "S_AFTER", Line: 32, IsDefine: true, Int: 7},
 		}},
 	}}
 	if diff := cmp.Diff(want, h); diff != "" {
@@ -123,6 +123,30 @@ const (
 const (
 	AFTER = 7
 )
+
+// EnumCmd is enum s_cmd as a name table.
+var EnumCmd = Enum{
+	Tag:    "s_cmd",
+	Prefix: "S_CMD_",
+	Names: []Name{
+		{Value: 0, C: "S_CMD_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "S_CMD_GET", Short: "GET"},
+		{Value: 2, C: "S_CMD_SET", Short: "SET"},
+		{Value: 3, C: "S_CMD_DEL", Short: "DEL"},
+	},
+}
+
+// EnumHook is enum s_hook as a name table.
+var EnumHook = Enum{
+	Tag:    "s_hook",
+	Prefix: "S_HOOK_",
+	Names: []Name{
+		{Value: 5, C: "S_HOOK_A", Short: "A"},
+		{Value: 6, C: "S_HOOK_B", Short: "B"},
+		{Value: 15, C: "S_HOOK_C", Short: "C"},
+		{Value: 7, C: "S_HOOK_D", Short: "D"},
+	},
+}
 `
 	if diff := cmp.Diff(want, string(got)); diff != "" {
 		t.Fatalf("Generate (-want +got):\n%s", diff)

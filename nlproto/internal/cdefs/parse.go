@@ -1,5 +1,7 @@
 // Package cdefs reads the #define and enum constants of a small C header,
-// such as nflab.h, and writes them out as Go constants.
+// such as nflab.h, and writes them out as Go constants and name tables
+// (Generate), and as C assertions through which a C compiler checks what
+// it read (GenerateAsserts, CrossCheck).
 //
 // It understands only what a uapi protocol header needs and fails, naming
 // file and line, on anything else: a constant skipped silently would be a
@@ -20,12 +22,15 @@ import (
 type Const struct {
 	Name     string // the C name
 	Line     int
+	IsDefine bool // a #define; false for an enum member
 	IsString bool
 	Int      int64
 	Str      string
 }
 
-// A Group is a run of #defines, or one enum, in header order.
+// A Group is a run of #defines, or one enum, in header order. An enum's
+// group ends with the #defines that follow it and refer to its members,
+// such as "#define X_MAX (__X_MAX - 1)" (their IsDefine is set).
 type Group struct {
 	Enum   string // the enum's tag; empty for a run of #defines
 	IsEnum bool
@@ -145,7 +150,7 @@ func (p *parseState) define(lineno int, rest string) error {
 	if err := p.declare(lineno, name); err != nil {
 		return err
 	}
-	c := Const{Name: name, Line: lineno}
+	c := Const{Name: name, Line: lineno, IsDefine: true}
 	var refs []string
 	if strings.HasPrefix(value, `"`) {
 		s, err := strconv.Unquote(value)

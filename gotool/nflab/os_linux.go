@@ -4,8 +4,8 @@ package nflab
 
 import "github.com/nflab/nflab/gotool/internal/nlclient"
 
-func newBackend() (backend, error) {
-	c, err := nlclient.New()
+func newBackend(netns int) (backend, error) {
+	c, err := nlclient.Dial(netns)
 	if err != nil {
 		return nil, err
 	}

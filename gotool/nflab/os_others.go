@@ -7,6 +7,6 @@ import (
 	"fmt"
 )
 
-func newBackend() (backend, error) {
+func newBackend(int) (backend, error) {
 	return nil, fmt.Errorf("nflab: %w: the nflab module and generic netlink need Linux", errors.ErrUnsupported)
 }

@@ -1,4 +1,4 @@
-package nflab
+package nftypes
 
 import (
 	"encoding/json"

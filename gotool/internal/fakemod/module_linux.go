@@ -1,0 +1,392 @@
+//go:build linux
+
+// Package fakemod is a fake nflab kernel module for tests: it serves the
+// "nflab" generic netlink family, as nlproto/nflab.h documents it, on
+// in-memory netlink sockets (mdlayher/netlink's Socket interface, as
+// genltest's are, but with deadlines, multicast groups and concurrency).
+//
+// It answers the family lookup (with the operations list and the "ct"
+// multicast group), GET_VERSION, the hook counters, CT_GET as a do and as
+// a dump with a filter, CT_DELETE, CT_FLUSH, CT_COUNT, CT_STATS, the
+// tracker's settings and CT_GC, and rejects what the kernel rejects with
+// the errno and, where it has one, an extended ACK message. Conntrack
+// events go to the sockets that joined the "ct" group.
+//
+// Options.Next makes it speak protocol N+1: it reports PROTO_VERSION+1
+// (keeping PROTO_COMPAT), adds an attribute this client does not know to
+// every reply and nest, lists a command this client does not know, and
+// holds NextConn, an entry with an unknown status bit and TCP state.
+//
+// Install plugs a module into package nflab for one test, through
+// package testhook; nflab.Dial then returns a real *nflab.Client talking
+// to it:
+//
+//	m := fakemod.New(fakemod.Options{})
+//	m.Install(t)
+//	c, err := nflab.Dial(nil)
+package fakemod
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
+	"github.com/nflab/nflab/gotool/internal/testhook"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
+	"github.com/nflab/nflab/nlproto"
+	"golang.org/x/sys/unix"
+)
+
+// The family's numbers, as the kernel might assign them.
+const (
+	FamilyID = 0x1c
+	GroupID  = 7
+)
+
+// Version is the module version the fake reports.
+const Version = "0.1.0-fake"
+
+// Options configure a Module.
+type Options struct {
+	// Next makes the module speak protocol PROTO_VERSION+1; see the
+	// package documentation.
+	Next bool
+	// Protocol and Compat, when non-zero, override the protocol versions
+	// the module reports (after Next), to test incompatible modules.
+	Protocol, Compat uint32
+	// NoCompat leaves NFLAB_A_PROTO_COMPAT out of GET_VERSION, as modules
+	// before it did.
+	NoCompat bool
+	// Unprivileged makes the caller lack CAP_NET_ADMIN: admin commands
+	// and joining the "ct" group fail with EPERM.
+	Unprivileged bool
+	// Missing lists commands left out of the family's operations, as an
+	// older module would.
+	Missing []uint8
+}
+
+// NextConn is the entry a module with Options.Next holds from the start:
+// its status has a bit and its TCP state a value this client does not
+// know.
+var NextConn = nftypes.Conn{
+	ID: 1000,
+	Orig: nftypes.Tuple{Src: netip.MustParseAddr("10.9.9.1"), Dst: netip.MustParseAddr("10.9.9.2"),
+		Proto: nftypes.TCP, SrcPort: 4000, DstPort: 80},
+	Reply: nftypes.Tuple{Src: netip.MustParseAddr("10.9.9.2"), Dst: netip.MustParseAddr("10.9.9.1"),
+		Proto: nftypes.TCP, SrcPort: 80, DstPort: 4000},
+	Status:   nftypes.StatusConfirmed | 1<<20,
+	TCPState: nlproto.TCP_MAX + 1,
+	Timeout:  60 * time.Second,
+}
+
+// A Module is one fake nflab module. It is safe for concurrent use.
+type Module struct {
+	opts Options
+
+	mu       sync.Mutex
+	socks    map[*socket]bool
+	nextPID  uint32
+	conns    []nftypes.Conn
+	nextID   uint32
+	hooks    [nlproto.HOOK_MAX + 1]nftypes.HookStat
+	stats    nftypes.TrackerStats
+	cfg      nftypes.TrackerConfig
+	fail     map[uint8]failure
+	stall    map[uint8]bool
+	intr     int // dumps left to flag NLM_F_DUMP_INTR
+	unloaded bool
+	requests map[uint8]int
+}
+
+type failure struct {
+	errno unix.Errno
+	msg   string
+}
+
+// New returns a module with an empty table, the kernel's default settings
+// and a few counters set.
+func New(opts Options) *Module {
+	m := &Module{
+		opts:     opts,
+		socks:    make(map[*socket]bool),
+		nextID:   1,
+		fail:     make(map[uint8]failure),
+		stall:    make(map[uint8]bool),
+		requests: make(map[uint8]int),
+	}
+	for h := range m.hooks {
+		m.hooks[h] = nftypes.HookStat{Hook: nftypes.Hook(h), Packets: uint64(h + 1), Bytes: uint64(84 * (h + 1))}
+	}
+	limit, loose := uint32(65536), false
+	m.cfg = nftypes.TrackerConfig{Limit: &limit, TCPLoose: &loose, Timeouts: map[nftypes.Timeout]time.Duration{}}
+	for t, secs := range map[nftypes.Timeout]int{
+		nftypes.TimeoutTCPSynSent: 120, nftypes.TimeoutTCPSynRecv: 60, nftypes.TimeoutTCPEstablished: 432000,
+		nftypes.TimeoutTCPFinWait: 120, nftypes.TimeoutTCPCloseWait: 60, nftypes.TimeoutTCPLastAck: 30,
+		nftypes.TimeoutTCPTimeWait: 120, nftypes.TimeoutTCPClose: 10, nftypes.TimeoutUDPUnreplied: 30,
+		nftypes.TimeoutUDPAssured: 120, nftypes.TimeoutICMP: 30, nftypes.TimeoutTCPRetrans: 300,
+		nftypes.TimeoutTCPUnack: 300,
+	} {
+		m.cfg.Timeouts[t] = time.Duration(secs) * time.Second
+	}
+	if opts.Next {
+		m.conns = append(m.conns, NextConn)
+	}
+	return m
+}
+
+// Dial opens a socket to the module, as testhook.DialFunc; netns is
+// ignored.
+func (m *Module) Dial(netns int) (*genetlink.Conn, error) {
+	m.mu.Lock()
+	m.nextPID++
+	s := &socket{m: m, pid: 1000 + m.nextPID, groups: make(map[uint32]bool), wake: make(chan struct{}, 1)}
+	m.socks[s] = true
+	m.mu.Unlock()
+	return genetlink.NewConn(netlink.NewConn(s, s.pid)), nil
+}
+
+// Install makes nflab.Dial talk to m until the end of t. Tests that
+// install a module must not run in parallel with others that dial.
+func (m *Module) Install(t testing.TB) {
+	t.Helper()
+	t.Cleanup(testhook.Set(m.Dial))
+}
+
+func (m *Module) drop(s *socket) {
+	m.mu.Lock()
+	delete(m.socks, s)
+	m.mu.Unlock()
+}
+
+// Sockets returns how many sockets are open to the module.
+func (m *Module) Sockets() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.socks)
+}
+
+// Listeners returns how many sockets joined the "ct" group.
+func (m *Module) Listeners() int { return len(m.members()) }
+
+// Requests returns how many requests with command cmd the module got.
+func (m *Module) Requests(cmd uint8) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.requests[cmd]
+}
+
+func (m *Module) join(s *socket, group uint32) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if group == GroupID && m.opts.Unprivileged {
+		return unix.EPERM
+	}
+	s.mu.Lock()
+	s.groups[group] = true
+	s.mu.Unlock()
+	return nil
+}
+
+// AddConn adds c to the table, giving it an ID if it has none, and
+// announces it to the "ct" group. It returns the entry as stored.
+func (m *Module) AddConn(c nftypes.Conn) nftypes.Conn {
+	m.mu.Lock()
+	if c.ID == 0 {
+		c.ID = m.nextID
+		m.nextID++
+	}
+	m.conns = append(m.conns, c)
+	m.emitLocked(nftypes.EventNew, c)
+	m.mu.Unlock()
+	return c
+}
+
+// Conns returns the entries in the table.
+func (m *Module) Conns() []nftypes.Conn {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.conns)
+}
+
+// Config returns the tracker's settings.
+func (m *Module) Config() nftypes.TrackerConfig {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return cloneConfig(m.cfg)
+}
+
+func cloneConfig(c nftypes.TrackerConfig) nftypes.TrackerConfig {
+	limit, loose := *c.Limit, *c.TCPLoose
+	return nftypes.TrackerConfig{Limit: &limit, TCPLoose: &loose, Timeouts: maps(c.Timeouts)}
+}
+
+func maps(in map[nftypes.Timeout]time.Duration) map[nftypes.Timeout]time.Duration {
+	out := make(map[nftypes.Timeout]time.Duration, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}
+
+// Emit sends a notification of type typ about c to the sockets that
+// joined the "ct" group.
+func (m *Module) Emit(typ nftypes.ConnEventType, c nftypes.Conn) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.emitLocked(typ, c)
+}
+
+func (m *Module) emitLocked(typ nftypes.ConnEventType, c nftypes.Conn) {
+	cmd := map[nftypes.ConnEventType]uint8{
+		nftypes.EventNew:     nlproto.CMD_CT_EVENT_NEW,
+		nftypes.EventUpdate:  nlproto.CMD_CT_EVENT_UPDATE,
+		nftypes.EventDestroy: nlproto.CMD_CT_EVENT_DESTROY,
+	}[typ]
+	ae := netlink.NewAttributeEncoder()
+	m.encodeConn(ae, c)
+	m.extra(ae, nlproto.A_MAX+1)
+	b, err := ae.Encode()
+	if err != nil {
+		panic(err)
+	}
+	msg := genlMessage(cmd, b, 0, 0, 0)
+	for _, s := range m.membersLocked() {
+		s.deliver([]netlink.Message{msg})
+	}
+}
+
+// Overrun makes the next receive of every socket in the "ct" group fail
+// with ENOBUFS, as when the kernel drops notifications.
+func (m *Module) Overrun() {
+	for _, s := range m.members() {
+		s.deliver(nil)
+	}
+}
+
+func (m *Module) members() []*socket {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.membersLocked()
+}
+
+func (m *Module) membersLocked() []*socket {
+	var out []*socket
+	for s := range m.socks {
+		s.mu.Lock()
+		if s.groups[GroupID] {
+			out = append(out, s)
+		}
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// Fail makes every request with command cmd fail with errno and the
+// extended ACK message msg ("" for none); errno 0 stops that.
+func (m *Module) Fail(cmd uint8, errno unix.Errno, msg string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if errno == 0 {
+		delete(m.fail, cmd)
+		return
+	}
+	m.fail[cmd] = failure{errno, msg}
+}
+
+// Stall makes the module leave requests with command cmd unanswered (on
+// true) or answer them again (on false), to test cancellation.
+func (m *Module) Stall(cmd uint8, on bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stall[cmd] = on
+}
+
+// InterruptDumps flags the next n dumps NLM_F_DUMP_INTR.
+func (m *Module) InterruptDumps(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.intr = n
+}
+
+// Unload makes the family disappear, as rmmod does.
+func (m *Module) Unload() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.unloaded = true
+}
+
+func (m *Module) protocol() (version, compat uint32) {
+	version, compat = nlproto.PROTO_VERSION, nlproto.PROTO_COMPAT
+	if m.opts.Next {
+		version++
+	}
+	if m.opts.Protocol != 0 {
+		version = m.opts.Protocol
+	}
+	if m.opts.Compat != 0 {
+		compat = m.opts.Compat
+	}
+	return version, compat
+}
+
+// genlMessage builds a netlink message of the family carrying a generic
+// netlink header with cmd and the attributes b.
+func genlMessage(cmd uint8, b []byte, flags netlink.HeaderFlags, seq, pid uint32) netlink.Message {
+	data := append([]byte{cmd, nlproto.GENL_VERSION, 0, 0}, b...)
+	return netlink.Message{
+		Header: netlink.Header{Length: uint32(16 + len(data)), Type: FamilyID, Flags: flags, Sequence: seq, PID: pid},
+		Data:   data,
+	}
+}
+
+// errorMessage builds the NLMSG_ERROR the kernel sends for req: an ACK
+// for errno 0, else the error with the request and, if msg is not empty,
+// an extended ACK message.
+func errorMessage(req netlink.Message, errno unix.Errno, msg string) netlink.Message {
+	data := binary.NativeEndian.AppendUint32(nil, uint32(-int32(errno)))
+	flags := netlink.HeaderFlags(0)
+	hdr := req.Header
+	body := req.Data
+	if errno == 0 {
+		flags |= netlink.Capped
+		body = nil
+	}
+	hdr.Length = uint32(16 + len(body))
+	data = binary.NativeEndian.AppendUint32(data, hdr.Length)
+	data = binary.NativeEndian.AppendUint16(data, uint16(hdr.Type))
+	data = binary.NativeEndian.AppendUint16(data, uint16(hdr.Flags))
+	data = binary.NativeEndian.AppendUint32(data, hdr.Sequence)
+	data = binary.NativeEndian.AppendUint32(data, hdr.PID)
+	data = append(data, body...)
+	if msg != "" {
+		flags |= netlink.AcknowledgeTLVs
+		ae := netlink.NewAttributeEncoder()
+		ae.String(unix.NLMSGERR_ATTR_MSG, msg)
+		b, _ := ae.Encode()
+		data = append(data, b...)
+	}
+	return netlink.Message{
+		Header: netlink.Header{Length: uint32(16 + len(data)), Type: netlink.Error, Flags: flags, Sequence: req.Header.Sequence, PID: req.Header.PID},
+		Data:   data,
+	}
+}
+
+// fails answers a request with an error.
+func fails(req netlink.Message, errno unix.Errno, msg string) [][]netlink.Message {
+	return [][]netlink.Message{{errorMessage(req, errno, msg)}}
+}
+
+// rejects answers a request whose decoding failed with err.
+func rejects(req netlink.Message, err error) [][]netlink.Message {
+	var bad badRequest
+	if errors.As(err, &bad) {
+		return fails(req, unix.EINVAL, string(bad))
+	}
+	return fails(req, unix.EINVAL, "malformed attributes")
+}

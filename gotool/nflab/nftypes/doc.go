@@ -1,0 +1,14 @@
+// Package nftypes holds the types of package nflab: the values the nflab
+// module reports and takes, such as Conn, Tuple, ConnFilter and
+// TrackerConfig, with their names, their text and JSON forms and their
+// validation. As wgctrl's wgtypes, it is one set of types shared by the
+// public client and its internal netlink backend, which encodes and
+// decodes them directly.
+//
+// Enumerations (Hook, Proto, TCPState, Timeout, ConnEventType) print their
+// names; values this client does not know, sent by a newer module, print
+// as numbers in text and JSON, and as "TypeName(N)" from String. Their
+// Unmarshal methods accept names in any case, numbers and String's form.
+//
+// Validation errors are *ValidationError.
+package nftypes
