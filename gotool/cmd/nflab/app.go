@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/nflab/nflab/gotool/nflab"
 )
 
 // The command framework: commands are declared as leaves (use, help,
@@ -28,10 +30,12 @@ func init() {
 type app struct {
 	stdout *recWriter // records the first write error, reported at exit
 	stderr io.Writer
-	dial   func() (client, error)
+	dial   func(*nflab.DialOptions) (client, error)
 	hint   func() string // what to do when the module is not loaded
 
-	output outputFormat // -o, the one flag every command has
+	// The flags every command has.
+	output outputFormat // -o
+	netns  stringValue  // -n
 }
 
 // recWriter remembers the first error its writer returned, so that a
@@ -169,8 +173,8 @@ func (a *app) leaf(l leaf) *cobra.Command {
 			var c client
 			if !l.noDial {
 				var err error
-				if c, err = a.dial(); err != nil {
-					return failed("connecting to the module", err)
+				if c, err = a.connect(); err != nil {
+					return err
 				}
 				defer c.Close()
 			}
@@ -263,8 +267,10 @@ The conntrack(8) commands work at the top level too: -L, -G, -D, -F, -E,
 -C and -S are 'nflab ct list', 'get', 'delete', 'flush', 'events', 'count'
 and 'stats', with the same flags ('nflab -L -p tcp' is 'nflab ct list -p tcp').
 
-Everything is of the network namespace nflab runs in ('ip netns exec NS
-nflab ...'). Exit status: 0 success, 1 failure, 2 usage error.`,
+Everything is of the network namespace nflab runs in, or of the one -n
+names ('nflab -n NS ...' is 'ip netns exec NS nflab ...').
+
+Exit status: 0 success, 1 failure, 2 usage error.`,
 		run: func(cmd *cobra.Command, c client) (*output, error) { return runStatus(cmd.Context(), c) },
 	})
 	root.Args = unknownSubcommand
@@ -278,6 +284,9 @@ nflab ...'). Exit status: 0 success, 1 failure, 2 usage error.`,
 	a.output = "table"
 	root.PersistentFlags().VarP(once(&a.output), "output", "o", "output format: table or json")
 	must(root.RegisterFlagCompletionFunc("output", fixedValues("table", "json")))
+	root.PersistentFlags().VarP(once(&a.netns), "netns", "n",
+		"talk to the module in this network namespace: a name of 'ip netns' or a path such as /proc/PID/ns/net")
+	must(root.RegisterFlagCompletionFunc("netns", completeNetns))
 	for _, c := range conntrackCommands {
 		// Declared for the help and completion only: conntrackArgs
 		// rewrites them into the ct subcommands before cobra parses.

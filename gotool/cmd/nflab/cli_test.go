@@ -156,6 +156,7 @@ func TestRepeatedFlags(t *testing.T) {
 		{[]string{"ct", "config", "--tcp-loose", "--tcp-loose=false"}, "--tcp-loose"},
 		{[]string{"ct", "events", "-b", "1", "--buffer-size", "2"}, "--buffer-size"},
 		{[]string{"-L", "-p", "tcp", "-p", "udp"}, "--proto"},
+		{[]string{"-n", "a", "stats", "--netns", "b"}, "--netns"},
 	}
 	for _, tt := range tests {
 		got := runNoDial(t, tt.args...)
@@ -404,4 +405,29 @@ func (h *harness) runOrWatch(args ...string) result {
 		}
 	}
 	return h.run(args...)
+}
+
+func TestNetns(t *testing.T) {
+	h := newHarness(t, fakemod.Options{})
+	got := h.run("-n", "/proc/self/ns/net", "stats")
+	if got.Code != 0 || got.Stdout != wantTable || h.opts == nil || h.opts.NetNS <= 0 {
+		t.Errorf("-n /proc/self/ns/net stats = %+v, dial options %+v", got, h.opts)
+	}
+	got = h.run("stats", "--netns=/proc/self/ns/net", "-o", "json")
+	if got.Code != 0 || got.Stdout != wantHooksJSON || h.opts == nil || h.opts.NetNS <= 0 {
+		t.Errorf("--netns after the command = %+v, dial options %+v", got, h.opts)
+	}
+	if got := h.run("stats"); got.Code != 0 || h.opts != nil {
+		t.Errorf("without -n: %+v, dial options %+v; want none", got, h.opts)
+	}
+
+	name := "nflab-test-no-such-namespace"
+	got = h.run("-n", name, "ct", "list")
+	want := "nflab: opening network namespace " + name + ": open " + netnsDir + "/" + name + ": no such file or directory\n"
+	if diff := cmp.Diff(result{1, "", want}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if got := runNoDial(t, "-n", "", "stats"); got.Code != 2 {
+		t.Errorf("-n '' = %+v, want a usage error", got)
+	}
 }

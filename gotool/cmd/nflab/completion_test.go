@@ -56,6 +56,7 @@ func TestComplete(t *testing.T) {
 		// conntrack's commands complete as the ct subcommands.
 		{[]string{"-L", "-p", ""}, []string{"tcp", "udp", "icmp"}, noFile},
 		{[]string{"-E", "--state", "EST"}, []string{"ESTABLISHED"}, noFile},
+		{[]string{"-n", "nflab-test-no-such-namespace"}, []string{}, noFile},
 	}
 	for _, tt := range tests {
 		got, directive := complete(t, tt.args...)

@@ -26,9 +26,10 @@ import (
 // harness is a fake module installed for one test, and what the last run
 // asked of it.
 type harness struct {
-	t   *testing.T
-	m   *fakemod.Module
-	rec *recorder // of the last run that dialled; nil before
+	t    *testing.T
+	m    *fakemod.Module
+	rec  *recorder          // of the last run that dialled; nil before
+	opts *nflab.DialOptions // of the last dial
 }
 
 // newHarness installs a fake module holding conns. The module installed
@@ -51,8 +52,9 @@ func ctHarness(t *testing.T) *harness {
 // app returns an app writing to stdout and stderr that dials the module
 // through nflab.Dial.
 func (h *harness) app(stdout, stderr io.Writer) *app {
-	return &app{stdout: &recWriter{w: stdout}, stderr: stderr, hint: testHint, dial: func() (client, error) {
-		c, err := dial()
+	return &app{stdout: &recWriter{w: stdout}, stderr: stderr, hint: testHint, dial: func(opts *nflab.DialOptions) (client, error) {
+		h.opts = opts
+		c, err := dial(opts)
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +80,7 @@ func (h *harness) run(args ...string) result {
 func runNoDial(t *testing.T, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	a := &app{stdout: &recWriter{w: &stdout}, stderr: &stderr, hint: testHint, dial: func() (client, error) {
+	a := &app{stdout: &recWriter{w: &stdout}, stderr: &stderr, hint: testHint, dial: func(*nflab.DialOptions) (client, error) {
 		t.Fatalf("nflab %q dialled the module", args)
 		return nil, nil
 	}}
@@ -91,7 +93,7 @@ func runDialErr(t *testing.T, err error, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	a := &app{stdout: &recWriter{w: &stdout}, stderr: &stderr, hint: testHint,
-		dial: func() (client, error) { return nil, err }}
+		dial: func(*nflab.DialOptions) (client, error) { return nil, err }}
 	code := a.run(context.Background(), args)
 	return result{code, stdout.String(), stderr.String()}
 }

@@ -66,8 +66,8 @@ type client interface {
 	WatchConns(context.Context, *nflab.WatchOptions, func(nftypes.ConnEvent) error) error
 }
 
-func dial() (client, error) {
-	c, err := nflab.Dial(nil)
+func dial(opts *nflab.DialOptions) (client, error) {
+	c, err := nflab.Dial(opts)
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}

@@ -137,7 +137,7 @@ func (a *app) runVersion(ctx context.Context) (*output, error) {
 	var (
 		v        nftypes.Version
 		mismatch *nflab.ProtocolError
-		c, err   = a.dial()
+		c, err   = a.connect()
 	)
 	js := jsonVersion{Client: version}
 	table := func(w io.Writer) {
@@ -159,7 +159,7 @@ func (a *app) runVersion(ctx context.Context) (*output, error) {
 		}
 		return nil, failed("checking the protocol version", mismatch)
 	case err != nil:
-		return nil, failed("connecting to the module", err)
+		return nil, err
 	}
 	defer c.Close()
 	if v, err = c.Version(ctx); err != nil {
