@@ -172,7 +172,18 @@ func TestCancelWhileWaiting(t *testing.T) {
 	// A caller behind the dump gives up at its deadline...
 	wctx, wcancel := context.WithTimeout(bg, 50*time.Millisecond)
 	start := time.Now()
-	_, err := c.Version(wctx)
+	verr := make(chan error, 1)
+	go func() {
+		_, err := c.Version(wctx)
+		verr <- err
+	}()
+	var err error
+	select {
+	case err = <-verr:
+	case <-time.After(5 * time.Second):
+		dcancel()
+		t.Fatal("Version behind a stalled dump ignored its deadline")
+	}
 	wcancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Version behind a stalled dump = %v, want DeadlineExceeded", err)
