@@ -95,7 +95,8 @@ type backend interface {
 }
 
 // A Client talks to the nflab module in one network namespace. It is safe
-// for concurrent use by multiple goroutines.
+// for concurrent use by multiple goroutines. Dial makes one; the zero
+// Client is not usable.
 type Client struct {
 	b backend
 }

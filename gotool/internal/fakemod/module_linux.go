@@ -60,6 +60,9 @@ type Options struct {
 	// Protocol and Compat, when non-zero, override the protocol versions
 	// the module reports (after Next), to test incompatible modules.
 	Protocol, Compat uint32
+	// ExplicitProtocol makes the module report Protocol even when it is
+	// 0: a module older than PROTO_COMPAT.
+	ExplicitProtocol bool
 	// NoCompat leaves NFLAB_A_PROTO_COMPAT out of GET_VERSION, as modules
 	// before it did.
 	NoCompat bool
@@ -100,6 +103,9 @@ type Module struct {
 	fail     map[uint8]failure
 	stall    map[uint8]bool
 	intr     int // dumps left to flag NLM_F_DUMP_INTR
+	midDump  bool
+	held     []heldPart
+	netns    []int // the namespace of every Dial, in order
 	unloaded bool
 	requests map[uint8]int
 }
@@ -141,9 +147,10 @@ func New(opts Options) *Module {
 }
 
 // Dial opens a socket to the module, as testhook.DialFunc; netns is
-// ignored.
+// recorded (see DialedNetNS), not entered.
 func (m *Module) Dial(netns int) (*genetlink.Conn, error) {
 	m.mu.Lock()
+	m.netns = append(m.netns, netns)
 	m.nextPID++
 	s := &socket{m: m, pid: 1000 + m.nextPID, groups: make(map[uint32]bool), wake: make(chan struct{}, 1)}
 	m.socks[s] = true
@@ -307,6 +314,55 @@ func (m *Module) Stall(cmd uint8, on bool) {
 	m.stall[cmd] = on
 }
 
+// A heldPart is a datagram of a dump kept back by StallMidDump.
+type heldPart struct {
+	s  *socket
+	dg []netlink.Message
+}
+
+// StallMidDump makes the module send only the first datagram of each
+// answer that has more (a dump of two entries or more) and keep the rest
+// back (on true), until ResumeDumps; false stops holding back.
+func (m *Module) StallMidDump(on bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.midDump = on
+}
+
+// ResumeDumps sends the datagrams StallMidDump kept back to their
+// sockets; a socket closed meanwhile gets nothing.
+func (m *Module) ResumeDumps() {
+	m.mu.Lock()
+	held := m.held
+	m.held = nil
+	m.mu.Unlock()
+	for _, h := range held {
+		h.s.deliver(h.dg)
+	}
+}
+
+// holdBack returns the datagrams of an answer to send now, keeping back
+// the others when StallMidDump is on.
+func (m *Module) holdBack(s *socket, dgs [][]netlink.Message) [][]netlink.Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.midDump || len(dgs) < 2 {
+		return dgs
+	}
+	for _, dg := range dgs[1:] {
+		m.held = append(m.held, heldPart{s, dg})
+	}
+	return dgs[:1]
+}
+
+// DialedNetNS returns the namespace argument of every Dial so far, in
+// order: the client's DialOptions.NetNS, for each socket it opened.
+func (m *Module) DialedNetNS() []int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.netns)
+}
+
 // InterruptDumps flags the next n dumps NLM_F_DUMP_INTR.
 func (m *Module) InterruptDumps(n int) {
 	m.mu.Lock()
@@ -326,7 +382,7 @@ func (m *Module) protocol() (version, compat uint32) {
 	if m.opts.Next {
 		version++
 	}
-	if m.opts.Protocol != 0 {
+	if m.opts.Protocol != 0 || m.opts.ExplicitProtocol {
 		version = m.opts.Protocol
 	}
 	if m.opts.Compat != 0 {

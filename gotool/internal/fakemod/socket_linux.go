@@ -66,7 +66,7 @@ func (s *socket) Send(m netlink.Message) error {
 		m.Header.PID = s.pid
 	}
 	if dgs := s.m.handle(m); dgs != nil {
-		for _, dg := range dgs {
+		for _, dg := range s.m.holdBack(s, dgs) {
 			s.deliver(dg)
 		}
 	}

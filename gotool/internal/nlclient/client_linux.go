@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mdlayher/genetlink"
@@ -21,8 +22,9 @@ import (
 )
 
 // A Client is a generic netlink connection bound to the nflab family.
-// It is safe for concurrent use: mu makes each request and its replies,
-// a whole dump included, one exchange on the request socket.
+// It is safe for concurrent use: sem makes each request and its replies,
+// a whole dump included, one exchange on the request socket, and a caller
+// waiting for its turn still honours its context and Close.
 //
 // A context that ends an exchange early leaves the socket with a deadline
 // set and, for a dump, parts of the reply unread; the socket is then
@@ -37,7 +39,14 @@ type Client struct {
 	closeLife context.CancelFunc
 	closeOnce sync.Once
 
-	mu   sync.Mutex
+	// nsMu keeps Close from closing netns while a socket is being opened
+	// in it: a watch opens its socket without holding sem.
+	nsMu sync.RWMutex
+
+	// sem holds one token; whoever holds it owns conn. It is a channel,
+	// not a mutex, so that a caller waiting behind a long dump can give
+	// up when its context is done or the client is closed.
+	sem  chan struct{}
 	conn *genetlink.Conn // the request socket; nil when discarded or closed
 }
 
@@ -127,7 +136,7 @@ func newClient(open func() (*genetlink.Conn, error), ns *os.File) (*Client, erro
 		}
 		return nil, wrapErr("look up generic netlink family "+nlproto.GENL_NAME, err)
 	}
-	c := &Client{family: f, open: open, netns: ns, conn: conn}
+	c := &Client{family: f, open: open, netns: ns, conn: conn, sem: make(chan struct{}, 1)}
 	c.life, c.closeLife = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -150,18 +159,33 @@ func initClient(conn *genetlink.Conn) (*Client, error) {
 func (c *Client) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
+		// Wakes the exchange under way, if any, and every watch; the
+		// exchange then gives the token back.
 		c.closeLife()
-		c.mu.Lock()
+		c.sem <- struct{}{}
 		if c.conn != nil {
 			err = c.conn.Close()
 			c.conn = nil
 		}
-		c.mu.Unlock()
+		<-c.sem
+		c.nsMu.Lock()
 		if c.netns != nil {
 			_ = c.netns.Close()
 		}
+		c.nsMu.Unlock()
 	})
 	return err
+}
+
+// openSocket opens a new socket in the client's namespace, or fails with
+// net.ErrClosed once Close has been called.
+func (c *Client) openSocket() (*genetlink.Conn, error) {
+	c.nsMu.RLock()
+	defer c.nsMu.RUnlock()
+	if c.life.Err() != nil {
+		return nil, net.ErrClosed
+	}
+	return c.open()
 }
 
 // Supports reports whether the module's family lists command cmd. A
@@ -171,9 +195,17 @@ func (c *Client) Supports(cmd uint8) bool {
 	return cmd == 0 || c.family.ops == nil || c.family.ops[cmd]
 }
 
-// exchange runs fn on the request socket, alone. It ends fn early when ctx
-// is done or the client is closed, by setting a deadline in the past on
-// the socket, and then discards the socket.
+// exchange runs fn on the request socket, alone, and turns its error
+// into the error of op (see opErr). It ends fn early when ctx is done or
+// the client is closed, by setting a deadline in the past on the socket.
+//
+// The socket is discarded, and the next exchange opens a new one, whenever
+// it may hold a reply nobody will read: after a deadline, and after any
+// failure other than the kernel's answer to the request (an errno in an
+// NLMSG_ERROR or NLMSG_DONE), such as a receive error, a truncated
+// datagram or a reply that does not match the request. mdlayher/netlink
+// reports an NLMSG_ERROR without checking its sequence number, so a
+// socket with stale replies must never be reused.
 func (c *Client) exchange(ctx context.Context, op string, cmd uint8, fn func(conn *genetlink.Conn) error) error {
 	if !c.Supports(cmd) {
 		return &OpError{Op: op, Err: errors.ErrUnsupported,
@@ -182,15 +214,24 @@ func (c *Client) exchange(ctx context.Context, op string, cmd uint8, fn func(con
 	if err := ctx.Err(); err != nil {
 		return &OpError{Op: op, Err: err}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return &OpError{Op: op, Err: ctx.Err()}
+	case <-c.life.Done():
+		return &OpError{Op: op, Err: net.ErrClosed}
+	}
+	defer func() { <-c.sem }()
 	if c.life.Err() != nil {
 		return &OpError{Op: op, Err: net.ErrClosed}
 	}
+	if err := ctx.Err(); err != nil {
+		return &OpError{Op: op, Err: err}
+	}
 	if c.conn == nil {
-		conn, err := c.open()
+		conn, err := c.openSocket()
 		if err != nil {
-			return err
+			return asOpError(op, err)
 		}
 		c.conn = conn
 	}
@@ -199,18 +240,44 @@ func (c *Client) exchange(ctx context.Context, op string, cmd uint8, fn func(con
 	stopCtx := context.AfterFunc(ctx, wake)
 	stopLife := context.AfterFunc(c.life, wake)
 	err := fn(conn)
-	if !stopCtx() || !stopLife() {
-		// The deadline is set, or about to be: never reuse the socket.
+	// Both stop functions must run: one left registered on c.life would
+	// keep the socket referenced until Close.
+	ctxFired, lifeFired := !stopCtx(), !stopLife()
+	if ctxFired || lifeFired || !reusable(err) {
 		_ = conn.Close()
 		c.conn = nil
-		if err != nil {
-			if c.life.Err() != nil {
-				return &OpError{Op: op, Err: net.ErrClosed}
-			}
-			return &OpError{Op: op, Err: ctx.Err()}
-		}
 	}
-	return err
+	switch {
+	case err == nil:
+		return nil
+	case lifeFired || c.life.Err() != nil:
+		return &OpError{Op: op, Err: net.ErrClosed}
+	case ctxFired:
+		return &OpError{Op: op, Err: ctx.Err()}
+	case errors.Is(err, ErrDumpInterrupted):
+		return err
+	case c.conn == nil:
+		// Not the kernel's answer; the socket is gone, so do not ask it
+		// whether the family is still there.
+		return wrapErr(op, err)
+	}
+	return c.opErr(conn, op, err)
+}
+
+// reusable reports whether the request socket is clean after a request
+// that failed with err: the request was answered in full, by replies or by
+// the kernel's errno (which mdlayher/netlink reports as a bare
+// syscall.Errno, whereas a failed system call is an *os.SyscallError).
+func reusable(err error) bool {
+	if err == nil || errors.Is(err, ErrDumpInterrupted) {
+		return true
+	}
+	var oe *netlink.OpError
+	if !errors.As(err, &oe) {
+		return false
+	}
+	_, ok := oe.Err.(syscall.Errno)
+	return ok
 }
 
 // Version asks the module for its version and protocol versions.
@@ -397,10 +464,7 @@ func (c *Client) count(ctx context.Context, op string, cmd uint8, encode func(*n
 func (c *Client) ack(ctx context.Context, op string, req genetlink.Message) error {
 	return c.exchange(ctx, op, req.Header.Command, func(conn *genetlink.Conn) error {
 		_, err := conn.Execute(req, c.family.ID, netlink.Request|netlink.Acknowledge)
-		if err != nil {
-			return c.opErr(conn, op, err)
-		}
-		return nil
+		return err
 	})
 }
 
@@ -418,10 +482,7 @@ func (c *Client) do(ctx context.Context, op string, req genetlink.Message) (gene
 	err := c.exchange(ctx, op, req.Header.Command, func(conn *genetlink.Conn) error {
 		var err error
 		msgs, err = conn.Execute(req, c.family.ID, netlink.Request)
-		if err != nil {
-			return c.opErr(conn, op, err)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return genetlink.Message{}, err
@@ -442,13 +503,7 @@ func (c *Client) dump(ctx context.Context, op string, req genetlink.Message) ([]
 	err := c.exchange(ctx, op, req.Header.Command, func(conn *genetlink.Conn) error {
 		var err error
 		msgs, err = dump(conn, c.family.ID, req)
-		switch {
-		case errors.Is(err, ErrDumpInterrupted):
-			return err
-		case err != nil:
-			return c.opErr(conn, op, err)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -545,6 +600,15 @@ func wrapErr(op string, err error) error {
 // unwrapNetlink returns the errno inside a netlink error, or err.
 func unwrapNetlink(err error) error {
 	return wrapErr("", err).(*OpError).Err
+}
+
+// asOpError returns err if it is an *OpError already, else wraps it.
+func asOpError(op string, err error) error {
+	var oe *OpError
+	if errors.As(err, &oe) {
+		return err
+	}
+	return wrapErr(op, err)
 }
 
 func malformed(op string, err error) error {

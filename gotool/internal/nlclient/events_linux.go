@@ -23,19 +23,9 @@ import (
 // The socket is opened in the client's network namespace. See watch for
 // the rest.
 func (c *Client) WatchConns(ctx context.Context, readBuffer int, fn func(nftypes.ConnEvent) error) error {
-	if c.life.Err() != nil {
-		return &OpError{Op: "watch connections", Err: net.ErrClosed}
-	}
-	conn, err := c.open()
-	if c.life.Err() != nil {
-		// Closed meanwhile: the pinned namespace may be gone already.
-		if err == nil {
-			_ = conn.Close()
-		}
-		return &OpError{Op: "watch connections", Err: net.ErrClosed}
-	}
+	conn, err := c.openSocket()
 	if err != nil {
-		return err
+		return asOpError("watch connections", err)
 	}
 	defer conn.Close()
 	return c.watch(ctx, conn, readBuffer, fn)
@@ -130,15 +120,11 @@ func (c *Client) ctGroup(ctx context.Context) (uint32, error) {
 		f, err = getFamily(conn)
 		return err
 	})
-	if errors.Is(err, unix.ENOENT) || (err == nil && f.ID != c.family.ID) {
+	if errors.Is(err, ErrNotLoaded) || errors.Is(err, unix.ENOENT) || (err == nil && f.ID != c.family.ID) {
 		return 0, ErrNotLoaded
 	}
-	var oe *OpError
-	if errors.As(err, &oe) {
-		return 0, err
-	}
 	if err != nil {
-		return 0, wrapErr(op, err)
+		return 0, err
 	}
 	for _, g := range f.Groups {
 		if g.Name == nlproto.MCGRP_CT {

@@ -65,3 +65,40 @@ func TestDialKernel(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count descriptors: %v", err)
+	}
+	return len(ents)
+}
+
+// TestDialLeaksNoDescriptor dials the running kernel, in the caller's
+// namespace and through a descriptor that is no namespace, and checks that
+// a failed Dial closes what it opened, its copy of the descriptor
+// included, and leaves the caller's descriptor open.
+func TestDialLeaksNoDescriptor(t *testing.T) {
+	notNS, err := os.Open("/dev/null")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer notNS.Close()
+	before := openFDs(t)
+	for range 10 {
+		if c, err := Dial(0); err == nil {
+			c.Close()
+		}
+		if c, err := Dial(int(notNS.Fd())); err == nil {
+			c.Close()
+			t.Fatal("Dial with /dev/null as namespace succeeded")
+		}
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open before, %d after", before, after)
+	}
+	if _, err := notNS.Stat(); err != nil {
+		t.Errorf("the caller's descriptor: %v", err)
+	}
+}

@@ -220,7 +220,11 @@ next:
 				continue
 			}
 		}
-		return invalidf("status", "unknown status %q (want SEEN_REPLY, ASSURED, CONFIRMED or DYING)", part)
+		known := make([]string, len(statusNames))
+		for i, n := range statusNames {
+			known[i] = n.name
+		}
+		return invalidf("status", "unknown status %q (want one of %s, or hex bits)", part, strings.Join(known, ", "))
 	}
 	*s = v
 	return nil
