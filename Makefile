@@ -145,14 +145,16 @@ style: $(NFLAB_CACHE)/checkpatch/checkpatch.pl
 		nlproto/zz_static_assert.h
 	perl $< --strict --no-tree --quiet --ignore LINUX_VERSION_CODE -f kmod/compat.h
 
+# The protocol's Go constants from nflab.h, and the README's CLI reference
+# from the CLI's command declarations.
 generate:
-	$(GO) generate ./nlproto
+	$(GO) generate ./nlproto ./gotool/cmd/nflab
 
 generate-check:
-	@$(GO) generate ./nlproto
-	@git diff --exit-code --stat -- nlproto && \
+	@$(GO) generate ./nlproto ./gotool/cmd/nflab
+	@git diff --exit-code --stat -- nlproto README.md && \
 		test -z "$$(git ls-files --others --exclude-standard -- nlproto)" || \
-		{ echo "nlproto: generated files are stale; run 'make generate' and commit" >&2; exit 1; }
+		{ echo "generated files (nlproto, the README's CLI reference) are stale; run 'make generate' and commit" >&2; exit 1; }
 
 # The CI workflow, checked as GitHub would read it.
 lint-ci:
