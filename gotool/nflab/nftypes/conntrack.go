@@ -123,13 +123,7 @@ func (s *TCPState) UnmarshalJSON(b []byte) error {
 // writes.
 func (s *TCPState) UnmarshalText(b []byte) error {
 	str := string(b)
-	for i, name := range tcpStateNames {
-		if strings.EqualFold(str, name) {
-			*s = TCPState(i)
-			return nil
-		}
-	}
-	if n, ok := parseEnumNumber(str, "TCPState", 8); ok {
+	if n, ok := parseEnum(str, tcpStateNames, "TCPState", 8); ok {
 		*s = TCPState(n)
 		return nil
 	}
@@ -299,13 +293,7 @@ func (t *Timeout) UnmarshalJSON(b []byte) error {
 // writes.
 func (t *Timeout) UnmarshalText(b []byte) error {
 	s := string(b)
-	for _, u := range Timeouts() {
-		if strings.EqualFold(s, u.String()) {
-			*t = u
-			return nil
-		}
-	}
-	if n, ok := parseEnumNumber(s, "Timeout", 16); ok {
+	if n, ok := parseEnum(s, timeoutNames, "Timeout", 16); ok {
 		*t = Timeout(n)
 		return nil
 	}

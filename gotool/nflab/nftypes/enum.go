@@ -88,3 +88,15 @@ func nameTable(e nlproto.Enum, lower bool, skip ...string) []string {
 	}
 	return names
 }
+
+// parseEnum reads an enumeration from text: a name of names in any case
+// (its index is the value; "" slots never match), or a number as
+// parseEnumNumber reads it.
+func parseEnum(s string, names []string, typeName string, bits int) (uint64, bool) {
+	for i, name := range names {
+		if name != "" && strings.EqualFold(s, name) {
+			return uint64(i), true
+		}
+	}
+	return parseEnumNumber(s, typeName, bits)
+}

@@ -2,7 +2,6 @@ package nftypes
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/nflab/nflab/nlproto"
 )
@@ -55,13 +54,7 @@ func (t ConnEventType) MarshalJSON() ([]byte, error) { return enumJSON(t.name(),
 // writes.
 func (t *ConnEventType) UnmarshalText(b []byte) error {
 	s := string(b)
-	for i, name := range eventNames[1:] {
-		if strings.EqualFold(s, name) {
-			*t = ConnEventType(i + 1)
-			return nil
-		}
-	}
-	if n, ok := parseEnumNumber(s, "ConnEventType", 8); ok {
+	if n, ok := parseEnum(s, eventNames, "ConnEventType", 8); ok {
 		*t = ConnEventType(n)
 		return nil
 	}

@@ -3,7 +3,6 @@ package nftypes
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/nflab/nflab/nlproto"
 )
@@ -59,13 +58,7 @@ func (h Hook) MarshalJSON() ([]byte, error) { return enumJSON(h.name(), uint64(h
 // UnmarshalText accepts a name in any case, a number, or what String writes.
 func (h *Hook) UnmarshalText(b []byte) error {
 	s := string(b)
-	for i, name := range hookNames {
-		if strings.EqualFold(s, name) {
-			*h = Hook(i)
-			return nil
-		}
-	}
-	if n, ok := parseEnumNumber(s, "Hook", 32); ok {
+	if n, ok := parseEnum(s, hookNames, "Hook", 32); ok {
 		*h = Hook(n)
 		return nil
 	}
