@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nflab/nflab/gotool/internal/fakemod"
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
+	"github.com/nflab/nflab/nlproto"
 )
 
 // TestConntrackCommands checks that conntrack(8)'s commands at the top
@@ -432,5 +433,64 @@ func TestNetns(t *testing.T) {
 	}
 	if got := runNoDial(t, "-n", "", "stats"); got.Code != 2 {
 		t.Errorf("-n '' = %+v, want a usage error", got)
+	}
+}
+
+// TestNamesFromHeader checks that the names the flags take, complete and
+// list in their help and errors are nflab.h's, through the library, and
+// that a value the header does not name is a number.
+func TestNamesFromHeader(t *testing.T) {
+	var timeouts []string
+	for _, n := range nlproto.EnumCTTimeoutAttr.Names {
+		if n.Short != "UNSPEC" {
+			timeouts = append(timeouts, n.Lower())
+		}
+	}
+	for _, tt := range []struct {
+		what      string
+		got, want []string
+	}{
+		{"TCP states", stateNames(), nlproto.EnumTCPState.Shorts()},
+		{"status bits", statusNames, nlproto.EnumCTStatus.Shorts()},
+		{"timeouts", timeoutNames(), timeouts},
+		{"protocols", protoNames(), []string{nftypes.TCP.String(), nftypes.UDP.String(), nftypes.ICMP.String()}},
+	} {
+		if diff := cmp.Diff(tt.want, tt.got); diff != "" {
+			t.Errorf("%s (-nflab.h +cli):\n%s", tt.what, diff)
+		}
+	}
+	for _, h := range nlproto.EnumHook.Names {
+		if got := enumOf(nftypes.Hook(h.Value)).String(); got != h.Short {
+			t.Errorf("hook %d = %q, want %q", h.Value, got, h.Short)
+		}
+	}
+	for _, e := range nlproto.EnumCmd.Sub("CT_EVENT_").Names {
+		typ := nftypes.EventNew + nftypes.ConnEventType(e.Value-nlproto.EnumCmd.Sub("CT_EVENT_").Names[0].Value)
+		if got := enumOf(typ).String(); got != e.Lower() {
+			t.Errorf("event %s = %q", e.C, got)
+		}
+	}
+	unknown := []enum{
+		enumOf(nftypes.TCPState(len(nlproto.EnumTCPState.Names))),
+		enumOf(nftypes.Hook(len(nlproto.EnumHook.Names))),
+		enumOf(nftypes.Timeout(len(nlproto.EnumCTTimeoutAttr.Names))),
+		enumOf(nftypes.Proto(132)),
+		enumOf(nftypes.ConnEventType(200)),
+	}
+	for _, e := range unknown {
+		if b, _ := e.MarshalJSON(); e.name != "" || string(b) != strconv.FormatUint(e.num, 10) {
+			t.Errorf("unknown value %d: name %q, JSON %s", e.num, e.name, b)
+		}
+	}
+	// The help and errors list them.
+	got := runNoDial(t, "ct", "list", "--status", "BOGUS")
+	if want := "want " + orList(nlproto.EnumCTStatus.Shorts()) + ", separated by commas"; !strings.Contains(got.Stderr, want) {
+		t.Errorf("--status error %q lacks %q", got.Stderr, want)
+	}
+	help := runNoDial(t, "ct", "list", "--help").Stdout
+	for _, want := range []string{strings.Join(nlproto.EnumCTStatus.Shorts(), ","), strings.Join(nlproto.EnumTCPState.Shorts(), ", ")} {
+		if !strings.Contains(help, want) {
+			t.Errorf("ct list --help lacks %q", want)
+		}
 	}
 }

@@ -386,7 +386,7 @@ Output (without settings):
 					fmt.Fprintf(tw, "limit\t%d\n", *cfg.Limit)
 					fmt.Fprintf(tw, "tcp_loose\t%t\n", *cfg.TCPLoose)
 					for _, t := range timeoutOrder(cfg.Timeouts) {
-						fmt.Fprintf(tw, "%s\t%ds\n", timeoutName(t), int64(cfg.Timeouts[t]/time.Second))
+						fmt.Fprintf(tw, "%s\t%ds\n", enumOf(t), int64(cfg.Timeouts[t]/time.Second))
 					}
 					tw.Flush()
 				},
@@ -454,7 +454,7 @@ func (t jsonTimeouts) MarshalJSON() ([]byte, error) {
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendQuote(b, timeoutName(k))
+		b = strconv.AppendQuote(b, enumOf(k).String())
 		b = append(b, ':')
 		b = strconv.AppendInt(b, int64(t[k]/time.Second), 10)
 	}
@@ -553,7 +553,7 @@ func tupleJSON(t nftypes.Tuple) jsonTuple {
 func connJSON(c nftypes.Conn) jsonConn {
 	jc := jsonConn{
 		ID:           c.ID,
-		Proto:        protoEnum(c.Orig.Proto),
+		Proto:        enumOf(c.Orig.Proto),
 		Orig:         tupleJSON(c.Orig),
 		Reply:        tupleJSON(c.Reply),
 		Status:       c.Status.Names(),
@@ -565,7 +565,7 @@ func connJSON(c nftypes.Conn) jsonConn {
 		Start:        c.Start,
 	}
 	if c.Orig.Proto == nftypes.TCP {
-		s := stateEnum(c.TCPState)
+		s := enumOf(c.TCPState)
 		jc.TCPState = &s
 	}
 	return jc
@@ -584,14 +584,14 @@ func writeConnTable(w io.Writer, conns []nftypes.Conn) {
 			sport, dport = "id="+strconv.Itoa(int(o.ICMPID)), "type="+strconv.Itoa(int(o.ICMPType))
 		}
 		if o.Proto == nftypes.TCP {
-			state = stateEnum(c.TCPState).String()
+			state = enumOf(c.TCPState).String()
 		}
 		status := "-"
 		if c.Status != 0 {
 			status = strings.Join(c.Status.Names(), ",")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\t%d/%d\n",
-			protoEnum(o.Proto), o.Src, o.Dst, sport, dport, state, status, int64(c.Timeout/time.Second),
+			enumOf(o.Proto), o.Src, o.Dst, sport, dport, state, status, int64(c.Timeout/time.Second),
 			c.PacketsOrig, c.PacketsReply, c.BytesOrig, c.BytesReply)
 	}
 	tw.Flush()
