@@ -270,7 +270,13 @@ and 'stats', with the same flags ('nflab -L -p tcp' is 'nflab ct list -p tcp').
 Everything is of the network namespace nflab runs in, or of the one -n
 names ('nflab -n NS ...' is 'ip netns exec NS nflab ...').
 
+Output (without a command):
+  table: "module V, protocol N", then the table of 'nflab stats'
+  json:  one line, {"client":"X","module":"Y","protocol":N,"hooks":[...]},
+         the fields of 'nflab version -o json' and 'nflab stats -o json'
+
 Exit status: 0 success, 1 failure, 2 usage error.`,
+		example: "  nflab -o json\n  nflab -L -p tcp --state ESTABLISHED\n  nflab -E -o json",
 		run: func(cmd *cobra.Command, c client) (*output, error) { return runStatus(cmd.Context(), c) },
 	})
 	root.Args = unknownSubcommand

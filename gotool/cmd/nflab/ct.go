@@ -168,6 +168,7 @@ CAP_NET_ADMIN.
 Output:
   table: "deleted N"
   json:  one line, {"deleted":N}`,
+		example: "  nflab ct delete -p tcp -s 10.0.1.2 -d 10.0.2.2 --sport 40000 --dport 80\n  nflab -D -p udp --dport 9999",
 		check: func(*cobra.Command) (err error) {
 			if whole = f.wholeTuple(); whole {
 				t, err = f.tuple()
@@ -212,6 +213,7 @@ func (a *app) ctFlushCmd() *cobra.Command {
 Output:
   table: "flushed N"
   json:  one line, {"deleted":N}`,
+		example: "  nflab ct flush -p icmp\n  nflab -F -o json",
 		check: func(*cobra.Command) (err error) {
 			filter, err = f.filter()
 			return err
