@@ -48,6 +48,10 @@ func TestConntrackCommands(t *testing.T) {
 		{[]string{"-S", "-o", "json"}, []string{"ct", "stats", "-o", "json"}},
 		{[]string{"--stats"}, []string{"ct", "stats"}},
 		{[]string{"-L", "-h"}, []string{"ct", "list", "--help"}},
+		// A group of short flags led by the command, as getopt takes it.
+		{[]string{"-Lptcp"}, []string{"ct", "list", "-p", "tcp"}},
+		{[]string{"-Lp", "tcp", "-ojson"}, []string{"ct", "list", "-p", "tcp", "-o", "json"}},
+		{[]string{"-o", "json", "-S"}, []string{"ct", "stats", "-o", "json"}},
 	}
 	for _, tt := range tests {
 		// One module at a time: the last installed is the one dialled.
@@ -88,6 +92,9 @@ func TestConntrackCommands(t *testing.T) {
 		{[]string{"stats", "-S"}, `nflab stats: unknown shorthand flag: 'S' in -S; run 'nflab help stats'`},
 		{[]string{"-L", "--icmp-id", "1"}, `nflab ct list: unknown flag: --icmp-id; run 'nflab help ct list'`},
 		{[]string{"-L", "extra"}, `nflab ct list: unexpected argument "extra"; run 'nflab help ct list'`},
+		{[]string{"-Lptcp", "-D"}, `nflab: -L and -D are both commands; give one; run 'nflab help'`},
+		{[]string{"--dump=true"}, `nflab: --dump takes no value; run 'nflab help'`},
+		{[]string{"-o", "json", "--event=false"}, `nflab: --event takes no value; run 'nflab help'`},
 	} {
 		got := runNoDial(t, tt.args...)
 		if diff := cmp.Diff(result{2, "", tt.want + "\n"}, got); diff != "" {
