@@ -501,3 +501,36 @@ func TestNamesFromHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestCTStatsNames checks that ct stats names its counters as nflab.h's
+// NFLAB_CT_STATS_A_* do, in the same order.
+func TestCTStatsNames(t *testing.T) {
+	var want []string
+	for _, n := range nlproto.EnumCTStatsAttr.Names {
+		if n.Short != "UNSPEC" && n.Short != "PAD" {
+			want = append(want, n.Lower())
+		}
+	}
+	got := newHarness(t, fakemod.Options{}).run("ct", "stats")
+	var rows []string
+	for l := range strings.Lines(got.Stdout) {
+		rows = append(rows, strings.Fields(l)[0])
+	}
+	if got.Code != 0 || len(rows) == 0 || rows[0] != "COUNTER" {
+		t.Fatalf("ct stats = %+v", got)
+	}
+	if diff := cmp.Diff(want, rows[1:]); diff != "" {
+		t.Errorf("table rows (-nflab.h +got):\n%s", diff)
+	}
+	var js bytes.Buffer
+	if err := writeJSON(&js, jsonCTStats{}); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, kv := range strings.Split(strings.Trim(js.String(), "{}\n"), ",") {
+		keys = append(keys, strings.Trim(strings.Split(kv, ":")[0], `"`))
+	}
+	if diff := cmp.Diff(want, keys); diff != "" {
+		t.Errorf("JSON keys (-nflab.h +got):\n%s", diff)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -274,7 +275,9 @@ Output:
 	})
 }
 
-// jsonCTStats is the documented "nflab ct stats -o json" shape.
+// jsonCTStats is the documented "nflab ct stats -o json" shape, and the
+// rows of the table; its names are nflab.h's NFLAB_CT_STATS_A_* in lower
+// case (a test checks).
 type jsonCTStats struct {
 	Found         uint64 `json:"found"`
 	New           uint64 `json:"new"`
@@ -306,19 +309,15 @@ Output:
 			if err != nil {
 				return nil, failed("reading the conntrack counters", err)
 			}
-			return &output{json: jsonCTStats(s), table: func(w io.Writer) {
+			js := jsonCTStats(s)
+			return &output{json: js, table: func(w io.Writer) {
+				// The rows are the JSON's fields, named as in the JSON.
 				tw := newTable(w)
 				fmt.Fprintln(tw, "COUNTER\tVALUE")
-				for _, row := range []struct {
-					name string
-					v    uint64
-				}{
-					{"found", s.Found}, {"new", s.New}, {"invalid", s.Invalid}, {"insert", s.Insert},
-					{"insert_failed", s.InsertFailed}, {"clash", s.Clash}, {"drop", s.Drop},
-					{"early_drop", s.EarlyDrop}, {"gc_evicted", s.GCEvicted}, {"search_restart", s.SearchRestart},
-					{"related", s.Related},
-				} {
-					fmt.Fprintf(tw, "%s\t%d\n", row.name, row.v)
+				v := reflect.ValueOf(js)
+				for i := range v.NumField() {
+					name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+					fmt.Fprintf(tw, "%s\t%d\n", name, v.Field(i).Uint())
 				}
 				tw.Flush()
 			}}, nil
