@@ -270,7 +270,23 @@ and 'stats', with the same flags ('nflab -L -p tcp' is 'nflab ct list -p tcp').
 Everything is of the network namespace nflab runs in, or of the one -n
 names ('nflab -n NS ...' is 'ip netns exec NS nflab ...').
 
+Output (without a command):
+  table: "module V, protocol N", then the table of 'nflab stats'
+  json:  one line, {"client":"X","module":"Y","protocol":N,"hooks":[...]},
+         the fields of 'nflab version -o json' and 'nflab stats -o json'
+
 Exit status: 0 success, 1 failure, 2 usage error.`,
+		example: "  nflab -o json\n  nflab -L -p tcp --state ESTABLISHED\n  nflab -E -o json",
+		check: func(cmd *cobra.Command) error {
+			// conntrackArgs rewrites -L and --dump; only --dump=VALUE
+			// reaches here.
+			for _, c := range conntrackCommands {
+				if changed(cmd, c.long) {
+					return usagef("--%s takes no value", c.long)
+				}
+			}
+			return nil
+		},
 		run: func(cmd *cobra.Command, c client) (*output, error) { return runStatus(cmd.Context(), c) },
 	})
 	root.Args = unknownSubcommand
@@ -359,8 +375,10 @@ var conntrackCommands = []struct{ short, long, sub string }{
 
 // conntrackArgs rewrites a command line that starts with flags and holds
 // one of conntrack's commands (-L, --dump, ...) into the ct subcommand:
-// "-p tcp -L" becomes "ct list -p tcp". A request for completions
-// (cobra's hidden __complete) is rewritten the same way.
+// "-p tcp -L" becomes "ct list -p tcp". As with conntrack's getopt, the
+// command may lead a group of short flags: "-Lptcp" is "-L -ptcp". A
+// request for completions (cobra's hidden __complete) is rewritten the
+// same way.
 func conntrackArgs(args []string) ([]string, error) {
 	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
 		rest, err := conntrackArgs(args[1:])
@@ -372,19 +390,23 @@ func conntrackArgs(args []string) ([]string, error) {
 	if len(args) == 0 || !strings.HasPrefix(args[0], "-") {
 		return args, nil
 	}
-	found, sub := -1, ""
+	found, given, sub, rest := -1, "", "", ""
 	for i, arg := range args {
 		if arg == "--" {
 			break
 		}
+		name, more := arg, ""
+		if len(arg) > 2 && arg[0] == '-' && arg[1] != '-' {
+			name, more = arg[:2], "-"+arg[2:]
+		}
 		for _, c := range conntrackCommands {
-			if arg != "-"+c.short && arg != "--"+c.long {
+			if name != "-"+c.short && arg != "--"+c.long {
 				continue
 			}
 			if found >= 0 {
-				return nil, usagef("%s and %s are both commands; give one", args[found], arg)
+				return nil, usagef("%s and %s are both commands; give one", given, name)
 			}
-			found, sub = i, c.sub
+			found, given, sub, rest = i, name, c.sub, more
 		}
 	}
 	if found < 0 {
@@ -392,6 +414,9 @@ func conntrackArgs(args []string) ([]string, error) {
 	}
 	out := []string{"ct", sub}
 	out = append(out, args[:found]...)
+	if rest != "" {
+		out = append(out, rest)
+	}
 	return append(out, args[found+1:]...), nil
 }
 

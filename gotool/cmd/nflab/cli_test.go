@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nflab/nflab/gotool/internal/fakemod"
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
+	"github.com/nflab/nflab/nlproto"
 )
 
 // TestConntrackCommands checks that conntrack(8)'s commands at the top
@@ -47,6 +48,10 @@ func TestConntrackCommands(t *testing.T) {
 		{[]string{"-S", "-o", "json"}, []string{"ct", "stats", "-o", "json"}},
 		{[]string{"--stats"}, []string{"ct", "stats"}},
 		{[]string{"-L", "-h"}, []string{"ct", "list", "--help"}},
+		// A group of short flags led by the command, as getopt takes it.
+		{[]string{"-Lptcp"}, []string{"ct", "list", "-p", "tcp"}},
+		{[]string{"-Lp", "tcp", "-ojson"}, []string{"ct", "list", "-p", "tcp", "-o", "json"}},
+		{[]string{"-o", "json", "-S"}, []string{"ct", "stats", "-o", "json"}},
 	}
 	for _, tt := range tests {
 		// One module at a time: the last installed is the one dialled.
@@ -87,6 +92,9 @@ func TestConntrackCommands(t *testing.T) {
 		{[]string{"stats", "-S"}, `nflab stats: unknown shorthand flag: 'S' in -S; run 'nflab help stats'`},
 		{[]string{"-L", "--icmp-id", "1"}, `nflab ct list: unknown flag: --icmp-id; run 'nflab help ct list'`},
 		{[]string{"-L", "extra"}, `nflab ct list: unexpected argument "extra"; run 'nflab help ct list'`},
+		{[]string{"-Lptcp", "-D"}, `nflab: -L and -D are both commands; give one; run 'nflab help'`},
+		{[]string{"--dump=true"}, `nflab: --dump takes no value; run 'nflab help'`},
+		{[]string{"-o", "json", "--event=false"}, `nflab: --event takes no value; run 'nflab help'`},
 	} {
 		got := runNoDial(t, tt.args...)
 		if diff := cmp.Diff(result{2, "", tt.want + "\n"}, got); diff != "" {
@@ -432,5 +440,97 @@ func TestNetns(t *testing.T) {
 	}
 	if got := runNoDial(t, "-n", "", "stats"); got.Code != 2 {
 		t.Errorf("-n '' = %+v, want a usage error", got)
+	}
+}
+
+// TestNamesFromHeader checks that the names the flags take, complete and
+// list in their help and errors are nflab.h's, through the library, and
+// that a value the header does not name is a number.
+func TestNamesFromHeader(t *testing.T) {
+	var timeouts []string
+	for _, n := range nlproto.EnumCTTimeoutAttr.Names {
+		if n.Short != "UNSPEC" {
+			timeouts = append(timeouts, n.Lower())
+		}
+	}
+	for _, tt := range []struct {
+		what      string
+		got, want []string
+	}{
+		{"TCP states", stateNames(), nlproto.EnumTCPState.Shorts()},
+		{"status bits", statusNames, nlproto.EnumCTStatus.Shorts()},
+		{"timeouts", timeoutNames(), timeouts},
+		{"protocols", protoNames(), []string{nftypes.TCP.String(), nftypes.UDP.String(), nftypes.ICMP.String()}},
+	} {
+		if diff := cmp.Diff(tt.want, tt.got); diff != "" {
+			t.Errorf("%s (-nflab.h +cli):\n%s", tt.what, diff)
+		}
+	}
+	for _, h := range nlproto.EnumHook.Names {
+		if got := enumOf(nftypes.Hook(h.Value)).String(); got != h.Short {
+			t.Errorf("hook %d = %q, want %q", h.Value, got, h.Short)
+		}
+	}
+	for _, e := range nlproto.EnumCmd.Sub("CT_EVENT_").Names {
+		typ := nftypes.EventNew + nftypes.ConnEventType(e.Value-nlproto.EnumCmd.Sub("CT_EVENT_").Names[0].Value)
+		if got := enumOf(typ).String(); got != e.Lower() {
+			t.Errorf("event %s = %q", e.C, got)
+		}
+	}
+	unknown := []enum{
+		enumOf(nftypes.TCPState(len(nlproto.EnumTCPState.Names))),
+		enumOf(nftypes.Hook(len(nlproto.EnumHook.Names))),
+		enumOf(nftypes.Timeout(len(nlproto.EnumCTTimeoutAttr.Names))),
+		enumOf(nftypes.Proto(132)),
+		enumOf(nftypes.ConnEventType(200)),
+	}
+	for _, e := range unknown {
+		if b, _ := e.MarshalJSON(); e.name != "" || string(b) != strconv.FormatUint(e.num, 10) {
+			t.Errorf("unknown value %d: name %q, JSON %s", e.num, e.name, b)
+		}
+	}
+	// The help and errors list them.
+	got := runNoDial(t, "ct", "list", "--status", "BOGUS")
+	if want := "want " + orList(nlproto.EnumCTStatus.Shorts()) + ", separated by commas"; !strings.Contains(got.Stderr, want) {
+		t.Errorf("--status error %q lacks %q", got.Stderr, want)
+	}
+	help := runNoDial(t, "ct", "list", "--help").Stdout
+	for _, want := range []string{strings.Join(nlproto.EnumCTStatus.Shorts(), ","), strings.Join(nlproto.EnumTCPState.Shorts(), ", ")} {
+		if !strings.Contains(help, want) {
+			t.Errorf("ct list --help lacks %q", want)
+		}
+	}
+}
+
+// TestCTStatsNames checks that ct stats names its counters as nflab.h's
+// NFLAB_CT_STATS_A_* do, in the same order.
+func TestCTStatsNames(t *testing.T) {
+	var want []string
+	for _, n := range nlproto.EnumCTStatsAttr.Names {
+		if n.Short != "UNSPEC" && n.Short != "PAD" {
+			want = append(want, n.Lower())
+		}
+	}
+	got := newHarness(t, fakemod.Options{}).run("ct", "stats")
+	var rows []string
+	for l := range strings.Lines(got.Stdout) {
+		rows = append(rows, strings.Fields(l)[0])
+	}
+	if got.Code != 0 || len(rows) == 0 || rows[0] != "COUNTER" {
+		t.Fatalf("ct stats = %+v", got)
+	}
+	if diff := cmp.Diff(want, rows[1:]); diff != "" {
+		t.Errorf("table rows (-nflab.h +got):\n%s", diff)
+	}
+	var js bytes.Buffer
+	if err := writeJSON(&js, jsonCTStats{}); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, kv := range strings.Split(strings.Trim(js.String(), "{}\n"), ",") {
+		keys = append(keys, strings.Trim(strings.Split(kv, ":")[0], `"`))
+	}
+	if diff := cmp.Diff(want, keys); diff != "" {
+		t.Errorf("JSON keys (-nflab.h +got):\n%s", diff)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -168,6 +169,7 @@ CAP_NET_ADMIN.
 Output:
   table: "deleted N"
   json:  one line, {"deleted":N}`,
+		example: "  nflab ct delete -p tcp -s 10.0.1.2 -d 10.0.2.2 --sport 40000 --dport 80\n  nflab -D -p udp --dport 9999",
 		check: func(*cobra.Command) (err error) {
 			if whole = f.wholeTuple(); whole {
 				t, err = f.tuple()
@@ -212,6 +214,7 @@ func (a *app) ctFlushCmd() *cobra.Command {
 Output:
   table: "flushed N"
   json:  one line, {"deleted":N}`,
+		example: "  nflab ct flush -p icmp\n  nflab -F -o json",
 		check: func(*cobra.Command) (err error) {
 			filter, err = f.filter()
 			return err
@@ -272,7 +275,9 @@ Output:
 	})
 }
 
-// jsonCTStats is the documented "nflab ct stats -o json" shape.
+// jsonCTStats is the documented "nflab ct stats -o json" shape, and the
+// rows of the table; its names are nflab.h's NFLAB_CT_STATS_A_* in lower
+// case (a test checks).
 type jsonCTStats struct {
 	Found         uint64 `json:"found"`
 	New           uint64 `json:"new"`
@@ -304,19 +309,15 @@ Output:
 			if err != nil {
 				return nil, failed("reading the conntrack counters", err)
 			}
-			return &output{json: jsonCTStats(s), table: func(w io.Writer) {
+			js := jsonCTStats(s)
+			return &output{json: js, table: func(w io.Writer) {
+				// The rows are the JSON's fields, named as in the JSON.
 				tw := newTable(w)
 				fmt.Fprintln(tw, "COUNTER\tVALUE")
-				for _, row := range []struct {
-					name string
-					v    uint64
-				}{
-					{"found", s.Found}, {"new", s.New}, {"invalid", s.Invalid}, {"insert", s.Insert},
-					{"insert_failed", s.InsertFailed}, {"clash", s.Clash}, {"drop", s.Drop},
-					{"early_drop", s.EarlyDrop}, {"gc_evicted", s.GCEvicted}, {"search_restart", s.SearchRestart},
-					{"related", s.Related},
-				} {
-					fmt.Fprintf(tw, "%s\t%d\n", row.name, row.v)
+				v := reflect.ValueOf(js)
+				for i := range v.NumField() {
+					name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+					fmt.Fprintf(tw, "%s\t%d\n", name, v.Field(i).Uint())
 				}
 				tw.Flush()
 			}}, nil
@@ -386,7 +387,7 @@ Output (without settings):
 					fmt.Fprintf(tw, "limit\t%d\n", *cfg.Limit)
 					fmt.Fprintf(tw, "tcp_loose\t%t\n", *cfg.TCPLoose)
 					for _, t := range timeoutOrder(cfg.Timeouts) {
-						fmt.Fprintf(tw, "%s\t%ds\n", timeoutName(t), int64(cfg.Timeouts[t]/time.Second))
+						fmt.Fprintf(tw, "%s\t%ds\n", enumOf(t), int64(cfg.Timeouts[t]/time.Second))
 					}
 					tw.Flush()
 				},
@@ -454,7 +455,7 @@ func (t jsonTimeouts) MarshalJSON() ([]byte, error) {
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendQuote(b, timeoutName(k))
+		b = strconv.AppendQuote(b, enumOf(k).String())
 		b = append(b, ':')
 		b = strconv.AppendInt(b, int64(t[k]/time.Second), 10)
 	}
@@ -553,7 +554,7 @@ func tupleJSON(t nftypes.Tuple) jsonTuple {
 func connJSON(c nftypes.Conn) jsonConn {
 	jc := jsonConn{
 		ID:           c.ID,
-		Proto:        protoEnum(c.Orig.Proto),
+		Proto:        enumOf(c.Orig.Proto),
 		Orig:         tupleJSON(c.Orig),
 		Reply:        tupleJSON(c.Reply),
 		Status:       c.Status.Names(),
@@ -565,7 +566,7 @@ func connJSON(c nftypes.Conn) jsonConn {
 		Start:        c.Start,
 	}
 	if c.Orig.Proto == nftypes.TCP {
-		s := stateEnum(c.TCPState)
+		s := enumOf(c.TCPState)
 		jc.TCPState = &s
 	}
 	return jc
@@ -584,14 +585,14 @@ func writeConnTable(w io.Writer, conns []nftypes.Conn) {
 			sport, dport = "id="+strconv.Itoa(int(o.ICMPID)), "type="+strconv.Itoa(int(o.ICMPType))
 		}
 		if o.Proto == nftypes.TCP {
-			state = stateEnum(c.TCPState).String()
+			state = enumOf(c.TCPState).String()
 		}
 		status := "-"
 		if c.Status != 0 {
 			status = strings.Join(c.Status.Names(), ",")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\t%d/%d\n",
-			protoEnum(o.Proto), o.Src, o.Dst, sport, dport, state, status, int64(c.Timeout/time.Second),
+			enumOf(o.Proto), o.Src, o.Dst, sport, dport, state, status, int64(c.Timeout/time.Second),
 			c.PacketsOrig, c.PacketsReply, c.BytesOrig, c.BytesReply)
 	}
 	tw.Flush()

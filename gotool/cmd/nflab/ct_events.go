@@ -80,7 +80,7 @@ func (a *app) ctEventsCmd() *cobra.Command {
 					if !filter.Match(ev.Conn) {
 						return nil
 					}
-					return p.entry(eventEnum(ev.Type), ev.Conn)
+					return p.entry(enumOf(ev.Type), ev.Conn)
 				}
 				if err := p.lost(); err != nil {
 					return err
@@ -129,7 +129,7 @@ func (p eventPrinter) entry(typ enum, c nftypes.Conn) error {
 
 func (p eventPrinter) lost() error {
 	if p.json {
-		return p.writeJSON(jsonEvent{Type: enum{name: "lost"}})
+		return p.writeJSON(jsonEvent{Type: enumOf(nftypes.EventLost)})
 	}
 	fmt.Fprintln(p.stderr, "nflab: lost events (receive buffer overrun); resynchronising")
 	return nil
@@ -168,7 +168,7 @@ func eventLine(tag string, c nftypes.Conn) string {
 		src = netip.AddrPortFrom(o.Src, o.SrcPort).String()
 		dst = netip.AddrPortFrom(o.Dst, o.DstPort).String()
 		if o.Proto == nftypes.TCP {
-			state = stateEnum(c.TCPState).String()
+			state = enumOf(c.TCPState).String()
 		}
 	case nftypes.ICMP:
 		state = fmt.Sprintf("id=%d type=%d", o.ICMPID, o.ICMPType)
@@ -177,7 +177,7 @@ func eventLine(tag string, c nftypes.Conn) string {
 	if c.Status != 0 {
 		status = strings.Join(c.Status.Names(), ",")
 	}
-	return fmt.Sprintf("%-9s %-4s %-21s -> %-21s %-17s %s\n", tag, protoEnum(o.Proto), src, dst, state, status)
+	return fmt.Sprintf("%-9s %-4s %-21s -> %-21s %-17s %s\n", tag, enumOf(o.Proto), src, dst, state, status)
 }
 
 // resync lists the entries filter selects after a loss. A dump the

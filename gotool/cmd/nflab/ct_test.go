@@ -490,3 +490,58 @@ func TestCTFailures(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// walkCommands returns every command of the tree that a user can run or
+// see, help and hidden ones left out.
+func walkCommands() []*cobra.Command {
+	var cmds []*cobra.Command
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		cmds = append(cmds, c)
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() && sub.Name() != "help" {
+				walk(sub)
+			}
+		}
+	}
+	walk(testRoot())
+	return cmds
+}
+
+// TestExamples runs every line of every command's examples against the
+// fake module: each must parse and succeed.
+func TestExamples(t *testing.T) {
+	n := 0
+	for _, c := range walkCommands() {
+		for line := range strings.Lines(c.Example) {
+			args := strings.Fields(line)
+			if len(args) == 0 {
+				continue
+			}
+			n++
+			if args[0] != "nflab" || strings.ContainsAny(line, `'"\$|<>`) {
+				t.Errorf("%s: example %q is not a plain nflab command line", c.CommandPath(), line)
+				continue
+			}
+			if got := ctHarness(t).runOrWatch(args[1:]...); got.Code != 0 || got.Stderr != "" {
+				t.Errorf("%s: example %q = %+v", c.CommandPath(), line, got)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no examples")
+	}
+}
+
+// TestJSONDocumented checks that every command that prints documents its
+// -o json output in its help.
+func TestJSONDocumented(t *testing.T) {
+	for _, c := range walkCommands() {
+		if !c.Runnable() || c.HasSubCommands() || c.Parent() != nil && c.Parent().Name() == "completion" {
+			continue
+		}
+		if !strings.Contains(c.Long, "\n  json:  ") {
+			t.Errorf("%s: the help does not document -o json", c.CommandPath())
+		}
+	}
+}

@@ -4,11 +4,13 @@ import (
 	"strconv"
 
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
+	"github.com/nflab/nflab/nlproto"
 )
 
-// The CLI's own names of the library's enums: a value this client does not
-// know is printed as its number, in tables and in JSON, never as the Go
-// syntax ("TCPState(12)") of its String method.
+// The CLI's names of the library's enums come from the library, whose
+// tables come from nflab.h: none is retyped here. A value this client does
+// not know is printed as its number, in tables and in JSON, never as the
+// Go syntax ("TCPState(12)") of its String method.
 
 // enum is a named value, or a number without a name.
 type enum struct {
@@ -31,55 +33,56 @@ func (e enum) MarshalJSON() ([]byte, error) {
 	return strconv.AppendUint(nil, e.num, 10), nil
 }
 
-var protos = []nftypes.Proto{nftypes.TCP, nftypes.UDP, nftypes.ICMP}
-
-func protoEnum(p nftypes.Proto) enum {
-	for _, q := range protos {
-		if p == q {
-			return enum{q.String(), uint64(p)}
-		}
-	}
-	return enum{num: uint64(p)}
+// libEnum is an enum of package nftypes: its MarshalText writes its name,
+// or its number in decimal for a value this client does not know.
+type libEnum interface {
+	~uint8 | ~uint16 | ~uint32
+	MarshalText() ([]byte, error)
 }
 
-// tcpStates are the TCP states this client knows, in protocol order.
-func tcpStates() []nftypes.TCPState {
-	var s []nftypes.TCPState
-	for st := nftypes.TCPNone; st <= nftypes.TCPSynSent2; st++ {
-		s = append(s, st)
+// enumOf names v as the library does.
+func enumOf[T libEnum](v T) enum {
+	num := uint64(v)
+	b, err := v.MarshalText()
+	if err != nil || string(b) == strconv.FormatUint(num, 10) {
+		return enum{num: num}
+	}
+	return enum{string(b), num}
+}
+
+// protos are the protocols nflab tracks, as -p takes them.
+var protos = []nftypes.Proto{nftypes.TCP, nftypes.UDP, nftypes.ICMP}
+
+func protoNames() []string { return names(protos) }
+func protoNumbers() []string {
+	var s []string
+	for _, p := range protos {
+		s = append(s, strconv.Itoa(int(p)))
 	}
 	return s
 }
 
-func stateEnum(s nftypes.TCPState) enum {
-	if s <= nftypes.TCPSynSent2 {
-		return enum{s.String(), uint64(s)}
+// tcpStates are the TCP states of nflab.h, in protocol order.
+func tcpStates() []nftypes.TCPState {
+	var s []nftypes.TCPState
+	for _, n := range nlproto.EnumTCPState.Names {
+		s = append(s, nftypes.TCPState(n.Value))
 	}
-	return enum{num: uint64(s)}
+	return s
 }
 
-func hookEnum(h nftypes.Hook) enum {
-	if h <= nftypes.PostRouting {
-		return enum{h.String(), uint64(h)}
-	}
-	return enum{num: uint64(h)}
-}
+func stateNames() []string { return names(tcpStates()) }
 
-func eventEnum(t nftypes.ConnEventType) enum {
-	switch t {
-	case nftypes.EventNew, nftypes.EventUpdate, nftypes.EventDestroy, nftypes.EventLost:
-		return enum{t.String(), uint64(t)}
-	}
-	return enum{num: uint64(t)}
-}
+// statusNames are the status bits' names of nflab.h, lowest bit first.
+var statusNames = nlproto.EnumCTStatus.Shorts()
 
-// timeoutName is the name of a timeout, or its number for one this client
-// does not know.
-func timeoutName(t nftypes.Timeout) string {
-	for _, k := range nftypes.Timeouts() {
-		if k == t {
-			return t.String()
-		}
+func timeoutNames() []string { return names(nftypes.Timeouts()) }
+
+// names returns the names of vs.
+func names[T libEnum](vs []T) []string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = enumOf(v).String()
 	}
-	return strconv.Itoa(int(t))
+	return s
 }

@@ -69,7 +69,7 @@ func (p *protoValue) String() string {
 	if !p.set {
 		return ""
 	}
-	return protoEnum(p.v).String()
+	return enumOf(p.v).String()
 }
 
 func (p *protoValue) Type() string { return "proto" }
@@ -81,7 +81,7 @@ func (p *protoValue) Set(s string) error {
 			return nil
 		}
 	}
-	return errors.New("want tcp, udp or icmp, or 6, 17 or 1")
+	return fmt.Errorf("want %s, or %s", orList(protoNames()), orList(protoNumbers()))
 }
 
 // addrValue is -s or -d: an IPv4 address (kept as a /32) or prefix.
@@ -184,7 +184,7 @@ func (s *stateValue) String() string {
 	if !s.set {
 		return ""
 	}
-	return stateEnum(s.v).String()
+	return enumOf(s.v).String()
 }
 
 func (s *stateValue) Type() string { return "state" }
@@ -197,14 +197,6 @@ func (s *stateValue) Set(str string) error {
 		}
 	}
 	return fmt.Errorf("want a TCP state: %s", strings.Join(stateNames(), ", "))
-}
-
-func stateNames() []string {
-	var names []string
-	for _, st := range tcpStates() {
-		names = append(names, st.String())
-	}
-	return names
 }
 
 // statusValue is --status: bit names separated by commas.
@@ -221,9 +213,6 @@ func (s *statusValue) String() string {
 }
 
 func (s *statusValue) Type() string { return "bits" }
-
-// statusNames are the status bits' names, lowest bit first.
-var statusNames = []string{"SEEN_REPLY", "ASSURED", "CONFIRMED", "DYING"}
 
 func (s *statusValue) Set(str string) error {
 	var v nftypes.ConnStatus
@@ -269,14 +258,6 @@ func (t timeoutsValue) Set(s string) error {
 	}
 	t[to] = d
 	return nil
-}
-
-func timeoutNames() []string {
-	var names []string
-	for _, t := range nftypes.Timeouts() {
-		names = append(names, t.String())
-	}
-	return names
 }
 
 // limitValue is --limit.
@@ -379,7 +360,7 @@ func (f *ctFlags) addCommon(fs *pflag.FlagSet, tuple bool) {
 	if fs.Lookup("proto") != nil {
 		return // a command with both a tuple and a filter
 	}
-	fs.VarP(once(&f.proto), "proto", "p", "protocol: tcp, udp or icmp (or 6, 17, 1)")
+	fs.VarP(once(&f.proto), "proto", "p", fmt.Sprintf("protocol: %s (or %s)", orList(protoNames()), strings.Join(protoNumbers(), ", ")))
 	fs.VarP(once(&f.src), "src", "s", "source "+addr+" (also --orig-src)")
 	fs.VarP(once(&f.dst), "dst", "d", "destination "+addr+" (also --orig-dst)")
 	fs.Var(once(&f.sport), "sport", "source "+port+" (also --orig-port-src)")
@@ -406,7 +387,7 @@ func (f *ctFlags) addTuple(fs *pflag.FlagSet) {
 func ctCompletions(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	if fs.Lookup("proto") != nil {
-		must(cmd.RegisterFlagCompletionFunc("proto", fixedValues("tcp", "udp", "icmp")))
+		must(cmd.RegisterFlagCompletionFunc("proto", fixedValues(protoNames()...)))
 	}
 	if fs.Lookup("state") != nil {
 		must(cmd.RegisterFlagCompletionFunc("state", fixedValues(stateNames()...)))
@@ -453,7 +434,7 @@ func (f *ctFlags) tuple() (nftypes.Tuple, error) {
 		return nftypes.Tuple{}, usagef("--state and --status select by filter; they cannot be combined with --icmp-id or --icmp-type")
 	}
 	if !f.proto.set {
-		return nftypes.Tuple{}, usagef("missing --proto (tcp, udp or icmp)")
+		return nftypes.Tuple{}, usagef("missing --proto (%s)", orList(protoNames()))
 	}
 	for _, a := range []struct {
 		flag string
@@ -478,10 +459,10 @@ func (f *ctFlags) tuple() (nftypes.Tuple, error) {
 		return t, nil
 	}
 	if f.icmpID.set || f.icmpType.set {
-		return nftypes.Tuple{}, usagef("--icmp-id and --icmp-type apply to icmp, not %s", protoEnum(t.Proto))
+		return nftypes.Tuple{}, usagef("--icmp-id and --icmp-type apply to icmp, not %s", enumOf(t.Proto))
 	}
 	if !f.sport.set || !f.dport.set {
-		return nftypes.Tuple{}, usagef("missing --sport or --dport (%s)", protoEnum(t.Proto))
+		return nftypes.Tuple{}, usagef("missing --sport or --dport (%s)", enumOf(t.Proto))
 	}
 	t.SrcPort, t.DstPort = f.sport.v, f.dport.v
 	return t, validation(t.Validate())
@@ -499,7 +480,7 @@ func (f *ctFlags) filter() (nftypes.ConnFilter, error) {
 	}
 	if f.state.set {
 		if f.proto.set && f.proto.v != nftypes.TCP {
-			return nftypes.ConnFilter{}, usagef("--state applies to tcp, not %s", protoEnum(f.proto.v))
+			return nftypes.ConnFilter{}, usagef("--state applies to tcp, not %s", enumOf(f.proto.v))
 		}
 		s := f.state.v
 		ft.TCPState = &s

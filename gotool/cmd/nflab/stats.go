@@ -67,7 +67,7 @@ type jsonHook struct {
 func statsOutput(stats []nftypes.HookStat) *output {
 	js := jsonStats{Hooks: make([]jsonHook, 0, len(stats))}
 	for _, s := range stats {
-		js.Hooks = append(js.Hooks, jsonHook{Hook: hookEnum(s.Hook), Packets: s.Packets, Bytes: s.Bytes})
+		js.Hooks = append(js.Hooks, jsonHook{Hook: enumOf(s.Hook), Packets: s.Packets, Bytes: s.Bytes})
 	}
 	return &output{json: js, table: func(w io.Writer) { writeStatsTable(w, stats) }}
 }
@@ -76,7 +76,7 @@ func writeStatsTable(w io.Writer, stats []nftypes.HookStat) {
 	tw := newTable(w)
 	fmt.Fprintln(tw, "HOOK\tPACKETS\tBYTES")
 	for _, s := range stats {
-		fmt.Fprintf(tw, "%s\t%d\t%d\n", hookEnum(s.Hook), s.Packets, s.Bytes)
+		fmt.Fprintf(tw, "%s\t%d\t%d\n", enumOf(s.Hook), s.Packets, s.Bytes)
 	}
 	tw.Flush()
 }
