@@ -45,7 +45,7 @@ KSRC := $(wildcard kmod/*.c kmod/*.h kmod/Kbuild) nlproto/nflab.h Kbuild
 # Debian packages the project needs on a fresh Debian 12 machine.
 DEB_PACKAGES := build-essential qemu-system-x86 linux-image-amd64 \
 	linux-headers-amd64 linux-source-6.1 busybox-static socat iputils-ping \
-	iproute2 nftables conntrack sparse kmod xz-utils bc flex bison libelf-dev libssl-dev
+	iproute2 nftables conntrack sparse kmod zsh xz-utils bc flex bison libelf-dev libssl-dev
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
@@ -166,10 +166,16 @@ vet:
 	$(GO) run $(STATICCHECK) ./...
 
 # Unit tests: everything but the VM suite itself (TestGuest), which would
-# only skip here and look like a pass.
+# only skip here. A skipped test fails the target: a skip is not a pass.
+# The log keeps everything; the terminal gets all but the passing tests.
+UNIT_LOG = $(CURDIR)/bin/unit.log
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -vx 'github.com/nflab/nflab/vmtests')
-	$(GO) test -race -count=1 -skip '^TestGuest$$' ./vmtests/
+	@mkdir -p bin
+	@$(GO) test -race -count=1 -v -skip '^TestGuest$$' ./... >$(UNIT_LOG) 2>&1; rc=$$?; \
+		grep -vE '^ *(=== (RUN|PAUSE|CONT|NAME)|--- PASS|PASS$$)' $(UNIT_LOG); \
+		[ $$rc = 0 ] || exit $$rc; \
+		if grep -qE '^ *--- SKIP' $(UNIT_LOG); then \
+			echo "unit: skipped tests fail make unit (install what they name: make deps)" >&2; exit 1; fi
 
 vm_env = NFLAB_VMTEST=1 NFLAB_KERNEL=$(VMLINUZ) NFLAB_MODDIR=$(MODDIR) NFLAB_KO=$(CURDIR)/$(KO) \
 	NFLAB_KERNEL_NAME=$(KERNEL)
