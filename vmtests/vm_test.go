@@ -97,7 +97,7 @@ func TestGuest(t *testing.T) {
 	// executes the binary again).
 	payload := ""
 	if cfg.VCPUs > 1 && bench == "" {
-		payload = pinHookKeys
+		payload = vm.PinHookKeys
 	}
 	payload += fmt.Sprintf("cp guest.test /run/nflab/guest.test && exec /run/nflab/guest.test -test.v -test.timeout=%s", guestTimeout.Round(time.Second))
 	if bench != "" {
@@ -159,32 +159,6 @@ func guestSkipReason(getenv func(string) string) string {
 	return "the VM suite runs under make test or make vm-test (NFLAB_VMTEST=1)"
 }
 
-// pinHookKeys starts the guest payload on 2+ vCPUs. Base chains on the five
-// IPv4 hooks, in a namespace of their own that nothing else uses, keep the
-// kernel's netfilter static keys (nf_hooks_needed) on for the whole run, so
-// that loading and unloading nflab never patches the kernel's text.
-//
-// Why: QEMU 7.2's multi-threaded TCG (Debian 12's) can leave a vCPU
-// running a stale translation of a jump label another vCPU patched: an
-// int3 the kernel has already replaced. That vCPU then oopses in int3 or
-// spins on it for good (soft lockups at ip_local_deliver+0x5c on
-// stock-6.1). nftables alone reproduces it, no nflab: chains on all five
-// hooks in three namespaces added and deleted under ping floods hang a
-// 2-vCPU guest within a hundred cycles; with single-threaded TCG, or with
-// the keys held on like this, 300 nflab insmod/rmmod cycles under the same
-// floods pass. The debug kernel has no JUMP_LABEL and needs none of it, but
-// gets the same environment. Benchmarks skip it: their unloaded baseline
-// must not pay for a key held on.
-const pinHookKeys = `ip netns add nflab-keys && ip netns exec nflab-keys nft -f - <<'KEYS' || { echo "nflab: could not hold the netfilter static keys on (vmtests/vm_test.go)" >&2; exit 1; }
-table ip keys {
-	chain p { type filter hook prerouting priority 0; }
-	chain i { type filter hook input priority 0; }
-	chain f { type filter hook forward priority 0; }
-	chain o { type filter hook output priority 0; }
-	chain q { type filter hook postrouting priority 0; }
-}
-KEYS
-`
 
 // timesSummary lists the ten slowest guest tests of a run.
 func timesSummary(kernel string, vcpus int, r *vm.Result) string {

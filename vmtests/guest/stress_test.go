@@ -900,7 +900,7 @@ func namespaceExitRound(t *testing.T, round, cpus int, times *[4]time.Duration) 
 // checkNoDependencies fails the test if nflab uses another module's
 // symbols but nf_defrag_ipv4's: it must load without the kernel's conntrack
 // or nftables, which the harness may have loaded already
-// (vmtests/vm_test.go's pinHookKeys).
+// (PinHookKeys in vmtests/internal/vm).
 func checkNoDependencies(t *testing.T) {
 	t.Helper()
 	held, err := filepath.Glob("/sys/module/*/holders/" + moduleName)

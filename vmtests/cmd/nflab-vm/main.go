@@ -85,7 +85,7 @@ func run(args []string) (int, error) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := vm.Run(ctx, cfg, vm.ScriptPayload(script))
+	r, err := vm.Run(ctx, cfg, holdKeys(cfg)+vm.ScriptPayload(script))
 	if err != nil {
 		return 0, err
 	}
@@ -119,7 +119,7 @@ func shell(args []string) (int, error) {
 
 	// The terminal is QEMU's; keep Ctrl-C from killing this process.
 	signal.Ignore(os.Interrupt)
-	r, err := vm.Run(context.Background(), cfg, vm.ShellPayload())
+	r, err := vm.Run(context.Background(), cfg, holdKeys(cfg)+vm.ShellPayload())
 	if err != nil {
 		return 0, err
 	}
@@ -128,4 +128,14 @@ func shell(args []string) (int, error) {
 		return 0, errors.New("the guest did not power off cleanly (Ctrl-A X, or a kernel panic: see the console above)")
 	}
 	return 0, r.VMError()
+}
+
+// holdKeys keeps the kernel's netfilter static keys on in a VM of 2+ vCPUs,
+// as TestGuest does, so that a script loading and unloading nflab (or
+// nftables) never patches kernel text under multi-threaded TCG.
+func holdKeys(cfg vm.Config) string {
+	if cfg.VCPUs > 1 {
+		return vm.PinHookKeys
+	}
+	return ""
 }
