@@ -159,7 +159,6 @@ func guestSkipReason(getenv func(string) string) string {
 	return "the VM suite runs under make test or make vm-test (NFLAB_VMTEST=1)"
 }
 
-
 // timesSummary lists the ten slowest guest tests of a run.
 func timesSummary(kernel string, vcpus int, r *vm.Result) string {
 	done, _ := vm.TestTimes(r.Console)
