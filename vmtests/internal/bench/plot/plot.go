@@ -1,0 +1,160 @@
+// Package plot draws a benchmark report (package bench) as PNG files: one
+// bar chart per metric with the configurations side by side and min–max
+// error bars, and one curve per configuration over the table sizes for the
+// scaling metrics.
+package plot
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/nflab/nflab/vmtests/internal/bench"
+)
+
+// Write draws every metric of rep into dir, one <metric>.png each, and
+// returns the files' paths.
+func Write(dir string, rep *bench.Report) ([]string, error) {
+	rows := map[string][]bench.Row{}
+	var order []string
+	for _, r := range rep.Rows {
+		if rows[r.Metric] == nil {
+			order = append(order, r.Metric)
+		}
+		rows[r.Metric] = append(rows[r.Metric], r)
+	}
+	var files []string
+	for _, name := range order {
+		m, _ := bench.MetricByName(name)
+		var p *plot.Plot
+		var err error
+		if m.Scaling {
+			p, err = curves(rep, m, rows[name])
+		} else {
+			p, err = bars(rep, m, rows[name][0])
+		}
+		if err != nil {
+			return files, fmt.Errorf("plot %s: %w", name, err)
+		}
+		f := filepath.Join(dir, name+".png")
+		if err := p.Save(7*vg.Inch, 4*vg.Inch, f); err != nil {
+			return files, fmt.Errorf("plot %s: %w", name, err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// errBars are points with asymmetric error bars: medians and min–max.
+type errBars struct {
+	plotter.XYs
+	plotter.YErrors
+}
+
+func summaryBars(xs []float64, ss []bench.Summary) errBars {
+	e := errBars{XYs: make(plotter.XYs, len(ss)), YErrors: make(plotter.YErrors, len(ss))}
+	for i, s := range ss {
+		e.XYs[i] = plotter.XY{X: xs[i], Y: s.Median}
+		e.YErrors[i].Low, e.YErrors[i].High = s.Median-s.Min, s.Max-s.Median
+	}
+	return e
+}
+
+func title(p *plot.Plot, rep *bench.Report, m bench.Metric) {
+	p.Title.Text = fmt.Sprintf("%s\nmedian and min–max of %d rounds (%s)", m.Title, rep.Rounds, rep.Profile)
+	p.Y.Label.Text = m.Unit
+}
+
+// bars draws one bar per configuration that has the metric.
+func bars(rep *bench.Report, m bench.Metric, row bench.Row) (*plot.Plot, error) {
+	p := plot.New()
+	title(p, rep, m)
+	var names []string
+	i := 0
+	for ci, c := range rep.Configs {
+		s, ok := row.By[c.Name]
+		if !ok {
+			continue
+		}
+		b, err := plotter.NewBarChart(plotter.Values{s.Median}, vg.Points(40))
+		if err != nil {
+			return nil, err
+		}
+		b.XMin = float64(i)
+		b.Color = plotutil.Color(ci)
+		b.LineStyle.Width = 0
+		p.Add(b)
+		eb, err := plotter.NewYErrorBars(summaryBars([]float64{float64(i)}, []bench.Summary{s}))
+		if err != nil {
+			return nil, err
+		}
+		p.Add(eb)
+		names = append(names, c.Label)
+		i++
+	}
+	p.NominalX(names...)
+	// Half a slot of room on either side, for the outer bars.
+	p.X.Min, p.X.Max = -0.5, float64(i)-0.5
+	p.Y.Min = 0
+	p.Y.Tick.Marker = siTicks{}
+	return p, nil
+}
+
+// curves draws one line per configuration over the table sizes, on a
+// logarithmic axis.
+func curves(rep *bench.Report, m bench.Metric, rows []bench.Row) (*plot.Plot, error) {
+	sort.Slice(rows, func(i, j int) bool { return rows[i].X < rows[j].X })
+	p := plot.New()
+	title(p, rep, m)
+	p.X.Label.Text = "entries in the table"
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Legend.Top = true
+	for ci, c := range rep.Configs {
+		var xs []float64
+		var ss []bench.Summary
+		for _, r := range rows {
+			if s, ok := r.By[c.Name]; ok && r.X > 0 {
+				xs = append(xs, float64(r.X))
+				ss = append(ss, s)
+			}
+		}
+		if len(xs) == 0 {
+			continue
+		}
+		e := summaryBars(xs, ss)
+		l, pts, err := plotter.NewLinePoints(e.XYs)
+		if err != nil {
+			return nil, err
+		}
+		l.Color, pts.Color = plotutil.Color(ci), plotutil.Color(ci)
+		eb, err := plotter.NewYErrorBars(e)
+		if err != nil {
+			return nil, err
+		}
+		eb.Color = plotutil.Color(ci)
+		p.Add(l, pts, eb)
+		p.Legend.Add(c.Label, l, pts)
+	}
+	p.Y.Min = 0
+	p.Y.Tick.Marker = siTicks{}
+	return p, nil
+}
+
+// siTicks labels the default ticks as bench.SI does: 25k, not 25000.00.
+type siTicks struct{}
+
+func (siTicks) Ticks(min, max float64) []plot.Tick {
+	t := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range t {
+		if t[i].Label != "" {
+			t[i].Label = bench.SI(t[i].Value)
+		}
+	}
+	return t
+}
