@@ -47,7 +47,7 @@ var Metrics = []Metric{
 	{Name: BytesPerConn, Title: "slab bytes per tracked connection (growth of Slab in /proc/meminfo)", Short: "bytes/connection", Unit: "B", TrackersOnly: true},
 	{Name: SlabObject, Title: "size of the entry's slab object (/sys/kernel/slab/*/slab_size)", Short: "slab object bytes", Unit: "B", TrackersOnly: true},
 	{Name: PrefillPPS, Title: "packets/s of 1 flow, table pre-filled", Short: "pps (1 flow, pre-filled)", Unit: "pkt/s", Higher: true, Traffic: true, TrackersOnly: true, Scaling: true},
-	{Name: PrefillCost, Title: "cost per packet against the smallest pre-fill (pps there / pps here)", Short: "cost vs smallest pre-fill", Unit: "×", TrackersOnly: true, Scaling: true},
+	{Name: PrefillCost, Title: "cost per packet against the smallest pre-fill (its pps / this pps)", Short: "cost vs smallest pre-fill", Unit: "×", TrackersOnly: true, Scaling: true},
 	{Name: FloodEstPPS, Title: "packets/s of 1 established flow, table full under a random-port flood", Short: "pps (1 flow, table full, flood)", Unit: "pkt/s", Higher: true, Traffic: true},
 	{Name: FloodPPS, Title: "packets/s of the random-port flood, table full", Short: "flood pps (table full)", Unit: "pkt/s", Higher: true, Traffic: true},
 }

@@ -142,8 +142,9 @@ func mapValues(m map[int]float64) []float64 {
 }
 
 // prefillCost derives, per configuration and round, the cost per packet at
-// each pre-filled size relative to the smallest: pps at the smallest size
-// over pps at this one (1.2 means a packet costs 20 % more).
+// each pre-filled size but the smallest relative to the smallest: pps at
+// the smallest size over pps at this one (1.2 means a packet costs 20 %
+// more).
 func prefillCost(samples []Record) []Record {
 	type cr struct {
 		config string
@@ -163,7 +164,7 @@ func prefillCost(samples []Record) []Record {
 		if base.Value <= 0 {
 			continue
 		}
-		for _, s := range ss {
+		for _, s := range ss[1:] {
 			if s.Value > 0 {
 				out = append(out, Record{Kind: KindSample, Round: k.round, Config: k.config, Metric: PrefillCost, X: s.X, Value: base.Value / s.Value})
 			}
@@ -257,7 +258,7 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	for _, row := range rep.Rows {
 		title := row.Title
 		if row.X != 0 {
-			title += fmt.Sprintf(" to %s entries", SI(float64(row.X)))
+			title += fmt.Sprintf(": %s entries", SI(float64(row.X)))
 		}
 		fmt.Fprintf(&b, "| %s | %s |", title, row.Unit)
 		for _, c := range rep.Configs {

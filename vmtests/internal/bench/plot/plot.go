@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -101,7 +102,7 @@ func bars(rep *bench.Report, m bench.Metric, row bench.Row) (*plot.Plot, error) 
 	// Half a slot of room on either side, for the outer bars.
 	p.X.Min, p.X.Max = -0.5, float64(i)-0.5
 	p.Y.Min = 0
-	p.Y.Tick.Marker = siTicks{}
+	p.Y.Tick.Marker = siTicks{plot.DefaultTicks{}}
 	return p, nil
 }
 
@@ -111,10 +112,19 @@ func curves(rep *bench.Report, m bench.Metric, rows []bench.Row) (*plot.Plot, er
 	sort.Slice(rows, func(i, j int) bool { return rows[i].X < rows[j].X })
 	p := plot.New()
 	title(p, rep, m)
+	// The biggest sizes may be measured in fewer rounds.
+	var ns []string
+	for _, r := range rows {
+		n := 0
+		for _, s := range r.By {
+			n = max(n, s.N)
+		}
+		ns = append(ns, fmt.Sprintf("%s: %d", bench.SI(float64(r.X)), n))
+	}
+	p.Title.Text = fmt.Sprintf("%s\nmedian and min–max over the rounds (%s; %s)", m.Title, rep.Profile, strings.Join(ns, ", "))
 	p.X.Label.Text = "entries in the table"
 	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Legend.Top = true
+	p.X.Tick.Marker = siTicks{plot.LogTicks{Prec: -1}}
 	for ci, c := range rep.Configs {
 		var xs []float64
 		var ss []bench.Summary
@@ -141,16 +151,34 @@ func curves(rep *bench.Report, m bench.Metric, rows []bench.Row) (*plot.Plot, er
 		p.Add(l, pts, eb)
 		p.Legend.Add(c.Label, l, pts)
 	}
+	// Bare forwarding has no table: its 1-flow packets/s, as a level.
+	if m.Name == bench.PrefillPPS && len(rows) > 0 {
+		for _, r := range rep.Rows {
+			s, ok := r.By[bench.Bare]
+			if r.Metric != bench.PPS1Flow || !ok {
+				continue
+			}
+			l, err := plotter.NewLine(plotter.XYs{{X: float64(rows[0].X), Y: s.Median}, {X: float64(rows[len(rows)-1].X), Y: s.Median}})
+			if err != nil {
+				return nil, err
+			}
+			l.Color = plotutil.Color(0)
+			l.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+			p.Add(l)
+			p.Legend.Add(rep.Configs[0].Label+" (no table, 1 flow)", l)
+		}
+	}
 	p.Y.Min = 0
-	p.Y.Tick.Marker = siTicks{}
+	p.Y.Tick.Marker = siTicks{plot.DefaultTicks{}}
 	return p, nil
 }
 
-// siTicks labels the default ticks as bench.SI does: 25k, not 25000.00.
-type siTicks struct{}
+// siTicks labels another marker's ticks as bench.SI does: 25k, not
+// 25000.00; 1M, not 1e+06.
+type siTicks struct{ plot.Ticker }
 
-func (siTicks) Ticks(min, max float64) []plot.Tick {
-	t := plot.DefaultTicks{}.Ticks(min, max)
+func (s siTicks) Ticks(min, max float64) []plot.Tick {
+	t := s.Ticker.Ticks(min, max)
 	for i := range t {
 		if t[i].Label != "" {
 			t[i].Label = bench.SI(t[i].Value)
