@@ -378,3 +378,31 @@ func TestGuestSkipReason(t *testing.T) {
 		})
 	}
 }
+
+func TestWriteBenchReport(t *testing.T) {
+	meta := bench.Record{Kind: bench.KindMeta, Profile: "smoke", Rounds: 1, Configs: []bench.Config{
+		{Name: bench.Bare, Label: "A"}, {Name: bench.Nflab, Label: "C"},
+	}}
+	console := "vm: " + meta.Line() + "\nvm: bench: round 1/1, A\n"
+	for _, c := range []string{bench.Bare, bench.Nflab} {
+		r := bench.Record{Kind: bench.KindSample, Round: 1, Config: c, Metric: bench.PPS1Flow, Value: 1000, Delivered: 1000}
+		console += "vm: " + r.Line() + "\n"
+	}
+	meta, samples, err := bench.Parse(console)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bench.Analyze(meta, samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := writeBenchReport(dir, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"report.md", "report.json", bench.PPS1Flow + ".png"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v (want a non-empty file)", f, err)
+		}
+	}
+}
