@@ -332,7 +332,10 @@ func newBenchTopo(b *testing.B) *benchTopo {
 		benchRun(b, "ip", "netns", "add", ns)
 		b.Cleanup(func() { _, _ = tryCmd("ip", "netns", "del", ns) })
 		benchRun(b, "ip", "-n", ns, "link", "set", "lo", "up")
-		benchRun(b, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+		// No IPv6 (router solicitations, MLD): the server's device
+		// then receives the benchmark's packets and nothing else.
+		benchRun(b, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1",
+			"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
 	}
 	for _, c := range [][]string{
 		{"ip", "link", "add", "c0", "netns", "bc", "type", "veth", "peer", "name", "r0", "netns", "br"},
