@@ -211,7 +211,7 @@ bench: module
 	fi
 	@mkdir -p bin
 	set -o pipefail; $(bench_env) $(if $(BASELINE),NFLAB_BASELINE_KO=$(BASELINE_DIR)/kmod/nflab.ko) \
-		NFLAB_BENCH_PROFILE=full $(GO) test -count=1 -timeout 35m -v -run '^TestGuest$$' ./vmtests/ 2>&1 | tee $(BENCH_LOG)
+		NFLAB_BENCH_PROFILE=$${NFLAB_BENCH_PROFILE:-full} $(GO) test -count=1 -timeout 35m -v -run '^TestGuest$$' ./vmtests/ 2>&1 | tee $(BENCH_LOG)
 	@grep -q '^--- PASS: TestGuest ' $(BENCH_LOG) || \
 		{ echo "bench: TestGuest did not pass on $(KERNEL)" >&2; exit 1; }
 

@@ -326,12 +326,12 @@ func (rep *Report) SummaryLines() []string {
 			if r.Num != Nflab {
 				continue
 			}
-			parts = append(parts, fmt.Sprintf("%s = %.2f× (median of %d rounds, min %.2f, max %.2f)", r.Name(), r.Median, r.N, r.Min, r.Max))
+			parts = append(parts, fmt.Sprintf("%s = %.2f× (median of %s, min %.2f, max %.2f)", r.Name(), r.Median, rounds(r.N), r.Min, r.Max))
 		}
 		if len(parts) == 0 {
 			// No ratio (nflab alone): its own value.
 			if s, ok := row.By[Nflab]; ok {
-				parts = append(parts, fmt.Sprintf("nflab = %s %s (median of %d rounds, min %s, max %s)", SI(s.Median), row.Unit, s.N, SI(s.Min), SI(s.Max)))
+				parts = append(parts, fmt.Sprintf("nflab = %s %s (median of %s, min %s, max %s)", SI(s.Median), row.Unit, rounds(s.N), SI(s.Min), SI(s.Max)))
 			}
 		}
 		if len(parts) > 0 {
@@ -339,6 +339,13 @@ func (rep *Report) SummaryLines() []string {
 		}
 	}
 	return lines
+}
+
+func rounds(n int) string {
+	if n == 1 {
+		return "1 round"
+	}
+	return fmt.Sprintf("%d rounds", n)
 }
 
 // SI formats v with three significant digits and a k or M suffix.
