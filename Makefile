@@ -63,7 +63,7 @@ phase = s=$$(date +%s); $(2); rc=$$?; \
 	echo "=== phase $(1): $$d s"; \
 	if [ $$rc != 0 ]; then $(MAKE) -s times; exit $$rc; fi
 
-.PHONY: help deps debug-kernel test-all soak times lint-ci bench module module-werror style check generate generate-check vet unit \
+.PHONY: help deps debug-kernel test-all soak times lint-ci bench bench-smoke module module-werror style check generate generate-check vet unit \
 	vm-test test demo vm-shell vm-run clean need-kernel
 
 help:
@@ -75,8 +75,10 @@ help:
 	@echo 'make soak      the VM suites on every lab kernel with ten times the iteration counts'
 	@echo 'make times     the report of the last deps/test/test-all: phase times, slowest tests'
 	@echo 'make lint-ci   actionlint on the GitHub workflow'
-	@echo 'make bench     guest benchmarks (packets/s with nflab loaded and not);'
-	@echo '               BASELINE=<git rev> adds that revision'"'"'s nflab.ko, same VM'
+	@echo 'make bench     bare forwarding, kernel conntrack and nflab side by side in one VM:'
+	@echo '               table, plots and JSON in bin/bench/<time>/; BASELINE=<git rev> adds'
+	@echo '               that revision'"'"'s nflab.ko as one more configuration'
+	@echo 'make bench-smoke  two short rounds of make bench: every configuration moves traffic'
 	@echo 'make demo      boot the lab VM, send traffic, show the hook counters'
 	@echo 'make vm-shell  interactive shell in the lab VM, module loaded'
 	@echo 'make vm-run SCRIPT=path/to/script.sh   run a script in the lab VM'
@@ -193,20 +195,38 @@ vm-test: module
 	@grep -q '^--- PASS: TestGuest ' $(VM_TEST_LOG) || \
 		{ echo "vm-test: TestGuest did not pass on $(KERNEL) (skipped or not run)" >&2; exit 1; }
 
-# Guest benchmarks (nflab loaded vs not), on a stock kernel only: numbers
-# from the debug kernel mean nothing. BASELINE=<git revision> also builds
-# nflab.ko at that revision and benchmarks it in the same VM ("baseline"),
-# for a before/after comparison.
+# Benchmarks (vmtests/guest/bench_test.go, report by TestGuest): in one VM
+# boot, interleaved rounds of bare forwarding, the kernel's nf_conntrack
+# and nflab (A B C A B C ...); the report, plots and JSON go to
+# bin/bench/<UTC time>/ (BENCH_OUT=). On a stock kernel only: numbers from
+# the debug kernel mean nothing. BASELINE=<git revision> also builds nflab.ko
+# at that revision and adds it as a configuration of its own (C'), in the
+# same rounds. bench-smoke runs two short rounds and fails if any
+# configuration moved no traffic.
 BASELINE ?=
 BASELINE_DIR := $(CURDIR)/bin/baseline
+BENCH_OUT ?=
+bench_env = $(vm_env) NFLAB_BENCH_OUT=$(BENCH_OUT) NFLAB_VMTEST_BENCH=$${NFLAB_VMTEST_BENCH:-Compare}
+BENCH_LOG = $(CURDIR)/bin/bench-$(KERNEL).log
+SMOKE_LOG = $(CURDIR)/bin/bench-smoke-$(KERNEL).log
 bench: module
 	@if [ -n "$(BASELINE)" ]; then \
 		rm -rf $(BASELINE_DIR) && mkdir -p $(BASELINE_DIR) && \
 		git archive --format=tar $(BASELINE) | tar -x -C $(BASELINE_DIR) && \
 		$(MAKE) -s -C $(BASELINE_DIR) KERNEL=$(KERNEL) KDIR=$(KDIR) module >/dev/null || exit 1; \
 	fi
-	$(vm_env) $(if $(BASELINE),NFLAB_BASELINE_KO=$(BASELINE_DIR)/kmod/nflab.ko) \
-		NFLAB_VMTEST_BENCH=$${NFLAB_VMTEST_BENCH:-.} $(GO) test -count=1 -timeout 35m -v -run TestGuest ./vmtests/
+	@mkdir -p bin
+	set -o pipefail; $(bench_env) $(if $(BASELINE),NFLAB_BASELINE_KO=$(BASELINE_DIR)/kmod/nflab.ko) \
+		NFLAB_BENCH_PROFILE=$${NFLAB_BENCH_PROFILE:-full} $(GO) test -count=1 -timeout 35m -v -run '^TestGuest$$' ./vmtests/ 2>&1 | tee $(BENCH_LOG)
+	@grep -q '^--- PASS: TestGuest ' $(BENCH_LOG) || \
+		{ echo "bench: TestGuest did not pass on $(KERNEL)" >&2; exit 1; }
+
+bench-smoke: module
+	@mkdir -p bin
+	set -o pipefail; $(bench_env) NFLAB_BENCH_PROFILE=smoke \
+		$(GO) test -count=1 -timeout 15m -v -run '^TestGuest$$' ./vmtests/ 2>&1 | tee $(SMOKE_LOG)
+	@grep -q '^--- PASS: TestGuest ' $(SMOKE_LOG) || \
+		{ echo "bench-smoke: TestGuest did not pass on $(KERNEL)" >&2; exit 1; }
 
 # One timed phase per step; each VM suite is its own make, so that the
 # kernel variables are evaluated for it. The debug kernel builds (or is
@@ -231,6 +251,7 @@ test-phases:
 	@$(call phase,debug kernel build,$(MAKE) -s KERNEL=debug-6.1 debug-kernel)
 	@$(call phase,module debug-6.1,$(MAKE) -s KERNEL=debug-6.1 module-werror)
 	@$(call phase,suite stock-6.1,$(MAKE) -s KERNEL=stock-6.1 vm-test)
+	@$(call phase,bench-smoke stock-6.1,$(MAKE) -s KERNEL=stock-6.1 bench-smoke)
 	@$(call phase,suite debug-6.1,$(MAKE) -s KERNEL=debug-6.1 vm-test)
 
 # Soak: the suites with ten times the counts (vmtests/internal/vm/budget.go),

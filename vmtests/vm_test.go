@@ -22,11 +22,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nflab/nflab/vmtests/internal/bench"
+	"github.com/nflab/nflab/vmtests/internal/bench/plot"
 	"github.com/nflab/nflab/vmtests/internal/vm"
 )
 
-// benchBudget is the VM's limit for make bench (go test -timeout 35m).
-const benchBudget = 25 * time.Minute
+// benchBudget is the VM's limit for make bench (go test -timeout 35m), and
+// smokeBudget for make bench-smoke.
+const (
+	benchBudget = 25 * time.Minute
+	smokeBudget = 6 * time.Minute
+)
 
 func TestGuest(t *testing.T) {
 	if skip := guestSkipReason(os.Getenv); skip != "" {
@@ -42,8 +48,20 @@ func TestGuest(t *testing.T) {
 	runRE := strings.TrimSpace(os.Getenv("NFLAB_VMTEST_RUN"))
 	prof := vm.ProfileFor(cfg.KernelName, soak)
 	cfg.Timeout = prof.Budget
+	benchProfile := os.Getenv("NFLAB_BENCH_PROFILE")
 	if bench != "" {
 		cfg.Timeout = benchBudget
+		if benchProfile == "smoke" {
+			cfg.Timeout = smokeBudget
+		}
+		// One vCPU: pktgen's thread and the softirqs that carry its
+		// packets through the router run on one CPU anyway, a second
+		// vCPU is one more host thread on a busy 2-core machine, and
+		// the configurations load and unload hooks, which on 2+ vCPUs
+		// meets QEMU's stale jump labels (pinHookKeys).
+		if os.Getenv("NFLAB_VCPUS") == "" {
+			cfg.VCPUs = 1
+		}
 	}
 	// A machine slower than those the budgets were set on scales them.
 	if v := os.Getenv("NFLAB_BUDGET_SCALE"); v != "" {
@@ -76,7 +94,8 @@ func TestGuest(t *testing.T) {
 	// Iteration counts come from the kernel's profile; the knobs of the
 	// guest tests (seeds, counts) given in the environment override them.
 	cfg.Env = prof.Counts.Env()
-	for _, k := range []string{"NFLAB_FUZZ_SEED", "NFLAB_FUZZ_N", "NFLAB_CYCLES", "NFLAB_NAMESPACES", "NFLAB_STRESS"} {
+	for _, k := range []string{"NFLAB_FUZZ_SEED", "NFLAB_FUZZ_N", "NFLAB_CYCLES", "NFLAB_NAMESPACES", "NFLAB_STRESS",
+		"NFLAB_BENCH_PROFILE", "NFLAB_BENCH_ROUNDS"} {
 		if v, ok := os.LookupEnv(k); ok {
 			cfg.Env[k] = v
 		}
@@ -101,7 +120,7 @@ func TestGuest(t *testing.T) {
 	}
 	payload += fmt.Sprintf("cp guest.test /run/nflab/guest.test && exec /run/nflab/guest.test -test.v -test.timeout=%s", guestTimeout.Round(time.Second))
 	if bench != "" {
-		payload += " -test.run='^$' -test.bench=" + vm.ShellQuote(bench)
+		payload += " -test.run='^$' -test.benchtime=1x -test.bench=" + vm.ShellQuote(bench)
 	} else if runRE != "" {
 		payload += " -test.run=" + vm.ShellQuote(runRE)
 	} else if prof.Skip != "" {
@@ -142,6 +161,63 @@ func TestGuest(t *testing.T) {
 	if err := checkGoTestOutput(r.Console, bench != ""); err != nil {
 		t.Error(err)
 	}
+	if bench != "" {
+		benchReport(t, root, cfg.KernelName, r.Console)
+	}
+}
+
+// benchReport turns the guest benchmark's records into the report, the
+// plots and the JSON in $NFLAB_BENCH_OUT (default bin/bench/<UTC time>),
+// logs the table, and fails the test if a configuration moved no traffic.
+func benchReport(t *testing.T, root, kernel, console string) {
+	meta, samples, err := bench.Parse(console)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	rep, err := bench.Analyze(meta, samples)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	rep.Kernel = kernel
+	dir := os.Getenv("NFLAB_BENCH_OUT")
+	if dir == "" {
+		dir = filepath.Join(root, "bin", "bench", time.Now().UTC().Format("20060102-150405"))
+	}
+	if err := writeBenchReport(dir, rep); err != nil {
+		t.Error(err)
+	}
+	var md strings.Builder
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Error(err)
+	}
+	t.Logf("benchmark report in %s (report.md, report.json, *.png):\n%s", dir, md.String())
+	if err := bench.CheckTraffic(rep); err != nil {
+		t.Errorf("a configuration moved no traffic:\n%v", err)
+	}
+}
+
+// writeBenchReport writes report.md, report.json and the plots into dir.
+func writeBenchReport(dir string, rep *bench.Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var md, js bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		return err
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), md.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), js.Bytes(), 0o644); err != nil {
+		return err
+	}
+	_, err := plot.Write(dir, rep)
+	return err
 }
 
 // guestSkipReason says why TestGuest skips under getenv, or "" when it
@@ -273,5 +349,33 @@ func TestGuestSkipReason(t *testing.T) {
 				t.Fatalf("skips = %v, want %v", got, tc.skip)
 			}
 		})
+	}
+}
+
+func TestWriteBenchReport(t *testing.T) {
+	meta := bench.Record{Kind: bench.KindMeta, Profile: "smoke", Rounds: 1, Configs: []bench.Config{
+		{Name: bench.Bare, Label: "A"}, {Name: bench.Nflab, Label: "C"},
+	}}
+	console := "vm: " + meta.Line() + "\nvm: bench: round 1/1, A\n"
+	for _, c := range []string{bench.Bare, bench.Nflab} {
+		r := bench.Record{Kind: bench.KindSample, Round: 1, Config: c, Metric: bench.PPS1Flow, Value: 1000, Delivered: 1000}
+		console += "vm: " + r.Line() + "\n"
+	}
+	meta, samples, err := bench.Parse(console)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bench.Analyze(meta, samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := writeBenchReport(dir, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"report.md", "report.json", bench.PPS1Flow + ".png"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v (want a non-empty file)", f, err)
+		}
 	}
 }

@@ -3,119 +3,671 @@
 package guest
 
 import (
-	"net"
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/nflab/nflab/vmtests/internal/bench"
 )
 
-// benchPair connects namespaces bench1 (10.8.0.1) and bench2 (10.8.0.2)
-// over veth; bench2 routes 10.8.1.0/24 to a blackhole, so that packets
-// sent there cross its PRE_ROUTING hook and die quietly. It returns a
-// UDP socket in bench2 on port 9000 that reads and counts nothing, and an
-// unconnected UDP socket in bench1.
-func benchPair(b *testing.B) (recv, send *net.UDPConn) {
-	for _, ns := range []string{"bench1", "bench2"} {
-		if _, err := tryCmd("ip", "netns", "add", ns); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _, _ = tryCmd("ip", "netns", "del", ns) })
-	}
-	for _, c := range [][]string{
-		{"ip", "link", "add", "b1", "netns", "bench1", "type", "veth", "peer", "name", "b2", "netns", "bench2"},
-		{"ip", "-n", "bench1", "addr", "add", "10.8.0.1/24", "dev", "b1"},
-		{"ip", "-n", "bench2", "addr", "add", "10.8.0.2/24", "dev", "b2"},
-		{"ip", "-n", "bench1", "link", "set", "b1", "up"},
-		{"ip", "-n", "bench2", "link", "set", "b2", "up"},
-		{"ip", "-n", "bench1", "route", "add", "10.8.1.0/24", "via", "10.8.0.2"},
-		{"ip", "-n", "bench2", "route", "add", "blackhole", "10.8.1.0/24"},
-		{"ip", "netns", "exec", "bench2", "sysctl", "-qw", "net.ipv4.ip_forward=1"},
-	} {
-		if _, err := tryCmd(c...); err != nil {
-			b.Fatal(err)
-		}
-	}
+// The benchmark's topology. pktgen in bc sends through the router br to
+// 10.9.2.0/24 behind bs; bs answers (to establish flows) from there to
+// 10.9.3.0/24 behind bc. Both ends drop what they receive at their
+// device's ingress hook (nftables netdev), before any IPv4 hook, counting
+// it: so a packet crosses all of the router's hooks and then dies, and no
+// tracker in bc or bs sees it (nflab hooks every namespace; with a
+// blackhole route alone, its tracker in bs would make an entry for every
+// packet, which the kernel's, enabled in br only, does not).
+//
+//	ns bc (client)            ns br (router)              ns bs (server)
+//	pktgen ── c0 10.9.0.1 ──── r0 10.9.0.2  r1 10.9.1.1 ──── s0 10.9.1.2
+//	sink: ingress drop of                                  sink: ingress drop of
+//	10.9.3.0/24 (replies)                                  10.9.2.0/24 (counted)
+//	src 10.9.3.x ─────────────────────────────────────────► dst 10.9.2.1
+const (
+	benchSrc        = "10.9.3.1"  // the flows' source; random ones take .1-.254
+	benchDst        = "10.9.2.1"  // behind the server
+	estPort         = 7777        // the established flow's source port
+	flowsPort       = 10000       // the 1,000 flows' source ports start here
+	benchDport      = 9           // every flow's destination port
+	userHZ          = 100         // /proc/stat's unit
+	bigLimit        = 1_100_000   // table limit outside the full-table test
+	bigHash         = 1 << 20     // both trackers' hash buckets
+	udpTimeout      = 600         // s: no entry expires during a run
+	flushWait       = time.Second // for entries freed after an RCU grace period
+	benchStreamWait = 2200 * time.Millisecond
+)
 
-	recv = udpIn(b, "bench2", "10.8.0.2:9000", "")
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			if _, err := recv.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
-	return recv, udpIn(b, "bench1", "10.8.0.1:0", "")
+// benchProfile sizes a run.
+type benchProfile struct {
+	name   string
+	rounds int
+	pkts   int // packets per measurement of established flows
+	newPkt int // packets of the new-flows measurement
+	// Pre-fill sizes, in increasing order; a size is measured in the last
+	// lastRounds[i] rounds only (0: every round), to keep the biggest
+	// fills (a minute each under TCG) to a few rounds.
+	sizes      []int
+	lastRounds []int
+	fullLimit  int // table limit of the full-table test
+	floodPkts  int // packets of the flood and of the established flow each
 }
 
-// BenchmarkUDPEstablished sends datagrams of one established UDP flow
-// from namespace bench1 to bench2 over veth, with nflab unloaded and
-// loaded, and reports packets per second: the cost of nflab's hooks and
-// tracker on an established flow (ns/op is the time per packet, both
-// namespaces' hooks included). Run it with make bench (not a timed test:
-// numbers from TCG, and never from the debug kernel, are only comparable
-// within one run).
-func BenchmarkUDPEstablished(b *testing.B) {
-	recv, send := benchPair(b)
-	dst := &net.UDPAddr{IP: net.IPv4(10, 8, 0, 2), Port: 9000}
-	payload := make([]byte, 64)
-	run := func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			if _, err := send.WriteToUDP(payload, dst); err != nil {
-				b.Fatal(err)
+var benchProfiles = map[string]benchProfile{
+	"full": {
+		name: "full", rounds: 7, pkts: 50000, newPkt: 30000,
+		sizes: []int{1000, 100000, 1000000}, lastRounds: []int{0, 0, 2},
+		fullLimit: 16384, floodPkts: 30000,
+	},
+	// make bench-smoke: every configuration moves traffic, nothing more.
+	"smoke": {
+		name: "smoke", rounds: 2, pkts: 3000, newPkt: 3000,
+		sizes: []int{1000}, lastRounds: []int{0},
+		fullLimit: 1024, floodPkts: 2000,
+	},
+}
+
+// benchConfig is one configuration of the router.
+type benchConfig struct {
+	bench.Config
+	tracker bool
+	setup   func(b *testing.B)
+	// teardown undoes setup and frees the table.
+	teardown func(b *testing.B)
+	// count returns the router's tracked connections.
+	count func(b *testing.B) int64
+	// limit sets the router's table limit (and the kernel's hash size).
+	limit func(b *testing.B, n int)
+	flush func(b *testing.B)
+	// cache is the slab cache of the tracker's entries.
+	cache string
+}
+
+// BenchmarkCompare runs the configurations in interleaved rounds (A B C A
+// B C ...) in this one VM and prints one bench.Record per measurement; the
+// host (TestGuest) makes the report. NFLAB_BENCH_PROFILE is full or
+// smoke; NFLAB_BENCH_ROUNDS overrides the rounds. Run it with make bench or
+// make bench-smoke, never on the debug kernel.
+func BenchmarkCompare(b *testing.B) {
+	if b.N > 1 {
+		b.Skip("runs once (go test -benchtime=1x)")
+	}
+	name := os.Getenv("NFLAB_BENCH_PROFILE")
+	if name == "" {
+		name = "full"
+	}
+	prof, ok := benchProfiles[name]
+	if !ok {
+		b.Fatalf("NFLAB_BENCH_PROFILE=%q: want full or smoke", name)
+	}
+	if v := os.Getenv("NFLAB_BENCH_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("NFLAB_BENCH_ROUNDS=%q: want a positive number", v)
+		}
+		prof.rounds = n
+	}
+	for _, m := range []string{"pktgen", "nf_conntrack", "nf_conntrack_netlink", "nf_tables", "nft_ct"} {
+		benchRun(b, "modprobe", m)
+	}
+	topo := newBenchTopo(b)
+	configs := benchConfigs(b)
+	meta := bench.Record{Kind: bench.KindMeta, Profile: prof.name, Rounds: prof.rounds}
+	for _, c := range configs {
+		meta.Configs = append(meta.Configs, c.Config)
+	}
+	fmt.Println(meta.Line())
+
+	start := time.Now()
+	for round := 1; round <= prof.rounds; round++ {
+		for _, c := range configs {
+			t0 := time.Now()
+			fmt.Printf("bench: round %d/%d, %s (%.0fs so far)\n", round, prof.rounds, c.Label, time.Since(start).Seconds())
+			topo.runConfig(b, prof, round, c)
+			fmt.Printf("bench: round %d/%d, %s done in %.1fs\n", round, prof.rounds, c.Label, time.Since(t0).Seconds())
+		}
+	}
+	b.ReportMetric(float64(prof.rounds), "rounds")
+}
+
+// benchConfigs returns A, B, C and, under make bench BASELINE=<rev>, C'.
+func benchConfigs(b *testing.B) []benchConfig {
+	br := netns("br")
+	// The kernel's table: hash and limit are global, the UDP timeouts the
+	// router namespace's.
+	benchWrite(b, "/sys/module/nf_conntrack/parameters/hashsize", strconv.Itoa(bigHash))
+	benchRun(b, "sysctl", "-qw", fmt.Sprintf("net.netfilter.nf_conntrack_max=%d", bigLimit))
+	kernelLimit := func(b *testing.B, n int) {
+		hash := bigHash
+		if n < bigLimit {
+			// As many buckets as entries, as the kernel sizes
+			// them: early drop looks at a few buckets only.
+			hash = n
+		}
+		benchWrite(b, "/sys/module/nf_conntrack/parameters/hashsize", strconv.Itoa(hash))
+		benchRun(b, "sysctl", "-qw", fmt.Sprintf("net.netfilter.nf_conntrack_max=%d", n))
+	}
+	kernel := benchConfig{
+		Config:  bench.Config{Name: bench.Kernel, Label: "B nf_conntrack + nft ct state"},
+		tracker: true,
+		cache:   "nf_conntrack",
+		setup: func(b *testing.B) {
+			benchRunIn(b, br, "nft", "-f", "-", `table ip bench {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ct state established,related accept
+		ct state new accept
+	}
+}
+`)
+			benchRun(b, "ip", "netns", "exec", "br", "sysctl", "-qw",
+				fmt.Sprintf("net.netfilter.nf_conntrack_udp_timeout=%d", udpTimeout),
+				fmt.Sprintf("net.netfilter.nf_conntrack_udp_timeout_stream=%d", udpTimeout))
+		},
+		teardown: func(b *testing.B) {
+			benchRun(b, "ip", "netns", "exec", "br", "nft", "delete", "table", "ip", "bench")
+			benchRun(b, "ip", "netns", "exec", "br", "conntrack", "-F")
+		},
+		count: func(b *testing.B) int64 {
+			return benchInt(b, benchRun(b, "ip", "netns", "exec", "br", "cat", "/proc/sys/net/netfilter/nf_conntrack_count"))
+		},
+		limit: kernelLimit,
+		flush: func(b *testing.B) { benchRun(b, "ip", "netns", "exec", "br", "conntrack", "-F") },
+	}
+	nflabConfig := func(name, label, ko string) benchConfig {
+		return benchConfig{
+			Config:  bench.Config{Name: name, Label: label},
+			tracker: true,
+			cache:   "nflab_conn",
+			setup: func(b *testing.B) {
+				loadModuleFile(b, ko, fmt.Sprintf("hashsize=%d", bigHash),
+					fmt.Sprintf("ct_max=%d", bigLimit), fmt.Sprintf("ct_global_max=%d", 2*bigLimit))
+				benchRun(b, "ip", "netns", "exec", "br", "nflab", "ct", "config",
+					"--timeout", fmt.Sprintf("udp_unreplied=%ds", udpTimeout),
+					"--timeout", fmt.Sprintf("udp_assured=%ds", udpTimeout))
+			},
+			teardown: func(b *testing.B) { unloadModule(b) },
+			count: func(b *testing.B) int64 {
+				var c struct{ Count int64 }
+				out := benchRun(b, "ip", "netns", "exec", "br", "nflab", "ct", "count", "-o", "json")
+				if err := json.Unmarshal([]byte(out), &c); err != nil {
+					b.Fatalf("nflab ct count: %v: %q", err, out)
+				}
+				return c.Count
+			},
+			limit: func(b *testing.B, n int) {
+				benchRun(b, "ip", "netns", "exec", "br", "nflab", "ct", "config", "--limit", strconv.Itoa(n))
+			},
+			flush: func(b *testing.B) { benchRun(b, "ip", "netns", "exec", "br", "nflab", "ct", "flush") },
+		}
+	}
+	none := func(*testing.B) {}
+	configs := []benchConfig{
+		{Config: bench.Config{Name: bench.Bare, Label: "A bare forwarding"}, setup: none, teardown: none,
+			count: func(*testing.B) int64 { return 0 }, limit: func(*testing.B, int) {}, flush: none},
+		kernel,
+		nflabConfig(bench.Nflab, "C nflab", os.Getenv("NFLAB_KO")),
+	}
+	// NAT (D: nftables masquerade, E: nflab masquerade) and the rule
+	// engine's cases join here when they exist.
+	if ko := os.Getenv("NFLAB_BASELINE_KO"); ko != "" {
+		configs = append(configs, nflabConfig(bench.Baseline, "C' nflab BASELINE", ko))
+	}
+	return configs
+}
+
+// runConfig sets c up, measures everything prof asks for in this round,
+// prints the samples and tears c down.
+func (tp *benchTopo) runConfig(b *testing.B, prof benchProfile, round int, c benchConfig) {
+	emit := func(metric string, x int, v float64, r sendResult, entries int64) {
+		rec := bench.Record{Kind: bench.KindSample, Round: round, Config: c.Name, Metric: metric, X: x, Value: v,
+			Sent: r.sent, Delivered: r.delivered, Micros: r.micros, Entries: entries}
+		fmt.Println(rec.Line())
+	}
+	progress := func(format string, args ...any) {
+		fmt.Printf("bench:   %s: %s\n", c.Name, fmt.Sprintf(format, args...))
+	}
+	traffic := func(pps, softirq string, r sendResult) {
+		emit(pps, 0, r.pps(), r, 0)
+		if softirq != "" {
+			emit(softirq, 0, r.softirqNS(), r, 0)
+		}
+		progress("%s %s pkt/s (%d of %d delivered), softirq %.0f ns/pkt", pps, bench.SI(r.pps()), r.delivered, r.sent, r.softirqNS())
+	}
+	c.setup(b)
+
+	// 1 and 1,000 established flows: each flow's first packet, an answer
+	// from the server, then the measurement.
+	est := pgFlow{sport: estPort, count: prof.pkts}
+	tp.establish(b, estPort, 1)
+	// A tenth more first, not measured: the first packets after a
+	// configuration change pay for what the change left behind
+	// (translated code, caches, deferred frees).
+	tp.send(b, pgFlow{sport: estPort, count: prof.pkts / 10})
+	traffic(bench.PPS1Flow, bench.Softirq1Flow, tp.send(b, est))
+	tp.establish(b, flowsPort, 1000)
+	traffic(bench.PPS1kFlows, bench.Softirq1kFlows, tp.send(b, pgFlow{sport: flowsPort, nports: 1000, count: prof.pkts}))
+
+	// Pre-filled tables: random new flows fill the router's table to each
+	// size, then the established flow is measured. The Slab growth over
+	// the fill is the memory per entry.
+	if c.tracker {
+		slab0, n0 := benchSlab(b), c.count(b)
+		var slab1, n1 int64
+		for i, size := range prof.sizes {
+			if last := prof.lastRounds[i]; last > 0 && round <= prof.rounds-last {
+				break
+			}
+			// Random flows repeat now and then: top up, a few times
+			// at most, to within 1 % of the size.
+			for try := 0; try < 3; try++ {
+				fill := int64(size) - c.count(b)
+				if fill <= int64(size)/100 {
+					break
+				}
+				progress("filling the table to %s entries", bench.SI(float64(size)))
+				tp.send(b, pgFlow{random: true, count: int(fill)})
+			}
+			n := c.count(b)
+			slab1, n1 = benchSlab(b), n
+			r := tp.send(b, est)
+			emit(bench.PrefillPPS, size, r.pps(), r, n)
+			progress("%s at %s entries: %s pkt/s", bench.PrefillPPS, bench.SI(float64(n)), bench.SI(r.pps()))
+		}
+		if n1 > n0 {
+			per := float64(slab1-slab0) / float64(n1-n0)
+			emit(bench.BytesPerConn, 0, per, sendResult{}, n1)
+			obj := benchInt(b, benchReadFile(b, "/sys/kernel/slab/"+c.cache+"/slab_size"))
+			emit(bench.SlabObject, 0, float64(obj), sendResult{}, n1)
+			progress("%.0f bytes of slab per entry (%d entries), %s's objects %d bytes", per, n1-n0, c.cache, obj)
+		}
+		c.flush(b)
+	}
+
+	// Table full under a random-port flood: the established flow is
+	// made assured first (traffic in both directions, then more than 2 s
+	// later another packet: then no early drop may take it), the table
+	// is filled to its limit, then the flow and the flood share the
+	// sender one to one.
+	created := time.Now()
+	tp.establish(b, estPort, 1)
+	c.limit(b, prof.fullLimit)
+	if c.tracker {
+		time.Sleep(time.Until(created.Add(benchStreamWait)))
+	}
+	tp.send(b, pgFlow{sport: estPort, count: 1})
+	tp.send(b, pgFlow{random: true, count: prof.fullLimit * 5 / 4})
+	entries := c.count(b)
+	r := tp.send(b, pgFlow{sport: estPort, count: prof.floodPkts, shared: true}, pgFlow{random: true, count: prof.floodPkts, shared: true})
+	emit(bench.FloodEstPPS, 0, r.ppsOf(0), r.of(0), entries)
+	emit(bench.FloodPPS, 0, r.ppsOf(1), r.of(1), entries)
+	progress("table full (%d entries): established flow %s pkt/s, flood %s pkt/s delivered", entries, bench.SI(r.ppsOf(0)), bench.SI(r.ppsOf(1)))
+	c.limit(b, bigLimit)
+	c.flush(b)
+
+	// New flows: every packet has a random source address and port.
+	traffic(bench.NewFlows, bench.SoftirqNewFlows, tp.send(b, pgFlow{random: true, count: prof.newPkt}))
+
+	c.teardown(b)
+	if c.tracker {
+		// Freed entries leave with an RCU grace period: not in the next
+		// configuration's Slab figures.
+		time.Sleep(flushWait)
+	}
+}
+
+// benchTopo is the client—router—server topology.
+type benchTopo struct {
+	r0MAC, r1MAC string
+}
+
+func newBenchTopo(b *testing.B) *benchTopo {
+	for _, ns := range []string{"bc", "br", "bs"} {
+		benchRun(b, "ip", "netns", "add", ns)
+		b.Cleanup(func() { _, _ = tryCmd("ip", "netns", "del", ns) })
+		benchRun(b, "ip", "-n", ns, "link", "set", "lo", "up")
+		// No IPv6 (router solicitations, MLD): the server's device
+		// then receives the benchmark's packets and nothing else.
+		benchRun(b, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1",
+			"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+	}
+	for _, c := range [][]string{
+		{"ip", "link", "add", "c0", "netns", "bc", "type", "veth", "peer", "name", "r0", "netns", "br"},
+		{"ip", "link", "add", "s0", "netns", "bs", "type", "veth", "peer", "name", "r1", "netns", "br"},
+		{"ip", "-n", "bc", "addr", "add", "10.9.0.1/24", "dev", "c0"},
+		{"ip", "-n", "br", "addr", "add", "10.9.0.2/24", "dev", "r0"},
+		{"ip", "-n", "br", "addr", "add", "10.9.1.1/24", "dev", "r1"},
+		{"ip", "-n", "bs", "addr", "add", "10.9.1.2/24", "dev", "s0"},
+		{"ip", "-n", "bc", "link", "set", "c0", "up"},
+		{"ip", "-n", "br", "link", "set", "r0", "up"},
+		{"ip", "-n", "br", "link", "set", "r1", "up"},
+		{"ip", "-n", "bs", "link", "set", "s0", "up"},
+		{"ip", "-n", "br", "route", "add", "10.9.2.0/24", "via", "10.9.1.2"},
+		{"ip", "-n", "br", "route", "add", "10.9.3.0/24", "via", "10.9.0.1"},
+		// Not reached (the sinks drop first): if a sink went missing,
+		// the packets would still die quietly.
+		{"ip", "-n", "bs", "route", "add", "blackhole", "10.9.2.0/24"},
+		{"ip", "-n", "bc", "route", "add", "blackhole", "10.9.3.0/24"},
+	} {
+		benchRun(b, c...)
+	}
+	mac := func(ns, dev string) string {
+		return strings.TrimSpace(benchRun(b, "ip", "netns", "exec", ns, "cat", "/sys/class/net/"+dev+"/address"))
+	}
+	tp := &benchTopo{r0MAC: mac("br", "r0"), r1MAC: mac("br", "r1")}
+	// No ARP during a run: the router's neighbours are fixed.
+	benchRun(b, "ip", "-n", "br", "neigh", "replace", "10.9.1.2", "lladdr", mac("bs", "s0"), "dev", "r1", "nud", "permanent")
+	benchRun(b, "ip", "-n", "br", "neigh", "replace", "10.9.0.1", "lladdr", mac("bc", "c0"), "dev", "r0", "nud", "permanent")
+	for _, s := range []struct{ ns, dev, dst string }{{"bs", "s0", "10.9.2.0/24"}, {"bc", "c0", "10.9.3.0/24"}} {
+		benchRunIn(b, netns(s.ns), "nft", "-f", "-", fmt.Sprintf(`table netdev sink {
+	chain in {
+		type filter hook ingress device %s priority 0; policy accept;
+		ip daddr %s udp sport %d counter drop
+		ip daddr %s counter drop
+	}
+}
+`, s.dev, s.dst, estPort, s.dst))
+	}
+	// Warm up: the first packets through a fresh path pay for caches.
+	tp.send(b, pgFlow{sport: 1, count: 1000})
+	return tp
+}
+
+// pgFlow is what one pktgen device sends from bc: UDP from benchSrc (or a
+// random source in 10.9.3.0/24 and a random port, for random) to
+// benchDst:benchDport.
+type pgFlow struct {
+	sport, nports int // source ports sport..sport+nports-1, in turn
+	random        bool
+	count         int
+	// shared: several devices take turns on the one pktgen thread (a
+	// delay, however short, makes pktgen pick the device due first);
+	// alone, a device sends as fast as it can.
+	shared bool
+}
+
+// sendResult is one pktgen run of one or more devices.
+type sendResult struct {
+	sent, errors, micros int64
+	delivered            int64
+	softirqTicks         int64
+	devs                 []sendResult
+}
+
+func (r sendResult) pps() float64 {
+	if r.micros == 0 {
+		return 0
+	}
+	return float64(r.delivered) * 1e6 / float64(r.micros)
+}
+
+func (r sendResult) softirqNS() float64 {
+	if r.delivered == 0 {
+		return 0
+	}
+	return float64(r.softirqTicks) * 1e9 / userHZ / float64(r.delivered)
+}
+
+func (r sendResult) of(i int) sendResult { return r.devs[i] }
+func (r sendResult) ppsOf(i int) float64 { return r.devs[i].pps() }
+
+// send runs pktgen in bc with one device per flow and waits until all
+// have sent. Delivered packets are counted at the server: for shared flows
+// by the sink, those of the established flow's port for a flow from
+// estPort, the others' for the rest (at most one flow of each kind per
+// run).
+func (tp *benchTopo) send(b *testing.B, flows ...pgFlow) sendResult {
+	b.Helper()
+	var cmds []pgCmd
+	cmds = append(cmds, pgCmd{"kpktgend_0", "rem_device_all"})
+	for i, f := range flows {
+		dev := fmt.Sprintf("c0@%d", i)
+		cmds = append(cmds, pgCmd{"kpktgend_0", "add_device " + dev})
+		cmds = append(cmds, pgDevice(dev, f.count, tp.r0MAC, "dst "+benchDst,
+			fmt.Sprintf("udp_dst_min %d", benchDport), fmt.Sprintf("udp_dst_max %d", benchDport))...)
+		switch {
+		case f.random:
+			cmds = append(cmds, pgCmds(dev, "src_min 10.9.3.1", "src_max 10.9.3.254", "udp_src_min 1024",
+				"udp_src_max 65535", "flag UDPSRC_RND", "flag IPSRC_RND")...)
+		default:
+			n := max(f.nports, 1)
+			cmds = append(cmds, pgCmds(dev, "src_min "+benchSrc, "src_max "+benchSrc,
+				fmt.Sprintf("udp_src_min %d", f.sport), fmt.Sprintf("udp_src_max %d", f.sport+n-1))...)
+		}
+		if f.shared {
+			cmds = append(cmds, pgCmd{dev, "delay 1000"})
+		}
+	}
+	// The flood shares the sink with the established flow: nftables
+	// counts them apart. Alone, a flow is what the server's device
+	// received (cheaper to read than to run nft).
+	var sink0, sink1 [2]int64
+	shared := flows[0].shared
+	if shared {
+		sink0 = sinkCounters(b, "bs")
+	} else {
+		sink0[0] = sinkRx(b, "bs", "s0")
+	}
+	cpu0 := procStatSoftirq(b)
+	pktgen(b, "bc", append(cmds, pgCmd{"pgctrl", "start"})...)
+	cpu1 := procStatSoftirq(b)
+	if shared {
+		sink1 = sinkCounters(b, "bs")
+	} else {
+		sink1[0] = sinkRx(b, "bs", "s0")
+	}
+
+	var r sendResult
+	r.softirqTicks = cpu1 - cpu0
+	for i, f := range flows {
+		d := pktgenResult(b, "bc", fmt.Sprintf("c0@%d", i))
+		if !shared || f.sport == estPort && !f.random {
+			d.delivered = sink1[0] - sink0[0]
+		} else {
+			d.delivered = sink1[1] - sink0[1]
+		}
+		d.softirqTicks = r.softirqTicks
+		r.devs = append(r.devs, d)
+		r.sent += d.sent
+		r.errors += d.errors
+		r.delivered += d.delivered
+		r.micros = max(r.micros, d.micros)
+	}
+	return r
+}
+
+// establish makes n flows from source ports sport.. known to the router
+// in both directions: their first packets, then one answer each from the
+// server.
+func (tp *benchTopo) establish(b *testing.B, sport, n int) {
+	b.Helper()
+	tp.send(b, pgFlow{sport: sport, nports: n, count: n})
+	cmds := []pgCmd{{"kpktgend_0", "rem_device_all"}, {"kpktgend_0", "add_device s0"}}
+	cmds = append(cmds, pgDevice("s0", n, tp.r1MAC, "dst "+benchSrc, "src_min "+benchDst, "src_max "+benchDst,
+		fmt.Sprintf("udp_src_min %d", benchDport), fmt.Sprintf("udp_src_max %d", benchDport),
+		fmt.Sprintf("udp_dst_min %d", sport), fmt.Sprintf("udp_dst_max %d", sport+n-1))...)
+	pktgen(b, "bs", append(cmds, pgCmd{"pgctrl", "start"})...)
+	if d := pktgenResult(b, "bs", "s0"); d.sent != int64(n) {
+		b.Fatalf("the server's answers: pktgen sent %d packets, want %d", d.sent, n)
+	}
+}
+
+// pgCmd is one write to a file of /proc/net/pktgen.
+type pgCmd struct{ file, cmd string }
+
+func pgCmds(dev string, cmds ...string) []pgCmd {
+	out := make([]pgCmd, len(cmds))
+	for i, c := range cmds {
+		out[i] = pgCmd{dev, c}
+	}
+	return out
+}
+
+// pgDevice is the setup common to every device: count packets of the
+// smallest size, one fresh skb each, to dstMAC.
+func pgDevice(dev string, count int, dstMAC string, more ...string) []pgCmd {
+	return pgCmds(dev, append([]string{fmt.Sprintf("count %d", count), "pkt_size 60", "delay 0",
+		"flag NO_TIMESTAMP", "dst_mac " + dstMAC}, more...)...)
+}
+
+// pktgen writes cmds to /proc/net/pktgen of network namespace ns (pktgen
+// is per namespace) from a thread that entered it. Writing "start" to
+// pgctrl returns when every device has sent its count.
+func pktgen(b *testing.B, ns string, cmds ...pgCmd) {
+	b.Helper()
+	inNetns(b, ns, func() error {
+		for _, c := range cmds {
+			f, err := os.OpenFile("/proc/thread-self/net/pktgen/"+c.file, os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			_, err = f.WriteString(c.cmd + "\n") // pgctrl drops the last byte
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("pktgen %s: %q: %w", c.file, c.cmd, err)
 			}
 		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
-	}
-	b.Run("unloaded", run)
-	benchLoaded(b, run, func() {
-		// Establish the flow in nflab's table: one datagram each way.
-		if _, err := send.WriteToUDP(payload, dst); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := recv.WriteToUDP(payload, send.LocalAddr().(*net.UDPAddr)); err != nil {
-			b.Fatal(err)
-		}
+		return nil
 	})
 }
 
-// benchLoaded runs run with nflab loaded, after setup: as "baseline" with
-// the build make bench BASELINE=<rev> made, if any, then as "loaded" with
-// the module under test.
-func benchLoaded(b *testing.B, run func(*testing.B), setup func(), params ...string) {
-	if ko := os.Getenv("NFLAB_BASELINE_KO"); ko != "" {
-		loadModuleFile(b, ko, params...)
-		setup()
-		b.Run("baseline", run)
-		unloadModule(b)
+var pktgenResultRE = regexp.MustCompile(`Result: OK: (\d+)\(c\d+\+d\d+\) usec, (\d+) \(`)
+var pktgenErrorsRE = regexp.MustCompile(`errors: (\d+)`)
+
+// pktgenResult reads what pktgen device dev in ns last did.
+func pktgenResult(b *testing.B, ns, dev string) sendResult {
+	b.Helper()
+	var out []byte
+	inNetns(b, ns, func() (err error) {
+		out, err = os.ReadFile("/proc/thread-self/net/pktgen/" + dev)
+		return err
+	})
+	m := pktgenResultRE.FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("pktgen %s in %s: no result:\n%s", dev, ns, out)
 	}
-	loadModule(b, params...)
-	setup()
-	b.Run("loaded", run)
+	r := sendResult{micros: benchInt(b, string(m[1])), sent: benchInt(b, string(m[2]))}
+	if e := pktgenErrorsRE.FindSubmatch(out); e != nil {
+		r.errors = benchInt(b, string(e[1]))
+	}
+	return r
 }
 
-// BenchmarkUDPNewFlows sends every datagram to a new destination port, so
-// each one creates an entry: confirmed at bench1's POST_ROUTING, and left
-// in flight at bench2, whose blackhole route drops it between the hooks
-// (reclaimed later). The cost of creating, confirming and reclaiming
-// entries.
-func BenchmarkUDPNewFlows(b *testing.B) {
-	_, send := benchPair(b)
-	payload := make([]byte, 64)
-	dst := &net.UDPAddr{IP: net.IPv4(10, 8, 1, 1)}
-	port := 0
-	run := func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			// 10.8.1.1-250, ports 1-60000: 15 million flows.
-			port++
-			dst.IP[15] = byte(1 + port/60000%250)
-			dst.Port = 1 + port%60000
-			if _, err := send.WriteToUDP(payload, dst); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+var sinkCounterRE = regexp.MustCompile(`counter packets (\d+)`)
+
+// sinkCounters returns the packets the sink of ns dropped: the established
+// flow's, then the rest.
+func sinkCounters(b *testing.B, ns string) [2]int64 {
+	b.Helper()
+	out := benchRun(b, "ip", "netns", "exec", ns, "nft", "list", "chain", "netdev", "sink", "in")
+	m := sinkCounterRE.FindAllStringSubmatch(out, -1)
+	if len(m) != 2 {
+		b.Fatalf("the sink of %s: want two counters:\n%s", ns, out)
 	}
-	b.Run("unloaded", run)
-	// No limit or cap in the way: every datagram makes an entry.
-	benchLoaded(b, run, func() {}, "ct_max=4000000", "ct_global_max=8000000")
+	return [2]int64{benchInt(b, m[0][1]), benchInt(b, m[1][1])}
+}
+
+// sinkRx returns the packets dev in ns has received (/proc/net/dev).
+func sinkRx(b *testing.B, ns, dev string) int64 {
+	b.Helper()
+	var out []byte
+	inNetns(b, ns, func() (err error) {
+		out, err = os.ReadFile("/proc/thread-self/net/dev")
+		return err
+	})
+	for _, l := range strings.Split(string(out), "\n") {
+		name, stats, ok := strings.Cut(l, ":")
+		if f := strings.Fields(stats); ok && strings.TrimSpace(name) == dev && len(f) > 1 {
+			return benchInt(b, f[1])
+		}
+	}
+	b.Fatalf("netns %s: no device %s in /proc/net/dev:\n%s", ns, dev, out)
+	return 0
+}
+
+// procStatSoftirq returns the CPUs' softirq time, in USER_HZ ticks. The
+// stock kernels account it by sampling at each tick (no
+// IRQ_TIME_ACCOUNTING): a measurement of seconds holds hundreds of
+// samples.
+func procStatSoftirq(b *testing.B) int64 {
+	b.Helper()
+	f := strings.Fields(strings.SplitN(benchReadFile(b, "/proc/stat"), "\n", 2)[0])
+	if len(f) < 8 || f[0] != "cpu" {
+		b.Fatalf("/proc/stat: unexpected first line %q", f)
+	}
+	return benchInt(b, f[7])
+}
+
+// benchSlab returns the Slab line of /proc/meminfo, in bytes.
+func benchSlab(b *testing.B) int64 {
+	b.Helper()
+	for _, l := range strings.Split(benchReadFile(b, "/proc/meminfo"), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "Slab:" {
+			return benchInt(b, f[1]) * 1024
+		}
+	}
+	b.Fatal("/proc/meminfo has no Slab line")
+	return 0
+}
+
+func benchRun(b *testing.B, argv ...string) string {
+	b.Helper()
+	out, err := tryCmd(argv...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// benchRunIn runs argv in ns with stdin as its standard input.
+func benchRunIn(b *testing.B, ns netns, argv ...string) {
+	b.Helper()
+	stdin := argv[len(argv)-1]
+	out, err := runStdin(stdin, append([]string{"ip", "netns", "exec", string(ns)}, argv[:len(argv)-1]...)...)
+	if err != nil {
+		b.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// runStdin runs argv with stdin as its standard input and returns its
+// combined output.
+func runStdin(stdin string, argv ...string) (string, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+	}
+	return string(out), nil
+}
+
+func benchReadFile(b *testing.B, path string) string {
+	b.Helper()
+	out, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return string(out)
+}
+
+func benchWrite(b *testing.B, path, v string) {
+	b.Helper()
+	if err := os.WriteFile(path, []byte(v), 0); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func benchInt(b *testing.B, s string) int64 {
+	b.Helper()
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }

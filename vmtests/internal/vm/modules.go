@@ -31,6 +31,8 @@ var extraModules = []string{
 	"sch_netem",
 	// NFQUEUE and nf_dup, for the copies tests.
 	"nfnetlink_queue", "nft_queue", "nft_dup_ipv4",
+	// The benchmarks' in-kernel traffic generator.
+	"pktgen",
 }
 
 // moduleFile is a kernel module or metadata file for the image.

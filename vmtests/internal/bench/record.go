@@ -1,0 +1,101 @@
+// Package bench holds what the guest benchmark (vmtests/guest, make bench)
+// and the host agree on, and the host's side of it: the records the guest
+// prints on its console, the statistics over interleaved rounds, the
+// markdown and JSON report, and the check that every configuration moved
+// traffic. It must stay free of heavy dependencies: the guest imports it.
+// The plots are in package bench/plot.
+package bench
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Marker starts every console line that carries a Record.
+const Marker = "nflab-bench: "
+
+// Record is one line the guest prints: a Meta record first, then one Sample
+// per measurement.
+type Record struct {
+	Kind string `json:"kind"` // KindMeta or KindSample
+	// Meta.
+	Profile string   `json:"profile,omitempty"`
+	Rounds  int      `json:"rounds,omitempty"`
+	Configs []Config `json:"configs,omitempty"`
+	// Sample.
+	Round  int     `json:"round,omitempty"`  // 1-based
+	Config string  `json:"config,omitempty"` // Config.Name
+	Metric string  `json:"metric,omitempty"` // Metric.Name
+	X      int     `json:"x,omitempty"`      // table size of the prefill metrics
+	Value  float64 `json:"value"`
+	// What the value was computed from, where it is traffic.
+	Sent      int64 `json:"sent,omitempty"`      // packets pktgen sent
+	Delivered int64 `json:"delivered,omitempty"` // packets that reached the sink
+	Micros    int64 `json:"usec,omitempty"`      // pktgen's run time
+	Entries   int64 `json:"entries,omitempty"`   // tracked connections
+}
+
+// Record kinds.
+const (
+	KindMeta   = "meta"
+	KindSample = "sample"
+)
+
+// Config is one configuration of the router, as the guest ran it.
+type Config struct {
+	Name  string `json:"name"`  // "bare", "kernel", "nflab", "baseline"
+	Label string `json:"label"` // for tables and plots
+}
+
+// The configurations of today; NAT (kernel and nflab masquerade) and the
+// rule engine's cases join this list when they exist.
+const (
+	Bare     = "bare"     // A: forwarding only
+	Kernel   = "kernel"   // B: nf_conntrack and an nftables ct state rule
+	Nflab    = "nflab"    // C: nflab loaded
+	Baseline = "baseline" // C': nflab at make bench BASELINE=<rev>
+)
+
+// Line returns r as a console line, Marker included, without a newline.
+func (r Record) Line() string {
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(err) // plain data: cannot fail
+	}
+	return Marker + string(b)
+}
+
+// Parse collects the records in console output: lines that contain Marker
+// (anything before it, such as a prefix the host added, is ignored). It
+// returns the Meta record and the samples.
+func Parse(console string) (meta Record, samples []Record, err error) {
+	s := bufio.NewScanner(strings.NewReader(console))
+	s.Buffer(nil, 1<<20)
+	for n := 1; s.Scan(); n++ {
+		_, js, ok := strings.Cut(s.Text(), Marker)
+		if !ok {
+			continue
+		}
+		var r Record
+		if err := json.Unmarshal([]byte(js), &r); err != nil {
+			return meta, nil, fmt.Errorf("console line %d: %w", n, err)
+		}
+		switch r.Kind {
+		case KindMeta:
+			meta = r
+		case KindSample:
+			samples = append(samples, r)
+		default:
+			return meta, nil, fmt.Errorf("console line %d: unknown record kind %q", n, r.Kind)
+		}
+	}
+	if err := s.Err(); err != nil {
+		return meta, nil, err
+	}
+	if meta.Kind == "" {
+		return meta, nil, fmt.Errorf("no %q meta record in the console output: did the guest benchmark run?", Marker)
+	}
+	return meta, samples, nil
+}

@@ -1,0 +1,374 @@
+package bench
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Summary is the median and range of a configuration's values over rounds.
+type Summary struct {
+	N      int     `json:"n"`
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+}
+
+// Summarize returns the summary of v; N is 0 for no values. The median of
+// an even count is the mean of the middle two.
+func Summarize(v []float64) Summary {
+	if len(v) == 0 {
+		return Summary{}
+	}
+	s := slices.Clone(v)
+	sort.Float64s(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Summary{N: len(s), Median: med, Min: s[0], Max: s[len(s)-1]}
+}
+
+// Ratio is Num's value over Den's, taken round by round (the two ran
+// minutes apart in the same round, so the machine's drift cancels) and
+// summarized over the rounds where both have a value.
+type Ratio struct {
+	Num string `json:"num"`
+	Den string `json:"den"`
+	Summary
+}
+
+// Name is "nflab/kernel".
+func (r Ratio) Name() string { return r.Num + "/" + r.Den }
+
+// Row is one metric (at one table size, for the scaling metrics).
+type Row struct {
+	Metric string             `json:"metric"`
+	X      int                `json:"x,omitempty"`
+	Title  string             `json:"title"`
+	Unit   string             `json:"unit"`
+	Higher bool               `json:"higher_is_better"`
+	By     map[string]Summary `json:"by_config"`
+	Ratios []Ratio            `json:"ratios,omitempty"`
+}
+
+// Report is a benchmark run's result: its rows, and every sample behind
+// them.
+type Report struct {
+	Kernel  string   `json:"kernel,omitempty"`
+	Profile string   `json:"profile"`
+	Rounds  int      `json:"rounds"`
+	Configs []Config `json:"configs"`
+	Rows    []Row    `json:"rows"`
+	Samples []Record `json:"samples"`
+}
+
+type rowKey struct {
+	metric string
+	x      int
+}
+
+// Analyze builds the report of a run from its meta record and samples. It
+// derives PrefillCost from PrefillPPS.
+func Analyze(meta Record, samples []Record) (*Report, error) {
+	samples = append(slices.Clone(samples), prefillCost(samples)...)
+	// values[row][config][round]
+	values := map[rowKey]map[string]map[int]float64{}
+	for _, s := range samples {
+		if _, ok := MetricByName(s.Metric); !ok {
+			return nil, fmt.Errorf("round %d, %s: unknown metric %q", s.Round, s.Config, s.Metric)
+		}
+		k := rowKey{s.Metric, s.X}
+		if values[k] == nil {
+			values[k] = map[string]map[int]float64{}
+		}
+		if values[k][s.Config] == nil {
+			values[k][s.Config] = map[int]float64{}
+		}
+		if _, dup := values[k][s.Config][s.Round]; dup {
+			return nil, fmt.Errorf("round %d, %s: two samples of %s (x=%d)", s.Round, s.Config, s.Metric, s.X)
+		}
+		values[k][s.Config][s.Round] = s.Value
+	}
+	rep := &Report{Profile: meta.Profile, Rounds: meta.Rounds, Configs: meta.Configs, Samples: samples}
+	keys := make([]rowKey, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	order := map[string]int{}
+	for i, m := range Metrics {
+		order[m.Name] = i
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if a, b := order[keys[i].metric], order[keys[j].metric]; a != b {
+			return a < b
+		}
+		return keys[i].x < keys[j].x
+	})
+	for _, k := range keys {
+		m, _ := MetricByName(k.metric)
+		row := Row{Metric: m.Name, X: k.x, Title: m.Title, Unit: m.Unit, Higher: m.Higher, By: map[string]Summary{}}
+		for cfg, byRound := range values[k] {
+			row.By[cfg] = Summarize(mapValues(byRound))
+		}
+		for _, p := range ratioPairs {
+			num, den := values[k][p[0]], values[k][p[1]]
+			var rs []float64
+			for round, n := range num {
+				if d, ok := den[round]; ok && d != 0 {
+					rs = append(rs, n/d)
+				}
+			}
+			if len(rs) > 0 {
+				row.Ratios = append(row.Ratios, Ratio{Num: p[0], Den: p[1], Summary: Summarize(rs)})
+			}
+		}
+		rep.Rows = append(rep.Rows, row)
+	}
+	return rep, nil
+}
+
+func mapValues(m map[int]float64) []float64 {
+	v := make([]float64, 0, len(m))
+	for _, x := range m {
+		v = append(v, x)
+	}
+	return v
+}
+
+// prefillCost derives, per configuration and round, the cost per packet at
+// each pre-filled size but the smallest relative to the smallest: pps at
+// the smallest size over pps at this one (1.2 means a packet costs 20 %
+// more).
+func prefillCost(samples []Record) []Record {
+	type cr struct {
+		config string
+		round  int
+	}
+	by := map[cr][]Record{}
+	for _, s := range samples {
+		if s.Metric == PrefillPPS {
+			k := cr{s.Config, s.Round}
+			by[k] = append(by[k], s)
+		}
+	}
+	var out []Record
+	for k, ss := range by {
+		sort.Slice(ss, func(i, j int) bool { return ss[i].X < ss[j].X })
+		base := ss[0]
+		if base.Value <= 0 {
+			continue
+		}
+		for _, s := range ss[1:] {
+			if s.Value > 0 {
+				out = append(out, Record{Kind: KindSample, Round: k.round, Config: k.config, Metric: PrefillCost, X: s.X, Value: base.Value / s.Value})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Config != b.Config {
+			return a.Config < b.Config
+		}
+		if a.X != b.X {
+			return a.X < b.X
+		}
+		return a.Round < b.Round
+	})
+	return out
+}
+
+// CheckTraffic returns an error naming every configuration that did not
+// move traffic: a traffic metric the configuration should have (every
+// metric the run measured at all, but bare forwarding's trackers-only
+// ones) with no sample, or with a sample of 0.
+func CheckTraffic(rep *Report) error {
+	var errs []error
+	measured := map[rowKey]bool{}
+	for _, r := range rep.Rows {
+		measured[rowKey{r.Metric, r.X}] = true
+	}
+	for _, r := range rep.Rows {
+		m, _ := MetricByName(r.Metric)
+		if !m.Traffic {
+			continue
+		}
+		for _, c := range rep.Configs {
+			if m.TrackersOnly && c.Name == Bare {
+				continue
+			}
+			s, ok := r.By[c.Name]
+			switch {
+			case !ok || s.N == 0:
+				errs = append(errs, fmt.Errorf("%s: no sample of %s", c.Name, rowName(r)))
+			case s.Min <= 0:
+				errs = append(errs, fmt.Errorf("%s: %s moved no traffic in at least one round (min %g)", c.Name, rowName(r), s.Min))
+			}
+		}
+	}
+	for _, m := range Metrics {
+		if m.Traffic && !m.Scaling && !measured[rowKey{m.Name, 0}] {
+			errs = append(errs, fmt.Errorf("no configuration reported %s", m.Name))
+		}
+	}
+	for _, s := range rep.Samples {
+		if m, _ := MetricByName(s.Metric); m.Traffic && s.Delivered == 0 && s.Value > 0 {
+			errs = append(errs, fmt.Errorf("round %d, %s, %s: a value without delivered packets", s.Round, s.Config, rowName(Row{Metric: s.Metric, X: s.X})))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func rowName(r Row) string {
+	if r.X != 0 {
+		return fmt.Sprintf("%s at %s", r.Metric, SI(float64(r.X)))
+	}
+	return r.Metric
+}
+
+// WriteJSON writes the report as indented JSON (the -o json form).
+func (rep *Report) WriteJSON(w io.Writer) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(rep)
+}
+
+// WriteMarkdown writes the report's table: per metric each configuration's
+// median and range, then the ratios' medians and ranges.
+func (rep *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# nflab benchmark (%s profile, %d rounds%s)\n\n", rep.Profile, rep.Rounds, map[bool]string{true: ", " + rep.Kernel}[rep.Kernel != ""])
+	fmt.Fprintln(&b, "Each cell: median [min–max] over the rounds; ratios are taken round by round, then summarized.")
+	fmt.Fprintln(&b, "For packets/s higher is better; for ns and bytes lower is better.")
+	fmt.Fprintln(&b)
+	ratios := rep.ratioNames()
+	b.WriteString("| metric | unit |")
+	for _, c := range rep.Configs {
+		fmt.Fprintf(&b, " %s |", c.Label)
+	}
+	for _, r := range ratios {
+		fmt.Fprintf(&b, " %s |", r)
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---:|", len(rep.Configs)+len(ratios)) + "\n")
+	for _, row := range rep.Rows {
+		title := row.Title
+		if row.X != 0 {
+			title += fmt.Sprintf(": %s entries", SI(float64(row.X)))
+		}
+		fmt.Fprintf(&b, "| %s | %s |", title, row.Unit)
+		for _, c := range rep.Configs {
+			s, ok := row.By[c.Name]
+			if !ok {
+				b.WriteString(" – |")
+				continue
+			}
+			fmt.Fprintf(&b, " %s [%s–%s] |", SI(s.Median), SI(s.Min), SI(s.Max))
+		}
+		for _, name := range ratios {
+			r, ok := row.ratio(name)
+			if !ok {
+				b.WriteString(" – |")
+				continue
+			}
+			fmt.Fprintf(&b, " %.2f× [%.2f–%.2f] |", r.Median, r.Min, r.Max)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	for _, l := range rep.SummaryLines() {
+		fmt.Fprintf(&b, "- %s\n", l)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (rep *Report) ratioNames() []string {
+	var names []string
+	for _, p := range ratioPairs {
+		n := Ratio{Num: p[0], Den: p[1]}.Name()
+		for _, row := range rep.Rows {
+			if _, ok := row.ratio(n); ok {
+				names = append(names, n)
+				break
+			}
+		}
+	}
+	return names
+}
+
+func (row Row) ratio(name string) (Ratio, bool) {
+	for _, r := range row.Ratios {
+		if r.Name() == name {
+			return r, true
+		}
+	}
+	return Ratio{}, false
+}
+
+// SummaryLines returns one line per row: nflab against the kernel, and
+// against bare forwarding and the baseline where they ran, e.g.
+// "pps (1 flow): nflab/kernel = 1.07× (median of 9 rounds, min 0.98, max 1.15)".
+func (rep *Report) SummaryLines() []string {
+	var lines []string
+	for _, row := range rep.Rows {
+		m, _ := MetricByName(row.Metric)
+		name := m.Short
+		if row.X != 0 {
+			name += fmt.Sprintf(" at %s entries", SI(float64(row.X)))
+		}
+		var parts []string
+		for _, r := range row.Ratios {
+			if r.Num != Nflab {
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("%s = %.2f× (median of %s, min %.2f, max %.2f)", r.Name(), r.Median, rounds(r.N), r.Min, r.Max))
+		}
+		if len(parts) == 0 {
+			// No ratio (nflab alone): its own value.
+			if s, ok := row.By[Nflab]; ok {
+				parts = append(parts, fmt.Sprintf("nflab = %s %s (median of %s, min %s, max %s)", SI(s.Median), row.Unit, rounds(s.N), SI(s.Min), SI(s.Max)))
+			}
+		}
+		if len(parts) > 0 {
+			lines = append(lines, name+": "+strings.Join(parts, "; "))
+		}
+	}
+	return lines
+}
+
+func rounds(n int) string {
+	if n == 1 {
+		return "1 round"
+	}
+	return fmt.Sprintf("%d rounds", n)
+}
+
+// SI formats v with three significant digits and a k or M suffix.
+func SI(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a >= 1e6:
+		return trim(fmt.Sprintf("%.3g", v/1e6)) + "M"
+	case a >= 1e3:
+		return trim(fmt.Sprintf("%.3g", v/1e3)) + "k"
+	case a >= 100 || a == math.Trunc(a):
+		return fmt.Sprintf("%.0f", v)
+	default:
+		return trim(fmt.Sprintf("%.3g", v))
+	}
+}
+
+// trim undoes %g's exponent form for values that %g wrote as 1e+03.
+func trim(s string) string {
+	if strings.Contains(s, "e") {
+		var f float64
+		fmt.Sscan(s, &f)
+		return fmt.Sprintf("%.0f", f)
+	}
+	return s
+}
