@@ -58,7 +58,7 @@ func TestGuest(t *testing.T) {
 		// packets through the router run on one CPU anyway, a second
 		// vCPU is one more host thread on a busy 2-core machine, and
 		// the configurations load and unload hooks, which on 2+ vCPUs
-		// meets QEMU's stale jump labels (pinHookKeys).
+		// meets QEMU's stale jump labels (vm.PinHookKeys).
 		if os.Getenv("NFLAB_VCPUS") == "" {
 			cfg.VCPUs = 1
 		}
