@@ -397,12 +397,11 @@ static struct nflab_conn *nflab_ct_alloc(struct net *net,
 		return NULL;
 	percpu_counter_inc(&nflab_ct_entries);
 	ct->th[NFLAB_DIR_ORIG].tuple = *orig;
-	ct->th[NFLAB_DIR_ORIG].dir = NFLAB_DIR_ORIG;
+	ct->th[NFLAB_DIR_ORIG].tuple.dir = NFLAB_DIR_ORIG;
 	ct->th[NFLAB_DIR_REPLY].tuple = *reply;
-	ct->th[NFLAB_DIR_REPLY].dir = NFLAB_DIR_REPLY;
+	ct->th[NFLAB_DIR_REPLY].tuple.dir = NFLAB_DIR_REPLY;
 	write_pnet(&ct->net, net);
 	INIT_HLIST_NODE(&ct->inflight);
-	INIT_LIST_HEAD(&ct->all);
 	INIT_LIST_HEAD(&ct->unassured);
 	refcount_set(&ct->use, 1);	/* the packet's */
 	spin_lock_init(&ct->lock);
@@ -529,7 +528,7 @@ static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir,
 			nflab_double_unlock(b[0], b[1]);
 			local_bh_enable();
 			NFLAB_CT_STAT_INC(nn, CLASH);
-			if (h->dir != d)
+			if (h->tuple.dir != d)
 				*dir = !*dir;
 			return other;
 		}
@@ -718,7 +717,7 @@ repeat:
 	}
 
 	old_status = READ_ONCE(ct->status) & NFLAB_CT_EVENT_STATUS;
-	v = l4->packet(nn, ct, skb, off, h->dir, &changed);
+	v = l4->packet(nn, ct, skb, off, h->tuple.dir, &changed);
 	if (v == NFLAB_CT_REPEAT && !repeated) {
 		/* Once: the entry found is gone, so the lookup creates. */
 		nflab_ct_kill(ct);
@@ -731,9 +730,9 @@ repeat:
 		nflab_ct_put(ct);
 		return NF_ACCEPT;
 	}
-	if (h->dir == NFLAB_DIR_REPLY)
+	if (h->tuple.dir == NFLAB_DIR_REPLY)
 		set_bit(NFLAB_CT_STATUS_SEEN_REPLY_BIT, &ct->status);
-	nflab_ct_account(ct, h->dir, skb);
+	nflab_ct_account(ct, h->tuple.dir, skb);
 	if (!test_bit(NFLAB_CT_STATUS_CONFIRMED_BIT, &ct->status)) {
 		/* Its first state goes out with its NEW event at confirm. */
 		*nflab_cb_cookie(skb) = nflab_inflight_add(ct);
@@ -797,7 +796,7 @@ static unsigned int nflab_ct_gc_bucket(unsigned int bucket, struct net *net)
 	hlist_nulls_for_each_entry_rcu(h, n, &nflab_ct_hash[bucket], node) {
 		struct nflab_conn *ct = nflab_ct_of(h);
 
-		if (h->dir != NFLAB_DIR_ORIG ||
+		if (h->tuple.dir != NFLAB_DIR_ORIG ||
 		    (net && !net_eq(nflab_ct_net(ct), net)) ||
 		    !nflab_ct_expired(ct) ||
 		    !refcount_inc_not_zero(&ct->use))
@@ -869,7 +868,7 @@ int nflab_ct_dump(struct net *net, struct nflab_ct_dump_pos *pos,
 		hlist_nulls_for_each_entry_rcu(h, n, &nflab_ct_hash[pos->bucket], node) {
 			struct nflab_conn *ct = nflab_ct_of(h);
 
-			if (h->dir != NFLAB_DIR_ORIG ||
+			if (h->tuple.dir != NFLAB_DIR_ORIG ||
 			    !net_eq(nflab_ct_net(ct), net) ||
 			    (pos->resume && ct->seq >= pos->seq))
 				continue;
@@ -901,7 +900,7 @@ unsigned int nflab_ct_kill_matching(struct net *net,
 		hlist_nulls_for_each_entry_rcu(h, n, &nflab_ct_hash[b], node) {
 			struct nflab_conn *ct = nflab_ct_of(h);
 
-			if (h->dir != NFLAB_DIR_ORIG ||
+			if (h->tuple.dir != NFLAB_DIR_ORIG ||
 			    !net_eq(nflab_ct_net(ct), net) ||
 			    (match && !match(ct, arg)) ||
 			    !refcount_inc_not_zero(&ct->use))

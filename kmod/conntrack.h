@@ -58,12 +58,17 @@ struct nflab_tuple {
 		u32 all;
 	} u;
 	u8 proto;
+	/*
+	 * Not part of the flow: in an entry, which of its two tuples this is
+	 * (the kernel keeps it in its tuple's padding too). Never compared
+	 * or hashed.
+	 */
+	u8 dir;
 };
 
 struct nflab_tuple_hash {
 	struct hlist_nulls_node	node;
 	struct nflab_tuple	tuple;
-	u8			dir;
 };
 
 /* What tcp_in_window() knows of one direction of a TCP connection. */
@@ -112,19 +117,32 @@ struct nflab_tcp {
 struct nflab_conn {
 	struct nflab_tuple_hash	th[NFLAB_DIR_MAX];
 	possible_net_t		net;
-	refcount_t		use;
 	unsigned long		status;		/* NFLAB_CT_STATUS_*_BIT, atomic bitops */
 	unsigned long		timeout;	/* jiffies; READ_ONCE/WRITE_ONCE */
+	refcount_t		use;
 	spinlock_t		lock;		/* TCP's protocol state below */
 	u32			id;		/* hashed: reveals no rates */
-	u64			cookie;		/* random; names it in skb->cb */
-	union {
-		unsigned long	inflight_at;	/* in flight: since (jiffies) */
-		u64		seq;		/* in the table: insertion order */
-	};
 	u64			start_ns;
-	struct hlist_node	inflight;	/* in the in-flight table */
-	struct list_head	all;		/* on nn->ct_all while confirmed */
+	/*
+	 * An entry is in flight, then in the table, then waits for its grace
+	 * period: each stage's fields share memory with the others'. Nothing
+	 * reads a stage's fields after it: the in-flight table and the ct_all
+	 * lists are walked under their locks only, and an entry leaves both
+	 * before its last reference goes. seq, which dumps read under RCU,
+	 * does not share rcu's bytes.
+	 */
+	union {
+		struct {
+			struct hlist_node inflight;	/* in the in-flight table */
+			u64		cookie;		/* random; names it in skb->cb */
+			unsigned long	inflight_at;	/* since (jiffies) */
+		};
+		struct {
+			struct list_head all;		/* on nn->ct_all */
+			u64		seq;		/* insertion order */
+		};
+		struct rcu_head	rcu;
+	};
 	struct list_head	unassured;	/* on nn->ct_unassured until ASSURED */
 	atomic64_t		packets[NFLAB_DIR_MAX];
 	atomic64_t		bytes[NFLAB_DIR_MAX];
@@ -135,12 +153,19 @@ struct nflab_conn {
 			unsigned long stream_ts;
 		} udp;
 	} proto;
-	struct rcu_head		rcu;
 };
+
+/*
+ * Four entries to a 1 KiB of slab: the kernel's tracker needs 256 bytes
+ * too. Lock debugging makes spinlock_t larger.
+ */
+#if !IS_ENABLED(CONFIG_DEBUG_SPINLOCK) && !IS_ENABLED(CONFIG_DEBUG_LOCK_ALLOC)
+static_assert(sizeof(struct nflab_conn) <= 256);
+#endif
 
 static inline struct nflab_conn *nflab_ct_of(const struct nflab_tuple_hash *h)
 {
-	return container_of(h, struct nflab_conn, th[h->dir]);
+	return container_of(h, struct nflab_conn, th[h->tuple.dir]);
 }
 
 static inline bool nflab_tuple_equal(const struct nflab_tuple *a,
