@@ -156,12 +156,13 @@ struct nflab_conn {
 };
 
 /*
- * Four entries to a 1 KiB of slab: the kernel's tracker needs 256 bytes
- * too. Lock debugging makes spinlock_t larger.
+ * 256 bytes an entry, with a plain 4-byte spinlock_t (lock debugging and
+ * PREEMPT_RT make it larger).
  */
-#if !IS_ENABLED(CONFIG_DEBUG_SPINLOCK) && !IS_ENABLED(CONFIG_DEBUG_LOCK_ALLOC)
-static_assert(sizeof(struct nflab_conn) <= 256);
-#endif
+static_assert(sizeof(spinlock_t) != 4 || sizeof(struct nflab_conn) <= 256);
+/* Dumps read seq under RCU: call_rcu() must not write over it. */
+static_assert(offsetof(struct nflab_conn, seq) >=
+	      offsetof(struct nflab_conn, rcu) + sizeof(struct rcu_head));
 
 static inline struct nflab_conn *nflab_ct_of(const struct nflab_tuple_hash *h)
 {
