@@ -26,9 +26,10 @@ var (
 	// method when the module goes away.
 	ErrNotLoaded = nlclient.ErrNotLoaded
 
-	// ErrDumpInterrupted is returned by Conns when the kernel flagged
+	// ErrDumpInterrupted is returned by Conns when the module flagged
 	// every one of its few attempts as inconsistent (NLM_F_DUMP_INTR):
-	// the table kept changing. Trying again later may succeed.
+	// the table kept changing. Today's module never flags a dump; a
+	// module that does may succeed when tried again later.
 	ErrDumpInterrupted = nlclient.ErrDumpInterrupted
 )
 

@@ -7,8 +7,8 @@ import (
 )
 
 // Conns returns the entries f selects; the zero ConnFilter selects all.
-// If the table changes during the dump, the dump is repeated a few times
-// before giving up with ErrDumpInterrupted. It needs CAP_NET_ADMIN.
+// A dump the module flags as interrupted (today's never is) is repeated a
+// few times before giving up with ErrDumpInterrupted. It needs CAP_NET_ADMIN.
 // Cancelling ctx aborts the dump.
 func (c *Client) Conns(ctx context.Context, f nftypes.ConnFilter) ([]nftypes.Conn, error) {
 	if err := f.Validate(); err != nil {

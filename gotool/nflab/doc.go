@@ -35,8 +35,10 @@
 //   - an operation on a closed client satisfies errors.Is(err,
 //     net.ErrClosed).
 //
-// Conns returns ErrDumpInterrupted when the table changed during each of
-// its few attempts at a consistent dump. Dial returns a *ProtocolError
+// Conns returns ErrDumpInterrupted when the module flagged each of its few
+// attempts at a dump as inconsistent (NLM_F_DUMP_INTR). Today's module never
+// does (its dumps resume after the last entry sent, see nflab.h); the retry
+// is kept for a module that does, as the protocol allows. Dial returns a *ProtocolError
 // when the module and the client cannot talk. ErrNotLoaded, OpError and
 // ErrDumpInterrupted are defined by the internal backend, which returns
 // them, and re-exported here as the same values and types, so errors.Is

@@ -376,9 +376,6 @@ Output (without settings):
 			if err != nil {
 				return nil, failed("reading the conntrack settings", err)
 			}
-			if cfg.Limit == nil || cfg.TCPLoose == nil {
-				return nil, failed("reading the conntrack settings", fmt.Errorf("the module left settings out"))
-			}
 			return &output{
 				json: jsonCTConfig{Limit: *cfg.Limit, TCPLoose: *cfg.TCPLoose, Timeouts: jsonTimeouts(cfg.Timeouts)},
 				table: func(w io.Writer) {

@@ -246,13 +246,26 @@ func TestCTEventsWriteFails(t *testing.T) {
 		h := ctHarness(t)
 		var stderr syncBuffer
 		a := h.app(&failWriter{n: 1}, &stderr)
-		exit := make(chan int)
+		exit := make(chan int, 1)
 		go func() { exit <- a.run(context.Background(), []string{"ct", "events", "-o", format}) }()
+		// Bounds against a hang, not timing goals.
+		hang := time.After(time.Minute)
 		for h.m.Listeners() == 0 {
-			time.Sleep(time.Millisecond)
+			select {
+			case code := <-exit:
+				t.Fatalf("-o %s: ended with %d before listening: %q", format, code, stderr.String())
+			case <-hang:
+				t.Fatalf("-o %s: not listening after a minute", format)
+			case <-time.After(time.Millisecond):
+			}
 		}
 		h.emitAll()
-		code := <-exit
+		var code int
+		select {
+		case code = <-exit:
+		case <-hang:
+			t.Fatalf("-o %s: still running a minute after its write failed", format)
+		}
 		want := "nflab: writing events: write /dev/stdout: broken pipe\n"
 		if code != 1 || stderr.String() != want {
 			t.Errorf("-o %s: exit %d, stderr %q; want 1, %q", format, code, stderr.String(), want)

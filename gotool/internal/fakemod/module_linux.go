@@ -29,6 +29,7 @@ package fakemod
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -230,15 +231,7 @@ func (m *Module) Config() nftypes.TrackerConfig {
 
 func cloneConfig(c nftypes.TrackerConfig) nftypes.TrackerConfig {
 	limit, loose := *c.Limit, *c.TCPLoose
-	return nftypes.TrackerConfig{Limit: &limit, TCPLoose: &loose, Timeouts: maps(c.Timeouts)}
-}
-
-func maps(in map[nftypes.Timeout]time.Duration) map[nftypes.Timeout]time.Duration {
-	out := make(map[nftypes.Timeout]time.Duration, len(in))
-	for k, v := range in {
-		out[k] = v
-	}
-	return out
+	return nftypes.TrackerConfig{Limit: &limit, TCPLoose: &loose, Timeouts: maps.Clone(c.Timeouts)}
 }
 
 // Emit sends a notification of type typ about c to the sockets that

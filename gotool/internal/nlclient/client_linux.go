@@ -547,7 +547,8 @@ const maxDumpAttempts = 5
 // every message and starts over, at most maxDumpAttempts times.
 //
 // dump uses Send and Receive rather than Execute, so callers sharing the
-// connection must not send other requests meanwhile; Client.dump holds mu.
+// connection must not send other requests meanwhile; Client.dump holds the
+// request slot (sem).
 //
 // Limitation: mdlayher/netlink drops the final NLMSG_DONE without showing
 // it, so a change flagged only on NLMSG_DONE goes unnoticed; the kernel side

@@ -141,23 +141,8 @@ const (
 	StatusDying     ConnStatus = nlproto.CT_STATUS_DYING      // being removed
 )
 
-// statusNames come from enum nflab_ct_status.
-var statusNames = func() []struct {
-	bit  ConnStatus
-	name string
-} {
-	var names []struct {
-		bit  ConnStatus
-		name string
-	}
-	for _, n := range nlproto.EnumCTStatus.Names {
-		names = append(names, struct {
-			bit  ConnStatus
-			name string
-		}{ConnStatus(n.Value), n.Short})
-	}
-	return names
-}()
+// statusBits are enum nflab_ct_status: the bits (Value) and their names.
+var statusBits = nlproto.EnumCTStatus
 
 const knownStatus ConnStatus = nlproto.CT_STATUS_ALL
 
@@ -166,9 +151,9 @@ const knownStatus ConnStatus = nlproto.CT_STATUS_ALL
 // non-nil slice for no bits.
 func (s ConnStatus) Names() []string {
 	names := []string{}
-	for _, n := range statusNames {
-		if s&n.bit != 0 {
-			names = append(names, n.name)
+	for _, n := range statusBits.Names {
+		if s&ConnStatus(n.Value) != 0 {
+			names = append(names, n.Short)
 		}
 	}
 	for bit := ConnStatus(1); bit != 0; bit <<= 1 {
@@ -200,13 +185,10 @@ func (s *ConnStatus) UnmarshalText(b []byte) error {
 		return nil
 	}
 	var v ConnStatus
-next:
 	for part := range strings.SplitSeq(str, ",") {
-		for _, n := range statusNames {
-			if strings.EqualFold(part, n.name) {
-				v |= n.bit
-				continue next
-			}
+		if n, ok := statusBits.Parse(part); ok {
+			v |= ConnStatus(n.Value)
+			continue
 		}
 		if hex, ok := strings.CutPrefix(strings.ToLower(part), "0x"); ok {
 			if n, err := strconv.ParseUint(hex, 16, 32); err == nil {
@@ -214,11 +196,7 @@ next:
 				continue
 			}
 		}
-		known := make([]string, len(statusNames))
-		for i, n := range statusNames {
-			known[i] = n.name
-		}
-		return invalidf("status", "unknown status %q (want one of %s, or hex bits)", part, strings.Join(known, ", "))
+		return invalidf("status", "unknown status %q (want one of %s, or hex bits)", part, strings.Join(statusBits.Shorts(), ", "))
 	}
 	*s = v
 	return nil
@@ -376,7 +354,11 @@ func (f ConnFilter) Validate() error {
 			return invalidf("filter", "%s %v has bits set past its prefix length (did you mean %v?)", p.what, p.p, p.p.Masked())
 		}
 	}
-	if (f.SrcPort != 0 || f.DstPort != 0) && f.Proto != TCP && f.Proto != UDP {
+	proto := f.Proto
+	if f.TCPState != nil && proto == 0 {
+		proto = TCP // as documented: a TCP state implies it
+	}
+	if (f.SrcPort != 0 || f.DstPort != 0) && proto != TCP && proto != UDP {
 		return invalid("filter", "ports need Proto tcp or udp")
 	}
 	if f.TCPState != nil {

@@ -225,4 +225,8 @@ func TestCTValidation(t *testing.T) {
 	if err := (ConnFilter{Src: netip.MustParsePrefix("0.0.0.0/0"), Dst: netip.MustParsePrefix("10.0.2.2/32")}).Validate(); err != nil {
 		t.Fatal(err)
 	}
+	// A TCP state implies protocol TCP, so ports may go with it.
+	if err := (ConnFilter{TCPState: ptr(TCPEstablished), DstPort: 80}).Validate(); err != nil {
+		t.Fatalf("TCP state with a port: %v", err)
+	}
 }

@@ -85,7 +85,7 @@ static_assert(T_E_SOME_RATHER_LONG_NAME_THAT_DOES_NOT_FIT_ON_ONE_LINE_WITH_ITS_M
 	}
 }
 
-// hostCC returns the host's C compiler ($CC or cc), skipping the test if
+// hostCC returns the host's C compiler ($CC or cc), failing the test if
 // there is none.
 func hostCC(t *testing.T) string {
 	t.Helper()
