@@ -217,7 +217,11 @@ void nflab_ct_put(struct nflab_conn *ct)
 
 void nflab_ct_refresh(struct nflab_conn *ct, unsigned int timeout)
 {
-	WRITE_ONCE(ct->timeout, jiffies + timeout);
+	unsigned long t = jiffies + timeout;
+
+	/* Many packets share a jiffy: keep the cache line clean, as the kernel. */
+	if (READ_ONCE(ct->timeout) != t)
+		WRITE_ONCE(ct->timeout, t);
 }
 
 static bool nflab_ct_expired(const struct nflab_conn *ct)
@@ -312,7 +316,9 @@ static struct nflab_tuple_hash *nflab_ct_lookup(struct net *net,
 
 void nflab_ct_set_assured(struct nflab_net *nn, struct nflab_conn *ct)
 {
-	if (test_and_set_bit(NFLAB_CT_STATUS_ASSURED_BIT, &ct->status))
+	/* Every packet of an assured flow asks: no locked op for those. */
+	if (test_bit(NFLAB_CT_STATUS_ASSURED_BIT, &ct->status) ||
+	    test_and_set_bit(NFLAB_CT_STATUS_ASSURED_BIT, &ct->status))
 		return;
 	spin_lock_bh(&nn->ct_lock);
 	list_del_init(&ct->unassured);

@@ -85,6 +85,9 @@ type benchConfig struct {
 	// limit sets the router's table limit (and the kernel's hash size).
 	limit func(b *testing.B, n int)
 	flush func(b *testing.B)
+	// assured reports whether the router holds the established flow
+	// (source port estPort) as assured.
+	assured func(b *testing.B) bool
 	// cache is the slab cache of the tracker's entries.
 	cache string
 }
@@ -179,6 +182,11 @@ func benchConfigs(b *testing.B) []benchConfig {
 		},
 		limit: kernelLimit,
 		flush: func(b *testing.B) { benchRun(b, "ip", "netns", "exec", "br", "conntrack", "-F") },
+		assured: func(b *testing.B) bool {
+			out := benchRun(b, "ip", "netns", "exec", "br", "conntrack", "-L", "-p", "udp",
+				"--sport", strconv.Itoa(estPort))
+			return strings.Contains(out, "[ASSURED]")
+		},
 	}
 	nflabConfig := func(name, label, ko string) benchConfig {
 		return benchConfig{
@@ -205,6 +213,15 @@ func benchConfigs(b *testing.B) []benchConfig {
 				benchRun(b, "ip", "netns", "exec", "br", "nflab", "ct", "config", "--limit", strconv.Itoa(n))
 			},
 			flush: func(b *testing.B) { benchRun(b, "ip", "netns", "exec", "br", "nflab", "ct", "flush") },
+			assured: func(b *testing.B) bool {
+				var c struct{ Count int64 }
+				out := benchRun(b, "ip", "netns", "exec", "br", "nflab", "ct", "count", "-p", "udp",
+					"--sport", strconv.Itoa(estPort), "-u", "ASSURED", "-o", "json")
+				if err := json.Unmarshal([]byte(out), &c); err != nil {
+					b.Fatalf("nflab ct count: %v: %q", err, out)
+				}
+				return c.Count == 1
+			},
 		}
 	}
 	none := func(*testing.B) {}
@@ -295,13 +312,18 @@ func (tp *benchTopo) runConfig(b *testing.B, prof benchProfile, round int, c ben
 	// later another packet: then no early drop may take it), the table
 	// is filled to its limit, then the flow and the flood share the
 	// sender one to one.
-	created := time.Now()
 	tp.establish(b, estPort, 1)
+	// The reply is in when establish returns; the stream clock runs
+	// from then (pktgen's own start-up takes a few hundred ms).
+	created := time.Now()
 	c.limit(b, prof.fullLimit)
 	if c.tracker {
 		time.Sleep(time.Until(created.Add(benchStreamWait)))
 	}
 	tp.send(b, pgFlow{sport: estPort, count: 1})
+	if c.tracker && !c.assured(b) {
+		b.Fatalf("%s: the established flow is not assured before the flood", c.Name)
+	}
 	tp.send(b, pgFlow{random: true, count: prof.fullLimit * 5 / 4})
 	entries := c.count(b)
 	r := tp.send(b, pgFlow{sport: estPort, count: prof.floodPkts, shared: true}, pgFlow{random: true, count: prof.floodPkts, shared: true})

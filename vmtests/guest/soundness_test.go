@@ -11,6 +11,7 @@ import (
 	"net"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -396,12 +397,14 @@ func localFlows(t *testing.T, ns netns, port, n int) {
 // TestCTGlobalCap checks the global cap: it binds the namespaces of
 // unprivileged user namespaces together, and not those root made.
 func TestCTGlobalCap(t *testing.T) {
-	const limit = 100
+	// Well above the count's slack (below), so that both bounds bite.
+	const limit = 1000
 	loadModule(t, fmt.Sprintf("ct_global_max=%d", limit))
 	root := newNetns(t, "capr")
 	users := []netns{userNetns(t, "capu1"), userNetns(t, "capu2")}
 	for _, ns := range append([]netns{root}, users...) {
-		ns.run(t, "nflab", "ct", "config", "--timeout", "udp_unreplied=600")
+		ns.run(t, "nflab", "ct", "config", "--timeout", "udp_unreplied=600",
+			"--limit", strconv.Itoa(4*limit))
 	}
 
 	// Root's namespace goes beyond the cap (by more than the per-CPU
