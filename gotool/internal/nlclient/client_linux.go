@@ -141,19 +141,6 @@ func newClient(open func() (*genetlink.Conn, error), ns *os.File) (*Client, erro
 	return c, nil
 }
 
-// initClient binds an open connection (a fake one, in tests) to the family.
-// A discarded socket cannot be replaced.
-func initClient(conn *genetlink.Conn) (*Client, error) {
-	used := false
-	return newClient(func() (*genetlink.Conn, error) {
-		if used {
-			return nil, errors.New("test connection already used")
-		}
-		used = true
-		return conn, nil
-	}, nil)
-}
-
 // Close closes the request socket and ends every running watch. It is
 // idempotent; after it, every method fails with net.ErrClosed.
 func (c *Client) Close() error {

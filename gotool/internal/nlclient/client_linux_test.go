@@ -495,3 +495,16 @@ func TestDumpDuringUnload(t *testing.T) {
 }
 
 var ctx = context.Background()
+
+// initClient binds an open connection (a fake one, in tests) to the family.
+// A discarded socket cannot be replaced.
+func initClient(conn *genetlink.Conn) (*Client, error) {
+	used := false
+	return newClient(func() (*genetlink.Conn, error) {
+		if used {
+			return nil, errors.New("test connection already used")
+		}
+		used = true
+		return conn, nil
+	}, nil)
+}

@@ -177,9 +177,9 @@ func parseConn(ad *netlink.AttributeDecoder) (nftypes.Conn, error) {
 		case nlproto.CT_A_ID:
 			c.ID = ad.Uint32()
 		case nlproto.CT_A_ORIG, nlproto.CT_A_REPLY:
-			dst, name := &c.Orig, "NFLAB_CT_A_ORIG"
+			dst, name := &c.Orig, attrOf(nlproto.EnumCTAttr, t).name
 			if t == nlproto.CT_A_REPLY {
-				dst, name = &c.Reply, "NFLAB_CT_A_REPLY"
+				dst = &c.Reply
 			}
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				tu, err := parseTuple(nad)
@@ -206,7 +206,7 @@ func parseConn(ad *netlink.AttributeDecoder) (nftypes.Conn, error) {
 		case nlproto.CT_A_START:
 			ns := ad.Uint64()
 			if ns > math.MaxInt64 {
-				return nftypes.Conn{}, fmt.Errorf("NFLAB_CT_A_START %d is past the year 2262", ns)
+				return nftypes.Conn{}, fmt.Errorf("%s %d is past the year 2262", attrOf(nlproto.EnumCTAttr, nlproto.CT_A_START).name, ns)
 			}
 			if ns != 0 {
 				c.Start = time.Unix(0, int64(ns)).UTC()
