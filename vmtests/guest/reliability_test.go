@@ -311,6 +311,18 @@ func netnsTraffic(n int) error {
 			return err
 		}
 	}
+	// Loopback's receive side runs in softirq, possibly later (in
+	// ksoftirqd on a busy CPU): the datagrams read back have crossed
+	// PRE_ROUTING and LOCAL_IN.
+	if err := c.SetReadDeadline(time.Now().Add(waitLong)); err != nil {
+		return err
+	}
+	buf := make([]byte, 16)
+	for i := 0; i < n; i++ {
+		if _, _, err := c.ReadFrom(buf); err != nil {
+			return fmt.Errorf("datagram %d of %d not received: %w", i+1, n, err)
+		}
+	}
 
 	client, err := nflab.Dial(nil)
 	if err != nil {
