@@ -191,6 +191,198 @@
  * path and never wait for a listener: one that falls behind loses events,
  * and its next receive fails with ENOBUFS (unless it set
  * NETLINK_NO_ENOBUFS). It should then dump the table to resynchronise.
+ *
+ * Rules
+ * =====
+ *
+ * Each namespace has one ruleset: tables of chains of rules, evaluated at
+ * nflab's hooks, and named sets the rules refer to. The tables, their
+ * hooks and priorities follow the kernel's classic layout (enum
+ * nflab_table). Every table has one built-in chain per hook it sits at,
+ * named after the hook in lower case ("prerouting", "input", "forward",
+ * "output", "postrouting"), with a policy (NFLAB_VERDICT_ACCEPT or
+ * NFLAB_VERDICT_DROP, accept at first). User chains (names of 1 to
+ * NFLAB_NAME_MAXLEN - 1 bytes of [A-Za-z0-9_.-], not a built-in name)
+ * are reached by jump and goto from the same table. A built-in chain
+ * that holds no rule and accepts costs nothing: its hook is registered
+ * only while it has rules or drops.
+ *
+ * A rule (NFLAB_A_RULE, a nest of enum nflab_rule_attr) is an ordered list
+ * of matches, every one of which must hold, and one action:
+ *
+ *    NFLAB_RULE_A_HANDLE: u64, the rule's number in its namespace; never
+ *        reused while the module is loaded
+ *    NFLAB_RULE_A_TABLE: u8, enum nflab_table
+ *    NFLAB_RULE_A_CHAIN: string, the chain's name
+ *    NFLAB_RULE_A_MATCHES: nest; each attribute in it is one match, its
+ *        type an enum nflab_match and its payload a nest of enum
+ *        nflab_match_attr (which attributes each match takes is listed at
+ *        enum nflab_match); in order, at most NFLAB_RULE_MATCHES_MAX
+ *    NFLAB_RULE_A_ACTION: nest of enum nflab_action_attr
+ *    NFLAB_RULE_A_COMMENT: string, at most NFLAB_COMMENT_MAXLEN bytes with
+ *        its NUL
+ *    NFLAB_RULE_A_POSITION: u64, in RULE_NEW only: the handle of the rule
+ *        to insert before (NFLAB_RULE_F_INSERT) or after (otherwise)
+ *    NFLAB_RULE_A_FLAGS: u32, NFLAB_RULE_F_* in RULE_NEW only
+ *    NFLAB_RULE_A_PACKETS, NFLAB_RULE_A_BYTES: u64, in replies: what the
+ *        rule matched since it was added or reset
+ *    NFLAB_RULE_A_STATE: nest of enum nflab_rule_state_attr, in replies:
+ *        the state of its stateful matches (the bytes a quota has used)
+ *
+ * A match's NFLAB_MATCH_A_INVERT flag negates it where its entry at enum
+ * nflab_match says so. Matches on ports, TCP flags and ICMP fields never
+ * hold for packets of another protocol or that are too short.
+ *
+ * Transactions
+ * ------------
+ *
+ * The ruleset is only ever changed as a whole. A client opens a transaction
+ * (RULES_BEGIN), sends any number of changes (CHAIN_*, RULE_*, SET_*), each
+ * in its own message and checked when it arrives, and commits it
+ * (RULES_COMMIT). The commit checks the whole (every jump and set name
+ * resolves, no chain jumps back into itself, jumps nest at most
+ * NFLAB_JUMP_DEPTH deep, matches and actions suit their table and hook,
+ * the namespace's limits hold), builds the compiled ruleset off the packet
+ * path, and publishes it with one pointer swap: a packet sees the old
+ * ruleset or the new one, never a mix. A rejected change or commit changes
+ * nothing the packets see, and its extended ACK names the attribute and,
+ * at commit, the rule ("rule 12 (handle 40) in filter/forward: ...", rules
+ * counted from 1 in their chain) at fault.
+ *
+ * One transaction at a time per namespace, owned by the socket that began
+ * it: another socket's RULES_BEGIN fails with EBUSY, and changes or a
+ * commit without a transaction with ENOENT. The transaction ends with
+ * RULES_COMMIT (whatever its outcome), RULES_ABORT, or the owner's socket
+ * closing. Rules keep their counters and state across transactions; a
+ * replaced rule starts afresh.
+ *
+ * NFLAB_CMD_RULES_BEGIN
+ * ---------------------
+ *
+ * Do, admin. Takes optional NFLAB_A_RULES_FLAGS (u32): NFLAB_RULES_F_REPLACE
+ * starts from an empty ruleset (every chain empty and accepting, no sets)
+ * instead of the current one; and optional NFLAB_A_RULES_GEN (u32): fail
+ * with ESTALE unless the current ruleset has this generation. Replies with
+ * NFLAB_A_RULES_GEN, the current generation.
+ *
+ * NFLAB_CMD_RULES_COMMIT
+ * ----------------------
+ *
+ * Do, admin. Takes optional NFLAB_A_RULES_FLAGS: NFLAB_RULES_F_CHECK checks
+ * everything and then discards the transaction. Replies with
+ * NFLAB_A_RULES_GEN: the new generation (or, with CHECK, the current one).
+ * The generation grows by one with every commit that changes something.
+ *
+ * NFLAB_CMD_RULES_ABORT
+ * ---------------------
+ *
+ * Do, admin. Takes nothing; discards the caller's transaction (ENOENT if
+ * it has none).
+ *
+ * NFLAB_CMD_CHAIN_NEW, NFLAB_CMD_CHAIN_DEL, NFLAB_CMD_CHAIN_POLICY
+ * ----------------------------------------------------------------
+ *
+ * Do, admin, in a transaction. Each takes NFLAB_A_CHAIN, a nest of enum
+ * nflab_chain_attr with NFLAB_CHAIN_A_TABLE (u8) and NFLAB_CHAIN_A_NAME.
+ * NEW adds a user chain (EEXIST if the table has one of that name); DEL
+ * removes an empty user chain no rule jumps to (EBUSY otherwise); POLICY
+ * sets a built-in chain's NFLAB_CHAIN_A_POLICY (u8, NFLAB_VERDICT_ACCEPT or
+ * NFLAB_VERDICT_DROP). A name that does not exist fails with ENOENT.
+ *
+ * NFLAB_CMD_CHAIN_GET
+ * -------------------
+ *
+ * Dump, admin. Takes nothing. One message per chain of the ruleset
+ * (built-in ones first, in table and hook order), each holding NFLAB_A_CHAIN
+ * with TABLE, NAME, NFLAB_CHAIN_A_HOOK (u32, enum nflab_hook; built-in
+ * chains only), POLICY (built-in chains only), NFLAB_CHAIN_A_RULES (u32,
+ * how many rules it holds) and NFLAB_CHAIN_A_GEN (u32, the generation).
+ *
+ * NFLAB_CMD_RULE_NEW
+ * ------------------
+ *
+ * Do, admin, in a transaction. Takes NFLAB_A_RULE with TABLE, CHAIN,
+ * MATCHES (optional: no match holds for every packet), ACTION, optional
+ * COMMENT, FLAGS and POSITION. Adds the rule at the end of the chain, or at
+ * its start with NFLAB_RULE_F_INSERT, or next to POSITION. Replies with
+ * NFLAB_A_RULE holding the new rule's HANDLE.
+ *
+ * NFLAB_CMD_RULE_DEL
+ * ------------------
+ *
+ * Do, admin, in a transaction. Takes NFLAB_A_RULE with HANDLE only; ENOENT
+ * if no rule has it.
+ *
+ * NFLAB_CMD_RULE_REPLACE
+ * ----------------------
+ *
+ * Do, admin, in a transaction. Takes NFLAB_A_RULE with HANDLE, MATCHES,
+ * ACTION and optional COMMENT; the rule keeps its handle and place (and its
+ * table and chain, which may be given but must not differ) and starts with
+ * new counters and state.
+ *
+ * NFLAB_CMD_RULE_GET
+ * ------------------
+ *
+ * Do or dump, admin. As a do, takes NFLAB_A_RULE with HANDLE and replies
+ * with the whole rule. As a dump, takes nothing and replies with one
+ * message per rule, in table, chain and rule order, each holding
+ * NFLAB_A_RULE (HANDLE, TABLE, CHAIN, MATCHES, ACTION, COMMENT if any,
+ * PACKETS, BYTES, STATE if any) and NFLAB_A_RULES_GEN. A dump that
+ * spans a commit is flagged NLM_F_DUMP_INTR: the client starts it again.
+ *
+ * NFLAB_CMD_RULE_RESET
+ * --------------------
+ *
+ * Do, admin, outside transactions. Takes optional NFLAB_A_RULE with HANDLE
+ * (every rule without it): sets the rule's counters to zero and its state
+ * (quota used, nth counter, limit tokens) back to where it started.
+ *
+ * Sets
+ * ----
+ *
+ * A set (NFLAB_A_SET, a nest of enum nflab_set_attr) is a named collection
+ * of IPv4 addresses (NFLAB_SET_TYPE_ADDR: single addresses, prefixes and
+ * ranges, kept as merged intervals and looked up by binary search) or of
+ * ports (NFLAB_SET_TYPE_PORT: single ports and ranges, kept as a bitmap),
+ * which a rule refers to by name (NFLAB_MATCH_SET). Elements travel as
+ * NFLAB_SET_A_ELEMS, an array of inclusive ranges in network byte order:
+ * { __be32 first, last; } per element for addresses, { __be16 first, last; }
+ * for ports, each first <= last.
+ *
+ * NFLAB_CMD_SET_NEW
+ * -----------------
+ *
+ * Do, admin, in a transaction. Takes NFLAB_A_SET with NFLAB_SET_A_NAME
+ * (as a chain's name), NFLAB_SET_A_TYPE (u8) and optional ELEMS. EEXIST if
+ * a set has the name.
+ *
+ * NFLAB_CMD_SET_DEL
+ * -----------------
+ *
+ * Do, admin, in a transaction. Takes NFLAB_A_SET with NAME; EBUSY while a
+ * rule refers to it, ENOENT if there is none.
+ *
+ * NFLAB_CMD_SET_ADD_ELEMS, NFLAB_CMD_SET_FLUSH
+ * --------------------------------------------
+ *
+ * Do, admin, in a transaction. ADD_ELEMS takes NFLAB_A_SET with NAME and
+ * ELEMS and adds them (overlaps are fine); FLUSH takes NAME and empties the
+ * set. A set holds at most NFLAB_SET_ELEMS_MAX elements; a message at most
+ * what fits in one attribute, so that a large set is loaded in many
+ * messages of one transaction.
+ *
+ * NFLAB_CMD_SET_GET
+ * -----------------
+ *
+ * Dump, admin. Takes optional NFLAB_A_SET with NAME (that set only).
+ * Replies per set with a message holding NFLAB_A_SET (NAME, TYPE,
+ * NFLAB_SET_A_COUNT: u32, its merged intervals, and NFLAB_SET_A_REFS: u32,
+ * the rules that use it) followed, unless NFLAB_A_RULES_FLAGS holds
+ * NFLAB_RULES_F_TERSE, by as many messages as its elements need, each
+ * holding NFLAB_A_SET with NAME and ELEMS (merged and sorted). Every message
+ * carries NFLAB_A_RULES_GEN; a dump that spans a commit is flagged
+ * NLM_F_DUMP_INTR.
  */
 
 #ifndef _UAPI_NFLAB_H
@@ -199,7 +391,7 @@
 #define NFLAB_GENL_NAME		"nflab"
 #define NFLAB_MCGRP_CT		"ct"
 #define NFLAB_GENL_VERSION	1
-#define NFLAB_PROTO_VERSION	2
+#define NFLAB_PROTO_VERSION	3
 /* The oldest NFLAB_PROTO_VERSION whose clients this protocol still serves. */
 #define NFLAB_PROTO_COMPAT	1
 
@@ -207,7 +399,7 @@
  * The module's version, reported as NFLAB_A_VERSION; the Go tools carry the
  * same string, so that "nflab version" can tell a stale module.
  */
-#define NFLAB_MODULE_VERSION	"0.2.0"
+#define NFLAB_MODULE_VERSION	"0.3.0"
 /* Longest NFLAB_A_VERSION string, NUL included. */
 #define NFLAB_VERSION_MAXLEN	32
 
@@ -227,6 +419,23 @@ enum nflab_cmd {
 	NFLAB_CMD_CT_EVENT_NEW,
 	NFLAB_CMD_CT_EVENT_UPDATE,
 	NFLAB_CMD_CT_EVENT_DESTROY,
+	NFLAB_CMD_RULES_BEGIN,
+	NFLAB_CMD_RULES_COMMIT,
+	NFLAB_CMD_RULES_ABORT,
+	NFLAB_CMD_CHAIN_NEW,
+	NFLAB_CMD_CHAIN_DEL,
+	NFLAB_CMD_CHAIN_POLICY,
+	NFLAB_CMD_CHAIN_GET,
+	NFLAB_CMD_RULE_NEW,
+	NFLAB_CMD_RULE_DEL,
+	NFLAB_CMD_RULE_REPLACE,
+	NFLAB_CMD_RULE_GET,
+	NFLAB_CMD_RULE_RESET,
+	NFLAB_CMD_SET_NEW,
+	NFLAB_CMD_SET_DEL,
+	NFLAB_CMD_SET_ADD_ELEMS,
+	NFLAB_CMD_SET_FLUSH,
+	NFLAB_CMD_SET_GET,
 
 	__NFLAB_CMD_MAX
 };
@@ -248,6 +457,11 @@ enum nflab_attr {
 	NFLAB_A_CT_STATS,
 	NFLAB_A_CT_CONFIG,
 	NFLAB_A_PROTO_COMPAT,
+	NFLAB_A_RULES_FLAGS,
+	NFLAB_A_RULES_GEN,
+	NFLAB_A_CHAIN,
+	NFLAB_A_RULE,
+	NFLAB_A_SET,
 
 	__NFLAB_A_MAX
 };
@@ -432,5 +646,399 @@ enum nflab_tcp_state {
 };
 
 #define NFLAB_TCP_MAX (__NFLAB_TCP_MAX - 1)
+
+/* NFLAB_A_RULES_FLAGS bits. */
+enum nflab_rules_flags {
+	NFLAB_RULES_F_REPLACE = 1 << 0,	/* RULES_BEGIN: start empty */
+	NFLAB_RULES_F_CHECK = 1 << 1,	/* RULES_COMMIT: check, then discard */
+	NFLAB_RULES_F_TERSE = 1 << 2,	/* SET_GET: no elements */
+};
+
+#define NFLAB_RULES_F_ALL	(NFLAB_RULES_F_REPLACE | NFLAB_RULES_F_CHECK | \
+				 NFLAB_RULES_F_TERSE)
+
+/* Longest chain or set name, NUL included (as IFNAMSIZ-style names). */
+#define NFLAB_NAME_MAXLEN	32
+/* Longest comment and log prefix, NUL included. */
+#define NFLAB_COMMENT_MAXLEN	256
+#define NFLAB_LOG_PREFIX_MAXLEN	64
+/* Most matches in one rule. */
+#define NFLAB_RULE_MATCHES_MAX	16
+/* Most port ranges in one port match. */
+#define NFLAB_PORTS_MAX		32
+/* Longest string a string match looks for. */
+#define NFLAB_STRING_MAXLEN	128
+/* How deep jumps may nest. */
+#define NFLAB_JUMP_DEPTH	16
+/* Most rules, user chains and sets a namespace may hold. */
+#define NFLAB_RULES_MAX		100000
+#define NFLAB_CHAINS_MAX	1000
+#define NFLAB_SETS_MAX		256
+/* Most elements (before merging) in one set. */
+#define NFLAB_SET_ELEMS_MAX	(4 * 1024 * 1024)
+
+/*
+ * The tables. Each sits at some hooks, at a priority like the kernel's
+ * table of the same name; lower runs first:
+ *
+ *    RAW: PRE_ROUTING, LOCAL_OUT, before tracking (it may stop it:
+ *        NFLAB_ACTION_NOTRACK); ct matches are not allowed
+ *    MANGLE: all five hooks, after tracking (NF_IP_PRI_MANGLE); may set the
+ *        mark, TOS, DSCP and TTL; at LOCAL_OUT a packet whose mark, TOS or
+ *        addresses changed is routed again
+ *    FILTER: LOCAL_IN, FORWARD, LOCAL_OUT (NF_IP_PRI_FILTER); may reject
+ */
+enum nflab_table {
+	NFLAB_TABLE_UNSPEC,
+	NFLAB_TABLE_RAW,
+	NFLAB_TABLE_MANGLE,
+	NFLAB_TABLE_FILTER,
+
+	__NFLAB_TABLE_MAX
+};
+
+#define NFLAB_TABLE_MAX (__NFLAB_TABLE_MAX - 1)
+
+enum nflab_chain_attr {
+	NFLAB_CHAIN_A_UNSPEC,
+	NFLAB_CHAIN_A_TABLE,
+	NFLAB_CHAIN_A_NAME,
+	NFLAB_CHAIN_A_HOOK,
+	NFLAB_CHAIN_A_POLICY,
+	NFLAB_CHAIN_A_RULES,
+	NFLAB_CHAIN_A_GEN,
+
+	__NFLAB_CHAIN_A_MAX
+};
+
+#define NFLAB_CHAIN_A_MAX (__NFLAB_CHAIN_A_MAX - 1)
+
+/* Built-in chain policies. */
+enum nflab_verdict {
+	NFLAB_VERDICT_UNSPEC,
+	NFLAB_VERDICT_ACCEPT,
+	NFLAB_VERDICT_DROP,
+
+	__NFLAB_VERDICT_MAX
+};
+
+#define NFLAB_VERDICT_MAX (__NFLAB_VERDICT_MAX - 1)
+
+enum nflab_rule_attr {
+	NFLAB_RULE_A_UNSPEC,
+	NFLAB_RULE_A_PAD,
+	NFLAB_RULE_A_HANDLE,
+	NFLAB_RULE_A_TABLE,
+	NFLAB_RULE_A_CHAIN,
+	NFLAB_RULE_A_MATCHES,
+	NFLAB_RULE_A_ACTION,
+	NFLAB_RULE_A_COMMENT,
+	NFLAB_RULE_A_POSITION,
+	NFLAB_RULE_A_FLAGS,
+	NFLAB_RULE_A_PACKETS,
+	NFLAB_RULE_A_BYTES,
+	NFLAB_RULE_A_STATE,
+
+	__NFLAB_RULE_A_MAX
+};
+
+#define NFLAB_RULE_A_MAX (__NFLAB_RULE_A_MAX - 1)
+
+/* NFLAB_RULE_A_FLAGS bits. */
+enum nflab_rule_flags {
+	NFLAB_RULE_F_INSERT = 1 << 0,	/* at the start, or before POSITION */
+};
+
+#define NFLAB_RULE_F_ALL	NFLAB_RULE_F_INSERT
+
+/*
+ * The matches: the type of each attribute in NFLAB_RULE_A_MATCHES. Each
+ * takes the enum nflab_match_attr attributes listed (all required unless
+ * marked optional); INVERT (optional) negates it where listed.
+ */
+enum nflab_match {
+	NFLAB_MATCH_UNSPEC,
+	/* IFNAME; a name ending in "+" matches every name it starts. INVERT */
+	NFLAB_MATCH_IIF,
+	NFLAB_MATCH_OIF,
+	/* ADDR, PREFIX_LEN (0-32; ADDR has no bit outside it). INVERT */
+	NFLAB_MATCH_SADDR,
+	NFLAB_MATCH_DADDR,
+	/* iprange: ADDR, ADDR_END (>= ADDR), inclusive. INVERT */
+	NFLAB_MATCH_SRANGE,
+	NFLAB_MATCH_DRANGE,
+	/* PROTO. INVERT */
+	NFLAB_MATCH_PROTO,
+	/* TCP and UDP ports: PORT_RANGE, 1 to NFLAB_PORTS_MAX times. INVERT */
+	NFLAB_MATCH_SPORT,
+	NFLAB_MATCH_DPORT,
+	/* TCP: (flags & MASK) == VALUE, u8 values in u32s. INVERT */
+	NFLAB_MATCH_TCP_FLAGS,
+	/* ICMP: ICMP_TYPE, ICMP_CODE (optional). INVERT */
+	NFLAB_MATCH_ICMP,
+	/* IP total length: LEN_MIN, LEN_MAX (>= LEN_MIN). INVERT */
+	NFLAB_MATCH_LENGTH,
+	/* VALUE: NFLAB_CT_STATE_* bits, any of which holds. INVERT */
+	NFLAB_MATCH_CT_STATE,
+	/* VALUE: enum nflab_ct_status bits, all of which are set. INVERT */
+	NFLAB_MATCH_CT_STATUS,
+	/*
+	 * PATTERN, ALGO (enum nflab_string_algo), FROM and TO (optional, u32,
+	 * offsets from the IP header's start: 0 and 65535). INVERT
+	 */
+	NFLAB_MATCH_STRING,
+	/*
+	 * Tracked connections of the packet's source address under
+	 * PREFIX_LEN (optional, 32): COUNT, and FLAGS (optional)
+	 * NFLAB_CONNLIMIT_F_UPTO: holds when they number at most COUNT
+	 * (with the packet's own), otherwise when more than COUNT
+	 */
+	NFLAB_MATCH_CONNLIMIT,
+	/* BYTES: holds until the rule's packets have used BYTES. INVERT */
+	NFLAB_MATCH_QUOTA,
+	/* Packets numbered from 0: holds for n % EVERY == OFFSET (optional). */
+	NFLAB_MATCH_NTH,
+	/*
+	 * Time of day TOD_START to TOD_STOP (optional, seconds since
+	 * midnight; a window past midnight wraps), WEEKDAYS (optional,
+	 * NFLAB_WEEKDAY_* bits), DATE_START and DATE_STOP (optional, u64
+	 * seconds since the epoch), FLAGS NFLAB_TIME_F_LOCALTIME (optional;
+	 * the kernel's time zone, UTC otherwise). INVERT
+	 */
+	NFLAB_MATCH_TIME,
+	/*
+	 * Token bucket: RATE packets per PERIOD (u32 seconds: 1, 60, 3600 or
+	 * 86400) with BURST (optional, 5). INVERT (holds above the rate)
+	 */
+	NFLAB_MATCH_LIMIT,
+	/* (mark & MASK (optional, all ones)) == VALUE. INVERT */
+	NFLAB_MATCH_MARK,
+	/* SET_NAME, SET_FIELD (enum nflab_set_field). INVERT */
+	NFLAB_MATCH_SET,
+
+	__NFLAB_MATCH_MAX
+};
+
+#define NFLAB_MATCH_MAX (__NFLAB_MATCH_MAX - 1)
+
+enum nflab_match_attr {
+	NFLAB_MATCH_A_UNSPEC,
+	NFLAB_MATCH_A_PAD,
+	NFLAB_MATCH_A_INVERT,		/* flag */
+	NFLAB_MATCH_A_IFNAME,		/* string, < IFNAMSIZ */
+	NFLAB_MATCH_A_ADDR,		/* be32 */
+	NFLAB_MATCH_A_ADDR_END,		/* be32 */
+	NFLAB_MATCH_A_PREFIX_LEN,	/* u8 */
+	NFLAB_MATCH_A_PROTO,		/* u8 */
+	NFLAB_MATCH_A_PORT_RANGE,	/* u32: first << 16 | last, host order */
+	NFLAB_MATCH_A_VALUE,		/* u32 */
+	NFLAB_MATCH_A_MASK,		/* u32 */
+	NFLAB_MATCH_A_ICMP_TYPE,	/* u8 */
+	NFLAB_MATCH_A_ICMP_CODE,	/* u8 */
+	NFLAB_MATCH_A_LEN_MIN,		/* u32 */
+	NFLAB_MATCH_A_LEN_MAX,		/* u32 */
+	NFLAB_MATCH_A_PATTERN,		/* binary, 1 to NFLAB_STRING_MAXLEN */
+	NFLAB_MATCH_A_ALGO,		/* u8 */
+	NFLAB_MATCH_A_FROM,		/* u32 */
+	NFLAB_MATCH_A_TO,		/* u32 */
+	NFLAB_MATCH_A_COUNT,		/* u32 */
+	NFLAB_MATCH_A_FLAGS,		/* u32 */
+	NFLAB_MATCH_A_BYTES,		/* u64 */
+	NFLAB_MATCH_A_EVERY,		/* u32, >= 1 */
+	NFLAB_MATCH_A_OFFSET,		/* u32, < EVERY */
+	NFLAB_MATCH_A_TOD_START,	/* u32, < 86400 */
+	NFLAB_MATCH_A_TOD_STOP,		/* u32, < 86400 */
+	NFLAB_MATCH_A_WEEKDAYS,		/* u32 */
+	NFLAB_MATCH_A_DATE_START,	/* u64 */
+	NFLAB_MATCH_A_DATE_STOP,	/* u64 */
+	NFLAB_MATCH_A_RATE,		/* u32, >= 1 */
+	NFLAB_MATCH_A_PERIOD,		/* u32 */
+	NFLAB_MATCH_A_BURST,		/* u32, >= 1 */
+	NFLAB_MATCH_A_SET_NAME,		/* string */
+	NFLAB_MATCH_A_SET_FIELD,	/* u8 */
+
+	__NFLAB_MATCH_A_MAX
+};
+
+#define NFLAB_MATCH_A_MAX (__NFLAB_MATCH_A_MAX - 1)
+
+/* NFLAB_MATCH_CT_STATE bits. */
+enum nflab_ct_state {
+	NFLAB_CT_STATE_NEW = 1 << 0,
+	NFLAB_CT_STATE_ESTABLISHED = 1 << 1,
+	NFLAB_CT_STATE_RELATED = 1 << 2,
+	NFLAB_CT_STATE_INVALID = 1 << 3,
+	NFLAB_CT_STATE_UNTRACKED = 1 << 4,
+};
+
+#define NFLAB_CT_STATE_ALL	(NFLAB_CT_STATE_NEW | NFLAB_CT_STATE_ESTABLISHED | \
+				 NFLAB_CT_STATE_RELATED | NFLAB_CT_STATE_INVALID | \
+				 NFLAB_CT_STATE_UNTRACKED)
+
+/* NFLAB_MATCH_A_ALGO: the kernel's textsearch algorithms. */
+enum nflab_string_algo {
+	NFLAB_STRING_ALGO_UNSPEC,
+	NFLAB_STRING_ALGO_BM,
+	NFLAB_STRING_ALGO_KMP,
+
+	__NFLAB_STRING_ALGO_MAX
+};
+
+#define NFLAB_STRING_ALGO_MAX (__NFLAB_STRING_ALGO_MAX - 1)
+
+/* NFLAB_MATCH_CONNLIMIT flags. */
+enum nflab_connlimit_flags {
+	NFLAB_CONNLIMIT_F_UPTO = 1 << 0,
+};
+
+/* NFLAB_MATCH_TIME flags. */
+enum nflab_time_flags {
+	NFLAB_TIME_F_LOCALTIME = 1 << 0,
+};
+
+/* NFLAB_MATCH_A_WEEKDAYS bits. */
+enum nflab_weekday {
+	NFLAB_WEEKDAY_MON = 1 << 0,
+	NFLAB_WEEKDAY_TUE = 1 << 1,
+	NFLAB_WEEKDAY_WED = 1 << 2,
+	NFLAB_WEEKDAY_THU = 1 << 3,
+	NFLAB_WEEKDAY_FRI = 1 << 4,
+	NFLAB_WEEKDAY_SAT = 1 << 5,
+	NFLAB_WEEKDAY_SUN = 1 << 6,
+};
+
+#define NFLAB_WEEKDAY_ALL	0x7f
+
+/* What NFLAB_MATCH_SET looks up. */
+enum nflab_set_field {
+	NFLAB_SET_FIELD_UNSPEC,
+	NFLAB_SET_FIELD_SADDR,
+	NFLAB_SET_FIELD_DADDR,
+	NFLAB_SET_FIELD_SPORT,
+	NFLAB_SET_FIELD_DPORT,
+
+	__NFLAB_SET_FIELD_MAX
+};
+
+#define NFLAB_SET_FIELD_MAX (__NFLAB_SET_FIELD_MAX - 1)
+
+/*
+ * The actions (NFLAB_ACTION_A_TYPE), and where they may be used:
+ *
+ *    ACCEPT, DROP: end the packet's evaluation at this hook
+ *    REJECT (filter): drop, answering with REJECT_WITH
+ *    LOG: LOG_PREFIX (optional); a rate-limited kernel log line, then on
+ *    CONTINUE: count only, then on to the next rule
+ *    NOTRACK (raw): the packet is not tracked (ct state untracked), then on
+ *    MARK (mangle): mark = (mark & ~MASK) | VALUE (MASK optional, all
+ *        ones), then on
+ *    TOS (mangle): the TOS byte = VALUE (0-255), then on
+ *    DSCP (mangle): the DSCP = VALUE (0-63), then on
+ *    TTL (mangle): TTL_MODE (set, inc or dec) with VALUE (1-255), then on
+ *    JUMP, GOTO: CHAIN, a user chain of the same table; after a jump, its
+ *        RETURN (or its end) comes back to the next rule
+ *    RETURN: back to the chain that jumped here; in a built-in chain, its
+ *        policy
+ */
+enum nflab_action {
+	NFLAB_ACTION_UNSPEC,
+	NFLAB_ACTION_ACCEPT,
+	NFLAB_ACTION_DROP,
+	NFLAB_ACTION_REJECT,
+	NFLAB_ACTION_LOG,
+	NFLAB_ACTION_CONTINUE,
+	NFLAB_ACTION_NOTRACK,
+	NFLAB_ACTION_MARK,
+	NFLAB_ACTION_TOS,
+	NFLAB_ACTION_DSCP,
+	NFLAB_ACTION_TTL,
+	NFLAB_ACTION_JUMP,
+	NFLAB_ACTION_GOTO,
+	NFLAB_ACTION_RETURN,
+
+	__NFLAB_ACTION_MAX
+};
+
+#define NFLAB_ACTION_MAX (__NFLAB_ACTION_MAX - 1)
+
+enum nflab_action_attr {
+	NFLAB_ACTION_A_UNSPEC,
+	NFLAB_ACTION_A_TYPE,		/* u8, enum nflab_action */
+	NFLAB_ACTION_A_CHAIN,		/* string */
+	NFLAB_ACTION_A_REJECT_WITH,	/* u8, enum nflab_reject_with */
+	NFLAB_ACTION_A_LOG_PREFIX,	/* string */
+	NFLAB_ACTION_A_VALUE,		/* u32 */
+	NFLAB_ACTION_A_MASK,		/* u32 */
+	NFLAB_ACTION_A_TTL_MODE,	/* u8, enum nflab_ttl_mode */
+
+	__NFLAB_ACTION_A_MAX
+};
+
+#define NFLAB_ACTION_A_MAX (__NFLAB_ACTION_A_MAX - 1)
+
+/*
+ * How REJECT answers: a TCP reset (TCP packets only), or an ICMP
+ * destination unreachable with this code (the default: PORT_UNREACH).
+ */
+enum nflab_reject_with {
+	NFLAB_REJECT_UNSPEC,
+	NFLAB_REJECT_TCP_RESET,
+	NFLAB_REJECT_NET_UNREACH,
+	NFLAB_REJECT_HOST_UNREACH,
+	NFLAB_REJECT_PROTO_UNREACH,
+	NFLAB_REJECT_PORT_UNREACH,
+	NFLAB_REJECT_NET_PROHIBITED,
+	NFLAB_REJECT_HOST_PROHIBITED,
+	NFLAB_REJECT_ADMIN_PROHIBITED,
+
+	__NFLAB_REJECT_MAX
+};
+
+#define NFLAB_REJECT_MAX (__NFLAB_REJECT_MAX - 1)
+
+enum nflab_ttl_mode {
+	NFLAB_TTL_UNSPEC,
+	NFLAB_TTL_SET,
+	NFLAB_TTL_INC,
+	NFLAB_TTL_DEC,
+
+	__NFLAB_TTL_MAX
+};
+
+#define NFLAB_TTL_MAX (__NFLAB_TTL_MAX - 1)
+
+/* NFLAB_RULE_A_STATE: one entry per stateful match. */
+enum nflab_rule_state_attr {
+	NFLAB_RULE_STATE_A_UNSPEC,
+	NFLAB_RULE_STATE_A_PAD,
+	NFLAB_RULE_STATE_A_QUOTA_USED,	/* u64, bytes */
+
+	__NFLAB_RULE_STATE_A_MAX
+};
+
+#define NFLAB_RULE_STATE_A_MAX (__NFLAB_RULE_STATE_A_MAX - 1)
+
+enum nflab_set_type {
+	NFLAB_SET_TYPE_UNSPEC,
+	NFLAB_SET_TYPE_ADDR,
+	NFLAB_SET_TYPE_PORT,
+
+	__NFLAB_SET_TYPE_MAX
+};
+
+#define NFLAB_SET_TYPE_MAX (__NFLAB_SET_TYPE_MAX - 1)
+
+enum nflab_set_attr {
+	NFLAB_SET_A_UNSPEC,
+	NFLAB_SET_A_NAME,
+	NFLAB_SET_A_TYPE,
+	NFLAB_SET_A_ELEMS,
+	NFLAB_SET_A_COUNT,
+	NFLAB_SET_A_REFS,
+
+	__NFLAB_SET_A_MAX
+};
+
+#define NFLAB_SET_A_MAX (__NFLAB_SET_A_MAX - 1)
 
 #endif /* _UAPI_NFLAB_H */

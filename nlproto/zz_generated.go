@@ -7,9 +7,9 @@ const (
 	GENL_NAME      = "nflab"
 	MCGRP_CT       = "ct"
 	GENL_VERSION   = 1
-	PROTO_VERSION  = 2
+	PROTO_VERSION  = 3
 	PROTO_COMPAT   = 1
-	MODULE_VERSION = "0.2.0"
+	MODULE_VERSION = "0.3.0"
 	VERSION_MAXLEN = 32
 )
 
@@ -30,7 +30,24 @@ const (
 	CMD_CT_EVENT_NEW     = 12
 	CMD_CT_EVENT_UPDATE  = 13
 	CMD_CT_EVENT_DESTROY = 14
-	CMD_MAX              = 14
+	CMD_RULES_BEGIN      = 15
+	CMD_RULES_COMMIT     = 16
+	CMD_RULES_ABORT      = 17
+	CMD_CHAIN_NEW        = 18
+	CMD_CHAIN_DEL        = 19
+	CMD_CHAIN_POLICY     = 20
+	CMD_CHAIN_GET        = 21
+	CMD_RULE_NEW         = 22
+	CMD_RULE_DEL         = 23
+	CMD_RULE_REPLACE     = 24
+	CMD_RULE_GET         = 25
+	CMD_RULE_RESET       = 26
+	CMD_SET_NEW          = 27
+	CMD_SET_DEL          = 28
+	CMD_SET_ADD_ELEMS    = 29
+	CMD_SET_FLUSH        = 30
+	CMD_SET_GET          = 31
+	CMD_MAX              = 31
 )
 
 // enum nflab_attr
@@ -49,7 +66,12 @@ const (
 	A_CT_STATS      = 11
 	A_CT_CONFIG     = 12
 	A_PROTO_COMPAT  = 13
-	A_MAX           = 13
+	A_RULES_FLAGS   = 14
+	A_RULES_GEN     = 15
+	A_CHAIN         = 16
+	A_RULE          = 17
+	A_SET           = 18
+	A_MAX           = 18
 )
 
 // enum nflab_hook_attr
@@ -204,6 +226,285 @@ const (
 	TCP_MAX         = 9
 )
 
+// enum nflab_rules_flags
+const (
+	RULES_F_REPLACE = 1
+	RULES_F_CHECK   = 2
+	RULES_F_TERSE   = 4
+	RULES_F_ALL     = 7
+)
+
+// #define values
+const (
+	NAME_MAXLEN       = 32
+	COMMENT_MAXLEN    = 256
+	LOG_PREFIX_MAXLEN = 64
+	RULE_MATCHES_MAX  = 16
+	PORTS_MAX         = 32
+	STRING_MAXLEN     = 128
+	JUMP_DEPTH        = 16
+	RULES_MAX         = 100000
+	CHAINS_MAX        = 1000
+	SETS_MAX          = 256
+	SET_ELEMS_MAX     = 4194304
+)
+
+// enum nflab_table
+const (
+	TABLE_UNSPEC = 0
+	TABLE_RAW    = 1
+	TABLE_MANGLE = 2
+	TABLE_FILTER = 3
+	TABLE_MAX    = 3
+)
+
+// enum nflab_chain_attr
+const (
+	CHAIN_A_UNSPEC = 0
+	CHAIN_A_TABLE  = 1
+	CHAIN_A_NAME   = 2
+	CHAIN_A_HOOK   = 3
+	CHAIN_A_POLICY = 4
+	CHAIN_A_RULES  = 5
+	CHAIN_A_GEN    = 6
+	CHAIN_A_MAX    = 6
+)
+
+// enum nflab_verdict
+const (
+	VERDICT_UNSPEC = 0
+	VERDICT_ACCEPT = 1
+	VERDICT_DROP   = 2
+	VERDICT_MAX    = 2
+)
+
+// enum nflab_rule_attr
+const (
+	RULE_A_UNSPEC   = 0
+	RULE_A_PAD      = 1
+	RULE_A_HANDLE   = 2
+	RULE_A_TABLE    = 3
+	RULE_A_CHAIN    = 4
+	RULE_A_MATCHES  = 5
+	RULE_A_ACTION   = 6
+	RULE_A_COMMENT  = 7
+	RULE_A_POSITION = 8
+	RULE_A_FLAGS    = 9
+	RULE_A_PACKETS  = 10
+	RULE_A_BYTES    = 11
+	RULE_A_STATE    = 12
+	RULE_A_MAX      = 12
+)
+
+// enum nflab_rule_flags
+const (
+	RULE_F_INSERT = 1
+	RULE_F_ALL    = 1
+)
+
+// enum nflab_match
+const (
+	MATCH_UNSPEC    = 0
+	MATCH_IIF       = 1
+	MATCH_OIF       = 2
+	MATCH_SADDR     = 3
+	MATCH_DADDR     = 4
+	MATCH_SRANGE    = 5
+	MATCH_DRANGE    = 6
+	MATCH_PROTO     = 7
+	MATCH_SPORT     = 8
+	MATCH_DPORT     = 9
+	MATCH_TCP_FLAGS = 10
+	MATCH_ICMP      = 11
+	MATCH_LENGTH    = 12
+	MATCH_CT_STATE  = 13
+	MATCH_CT_STATUS = 14
+	MATCH_STRING    = 15
+	MATCH_CONNLIMIT = 16
+	MATCH_QUOTA     = 17
+	MATCH_NTH       = 18
+	MATCH_TIME      = 19
+	MATCH_LIMIT     = 20
+	MATCH_MARK      = 21
+	MATCH_SET       = 22
+	MATCH_MAX       = 22
+)
+
+// enum nflab_match_attr
+const (
+	MATCH_A_UNSPEC     = 0
+	MATCH_A_PAD        = 1
+	MATCH_A_INVERT     = 2
+	MATCH_A_IFNAME     = 3
+	MATCH_A_ADDR       = 4
+	MATCH_A_ADDR_END   = 5
+	MATCH_A_PREFIX_LEN = 6
+	MATCH_A_PROTO      = 7
+	MATCH_A_PORT_RANGE = 8
+	MATCH_A_VALUE      = 9
+	MATCH_A_MASK       = 10
+	MATCH_A_ICMP_TYPE  = 11
+	MATCH_A_ICMP_CODE  = 12
+	MATCH_A_LEN_MIN    = 13
+	MATCH_A_LEN_MAX    = 14
+	MATCH_A_PATTERN    = 15
+	MATCH_A_ALGO       = 16
+	MATCH_A_FROM       = 17
+	MATCH_A_TO         = 18
+	MATCH_A_COUNT      = 19
+	MATCH_A_FLAGS      = 20
+	MATCH_A_BYTES      = 21
+	MATCH_A_EVERY      = 22
+	MATCH_A_OFFSET     = 23
+	MATCH_A_TOD_START  = 24
+	MATCH_A_TOD_STOP   = 25
+	MATCH_A_WEEKDAYS   = 26
+	MATCH_A_DATE_START = 27
+	MATCH_A_DATE_STOP  = 28
+	MATCH_A_RATE       = 29
+	MATCH_A_PERIOD     = 30
+	MATCH_A_BURST      = 31
+	MATCH_A_SET_NAME   = 32
+	MATCH_A_SET_FIELD  = 33
+	MATCH_A_MAX        = 33
+)
+
+// enum nflab_ct_state
+const (
+	CT_STATE_NEW         = 1
+	CT_STATE_ESTABLISHED = 2
+	CT_STATE_RELATED     = 4
+	CT_STATE_INVALID     = 8
+	CT_STATE_UNTRACKED   = 16
+	CT_STATE_ALL         = 31
+)
+
+// enum nflab_string_algo
+const (
+	STRING_ALGO_UNSPEC = 0
+	STRING_ALGO_BM     = 1
+	STRING_ALGO_KMP    = 2
+	STRING_ALGO_MAX    = 2
+)
+
+// enum nflab_connlimit_flags
+const (
+	CONNLIMIT_F_UPTO = 1
+)
+
+// enum nflab_time_flags
+const (
+	TIME_F_LOCALTIME = 1
+)
+
+// enum nflab_weekday
+const (
+	WEEKDAY_MON = 1
+	WEEKDAY_TUE = 2
+	WEEKDAY_WED = 4
+	WEEKDAY_THU = 8
+	WEEKDAY_FRI = 16
+	WEEKDAY_SAT = 32
+	WEEKDAY_SUN = 64
+)
+
+// #define values
+const (
+	WEEKDAY_ALL = 127
+)
+
+// enum nflab_set_field
+const (
+	SET_FIELD_UNSPEC = 0
+	SET_FIELD_SADDR  = 1
+	SET_FIELD_DADDR  = 2
+	SET_FIELD_SPORT  = 3
+	SET_FIELD_DPORT  = 4
+	SET_FIELD_MAX    = 4
+)
+
+// enum nflab_action
+const (
+	ACTION_UNSPEC   = 0
+	ACTION_ACCEPT   = 1
+	ACTION_DROP     = 2
+	ACTION_REJECT   = 3
+	ACTION_LOG      = 4
+	ACTION_CONTINUE = 5
+	ACTION_NOTRACK  = 6
+	ACTION_MARK     = 7
+	ACTION_TOS      = 8
+	ACTION_DSCP     = 9
+	ACTION_TTL      = 10
+	ACTION_JUMP     = 11
+	ACTION_GOTO     = 12
+	ACTION_RETURN   = 13
+	ACTION_MAX      = 13
+)
+
+// enum nflab_action_attr
+const (
+	ACTION_A_UNSPEC      = 0
+	ACTION_A_TYPE        = 1
+	ACTION_A_CHAIN       = 2
+	ACTION_A_REJECT_WITH = 3
+	ACTION_A_LOG_PREFIX  = 4
+	ACTION_A_VALUE       = 5
+	ACTION_A_MASK        = 6
+	ACTION_A_TTL_MODE    = 7
+	ACTION_A_MAX         = 7
+)
+
+// enum nflab_reject_with
+const (
+	REJECT_UNSPEC           = 0
+	REJECT_TCP_RESET        = 1
+	REJECT_NET_UNREACH      = 2
+	REJECT_HOST_UNREACH     = 3
+	REJECT_PROTO_UNREACH    = 4
+	REJECT_PORT_UNREACH     = 5
+	REJECT_NET_PROHIBITED   = 6
+	REJECT_HOST_PROHIBITED  = 7
+	REJECT_ADMIN_PROHIBITED = 8
+	REJECT_MAX              = 8
+)
+
+// enum nflab_ttl_mode
+const (
+	TTL_UNSPEC = 0
+	TTL_SET    = 1
+	TTL_INC    = 2
+	TTL_DEC    = 3
+	TTL_MAX    = 3
+)
+
+// enum nflab_rule_state_attr
+const (
+	RULE_STATE_A_UNSPEC     = 0
+	RULE_STATE_A_PAD        = 1
+	RULE_STATE_A_QUOTA_USED = 2
+	RULE_STATE_A_MAX        = 2
+)
+
+// enum nflab_set_type
+const (
+	SET_TYPE_UNSPEC = 0
+	SET_TYPE_ADDR   = 1
+	SET_TYPE_PORT   = 2
+	SET_TYPE_MAX    = 2
+)
+
+// enum nflab_set_attr
+const (
+	SET_A_UNSPEC = 0
+	SET_A_NAME   = 1
+	SET_A_TYPE   = 2
+	SET_A_ELEMS  = 3
+	SET_A_COUNT  = 4
+	SET_A_REFS   = 5
+	SET_A_MAX    = 5
+)
+
 // EnumCmd is enum nflab_cmd as a name table.
 var EnumCmd = Enum{
 	Tag:    "nflab_cmd",
@@ -224,6 +525,23 @@ var EnumCmd = Enum{
 		{Value: 12, C: "NFLAB_CMD_CT_EVENT_NEW", Short: "CT_EVENT_NEW"},
 		{Value: 13, C: "NFLAB_CMD_CT_EVENT_UPDATE", Short: "CT_EVENT_UPDATE"},
 		{Value: 14, C: "NFLAB_CMD_CT_EVENT_DESTROY", Short: "CT_EVENT_DESTROY"},
+		{Value: 15, C: "NFLAB_CMD_RULES_BEGIN", Short: "RULES_BEGIN"},
+		{Value: 16, C: "NFLAB_CMD_RULES_COMMIT", Short: "RULES_COMMIT"},
+		{Value: 17, C: "NFLAB_CMD_RULES_ABORT", Short: "RULES_ABORT"},
+		{Value: 18, C: "NFLAB_CMD_CHAIN_NEW", Short: "CHAIN_NEW"},
+		{Value: 19, C: "NFLAB_CMD_CHAIN_DEL", Short: "CHAIN_DEL"},
+		{Value: 20, C: "NFLAB_CMD_CHAIN_POLICY", Short: "CHAIN_POLICY"},
+		{Value: 21, C: "NFLAB_CMD_CHAIN_GET", Short: "CHAIN_GET"},
+		{Value: 22, C: "NFLAB_CMD_RULE_NEW", Short: "RULE_NEW"},
+		{Value: 23, C: "NFLAB_CMD_RULE_DEL", Short: "RULE_DEL"},
+		{Value: 24, C: "NFLAB_CMD_RULE_REPLACE", Short: "RULE_REPLACE"},
+		{Value: 25, C: "NFLAB_CMD_RULE_GET", Short: "RULE_GET"},
+		{Value: 26, C: "NFLAB_CMD_RULE_RESET", Short: "RULE_RESET"},
+		{Value: 27, C: "NFLAB_CMD_SET_NEW", Short: "SET_NEW"},
+		{Value: 28, C: "NFLAB_CMD_SET_DEL", Short: "SET_DEL"},
+		{Value: 29, C: "NFLAB_CMD_SET_ADD_ELEMS", Short: "SET_ADD_ELEMS"},
+		{Value: 30, C: "NFLAB_CMD_SET_FLUSH", Short: "SET_FLUSH"},
+		{Value: 31, C: "NFLAB_CMD_SET_GET", Short: "SET_GET"},
 	},
 }
 
@@ -246,6 +564,11 @@ var EnumAttr = Enum{
 		{Value: 11, C: "NFLAB_A_CT_STATS", Short: "CT_STATS"},
 		{Value: 12, C: "NFLAB_A_CT_CONFIG", Short: "CT_CONFIG"},
 		{Value: 13, C: "NFLAB_A_PROTO_COMPAT", Short: "PROTO_COMPAT"},
+		{Value: 14, C: "NFLAB_A_RULES_FLAGS", Short: "RULES_FLAGS"},
+		{Value: 15, C: "NFLAB_A_RULES_GEN", Short: "RULES_GEN"},
+		{Value: 16, C: "NFLAB_A_CHAIN", Short: "CHAIN"},
+		{Value: 17, C: "NFLAB_A_RULE", Short: "RULE"},
+		{Value: 18, C: "NFLAB_A_SET", Short: "SET"},
 	},
 }
 
@@ -424,5 +747,330 @@ var EnumTCPState = Enum{
 		{Value: 7, C: "NFLAB_TCP_TIME_WAIT", Short: "TIME_WAIT"},
 		{Value: 8, C: "NFLAB_TCP_CLOSE", Short: "CLOSE"},
 		{Value: 9, C: "NFLAB_TCP_SYN_SENT2", Short: "SYN_SENT2"},
+	},
+}
+
+// EnumRulesFlags is enum nflab_rules_flags as a name table.
+var EnumRulesFlags = Enum{
+	Tag:    "nflab_rules_flags",
+	Prefix: "NFLAB_RULES_F_",
+	Names: []Name{
+		{Value: 1, C: "NFLAB_RULES_F_REPLACE", Short: "REPLACE"},
+		{Value: 2, C: "NFLAB_RULES_F_CHECK", Short: "CHECK"},
+		{Value: 4, C: "NFLAB_RULES_F_TERSE", Short: "TERSE"},
+	},
+}
+
+// EnumTable is enum nflab_table as a name table.
+var EnumTable = Enum{
+	Tag:    "nflab_table",
+	Prefix: "NFLAB_TABLE_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_TABLE_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_TABLE_RAW", Short: "RAW"},
+		{Value: 2, C: "NFLAB_TABLE_MANGLE", Short: "MANGLE"},
+		{Value: 3, C: "NFLAB_TABLE_FILTER", Short: "FILTER"},
+	},
+}
+
+// EnumChainAttr is enum nflab_chain_attr as a name table.
+var EnumChainAttr = Enum{
+	Tag:    "nflab_chain_attr",
+	Prefix: "NFLAB_CHAIN_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_CHAIN_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_CHAIN_A_TABLE", Short: "TABLE"},
+		{Value: 2, C: "NFLAB_CHAIN_A_NAME", Short: "NAME"},
+		{Value: 3, C: "NFLAB_CHAIN_A_HOOK", Short: "HOOK"},
+		{Value: 4, C: "NFLAB_CHAIN_A_POLICY", Short: "POLICY"},
+		{Value: 5, C: "NFLAB_CHAIN_A_RULES", Short: "RULES"},
+		{Value: 6, C: "NFLAB_CHAIN_A_GEN", Short: "GEN"},
+	},
+}
+
+// EnumVerdict is enum nflab_verdict as a name table.
+var EnumVerdict = Enum{
+	Tag:    "nflab_verdict",
+	Prefix: "NFLAB_VERDICT_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_VERDICT_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_VERDICT_ACCEPT", Short: "ACCEPT"},
+		{Value: 2, C: "NFLAB_VERDICT_DROP", Short: "DROP"},
+	},
+}
+
+// EnumRuleAttr is enum nflab_rule_attr as a name table.
+var EnumRuleAttr = Enum{
+	Tag:    "nflab_rule_attr",
+	Prefix: "NFLAB_RULE_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_RULE_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_RULE_A_PAD", Short: "PAD"},
+		{Value: 2, C: "NFLAB_RULE_A_HANDLE", Short: "HANDLE"},
+		{Value: 3, C: "NFLAB_RULE_A_TABLE", Short: "TABLE"},
+		{Value: 4, C: "NFLAB_RULE_A_CHAIN", Short: "CHAIN"},
+		{Value: 5, C: "NFLAB_RULE_A_MATCHES", Short: "MATCHES"},
+		{Value: 6, C: "NFLAB_RULE_A_ACTION", Short: "ACTION"},
+		{Value: 7, C: "NFLAB_RULE_A_COMMENT", Short: "COMMENT"},
+		{Value: 8, C: "NFLAB_RULE_A_POSITION", Short: "POSITION"},
+		{Value: 9, C: "NFLAB_RULE_A_FLAGS", Short: "FLAGS"},
+		{Value: 10, C: "NFLAB_RULE_A_PACKETS", Short: "PACKETS"},
+		{Value: 11, C: "NFLAB_RULE_A_BYTES", Short: "BYTES"},
+		{Value: 12, C: "NFLAB_RULE_A_STATE", Short: "STATE"},
+	},
+}
+
+// EnumRuleFlags is enum nflab_rule_flags as a name table.
+var EnumRuleFlags = Enum{
+	Tag:    "nflab_rule_flags",
+	Prefix: "NFLAB_RULE_F_",
+	Names: []Name{
+		{Value: 1, C: "NFLAB_RULE_F_INSERT", Short: "INSERT"},
+	},
+}
+
+// EnumMatch is enum nflab_match as a name table.
+var EnumMatch = Enum{
+	Tag:    "nflab_match",
+	Prefix: "NFLAB_MATCH_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_MATCH_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_MATCH_IIF", Short: "IIF"},
+		{Value: 2, C: "NFLAB_MATCH_OIF", Short: "OIF"},
+		{Value: 3, C: "NFLAB_MATCH_SADDR", Short: "SADDR"},
+		{Value: 4, C: "NFLAB_MATCH_DADDR", Short: "DADDR"},
+		{Value: 5, C: "NFLAB_MATCH_SRANGE", Short: "SRANGE"},
+		{Value: 6, C: "NFLAB_MATCH_DRANGE", Short: "DRANGE"},
+		{Value: 7, C: "NFLAB_MATCH_PROTO", Short: "PROTO"},
+		{Value: 8, C: "NFLAB_MATCH_SPORT", Short: "SPORT"},
+		{Value: 9, C: "NFLAB_MATCH_DPORT", Short: "DPORT"},
+		{Value: 10, C: "NFLAB_MATCH_TCP_FLAGS", Short: "TCP_FLAGS"},
+		{Value: 11, C: "NFLAB_MATCH_ICMP", Short: "ICMP"},
+		{Value: 12, C: "NFLAB_MATCH_LENGTH", Short: "LENGTH"},
+		{Value: 13, C: "NFLAB_MATCH_CT_STATE", Short: "CT_STATE"},
+		{Value: 14, C: "NFLAB_MATCH_CT_STATUS", Short: "CT_STATUS"},
+		{Value: 15, C: "NFLAB_MATCH_STRING", Short: "STRING"},
+		{Value: 16, C: "NFLAB_MATCH_CONNLIMIT", Short: "CONNLIMIT"},
+		{Value: 17, C: "NFLAB_MATCH_QUOTA", Short: "QUOTA"},
+		{Value: 18, C: "NFLAB_MATCH_NTH", Short: "NTH"},
+		{Value: 19, C: "NFLAB_MATCH_TIME", Short: "TIME"},
+		{Value: 20, C: "NFLAB_MATCH_LIMIT", Short: "LIMIT"},
+		{Value: 21, C: "NFLAB_MATCH_MARK", Short: "MARK"},
+		{Value: 22, C: "NFLAB_MATCH_SET", Short: "SET"},
+	},
+}
+
+// EnumMatchAttr is enum nflab_match_attr as a name table.
+var EnumMatchAttr = Enum{
+	Tag:    "nflab_match_attr",
+	Prefix: "NFLAB_MATCH_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_MATCH_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_MATCH_A_PAD", Short: "PAD"},
+		{Value: 2, C: "NFLAB_MATCH_A_INVERT", Short: "INVERT"},
+		{Value: 3, C: "NFLAB_MATCH_A_IFNAME", Short: "IFNAME"},
+		{Value: 4, C: "NFLAB_MATCH_A_ADDR", Short: "ADDR"},
+		{Value: 5, C: "NFLAB_MATCH_A_ADDR_END", Short: "ADDR_END"},
+		{Value: 6, C: "NFLAB_MATCH_A_PREFIX_LEN", Short: "PREFIX_LEN"},
+		{Value: 7, C: "NFLAB_MATCH_A_PROTO", Short: "PROTO"},
+		{Value: 8, C: "NFLAB_MATCH_A_PORT_RANGE", Short: "PORT_RANGE"},
+		{Value: 9, C: "NFLAB_MATCH_A_VALUE", Short: "VALUE"},
+		{Value: 10, C: "NFLAB_MATCH_A_MASK", Short: "MASK"},
+		{Value: 11, C: "NFLAB_MATCH_A_ICMP_TYPE", Short: "ICMP_TYPE"},
+		{Value: 12, C: "NFLAB_MATCH_A_ICMP_CODE", Short: "ICMP_CODE"},
+		{Value: 13, C: "NFLAB_MATCH_A_LEN_MIN", Short: "LEN_MIN"},
+		{Value: 14, C: "NFLAB_MATCH_A_LEN_MAX", Short: "LEN_MAX"},
+		{Value: 15, C: "NFLAB_MATCH_A_PATTERN", Short: "PATTERN"},
+		{Value: 16, C: "NFLAB_MATCH_A_ALGO", Short: "ALGO"},
+		{Value: 17, C: "NFLAB_MATCH_A_FROM", Short: "FROM"},
+		{Value: 18, C: "NFLAB_MATCH_A_TO", Short: "TO"},
+		{Value: 19, C: "NFLAB_MATCH_A_COUNT", Short: "COUNT"},
+		{Value: 20, C: "NFLAB_MATCH_A_FLAGS", Short: "FLAGS"},
+		{Value: 21, C: "NFLAB_MATCH_A_BYTES", Short: "BYTES"},
+		{Value: 22, C: "NFLAB_MATCH_A_EVERY", Short: "EVERY"},
+		{Value: 23, C: "NFLAB_MATCH_A_OFFSET", Short: "OFFSET"},
+		{Value: 24, C: "NFLAB_MATCH_A_TOD_START", Short: "TOD_START"},
+		{Value: 25, C: "NFLAB_MATCH_A_TOD_STOP", Short: "TOD_STOP"},
+		{Value: 26, C: "NFLAB_MATCH_A_WEEKDAYS", Short: "WEEKDAYS"},
+		{Value: 27, C: "NFLAB_MATCH_A_DATE_START", Short: "DATE_START"},
+		{Value: 28, C: "NFLAB_MATCH_A_DATE_STOP", Short: "DATE_STOP"},
+		{Value: 29, C: "NFLAB_MATCH_A_RATE", Short: "RATE"},
+		{Value: 30, C: "NFLAB_MATCH_A_PERIOD", Short: "PERIOD"},
+		{Value: 31, C: "NFLAB_MATCH_A_BURST", Short: "BURST"},
+		{Value: 32, C: "NFLAB_MATCH_A_SET_NAME", Short: "SET_NAME"},
+		{Value: 33, C: "NFLAB_MATCH_A_SET_FIELD", Short: "SET_FIELD"},
+	},
+}
+
+// EnumCTState is enum nflab_ct_state as a name table.
+var EnumCTState = Enum{
+	Tag:    "nflab_ct_state",
+	Prefix: "NFLAB_CT_STATE_",
+	Names: []Name{
+		{Value: 1, C: "NFLAB_CT_STATE_NEW", Short: "NEW"},
+		{Value: 2, C: "NFLAB_CT_STATE_ESTABLISHED", Short: "ESTABLISHED"},
+		{Value: 4, C: "NFLAB_CT_STATE_RELATED", Short: "RELATED"},
+		{Value: 8, C: "NFLAB_CT_STATE_INVALID", Short: "INVALID"},
+		{Value: 16, C: "NFLAB_CT_STATE_UNTRACKED", Short: "UNTRACKED"},
+	},
+}
+
+// EnumStringAlgo is enum nflab_string_algo as a name table.
+var EnumStringAlgo = Enum{
+	Tag:    "nflab_string_algo",
+	Prefix: "NFLAB_STRING_ALGO_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_STRING_ALGO_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_STRING_ALGO_BM", Short: "BM"},
+		{Value: 2, C: "NFLAB_STRING_ALGO_KMP", Short: "KMP"},
+	},
+}
+
+// EnumConnlimitFlags is enum nflab_connlimit_flags as a name table.
+var EnumConnlimitFlags = Enum{
+	Tag:    "nflab_connlimit_flags",
+	Prefix: "NFLAB_CONNLIMIT_F_",
+	Names: []Name{
+		{Value: 1, C: "NFLAB_CONNLIMIT_F_UPTO", Short: "UPTO"},
+	},
+}
+
+// EnumTimeFlags is enum nflab_time_flags as a name table.
+var EnumTimeFlags = Enum{
+	Tag:    "nflab_time_flags",
+	Prefix: "NFLAB_TIME_F_",
+	Names: []Name{
+		{Value: 1, C: "NFLAB_TIME_F_LOCALTIME", Short: "LOCALTIME"},
+	},
+}
+
+// EnumWeekday is enum nflab_weekday as a name table.
+var EnumWeekday = Enum{
+	Tag:    "nflab_weekday",
+	Prefix: "NFLAB_WEEKDAY_",
+	Names: []Name{
+		{Value: 1, C: "NFLAB_WEEKDAY_MON", Short: "MON"},
+		{Value: 2, C: "NFLAB_WEEKDAY_TUE", Short: "TUE"},
+		{Value: 4, C: "NFLAB_WEEKDAY_WED", Short: "WED"},
+		{Value: 8, C: "NFLAB_WEEKDAY_THU", Short: "THU"},
+		{Value: 16, C: "NFLAB_WEEKDAY_FRI", Short: "FRI"},
+		{Value: 32, C: "NFLAB_WEEKDAY_SAT", Short: "SAT"},
+		{Value: 64, C: "NFLAB_WEEKDAY_SUN", Short: "SUN"},
+	},
+}
+
+// EnumSetField is enum nflab_set_field as a name table.
+var EnumSetField = Enum{
+	Tag:    "nflab_set_field",
+	Prefix: "NFLAB_SET_FIELD_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_SET_FIELD_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_SET_FIELD_SADDR", Short: "SADDR"},
+		{Value: 2, C: "NFLAB_SET_FIELD_DADDR", Short: "DADDR"},
+		{Value: 3, C: "NFLAB_SET_FIELD_SPORT", Short: "SPORT"},
+		{Value: 4, C: "NFLAB_SET_FIELD_DPORT", Short: "DPORT"},
+	},
+}
+
+// EnumAction is enum nflab_action as a name table.
+var EnumAction = Enum{
+	Tag:    "nflab_action",
+	Prefix: "NFLAB_ACTION_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_ACTION_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_ACTION_ACCEPT", Short: "ACCEPT"},
+		{Value: 2, C: "NFLAB_ACTION_DROP", Short: "DROP"},
+		{Value: 3, C: "NFLAB_ACTION_REJECT", Short: "REJECT"},
+		{Value: 4, C: "NFLAB_ACTION_LOG", Short: "LOG"},
+		{Value: 5, C: "NFLAB_ACTION_CONTINUE", Short: "CONTINUE"},
+		{Value: 6, C: "NFLAB_ACTION_NOTRACK", Short: "NOTRACK"},
+		{Value: 7, C: "NFLAB_ACTION_MARK", Short: "MARK"},
+		{Value: 8, C: "NFLAB_ACTION_TOS", Short: "TOS"},
+		{Value: 9, C: "NFLAB_ACTION_DSCP", Short: "DSCP"},
+		{Value: 10, C: "NFLAB_ACTION_TTL", Short: "TTL"},
+		{Value: 11, C: "NFLAB_ACTION_JUMP", Short: "JUMP"},
+		{Value: 12, C: "NFLAB_ACTION_GOTO", Short: "GOTO"},
+		{Value: 13, C: "NFLAB_ACTION_RETURN", Short: "RETURN"},
+	},
+}
+
+// EnumActionAttr is enum nflab_action_attr as a name table.
+var EnumActionAttr = Enum{
+	Tag:    "nflab_action_attr",
+	Prefix: "NFLAB_ACTION_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_ACTION_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_ACTION_A_TYPE", Short: "TYPE"},
+		{Value: 2, C: "NFLAB_ACTION_A_CHAIN", Short: "CHAIN"},
+		{Value: 3, C: "NFLAB_ACTION_A_REJECT_WITH", Short: "REJECT_WITH"},
+		{Value: 4, C: "NFLAB_ACTION_A_LOG_PREFIX", Short: "LOG_PREFIX"},
+		{Value: 5, C: "NFLAB_ACTION_A_VALUE", Short: "VALUE"},
+		{Value: 6, C: "NFLAB_ACTION_A_MASK", Short: "MASK"},
+		{Value: 7, C: "NFLAB_ACTION_A_TTL_MODE", Short: "TTL_MODE"},
+	},
+}
+
+// EnumRejectWith is enum nflab_reject_with as a name table.
+var EnumRejectWith = Enum{
+	Tag:    "nflab_reject_with",
+	Prefix: "NFLAB_REJECT_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_REJECT_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_REJECT_TCP_RESET", Short: "TCP_RESET"},
+		{Value: 2, C: "NFLAB_REJECT_NET_UNREACH", Short: "NET_UNREACH"},
+		{Value: 3, C: "NFLAB_REJECT_HOST_UNREACH", Short: "HOST_UNREACH"},
+		{Value: 4, C: "NFLAB_REJECT_PROTO_UNREACH", Short: "PROTO_UNREACH"},
+		{Value: 5, C: "NFLAB_REJECT_PORT_UNREACH", Short: "PORT_UNREACH"},
+		{Value: 6, C: "NFLAB_REJECT_NET_PROHIBITED", Short: "NET_PROHIBITED"},
+		{Value: 7, C: "NFLAB_REJECT_HOST_PROHIBITED", Short: "HOST_PROHIBITED"},
+		{Value: 8, C: "NFLAB_REJECT_ADMIN_PROHIBITED", Short: "ADMIN_PROHIBITED"},
+	},
+}
+
+// EnumTtlMode is enum nflab_ttl_mode as a name table.
+var EnumTtlMode = Enum{
+	Tag:    "nflab_ttl_mode",
+	Prefix: "NFLAB_TTL_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_TTL_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_TTL_SET", Short: "SET"},
+		{Value: 2, C: "NFLAB_TTL_INC", Short: "INC"},
+		{Value: 3, C: "NFLAB_TTL_DEC", Short: "DEC"},
+	},
+}
+
+// EnumRuleStateAttr is enum nflab_rule_state_attr as a name table.
+var EnumRuleStateAttr = Enum{
+	Tag:    "nflab_rule_state_attr",
+	Prefix: "NFLAB_RULE_STATE_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_RULE_STATE_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_RULE_STATE_A_PAD", Short: "PAD"},
+		{Value: 2, C: "NFLAB_RULE_STATE_A_QUOTA_USED", Short: "QUOTA_USED"},
+	},
+}
+
+// EnumSetType is enum nflab_set_type as a name table.
+var EnumSetType = Enum{
+	Tag:    "nflab_set_type",
+	Prefix: "NFLAB_SET_TYPE_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_SET_TYPE_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_SET_TYPE_ADDR", Short: "ADDR"},
+		{Value: 2, C: "NFLAB_SET_TYPE_PORT", Short: "PORT"},
+	},
+}
+
+// EnumSetAttr is enum nflab_set_attr as a name table.
+var EnumSetAttr = Enum{
+	Tag:    "nflab_set_attr",
+	Prefix: "NFLAB_SET_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_SET_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_SET_A_NAME", Short: "NAME"},
+		{Value: 2, C: "NFLAB_SET_A_TYPE", Short: "TYPE"},
+		{Value: 3, C: "NFLAB_SET_A_ELEMS", Short: "ELEMS"},
+		{Value: 4, C: "NFLAB_SET_A_COUNT", Short: "COUNT"},
+		{Value: 5, C: "NFLAB_SET_A_REFS", Short: "REFS"},
 	},
 }

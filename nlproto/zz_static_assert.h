@@ -11,9 +11,9 @@
 #define NFLAB_GENL_NAME "nflab"
 #define NFLAB_MCGRP_CT "ct"
 static_assert(NFLAB_GENL_VERSION == 1, "nlproto: NFLAB_GENL_VERSION is 1");
-static_assert(NFLAB_PROTO_VERSION == 2, "nlproto: NFLAB_PROTO_VERSION is 2");
+static_assert(NFLAB_PROTO_VERSION == 3, "nlproto: NFLAB_PROTO_VERSION is 3");
 static_assert(NFLAB_PROTO_COMPAT == 1, "nlproto: NFLAB_PROTO_COMPAT is 1");
-#define NFLAB_MODULE_VERSION "0.2.0"
+#define NFLAB_MODULE_VERSION "0.3.0"
 static_assert(NFLAB_VERSION_MAXLEN == 32, "nlproto: NFLAB_VERSION_MAXLEN is 32");
 
 static_assert(NFLAB_CMD_UNSPEC == 0, "nlproto: NFLAB_CMD_UNSPEC is 0");
@@ -31,8 +31,25 @@ static_assert(NFLAB_CMD_CT_GC == 11, "nlproto: NFLAB_CMD_CT_GC is 11");
 static_assert(NFLAB_CMD_CT_EVENT_NEW == 12, "nlproto: NFLAB_CMD_CT_EVENT_NEW is 12");
 static_assert(NFLAB_CMD_CT_EVENT_UPDATE == 13, "nlproto: NFLAB_CMD_CT_EVENT_UPDATE is 13");
 static_assert(NFLAB_CMD_CT_EVENT_DESTROY == 14, "nlproto: NFLAB_CMD_CT_EVENT_DESTROY is 14");
-static_assert(__NFLAB_CMD_MAX == 15, "nlproto: __NFLAB_CMD_MAX is 15");
-static_assert(NFLAB_CMD_MAX == 14, "nlproto: NFLAB_CMD_MAX is 14");
+static_assert(NFLAB_CMD_RULES_BEGIN == 15, "nlproto: NFLAB_CMD_RULES_BEGIN is 15");
+static_assert(NFLAB_CMD_RULES_COMMIT == 16, "nlproto: NFLAB_CMD_RULES_COMMIT is 16");
+static_assert(NFLAB_CMD_RULES_ABORT == 17, "nlproto: NFLAB_CMD_RULES_ABORT is 17");
+static_assert(NFLAB_CMD_CHAIN_NEW == 18, "nlproto: NFLAB_CMD_CHAIN_NEW is 18");
+static_assert(NFLAB_CMD_CHAIN_DEL == 19, "nlproto: NFLAB_CMD_CHAIN_DEL is 19");
+static_assert(NFLAB_CMD_CHAIN_POLICY == 20, "nlproto: NFLAB_CMD_CHAIN_POLICY is 20");
+static_assert(NFLAB_CMD_CHAIN_GET == 21, "nlproto: NFLAB_CMD_CHAIN_GET is 21");
+static_assert(NFLAB_CMD_RULE_NEW == 22, "nlproto: NFLAB_CMD_RULE_NEW is 22");
+static_assert(NFLAB_CMD_RULE_DEL == 23, "nlproto: NFLAB_CMD_RULE_DEL is 23");
+static_assert(NFLAB_CMD_RULE_REPLACE == 24, "nlproto: NFLAB_CMD_RULE_REPLACE is 24");
+static_assert(NFLAB_CMD_RULE_GET == 25, "nlproto: NFLAB_CMD_RULE_GET is 25");
+static_assert(NFLAB_CMD_RULE_RESET == 26, "nlproto: NFLAB_CMD_RULE_RESET is 26");
+static_assert(NFLAB_CMD_SET_NEW == 27, "nlproto: NFLAB_CMD_SET_NEW is 27");
+static_assert(NFLAB_CMD_SET_DEL == 28, "nlproto: NFLAB_CMD_SET_DEL is 28");
+static_assert(NFLAB_CMD_SET_ADD_ELEMS == 29, "nlproto: NFLAB_CMD_SET_ADD_ELEMS is 29");
+static_assert(NFLAB_CMD_SET_FLUSH == 30, "nlproto: NFLAB_CMD_SET_FLUSH is 30");
+static_assert(NFLAB_CMD_SET_GET == 31, "nlproto: NFLAB_CMD_SET_GET is 31");
+static_assert(__NFLAB_CMD_MAX == 32, "nlproto: __NFLAB_CMD_MAX is 32");
+static_assert(NFLAB_CMD_MAX == 31, "nlproto: NFLAB_CMD_MAX is 31");
 
 static_assert(NFLAB_A_UNSPEC == 0, "nlproto: NFLAB_A_UNSPEC is 0");
 static_assert(NFLAB_A_PAD == 1, "nlproto: NFLAB_A_PAD is 1");
@@ -48,8 +65,13 @@ static_assert(NFLAB_A_CT_LIMIT == 10, "nlproto: NFLAB_A_CT_LIMIT is 10");
 static_assert(NFLAB_A_CT_STATS == 11, "nlproto: NFLAB_A_CT_STATS is 11");
 static_assert(NFLAB_A_CT_CONFIG == 12, "nlproto: NFLAB_A_CT_CONFIG is 12");
 static_assert(NFLAB_A_PROTO_COMPAT == 13, "nlproto: NFLAB_A_PROTO_COMPAT is 13");
-static_assert(__NFLAB_A_MAX == 14, "nlproto: __NFLAB_A_MAX is 14");
-static_assert(NFLAB_A_MAX == 13, "nlproto: NFLAB_A_MAX is 13");
+static_assert(NFLAB_A_RULES_FLAGS == 14, "nlproto: NFLAB_A_RULES_FLAGS is 14");
+static_assert(NFLAB_A_RULES_GEN == 15, "nlproto: NFLAB_A_RULES_GEN is 15");
+static_assert(NFLAB_A_CHAIN == 16, "nlproto: NFLAB_A_CHAIN is 16");
+static_assert(NFLAB_A_RULE == 17, "nlproto: NFLAB_A_RULE is 17");
+static_assert(NFLAB_A_SET == 18, "nlproto: NFLAB_A_SET is 18");
+static_assert(__NFLAB_A_MAX == 19, "nlproto: __NFLAB_A_MAX is 19");
+static_assert(NFLAB_A_MAX == 18, "nlproto: NFLAB_A_MAX is 18");
 
 static_assert(NFLAB_HOOK_A_UNSPEC == 0, "nlproto: NFLAB_HOOK_A_UNSPEC is 0");
 static_assert(NFLAB_HOOK_A_PAD == 1, "nlproto: NFLAB_HOOK_A_PAD is 1");
@@ -186,3 +208,228 @@ static_assert(NFLAB_TCP_CLOSE == 8, "nlproto: NFLAB_TCP_CLOSE is 8");
 static_assert(NFLAB_TCP_SYN_SENT2 == 9, "nlproto: NFLAB_TCP_SYN_SENT2 is 9");
 static_assert(__NFLAB_TCP_MAX == 10, "nlproto: __NFLAB_TCP_MAX is 10");
 static_assert(NFLAB_TCP_MAX == 9, "nlproto: NFLAB_TCP_MAX is 9");
+
+static_assert(NFLAB_RULES_F_REPLACE == 1, "nlproto: NFLAB_RULES_F_REPLACE is 1");
+static_assert(NFLAB_RULES_F_CHECK == 2, "nlproto: NFLAB_RULES_F_CHECK is 2");
+static_assert(NFLAB_RULES_F_TERSE == 4, "nlproto: NFLAB_RULES_F_TERSE is 4");
+static_assert(NFLAB_RULES_F_ALL == 7, "nlproto: NFLAB_RULES_F_ALL is 7");
+
+static_assert(NFLAB_NAME_MAXLEN == 32, "nlproto: NFLAB_NAME_MAXLEN is 32");
+static_assert(NFLAB_COMMENT_MAXLEN == 256, "nlproto: NFLAB_COMMENT_MAXLEN is 256");
+static_assert(NFLAB_LOG_PREFIX_MAXLEN == 64, "nlproto: NFLAB_LOG_PREFIX_MAXLEN is 64");
+static_assert(NFLAB_RULE_MATCHES_MAX == 16, "nlproto: NFLAB_RULE_MATCHES_MAX is 16");
+static_assert(NFLAB_PORTS_MAX == 32, "nlproto: NFLAB_PORTS_MAX is 32");
+static_assert(NFLAB_STRING_MAXLEN == 128, "nlproto: NFLAB_STRING_MAXLEN is 128");
+static_assert(NFLAB_JUMP_DEPTH == 16, "nlproto: NFLAB_JUMP_DEPTH is 16");
+static_assert(NFLAB_RULES_MAX == 100000, "nlproto: NFLAB_RULES_MAX is 100000");
+static_assert(NFLAB_CHAINS_MAX == 1000, "nlproto: NFLAB_CHAINS_MAX is 1000");
+static_assert(NFLAB_SETS_MAX == 256, "nlproto: NFLAB_SETS_MAX is 256");
+static_assert(NFLAB_SET_ELEMS_MAX == 4194304, "nlproto: NFLAB_SET_ELEMS_MAX is 4194304");
+
+static_assert(NFLAB_TABLE_UNSPEC == 0, "nlproto: NFLAB_TABLE_UNSPEC is 0");
+static_assert(NFLAB_TABLE_RAW == 1, "nlproto: NFLAB_TABLE_RAW is 1");
+static_assert(NFLAB_TABLE_MANGLE == 2, "nlproto: NFLAB_TABLE_MANGLE is 2");
+static_assert(NFLAB_TABLE_FILTER == 3, "nlproto: NFLAB_TABLE_FILTER is 3");
+static_assert(__NFLAB_TABLE_MAX == 4, "nlproto: __NFLAB_TABLE_MAX is 4");
+static_assert(NFLAB_TABLE_MAX == 3, "nlproto: NFLAB_TABLE_MAX is 3");
+
+static_assert(NFLAB_CHAIN_A_UNSPEC == 0, "nlproto: NFLAB_CHAIN_A_UNSPEC is 0");
+static_assert(NFLAB_CHAIN_A_TABLE == 1, "nlproto: NFLAB_CHAIN_A_TABLE is 1");
+static_assert(NFLAB_CHAIN_A_NAME == 2, "nlproto: NFLAB_CHAIN_A_NAME is 2");
+static_assert(NFLAB_CHAIN_A_HOOK == 3, "nlproto: NFLAB_CHAIN_A_HOOK is 3");
+static_assert(NFLAB_CHAIN_A_POLICY == 4, "nlproto: NFLAB_CHAIN_A_POLICY is 4");
+static_assert(NFLAB_CHAIN_A_RULES == 5, "nlproto: NFLAB_CHAIN_A_RULES is 5");
+static_assert(NFLAB_CHAIN_A_GEN == 6, "nlproto: NFLAB_CHAIN_A_GEN is 6");
+static_assert(__NFLAB_CHAIN_A_MAX == 7, "nlproto: __NFLAB_CHAIN_A_MAX is 7");
+static_assert(NFLAB_CHAIN_A_MAX == 6, "nlproto: NFLAB_CHAIN_A_MAX is 6");
+
+static_assert(NFLAB_VERDICT_UNSPEC == 0, "nlproto: NFLAB_VERDICT_UNSPEC is 0");
+static_assert(NFLAB_VERDICT_ACCEPT == 1, "nlproto: NFLAB_VERDICT_ACCEPT is 1");
+static_assert(NFLAB_VERDICT_DROP == 2, "nlproto: NFLAB_VERDICT_DROP is 2");
+static_assert(__NFLAB_VERDICT_MAX == 3, "nlproto: __NFLAB_VERDICT_MAX is 3");
+static_assert(NFLAB_VERDICT_MAX == 2, "nlproto: NFLAB_VERDICT_MAX is 2");
+
+static_assert(NFLAB_RULE_A_UNSPEC == 0, "nlproto: NFLAB_RULE_A_UNSPEC is 0");
+static_assert(NFLAB_RULE_A_PAD == 1, "nlproto: NFLAB_RULE_A_PAD is 1");
+static_assert(NFLAB_RULE_A_HANDLE == 2, "nlproto: NFLAB_RULE_A_HANDLE is 2");
+static_assert(NFLAB_RULE_A_TABLE == 3, "nlproto: NFLAB_RULE_A_TABLE is 3");
+static_assert(NFLAB_RULE_A_CHAIN == 4, "nlproto: NFLAB_RULE_A_CHAIN is 4");
+static_assert(NFLAB_RULE_A_MATCHES == 5, "nlproto: NFLAB_RULE_A_MATCHES is 5");
+static_assert(NFLAB_RULE_A_ACTION == 6, "nlproto: NFLAB_RULE_A_ACTION is 6");
+static_assert(NFLAB_RULE_A_COMMENT == 7, "nlproto: NFLAB_RULE_A_COMMENT is 7");
+static_assert(NFLAB_RULE_A_POSITION == 8, "nlproto: NFLAB_RULE_A_POSITION is 8");
+static_assert(NFLAB_RULE_A_FLAGS == 9, "nlproto: NFLAB_RULE_A_FLAGS is 9");
+static_assert(NFLAB_RULE_A_PACKETS == 10, "nlproto: NFLAB_RULE_A_PACKETS is 10");
+static_assert(NFLAB_RULE_A_BYTES == 11, "nlproto: NFLAB_RULE_A_BYTES is 11");
+static_assert(NFLAB_RULE_A_STATE == 12, "nlproto: NFLAB_RULE_A_STATE is 12");
+static_assert(__NFLAB_RULE_A_MAX == 13, "nlproto: __NFLAB_RULE_A_MAX is 13");
+static_assert(NFLAB_RULE_A_MAX == 12, "nlproto: NFLAB_RULE_A_MAX is 12");
+
+static_assert(NFLAB_RULE_F_INSERT == 1, "nlproto: NFLAB_RULE_F_INSERT is 1");
+static_assert(NFLAB_RULE_F_ALL == 1, "nlproto: NFLAB_RULE_F_ALL is 1");
+
+static_assert(NFLAB_MATCH_UNSPEC == 0, "nlproto: NFLAB_MATCH_UNSPEC is 0");
+static_assert(NFLAB_MATCH_IIF == 1, "nlproto: NFLAB_MATCH_IIF is 1");
+static_assert(NFLAB_MATCH_OIF == 2, "nlproto: NFLAB_MATCH_OIF is 2");
+static_assert(NFLAB_MATCH_SADDR == 3, "nlproto: NFLAB_MATCH_SADDR is 3");
+static_assert(NFLAB_MATCH_DADDR == 4, "nlproto: NFLAB_MATCH_DADDR is 4");
+static_assert(NFLAB_MATCH_SRANGE == 5, "nlproto: NFLAB_MATCH_SRANGE is 5");
+static_assert(NFLAB_MATCH_DRANGE == 6, "nlproto: NFLAB_MATCH_DRANGE is 6");
+static_assert(NFLAB_MATCH_PROTO == 7, "nlproto: NFLAB_MATCH_PROTO is 7");
+static_assert(NFLAB_MATCH_SPORT == 8, "nlproto: NFLAB_MATCH_SPORT is 8");
+static_assert(NFLAB_MATCH_DPORT == 9, "nlproto: NFLAB_MATCH_DPORT is 9");
+static_assert(NFLAB_MATCH_TCP_FLAGS == 10, "nlproto: NFLAB_MATCH_TCP_FLAGS is 10");
+static_assert(NFLAB_MATCH_ICMP == 11, "nlproto: NFLAB_MATCH_ICMP is 11");
+static_assert(NFLAB_MATCH_LENGTH == 12, "nlproto: NFLAB_MATCH_LENGTH is 12");
+static_assert(NFLAB_MATCH_CT_STATE == 13, "nlproto: NFLAB_MATCH_CT_STATE is 13");
+static_assert(NFLAB_MATCH_CT_STATUS == 14, "nlproto: NFLAB_MATCH_CT_STATUS is 14");
+static_assert(NFLAB_MATCH_STRING == 15, "nlproto: NFLAB_MATCH_STRING is 15");
+static_assert(NFLAB_MATCH_CONNLIMIT == 16, "nlproto: NFLAB_MATCH_CONNLIMIT is 16");
+static_assert(NFLAB_MATCH_QUOTA == 17, "nlproto: NFLAB_MATCH_QUOTA is 17");
+static_assert(NFLAB_MATCH_NTH == 18, "nlproto: NFLAB_MATCH_NTH is 18");
+static_assert(NFLAB_MATCH_TIME == 19, "nlproto: NFLAB_MATCH_TIME is 19");
+static_assert(NFLAB_MATCH_LIMIT == 20, "nlproto: NFLAB_MATCH_LIMIT is 20");
+static_assert(NFLAB_MATCH_MARK == 21, "nlproto: NFLAB_MATCH_MARK is 21");
+static_assert(NFLAB_MATCH_SET == 22, "nlproto: NFLAB_MATCH_SET is 22");
+static_assert(__NFLAB_MATCH_MAX == 23, "nlproto: __NFLAB_MATCH_MAX is 23");
+static_assert(NFLAB_MATCH_MAX == 22, "nlproto: NFLAB_MATCH_MAX is 22");
+
+static_assert(NFLAB_MATCH_A_UNSPEC == 0, "nlproto: NFLAB_MATCH_A_UNSPEC is 0");
+static_assert(NFLAB_MATCH_A_PAD == 1, "nlproto: NFLAB_MATCH_A_PAD is 1");
+static_assert(NFLAB_MATCH_A_INVERT == 2, "nlproto: NFLAB_MATCH_A_INVERT is 2");
+static_assert(NFLAB_MATCH_A_IFNAME == 3, "nlproto: NFLAB_MATCH_A_IFNAME is 3");
+static_assert(NFLAB_MATCH_A_ADDR == 4, "nlproto: NFLAB_MATCH_A_ADDR is 4");
+static_assert(NFLAB_MATCH_A_ADDR_END == 5, "nlproto: NFLAB_MATCH_A_ADDR_END is 5");
+static_assert(NFLAB_MATCH_A_PREFIX_LEN == 6, "nlproto: NFLAB_MATCH_A_PREFIX_LEN is 6");
+static_assert(NFLAB_MATCH_A_PROTO == 7, "nlproto: NFLAB_MATCH_A_PROTO is 7");
+static_assert(NFLAB_MATCH_A_PORT_RANGE == 8, "nlproto: NFLAB_MATCH_A_PORT_RANGE is 8");
+static_assert(NFLAB_MATCH_A_VALUE == 9, "nlproto: NFLAB_MATCH_A_VALUE is 9");
+static_assert(NFLAB_MATCH_A_MASK == 10, "nlproto: NFLAB_MATCH_A_MASK is 10");
+static_assert(NFLAB_MATCH_A_ICMP_TYPE == 11, "nlproto: NFLAB_MATCH_A_ICMP_TYPE is 11");
+static_assert(NFLAB_MATCH_A_ICMP_CODE == 12, "nlproto: NFLAB_MATCH_A_ICMP_CODE is 12");
+static_assert(NFLAB_MATCH_A_LEN_MIN == 13, "nlproto: NFLAB_MATCH_A_LEN_MIN is 13");
+static_assert(NFLAB_MATCH_A_LEN_MAX == 14, "nlproto: NFLAB_MATCH_A_LEN_MAX is 14");
+static_assert(NFLAB_MATCH_A_PATTERN == 15, "nlproto: NFLAB_MATCH_A_PATTERN is 15");
+static_assert(NFLAB_MATCH_A_ALGO == 16, "nlproto: NFLAB_MATCH_A_ALGO is 16");
+static_assert(NFLAB_MATCH_A_FROM == 17, "nlproto: NFLAB_MATCH_A_FROM is 17");
+static_assert(NFLAB_MATCH_A_TO == 18, "nlproto: NFLAB_MATCH_A_TO is 18");
+static_assert(NFLAB_MATCH_A_COUNT == 19, "nlproto: NFLAB_MATCH_A_COUNT is 19");
+static_assert(NFLAB_MATCH_A_FLAGS == 20, "nlproto: NFLAB_MATCH_A_FLAGS is 20");
+static_assert(NFLAB_MATCH_A_BYTES == 21, "nlproto: NFLAB_MATCH_A_BYTES is 21");
+static_assert(NFLAB_MATCH_A_EVERY == 22, "nlproto: NFLAB_MATCH_A_EVERY is 22");
+static_assert(NFLAB_MATCH_A_OFFSET == 23, "nlproto: NFLAB_MATCH_A_OFFSET is 23");
+static_assert(NFLAB_MATCH_A_TOD_START == 24, "nlproto: NFLAB_MATCH_A_TOD_START is 24");
+static_assert(NFLAB_MATCH_A_TOD_STOP == 25, "nlproto: NFLAB_MATCH_A_TOD_STOP is 25");
+static_assert(NFLAB_MATCH_A_WEEKDAYS == 26, "nlproto: NFLAB_MATCH_A_WEEKDAYS is 26");
+static_assert(NFLAB_MATCH_A_DATE_START == 27, "nlproto: NFLAB_MATCH_A_DATE_START is 27");
+static_assert(NFLAB_MATCH_A_DATE_STOP == 28, "nlproto: NFLAB_MATCH_A_DATE_STOP is 28");
+static_assert(NFLAB_MATCH_A_RATE == 29, "nlproto: NFLAB_MATCH_A_RATE is 29");
+static_assert(NFLAB_MATCH_A_PERIOD == 30, "nlproto: NFLAB_MATCH_A_PERIOD is 30");
+static_assert(NFLAB_MATCH_A_BURST == 31, "nlproto: NFLAB_MATCH_A_BURST is 31");
+static_assert(NFLAB_MATCH_A_SET_NAME == 32, "nlproto: NFLAB_MATCH_A_SET_NAME is 32");
+static_assert(NFLAB_MATCH_A_SET_FIELD == 33, "nlproto: NFLAB_MATCH_A_SET_FIELD is 33");
+static_assert(__NFLAB_MATCH_A_MAX == 34, "nlproto: __NFLAB_MATCH_A_MAX is 34");
+static_assert(NFLAB_MATCH_A_MAX == 33, "nlproto: NFLAB_MATCH_A_MAX is 33");
+
+static_assert(NFLAB_CT_STATE_NEW == 1, "nlproto: NFLAB_CT_STATE_NEW is 1");
+static_assert(NFLAB_CT_STATE_ESTABLISHED == 2, "nlproto: NFLAB_CT_STATE_ESTABLISHED is 2");
+static_assert(NFLAB_CT_STATE_RELATED == 4, "nlproto: NFLAB_CT_STATE_RELATED is 4");
+static_assert(NFLAB_CT_STATE_INVALID == 8, "nlproto: NFLAB_CT_STATE_INVALID is 8");
+static_assert(NFLAB_CT_STATE_UNTRACKED == 16, "nlproto: NFLAB_CT_STATE_UNTRACKED is 16");
+static_assert(NFLAB_CT_STATE_ALL == 31, "nlproto: NFLAB_CT_STATE_ALL is 31");
+
+static_assert(NFLAB_STRING_ALGO_UNSPEC == 0, "nlproto: NFLAB_STRING_ALGO_UNSPEC is 0");
+static_assert(NFLAB_STRING_ALGO_BM == 1, "nlproto: NFLAB_STRING_ALGO_BM is 1");
+static_assert(NFLAB_STRING_ALGO_KMP == 2, "nlproto: NFLAB_STRING_ALGO_KMP is 2");
+static_assert(__NFLAB_STRING_ALGO_MAX == 3, "nlproto: __NFLAB_STRING_ALGO_MAX is 3");
+static_assert(NFLAB_STRING_ALGO_MAX == 2, "nlproto: NFLAB_STRING_ALGO_MAX is 2");
+
+static_assert(NFLAB_CONNLIMIT_F_UPTO == 1, "nlproto: NFLAB_CONNLIMIT_F_UPTO is 1");
+
+static_assert(NFLAB_TIME_F_LOCALTIME == 1, "nlproto: NFLAB_TIME_F_LOCALTIME is 1");
+
+static_assert(NFLAB_WEEKDAY_MON == 1, "nlproto: NFLAB_WEEKDAY_MON is 1");
+static_assert(NFLAB_WEEKDAY_TUE == 2, "nlproto: NFLAB_WEEKDAY_TUE is 2");
+static_assert(NFLAB_WEEKDAY_WED == 4, "nlproto: NFLAB_WEEKDAY_WED is 4");
+static_assert(NFLAB_WEEKDAY_THU == 8, "nlproto: NFLAB_WEEKDAY_THU is 8");
+static_assert(NFLAB_WEEKDAY_FRI == 16, "nlproto: NFLAB_WEEKDAY_FRI is 16");
+static_assert(NFLAB_WEEKDAY_SAT == 32, "nlproto: NFLAB_WEEKDAY_SAT is 32");
+static_assert(NFLAB_WEEKDAY_SUN == 64, "nlproto: NFLAB_WEEKDAY_SUN is 64");
+
+static_assert(NFLAB_WEEKDAY_ALL == 127, "nlproto: NFLAB_WEEKDAY_ALL is 127");
+
+static_assert(NFLAB_SET_FIELD_UNSPEC == 0, "nlproto: NFLAB_SET_FIELD_UNSPEC is 0");
+static_assert(NFLAB_SET_FIELD_SADDR == 1, "nlproto: NFLAB_SET_FIELD_SADDR is 1");
+static_assert(NFLAB_SET_FIELD_DADDR == 2, "nlproto: NFLAB_SET_FIELD_DADDR is 2");
+static_assert(NFLAB_SET_FIELD_SPORT == 3, "nlproto: NFLAB_SET_FIELD_SPORT is 3");
+static_assert(NFLAB_SET_FIELD_DPORT == 4, "nlproto: NFLAB_SET_FIELD_DPORT is 4");
+static_assert(__NFLAB_SET_FIELD_MAX == 5, "nlproto: __NFLAB_SET_FIELD_MAX is 5");
+static_assert(NFLAB_SET_FIELD_MAX == 4, "nlproto: NFLAB_SET_FIELD_MAX is 4");
+
+static_assert(NFLAB_ACTION_UNSPEC == 0, "nlproto: NFLAB_ACTION_UNSPEC is 0");
+static_assert(NFLAB_ACTION_ACCEPT == 1, "nlproto: NFLAB_ACTION_ACCEPT is 1");
+static_assert(NFLAB_ACTION_DROP == 2, "nlproto: NFLAB_ACTION_DROP is 2");
+static_assert(NFLAB_ACTION_REJECT == 3, "nlproto: NFLAB_ACTION_REJECT is 3");
+static_assert(NFLAB_ACTION_LOG == 4, "nlproto: NFLAB_ACTION_LOG is 4");
+static_assert(NFLAB_ACTION_CONTINUE == 5, "nlproto: NFLAB_ACTION_CONTINUE is 5");
+static_assert(NFLAB_ACTION_NOTRACK == 6, "nlproto: NFLAB_ACTION_NOTRACK is 6");
+static_assert(NFLAB_ACTION_MARK == 7, "nlproto: NFLAB_ACTION_MARK is 7");
+static_assert(NFLAB_ACTION_TOS == 8, "nlproto: NFLAB_ACTION_TOS is 8");
+static_assert(NFLAB_ACTION_DSCP == 9, "nlproto: NFLAB_ACTION_DSCP is 9");
+static_assert(NFLAB_ACTION_TTL == 10, "nlproto: NFLAB_ACTION_TTL is 10");
+static_assert(NFLAB_ACTION_JUMP == 11, "nlproto: NFLAB_ACTION_JUMP is 11");
+static_assert(NFLAB_ACTION_GOTO == 12, "nlproto: NFLAB_ACTION_GOTO is 12");
+static_assert(NFLAB_ACTION_RETURN == 13, "nlproto: NFLAB_ACTION_RETURN is 13");
+static_assert(__NFLAB_ACTION_MAX == 14, "nlproto: __NFLAB_ACTION_MAX is 14");
+static_assert(NFLAB_ACTION_MAX == 13, "nlproto: NFLAB_ACTION_MAX is 13");
+
+static_assert(NFLAB_ACTION_A_UNSPEC == 0, "nlproto: NFLAB_ACTION_A_UNSPEC is 0");
+static_assert(NFLAB_ACTION_A_TYPE == 1, "nlproto: NFLAB_ACTION_A_TYPE is 1");
+static_assert(NFLAB_ACTION_A_CHAIN == 2, "nlproto: NFLAB_ACTION_A_CHAIN is 2");
+static_assert(NFLAB_ACTION_A_REJECT_WITH == 3, "nlproto: NFLAB_ACTION_A_REJECT_WITH is 3");
+static_assert(NFLAB_ACTION_A_LOG_PREFIX == 4, "nlproto: NFLAB_ACTION_A_LOG_PREFIX is 4");
+static_assert(NFLAB_ACTION_A_VALUE == 5, "nlproto: NFLAB_ACTION_A_VALUE is 5");
+static_assert(NFLAB_ACTION_A_MASK == 6, "nlproto: NFLAB_ACTION_A_MASK is 6");
+static_assert(NFLAB_ACTION_A_TTL_MODE == 7, "nlproto: NFLAB_ACTION_A_TTL_MODE is 7");
+static_assert(__NFLAB_ACTION_A_MAX == 8, "nlproto: __NFLAB_ACTION_A_MAX is 8");
+static_assert(NFLAB_ACTION_A_MAX == 7, "nlproto: NFLAB_ACTION_A_MAX is 7");
+
+static_assert(NFLAB_REJECT_UNSPEC == 0, "nlproto: NFLAB_REJECT_UNSPEC is 0");
+static_assert(NFLAB_REJECT_TCP_RESET == 1, "nlproto: NFLAB_REJECT_TCP_RESET is 1");
+static_assert(NFLAB_REJECT_NET_UNREACH == 2, "nlproto: NFLAB_REJECT_NET_UNREACH is 2");
+static_assert(NFLAB_REJECT_HOST_UNREACH == 3, "nlproto: NFLAB_REJECT_HOST_UNREACH is 3");
+static_assert(NFLAB_REJECT_PROTO_UNREACH == 4, "nlproto: NFLAB_REJECT_PROTO_UNREACH is 4");
+static_assert(NFLAB_REJECT_PORT_UNREACH == 5, "nlproto: NFLAB_REJECT_PORT_UNREACH is 5");
+static_assert(NFLAB_REJECT_NET_PROHIBITED == 6, "nlproto: NFLAB_REJECT_NET_PROHIBITED is 6");
+static_assert(NFLAB_REJECT_HOST_PROHIBITED == 7, "nlproto: NFLAB_REJECT_HOST_PROHIBITED is 7");
+static_assert(NFLAB_REJECT_ADMIN_PROHIBITED == 8, "nlproto: NFLAB_REJECT_ADMIN_PROHIBITED is 8");
+static_assert(__NFLAB_REJECT_MAX == 9, "nlproto: __NFLAB_REJECT_MAX is 9");
+static_assert(NFLAB_REJECT_MAX == 8, "nlproto: NFLAB_REJECT_MAX is 8");
+
+static_assert(NFLAB_TTL_UNSPEC == 0, "nlproto: NFLAB_TTL_UNSPEC is 0");
+static_assert(NFLAB_TTL_SET == 1, "nlproto: NFLAB_TTL_SET is 1");
+static_assert(NFLAB_TTL_INC == 2, "nlproto: NFLAB_TTL_INC is 2");
+static_assert(NFLAB_TTL_DEC == 3, "nlproto: NFLAB_TTL_DEC is 3");
+static_assert(__NFLAB_TTL_MAX == 4, "nlproto: __NFLAB_TTL_MAX is 4");
+static_assert(NFLAB_TTL_MAX == 3, "nlproto: NFLAB_TTL_MAX is 3");
+
+static_assert(NFLAB_RULE_STATE_A_UNSPEC == 0, "nlproto: NFLAB_RULE_STATE_A_UNSPEC is 0");
+static_assert(NFLAB_RULE_STATE_A_PAD == 1, "nlproto: NFLAB_RULE_STATE_A_PAD is 1");
+static_assert(NFLAB_RULE_STATE_A_QUOTA_USED == 2, "nlproto: NFLAB_RULE_STATE_A_QUOTA_USED is 2");
+static_assert(__NFLAB_RULE_STATE_A_MAX == 3, "nlproto: __NFLAB_RULE_STATE_A_MAX is 3");
+static_assert(NFLAB_RULE_STATE_A_MAX == 2, "nlproto: NFLAB_RULE_STATE_A_MAX is 2");
+
+static_assert(NFLAB_SET_TYPE_UNSPEC == 0, "nlproto: NFLAB_SET_TYPE_UNSPEC is 0");
+static_assert(NFLAB_SET_TYPE_ADDR == 1, "nlproto: NFLAB_SET_TYPE_ADDR is 1");
+static_assert(NFLAB_SET_TYPE_PORT == 2, "nlproto: NFLAB_SET_TYPE_PORT is 2");
+static_assert(__NFLAB_SET_TYPE_MAX == 3, "nlproto: __NFLAB_SET_TYPE_MAX is 3");
+static_assert(NFLAB_SET_TYPE_MAX == 2, "nlproto: NFLAB_SET_TYPE_MAX is 2");
+
+static_assert(NFLAB_SET_A_UNSPEC == 0, "nlproto: NFLAB_SET_A_UNSPEC is 0");
+static_assert(NFLAB_SET_A_NAME == 1, "nlproto: NFLAB_SET_A_NAME is 1");
+static_assert(NFLAB_SET_A_TYPE == 2, "nlproto: NFLAB_SET_A_TYPE is 2");
+static_assert(NFLAB_SET_A_ELEMS == 3, "nlproto: NFLAB_SET_A_ELEMS is 3");
+static_assert(NFLAB_SET_A_COUNT == 4, "nlproto: NFLAB_SET_A_COUNT is 4");
+static_assert(NFLAB_SET_A_REFS == 5, "nlproto: NFLAB_SET_A_REFS is 5");
+static_assert(__NFLAB_SET_A_MAX == 6, "nlproto: __NFLAB_SET_A_MAX is 6");
+static_assert(NFLAB_SET_A_MAX == 5, "nlproto: NFLAB_SET_A_MAX is 5");
