@@ -11,6 +11,13 @@
 #include <linux/version.h>
 #include <net/genetlink.h>
 
+/* 6.12 moved the unaligned access helpers out of asm/. */
+#if KERNEL_VERSION(6, 12, 0) <= LINUX_VERSION_CODE
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
 /*
  * The attributes of a dump request, parsed by the genetlink core: 6.2
  * moved them from genl_dumpit_info into its embedded genl_info.

@@ -117,6 +117,8 @@ MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (d
 #define NFLAB_CT_DUMP_RESCHED	1024	/* buckets between cond_resched() */
 /* Where the cookie lives in skb->cb; see the comment at the top. */
 #define NFLAB_CB_OFFSET		40
+#define NFLAB_CB_COOKIE		BIT_ULL(63)
+#define NFLAB_CB_STATE		BIT_ULL(62)
 /* Status changes that make an UPDATE event. */
 #define NFLAB_CT_EVENT_STATUS	(NFLAB_CT_STATUS_SEEN_REPLY | NFLAB_CT_STATUS_ASSURED)
 
@@ -433,6 +435,95 @@ static u64 *nflab_cb_cookie(struct sk_buff *skb)
 	return (u64 *)&skb->cb[NFLAB_CB_OFFSET];
 }
 
+/*
+ * What the rest of the window (the rule engine's hooks) learns about the
+ * packet from the tracking hook, in the same 8 bytes: a cookie (top bit
+ * set) means a new entry; a state word (NFLAB_CB_STATE) holds the packet's
+ * NFLAB_CT_STATE_* bit and the entry's status as the hook left it; 0 means
+ * the hook skipped the packet (loopback, nf_dup copies), whose state is
+ * then looked up when asked.
+ */
+static void nflab_cb_state(struct sk_buff *skb, u32 state, unsigned long status)
+{
+	*nflab_cb_cookie(skb) = NFLAB_CB_STATE | (u64)(u32)status << 8 | state;
+}
+
+static u32 nflab_ct_state_of(const struct nflab_conn *ct, u8 dir)
+{
+	if (dir == NFLAB_DIR_ORIG &&
+	    !test_bit(NFLAB_CT_STATUS_SEEN_REPLY_BIT, &ct->status))
+		return NFLAB_CT_STATE_NEW;
+	return NFLAB_CT_STATE_ESTABLISHED;
+}
+
+/* The raw table's NOTRACK: the tracking hook leaves the packet alone. */
+void nflab_ct_set_untracked(struct sk_buff *skb)
+{
+	nflab_cb_state(skb, NFLAB_CT_STATE_UNTRACKED, 0);
+}
+
+/*
+ * A packet the tracking hook skipped: its flow's state, looked up without
+ * changing it. Loopback packets were tracked at LOCAL_OUT.
+ */
+static bool nflab_l3_tuple(const struct sk_buff *skb, struct nflab_tuple *t,
+			   unsigned int *off, bool *fragment);
+
+static u32 nflab_ct_peek(struct net *net, struct sk_buff *skb, u32 *status)
+{
+	const struct nflab_l4proto *l4;
+	struct nflab_tuple_hash *h;
+	struct nflab_tuple t;
+	enum nflab_ct_verdict v;
+	unsigned int off;
+	bool fragment;
+	u32 state;
+
+	*status = 0;
+	if (!nflab_l3_tuple(skb, &t, &off, &fragment) || fragment)
+		return NFLAB_CT_STATE_INVALID;
+	l4 = nflab_l4proto_find(t.proto);
+	if (!l4)
+		return NFLAB_CT_STATE_UNTRACKED;
+	if (l4->error && l4->error(net, skb, off, &v))
+		return v == NFLAB_CT_RELATED ? NFLAB_CT_STATE_RELATED :
+		       NFLAB_CT_STATE_INVALID;
+	if (!l4->tuple(skb, off, &t))
+		return NFLAB_CT_STATE_INVALID;
+	rcu_read_lock();
+	h = nflab_ct_lookup(net, &t);
+	if (!h) {
+		rcu_read_unlock();
+		return NFLAB_CT_STATE_INVALID;
+	}
+	state = nflab_ct_state_of(nflab_ct_of(h), h->tuple.dir);
+	*status = READ_ONCE(nflab_ct_of(h)->status);
+	nflab_ct_put(nflab_ct_of(h));
+	rcu_read_unlock();
+	return state;
+}
+
+/*
+ * The packet's NFLAB_CT_STATE_* bit and its entry's status, for the rule
+ * engine's hooks between tracking and confirmation.
+ */
+u32 nflab_ct_pkt_state(struct net *net, struct sk_buff *skb, u32 *status)
+{
+	u64 w = *nflab_cb_cookie(skb);
+	u32 dummy;
+
+	if (!status)
+		status = &dummy;
+	*status = 0;
+	if (w & NFLAB_CB_COOKIE)
+		return NFLAB_CT_STATE_NEW;
+	if (w & NFLAB_CB_STATE) {
+		*status = (u32)(w >> 8);
+		return w & NFLAB_CT_STATE_ALL;
+	}
+	return nflab_ct_peek(net, skb, status);
+}
+
 static struct nflab_ct_inflight_bucket *nflab_inflight_bucket(u64 cookie)
 {
 	/* Cookies are random: their low bits are as good as a hash. */
@@ -474,10 +565,8 @@ static u64 nflab_inflight_add(struct nflab_conn *ct)
 	struct nflab_ct_ring *ring;
 	u64 cookie, old;
 
-	/* 0 means "no entry": drawn again with probability 2^-64. */
-	do {
-		cookie = get_random_u64();
-	} while (!cookie);
+	/* The top bit tells a cookie from a state word (see nflab_cb_state()). */
+	cookie = get_random_u64() | NFLAB_CB_COOKIE;
 	ct->cookie = cookie;
 	ct->inflight_at = jiffies;
 	b = nflab_inflight_bucket(cookie);
@@ -660,33 +749,27 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	    skb->pkt_type == PACKET_LOOPBACK ||
 	    unlikely(this_cpu_read(nf_skb_duplicated)))
 		return NF_ACCEPT;
-	if (!nflab_l3_tuple(skb, &t, &off, &fragment)) {
-		NFLAB_CT_STAT_INC(nn, INVALID);
-		return NF_ACCEPT;
-	}
+	if (!nflab_l3_tuple(skb, &t, &off, &fragment))
+		goto out_invalid;
 	l4 = nflab_l4proto_find(t.proto);
-	if (!l4)
+	if (!l4) {
+		nflab_cb_state(skb, NFLAB_CT_STATE_UNTRACKED, 0);
 		return NF_ACCEPT;
+	}
 	/* nf_defrag_ipv4 reassembled what it could; the rest is unusable. */
-	if (fragment) {
-		NFLAB_CT_STAT_INC(nn, INVALID);
-		return NF_ACCEPT;
-	}
-	if (!nflab_l4_csum_ok(skb, st->hook, off, t.proto)) {
-		NFLAB_CT_STAT_INC(nn, INVALID);
-		return NF_ACCEPT;
-	}
+	if (fragment)
+		goto out_invalid;
+	if (!nflab_l4_csum_ok(skb, st->hook, off, t.proto))
+		goto out_invalid;
 	if (l4->error && l4->error(net, skb, off, &v)) {
-		if (v == NFLAB_CT_RELATED)
-			NFLAB_CT_STAT_INC(nn, RELATED);
-		else
-			NFLAB_CT_STAT_INC(nn, INVALID);
+		if (v != NFLAB_CT_RELATED)
+			goto out_invalid;
+		NFLAB_CT_STAT_INC(nn, RELATED);
+		nflab_cb_state(skb, NFLAB_CT_STATE_RELATED, 0);
 		return NF_ACCEPT;
 	}
-	if (!l4->tuple(skb, off, &t)) {
-		NFLAB_CT_STAT_INC(nn, INVALID);
-		return NF_ACCEPT;
-	}
+	if (!l4->tuple(skb, off, &t))
+		goto out_invalid;
 
 repeat:
 	h = nflab_ct_lookup(net, &t);
@@ -697,10 +780,8 @@ repeat:
 		reply = t;
 		reply.src = t.dst;
 		reply.dst = t.src;
-		if (!l4->invert(&reply, &t)) {
-			NFLAB_CT_STAT_INC(nn, INVALID);
-			return NF_ACCEPT;
-		}
+		if (!l4->invert(&reply, &t))
+			goto out_invalid;
 		if (!nflab_ct_room(net, nn)) {
 			if (!nflab_ct_early_drop(nn)) {
 				NFLAB_CT_STAT_INC(nn, DROP);
@@ -714,9 +795,8 @@ repeat:
 			return NF_DROP;
 		}
 		if (!l4->new(nn, ct, skb, off)) {
-			NFLAB_CT_STAT_INC(nn, INVALID);
 			nflab_ct_put(ct);
-			return NF_ACCEPT;
+			goto out_invalid;
 		}
 		NFLAB_CT_STAT_INC(nn, NEW);
 		h = &ct->th[NFLAB_DIR_ORIG];
@@ -732,9 +812,8 @@ repeat:
 		goto repeat;
 	}
 	if (v == NFLAB_CT_INVALID || v == NFLAB_CT_REPEAT) {
-		NFLAB_CT_STAT_INC(nn, INVALID);
 		nflab_ct_put(ct);
-		return NF_ACCEPT;
+		goto out_invalid;
 	}
 	if (h->tuple.dir == NFLAB_DIR_REPLY)
 		set_bit(NFLAB_CT_STATUS_SEEN_REPLY_BIT, &ct->status);
@@ -744,10 +823,16 @@ repeat:
 		*nflab_cb_cookie(skb) = nflab_inflight_add(ct);
 		return NF_ACCEPT;
 	}
+	nflab_cb_state(skb, nflab_ct_state_of(ct, h->tuple.dir), ct->status);
 	if (!test_bit(NFLAB_CT_STATUS_DYING_BIT, &ct->status) &&
 	    (changed || (READ_ONCE(ct->status) & NFLAB_CT_EVENT_STATUS) != old_status))
 		nflab_ct_event(ct, NFLAB_CMD_CT_EVENT_UPDATE);
 	nflab_ct_put(ct);
+	return NF_ACCEPT;
+
+out_invalid:
+	NFLAB_CT_STAT_INC(nn, INVALID);
+	nflab_cb_state(skb, NFLAB_CT_STATE_INVALID, 0);
 	return NF_ACCEPT;
 }
 
@@ -764,7 +849,7 @@ unsigned int nflab_ct_confirm(struct sk_buff *skb,
 	u8 dir = NFLAB_DIR_ORIG;
 	bool full = false;
 
-	if (!*cookie)
+	if (!(*cookie & NFLAB_CB_COOKIE))
 		return NF_ACCEPT;
 	ct = nflab_inflight_take(st->net, *cookie);
 	*cookie = 0;

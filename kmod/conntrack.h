@@ -232,6 +232,8 @@ bool nflab_ct_kill(struct nflab_conn *ct);
 void nflab_ct_put(struct nflab_conn *ct);
 unsigned int nflab_ct_gc_now(struct net *net);
 void nflab_ct_event(struct nflab_conn *ct, u8 cmd);
+u32 nflab_ct_pkt_state(struct net *net, struct sk_buff *skb, u32 *status);
+void nflab_ct_set_untracked(struct sk_buff *skb);
 /* Where a dump resumes: its bucket and the last entry's insertion order. */
 struct nflab_ct_dump_pos {
 	unsigned int	bucket;

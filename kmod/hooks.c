@@ -34,11 +34,28 @@ static void nflab_hook_count_pkt(struct nflab_net *nn,
 	put_cpu_ptr(nn->stats);
 }
 
-/* PRE_ROUTING, LOCAL_OUT: count, then find or create the packet's flow. */
+/*
+ * PRE_ROUTING, LOCAL_OUT: count, run the raw table if it has rules here,
+ * then find or create the packet's flow.
+ */
 static unsigned int nflab_hook_track(void *priv, struct sk_buff *skb,
 				     const struct nf_hook_state *state)
 {
-	nflab_hook_count_pkt(nflab_pernet(state->net), skb, state->hook);
+	struct nflab_net *nn = nflab_pernet(state->net);
+
+	nflab_hook_count_pkt(nn, skb, state->hook);
+	if (unlikely(rcu_access_pointer(nn->rs))) {
+		unsigned int v;
+		bool notrack;
+
+		v = nflab_rules_raw(skb, state, &notrack);
+		if (v != NF_ACCEPT)
+			return v;
+		if (notrack) {
+			nflab_ct_set_untracked(skb);
+			return NF_ACCEPT;
+		}
+	}
 	return nflab_ct_in(skb, state);
 }
 
@@ -178,8 +195,13 @@ static int __net_init nflab_state_init(struct net *net)
 	ret = nflab_ct_net_init(nn);
 	if (ret)
 		goto err_free_stats;
+	ret = nflab_rules_net_init(nn);
+	if (ret)
+		goto err_ct_exit;
 	return 0;
 
+err_ct_exit:
+	nflab_ct_net_exit(nn);
 err_free_stats:
 	free_percpu(nn->stats);
 	return ret;
@@ -189,6 +211,7 @@ static void __net_exit nflab_state_exit(struct net *net)
 {
 	struct nflab_net *nn = nflab_pernet(net);
 
+	nflab_rules_net_exit(net);
 	nflab_ct_net_exit(nn);
 	free_percpu(nn->stats);
 	mutex_destroy(&nn->ct_config_lock);
@@ -231,6 +254,7 @@ err_defrag_disable:
 static void __net_exit nflab_hooks_net_pre_exit(struct net *net)
 {
 	nf_unregister_net_hooks(net, nflab_ops, ARRAY_SIZE(nflab_ops));
+	nflab_rules_net_pre_exit(net);
 }
 
 static void __net_exit nflab_hooks_net_exit(struct net *net)

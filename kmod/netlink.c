@@ -114,7 +114,8 @@ static int nflab_nl_reset_hook_stats(struct sk_buff *skb,
  * reject-all policy: any attribute fails strict validation with an extack
  * message, as does a non-zero reserved header field or a stray nlmsg flag.
  * Conntrack dumps, deletes, flushes and config changes need CAP_NET_ADMIN:
- * flows reveal other users' connections.
+ * flows reveal other users' connections. So does everything about rules:
+ * reading them reveals the firewall.
  */
 static const struct genl_ops nflab_genl_ops[] = {
 	{
@@ -177,6 +178,124 @@ static const struct genl_ops nflab_genl_ops[] = {
 		.doit		= nflab_ct_nl_gc,
 		.flags		= GENL_ADMIN_PERM,
 	},
+	{
+		.cmd		= NFLAB_CMD_RULES_BEGIN,
+		.doit		= nflab_rules_nl_begin,
+		.policy		= nflab_rules_begin_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_RULES_COMMIT,
+		.doit		= nflab_rules_nl_commit,
+		.policy		= nflab_rules_commit_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_RULES_ABORT,
+		.doit		= nflab_rules_nl_abort,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_CHAIN_NEW,
+		.doit		= nflab_chain_nl_new,
+		.policy		= nflab_chain_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_CHAIN_DEL,
+		.doit		= nflab_chain_nl_del,
+		.policy		= nflab_chain_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_CHAIN_POLICY,
+		.doit		= nflab_chain_nl_policy,
+		.policy		= nflab_chain_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_CHAIN_GET,
+		.dumpit		= nflab_chain_nl_dump,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_RULE_NEW,
+		.doit		= nflab_rule_nl_new,
+		.policy		= nflab_rule_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_RULE_DEL,
+		.doit		= nflab_rule_nl_del,
+		.policy		= nflab_rule_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_RULE_REPLACE,
+		.doit		= nflab_rule_nl_replace,
+		.policy		= nflab_rule_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_RULE_GET,
+		.doit		= nflab_rule_nl_get,
+		.dumpit		= nflab_rule_nl_dump,
+		.policy		= nflab_rule_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_RULE_RESET,
+		.doit		= nflab_rule_nl_reset,
+		.policy		= nflab_rule_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_SET_NEW,
+		.doit		= nflab_set_nl_new,
+		.policy		= nflab_set_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_SET_DEL,
+		.doit		= nflab_set_nl_del,
+		.policy		= nflab_set_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_SET_ADD_ELEMS,
+		.doit		= nflab_set_nl_add_elems,
+		.policy		= nflab_set_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_SET_FLUSH,
+		.doit		= nflab_set_nl_flush,
+		.policy		= nflab_set_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_SET_GET,
+		.start		= nflab_set_nl_dump_start,
+		.dumpit		= nflab_set_nl_dump,
+		.done		= nflab_set_nl_dump_done,
+		.policy		= nflab_set_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
 };
 
 /* Flow events reveal other users' connections, like dumps. */
@@ -201,10 +320,23 @@ struct genl_family nflab_genl_family __ro_after_init = {
 
 int __init nflab_netlink_init(void)
 {
-	return genl_register_family(&nflab_genl_family);
+	int ret;
+
+	ret = nflab_rules_nl_init();
+	if (ret)
+		return ret;
+	ret = genl_register_family(&nflab_genl_family);
+	if (ret)
+		goto err_rules_exit;
+	return 0;
+
+err_rules_exit:
+	nflab_rules_nl_exit();
+	return ret;
 }
 
 void nflab_netlink_exit(void)
 {
 	genl_unregister_family(&nflab_genl_family);
+	nflab_rules_nl_exit();
 }

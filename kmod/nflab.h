@@ -16,6 +16,7 @@
 
 #include "nlproto/nflab.h"
 #include "conntrack.h"
+#include "rules.h"
 
 /* Per-CPU hook counters; the packet path only ever touches its own CPU's. */
 struct nflab_pcpu_hook_stats {
@@ -59,6 +60,20 @@ struct nflab_net {
 	struct list_head	ct_all;
 	struct list_head	ct_unassured;
 	struct mutex		ct_config_lock;	/* serialises config writers */
+
+	/*
+	 * Rules (rules.c, rules_netlink.c). rules_lock serialises every
+	 * change: the transaction, commits, the hooks registered.
+	 */
+	struct mutex		rules_lock;
+	struct nflab_rs __rcu	*rs;		/* what the hooks read */
+	struct nflab_src	rules_src;	/* the committed ruleset */
+	struct nflab_src	*txn;		/* the open transaction's copy */
+	u32			txn_portid;	/* and its owner */
+	u32			rules_gen;
+	u32			rule_hooks_on;	/* BIT(table * 5 + hook) */
+	char			rules_msg[NFLAB_MSG_LEN];
+	struct nf_hook_ops	rule_ops[NFLAB_NTABLES][NF_INET_NUMHOOKS];
 };
 
 extern unsigned int nflab_net_id;
@@ -89,6 +104,35 @@ int nflab_ct_nl_stats(struct sk_buff *skb, struct genl_info *info);
 int nflab_ct_nl_get_config(struct sk_buff *skb, struct genl_info *info);
 int nflab_ct_nl_set_config(struct sk_buff *skb, struct genl_info *info);
 int nflab_ct_nl_gc(struct sk_buff *skb, struct genl_info *info);
+
+/* rules_netlink.c: the rule commands of the family. */
+int nflab_rules_nl_begin(struct sk_buff *skb, struct genl_info *info);
+int nflab_rules_nl_commit(struct sk_buff *skb, struct genl_info *info);
+int nflab_rules_nl_abort(struct sk_buff *skb, struct genl_info *info);
+int nflab_chain_nl_new(struct sk_buff *skb, struct genl_info *info);
+int nflab_chain_nl_del(struct sk_buff *skb, struct genl_info *info);
+int nflab_chain_nl_policy(struct sk_buff *skb, struct genl_info *info);
+int nflab_chain_nl_dump(struct sk_buff *skb, struct netlink_callback *cb);
+int nflab_rule_nl_new(struct sk_buff *skb, struct genl_info *info);
+int nflab_rule_nl_del(struct sk_buff *skb, struct genl_info *info);
+int nflab_rule_nl_replace(struct sk_buff *skb, struct genl_info *info);
+int nflab_rule_nl_get(struct sk_buff *skb, struct genl_info *info);
+int nflab_rule_nl_dump(struct sk_buff *skb, struct netlink_callback *cb);
+int nflab_rule_nl_reset(struct sk_buff *skb, struct genl_info *info);
+int nflab_set_nl_new(struct sk_buff *skb, struct genl_info *info);
+int nflab_set_nl_del(struct sk_buff *skb, struct genl_info *info);
+int nflab_set_nl_add_elems(struct sk_buff *skb, struct genl_info *info);
+int nflab_set_nl_flush(struct sk_buff *skb, struct genl_info *info);
+int nflab_set_nl_dump_start(struct netlink_callback *cb);
+int nflab_set_nl_dump(struct sk_buff *skb, struct netlink_callback *cb);
+int nflab_set_nl_dump_done(struct netlink_callback *cb);
+int nflab_rules_nl_init(void);
+void nflab_rules_nl_exit(void);
+extern const struct nla_policy nflab_rules_begin_policy[NFLAB_A_MAX + 1];
+extern const struct nla_policy nflab_rules_commit_policy[NFLAB_A_MAX + 1];
+extern const struct nla_policy nflab_chain_op_policy[NFLAB_A_MAX + 1];
+extern const struct nla_policy nflab_rule_op_policy[NFLAB_A_MAX + 1];
+extern const struct nla_policy nflab_set_op_policy[NFLAB_A_MAX + 1];
 
 /* Index of the "ct" group in the family's mcgrps[]. */
 #define NFLAB_MCGRP_CT_ID 0
