@@ -915,9 +915,10 @@ func namespaceExitRound(t *testing.T, round, cpus int, times *[4]time.Duration) 
 }
 
 // checkNoDependencies fails the test if nflab uses another module's
-// symbols but nf_defrag_ipv4's: it must load without the kernel's conntrack
-// or nftables, which the harness may have loaded already
-// (PinHookKeys in vmtests/internal/vm).
+// symbols but nf_defrag_ipv4's and nf_reject_ipv4's (which builds REJECT's
+// answers, as for nftables; neither is the kernel's tracker): it must load
+// without the kernel's conntrack or nftables, which the harness may have
+// loaded already (PinHookKeys in vmtests/internal/vm).
 func checkNoDependencies(t *testing.T) {
 	t.Helper()
 	held, err := filepath.Glob("/sys/module/*/holders/" + moduleName)
@@ -925,7 +926,8 @@ func checkNoDependencies(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, h := range held {
-		if h != "/sys/module/nf_defrag_ipv4/holders/"+moduleName {
+		if h != "/sys/module/nf_defrag_ipv4/holders/"+moduleName &&
+			h != "/sys/module/nf_reject_ipv4/holders/"+moduleName {
 			t.Errorf("nflab depends on another module: %s", h)
 		}
 	}

@@ -17,9 +17,10 @@ import (
 
 // bootModules are loaded by u-root's init (modules_load=) before the guest
 // init runs: the 9p transport for the run directory, the link types
-// topology tests use, and nf_defrag_ipv4, which nflab.ko needs (insmod
-// does not resolve dependencies). The guest cannot autoload modules.
-var bootModules = []string{"virtio_pci", "9pnet_virtio", "9p", "veth", "dummy", "bridge", "nf_defrag_ipv4"}
+// topology tests use, nf_defrag_ipv4 and nf_reject_ipv4, which nflab.ko
+// needs (insmod does not resolve dependencies), and the textsearch
+// algorithms its string match asks for. The guest cannot autoload modules.
+var bootModules = []string{"virtio_pci", "9pnet_virtio", "9p", "veth", "dummy", "bridge", "nf_defrag_ipv4", "nf_reject_ipv4", "ts_bm", "ts_kmp"}
 
 // extraModules are put in the image, not loaded: tests load them with
 // modprobe (or the kernel does, through /sbin/modprobe), e.g. to check that

@@ -35,7 +35,7 @@ func TestKernelModules(t *testing.T) {
 	write("kernel/fs/9p/9p.ko.xz", xzKO.Bytes())
 	var dep strings.Builder
 	dep.WriteString("kernel/fs/9p/9p.ko.xz: kernel/fs/netfs/netfs.ko\n")
-	for _, m := range []string{"fs/netfs/netfs", "virtio_pci", "9pnet_virtio", "veth", "dummy", "nf_defrag_ipv4", "nf_conntrack", "lib/libcrc32c", "crc32c_generic", "unused"} {
+	for _, m := range []string{"fs/netfs/netfs", "virtio_pci", "9pnet_virtio", "veth", "dummy", "nf_defrag_ipv4", "nf_reject_ipv4", "lib/ts_bm", "lib/ts_kmp", "nf_conntrack", "lib/libcrc32c", "crc32c_generic", "unused"} {
 		write("kernel/"+m+".ko", []byte(m))
 		if m != "fs/netfs/netfs" {
 			dep.WriteString("kernel/" + m + ".ko:")
@@ -55,7 +55,7 @@ func TestKernelModules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.Join(load, ","), "virtio_pci,9pnet_virtio,9p,veth,dummy,nf_defrag_ipv4"; got != want {
+	if got, want := strings.Join(load, ","), "virtio_pci,9pnet_virtio,9p,veth,dummy,nf_defrag_ipv4,nf_reject_ipv4,ts_bm,ts_kmp"; got != want {
 		t.Errorf("modules to load: %s, want %s", got, want)
 	}
 	got := map[string]string{}
