@@ -56,8 +56,8 @@ type Match struct {
 	TODStart  *time.Duration `json:",omitempty"`
 	TODStop   *time.Duration `json:",omitempty"`
 	Weekdays  Weekdays       `json:",omitempty"`
-	DateStart time.Time      `json:",omitzero"` // whole seconds
-	DateStop  time.Time      `json:",omitzero"` // whole seconds
+	DateStart time.Time      `json:",omitzero"`  // whole seconds
+	DateStop  time.Time      `json:",omitzero"`  // whole seconds
 	LocalTime bool           `json:",omitempty"` // the kernel's time zone, not UTC
 
 	Rate   uint32        `json:",omitempty"` // limit: packets per Period, >= 1

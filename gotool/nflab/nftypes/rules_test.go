@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-
 func TestRuleEnumNames(t *testing.T) {
 	for _, tt := range []struct {
 		v    interface{ String() string }
