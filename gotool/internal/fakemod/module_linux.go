@@ -36,7 +36,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"github.com/nflab/nflab/gotool/internal/testhook"
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
@@ -149,14 +148,14 @@ func New(opts Options) *Module {
 
 // Dial opens a socket to the module, as testhook.DialFunc; netns is
 // recorded (see DialedNetNS), not entered.
-func (m *Module) Dial(netns int) (*genetlink.Conn, error) {
+func (m *Module) Dial(netns int) (*netlink.Conn, error) {
 	m.mu.Lock()
 	m.netns = append(m.netns, netns)
 	m.nextPID++
 	s := &socket{m: m, pid: 1000 + m.nextPID, groups: make(map[uint32]bool), wake: make(chan struct{}, 1)}
 	m.socks[s] = true
 	m.mu.Unlock()
-	return genetlink.NewConn(netlink.NewConn(s, s.pid)), nil
+	return netlink.NewConn(s, s.pid), nil
 }
 
 // Install makes nflab.Dial talk to m until the end of t. Tests that
