@@ -32,7 +32,7 @@ import (
 // namespace, with the family already known).
 type Client struct {
 	family family
-	open   func() (*genetlink.Conn, error)
+	open   func() (*genetlink.Conn, *netlink.Conn, error)
 	netns  *os.File // the pinned namespace, closed by Close; nil in tests
 
 	life      context.Context // done once Close is called
@@ -48,6 +48,9 @@ type Client struct {
 	// up when its context is done or the client is closed.
 	sem  chan struct{}
 	conn *genetlink.Conn // the request socket; nil when discarded or closed
+	// nl is conn's netlink connection, for batches of messages in one
+	// sendmsg; nil when only conn is known (tests over genltest).
+	nl *netlink.Conn
 }
 
 // recvBufferSize is the buffer every recvmsg gets. The kernel sizes the
@@ -66,13 +69,19 @@ const recvBufferSize = 32 << 10
 // If testhook has a dial function, Dial uses it instead of the kernel.
 func Dial(netns int) (*Client, error) {
 	if fn := testhook.Get(); fn != nil {
-		return newClient(func() (*genetlink.Conn, error) { return fn(netns) }, nil)
+		return newClient(func() (*genetlink.Conn, *netlink.Conn, error) {
+			nl, err := fn(netns)
+			if err != nil {
+				return nil, nil, err
+			}
+			return genetlink.NewConn(nl), nl, nil
+		}, nil)
 	}
 	ns, err := pinNetNS(netns)
 	if err != nil {
 		return nil, &OpError{Op: "open network namespace", Err: err}
 	}
-	c, err := newClient(func() (*genetlink.Conn, error) { return dialIn(ns) }, ns)
+	c, err := newClient(func() (*genetlink.Conn, *netlink.Conn, error) { return dialIn(ns) }, ns)
 	if err != nil {
 		_ = ns.Close()
 		return nil, err
@@ -99,18 +108,18 @@ func pinNetNS(fd int) (*os.File, error) {
 // namespace (setns) needs CAP_SYS_ADMIN, which readers of the version and
 // counters do not have; so when ns is the calling thread's namespace the
 // socket is opened right there, on that thread.
-func dialIn(ns *os.File) (*genetlink.Conn, error) {
+func dialIn(ns *os.File) (*genetlink.Conn, *netlink.Conn, error) {
 	cfg := &netlink.Config{Strict: true, MessageBufferSize: recvBufferSize}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if !sameFile(ns, "/proc/thread-self/ns/net") {
 		cfg.NetNS = int(ns.Fd())
 	}
-	c, err := genetlink.Dial(cfg)
+	c, err := netlink.Dial(unix.NETLINK_GENERIC, cfg)
 	if err != nil {
-		return nil, &OpError{Op: "open generic netlink socket", Err: unwrapNetlink(err)}
+		return nil, nil, &OpError{Op: "open generic netlink socket", Err: unwrapNetlink(err)}
 	}
-	return c, nil
+	return genetlink.NewConn(c), c, nil
 }
 
 func sameFile(f *os.File, path string) bool {
@@ -123,8 +132,8 @@ func sameFile(f *os.File, path string) bool {
 }
 
 // newClient opens the request socket with open and binds it to the family.
-func newClient(open func() (*genetlink.Conn, error), ns *os.File) (*Client, error) {
-	conn, err := open()
+func newClient(open func() (*genetlink.Conn, *netlink.Conn, error), ns *os.File) (*Client, error) {
+	conn, nl, err := open()
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +145,7 @@ func newClient(open func() (*genetlink.Conn, error), ns *os.File) (*Client, erro
 		}
 		return nil, wrapErr("look up generic netlink family "+nlproto.GENL_NAME, err)
 	}
-	c := &Client{family: f, open: open, netns: ns, conn: conn, sem: make(chan struct{}, 1)}
+	c := &Client{family: f, open: open, netns: ns, conn: conn, nl: nl, sem: make(chan struct{}, 1)}
 	c.life, c.closeLife = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -152,7 +161,7 @@ func (c *Client) Close() error {
 		c.sem <- struct{}{}
 		if c.conn != nil {
 			err = c.conn.Close()
-			c.conn = nil
+			c.conn, c.nl = nil, nil
 		}
 		<-c.sem
 		c.nsMu.Lock()
@@ -166,11 +175,11 @@ func (c *Client) Close() error {
 
 // openSocket opens a new socket in the client's namespace, or fails with
 // net.ErrClosed once Close has been called.
-func (c *Client) openSocket() (*genetlink.Conn, error) {
+func (c *Client) openSocket() (*genetlink.Conn, *netlink.Conn, error) {
 	c.nsMu.RLock()
 	defer c.nsMu.RUnlock()
 	if c.life.Err() != nil {
-		return nil, net.ErrClosed
+		return nil, nil, net.ErrClosed
 	}
 	return c.open()
 }
@@ -194,6 +203,17 @@ func (c *Client) Supports(cmd uint8) bool {
 // reports an NLMSG_ERROR without checking its sequence number, so a
 // socket with stale replies must never be reused.
 func (c *Client) exchange(ctx context.Context, op string, cmd uint8, fn func(conn *genetlink.Conn) error) error {
+	if err := c.acquire(ctx, op, cmd); err != nil {
+		return err
+	}
+	defer c.release()
+	return c.run(ctx, op, fn)
+}
+
+// acquire takes the request slot (sem) for one exchange or a transaction,
+// once it is sure the module has command cmd. It gives up when ctx is done
+// or the client is closed.
+func (c *Client) acquire(ctx context.Context, op string, cmd uint8) error {
 	if !c.Supports(cmd) {
 		return &OpError{Op: op, Err: errors.ErrUnsupported,
 			Message: fmt.Sprintf("the module's family has no command %d", cmd)}
@@ -208,7 +228,16 @@ func (c *Client) exchange(ctx context.Context, op string, cmd uint8, fn func(con
 	case <-c.life.Done():
 		return &OpError{Op: op, Err: net.ErrClosed}
 	}
-	defer func() { <-c.sem }()
+	return nil
+}
+
+// release gives the request slot back.
+func (c *Client) release() { <-c.sem }
+
+// run is exchange's work, for a caller holding the request slot: it opens
+// the request socket if there is none, runs fn on it and discards it
+// when it may hold unread replies (see exchange).
+func (c *Client) run(ctx context.Context, op string, fn func(conn *genetlink.Conn) error) error {
 	if c.life.Err() != nil {
 		return &OpError{Op: op, Err: net.ErrClosed}
 	}
@@ -216,11 +245,11 @@ func (c *Client) exchange(ctx context.Context, op string, cmd uint8, fn func(con
 		return &OpError{Op: op, Err: err}
 	}
 	if c.conn == nil {
-		conn, err := c.openSocket()
+		conn, nl, err := c.openSocket()
 		if err != nil {
 			return asOpError(op, err)
 		}
-		c.conn = conn
+		c.conn, c.nl = conn, nl
 	}
 	conn := c.conn
 	wake := func() { _ = conn.SetDeadline(time.Unix(1, 0)) }
@@ -232,7 +261,7 @@ func (c *Client) exchange(ctx context.Context, op string, cmd uint8, fn func(con
 	ctxFired, lifeFired := !stopCtx(), !stopLife()
 	if ctxFired || lifeFired || !reusable(err) {
 		_ = conn.Close()
-		c.conn = nil
+		c.conn, c.nl = nil, nil
 	}
 	switch {
 	case err == nil:

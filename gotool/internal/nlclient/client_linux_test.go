@@ -500,11 +500,11 @@ var ctx = context.Background()
 // A discarded socket cannot be replaced.
 func initClient(conn *genetlink.Conn) (*Client, error) {
 	used := false
-	return newClient(func() (*genetlink.Conn, error) {
+	return newClient(func() (*genetlink.Conn, *netlink.Conn, error) {
 		if used {
-			return nil, errors.New("test connection already used")
+			return nil, nil, errors.New("test connection already used")
 		}
 		used = true
-		return conn, nil
+		return conn, nil, nil
 	}, nil)
 }

@@ -23,7 +23,7 @@ import (
 // The socket is opened in the client's network namespace. See watch for
 // the rest.
 func (c *Client) WatchConns(ctx context.Context, readBuffer int, fn func(nftypes.ConnEvent) error) error {
-	conn, err := c.openSocket()
+	conn, _, err := c.openSocket()
 	if err != nil {
 		return asOpError("watch connections", err)
 	}

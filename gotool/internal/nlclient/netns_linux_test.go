@@ -33,7 +33,7 @@ func TestPinNetNS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer own.Close()
-	conn, err := dialIn(own)
+	conn, _, err := dialIn(own)
 	if errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.EPROTONOSUPPORT) {
 		t.Skipf("no generic netlink here: %v", err)
 	}

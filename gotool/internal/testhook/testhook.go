@@ -15,12 +15,13 @@ package testhook
 import (
 	"sync/atomic"
 
-	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
 )
 
 // A DialFunc opens a generic netlink socket for a client whose namespace
-// is netns.
-type DialFunc func(netns int) (*genetlink.Conn, error)
+// is netns. It returns the netlink connection, which the backend wraps for
+// generic netlink: it sends batches of messages on it.
+type DialFunc func(netns int) (*netlink.Conn, error)
 
 var dial atomic.Pointer[DialFunc]
 

@@ -1,6 +1,7 @@
 // Package nftypes holds the types of package nflab: the values the nflab
 // module reports and takes, such as Conn, Tuple, ConnFilter and
-// TrackerConfig, with their names, their text and JSON forms and their
+// TrackerConfig, and the rule engine's Ruleset, Chain, Rule, Match, Action
+// and Set, with their names, their text and JSON forms and their
 // validation. As wgctrl's wgtypes, it is one set of types shared by the
 // public client and its internal netlink backend, which encodes and
 // decodes them directly.

@@ -1,0 +1,272 @@
+package nftypes
+
+import (
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestRuleEnumNames(t *testing.T) {
+	for _, tt := range []struct {
+		v    interface{ String() string }
+		want string
+	}{
+		{TableFilter, "filter"},
+		{TableRaw, "raw"},
+		{VerdictDrop, "drop"},
+		{MatchTCPFlags, "tcp-flags"},
+		{MatchCTState, "ct-state"},
+		{MatchIIF, "iif"},
+		{ActionNotrack, "notrack"},
+		{RejectTCPReset, "tcp-reset"},
+		{RejectAdminProhibited, "admin-prohibited"},
+		{TTLDec, "dec"},
+		{AlgoKMP, "kmp"},
+		{SetTypePort, "port"},
+		{SetFieldDAddr, "daddr"},
+		{MatchKind(99), "MatchKind(99)"},
+		{CTStateEstablished | CTStateRelated, "established,related"},
+		{Saturday | Sunday, "sat,sun"},
+		{TCPSyn | TCPAck, "syn,ack"},
+		{CTState(0), "none"},
+		{CTState(0x40), "0x40"},
+	} {
+		if got := tt.v.String(); got != tt.want {
+			t.Errorf("%T(%v).String() = %q, want %q", tt.v, tt.v, got, tt.want)
+		}
+	}
+	var k MatchKind
+	if err := k.UnmarshalText([]byte("TCP_FLAGS")); err != nil || k != MatchTCPFlags {
+		t.Errorf("UnmarshalText(TCP_FLAGS) = %v, %v", k, err)
+	}
+	var tb Table
+	err := tb.UnmarshalText([]byte("nat"))
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "raw, mangle, filter") {
+		t.Errorf("UnmarshalText(nat) = %v, want a ValidationError listing the tables", err)
+	}
+	var w Weekdays
+	if err := w.UnmarshalText([]byte("Mon,fri")); err != nil || w != Monday|Friday {
+		t.Errorf("Weekdays.UnmarshalText = %v, %v", w, err)
+	}
+	if len(MatchKinds()) != 22 {
+		t.Errorf("MatchKinds() has %d kinds", len(MatchKinds()))
+	}
+}
+
+func TestRulesetJSON(t *testing.T) {
+	fwd := Forward
+	rs := Ruleset{
+		Gen: 7,
+		Chains: []Chain{
+			{Table: TableFilter, Name: "forward", Hook: &fwd, Policy: VerdictDrop, Rules: 1},
+			{Table: TableFilter, Name: "web"},
+		},
+		Rules: []Rule{{
+			Handle: 3, Table: TableFilter, Chain: "forward",
+			Matches: []Match{
+				{Kind: MatchSAddr, Prefix: netip.MustParsePrefix("10.0.0.0/8")},
+				{Kind: MatchDPort, Invert: true, Ports: []PortRange{Port(80), {1024, 2047}}},
+				{Kind: MatchCTState, CTState: CTStateNew},
+				{Kind: MatchTime, TODStart: ptr(8 * time.Hour), TODStop: ptr(17 * time.Hour), Weekdays: Monday | Friday},
+				{Kind: MatchICMP, ICMPType: 8, ICMPCode: ptr[uint8](0)},
+			},
+			Action:  Action{Type: ActionJump, Chain: "web"},
+			Comment: "to web",
+		}},
+		Sets: []Set{
+			{Name: "bad", Type: SetTypeAddr, Addrs: []AddrRange{AddrRangeFrom(netip.MustParsePrefix("192.0.2.0/24")), Addr(netip.MustParseAddr("198.51.100.7"))}, Count: 2},
+			{Name: "ports", Type: SetTypePort, Ports: []PortRange{{1, 1023}}, Count: 1, Refs: 1},
+		},
+	}
+	b, err := json.Marshal(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`"Hook":"FORWARD","Policy":"drop"`,
+		`{"Table":"filter","Name":"web","Rules":0}`,
+		`{"Kind":"saddr","Prefix":"10.0.0.0/8"}`,
+		`{"Kind":"dport","Invert":true,"Ports":["80","1024-2047"]}`,
+		`{"Kind":"ct-state","CTState":"new"}`,
+		`"Weekdays":"mon,fri"`,
+		`{"Kind":"icmp","ICMPType":8,"ICMPCode":0}`,
+		`"Action":{"Type":"jump","Chain":"web"}`,
+		`"Addrs":["192.0.2.0/24","198.51.100.7"]`,
+		`"Ports":["1-1023"]`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON lacks %s:\n%s", want, b)
+		}
+	}
+	var back Ruleset
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rs, back, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("JSON round trip (-want +got):\n%s", diff)
+	}
+	if err := rs.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestMatchValidate(t *testing.T) {
+	for _, tt := range []struct {
+		m    Match
+		want string // "" for valid
+	}{
+		{Match{Kind: MatchIIF, Iface: "eth+"}, ""},
+		{Match{Kind: MatchIIF}, "interface name"},
+		{Match{Kind: MatchIIF, Iface: "averyveryverylongname"}, "interface name"},
+		{Match{Kind: MatchSAddr, Prefix: netip.MustParsePrefix("10.1.0.0/8")}, "bits set past"},
+		{Match{Kind: MatchSAddr, Prefix: netip.MustParsePrefix("::/0")}, "not an IPv4"},
+		{Match{Kind: MatchSAddr, Prefix: netip.MustParsePrefix("10.0.0.0/8"), Iface: "x"}, "does not use Iface"},
+		{Match{Kind: MatchSRange, AddrStart: netip.MustParseAddr("10.0.0.9"), AddrEnd: netip.MustParseAddr("10.0.0.1")}, "backwards"},
+		{Match{Kind: MatchProto}, "needs a protocol"},
+		{Match{Kind: MatchDPort}, "1 to 32 port ranges"},
+		{Match{Kind: MatchDPort, Ports: []PortRange{{9, 1}}}, "backwards"},
+		{Match{Kind: MatchTCPFlags, TCPFlags: TCPSyn, TCPMask: TCPSyn | TCPAck}, ""},
+		{Match{Kind: MatchTCPFlags, TCPFlags: TCPSyn}, "needs a mask"},
+		{Match{Kind: MatchTCPFlags, TCPFlags: TCPSyn, TCPMask: TCPAck}, "not within the mask"},
+		{Match{Kind: MatchLength, LenMin: 100, LenMax: 10}, "above maximum"},
+		{Match{Kind: MatchCTState}, "ct-state"},
+		{Match{Kind: MatchCTStatus, CTStatus: StatusAssured}, ""},
+		{Match{Kind: MatchString, Pattern: []byte("GET"), Algo: AlgoBM}, ""},
+		{Match{Kind: MatchString, Pattern: []byte("GET")}, "algorithm"},
+		{Match{Kind: MatchString, Pattern: make([]byte, 129), Algo: AlgoBM}, "pattern"},
+		{Match{Kind: MatchConnlimit, Count: 3, Upto: true}, ""},
+		{Match{Kind: MatchConnlimit, Count: 3, Invert: true}, "cannot be inverted"},
+		{Match{Kind: MatchConnlimit, Count: 3, PrefixLen: ptr[uint8](33)}, "prefix length"},
+		{Match{Kind: MatchQuota}, "quota needs"},
+		{Match{Kind: MatchQuota, QuotaBytes: 10, QuotaUsed: 5}, ""},
+		{Match{Kind: MatchNth, Every: 2, Offset: 2}, "below every"},
+		{Match{Kind: MatchNth}, "at least 1"},
+		{Match{Kind: MatchTime, TODStart: ptr(time.Hour)}, "start and a stop"},
+		{Match{Kind: MatchTime, TODStart: ptr(time.Hour), TODStop: ptr(24 * time.Hour)}, "time of day"},
+		{Match{Kind: MatchTime, DateStart: time.Unix(100, 0), DateStop: time.Unix(50, 0)}, "before date start"},
+		{Match{Kind: MatchLimit, Rate: 10, Period: time.Minute}, ""},
+		{Match{Kind: MatchLimit, Rate: 10, Period: 2 * time.Minute}, "period"},
+		{Match{Kind: MatchMark, Mark: 1}, ""},
+		{Match{Kind: MatchSet, SetName: "bad", SetField: SetFieldSAddr}, ""},
+		{Match{Kind: MatchSet, SetName: "bad name", SetField: SetFieldSAddr}, "name"},
+		{Match{Kind: 0}, "unknown match"},
+	} {
+		err := tt.m.Validate()
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%+v: Validate = %v, want nil", tt.m, err)
+			}
+			continue
+		}
+		var ve *ValidationError
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: Validate = %v, want a ValidationError with %q", tt.m, err, tt.want)
+		}
+	}
+}
+
+func TestRuleValidate(t *testing.T) {
+	for _, tt := range []struct {
+		r    Rule
+		want string
+	}{
+		{Rule{Table: TableFilter, Chain: "input", Action: Action{Type: ActionAccept}}, ""},
+		{Rule{Table: TableFilter, Chain: "prerouting", Action: Action{Type: ActionAccept}}, "no built-in chain prerouting"},
+		{Rule{Table: TableRaw, Chain: "output", Action: Action{Type: ActionNotrack}}, ""},
+		{Rule{Table: TableFilter, Chain: "input", Action: Action{Type: ActionNotrack}}, "table raw only"},
+		{Rule{Table: TableFilter, Chain: "input", Action: Action{Type: ActionReject, RejectWith: RejectTCPReset}}, ""},
+		{Rule{Table: TableMangle, Chain: "input", Action: Action{Type: ActionReject}}, "table filter only"},
+		{Rule{Table: TableMangle, Chain: "input", Action: Action{Type: ActionTTL, TTLMode: TTLSet, Value: 64}}, ""},
+		{Rule{Table: TableMangle, Chain: "input", Action: Action{Type: ActionTTL, Value: 64}}, "needs a mode"},
+		{Rule{Table: TableMangle, Chain: "input", Action: Action{Type: ActionDSCP, Value: 64}}, "dscp 64"},
+		{Rule{Table: TableFilter, Chain: "input", Action: Action{Type: ActionJump, Chain: "input"}}, "built-in"},
+		{Rule{Table: TableFilter, Chain: "web", Action: Action{Type: ActionJump, Chain: "web"}}, "to itself"},
+		{Rule{Table: TableFilter, Chain: "input", Action: Action{Type: ActionAccept, Chain: "x"}}, "does not use Chain"},
+		{Rule{Table: TableRaw, Chain: "prerouting", Matches: []Match{{Kind: MatchCTState, CTState: CTStateNew}}, Action: Action{Type: ActionDrop}}, "not allowed in table raw"},
+		{Rule{Table: TableFilter, Chain: "input", Matches: make([]Match, 17), Action: Action{Type: ActionAccept}}, "17 matches"},
+		{Rule{Table: TableFilter, Chain: "input", Matches: []Match{{Kind: MatchProto}}, Action: Action{Type: ActionAccept}}, "match 1: proto"},
+		{Rule{Table: TableFilter, Chain: "input", Action: Action{Type: ActionAccept}, Comment: strings.Repeat("x", 256)}, "comment"},
+		{Rule{Chain: "input", Action: Action{Type: ActionAccept}}, "unknown table"},
+		{Rule{Table: TableFilter, Chain: "input"}, "unknown action"},
+	} {
+		err := tt.r.Validate()
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%+v: Validate = %v, want nil", tt.r, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: Validate = %v, want %q", tt.r, err, tt.want)
+		}
+	}
+}
+
+func TestChainValidate(t *testing.T) {
+	in, pre := LocalIn, PreRouting
+	for _, tt := range []struct {
+		c  Chain
+		ok bool
+	}{
+		{Chain{Table: TableFilter, Name: "input", Hook: &in, Policy: VerdictDrop}, true},
+		{Chain{Table: TableFilter, Name: "prerouting", Hook: &pre}, false},
+		{Chain{Table: TableFilter, Name: "input"}, false},
+		{Chain{Table: TableFilter, Name: "web"}, true},
+		{Chain{Table: TableFilter, Name: "web", Policy: VerdictDrop}, false},
+		{Chain{Table: TableFilter, Name: strings.Repeat("a", 32)}, false},
+	} {
+		if err := tt.c.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%+v: Validate = %v, want ok %v", tt.c, err, tt.ok)
+		}
+	}
+	if n := len(BuiltinChains()); n != 10 {
+		t.Errorf("BuiltinChains: %d chains, want 10", n)
+	}
+}
+
+func TestAddrRange(t *testing.T) {
+	a := netip.MustParseAddr
+	for _, tt := range []struct {
+		r     AddrRange
+		text  string
+		nPref int
+	}{
+		{Addr(a("10.0.0.1")), "10.0.0.1", 1},
+		{AddrRangeFrom(netip.MustParsePrefix("10.0.0.0/8")), "10.0.0.0/8", 1},
+		{AddrRange{a("0.0.0.0"), a("255.255.255.255")}, "0.0.0.0/0", 1},
+		{AddrRange{a("10.0.0.1"), a("10.0.0.6")}, "10.0.0.1-10.0.0.6", 4}, // .1/32 .2/31 .4/31 .6/32
+	} {
+		if got := tt.r.String(); got != tt.text {
+			t.Errorf("String = %q, want %q", got, tt.text)
+		}
+		var back AddrRange
+		if err := back.UnmarshalText([]byte(tt.text)); err != nil || back != tt.r {
+			t.Errorf("UnmarshalText(%q) = %v, %v", tt.text, back, err)
+		}
+		if ps := tt.r.Prefixes(); len(ps) != tt.nPref {
+			t.Errorf("%v.Prefixes() = %v, want %d", tt.r, ps, tt.nPref)
+		}
+	}
+	var r AddrRange
+	if err := r.UnmarshalText([]byte("10.1.2.3/8")); err == nil {
+		t.Errorf("UnmarshalText(10.1.2.3/8) = nil, want an error")
+	}
+	merged := MergeAddrRanges([]AddrRange{
+		{a("10.0.0.5"), a("10.0.0.9")}, Addr(a("10.0.0.10")), {a("10.0.0.1"), a("10.0.0.3")},
+		{a("255.255.255.0"), a("255.255.255.255")}, Addr(a("255.255.255.255")),
+	})
+	want := []AddrRange{{a("10.0.0.1"), a("10.0.0.3")}, {a("10.0.0.5"), a("10.0.0.10")}, {a("255.255.255.0"), a("255.255.255.255")}}
+	if diff := cmp.Diff(want, merged, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
+		t.Errorf("MergeAddrRanges (-want +got):\n%s", diff)
+	}
+	ports := MergePortRanges([]PortRange{{10, 20}, {21, 30}, {65535, 65535}, {1, 2}, {65000, 65535}})
+	if diff := cmp.Diff([]PortRange{{1, 2}, {10, 30}, {65000, 65535}}, ports); diff != "" {
+		t.Errorf("MergePortRanges (-want +got):\n%s", diff)
+	}
+}
