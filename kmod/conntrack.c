@@ -688,6 +688,19 @@ static bool nflab_l3_tuple(const struct sk_buff *skb, struct nflab_tuple *t,
 	return *off <= skb->len;
 }
 
+/* The packet's tuple, as the tracking hook builds it; for connlimit. */
+bool nflab_ct_pkt_tuple(const struct sk_buff *skb, struct nflab_tuple *t)
+{
+	const struct nflab_l4proto *l4;
+	unsigned int off;
+	bool fragment;
+
+	if (!nflab_l3_tuple(skb, t, &off, &fragment) || fragment)
+		return false;
+	l4 = nflab_l4proto_find(t->proto);
+	return l4 && l4->tuple(skb, off, t);
+}
+
 /*
  * Verify the L4 checksum of what arrives from outside, as the kernel's
  * tracker does: a packet a receiver will discard must not move a flow's

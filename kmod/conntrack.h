@@ -234,6 +234,7 @@ unsigned int nflab_ct_gc_now(struct net *net);
 void nflab_ct_event(struct nflab_conn *ct, u8 cmd);
 u32 nflab_ct_pkt_state(struct net *net, struct sk_buff *skb, u32 *status);
 void nflab_ct_set_untracked(struct sk_buff *skb);
+bool nflab_ct_pkt_tuple(const struct sk_buff *skb, struct nflab_tuple *t);
 /* Where a dump resumes: its bucket and the last entry's insertion order. */
 struct nflab_ct_dump_pos {
 	unsigned int	bucket;

@@ -85,6 +85,7 @@ static const struct nflab_match_desc nflab_match_descs[NFLAB_MATCH_MAX + 1] = {
 	[NFLAB_MATCH_CT_STATUS]	= { "ct status", A(VALUE), A(INVERT) },
 	[NFLAB_MATCH_STRING]	= { "string", A(PATTERN) | A(ALGO),
 				    A(FROM) | A(TO) | A(INVERT) },
+	[NFLAB_MATCH_CONNLIMIT]	= { "connlimit", A(COUNT), A(PREFIX_LEN) | A(FLAGS) },
 	[NFLAB_MATCH_QUOTA]	= { "quota", A(BYTES), A(INVERT) },
 	[NFLAB_MATCH_NTH]	= { "nth", A(EVERY), A(OFFSET) },
 	[NFLAB_MATCH_TIME]	= { "time", 0, A(TOD_START) | A(TOD_STOP) |
@@ -364,6 +365,28 @@ int nflab_match_decode(const struct nlattr *attr, struct nflab_match_c *m,
 		m->limit.tat = st ? &st->v : NULL;
 		break;
 	}
+	case NFLAB_MATCH_CONNLIMIT: {
+		u8 plen = tb[NFLAB_MATCH_A_PREFIX_LEN] ?
+			  nla_get_u8(tb[NFLAB_MATCH_A_PREFIX_LEN]) : 32;
+		u32 flags = tb[NFLAB_MATCH_A_FLAGS] ?
+			    nla_get_u32(tb[NFLAB_MATCH_A_FLAGS]) : 0;
+
+		if (table == NFLAB_TABLE_RAW) {
+			NL_SET_ERR_MSG_ATTR(extack, attr,
+					    "connlimit cannot be used in the raw table: it runs before tracking");
+			return -EINVAL;
+		}
+		if (flags & ~NFLAB_CONNLIMIT_F_UPTO) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_MATCH_A_FLAGS],
+					    "connlimit: unknown flags");
+			return -EINVAL;
+		}
+		m->connlimit.mask = plen ? htonl(~0U << (32 - plen)) : 0;
+		m->connlimit.count = nla_get_u32(tb[NFLAB_MATCH_A_COUNT]);
+		m->connlimit.upto = flags & NFLAB_CONNLIMIT_F_UPTO;
+		m->connlimit.cl = st ? st->cl : NULL;
+		break;
+	}
 	case NFLAB_MATCH_SET:
 		m->set.field = nla_get_u8(tb[NFLAB_MATCH_A_SET_FIELD]);
 		/* The set itself is resolved when the ruleset is compiled. */
@@ -391,6 +414,10 @@ int nflab_match_init_state(const struct nlattr *attr, struct nflab_mstate *st)
 	struct ts_config *ts;
 
 	atomic64_set(&st->v, 0);
+	if (nla_type(attr) == NFLAB_MATCH_CONNLIMIT) {
+		st->cl = nflab_connlimit_alloc();
+		return st->cl ? 0 : -ENOMEM;
+	}
 	if (nla_type(attr) != NFLAB_MATCH_STRING)
 		return 0;
 	if (nflab_match_parse(attr, tb, NULL))
@@ -663,6 +690,15 @@ bool nflab_match(const struct nflab_match_c *m, struct nflab_pkt *p)
 	case NFLAB_MATCH_SET:
 		r = nflab_match_set(m, p);
 		break;
+	case NFLAB_MATCH_CONNLIMIT: {
+		unsigned int n;
+
+		n = nflab_connlimit_count(m->connlimit.cl, p->state->net, p->skb,
+					  p->saddr, m->connlimit.mask,
+					  m->connlimit.count);
+		return m->connlimit.upto ? n <= m->connlimit.count :
+		       n > m->connlimit.count;
+	}
 	default:
 		return false;
 	}

@@ -65,9 +65,11 @@ static void nflab_rule_free(struct nflab_rule *r)
 {
 	unsigned int i;
 
-	for (i = 0; i < r->nmatch; i++)
+	for (i = 0; i < r->nmatch; i++) {
 		if (r->st[i].ts)
 			textsearch_destroy(r->st[i].ts);
+		nflab_connlimit_free(r->st[i].cl);
+	}
 	free_percpu(r->cnt);
 	kfree(r->matches);
 	kfree(r->action);
@@ -137,7 +139,8 @@ struct nflab_rule *nflab_rule_create(const struct nlattr *matches,
 		nla_for_each_nested(a, r->matches, rem) {
 			ret = nflab_match_init_state(a, &r->st[i++]);
 			if (ret) {
-				NL_SET_ERR_MSG(extack, "string: no such search algorithm");
+				/* a is our copy: no offset in the request. */
+				NL_SET_ERR_MSG(extack, "cannot set up a match's state (string: search algorithm?)");
 				goto err_free_rule;
 			}
 		}

@@ -59,10 +59,13 @@ struct nflab_rule_pcpu {
 	struct u64_stats_sync	syncp;
 };
 
+struct nflab_connlimit;
+
 /* State of one stateful match, kept with its rule. */
 struct nflab_mstate {
 	atomic64_t		v;	/* quota: bytes used; nth: packets; limit: TAT */
 	struct ts_config	*ts;	/* string */
+	struct nflab_connlimit	*cl;	/* connlimit */
 };
 
 struct nflab_rule {
@@ -187,6 +190,12 @@ struct nflab_match_c {
 			const struct nflab_set_data *data;
 			u8	field;
 		} set;
+		struct {
+			struct nflab_connlimit *cl;
+			__be32	mask;
+			u32	count;
+			bool	upto;
+		} connlimit;
 	};
 };
 
@@ -285,6 +294,13 @@ int nflab_action_decode(const struct nlattr *attr, struct nflab_rule_c *rc,
 const char *nflab_action_chain(const struct nlattr *attr, u8 *type);
 unsigned int nflab_action_packet(const struct nflab_rule_c *rc,
 				 struct nflab_pkt *p);
+
+/* connlimit.c */
+struct nflab_connlimit *nflab_connlimit_alloc(void);
+void nflab_connlimit_free(struct nflab_connlimit *cl);
+unsigned int nflab_connlimit_count(struct nflab_connlimit *cl, struct net *net,
+				   struct sk_buff *skb, __be32 saddr,
+				   __be32 mask, unsigned int limit);
 
 /* set.c */
 struct nflab_set_data *nflab_set_build(const struct nflab_src_set *s);
