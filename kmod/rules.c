@@ -140,7 +140,7 @@ struct nflab_rule *nflab_rule_create(const struct nlattr *matches,
 			ret = nflab_match_init_state(a, &r->st[i++]);
 			if (ret) {
 				/* a is our copy: no offset in the request. */
-				NL_SET_ERR_MSG(extack, "cannot set up a match's state (string: search algorithm?)");
+				NL_SET_ERR_MSG(extack, "cannot set up a match's state");
 				goto err_free_rule;
 			}
 		}
