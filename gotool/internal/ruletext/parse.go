@@ -98,7 +98,7 @@ func (p *fileParser) parse() error {
 				return err
 			}
 			if !ok {
-				return errAt(first, `unclosed "{" in this statement: a brace group ends with "}"`)
+				return errAt(unclosed(stmt), `unclosed "{": a brace group ends with "}" (it may span lines)`)
 			}
 			stmt, depth = append(stmt, more...), d
 		}
@@ -116,6 +116,23 @@ func (p *fileParser) parse() error {
 			return err
 		}
 	}
+}
+
+// unclosed returns the last "{" of toks without its "}".
+func unclosed(toks []token) token {
+	var open []token
+	for _, t := range toks {
+		switch {
+		case t.is("{"):
+			open = append(open, t)
+		case t.is("}") && len(open) > 0:
+			open = open[:len(open)-1]
+		}
+	}
+	if len(open) == 0 {
+		return toks[0]
+	}
+	return open[len(open)-1]
 }
 
 func pos(t token) Pos { return Pos{File: t.file, Line: t.line} }
@@ -339,7 +356,7 @@ func (p *fileParser) set(toks []token, depth int) error {
 		}
 		// Elements separated by commas, until "}".
 		want := "element" // or "," ("," or "}")
-		open := c.i - 1
+		openTok := c.toks[c.i-1]
 		for {
 			if c.done() {
 				if depth == 0 {
@@ -350,7 +367,7 @@ func (p *fileParser) set(toks []token, depth int) error {
 					return err
 				}
 				if !ok {
-					return errAt(c.toks[open], `unclosed "{": the set's elements end with "}"`)
+					return errAt(openTok, `unclosed "{": the set's elements end with "}"`)
 				}
 				c, depth = newCursor(more), d
 				continue

@@ -174,6 +174,9 @@ func (p *ruleParser) match(neg bool) error {
 		if err != nil {
 			return err
 		}
+		if t.is("!") {
+			return errAt(t, `write "%s != NAME" to negate`, sel.text)
+		}
 		if t.text == "" || len(t.text) > nftypes.MaxIfaceLen || strings.ContainsAny(t.text, "\x00/ ") {
 			return errAt(t, "interface name %q must be 1 to %d bytes, without '/' or spaces", t.text, nftypes.MaxIfaceLen)
 		}
