@@ -17,6 +17,12 @@ import (
 var admin = map[uint8]bool{
 	nlproto.CMD_RESET_HOOK_STATS: true, nlproto.CMD_CT_GET: true, nlproto.CMD_CT_DELETE: true,
 	nlproto.CMD_CT_FLUSH: true, nlproto.CMD_CT_SET_CONFIG: true, nlproto.CMD_CT_GC: true,
+	nlproto.CMD_RULES_BEGIN: true, nlproto.CMD_RULES_COMMIT: true, nlproto.CMD_RULES_ABORT: true,
+	nlproto.CMD_CHAIN_NEW: true, nlproto.CMD_CHAIN_DEL: true, nlproto.CMD_CHAIN_POLICY: true,
+	nlproto.CMD_CHAIN_GET: true, nlproto.CMD_RULE_NEW: true, nlproto.CMD_RULE_DEL: true,
+	nlproto.CMD_RULE_REPLACE: true, nlproto.CMD_RULE_GET: true, nlproto.CMD_RULE_RESET: true,
+	nlproto.CMD_SET_NEW: true, nlproto.CMD_SET_DEL: true, nlproto.CMD_SET_ADD_ELEMS: true,
+	nlproto.CMD_SET_FLUSH: true, nlproto.CMD_SET_GET: true,
 }
 
 // allowed lists the attributes each command takes; strict validation
@@ -26,6 +32,21 @@ var allowed = map[uint8][]uint16{
 	nlproto.CMD_CT_DELETE:     {nlproto.A_CT_TUPLE, nlproto.A_CT_FILTER},
 	nlproto.CMD_CT_FLUSH:      {nlproto.A_CT_FILTER},
 	nlproto.CMD_CT_SET_CONFIG: {nlproto.A_CT_CONFIG},
+	nlproto.CMD_RULES_BEGIN:   {nlproto.A_RULES_FLAGS, nlproto.A_RULES_GEN},
+	nlproto.CMD_RULES_COMMIT:  {nlproto.A_RULES_FLAGS},
+	nlproto.CMD_CHAIN_NEW:     {nlproto.A_CHAIN},
+	nlproto.CMD_CHAIN_DEL:     {nlproto.A_CHAIN},
+	nlproto.CMD_CHAIN_POLICY:  {nlproto.A_CHAIN},
+	nlproto.CMD_RULE_NEW:      {nlproto.A_RULE},
+	nlproto.CMD_RULE_DEL:      {nlproto.A_RULE},
+	nlproto.CMD_RULE_REPLACE:  {nlproto.A_RULE},
+	nlproto.CMD_RULE_GET:      {nlproto.A_RULE},
+	nlproto.CMD_RULE_RESET:    {nlproto.A_RULE},
+	nlproto.CMD_SET_NEW:       {nlproto.A_SET},
+	nlproto.CMD_SET_DEL:       {nlproto.A_SET},
+	nlproto.CMD_SET_ADD_ELEMS: {nlproto.A_SET},
+	nlproto.CMD_SET_FLUSH:     {nlproto.A_SET},
+	nlproto.CMD_SET_GET:       {nlproto.A_SET, nlproto.A_RULES_FLAGS},
 }
 
 // handle answers one request with the datagrams the kernel would send, or
@@ -55,7 +76,7 @@ func (m *Module) handle(req netlink.Message) [][]netlink.Message {
 	if f, ok := m.fail[cmd]; ok {
 		return fails(req, f.errno, f.msg)
 	}
-	if cmd < 1 || cmd > nlproto.CMD_CT_GC || slices.Contains(m.opts.Missing, cmd) {
+	if cmd < 1 || cmd > nlproto.CMD_MAX || isEvent(cmd) || slices.Contains(m.opts.Missing, cmd) {
 		return fails(req, unix.EOPNOTSUPP, "")
 	}
 	if admin[cmd] && m.opts.Unprivileged {
@@ -76,6 +97,9 @@ func (m *Module) handle(req netlink.Message) [][]netlink.Message {
 		return fails(req, unix.EINVAL, "")
 	}
 
+	if cmd >= nlproto.CMD_RULES_BEGIN {
+		return m.handleRules(req, cmd, attrs)
+	}
 	ae := netlink.NewAttributeEncoder()
 	ack := false
 	switch cmd {
@@ -232,6 +256,11 @@ func (m *Module) dump(req netlink.Message, attrs map[uint16][]byte) [][]netlink.
 	return [][]netlink.Message{msgs[:half], append(msgs[half:], done)}
 }
 
+// isEvent reports whether cmd is a notification's, not a request's.
+func isEvent(cmd uint8) bool {
+	return cmd >= nlproto.CMD_CT_EVENT_NEW && cmd <= nlproto.CMD_CT_EVENT_DESTROY
+}
+
 // find returns the index of the entry with tuple t in either direction.
 func (m *Module) find(t nftypes.Tuple) int {
 	return slices.IndexFunc(m.conns, func(c nftypes.Conn) bool { return c.Orig == t || c.Reply == t })
@@ -278,8 +307,8 @@ func (m *Module) family(req netlink.Message, g genetlink.Message) [][]netlink.Me
 	ae.Uint32(unix.CTRL_ATTR_VERSION, nlproto.GENL_VERSION)
 	ae.Nested(unix.CTRL_ATTR_OPS, func(nae *netlink.AttributeEncoder) error {
 		var ops []uint32
-		for cmd := uint8(1); cmd <= nlproto.CMD_CT_GC; cmd++ {
-			if !slices.Contains(m.opts.Missing, cmd) {
+		for cmd := uint8(1); cmd <= nlproto.CMD_MAX; cmd++ {
+			if !isEvent(cmd) && !slices.Contains(m.opts.Missing, cmd) {
 				ops = append(ops, uint32(cmd))
 			}
 		}

@@ -12,6 +12,16 @@
 // the errno and, where it has one, an extended ACK message. Conntrack
 // events go to the sockets that joined the "ct" group.
 //
+// It also holds a ruleset and answers every rule engine command:
+// transactions owned by the socket that began them (EBUSY for another,
+// ENOENT without one, aborted when the socket closes), changes staged on
+// a copy, the commit's checks of the whole (unknown jump targets and
+// sets, loops and depth, matches and actions that do not suit their table
+// or hook) with the kernel's "rule N (handle H) in table/chain: ..."
+// messages, generations, the CHAIN_GET, RULE_GET and SET_GET dumps (which
+// InterruptDumps flags too), RULE_RESET, and set elements merged into
+// sorted ranges. HitRule counts traffic for a rule.
+//
 // Options.Next makes it speak protocol N+1: it reports PROTO_VERSION+1
 // (keeping PROTO_COMPAT), adds an attribute this client does not know to
 // every reply and nest, lists a command this client does not know, and
@@ -108,6 +118,7 @@ type Module struct {
 	netns    []int // the namespace of every Dial, in order
 	unloaded bool
 	requests map[uint8]int
+	rules    rulesState
 }
 
 type failure struct {
@@ -143,6 +154,7 @@ func New(opts Options) *Module {
 	if opts.Next {
 		m.conns = append(m.conns, NextConn)
 	}
+	m.rules.live = emptyRuleset()
 	return m
 }
 
@@ -169,6 +181,7 @@ func (m *Module) drop(s *socket) {
 	m.mu.Lock()
 	delete(m.socks, s)
 	m.mu.Unlock()
+	m.abortTx(s.pid)
 }
 
 // Sockets returns how many sockets are open to the module.

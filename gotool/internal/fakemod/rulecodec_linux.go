@@ -1,0 +1,637 @@
+//go:build linux
+
+package fakemod
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
+	"github.com/nflab/nflab/nlproto"
+)
+
+// The rule engine's requests and replies, decoded and encoded from
+// nlproto/nflab.h apart from the client's code.
+
+// nest is a decoded nest: every occurrence of each attribute type, flags
+// (NLA_F_NESTED) cleared.
+type nest map[uint16][][]byte
+
+func decodeNest(b []byte, known uint16) (nest, error) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return nil, badRequest("malformed nest")
+	}
+	n := nest{}
+	for ad.Next() {
+		if ad.Type() == 0 || ad.Type() > known {
+			return nil, badRequest(fmt.Sprintf("Unknown attribute type %d", ad.Type()))
+		}
+		n[ad.Type()] = append(n[ad.Type()], ad.Bytes())
+	}
+	if ad.Err() != nil {
+		return nil, badRequest("malformed nest")
+	}
+	return n, nil
+}
+
+func (n nest) has(t uint16) bool { return len(n[t]) > 0 }
+
+func (n nest) u8(t uint16) (uint8, error) {
+	if b := n[t]; len(b) > 0 {
+		if len(b[0]) != 1 {
+			return 0, badRequest(fmt.Sprintf("attribute %d is not a u8", t))
+		}
+		return b[0][0], nil
+	}
+	return 0, nil
+}
+
+func (n nest) u32(t uint16) (uint32, error) {
+	if b := n[t]; len(b) > 0 {
+		if len(b[0]) != 4 {
+			return 0, badRequest(fmt.Sprintf("attribute %d is not a u32", t))
+		}
+		return binary.NativeEndian.Uint32(b[0]), nil
+	}
+	return 0, nil
+}
+
+func (n nest) u64(t uint16) (uint64, error) {
+	if b := n[t]; len(b) > 0 {
+		if len(b[0]) != 8 {
+			return 0, badRequest(fmt.Sprintf("attribute %d is not a u64", t))
+		}
+		return binary.NativeEndian.Uint64(b[0]), nil
+	}
+	return 0, nil
+}
+
+// str reads a NUL-terminated string of at most max bytes, NUL included.
+func (n nest) str(t uint16, max int) (string, error) {
+	b := n[t]
+	if len(b) == 0 {
+		return "", nil
+	}
+	s := b[0]
+	if len(s) == 0 || s[len(s)-1] != 0 || len(s) > max {
+		return "", badRequest(fmt.Sprintf("attribute %d is not a string of at most %d bytes", t, max-1))
+	}
+	return string(s[:len(s)-1]), nil
+}
+
+func (n nest) addr(t uint16) (netip.Addr, error) {
+	if b := n[t]; len(b) > 0 {
+		return decodeAddr(b[0])
+	}
+	return netip.Addr{}, nil
+}
+
+// firstErr returns the first non-nil error.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeChainReq(b []byte) (nftypes.Table, string, nftypes.Verdict, bool, error) {
+	n, err := decodeNest(b, nlproto.CHAIN_A_MAX)
+	if err != nil {
+		return 0, "", 0, false, err
+	}
+	t, err1 := n.u8(nlproto.CHAIN_A_TABLE)
+	name, err2 := n.str(nlproto.CHAIN_A_NAME, nlproto.NAME_MAXLEN)
+	p, err3 := n.u8(nlproto.CHAIN_A_POLICY)
+	if err := firstErr(err1, err2, err3); err != nil {
+		return 0, "", 0, false, err
+	}
+	if t < 1 || t > nlproto.TABLE_MAX {
+		return 0, "", 0, false, badRequest("Missing or unknown table")
+	}
+	if name == "" {
+		return 0, "", 0, false, badRequest("Missing chain name")
+	}
+	return nftypes.Table(t), name, nftypes.Verdict(p), n.has(nlproto.CHAIN_A_POLICY), nil
+}
+
+// decodeRuleReq decodes NFLAB_A_RULE of RULE_NEW, RULE_REPLACE, RULE_DEL
+// and RULE_GET: the rule, its handle, its position and flags.
+func decodeRuleReq(b []byte) (r nftypes.Rule, has nest, pos uint64, flags uint32, err error) {
+	n, err := decodeNest(b, nlproto.RULE_A_MAX)
+	if err != nil {
+		return r, nil, 0, 0, err
+	}
+	for _, t := range []uint16{nlproto.RULE_A_PACKETS, nlproto.RULE_A_BYTES, nlproto.RULE_A_STATE} {
+		if n.has(t) {
+			return r, nil, 0, 0, badRequest(fmt.Sprintf("attribute %d is read-only", t))
+		}
+	}
+	var t uint8
+	var errs []error
+	r.Handle, err = n.u64(nlproto.RULE_A_HANDLE)
+	errs = append(errs, err)
+	t, err = n.u8(nlproto.RULE_A_TABLE)
+	errs = append(errs, err)
+	r.Table = nftypes.Table(t)
+	r.Chain, err = n.str(nlproto.RULE_A_CHAIN, nlproto.NAME_MAXLEN)
+	errs = append(errs, err)
+	r.Comment, err = n.str(nlproto.RULE_A_COMMENT, nlproto.COMMENT_MAXLEN)
+	errs = append(errs, err)
+	pos, err = n.u64(nlproto.RULE_A_POSITION)
+	errs = append(errs, err)
+	flags, err = n.u32(nlproto.RULE_A_FLAGS)
+	errs = append(errs, err)
+	if err := firstErr(errs...); err != nil {
+		return r, nil, 0, 0, err
+	}
+	if flags&^nlproto.RULE_F_ALL != 0 {
+		return r, nil, 0, 0, badRequest("unknown rule flags")
+	}
+	if n.has(nlproto.RULE_A_MATCHES) {
+		ad, err := netlink.NewAttributeDecoder(n[nlproto.RULE_A_MATCHES][0])
+		if err != nil {
+			return r, nil, 0, 0, badRequest("malformed matches")
+		}
+		for ad.Next() {
+			m, err := decodeMatch(nftypes.MatchKind(ad.Type()), ad.Bytes())
+			if err != nil {
+				return r, nil, 0, 0, err
+			}
+			r.Matches = append(r.Matches, m)
+		}
+		if ad.Err() != nil {
+			return r, nil, 0, 0, badRequest("malformed matches")
+		}
+		if len(r.Matches) > nlproto.RULE_MATCHES_MAX {
+			return r, nil, 0, 0, badRequest("too many matches")
+		}
+	}
+	if n.has(nlproto.RULE_A_ACTION) {
+		if r.Action, err = decodeAction(n[nlproto.RULE_A_ACTION][0]); err != nil {
+			return r, nil, 0, 0, err
+		}
+	}
+	return r, n, pos, flags, nil
+}
+
+// matchAttrs lists the attributes each match takes; the first ones up to
+// need are required.
+var matchAttrs = map[nftypes.MatchKind]struct {
+	attrs  []uint16
+	need   int
+	invert bool
+}{
+	nlproto.MATCH_IIF:       {[]uint16{nlproto.MATCH_A_IFNAME}, 1, true},
+	nlproto.MATCH_OIF:       {[]uint16{nlproto.MATCH_A_IFNAME}, 1, true},
+	nlproto.MATCH_SADDR:     {[]uint16{nlproto.MATCH_A_ADDR, nlproto.MATCH_A_PREFIX_LEN}, 2, true},
+	nlproto.MATCH_DADDR:     {[]uint16{nlproto.MATCH_A_ADDR, nlproto.MATCH_A_PREFIX_LEN}, 2, true},
+	nlproto.MATCH_SRANGE:    {[]uint16{nlproto.MATCH_A_ADDR, nlproto.MATCH_A_ADDR_END}, 2, true},
+	nlproto.MATCH_DRANGE:    {[]uint16{nlproto.MATCH_A_ADDR, nlproto.MATCH_A_ADDR_END}, 2, true},
+	nlproto.MATCH_PROTO:     {[]uint16{nlproto.MATCH_A_PROTO}, 1, true},
+	nlproto.MATCH_SPORT:     {[]uint16{nlproto.MATCH_A_PORT_RANGE}, 1, true},
+	nlproto.MATCH_DPORT:     {[]uint16{nlproto.MATCH_A_PORT_RANGE}, 1, true},
+	nlproto.MATCH_TCP_FLAGS: {[]uint16{nlproto.MATCH_A_VALUE, nlproto.MATCH_A_MASK}, 2, true},
+	nlproto.MATCH_ICMP:      {[]uint16{nlproto.MATCH_A_ICMP_TYPE, nlproto.MATCH_A_ICMP_CODE}, 1, true},
+	nlproto.MATCH_LENGTH:    {[]uint16{nlproto.MATCH_A_LEN_MIN, nlproto.MATCH_A_LEN_MAX}, 2, true},
+	nlproto.MATCH_CT_STATE:  {[]uint16{nlproto.MATCH_A_VALUE}, 1, true},
+	nlproto.MATCH_CT_STATUS: {[]uint16{nlproto.MATCH_A_VALUE}, 1, true},
+	nlproto.MATCH_STRING:    {[]uint16{nlproto.MATCH_A_PATTERN, nlproto.MATCH_A_ALGO, nlproto.MATCH_A_FROM, nlproto.MATCH_A_TO}, 2, true},
+	nlproto.MATCH_CONNLIMIT: {[]uint16{nlproto.MATCH_A_COUNT, nlproto.MATCH_A_PREFIX_LEN, nlproto.MATCH_A_FLAGS}, 1, false},
+	nlproto.MATCH_QUOTA:     {[]uint16{nlproto.MATCH_A_BYTES}, 1, true},
+	nlproto.MATCH_NTH:       {[]uint16{nlproto.MATCH_A_EVERY, nlproto.MATCH_A_OFFSET}, 1, false},
+	nlproto.MATCH_TIME: {[]uint16{nlproto.MATCH_A_TOD_START, nlproto.MATCH_A_TOD_STOP, nlproto.MATCH_A_WEEKDAYS,
+		nlproto.MATCH_A_DATE_START, nlproto.MATCH_A_DATE_STOP, nlproto.MATCH_A_FLAGS}, 0, true},
+	nlproto.MATCH_LIMIT: {[]uint16{nlproto.MATCH_A_RATE, nlproto.MATCH_A_PERIOD, nlproto.MATCH_A_BURST}, 2, true},
+	nlproto.MATCH_MARK:  {[]uint16{nlproto.MATCH_A_VALUE, nlproto.MATCH_A_MASK}, 1, true},
+	nlproto.MATCH_SET:   {[]uint16{nlproto.MATCH_A_SET_NAME, nlproto.MATCH_A_SET_FIELD}, 2, true},
+}
+
+func decodeMatch(k nftypes.MatchKind, b []byte) (nftypes.Match, error) {
+	spec, ok := matchAttrs[k]
+	if !ok {
+		return nftypes.Match{}, badRequest(fmt.Sprintf("unknown match %d", k))
+	}
+	n, err := decodeNest(b, nlproto.MATCH_A_MAX)
+	if err != nil {
+		return nftypes.Match{}, err
+	}
+	for t := range n {
+		if t == nlproto.MATCH_A_INVERT && spec.invert {
+			continue
+		}
+		found := false
+		for _, a := range spec.attrs {
+			found = found || a == t
+		}
+		if !found {
+			return nftypes.Match{}, badRequest(fmt.Sprintf("match %s does not take attribute %d", k, t))
+		}
+		if t != nlproto.MATCH_A_PORT_RANGE && len(n[t]) > 1 {
+			return nftypes.Match{}, badRequest(fmt.Sprintf("match %s: attribute %d given twice", k, t))
+		}
+	}
+	for _, t := range spec.attrs[:spec.need] {
+		if !n.has(t) {
+			return nftypes.Match{}, badRequest(fmt.Sprintf("match %s: missing attribute %d", k, t))
+		}
+	}
+	m := nftypes.Match{Kind: k, Invert: n.has(nlproto.MATCH_A_INVERT)}
+	var errs []error
+	get32 := func(t uint16) uint32 {
+		v, err := n.u32(t)
+		errs = append(errs, err)
+		return v
+	}
+	get8 := func(t uint16) uint8 {
+		v, err := n.u8(t)
+		errs = append(errs, err)
+		return v
+	}
+	switch k {
+	case nlproto.MATCH_IIF, nlproto.MATCH_OIF:
+		m.Iface, err = n.str(nlproto.MATCH_A_IFNAME, 16)
+		errs = append(errs, err)
+	case nlproto.MATCH_SADDR, nlproto.MATCH_DADDR:
+		a, err := n.addr(nlproto.MATCH_A_ADDR)
+		errs = append(errs, err)
+		bits := get8(nlproto.MATCH_A_PREFIX_LEN)
+		if bits > 32 {
+			return m, badRequest("prefix length above 32")
+		}
+		m.Prefix = netip.PrefixFrom(a, int(bits))
+	case nlproto.MATCH_SRANGE, nlproto.MATCH_DRANGE:
+		m.AddrStart, err = n.addr(nlproto.MATCH_A_ADDR)
+		errs = append(errs, err)
+		m.AddrEnd, err = n.addr(nlproto.MATCH_A_ADDR_END)
+		errs = append(errs, err)
+	case nlproto.MATCH_PROTO:
+		m.Proto = nftypes.Proto(get8(nlproto.MATCH_A_PROTO))
+	case nlproto.MATCH_SPORT, nlproto.MATCH_DPORT:
+		for _, b := range n[nlproto.MATCH_A_PORT_RANGE] {
+			if len(b) != 4 {
+				return m, badRequest("port range is not a u32")
+			}
+			v := binary.NativeEndian.Uint32(b)
+			m.Ports = append(m.Ports, nftypes.PortRange{First: uint16(v >> 16), Last: uint16(v)})
+		}
+	case nlproto.MATCH_TCP_FLAGS:
+		v, mask := get32(nlproto.MATCH_A_VALUE), get32(nlproto.MATCH_A_MASK)
+		if v > 0xff || mask > 0xff {
+			return m, badRequest("TCP flags are 8 bits")
+		}
+		m.TCPFlags, m.TCPMask = nftypes.TCPFlags(v), nftypes.TCPFlags(mask)
+	case nlproto.MATCH_ICMP:
+		m.ICMPType = get8(nlproto.MATCH_A_ICMP_TYPE)
+		if n.has(nlproto.MATCH_A_ICMP_CODE) {
+			c := get8(nlproto.MATCH_A_ICMP_CODE)
+			m.ICMPCode = &c
+		}
+	case nlproto.MATCH_LENGTH:
+		lo, hi := get32(nlproto.MATCH_A_LEN_MIN), get32(nlproto.MATCH_A_LEN_MAX)
+		if hi > 0xffff {
+			return m, badRequest("length above 65535")
+		}
+		m.LenMin, m.LenMax = uint16(lo), uint16(hi)
+	case nlproto.MATCH_CT_STATE:
+		m.CTState = nftypes.CTState(get32(nlproto.MATCH_A_VALUE))
+	case nlproto.MATCH_CT_STATUS:
+		m.CTStatus = nftypes.ConnStatus(get32(nlproto.MATCH_A_VALUE))
+	case nlproto.MATCH_STRING:
+		m.Pattern = n[nlproto.MATCH_A_PATTERN][0]
+		m.Algo = nftypes.StringAlgo(get8(nlproto.MATCH_A_ALGO))
+		from, to := get32(nlproto.MATCH_A_FROM), get32(nlproto.MATCH_A_TO)
+		if from > 0xffff || to > 0xffff {
+			return m, badRequest("string offsets above 65535")
+		}
+		m.From, m.To = uint16(from), uint16(to)
+	case nlproto.MATCH_CONNLIMIT:
+		m.Count = get32(nlproto.MATCH_A_COUNT)
+		if n.has(nlproto.MATCH_A_PREFIX_LEN) {
+			p := get8(nlproto.MATCH_A_PREFIX_LEN)
+			m.PrefixLen = &p
+		}
+		f := get32(nlproto.MATCH_A_FLAGS)
+		if f&^nlproto.CONNLIMIT_F_UPTO != 0 {
+			return m, badRequest("unknown connlimit flags")
+		}
+		m.Upto = f != 0
+	case nlproto.MATCH_QUOTA:
+		m.QuotaBytes, err = n.u64(nlproto.MATCH_A_BYTES)
+		errs = append(errs, err)
+	case nlproto.MATCH_NTH:
+		m.Every, m.Offset = get32(nlproto.MATCH_A_EVERY), get32(nlproto.MATCH_A_OFFSET)
+	case nlproto.MATCH_TIME:
+		if n.has(nlproto.MATCH_A_TOD_START) {
+			d := time.Duration(get32(nlproto.MATCH_A_TOD_START)) * time.Second
+			m.TODStart = &d
+		}
+		if n.has(nlproto.MATCH_A_TOD_STOP) {
+			d := time.Duration(get32(nlproto.MATCH_A_TOD_STOP)) * time.Second
+			m.TODStop = &d
+		}
+		m.Weekdays = nftypes.Weekdays(get32(nlproto.MATCH_A_WEEKDAYS))
+		for _, d := range []struct {
+			t   uint16
+			dst *time.Time
+		}{{nlproto.MATCH_A_DATE_START, &m.DateStart}, {nlproto.MATCH_A_DATE_STOP, &m.DateStop}} {
+			if n.has(d.t) {
+				v, err := n.u64(d.t)
+				errs = append(errs, err)
+				*d.dst = time.Unix(int64(v), 0).UTC()
+			}
+		}
+		f := get32(nlproto.MATCH_A_FLAGS)
+		if f&^nlproto.TIME_F_LOCALTIME != 0 {
+			return m, badRequest("unknown time flags")
+		}
+		m.LocalTime = f != 0
+	case nlproto.MATCH_LIMIT:
+		m.Rate = get32(nlproto.MATCH_A_RATE)
+		m.Period = time.Duration(get32(nlproto.MATCH_A_PERIOD)) * time.Second
+		m.Burst = get32(nlproto.MATCH_A_BURST)
+		if n.has(nlproto.MATCH_A_BURST) && m.Burst == 0 {
+			return m, badRequest("burst must be at least 1")
+		}
+	case nlproto.MATCH_MARK:
+		m.Mark = get32(nlproto.MATCH_A_VALUE)
+		if n.has(nlproto.MATCH_A_MASK) {
+			m.MarkMask = get32(nlproto.MATCH_A_MASK)
+		}
+	case nlproto.MATCH_SET:
+		m.SetName, err = n.str(nlproto.MATCH_A_SET_NAME, nlproto.NAME_MAXLEN)
+		errs = append(errs, err)
+		m.SetField = nftypes.SetField(get8(nlproto.MATCH_A_SET_FIELD))
+	}
+	if err := firstErr(errs...); err != nil {
+		return m, err
+	}
+	// The module's policies check ranges; nftypes states the same rules.
+	if err := m.Validate(); err != nil {
+		return m, badRequest(err.(*nftypes.ValidationError).Reason)
+	}
+	return m, nil
+}
+
+func decodeAction(b []byte) (nftypes.Action, error) {
+	n, err := decodeNest(b, nlproto.ACTION_A_MAX)
+	if err != nil {
+		return nftypes.Action{}, err
+	}
+	var a nftypes.Action
+	t, err1 := n.u8(nlproto.ACTION_A_TYPE)
+	chain, err2 := n.str(nlproto.ACTION_A_CHAIN, nlproto.NAME_MAXLEN)
+	rw, err3 := n.u8(nlproto.ACTION_A_REJECT_WITH)
+	prefix, err4 := n.str(nlproto.ACTION_A_LOG_PREFIX, nlproto.LOG_PREFIX_MAXLEN)
+	v, err5 := n.u32(nlproto.ACTION_A_VALUE)
+	mask, err6 := n.u32(nlproto.ACTION_A_MASK)
+	mode, err7 := n.u8(nlproto.ACTION_A_TTL_MODE)
+	if err := firstErr(err1, err2, err3, err4, err5, err6, err7); err != nil {
+		return a, err
+	}
+	if mask == ^uint32(0) {
+		mask = 0
+	}
+	a = nftypes.Action{Type: nftypes.ActionType(t), Chain: chain, RejectWith: nftypes.RejectWith(rw),
+		LogPrefix: prefix, Value: v, Mask: mask, TTLMode: nftypes.TTLMode(mode)}
+	if !n.has(nlproto.ACTION_A_TYPE) {
+		return a, badRequest("Missing action type")
+	}
+	if err := a.Validate(); err != nil {
+		return a, badRequest(err.(*nftypes.ValidationError).Reason)
+	}
+	return a, nil
+}
+
+// decodeSetReq decodes NFLAB_A_SET: name, type (0 if absent) and the raw
+// elements (nil if absent).
+func decodeSetReq(b []byte) (string, nftypes.SetType, []byte, error) {
+	n, err := decodeNest(b, nlproto.SET_A_MAX)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	if n.has(nlproto.SET_A_COUNT) || n.has(nlproto.SET_A_REFS) {
+		return "", 0, nil, badRequest("set count and refs are read-only")
+	}
+	name, err1 := n.str(nlproto.SET_A_NAME, nlproto.NAME_MAXLEN)
+	t, err2 := n.u8(nlproto.SET_A_TYPE)
+	if err := firstErr(err1, err2); err != nil {
+		return "", 0, nil, err
+	}
+	if name == "" {
+		return "", 0, nil, badRequest("Missing set name")
+	}
+	var elems []byte
+	if n.has(nlproto.SET_A_ELEMS) {
+		elems = n[nlproto.SET_A_ELEMS][0]
+	}
+	return name, nftypes.SetType(t), elems, nil
+}
+
+// decodeElems reads elements of a set of type t.
+func decodeElems(b []byte, t nftypes.SetType) ([]nftypes.AddrRange, []nftypes.PortRange, error) {
+	var (
+		addrs []nftypes.AddrRange
+		ports []nftypes.PortRange
+	)
+	switch t {
+	case nftypes.SetTypeAddr:
+		if len(b)%8 != 0 {
+			return nil, nil, badRequest("address elements are 8 bytes each")
+		}
+		for i := 0; i < len(b); i += 8 {
+			f, l := binary.BigEndian.Uint32(b[i:]), binary.BigEndian.Uint32(b[i+4:])
+			if f > l {
+				return nil, nil, badRequest(fmt.Sprintf("element %d: first above last", i/8))
+			}
+			addrs = append(addrs, nftypes.AddrRange{First: netip.AddrFrom4([4]byte(b[i:])), Last: netip.AddrFrom4([4]byte(b[i+4:]))})
+		}
+	case nftypes.SetTypePort:
+		if len(b)%4 != 0 {
+			return nil, nil, badRequest("port elements are 4 bytes each")
+		}
+		for i := 0; i < len(b); i += 4 {
+			r := nftypes.PortRange{First: binary.BigEndian.Uint16(b[i:]), Last: binary.BigEndian.Uint16(b[i+2:])}
+			if r.First > r.Last {
+				return nil, nil, badRequest(fmt.Sprintf("element %d: first above last", i/4))
+			}
+			ports = append(ports, r)
+		}
+	}
+	return addrs, ports, nil
+}
+
+// encodeRule writes NFLAB_A_RULE as RULE_GET replies carry it.
+func (m *Module) encodeRule(ae *netlink.AttributeEncoder, r *frule) {
+	ae.Nested(nlproto.A_RULE, func(nae *netlink.AttributeEncoder) error {
+		nae.Uint64(nlproto.RULE_A_HANDLE, r.Handle)
+		nae.Uint8(nlproto.RULE_A_TABLE, uint8(r.Table))
+		nae.String(nlproto.RULE_A_CHAIN, r.Chain)
+		if len(r.Matches) > 0 {
+			nae.Nested(nlproto.RULE_A_MATCHES, func(mae *netlink.AttributeEncoder) error {
+				for _, mt := range r.Matches {
+					m.encodeMatch(mae, mt)
+				}
+				return nil
+			})
+		}
+		nae.Nested(nlproto.RULE_A_ACTION, func(aae *netlink.AttributeEncoder) error {
+			a := r.Action
+			aae.Uint8(nlproto.ACTION_A_TYPE, uint8(a.Type))
+			if a.Chain != "" {
+				aae.String(nlproto.ACTION_A_CHAIN, a.Chain)
+			}
+			if a.Type == nftypes.ActionReject {
+				rw := a.RejectWith
+				if rw == 0 {
+					rw = nftypes.RejectPortUnreach
+				}
+				aae.Uint8(nlproto.ACTION_A_REJECT_WITH, uint8(rw))
+			}
+			if a.LogPrefix != "" {
+				aae.String(nlproto.ACTION_A_LOG_PREFIX, a.LogPrefix)
+			}
+			switch a.Type {
+			case nftypes.ActionMark:
+				aae.Uint32(nlproto.ACTION_A_VALUE, a.Value)
+				mask := a.Mask
+				if mask == 0 {
+					mask = ^uint32(0)
+				}
+				aae.Uint32(nlproto.ACTION_A_MASK, mask)
+			case nftypes.ActionTOS, nftypes.ActionDSCP:
+				aae.Uint32(nlproto.ACTION_A_VALUE, a.Value)
+			case nftypes.ActionTTL:
+				aae.Uint8(nlproto.ACTION_A_TTL_MODE, uint8(a.TTLMode))
+				aae.Uint32(nlproto.ACTION_A_VALUE, a.Value)
+			}
+			return nil
+		})
+		if r.Comment != "" {
+			nae.String(nlproto.RULE_A_COMMENT, r.Comment)
+		}
+		nae.Uint64(nlproto.RULE_A_PACKETS, r.packets)
+		nae.Uint64(nlproto.RULE_A_BYTES, r.bytes)
+		for _, mt := range r.Matches {
+			if mt.Kind == nftypes.MatchQuota {
+				nae.Nested(nlproto.RULE_A_STATE, func(sae *netlink.AttributeEncoder) error {
+					sae.Uint64(nlproto.RULE_STATE_A_QUOTA_USED, r.quotaUsed)
+					return nil
+				})
+				break
+			}
+		}
+		m.extra(nae, nlproto.RULE_A_MAX+1)
+		return nil
+	})
+}
+
+// encodeMatch writes a match as the module reports it: defaults filled in.
+func (m *Module) encodeMatch(ae *netlink.AttributeEncoder, mt nftypes.Match) {
+	ae.Nested(uint16(mt.Kind), func(a *netlink.AttributeEncoder) error {
+		if mt.Invert {
+			a.Flag(nlproto.MATCH_A_INVERT, true)
+		}
+		addr := func(t uint16, x netip.Addr) {
+			b := x.As4()
+			a.Bytes(t, b[:])
+		}
+		switch mt.Kind {
+		case nftypes.MatchIIF, nftypes.MatchOIF:
+			a.String(nlproto.MATCH_A_IFNAME, mt.Iface)
+		case nftypes.MatchSAddr, nftypes.MatchDAddr:
+			addr(nlproto.MATCH_A_ADDR, mt.Prefix.Addr())
+			a.Uint8(nlproto.MATCH_A_PREFIX_LEN, uint8(mt.Prefix.Bits()))
+		case nftypes.MatchSRange, nftypes.MatchDRange:
+			addr(nlproto.MATCH_A_ADDR, mt.AddrStart)
+			addr(nlproto.MATCH_A_ADDR_END, mt.AddrEnd)
+		case nftypes.MatchProto:
+			a.Uint8(nlproto.MATCH_A_PROTO, uint8(mt.Proto))
+		case nftypes.MatchSPort, nftypes.MatchDPort:
+			for _, p := range mt.Ports {
+				a.Uint32(nlproto.MATCH_A_PORT_RANGE, uint32(p.First)<<16|uint32(p.Last))
+			}
+		case nftypes.MatchTCPFlags:
+			a.Uint32(nlproto.MATCH_A_VALUE, uint32(mt.TCPFlags))
+			a.Uint32(nlproto.MATCH_A_MASK, uint32(mt.TCPMask))
+		case nftypes.MatchICMP:
+			a.Uint8(nlproto.MATCH_A_ICMP_TYPE, mt.ICMPType)
+			if mt.ICMPCode != nil {
+				a.Uint8(nlproto.MATCH_A_ICMP_CODE, *mt.ICMPCode)
+			}
+		case nftypes.MatchLength:
+			a.Uint32(nlproto.MATCH_A_LEN_MIN, uint32(mt.LenMin))
+			a.Uint32(nlproto.MATCH_A_LEN_MAX, uint32(mt.LenMax))
+		case nftypes.MatchCTState:
+			a.Uint32(nlproto.MATCH_A_VALUE, uint32(mt.CTState))
+		case nftypes.MatchCTStatus:
+			a.Uint32(nlproto.MATCH_A_VALUE, uint32(mt.CTStatus))
+		case nftypes.MatchString:
+			a.Bytes(nlproto.MATCH_A_PATTERN, mt.Pattern)
+			a.Uint8(nlproto.MATCH_A_ALGO, uint8(mt.Algo))
+			a.Uint32(nlproto.MATCH_A_FROM, uint32(mt.From))
+			to := uint32(mt.To)
+			if to == 0 {
+				to = 65535
+			}
+			a.Uint32(nlproto.MATCH_A_TO, to)
+		case nftypes.MatchConnlimit:
+			a.Uint32(nlproto.MATCH_A_COUNT, mt.Count)
+			p := uint8(32)
+			if mt.PrefixLen != nil {
+				p = *mt.PrefixLen
+			}
+			a.Uint8(nlproto.MATCH_A_PREFIX_LEN, p)
+			if mt.Upto {
+				a.Uint32(nlproto.MATCH_A_FLAGS, nlproto.CONNLIMIT_F_UPTO)
+			}
+		case nftypes.MatchQuota:
+			a.Uint64(nlproto.MATCH_A_BYTES, mt.QuotaBytes)
+		case nftypes.MatchNth:
+			a.Uint32(nlproto.MATCH_A_EVERY, mt.Every)
+			a.Uint32(nlproto.MATCH_A_OFFSET, mt.Offset)
+		case nftypes.MatchTime:
+			if mt.TODStart != nil {
+				a.Uint32(nlproto.MATCH_A_TOD_START, uint32(*mt.TODStart/time.Second))
+				a.Uint32(nlproto.MATCH_A_TOD_STOP, uint32(*mt.TODStop/time.Second))
+			}
+			if mt.Weekdays != 0 {
+				a.Uint32(nlproto.MATCH_A_WEEKDAYS, uint32(mt.Weekdays))
+			}
+			if !mt.DateStart.IsZero() {
+				a.Uint64(nlproto.MATCH_A_DATE_START, uint64(mt.DateStart.Unix()))
+			}
+			if !mt.DateStop.IsZero() {
+				a.Uint64(nlproto.MATCH_A_DATE_STOP, uint64(mt.DateStop.Unix()))
+			}
+			if mt.LocalTime {
+				a.Uint32(nlproto.MATCH_A_FLAGS, nlproto.TIME_F_LOCALTIME)
+			}
+		case nftypes.MatchLimit:
+			a.Uint32(nlproto.MATCH_A_RATE, mt.Rate)
+			a.Uint32(nlproto.MATCH_A_PERIOD, uint32(mt.Period/time.Second))
+			burst := mt.Burst
+			if burst == 0 {
+				burst = 5
+			}
+			a.Uint32(nlproto.MATCH_A_BURST, burst)
+		case nftypes.MatchMark:
+			a.Uint32(nlproto.MATCH_A_VALUE, mt.Mark)
+			mask := mt.MarkMask
+			if mask == 0 {
+				mask = ^uint32(0)
+			}
+			a.Uint32(nlproto.MATCH_A_MASK, mask)
+		case nftypes.MatchSet:
+			a.String(nlproto.MATCH_A_SET_NAME, mt.SetName)
+			a.Uint8(nlproto.MATCH_A_SET_FIELD, uint8(mt.SetField))
+		}
+		m.extra(a, nlproto.MATCH_A_MAX+1)
+		return nil
+	})
+}
