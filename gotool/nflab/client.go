@@ -93,6 +93,13 @@ type backend interface {
 	RunGC(context.Context) (uint32, error)
 
 	WatchConns(ctx context.Context, readBuffer int, fn func(nftypes.ConnEvent) error) error
+
+	Chains(context.Context) ([]nftypes.Chain, uint32, error)
+	Rules(context.Context) ([]nftypes.Rule, uint32, error)
+	Rule(context.Context, uint64) (nftypes.Rule, error)
+	Sets(ctx context.Context, name string, withElems bool) ([]nftypes.Set, uint32, error)
+	ResetRules(context.Context, *uint64) error
+	Begin(ctx context.Context, replace bool, gen *uint32) (txBackend, error)
 }
 
 // A Client talks to the nflab module in one network namespace. It is safe

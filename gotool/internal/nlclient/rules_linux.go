@@ -15,34 +15,6 @@ import (
 	"github.com/nflab/nflab/nlproto"
 )
 
-// ErrTxDone is returned by the methods of a Tx that has ended: committed,
-// aborted, or lost with its socket.
-var ErrTxDone = errors.New("nflab: transaction has already ended")
-
-// A ChangeError is the failure of one change of a batch sent in a
-// transaction: the first change, in the order sent, that the module
-// rejected. Index and Kind say which one it was in the caller's request,
-// such as the rule Ruleset.Rules[Index] for Kind "rules"; Err is the
-// *OpError with the kernel's errno and extended ACK message.
-type ChangeError struct {
-	Kind  string // "chains", "sets" or "rules": the Ruleset field, or the Tx method's noun
-	Index int    // the change's index in that list, from 0
-	Name  string // what it names, such as "filter/forward" or a set's name
-	Err   error
-}
-
-func (e *ChangeError) Error() string {
-	s := errText(e.Err)
-	var oe *OpError
-	if errors.As(e.Err, &oe) {
-		s = oe.Error()
-	}
-	return s + " [" + e.Kind + "[" + strconv.Itoa(e.Index) + "] " + e.Name + "]"
-}
-
-// Unwrap returns Err.
-func (e *ChangeError) Unwrap() error { return e.Err }
-
 // Chains dumps the chains of the ruleset and returns them with the
 // generation they belong to.
 func (c *Client) Chains(ctx context.Context) ([]nftypes.Chain, uint32, error) {
