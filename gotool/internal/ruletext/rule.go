@@ -986,3 +986,15 @@ func names[T any](table []struct {
 	}
 	return s
 }
+
+// Keywords returns the words a rule's match or action starts with, for
+// completion.
+func Keywords() []string {
+	kw := append([]string{}, matchWords...)
+	for _, w := range actionWords {
+		if !isOneOf(w, kw) {
+			kw = append(kw, w)
+		}
+	}
+	return append(kw, "comment")
+}
