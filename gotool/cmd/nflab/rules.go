@@ -944,13 +944,15 @@ Output:
 					tw.Flush()
 					return
 				}
-				fmt.Fprintln(w, "NAME\tTYPE\tCOUNT\tREFS")
+				tw := newTable(w)
+				fmt.Fprintln(tw, "NAME\tTYPE\tCOUNT\tREFS")
 				for _, s := range js.Sets {
-					fmt.Fprintf(w, "%s\t%s\t%d\t%d\n", s.Name, s.Type, s.Count, s.Refs)
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", s.Name, s.Type, s.Count, s.Refs)
 					for _, e := range s.Elements {
-						fmt.Fprintf(w, "  %s\n", e)
+						fmt.Fprintf(tw, "  %s\n", e)
 					}
 				}
+				tw.Flush()
 			}}, nil
 		},
 	})

@@ -226,9 +226,19 @@ func (p *fileParser) rule(c *cursor) error {
 		return err
 	}
 	r := nftypes.Rule{Table: tb, Chain: ct.text}
-	refs, err := parseRuleBody(c, &r)
+	rp, err := parseRuleBody(c, &r)
 	if err != nil {
 		return err
+	}
+	refs := rp.refs
+	if h, ok := nftypes.BuiltinHook(r.Chain); ok {
+		for i, m := range r.Matches {
+			if (m.Kind == nftypes.MatchIIF && (h == nftypes.LocalOut || h == nftypes.PostRouting)) ||
+				(m.Kind == nftypes.MatchOIF && (h == nftypes.PreRouting || h == nftypes.LocalIn)) {
+				return errAt(rp.mtoks[i], "%s is not known at %s: packets there have no %s interface", m.Kind, r.Chain,
+					map[nftypes.MatchKind]string{nftypes.MatchIIF: "input", nftypes.MatchOIF: "output"}[m.Kind])
+			}
+		}
 	}
 	if r.Action.Type == nftypes.ActionJump || r.Action.Type == nftypes.ActionGoto {
 		if r.Action.Chain == r.Chain {

@@ -44,10 +44,11 @@ type ruleParser struct {
 	actTok  token
 	comment bool
 	refs    []ref
+	mtoks   []token // the word each match starts with
 }
 
 // parseRuleBody reads the matches, action and comment of r from c.
-func parseRuleBody(c *cursor, r *nftypes.Rule) ([]ref, error) {
+func parseRuleBody(c *cursor, r *nftypes.Rule) (*ruleParser, error) {
 	p := &ruleParser{c: c, r: *r}
 	for !c.done() {
 		if err := p.element(); err != nil {
@@ -61,7 +62,7 @@ func parseRuleBody(c *cursor, r *nftypes.Rule) ([]ref, error) {
 		return nil, errAt(p.actTok, "the rule has %d matches, at most %d", len(p.r.Matches), nftypes.MaxMatches)
 	}
 	*r = p.r
-	return p.refs, nil
+	return p, nil
 }
 
 // element reads one match, the action or the comment.
@@ -107,7 +108,13 @@ func (p *ruleParser) element() error {
 		if p.hasAct {
 			return errAt(t, "match %q after the action: the action comes last (before the comment)", t.text)
 		}
-		return p.match(neg)
+		if err := p.match(neg); err != nil {
+			return err
+		}
+		for len(p.mtoks) < len(p.r.Matches) {
+			p.mtoks = append(p.mtoks, t)
+		}
+		return nil
 	}
 	if neg {
 		if isOneOf(t.text, actionWords) {
@@ -187,7 +194,7 @@ func (p *ruleParser) match(neg bool) error {
 		p.add(nftypes.Match{Kind: kind, Invert: neg, Iface: t.text})
 		return nil
 	case "ip":
-		t, err := c.keyword("what ip matches", "saddr", "daddr", "protocol", "length")
+		t, err := c.keyword("ip match", "saddr", "daddr", "protocol", "length")
 		if err != nil {
 			return err
 		}
@@ -209,7 +216,7 @@ func (p *ruleParser) match(neg bool) error {
 		if proto == nftypes.TCP {
 			words = append(words, "flags")
 		}
-		t, err := c.keyword("what "+sel.text+" matches", words...)
+		t, err := c.keyword(sel.text+" match", words...)
 		if err != nil {
 			return err
 		}
@@ -223,7 +230,7 @@ func (p *ruleParser) match(neg bool) error {
 		p.add(nftypes.Match{Kind: nftypes.MatchProto, Proto: proto})
 		return p.ports(false, t)
 	case "th":
-		t, err := c.keyword("what th matches", "sport", "dport")
+		t, err := c.keyword("th match", "sport", "dport")
 		if err != nil {
 			return err
 		}
@@ -231,7 +238,7 @@ func (p *ruleParser) match(neg bool) error {
 	case "icmp":
 		return p.icmp(neg, sel)
 	case "ct":
-		t, err := c.keyword("what ct matches", "state", "status", "count")
+		t, err := c.keyword("ct match", "state", "status", "count")
 		if err != nil {
 			return err
 		}
@@ -458,7 +465,7 @@ func (p *ruleParser) tcpFlags(neg bool, sel token) error {
 }
 
 func (p *ruleParser) icmp(neg bool, sel token) error {
-	if _, err := p.c.keyword("what icmp matches", "type"); err != nil {
+	if _, err := p.c.keyword("icmp match", "type"); err != nil {
 		return err
 	}
 	neg, err := p.negation(neg, sel)

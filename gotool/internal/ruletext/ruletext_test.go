@@ -126,7 +126,7 @@ rule filter forward ip saddr @blocked drop
 // word at fault, and say what to write.
 func TestErrors(t *testing.T) {
 	tests := []struct{ src, want string }{
-		{"rule filter input ip sadr 1.2.3.4 accept", `t.nft:1:22: unknown what ip matches "sadr" (did you mean "saddr"?)`},
+		{"rule filter input ip sadr 1.2.3.4 accept", `t.nft:1:22: unknown ip match "sadr" (did you mean "saddr"?)`},
 		{"rule filter input sadr 1.2.3.4 accept", `t.nft:1:19: unknown match or action "sadr" (did you mean "saddr"?)`},
 		{"\n\nrule filter input tcp dport 22 acept", `t.nft:3:32: unknown match or action "acept" (did you mean "accept"?)`},
 		{"rule filter input tcp dport 22", `t.nft:1:31: missing action at the end of the rule: accept, drop, reject, log, counter, jump CHAIN, ...`},
@@ -164,6 +164,7 @@ func TestErrors(t *testing.T) {
 		{"rule filter input tcp dport { 1, 2 drop }", `t.nft:1:36: unknown "," or "}" "drop"; want "}"`},
 		{"rule filter input ip saddr { 1.2.3.4 } drop", `t.nft:1:28: a list of addresses needs a named set: set NAME addr { ... }, then ip saddr @NAME`},
 		{"}", `t.nft:1:1: "}" without "{"`},
+		{"rule filter output tcp dport 1 iif eth0 drop", `t.nft:1:32: iif is not known at output: packets there have no input interface`},
 		{"rule filter input jump input", `t.nft:1:24: jump to the built-in chain input: jump and goto reach user chains only`},
 		{"chain filter a\nrule filter a jump a", `t.nft:2:20: chain a jumps to itself`},
 	}
@@ -190,7 +191,7 @@ func TestErrorFields(t *testing.T) {
 	if !errors.As(err, &e) {
 		t.Fatalf("err = %v", err)
 	}
-	if want := (Error{File: "rules.nft", Line: 3, Col: 22, Word: "sadr", Msg: `unknown what ip matches "sadr" (did you mean "saddr"?)`}); *e != want {
+	if want := (Error{File: "rules.nft", Line: 3, Col: 22, Word: "sadr", Msg: `unknown ip match "sadr" (did you mean "saddr"?)`}); *e != want {
 		t.Errorf("got %+v, want %+v", *e, want)
 	}
 }
@@ -220,7 +221,7 @@ func TestParseRule(t *testing.T) {
 		words []string
 		want  string
 	}{
-		{[]string{"ip", "sadr", "1.2.3.4", "accept"}, `word 2: unknown what ip matches "sadr" (did you mean "saddr"?)`},
+		{[]string{"ip", "sadr", "1.2.3.4", "accept"}, `word 2: unknown ip match "sadr" (did you mean "saddr"?)`},
 		{[]string{"tcp", "dport", "22"}, `word 4: missing action at the end of the rule: accept, drop, reject, log, counter, jump CHAIN, ...`},
 		{nil, `word 1: missing the rule: matches, then an action such as accept`},
 		{[]string{"accept", "comment"}, `word 3: missing the comment, in quotes at the end of the line`},
