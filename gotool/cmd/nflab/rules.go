@@ -1188,14 +1188,16 @@ Output:
 	})
 }
 
-// posError is a failure of the module about what a file's line holds.
+// posError is a failure of the module about what a file's line holds:
+// where is "FILE:LINE", or what the change was about when no line gave
+// it (a built-in chain's policy).
 type posError struct {
-	pos ruletext.Pos
-	err error
+	where string
+	err   error
 }
 
 func (e *posError) Error() string {
-	return "nflab: " + e.pos.String() + ": " + strings.TrimPrefix(e.err.Error(), "nflab: ")
+	return "nflab: " + e.where + ": " + strings.TrimPrefix(e.err.Error(), "nflab: ")
 }
 
 func (e *posError) Unwrap() error { return e.err }
@@ -1224,9 +1226,9 @@ func applyError(f *ruletext.File, err error) error {
 			}
 		}
 		if p.Line > 0 {
-			return &posError{p, ce.Err}
+			return &posError{p.String(), ce.Err}
 		}
-		return failed("applying the ruleset", err)
+		return &posError{strings.TrimSuffix(ce.Kind, "s") + " " + ce.Name, ce.Err}
 	}
 	var oe *nflab.OpError
 	if errors.As(err, &oe) {
@@ -1235,7 +1237,7 @@ func applyError(f *ruletext.File, err error) error {
 			for i, r := range f.Ruleset.Rules {
 				if r.Table.String() == m[2] && r.Chain == m[3] {
 					if n--; n == 0 {
-						return &posError{f.RulePos[i], err}
+						return &posError{f.RulePos[i].String(), err}
 					}
 				}
 			}
