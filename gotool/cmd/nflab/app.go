@@ -28,6 +28,7 @@ func init() {
 
 // app is one run of nflab: where it writes, and how it reaches the module.
 type app struct {
+	stdin  io.Reader  // what "-f -" reads
 	stdout *recWriter // records the first write error, reported at exit
 	stderr io.Writer
 	dial   func(*nflab.DialOptions) (client, error)
@@ -155,6 +156,12 @@ type leaf struct {
 	run func(cmd *cobra.Command, c client) (*output, error)
 	// noDial runs without a client: run gets nil.
 	noDial bool
+	// args takes the positional arguments, for the commands that have
+	// them; its errors are usage errors. Without it, there must be none.
+	args func(args []string) error
+	// complete completes the positional arguments; without it, nothing
+	// is offered.
+	complete cobra.CompletionFunc
 }
 
 func (a *app) leaf(l leaf) *cobra.Command {
@@ -164,7 +171,12 @@ func (a *app) leaf(l leaf) *cobra.Command {
 		Long:    l.long,
 		Example: l.example,
 		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if l.args != nil {
+				if err := l.args(args); err != nil {
+					return err
+				}
+			}
 			if l.check != nil {
 				if err := l.check(cmd); err != nil {
 					return err
@@ -186,6 +198,12 @@ func (a *app) leaf(l leaf) *cobra.Command {
 		},
 	}
 	cmd.ValidArgsFunction = cobra.NoFileCompletions
+	if l.args != nil {
+		cmd.Args = cobra.ArbitraryArgs
+	}
+	if l.complete != nil {
+		cmd.ValidArgsFunction = l.complete
+	}
 	cmd.Flags().SortFlags = false // in the order declared: -p, -s, -d, --sport, ...
 	if l.flags != nil {
 		l.flags(cmd.Flags())
@@ -312,6 +330,10 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
 	root.AddCommand(
 		a.statsCmd(),
 		a.ctCmd(),
+		a.ruleCmd(),
+		a.chainCmd(),
+		a.setCmd(),
+		a.rulesCmd(),
 		a.versionCmd(),
 		a.completionCmd(),
 		a.genReadmeCmd(),

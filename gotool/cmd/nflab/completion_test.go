@@ -37,8 +37,12 @@ func TestComplete(t *testing.T) {
 		want      []string
 		directive string
 	}{
-		{[]string{""}, []string{"stats", "ct", "version", "completion", "help"}, noFile},
-		{[]string{"c"}, []string{"ct", "completion"}, noFile},
+		{[]string{""}, []string{"stats", "ct", "rule", "chain", "set", "rules", "version", "completion", "help"}, noFile},
+		{[]string{"c"}, []string{"ct", "chain", "completion"}, noFile},
+		{[]string{"rule", "add", ""}, []string{"raw", "mangle", "filter"}, noFile},
+		{[]string{"rule", "add", "raw", ""}, []string{"prerouting", "output"}, noFile},
+		{[]string{"rule", "insert", "filter", "input", "tcp", "dport", "22", "ac"}, []string{"accept"}, noFile},
+		{[]string{"chain", "list", "m"}, []string{"mangle"}, noFile},
 		{[]string{"ct", ""}, []string{"list", "get", "events", "delete", "flush", "count", "stats", "config", "gc"}, noFile},
 		{[]string{"completion", ""}, []string{"bash", "zsh"}, noFile},
 		{[]string{"help", "ct", "e"}, []string{"events"}, noFile},

@@ -5,6 +5,7 @@ package main
 import (
 	"io"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -511,6 +512,13 @@ func walkCommands() []*cobra.Command {
 // TestExamples runs every line of every command's examples against the
 // fake module: each must parse and succeed.
 func TestExamples(t *testing.T) {
+	// The files the rule engine's examples read.
+	t.Chdir(t.TempDir())
+	for name, text := range map[string]string{"rules.nft": exampleRuleset, "cn.zone": "1.0.1.0/24\n1.0.2.0/23\n"} {
+		if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	n := 0
 	for _, c := range walkCommands() {
 		for line := range strings.Lines(c.Example) {
@@ -523,7 +531,12 @@ func TestExamples(t *testing.T) {
 				t.Errorf("%s: example %q is not a plain nflab command line", c.CommandPath(), line)
 				continue
 			}
-			if got := ctHarness(t).runOrWatch(args[1:]...); got.Code != 0 || got.Stderr != "" {
+			h := rulesHarness(t, exampleRuleset)
+			h.stdin = "192.0.2.7\n"
+			if c.Name() == "apply" {
+				h.stdin = exampleRuleset
+			}
+			if got := h.runOrWatch(args[1:]...); got.Code != 0 || got.Stderr != "" {
 				t.Errorf("%s: example %q = %+v", c.CommandPath(), line, got)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,8 +29,9 @@ import (
 type harness struct {
 	t    *testing.T
 	m    *fakemod.Module
-	rec  *recorder          // of the last run that dialled; nil before
-	opts *nflab.DialOptions // of the last dial
+	rec   *recorder          // of the last run that dialled; nil before
+	opts  *nflab.DialOptions // of the last dial
+	stdin string             // what the runs read for "-f -"
 }
 
 // newHarness installs a fake module holding conns. The module installed
@@ -52,7 +54,7 @@ func ctHarness(t *testing.T) *harness {
 // app returns an app writing to stdout and stderr that dials the module
 // through nflab.Dial.
 func (h *harness) app(stdout, stderr io.Writer) *app {
-	return &app{stdout: &recWriter{w: stdout}, stderr: stderr, hint: testHint, dial: func(opts *nflab.DialOptions) (client, error) {
+	return &app{stdin: strings.NewReader(h.stdin), stdout: &recWriter{w: stdout}, stderr: stderr, hint: testHint, dial: func(opts *nflab.DialOptions) (client, error) {
 		h.opts = opts
 		c, err := dial(opts)
 		if err != nil {
@@ -112,6 +114,10 @@ type recorder struct {
 	config *nftypes.TrackerConfig
 	watch  *nflab.WatchOptions
 	closed bool
+
+	ruleset *nftypes.Ruleset // of ApplyRuleset
+	apply   *nflab.ApplyOptions
+	reset   *uint64 // of ResetRules
 }
 
 func (r *recorder) note(call string, set func()) {
@@ -198,6 +204,51 @@ func (r *recorder) RunGC(ctx context.Context) (int, error) {
 func (r *recorder) WatchConns(ctx context.Context, opts *nflab.WatchOptions, fn func(nftypes.ConnEvent) error) error {
 	r.note("WatchConns", func() { r.watch = opts })
 	return r.c.WatchConns(ctx, opts, fn)
+}
+
+func (r *recorder) Ruleset(ctx context.Context) (nftypes.Ruleset, error) {
+	r.note("Ruleset", nil)
+	return r.c.Ruleset(ctx)
+}
+
+func (r *recorder) Chains(ctx context.Context) ([]nftypes.Chain, error) {
+	r.note("Chains", nil)
+	return r.c.Chains(ctx)
+}
+
+func (r *recorder) Rules(ctx context.Context) ([]nftypes.Rule, error) {
+	r.note("Rules", nil)
+	return r.c.Rules(ctx)
+}
+
+func (r *recorder) Rule(ctx context.Context, h uint64) (nftypes.Rule, error) {
+	r.note("Rule", nil)
+	return r.c.Rule(ctx, h)
+}
+
+func (r *recorder) Sets(ctx context.Context, withElems bool) ([]nftypes.Set, error) {
+	r.note("Sets", nil)
+	return r.c.Sets(ctx, withElems)
+}
+
+func (r *recorder) Set(ctx context.Context, name string, withElems bool) (nftypes.Set, error) {
+	r.note("Set", nil)
+	return r.c.Set(ctx, name, withElems)
+}
+
+func (r *recorder) ResetRules(ctx context.Context, h *uint64) error {
+	r.note("ResetRules", func() { r.reset = h })
+	return r.c.ResetRules(ctx, h)
+}
+
+func (r *recorder) ApplyRuleset(ctx context.Context, rs nftypes.Ruleset, opts *nflab.ApplyOptions) (uint32, error) {
+	r.note("ApplyRuleset", func() { r.ruleset, r.apply = &rs, opts })
+	return r.c.ApplyRuleset(ctx, rs, opts)
+}
+
+func (r *recorder) Begin(ctx context.Context, opts *nflab.BeginOptions) (*nflab.Tx, error) {
+	r.note("Begin", nil)
+	return r.c.Begin(ctx, opts)
 }
 
 // The connections of the conntrack tests.

@@ -64,6 +64,16 @@ type client interface {
 	SetTrackerConfig(context.Context, nftypes.TrackerConfig) error
 	RunGC(context.Context) (int, error)
 	WatchConns(context.Context, *nflab.WatchOptions, func(nftypes.ConnEvent) error) error
+
+	Ruleset(context.Context) (nftypes.Ruleset, error)
+	Chains(context.Context) ([]nftypes.Chain, error)
+	Rules(context.Context) ([]nftypes.Rule, error)
+	Rule(context.Context, uint64) (nftypes.Rule, error)
+	Sets(ctx context.Context, withElems bool) ([]nftypes.Set, error)
+	Set(ctx context.Context, name string, withElems bool) (nftypes.Set, error)
+	ResetRules(context.Context, *uint64) error
+	ApplyRuleset(context.Context, nftypes.Ruleset, *nflab.ApplyOptions) (uint32, error)
+	Begin(context.Context, *nflab.BeginOptions) (*nflab.Tx, error)
 }
 
 func dial(opts *nflab.DialOptions) (client, error) {
@@ -76,6 +86,6 @@ func dial(opts *nflab.DialOptions) (client, error) {
 
 // run runs the command line args and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: &recWriter{w: stdout}, stderr: stderr, dial: dial, hint: moduleHint}
+	a := &app{stdin: os.Stdin, stdout: &recWriter{w: stdout}, stderr: stderr, dial: dial, hint: moduleHint}
 	return a.run(ctx, args)
 }

@@ -1,0 +1,49 @@
+package ruletext
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// FuzzParse checks that Parse never panics and that, on what it accepts,
+// Format then Parse gives the same ruleset and Format is a fixed point.
+func FuzzParse(f *testing.F) {
+	if all, err := os.ReadFile("testdata/all.nft"); err == nil {
+		for line := range strings.SplitSeq(string(all), "\n") {
+			f.Add(line)
+		}
+		f.Add(string(all))
+	}
+	for _, s := range []string{
+		"", "}", "{", "set s addr {\n1.2.3.4,\n}", "rule filter input ! time days sat accept",
+		"rule filter input string \"\\x00\\xff\" drop", "chain filter input policy drop",
+		"rule filter input tcp flags syn/syn,ack tcp dport { 1, 2 } accept comment \"x\"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		rs, err := Parse(strings.NewReader(src), "f.nft")
+		if err != nil {
+			return
+		}
+		var b bytes.Buffer
+		if err := Format(&b, rs); err != nil {
+			t.Fatalf("Format of a parsed ruleset: %v\n%q", err, src)
+		}
+		rs2, err := Parse(bytes.NewReader(b.Bytes()), "f2.nft")
+		if err != nil {
+			t.Fatalf("Parse(Format(Parse(%q))): %v\n%s", src, err, b.String())
+		}
+		if diff := cmp.Diff(rs, rs2, cmpOpts); diff != "" {
+			t.Fatalf("Parse(Format(Parse(%q))) differs:\n%s", src, diff)
+		}
+		var b2 bytes.Buffer
+		if err := Format(&b2, rs2); err != nil || b2.String() != b.String() {
+			t.Fatalf("Format not a fixed point for %q:\n%s\n%s", src, b.String(), b2.String())
+		}
+	})
+}
