@@ -503,6 +503,7 @@ func TestApplyRulesetBulk(t *testing.T) {
 	}
 	// A failing change deep in the batches names its place.
 	rs.Rules[7777].Chain = "missing"
+	rs.Sets = nil // rejected before the commit looks for it
 	_, err = c.ApplyRuleset(bg, rs, nil)
 	var ce *nflab.ChangeError
 	if !errors.As(err, &ce) || ce.Kind != "rules" || ce.Index != 7777 || !errors.Is(err, os.ErrNotExist) {

@@ -126,6 +126,12 @@ func setsFromParts(msgs []genetlink.Message) ([]nftypes.Set, uint32, error) {
 		}
 		gen = p.gen
 		if p.header {
+			switch p.set.Type {
+			case nftypes.SetTypeAddr:
+				p.set.Addrs = make([]nftypes.AddrRange, 0, p.set.Count)
+			case nftypes.SetTypePort:
+				p.set.Ports = make([]nftypes.PortRange, 0, p.set.Count)
+			}
 			sets = append(sets, p.set)
 		}
 		if len(sets) == 0 || sets[len(sets)-1].Name != p.set.Name {
@@ -136,12 +142,8 @@ func setsFromParts(msgs []genetlink.Message) ([]nftypes.Set, uint32, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("set %q: %w", s.Name, err)
 		}
-		if !p.header || s.Addrs == nil {
-			s.Addrs = append(s.Addrs, addrs...)
-		}
-		if !p.header || s.Ports == nil {
-			s.Ports = append(s.Ports, ports...)
-		}
+		s.Addrs = append(s.Addrs, addrs...)
+		s.Ports = append(s.Ports, ports...)
 	}
 	return sets, gen, nil
 }
