@@ -420,15 +420,11 @@ func (tx *Tx) one(ctx context.Context, ch change) (genetlink.Message, error) {
 	return replies[0], nil
 }
 
-func mustRequest(cmd uint8, encode func(*netlink.AttributeEncoder)) (genetlink.Message, error) {
-	return requestAttrs(cmd, encode)
-}
-
 func chainName(t nftypes.Table, name string) string { return t.String() + "/" + name }
 
 // chainChange builds CHAIN_NEW, CHAIN_DEL or CHAIN_POLICY for c.
 func chainChange(cmd uint8, op string, c nftypes.Chain, index int) (change, error) {
-	msg, err := mustRequest(cmd, func(ae *netlink.AttributeEncoder) {
+	msg, err := requestAttrs(cmd, func(ae *netlink.AttributeEncoder) {
 		encodeChain(ae, c, cmd == nlproto.CMD_CHAIN_POLICY)
 	})
 	return change{msg: msg, op: op, kind: "chains", index: index, name: chainName(c.Table, c.Name)}, err
@@ -466,7 +462,7 @@ func (tx *Tx) SetPolicy(ctx context.Context, t nftypes.Table, name string, p nft
 
 // ruleChange builds RULE_NEW for r at pos.
 func ruleChange(r nftypes.Rule, pos rulePos, index int) (change, error) {
-	msg, err := mustRequest(nlproto.CMD_RULE_NEW, func(ae *netlink.AttributeEncoder) { encodeRule(ae, r, 0, &pos) })
+	msg, err := requestAttrs(nlproto.CMD_RULE_NEW, func(ae *netlink.AttributeEncoder) { encodeRule(ae, r, 0, &pos) })
 	return change{msg: msg, op: "add rule", kind: "rules", index: index, name: chainName(r.Table, r.Chain), reply: true}, err
 }
 
@@ -492,7 +488,7 @@ func (tx *Tx) AddRule(ctx context.Context, r nftypes.Rule, insert bool, pos uint
 // DeleteRule deletes the rule with handle h.
 func (tx *Tx) DeleteRule(ctx context.Context, h uint64) error {
 	const op = "delete rule"
-	msg, err := mustRequest(nlproto.CMD_RULE_DEL, func(ae *netlink.AttributeEncoder) { encodeHandle(ae, h) })
+	msg, err := requestAttrs(nlproto.CMD_RULE_DEL, func(ae *netlink.AttributeEncoder) { encodeHandle(ae, h) })
 	if err != nil {
 		return wrapErr(op, err)
 	}
@@ -505,7 +501,7 @@ func (tx *Tx) DeleteRule(ctx context.Context, h uint64) error {
 // new counters.
 func (tx *Tx) ReplaceRule(ctx context.Context, h uint64, r nftypes.Rule) error {
 	const op = "replace rule"
-	msg, err := mustRequest(nlproto.CMD_RULE_REPLACE, func(ae *netlink.AttributeEncoder) { encodeRule(ae, r, h, nil) })
+	msg, err := requestAttrs(nlproto.CMD_RULE_REPLACE, func(ae *netlink.AttributeEncoder) { encodeRule(ae, r, h, nil) })
 	if err != nil {
 		return wrapErr(op, err)
 	}
@@ -523,14 +519,14 @@ func setChanges(s nftypes.Set, create bool, index int) ([]change, error) {
 		if len(chunks) > 0 {
 			first, chunks = chunks[0], chunks[1:]
 		}
-		msg, err := mustRequest(nlproto.CMD_SET_NEW, func(ae *netlink.AttributeEncoder) { encodeSet(ae, s.Name, s.Type, true, first) })
+		msg, err := requestAttrs(nlproto.CMD_SET_NEW, func(ae *netlink.AttributeEncoder) { encodeSet(ae, s.Name, s.Type, true, first) })
 		if err != nil {
 			return nil, err
 		}
 		changes = append(changes, change{msg: msg, op: "add set", kind: "sets", index: index, name: s.Name})
 	}
 	for _, chunk := range chunks {
-		msg, err := mustRequest(nlproto.CMD_SET_ADD_ELEMS, func(ae *netlink.AttributeEncoder) { encodeSet(ae, s.Name, 0, false, chunk) })
+		msg, err := requestAttrs(nlproto.CMD_SET_ADD_ELEMS, func(ae *netlink.AttributeEncoder) { encodeSet(ae, s.Name, 0, false, chunk) })
 		if err != nil {
 			return nil, err
 		}
@@ -574,7 +570,7 @@ func (tx *Tx) FlushSet(ctx context.Context, name string) error {
 }
 
 func (tx *Tx) setCmd(ctx context.Context, cmd uint8, op, name string) error {
-	msg, err := mustRequest(cmd, func(ae *netlink.AttributeEncoder) { encodeSet(ae, name, 0, false, nil) })
+	msg, err := requestAttrs(cmd, func(ae *netlink.AttributeEncoder) { encodeSet(ae, name, 0, false, nil) })
 	if err != nil {
 		return wrapErr(op, err)
 	}

@@ -5,12 +5,14 @@ package nlclient
 import (
 	"encoding/binary"
 	"errors"
+	"io"
 	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/netlink/nltest"
@@ -300,5 +302,86 @@ func TestApplyChangeError(t *testing.T) {
 	}
 	if err := tx.Abort(ctx); err != nil {
 		t.Errorf("Abort on the same socket: %v", err)
+	}
+}
+
+func TestRulesRequests(t *testing.T) {
+	h := uint64(12)
+	genReply := func(cmd uint8) func(genetlink.Message) ([]genetlink.Message, error) {
+		return func(genetlink.Message) ([]genetlink.Message, error) {
+			return reply(cmd, golden(t, "0800 0f00 07000000")), nil // NFLAB_A_RULES_GEN 7
+		}
+	}
+	ack := func(genetlink.Message) ([]genetlink.Message, error) { return nil, io.EOF }
+	for _, tt := range []struct {
+		name    string
+		call    func(c *Client) error
+		respond func(genetlink.Message) ([]genetlink.Message, error)
+		want    string
+	}{
+		{"begin replace at generation", func(c *Client) error {
+			gen := uint32(7)
+			tx, err := c.Begin(ctx, true, &gen)
+			if err == nil && tx.Gen() != 7 {
+				err = errors.New("wrong generation")
+			}
+			return err
+		}, genReply(nlproto.CMD_RULES_BEGIN), `
+24000000 1c00 0100 00000000 00000000  # len 36, NLM_F_REQUEST
+0f 01 0000                            # NFLAB_CMD_RULES_BEGIN
+0800 0e00 01000000                    # NFLAB_A_RULES_FLAGS REPLACE
+0800 0f00 07000000                    # NFLAB_A_RULES_GEN 7
+`},
+		{"reset one rule", func(c *Client) error { return c.ResetRules(ctx, &h) }, ack, `
+24000000 1c00 0500 00000000 00000000  # NLM_F_REQUEST|NLM_F_ACK
+1a 01 0000                            # NFLAB_CMD_RULE_RESET
+1000 1180                             # NFLAB_A_RULE
+  0c00 0200 0c00000000000000          # HANDLE 12
+`},
+		{"reset every rule", func(c *Client) error { return c.ResetRules(ctx, nil) }, ack, `
+14000000 1c00 0500 00000000 00000000
+1a 01 0000
+`},
+		{"terse set dump", func(c *Client) error { _, _, err := c.Sets(ctx, "bad", false); return err },
+			func(genetlink.Message) ([]genetlink.Message, error) {
+				return reply(nlproto.CMD_SET_GET, golden(t, "1c00 1280 0800 0100 62616400 0500 0200 01000000 0800 0400 00000000")), nil
+			}, `
+28000000 1c00 0103 00000000 00000000  # len 40, NLM_F_REQUEST|NLM_F_DUMP
+1f 01 0000                            # NFLAB_CMD_SET_GET
+0c00 1280                             # NFLAB_A_SET
+  0800 0100 62616400                  # NAME "bad"
+0800 0e00 04000000                    # NFLAB_A_RULES_FLAGS TERSE
+`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			checkRequest(t, tt.call, tt.respond, tt.want)
+		})
+	}
+}
+
+func TestSetDumpParts(t *testing.T) {
+	part := func(s string) genetlink.Message {
+		return genetlink.Message{Header: genetlink.Header{Command: nlproto.CMD_SET_GET}, Data: golden(t, s)}
+	}
+	sets, gen, err := setsFromParts([]genetlink.Message{
+		part(`2400 1280  0600 0100 7000 0000  0500 0200 02 000000  0800 0400 02000000  0800 0500 01000000
+		      0800 0f00 03000000`), // "p": port set, 2 ranges, 1 rule
+		part(`1800 1280  0600 0100 7000 0000  0c00 0300 0016 0016 0050 0051
+		      0800 0f00 03000000`), // its elements: 22, 80-81
+		part(`1c00 1280  0600 0100 6100 0000  0500 0200 01 000000  0800 0400 00000000
+		      0800 0f00 03000000`), // "a": empty address set
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []nftypes.Set{
+		{Name: "p", Type: nftypes.SetTypePort, Count: 2, Refs: 1, Ports: []nftypes.PortRange{{First: 22, Last: 22}, {First: 80, Last: 81}}},
+		{Name: "a", Type: nftypes.SetTypeAddr},
+	}
+	if diff := cmp.Diff(want, sets, cmpopts.EquateEmpty()); diff != "" || gen != 3 {
+		t.Errorf("sets at generation %d (-want +got):\n%s", gen, diff)
+	}
+	if _, _, err := setsFromParts([]genetlink.Message{part(`1400 1280  0600 0100 7000 0000  0800 0300 00160016`)}); err == nil {
+		t.Errorf("elements before their set's header: no error")
 	}
 }
