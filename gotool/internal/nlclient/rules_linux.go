@@ -209,6 +209,9 @@ func (c *Client) Begin(ctx context.Context, replace bool, gen *uint32) (*Tx, err
 		// request, which for a set's elements would not fit the receive
 		// buffer. Sockets that cannot (fakes) are no worse off.
 		_ = conn.SetOption(netlink.CapAcknowledge, true)
+		// Room for a batch's answers beyond maxInFlight's margin;
+		// best effort (it needs CAP_NET_ADMIN, as transactions do).
+		_ = setReadBuffer(conn, txReadBuffer)
 		var err error
 		msgs, err = conn.Execute(req, c.family.ID, netlink.Request)
 		return err
@@ -299,6 +302,7 @@ type change struct {
 const (
 	maxInFlight   = 64
 	maxBatchBytes = 64 << 10
+	txReadBuffer  = 1 << 20
 )
 
 // send sends changes in batches and returns the reply to each (zero for
