@@ -487,8 +487,9 @@ func TestApplyRulesetBulk(t *testing.T) {
 	if n := m.Requests(nlproto.CMD_RULE_NEW); n != nRules {
 		t.Errorf("%d RULE_NEW, want %d", n, nRules)
 	}
-	if n := m.Requests(nlproto.CMD_SET_ADD_ELEMS); n != nPrefixes/8000-1 {
-		t.Errorf("%d SET_ADD_ELEMS, want %d (8000 prefixes each, the first in SET_NEW)", n, nPrefixes/8000-1)
+	// 3000 prefixes a message, the first 3000 in SET_NEW.
+	if want := (nPrefixes+2999)/3000 - 1; m.Requests(nlproto.CMD_SET_ADD_ELEMS) != want {
+		t.Errorf("%d SET_ADD_ELEMS, want %d (3000 prefixes each, the first in SET_NEW)", m.Requests(nlproto.CMD_SET_ADD_ELEMS), want)
 	}
 	s, err := c.Set(bg, "big", false)
 	if err != nil || s.Count != nPrefixes || s.Refs != nRules {

@@ -205,10 +205,11 @@ func (c *Client) Begin(ctx context.Context, replace bool, gen *uint32) (*Tx, err
 	}
 	var msgs []genetlink.Message
 	err = c.run(ctx, op, func(conn *genetlink.Conn) error {
-		// Errors then carry the extended ACK without a copy of the
-		// request, which for a set's elements would not fit the receive
-		// buffer. Sockets that cannot (fakes) are no worse off.
-		_ = conn.SetOption(netlink.CapAcknowledge, true)
+		// Errors carry a copy of the request before the extended ACK
+		// (not capped: mdlayher/netlink v1.11 finds a capped ACK's TLVs
+		// at the uncapped offset and loses the kernel's message), so
+		// maxElemsPerMsg keeps every request small enough for the
+		// receive buffer with its copy.
 		// Room for a batch's answers beyond maxInFlight's margin;
 		// best effort (it needs CAP_NET_ADMIN, as transactions do).
 		_ = setReadBuffer(conn, txReadBuffer)
@@ -301,7 +302,7 @@ type change struct {
 // fit; maxBatchBytes keeps a sendmsg under the default send buffer.
 const (
 	maxInFlight   = 64
-	maxBatchBytes = 64 << 10
+	maxBatchBytes = 32 << 10
 	txReadBuffer  = 1 << 20
 )
 
