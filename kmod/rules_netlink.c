@@ -1174,6 +1174,8 @@ int nflab_set_nl_dump_start(struct netlink_callback *cb)
 {
 	struct nlattr **attrs = nflab_dump_attrs(cb);
 	struct nlattr *tb[NFLAB_SET_A_MAX + 1];
+	struct nflab_src_set *found;
+	struct nflab_net *nn;
 	int ret;
 
 	/* args[2]: TERSE; args[3]: a name to dump only, copied. */
@@ -1190,6 +1192,14 @@ int nflab_set_nl_dump_start(struct netlink_callback *cb)
 		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[NFLAB_A_SET],
 				    "a set dump takes a name only");
 		return -EINVAL;
+	}
+	nn = nflab_pernet(sock_net(cb->skb->sk));
+	mutex_lock(&nn->rules_lock);
+	found = nflab_src_set_find(&nn->rules_src, nla_data(tb[NFLAB_SET_A_NAME]));
+	mutex_unlock(&nn->rules_lock);
+	if (!found) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, tb[NFLAB_SET_A_NAME], "no set has this name");
+		return -ENOENT;
 	}
 	cb->args[3] = (unsigned long)kstrdup(nla_data(tb[NFLAB_SET_A_NAME]),
 					     GFP_KERNEL);
