@@ -57,6 +57,10 @@ type benchProfile struct {
 	lastRounds []int
 	fullLimit  int // table limit of the full-table test
 	floodPkts  int // packets of the flood and of the established flow each
+	// The rule engine: the prefixes of RSET's set; the rules and the
+	// set's prefixes whose apply time and memory C measures, in the last
+	// applyLast rounds (0: every round).
+	setSize, applyRules, applyPrefixes, applyLast int
 }
 
 var benchProfiles = map[string]benchProfile{
@@ -64,12 +68,14 @@ var benchProfiles = map[string]benchProfile{
 		name: "full", rounds: 7, pkts: 50000, newPkt: 30000,
 		sizes: []int{1000, 100000, 1000000}, lastRounds: []int{0, 0, 2},
 		fullLimit: 16384, floodPkts: 30000,
+		setSize: 100000, applyRules: 10000, applyPrefixes: 1000000,
 	},
 	// make bench-smoke: every configuration moves traffic, nothing more.
 	"smoke": {
 		name: "smoke", rounds: 2, pkts: 3000, newPkt: 3000,
 		sizes: []int{1000}, lastRounds: []int{0},
 		fullLimit: 1024, floodPkts: 2000,
+		setSize: 10000, applyRules: 1000, applyPrefixes: 100000, applyLast: 1,
 	},
 }
 
@@ -90,6 +96,12 @@ type benchConfig struct {
 	assured func(b *testing.B) bool
 	// cache is the slab cache of the tracker's entries.
 	cache string
+	// ppsOnly: the packets/s of 1 established flow only (the rule
+	// engine's cases), no 1,000 flows, pre-fill, flood or new flows.
+	ppsOnly bool
+	// apply: measure the rule engine's apply time and memory with these
+	// files at the end (C); nil: not.
+	apply *ruleFiles
 }
 
 // BenchmarkCompare runs the configurations in interleaved rounds (A B C A
@@ -120,7 +132,7 @@ func BenchmarkCompare(b *testing.B) {
 		benchRun(b, "modprobe", m)
 	}
 	topo := newBenchTopo(b)
-	configs := benchConfigs(b)
+	configs := benchConfigs(b, prof, writeRuleFiles(b, prof))
 	meta := bench.Record{Kind: bench.KindMeta, Profile: prof.name, Rounds: prof.rounds}
 	for _, c := range configs {
 		meta.Configs = append(meta.Configs, c.Config)
@@ -139,8 +151,9 @@ func BenchmarkCompare(b *testing.B) {
 	b.ReportMetric(float64(prof.rounds), "rounds")
 }
 
-// benchConfigs returns A, B, C and, under make bench BASELINE=<rev>, C'.
-func benchConfigs(b *testing.B) []benchConfig {
+// benchConfigs returns A, B, C, the rule engine's R1, R1000 and RSET and,
+// under make bench BASELINE=<rev>, C'.
+func benchConfigs(b *testing.B, prof benchProfile, rf ruleFiles) []benchConfig {
 	br := netns("br")
 	// The kernel's table: hash and limit are global, the UDP timeouts the
 	// router namespace's.
@@ -225,14 +238,41 @@ func benchConfigs(b *testing.B) []benchConfig {
 		}
 	}
 	none := func(*testing.B) {}
+	c := nflabConfig(bench.Nflab, "C nflab", os.Getenv("NFLAB_KO"))
+	c.apply = &rf
+	// The rule engine's cases: C with rules on the router's
+	// filter/forward chain that match nothing the benchmark sends.
+	rulesConfig := func(name, label, short string, load func(b *testing.B)) benchConfig {
+		r := nflabConfig(name, label, os.Getenv("NFLAB_KO"))
+		r.Short = short
+		r.Only = []string{bench.PPS1Flow, bench.Softirq1Flow}
+		r.ppsOnly = true
+		setup := r.setup
+		r.setup = func(b *testing.B) {
+			setup(b)
+			load(b)
+		}
+		return r
+	}
+	setShort := bench.SI(float64(prof.setSize)) + "-prefix set rule"
 	configs := []benchConfig{
 		{Config: bench.Config{Name: bench.Bare, Label: "A bare forwarding"}, setup: none, teardown: none,
 			count: func(*testing.B) int64 { return 0 }, limit: func(*testing.B, int) {}, flush: none},
 		kernel,
-		nflabConfig(bench.Nflab, "C nflab", os.Getenv("NFLAB_KO")),
+		c,
+		rulesConfig(bench.Rule1, "R1 nflab, 1 rule", "1 rule", func(b *testing.B) {
+			rulesApply(b, rf.rule1, 1)
+		}),
+		rulesConfig(bench.Rules1k, "R1000 nflab, 1,000 rules", "1,000 rules", func(b *testing.B) {
+			rulesApply(b, rf.rules1k, 1000)
+		}),
+		rulesConfig(bench.RuleSet, "RSET nflab, 1 rule, "+bench.SI(float64(prof.setSize))+"-prefix set", setShort, func(b *testing.B) {
+			rulesApply(b, rf.ruleSet, 1)
+			setLoad(b, "blocked", rf.set, prof.setSize)
+		}),
 	}
-	// NAT (D: nftables masquerade, E: nflab masquerade) and the rule
-	// engine's cases join here when they exist.
+	// NAT (D: nftables masquerade, E: nflab masquerade) joins here when
+	// it exists.
 	if ko := os.Getenv("NFLAB_BASELINE_KO"); ko != "" {
 		configs = append(configs, nflabConfig(bench.Baseline, "C' nflab BASELINE", ko))
 	}
@@ -268,6 +308,11 @@ func (tp *benchTopo) runConfig(b *testing.B, prof benchProfile, round int, c ben
 	// (translated code, caches, deferred frees).
 	tp.send(b, pgFlow{sport: estPort, count: prof.pkts / 10})
 	traffic(bench.PPS1Flow, bench.Softirq1Flow, tp.send(b, est))
+	if c.ppsOnly {
+		c.teardown(b)
+		time.Sleep(flushWait)
+		return
+	}
 	tp.establish(b, flowsPort, 1000)
 	traffic(bench.PPS1kFlows, bench.Softirq1kFlows, tp.send(b, pgFlow{sport: flowsPort, nports: 1000, count: prof.pkts}))
 
@@ -336,6 +381,9 @@ func (tp *benchTopo) runConfig(b *testing.B, prof benchProfile, round int, c ben
 	// New flows: every packet has a random source address and port.
 	traffic(bench.NewFlows, bench.SoftirqNewFlows, tp.send(b, pgFlow{random: true, count: prof.newPkt}))
 
+	if c.apply != nil && (prof.applyLast == 0 || round > prof.rounds-prof.applyLast) {
+		applyTest(b, prof, *c.apply, c.Name, round, progress)
+	}
 	c.teardown(b)
 	if c.tracker {
 		// Freed entries leave with an RCU grace period: not in the next
@@ -692,4 +740,157 @@ func benchInt(b *testing.B, s string) int64 {
 		b.Fatal(err)
 	}
 	return n
+}
+
+// ruleFiles are the rule engine's inputs, written once per run: rulesets
+// for nflab rules apply, prefix lists for nflab set load.
+type ruleFiles struct {
+	rule1, rules1k, ruleSet, set string
+	applyRules, applyPrefixes    string
+}
+
+// writeRuleFiles writes the rule engine's inputs. No rule and no prefix
+// holds the benchmark's addresses (10.9.0.0/16): every packet goes through
+// every rule, matches none and is accepted by the chain's policy.
+func writeRuleFiles(b *testing.B, prof benchProfile) ruleFiles {
+	dir := b.TempDir()
+	write := func(name string, gen func(w *strings.Builder)) string {
+		var w strings.Builder
+		gen(&w)
+		f := dir + "/" + name
+		if err := os.WriteFile(f, []byte(w.String()), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		return f
+	}
+	// prefixRules: n rules, one /24 each from 172.16.0.0 on.
+	prefixRules := func(n int) func(w *strings.Builder) {
+		return func(w *strings.Builder) {
+			for i := range n {
+				fmt.Fprintf(w, "rule filter forward ip saddr %s/24 drop\n", ipv4(0xac100000+uint32(i)<<8))
+			}
+		}
+	}
+	// prefixList: n prefixes of length bits, every other one from base
+	// on, so that none merges with the next into one range.
+	prefixList := func(n int, base uint32, bits int) func(w *strings.Builder) {
+		return func(w *strings.Builder) {
+			step := uint32(2) << (32 - bits)
+			for i := range n {
+				fmt.Fprintf(w, "%s/%d\n", ipv4(base+uint32(i)*step), bits)
+			}
+		}
+	}
+	return ruleFiles{
+		rule1:   write("rule1.nft", func(w *strings.Builder) { w.WriteString("rule filter forward ip saddr 192.0.2.0/24 drop\n") }),
+		rules1k: write("rules1k.nft", prefixRules(1000)),
+		ruleSet: write("ruleset.nft", func(w *strings.Builder) {
+			w.WriteString("set blocked addr\nrule filter forward ip saddr @blocked drop\n")
+		}),
+		// /24s from 20.0.0.0: a registry's list.
+		set:        write("blocked.list", prefixList(prof.setSize, 0x14000000, 24)),
+		applyRules: write("apply.nft", prefixRules(prof.applyRules)),
+		// /32s from 32.0.0.0.
+		applyPrefixes: write("apply.list", prefixList(prof.applyPrefixes, 0x20000000, 32)),
+	}
+}
+
+func ipv4(a uint32) string {
+	return fmt.Sprintf("%d.%d.%d.%d", a>>24, a>>16&0xff, a>>8&0xff, a&0xff)
+}
+
+// rulesApply applies ruleset file in the router and checks that it holds
+// want rules: a ruleset that went missing would make a case measure
+// nothing.
+func rulesApply(b *testing.B, file string, want int) {
+	b.Helper()
+	benchRun(b, "ip", "netns", "exec", "br", "nflab", "rules", "apply", "-f", file)
+	var l struct{ Rules []json.RawMessage }
+	out := benchRun(b, "ip", "netns", "exec", "br", "nflab", "rule", "list", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		b.Fatalf("nflab rule list: %v: %.200q", err, out)
+	}
+	if len(l.Rules) != want {
+		b.Fatalf("nflab rules apply -f %s: the router holds %d rules, want %d", file, len(l.Rules), want)
+	}
+}
+
+// setLoad loads the prefix list file into address set name in the router
+// (creating it) and checks that it holds want ranges (the lists' prefixes
+// do not merge).
+func setLoad(b *testing.B, name, file string, want int) {
+	b.Helper()
+	benchRun(b, "ip", "netns", "exec", "br", "nflab", "set", "load", name, "-f", file, "--type", "addr")
+	var l struct{ Sets []struct{ Count int } }
+	out := benchRun(b, "ip", "netns", "exec", "br", "nflab", "set", "list", name, "-o", "json")
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		b.Fatalf("nflab set list: %v: %.200q", err, out)
+	}
+	if len(l.Sets) != 1 || l.Sets[0].Count != want {
+		b.Fatalf("nflab set load %s -f %s: the router's set is %+v, want %d ranges", name, file, l.Sets, want)
+	}
+}
+
+// applyTest measures, in the router of a loaded nflab, the wall time of
+// nflab rules apply of prof.applyRules rules and of nflab set load of
+// prof.applyPrefixes prefixes, and the memory each holds afterwards
+// (benchUsedMem). It leaves the ruleset empty.
+func applyTest(b *testing.B, prof benchProfile, rf ruleFiles, config string, round int, progress func(string, ...any)) {
+	b.Helper()
+	emit := func(metric string, x int, v float64) {
+		rec := bench.Record{Kind: bench.KindSample, Round: round, Config: config, Metric: metric, X: x, Value: v}
+		fmt.Println(rec.Line())
+	}
+	flush := func() {
+		benchRun(b, "ip", "netns", "exec", "br", "nflab", "rules", "flush")
+		time.Sleep(flushWait)
+	}
+	measure := func(timeMetric, memMetric string, n int, what string, run func()) {
+		flush()
+		m0 := benchUsedMem(b)
+		t0 := time.Now()
+		run()
+		d := time.Since(t0)
+		time.Sleep(flushWait)
+		grown := benchUsedMem(b) - m0
+		emit(timeMetric, n, d.Seconds())
+		emit(memMetric, n, float64(grown))
+		progress("%s: %.2fs, %s bytes held", what, d.Seconds(), bench.SI(float64(grown)))
+	}
+	measure(bench.ApplyRules, bench.ApplyRulesMem, prof.applyRules,
+		fmt.Sprintf("nflab rules apply of %s rules", bench.SI(float64(prof.applyRules))), func() {
+			benchRun(b, "ip", "netns", "exec", "br", "nflab", "rules", "apply", "-f", rf.applyRules)
+		})
+	var l struct{ Rules []json.RawMessage }
+	if err := json.Unmarshal([]byte(benchRun(b, "ip", "netns", "exec", "br", "nflab", "rule", "list", "-o", "json")), &l); err != nil || len(l.Rules) != prof.applyRules {
+		b.Fatalf("after nflab rules apply: %d rules (%v), want %d", len(l.Rules), err, prof.applyRules)
+	}
+	measure(bench.LoadSet, bench.LoadSetMem, prof.applyPrefixes,
+		fmt.Sprintf("nflab set load of %s prefixes", bench.SI(float64(prof.applyPrefixes))), func() {
+			benchRun(b, "ip", "netns", "exec", "br", "nflab", "set", "load", "big", "-f", rf.applyPrefixes, "--type", "addr")
+		})
+	var sl struct{ Sets []struct{ Count int } }
+	if err := json.Unmarshal([]byte(benchRun(b, "ip", "netns", "exec", "br", "nflab", "set", "list", "big", "-o", "json")), &sl); err != nil || len(sl.Sets) != 1 || sl.Sets[0].Count != prof.applyPrefixes {
+		b.Fatalf("after nflab set load: %+v (%v), want %d ranges", sl.Sets, err, prof.applyPrefixes)
+	}
+	flush()
+}
+
+// benchUsedMem returns MemTotal − MemFree − Buffers − Cached of
+// /proc/meminfo, in bytes: memory in use other than the page cache, the
+// kernel's whatever allocator it came from (slab, vmalloc, pages, per-CPU).
+func benchUsedMem(b *testing.B) int64 {
+	b.Helper()
+	v := map[string]int64{}
+	for _, l := range strings.Split(benchReadFile(b, "/proc/meminfo"), "\n") {
+		if f := strings.Fields(l); len(f) == 3 {
+			v[strings.TrimSuffix(f[0], ":")] = benchInt(b, f[1]) * 1024
+		}
+	}
+	for _, k := range []string{"MemTotal", "MemFree", "Buffers", "Cached"} {
+		if _, ok := v[k]; !ok {
+			b.Fatalf("/proc/meminfo has no %s line", k)
+		}
+	}
+	return v["MemTotal"] - v["MemFree"] - v["Buffers"] - v["Cached"]
 }

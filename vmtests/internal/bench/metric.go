@@ -18,6 +18,17 @@ type Metric struct {
 	// Scaling metrics have one row per table size (Record.X) and a curve
 	// for a plot.
 	Scaling bool
+	// XName is what Record.X counts, for row titles: "entries" when
+	// empty.
+	XName string
+}
+
+// xName is what the metric's Record.X counts.
+func (m Metric) xName() string {
+	if m.XName == "" {
+		return "entries"
+	}
+	return m.XName
 }
 
 // Metric names.
@@ -34,7 +45,16 @@ const (
 	PrefillCost     = "prefill_cost" // derived on the host from PrefillPPS
 	FloodEstPPS     = "flood_est_pps"
 	FloodPPS        = "flood_pps"
+	// The rule engine's apply costs, measured in configuration C (nflab)
+	// only; X is the number of rules or prefixes.
+	ApplyRules    = "apply_rules"
+	ApplyRulesMem = "apply_rules_mem"
+	LoadSet       = "load_set"
+	LoadSetMem    = "load_set_mem"
 )
+
+// memHow says how the apply metrics measure memory.
+const memHow = "growth of MemTotal − MemFree − Buffers − Cached in /proc/meminfo from before the command to 1 s after it exited: slab, vmalloc, large kmallocs and per-CPU counters alike"
 
 // Metrics in report order: the order of priority.
 var Metrics = []Metric{
@@ -50,6 +70,10 @@ var Metrics = []Metric{
 	{Name: PrefillCost, Title: "cost per packet against the smallest pre-fill (its pps / this pps)", Short: "cost vs smallest pre-fill", Unit: "×", TrackersOnly: true, Scaling: true},
 	{Name: FloodEstPPS, Title: "packets/s of 1 established flow, table full under a random-port flood", Short: "pps (1 flow, table full, flood)", Unit: "pkt/s", Higher: true, Traffic: true},
 	{Name: FloodPPS, Title: "packets/s of the random-port flood, table full", Short: "flood pps (table full)", Unit: "pkt/s", Higher: true, Traffic: true},
+	{Name: ApplyRules, Title: "nflab only, absolute (TCG): wall time of nflab rules apply -f, a ruleset of prefix rules", Short: "time to apply rules (nflab, absolute)", Unit: "s", XName: "rules"},
+	{Name: ApplyRulesMem, Title: "nflab only, absolute: kernel memory the applied ruleset holds (" + memHow + ")", Short: "memory of the applied rules (nflab, absolute)", Unit: "B", XName: "rules"},
+	{Name: LoadSet, Title: "nflab only, absolute (TCG): wall time of nflab set load -f, distinct /32 prefixes", Short: "time to load a set (nflab, absolute)", Unit: "s", XName: "prefixes"},
+	{Name: LoadSetMem, Title: "nflab only, absolute: kernel memory the loaded set holds (" + memHow + ")", Short: "memory of the loaded set (nflab, absolute)", Unit: "B", XName: "prefixes"},
 }
 
 // MetricByName returns the metric called name.
@@ -69,4 +93,15 @@ var ratioPairs = [][2]string{
 	{Nflab, Bare},
 	{Kernel, Bare},
 	{Nflab, Baseline},
+	// The rule engine: rules against none, and the set rule against the
+	// single rule (the goal: about 1.0×).
+	{Rule1, Nflab},
+	{Rules1k, Nflab},
+	{RuleSet, Nflab},
+	{RuleSet, Rule1},
+}
+
+// ruleRatio reports whether r is one of the rule engine's ratios.
+func ruleRatio(r Ratio) bool {
+	return r.Num == Rule1 || r.Num == Rules1k || r.Num == RuleSet
 }

@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -45,17 +46,33 @@ const (
 
 // Config is one configuration of the router, as the guest ran it.
 type Config struct {
-	Name  string `json:"name"`  // "bare", "kernel", "nflab", "baseline"
+	Name  string `json:"name"`  // "bare", "kernel", "nflab", "baseline", "rule1", ...
 	Label string `json:"label"` // for tables and plots
+	// Short names the configuration in the one-line summaries of the
+	// rule engine's ratios ("1 rule"); Label when empty.
+	Short string `json:"short,omitempty"`
+	// Only lists the metrics the configuration measures; empty: all of
+	// them. CheckTraffic asks for no others.
+	Only []string `json:"only,omitempty"`
 }
 
-// The configurations of today; NAT (kernel and nflab masquerade) and the
-// rule engine's cases join this list when they exist.
+// Measures reports whether c measures metric.
+func (c Config) Measures(metric string) bool {
+	return len(c.Only) == 0 || slices.Contains(c.Only, metric)
+}
+
+// The configurations of today; NAT (kernel and nflab masquerade) joins this
+// list when it exists.
 const (
 	Bare     = "bare"     // A: forwarding only
 	Kernel   = "kernel"   // B: nf_conntrack and an nftables ct state rule
-	Nflab    = "nflab"    // C: nflab loaded
+	Nflab    = "nflab"    // C: nflab loaded, no rules
 	Baseline = "baseline" // C': nflab at make bench BASELINE=<rev>
+	// The rule engine's cases: nflab with rules on the router's
+	// filter/forward chain that match nothing the benchmark sends.
+	Rule1   = "rule1"   // R1: one prefix rule
+	Rules1k = "rules1k" // R1000: 1,000 prefix rules, a linear chain
+	RuleSet = "ruleset" // RSET: one rule, ip saddr @set of 100,000 prefixes
 )
 
 // Line returns r as a console line, Marker included, without a newline.

@@ -199,7 +199,7 @@ func CheckTraffic(rep *Report) error {
 			continue
 		}
 		for _, c := range rep.Configs {
-			if m.TrackersOnly && c.Name == Bare {
+			if m.TrackersOnly && c.Name == Bare || !c.Measures(m.Name) {
 				continue
 			}
 			s, ok := r.By[c.Name]
@@ -231,6 +231,42 @@ func rowName(r Row) string {
 	return r.Metric
 }
 
+// xSuffix is ": 1k entries" for a row at a size, "" for others.
+func (r Row) xSuffix() string {
+	if r.X == 0 {
+		return ""
+	}
+	m, _ := MetricByName(r.Metric)
+	return fmt.Sprintf(": %s %s", SI(float64(r.X)), m.xName())
+}
+
+// config returns the configuration called name.
+func (rep *Report) config(name string) (Config, bool) {
+	for _, c := range rep.Configs {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Config{}, false
+}
+
+// shortName is how the rule engine's summaries call configuration name:
+// C is "no rules".
+func (rep *Report) shortName(name string) string {
+	if name == Nflab {
+		return "no rules"
+	}
+	c, ok := rep.config(name)
+	switch {
+	case !ok:
+		return name
+	case c.Short != "":
+		return c.Short
+	default:
+		return c.Label
+	}
+}
+
 // WriteJSON writes the report as indented JSON (the -o json form).
 func (rep *Report) WriteJSON(w io.Writer) error {
 	e := json.NewEncoder(w)
@@ -245,6 +281,21 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "# nflab benchmark (%s profile, %d rounds%s)\n\n", rep.Profile, rep.Rounds, map[bool]string{true: ", " + rep.Kernel}[rep.Kernel != ""])
 	fmt.Fprintln(&b, "Each cell: median [min–max] over the rounds; ratios are taken round by round, then summarized.")
 	fmt.Fprintln(&b, "For packets/s higher is better; for ns and bytes lower is better.")
+	var rules []string
+	for _, name := range rep.ratioNames() {
+		if r, _ := rep.anyRatio(name); ruleRatio(r) {
+			rules = append(rules, fmt.Sprintf("%s = %s / %s", name, rep.shortName(r.Num), rep.shortName(r.Den)))
+		}
+	}
+	if len(rules) > 0 {
+		fmt.Fprintf(&b, "The rule engine's configurations measure the packets/s of 1 flow only; their ratios: %s (goal: the set rule costs about what the single rule costs, ≈ 1.0×).\n", strings.Join(rules, ", "))
+	}
+	for _, row := range rep.Rows {
+		if m, _ := MetricByName(row.Metric); m.XName != "" {
+			fmt.Fprintln(&b, "Rows titled \"nflab only, absolute\" are figures of configuration C under TCG, not ratios: compare them only with runs on the same machine.")
+			break
+		}
+	}
 	fmt.Fprintln(&b)
 	ratios := rep.ratioNames()
 	b.WriteString("| metric | unit |")
@@ -256,10 +307,7 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	}
 	b.WriteString("\n|---|---|" + strings.Repeat("---:|", len(rep.Configs)+len(ratios)) + "\n")
 	for _, row := range rep.Rows {
-		title := row.Title
-		if row.X != 0 {
-			title += fmt.Sprintf(": %s entries", SI(float64(row.X)))
-		}
+		title := row.Title + row.xSuffix()
 		fmt.Fprintf(&b, "| %s | %s |", title, row.Unit)
 		for _, c := range rep.Configs {
 			s, ok := row.By[c.Name]
@@ -301,6 +349,16 @@ func (rep *Report) ratioNames() []string {
 	return names
 }
 
+// anyRatio returns the first row's ratio called name.
+func (rep *Report) anyRatio(name string) (Ratio, bool) {
+	for _, row := range rep.Rows {
+		if r, ok := row.ratio(name); ok {
+			return r, true
+		}
+	}
+	return Ratio{}, false
+}
+
 func (row Row) ratio(name string) (Ratio, bool) {
 	for _, r := range row.Ratios {
 		if r.Name() == name {
@@ -312,21 +370,31 @@ func (row Row) ratio(name string) (Ratio, bool) {
 
 // SummaryLines returns one line per row: nflab against the kernel, and
 // against bare forwarding and the baseline where they ran, e.g.
-// "pps (1 flow): nflab/kernel = 1.07× (median of 9 rounds, min 0.98, max 1.15)".
+// "pps (1 flow): nflab/kernel = 1.07× (median of 9 rounds, min 0.98, max 1.15)";
+// then, for rows the rule engine's configurations measured, one line of
+// their ratios, e.g. "pps (1 flow), rule engine: 1 rule / no rules = 0.98×
+// (...); ...".
 func (rep *Report) SummaryLines() []string {
 	var lines []string
+	var ruleLines []string
 	for _, row := range rep.Rows {
 		m, _ := MetricByName(row.Metric)
 		name := m.Short
 		if row.X != 0 {
-			name += fmt.Sprintf(" at %s entries", SI(float64(row.X)))
+			name += fmt.Sprintf(" at %s %s", SI(float64(row.X)), m.xName())
 		}
-		var parts []string
+		var parts, ruleParts []string
 		for _, r := range row.Ratios {
-			if r.Num != Nflab {
-				continue
+			stat := fmt.Sprintf("%.2f× (median of %s, min %.2f, max %.2f)", r.Median, rounds(r.N), r.Min, r.Max)
+			switch {
+			case ruleRatio(r):
+				ruleParts = append(ruleParts, fmt.Sprintf("%s / %s = %s", rep.shortName(r.Num), rep.shortName(r.Den), stat))
+			case r.Num == Nflab:
+				parts = append(parts, r.Name()+" = "+stat)
 			}
-			parts = append(parts, fmt.Sprintf("%s = %.2f× (median of %s, min %.2f, max %.2f)", r.Name(), r.Median, rounds(r.N), r.Min, r.Max))
+		}
+		if len(ruleParts) > 0 {
+			ruleLines = append(ruleLines, name+", rule engine: "+strings.Join(ruleParts, "; "))
 		}
 		if len(parts) == 0 {
 			// No ratio (nflab alone): its own value.
@@ -338,7 +406,7 @@ func (rep *Report) SummaryLines() []string {
 			lines = append(lines, name+": "+strings.Join(parts, "; "))
 		}
 	}
-	return lines
+	return append(lines, ruleLines...)
 }
 
 func rounds(n int) string {

@@ -35,7 +35,7 @@ func sample(round int, config, metric string, x int, v float64) Record {
 }
 
 var meta = Record{Kind: KindMeta, Profile: "smoke", Rounds: 3, Configs: []Config{
-	{Bare, "A bare"}, {Kernel, "B kernel"}, {Nflab, "C nflab"},
+	{Name: Bare, Label: "A bare"}, {Name: Kernel, Label: "B kernel"}, {Name: Nflab, Label: "C nflab"},
 }}
 
 // testRun is three rounds in which nflab is 0.9, 1.0 and 1.1 times the
