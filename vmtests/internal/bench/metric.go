@@ -54,7 +54,7 @@ const (
 )
 
 // memHow says how the apply metrics measure memory.
-const memHow = "growth of MemTotal − MemFree − Buffers − Cached in /proc/meminfo from before the command to 1 s after it exited: slab, vmalloc, large kmallocs and per-CPU counters alike"
+const memHow = "growth of Slab + VmallocUsed + Percpu in /proc/meminfo from before the command to 1 s after it exited: kmalloc, large kmallocs (counted in Slab), vmalloc and per-CPU counters"
 
 // Metrics in report order: the order of priority.
 var Metrics = []Metric{

@@ -225,3 +225,115 @@ func TestSI(t *testing.T) {
 		}
 	}
 }
+
+// ruleMeta adds the rule engine's cases, which measure the packets/s of 1
+// flow only.
+var ruleMeta = Record{Kind: KindMeta, Profile: "smoke", Rounds: 2, Configs: []Config{
+	{Name: Kernel, Label: "B kernel"}, {Name: Nflab, Label: "C nflab"},
+	{Name: Rule1, Label: "R1", Short: "1 rule", Only: []string{PPS1Flow, Softirq1Flow}},
+	{Name: Rules1k, Label: "R1000", Short: "1,000 rules", Only: []string{PPS1Flow, Softirq1Flow}},
+	{Name: RuleSet, Label: "RSET", Short: "100k-prefix set rule", Only: []string{PPS1Flow, Softirq1Flow}},
+}}
+
+// ruleRun: C 100 pkt/s, R1 98, R1000 25, RSET 98 and 49; C's apply costs
+// in round 2 only.
+func ruleRun() []Record {
+	var s []Record
+	for r, set := range []float64{98, 49} {
+		round := r + 1
+		for _, c := range []string{Kernel, Nflab} {
+			for _, m := range Metrics {
+				if m.Traffic && !m.Scaling {
+					s = append(s, sample(round, c, m.Name, 0, 100))
+				}
+			}
+		}
+		s = append(s,
+			sample(round, Rule1, PPS1Flow, 0, 98),
+			sample(round, Rules1k, PPS1Flow, 0, 25),
+			sample(round, RuleSet, PPS1Flow, 0, set),
+		)
+	}
+	return append(s,
+		Record{Kind: KindSample, Round: 2, Config: Nflab, Metric: ApplyRules, X: 10000, Value: 2.5},
+		Record{Kind: KindSample, Round: 2, Config: Nflab, Metric: ApplyRulesMem, X: 10000, Value: 3.2e6},
+		Record{Kind: KindSample, Round: 2, Config: Nflab, Metric: LoadSet, X: 1000000, Value: 12},
+		Record{Kind: KindSample, Round: 2, Config: Nflab, Metric: LoadSetMem, X: 1000000, Value: 16e6},
+	)
+}
+
+func TestRuleCases(t *testing.T) {
+	rep, err := Analyze(ruleMeta, ruleRun())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRatios := []Ratio{
+		{Nflab, Kernel, Summary{N: 2, Median: 1, Min: 1, Max: 1}},
+		{Rule1, Nflab, Summary{N: 2, Median: 0.98, Min: 0.98, Max: 0.98}},
+		{Rules1k, Nflab, Summary{N: 2, Median: 0.25, Min: 0.25, Max: 0.25}},
+		{RuleSet, Nflab, Summary{N: 2, Median: 0.735, Min: 0.49, Max: 0.98}},
+		{RuleSet, Rule1, Summary{N: 2, Median: 0.75, Min: 0.5, Max: 1}},
+	}
+	if diff := cmp.Diff(wantRatios, rep.Rows[0].Ratios, cmpApprox); diff != "" {
+		t.Errorf("pps ratios (-want +got):\n%s", diff)
+	}
+	// The rule cases measure no 1,000 flows: not a missing sample.
+	if err := CheckTraffic(rep); err != nil {
+		t.Errorf("CheckTraffic: %v", err)
+	}
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| metric | unit | B kernel | C nflab | R1 | R1000 | RSET | nflab/kernel | rule1/nflab | rules1k/nflab | ruleset/nflab | ruleset/rule1 |",
+		"| packets/s, 1 established UDP flow | pkt/s | 100 [100–100] | 100 [100–100] | 98 [98–98] | 25 [25–25] | 73.5 [49–98] | 1.00× [1.00–1.00] | 0.98× [0.98–0.98] | 0.25× [0.25–0.25] | 0.73× [0.49–0.98] | 0.75× [0.50–1.00] |",
+		"ruleset/rule1 = 100k-prefix set rule / 1 rule",
+		"Rows titled \"nflab only, absolute\"",
+		"wall time of nflab rules apply -f, a ruleset of prefix rules: 10k rules | s | – | 2.5 [2.5–2.5] | – |",
+		": 1M prefixes | B | – | 16M [16M–16M] | – |",
+		"- pps (1 flow), rule engine: 1 rule / no rules = 0.98× (median of 2 rounds, min 0.98, max 0.98); 1,000 rules / no rules = 0.25× (median of 2 rounds, min 0.25, max 0.25); 100k-prefix set rule / no rules = 0.73× (median of 2 rounds, min 0.49, max 0.98); 100k-prefix set rule / 1 rule = 0.75× (median of 2 rounds, min 0.50, max 1.00)",
+		"- time to apply rules (nflab, absolute) at 10k rules: nflab = 2.5 s (median of 1 round, min 2.5, max 2.5)",
+		"- memory of the loaded set (nflab, absolute) at 1M prefixes: nflab = 16M B (median of 1 round, min 16M, max 16M)",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	// The rule cases' lines come after nflab's own.
+	lines := rep.SummaryLines()
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "pps (1 flow), rule engine: ") {
+		t.Errorf("last summary line %q: want the rule engine's", last)
+	}
+
+	// A rule case that moved nothing fails, one that skipped what it
+	// does not measure does not.
+	s := ruleRun()
+	for i := range s {
+		if s[i].Config == RuleSet && s[i].Round == 1 {
+			s[i].Value, s[i].Delivered = 0, 0
+		}
+	}
+	rep, err = Analyze(ruleMeta, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckTraffic(rep); err == nil || !strings.Contains(err.Error(), "ruleset: pps_1flow moved no traffic") {
+		t.Errorf("CheckTraffic = %v, want the set rule's pps_1flow", err)
+	}
+
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rep, &back); diff != "" {
+		t.Errorf("JSON round trip (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(js.String(), `"num": "ruleset",`) || !strings.Contains(js.String(), `"only": [`) {
+		t.Errorf("JSON lacks the set rule's ratio or a configuration's metrics")
+	}
+}
