@@ -59,8 +59,9 @@ type benchProfile struct {
 	floodPkts  int // packets of the flood and of the established flow each
 	// The rule engine: the prefixes of RSET's set; the rules and the
 	// set's prefixes whose apply time and memory C measures, in the last
-	// applyLast rounds (0: every round).
-	setSize, applyRules, applyPrefixes, applyLast int
+	// applyLast rounds (0: every round); its cases (R1, R1000, RSET) run
+	// in the last ruleLast rounds (0: every round).
+	setSize, applyRules, applyPrefixes, applyLast, ruleLast int
 }
 
 var benchProfiles = map[string]benchProfile{
@@ -75,7 +76,7 @@ var benchProfiles = map[string]benchProfile{
 		name: "smoke", rounds: 2, pkts: 3000, newPkt: 3000,
 		sizes: []int{1000}, lastRounds: []int{0},
 		fullLimit: 1024, floodPkts: 2000,
-		setSize: 10000, applyRules: 1000, applyPrefixes: 100000, applyLast: 1,
+		setSize: 10000, applyRules: 1000, applyPrefixes: 100000, applyLast: 1, ruleLast: 1,
 	},
 }
 
@@ -142,6 +143,9 @@ func BenchmarkCompare(b *testing.B) {
 	start := time.Now()
 	for round := 1; round <= prof.rounds; round++ {
 		for _, c := range configs {
+			if c.ppsOnly && prof.ruleLast > 0 && round <= prof.rounds-prof.ruleLast {
+				continue
+			}
 			t0 := time.Now()
 			fmt.Printf("bench: round %d/%d, %s (%.0fs so far)\n", round, prof.rounds, c.Label, time.Since(start).Seconds())
 			topo.runConfig(b, prof, round, c)
