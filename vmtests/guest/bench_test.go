@@ -51,7 +51,7 @@ type benchProfile struct {
 	pkts   int // packets per measurement of established flows
 	// rulePkts: pkts of the rule engine's cases (1,000 rules are slow)
 	rulePkts int
-	newPkt int // packets of the new-flows measurement
+	newPkt   int // packets of the new-flows measurement
 	// Pre-fill sizes, in increasing order; a size is measured in the last
 	// lastRounds[i] rounds only (0: every round), to keep the biggest
 	// fills (a minute each under TCG) to a few rounds.
