@@ -196,8 +196,10 @@ vm-test: module
 		{ echo "vm-test: TestGuest did not pass on $(KERNEL) (skipped or not run)" >&2; exit 1; }
 
 # Benchmarks (vmtests/guest/bench_test.go, report by TestGuest): in one VM
-# boot, interleaved rounds of bare forwarding, the kernel's nf_conntrack
-# and nflab (A B C A B C ...); the report, plots and JSON go to
+# boot, interleaved rounds of bare forwarding, the kernel's nf_conntrack,
+# nflab and nflab with rules (1 rule, 1,000 rules, a 100,000-prefix set
+# rule; A B C R1 R1000 RSET A ...), and nflab's ruleset apply time and
+# memory; the report, plots and JSON go to
 # bin/bench/<UTC time>/ (BENCH_OUT=). On a stock kernel only: numbers from
 # the debug kernel mean nothing. BASELINE=<git revision> also builds nflab.ko
 # at that revision and adds it as a configuration of its own (C'), in the
