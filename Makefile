@@ -75,7 +75,7 @@ help:
 	@echo 'make soak      the VM suites on every lab kernel with ten times the iteration counts'
 	@echo 'make times     the report of the last deps/test/test-all: phase times, slowest tests'
 	@echo 'make lint-ci   actionlint on the GitHub workflow'
-	@echo 'make bench     bare forwarding, kernel conntrack and nflab side by side in one VM:'
+	@echo 'make bench     bare forwarding, kernel conntrack, nflab and nflab with rules in one VM:'
 	@echo '               table, plots and JSON in bin/bench/<time>/; BASELINE=<git rev> adds'
 	@echo '               that revision'"'"'s nflab.ko as one more configuration'
 	@echo 'make bench-smoke  two short rounds of make bench: every configuration moves traffic'
