@@ -66,15 +66,24 @@ func summaryBars(xs []float64, ss []bench.Summary) errBars {
 	return e
 }
 
-func title(p *plot.Plot, rep *bench.Report, m bench.Metric) {
-	p.Title.Text = fmt.Sprintf("%s\nmedian and min–max of %d rounds (%s)", m.Title, rep.Rounds, rep.Profile)
+// title names the metric and the rounds: those of the run, or fewer if no
+// configuration has a value in every round (row's most).
+func title(p *plot.Plot, rep *bench.Report, m bench.Metric, row bench.Row) {
+	n := 0
+	for _, s := range row.By {
+		n = max(n, s.N)
+	}
+	if n == 0 {
+		n = rep.Rounds
+	}
+	p.Title.Text = fmt.Sprintf("%s\nmedian and min–max of %d rounds (%s)", wrap(m.Title, 90), n, rep.Profile)
 	p.Y.Label.Text = m.Unit
 }
 
 // bars draws one bar per configuration that has the metric.
 func bars(rep *bench.Report, m bench.Metric, row bench.Row) (*plot.Plot, error) {
 	p := plot.New()
-	title(p, rep, m)
+	title(p, rep, m, row)
 	var names []string
 	i := 0
 	for ci, c := range rep.Configs {
@@ -98,6 +107,12 @@ func bars(rep *bench.Report, m bench.Metric, row bench.Row) (*plot.Plot, error) 
 		names = append(names, c.Label)
 		i++
 	}
+	if i > 3 {
+		// Six configurations or more: labels on a few lines each.
+		for j := range names {
+			names[j] = wrap(names[j], 14)
+		}
+	}
 	p.NominalX(names...)
 	// Half a slot of room on either side, for the outer bars.
 	p.X.Min, p.X.Max = -0.5, float64(i)-0.5
@@ -111,7 +126,7 @@ func bars(rep *bench.Report, m bench.Metric, row bench.Row) (*plot.Plot, error) 
 func curves(rep *bench.Report, m bench.Metric, rows []bench.Row) (*plot.Plot, error) {
 	sort.Slice(rows, func(i, j int) bool { return rows[i].X < rows[j].X })
 	p := plot.New()
-	title(p, rep, m)
+	title(p, rep, m, rows[0])
 	// The biggest sizes may be measured in fewer rounds.
 	var ns []string
 	for _, r := range rows {
@@ -185,4 +200,23 @@ func (s siTicks) Ticks(min, max float64) []plot.Tick {
 		}
 	}
 	return t
+}
+
+// wrap breaks s at blanks into lines of at most width bytes (a longer
+// word gets a line of its own).
+func wrap(s string, width int) string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = w
+		case len(line)+1+len(w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	return strings.Join(append(lines, line), "\n")
 }

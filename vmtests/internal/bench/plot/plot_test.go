@@ -50,3 +50,15 @@ func TestWriteDrawsPNGs(t *testing.T) {
 		}
 	}
 }
+
+func TestWrap(t *testing.T) {
+	for in, want := range map[string]string{
+		"C nflab":                             "C nflab",
+		"RSET nflab, 1 rule, 100k-prefix set": "RSET nflab, 1\nrule,\n100k-prefix\nset",
+		"":                                    "",
+	} {
+		if got := wrap(in, 14); got != want {
+			t.Errorf("wrap(%q, 14) = %q, want %q", in, got, want)
+		}
+	}
+}
