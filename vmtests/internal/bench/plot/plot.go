@@ -76,7 +76,7 @@ func title(p *plot.Plot, rep *bench.Report, m bench.Metric, row bench.Row) {
 	if n == 0 {
 		n = rep.Rounds
 	}
-	p.Title.Text = fmt.Sprintf("%s\nmedian and min–max of %d rounds (%s)", wrap(m.Title, 90), n, rep.Profile)
+	p.Title.Text = fmt.Sprintf("%s\nmedian and min–max of %d round%s (%s)", wrap(m.Title, 90), n, map[bool]string{true: "s"}[n != 1], rep.Profile)
 	p.Y.Label.Text = m.Unit
 }
 
