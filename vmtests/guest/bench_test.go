@@ -598,10 +598,17 @@ func pgDevice(dev string, count int, dstMAC string, more ...string) []pgCmd {
 // pktgen writes cmds to /proc/net/pktgen of network namespace ns (pktgen
 // is per namespace) from a thread that entered it. Writing "start" to
 // pgctrl returns when every device has sent its count, or early when a
-// signal reaches the writing thread (pktgen_wait_thread_run sleeps
-// interruptibly): then pktgen waits here until kpktgend_0 runs no device.
+// signal reaches the writing thread (it sleeps interruptibly, before the
+// devices start and while they run): so pktgen then waits until every
+// device added has a result and kpktgend_0 runs none.
 func pktgen(b *testing.B, ns string, cmds ...pgCmd) {
 	b.Helper()
+	var devs []string
+	for _, c := range cmds {
+		if d, ok := strings.CutPrefix(c.cmd, "add_device "); ok {
+			devs = append(devs, d)
+		}
+	}
 	inNetns(b, ns, func() error {
 		for _, c := range cmds {
 			f, err := os.OpenFile("/proc/thread-self/net/pktgen/"+c.file, os.O_WRONLY, 0)
@@ -614,7 +621,7 @@ func pktgen(b *testing.B, ns string, cmds ...pgCmd) {
 				return fmt.Errorf("pktgen %s: %q: %w", c.file, c.cmd, err)
 			}
 			if c.file == "pgctrl" && c.cmd == "start" {
-				if err := pktgenWait(); err != nil {
+				if err := pktgenWait(devs); err != nil {
 					return err
 				}
 			}
@@ -623,26 +630,39 @@ func pktgen(b *testing.B, ns string, cmds ...pgCmd) {
 	})
 }
 
-// pktgenWait waits until kpktgend_0, of the calling thread's namespace,
-// runs no device: its "Running:" line lists none.
-func pktgenWait() error {
+// pktgenWait waits until, in the calling thread's namespace, each of devs
+// has the result of a run (a device's results are those of its
+// configuration until it has run) and kpktgend_0 runs no device.
+func pktgenWait(devs []string) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		out, err := os.ReadFile("/proc/thread-self/net/pktgen/kpktgend_0")
 		if err != nil {
 			return err
 		}
-		running := ""
+		busy := ""
 		for _, l := range strings.Split(string(out), "\n") {
 			if r, ok := strings.CutPrefix(l, "Running:"); ok {
-				running = strings.TrimSpace(r)
+				busy = strings.TrimSpace(r)
 			}
 		}
-		if running == "" {
+		for _, d := range devs {
+			if busy != "" {
+				break
+			}
+			out, err := os.ReadFile("/proc/thread-self/net/pktgen/" + d)
+			if err != nil {
+				return err
+			}
+			if !pktgenResultRE.Match(out) {
+				busy = d + " (not run yet)"
+			}
+		}
+		if busy == "" {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("pktgen: still running after 5 minutes: %s", running)
+			return fmt.Errorf("pktgen: not done after 5 minutes: %s", busy)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
