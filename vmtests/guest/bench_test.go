@@ -620,8 +620,15 @@ func pktgen(b *testing.B, ns string, cmds ...pgCmd) {
 			if err != nil {
 				return fmt.Errorf("pktgen %s: %q: %w", c.file, c.cmd, err)
 			}
-			if c.file == "pgctrl" && c.cmd == "start" {
+			switch {
+			case c.file == "pgctrl" && c.cmd == "start":
 				if err := pktgenWait(devs); err != nil {
+					return err
+				}
+			case c.cmd == "rem_device_all":
+				// The thread removes them a moment later, and
+				// the write waits for that interruptibly too.
+				if err := pktgenWait(nil); err != nil {
 					return err
 				}
 			}
@@ -632,7 +639,8 @@ func pktgen(b *testing.B, ns string, cmds ...pgCmd) {
 
 // pktgenWait waits until, in the calling thread's namespace, each of devs
 // has the result of a run (a device's results are those of its
-// configuration until it has run) and kpktgend_0 runs no device.
+// configuration until it has run) and kpktgend_0 runs no device; for no
+// devs, until kpktgend_0 holds no device at all.
 func pktgenWait(devs []string) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
@@ -642,7 +650,10 @@ func pktgenWait(devs []string) error {
 		}
 		busy := ""
 		for _, l := range strings.Split(string(out), "\n") {
-			if r, ok := strings.CutPrefix(l, "Running:"); ok {
+			if r, ok := strings.CutPrefix(l, "Running:"); ok && busy == "" {
+				busy = strings.TrimSpace(r)
+			}
+			if r, ok := strings.CutPrefix(l, "Stopped:"); ok && devs == nil && busy == "" {
 				busy = strings.TrimSpace(r)
 			}
 		}
