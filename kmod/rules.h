@@ -242,6 +242,9 @@ struct nflab_pkt {
 	bool			l4_done;
 	bool			l4_ok;		/* ports/flags/icmp readable */
 	bool			notrack;
+	bool			ct_done;	/* ct_state, ct_status read */
+	u32			ct_state;
+	u32			ct_status;
 	unsigned int		thoff;
 	__be16			sport;
 	__be16			dport;
@@ -281,7 +284,6 @@ int nflab_match_decode(const struct nlattr *attr, struct nflab_match_c *m,
 		       struct nflab_mstate *st, u8 table,
 		       struct netlink_ext_ack *extack);
 int nflab_match_init_state(const struct nlattr *attr, struct nflab_mstate *st);
-void nflab_match_reset_state(const struct nlattr *attr, struct nflab_mstate *st);
 bool nflab_match(const struct nflab_match_c *m, struct nflab_pkt *p);
 bool nflab_pkt_l4(struct nflab_pkt *p);
 const char *nflab_match_set_name(const struct nlattr *attr, u8 *field);
@@ -295,7 +297,9 @@ const char *nflab_action_chain(const struct nlattr *attr, u8 *type);
 unsigned int nflab_action_packet(const struct nflab_rule_c *rc,
 				 struct nflab_pkt *p);
 
-/* connlimit.c */
+/* connlimit.c: the most connections a rule counts and records */
+#define NFLAB_CL_NODES		65536
+
 struct nflab_connlimit *nflab_connlimit_alloc(void);
 void nflab_connlimit_free(struct nflab_connlimit *cl);
 unsigned int nflab_connlimit_count(struct nflab_connlimit *cl, struct net *net,
