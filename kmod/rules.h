@@ -43,13 +43,12 @@
 struct nflab_net;
 
 /*
- * A formatted extended ACK message, in a buffer that outlives the request
- * (6.1 has no NL_SET_ERR_MSG_FMT; 6.12's cuts at 80 bytes). The rules'
- * buffer is the namespace's, written only by the transaction's owner.
+ * A formatted extended ACK message. 6.2+ keeps it in the extack; 6.1 has
+ * no room there, so it goes to one of a ring of buffers (rules.c).
  */
 #define NFLAB_MSG_LEN	160
-__printf(3, 4)
-void nflab_err_fmt(struct netlink_ext_ack *extack, char *buf, const char *fmt, ...);
+__printf(2, 3)
+void nflab_err_fmt(struct netlink_ext_ack *extack, const char *fmt, ...);
 
 #define NFLAB_NTABLES	(NFLAB_TABLE_MAX + 1)
 
@@ -270,7 +269,7 @@ struct nflab_src_chain *nflab_src_chain_find(struct nflab_src *src, u8 table,
 struct nflab_src_set *nflab_src_set_find(struct nflab_src *src,
 					 const char *name);
 int nflab_rules_commit(struct net *net, struct nflab_src *src, bool check,
-		       struct netlink_ext_ack *extack, char *msg);
+		       struct netlink_ext_ack *extack);
 int nflab_rules_net_init(struct nflab_net *nn);
 void nflab_rules_net_pre_exit(struct net *net);
 void nflab_rules_net_exit(struct net *net);
