@@ -70,7 +70,7 @@ struct nflab_net {
 	struct nflab_src	rules_src;	/* the committed ruleset */
 	struct nflab_src	*txn;		/* the open transaction's copy */
 	u32			txn_portid;	/* and its owner: portid */
-	u64			txn_cookie;	/* and socket cookie */
+	const void		*txn_sk;	/* and socket (identity only) */
 	bool			rules_dead;	/* namespace or module going */
 	u32			rules_gen;
 	u32			rule_hooks_on;	/* BIT(table * 5 + hook) */

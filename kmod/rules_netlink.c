@@ -13,7 +13,6 @@
 #include <linux/mm.h>
 #include <linux/netlink.h>
 #include <linux/notifier.h>
-#include <linux/sock_diag.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
 #include <net/sock.h>
@@ -73,12 +72,14 @@ const struct nla_policy nflab_set_op_policy[NFLAB_A_MAX + 1] = {
 /* Transactions */
 
 /*
- * The requesting socket's cookie: a portid is free for another socket as
- * soon as its own closes, before NETLINK_URELEASE ends the transaction.
+ * The requesting socket, as an identity (never dereferenced): a portid is
+ * free for another socket as soon as its own closes, before
+ * NETLINK_URELEASE ends the transaction; the socket's memory is not, since
+ * netlink_release() runs the notifier before it lets the socket go.
  */
-static u64 nflab_req_cookie(struct sk_buff *skb)
+static const void *nflab_req_sock(struct sk_buff *skb)
 {
-	return sock_gen_cookie(NETLINK_CB(skb).sk);
+	return NETLINK_CB(skb).sk;
 }
 
 static struct nflab_src *nflab_txn(struct nflab_net *nn, struct sk_buff *skb,
@@ -86,7 +87,7 @@ static struct nflab_src *nflab_txn(struct nflab_net *nn, struct sk_buff *skb,
 {
 	lockdep_assert_held(&nn->rules_lock);
 	if (!nn->txn || nn->txn_portid != info->snd_portid ||
-	    nn->txn_cookie != nflab_req_cookie(skb)) {
+	    nn->txn_sk != nflab_req_sock(skb)) {
 		NL_SET_ERR_MSG(info->extack,
 			       "no transaction open on this socket (RULES_BEGIN first)");
 		return NULL;
@@ -103,7 +104,7 @@ static void nflab_txn_end(struct nflab_net *nn)
 	kfree(nn->txn);
 	nn->txn = NULL;
 	nn->txn_portid = 0;
-	nn->txn_cookie = 0;
+	nn->txn_sk = NULL;
 }
 
 /*
@@ -186,7 +187,7 @@ int nflab_rules_nl_begin(struct sk_buff *skb, struct genl_info *info)
 		goto out_unlock;
 	nn->txn = src;
 	nn->txn_portid = info->snd_portid;
-	nn->txn_cookie = nflab_req_cookie(skb);
+	nn->txn_sk = nflab_req_sock(skb);
 	gen = nn->rules_gen;
 	mutex_unlock(&nn->rules_lock);
 	return nflab_gen_reply_send(info, msg, hdr, gen);
