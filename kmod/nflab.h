@@ -118,6 +118,7 @@ int nflab_rule_nl_new(struct sk_buff *skb, struct genl_info *info);
 int nflab_rule_nl_del(struct sk_buff *skb, struct genl_info *info);
 int nflab_rule_nl_replace(struct sk_buff *skb, struct genl_info *info);
 int nflab_rule_nl_get(struct sk_buff *skb, struct genl_info *info);
+int nflab_rule_nl_dump_start(struct netlink_callback *cb);
 int nflab_rule_nl_dump(struct sk_buff *skb, struct netlink_callback *cb);
 int nflab_rule_nl_reset(struct sk_buff *skb, struct genl_info *info);
 int nflab_set_nl_new(struct sk_buff *skb, struct genl_info *info);
@@ -134,6 +135,7 @@ extern const struct nla_policy nflab_rules_commit_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_chain_op_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_rule_op_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_set_op_policy[NFLAB_A_MAX + 1];
+extern const struct nla_policy nflab_set_edit_policy[NFLAB_A_MAX + 1];
 
 /* Index of the "ct" group in the family's mcgrps[]. */
 #define NFLAB_MCGRP_CT_ID 0
@@ -143,6 +145,9 @@ extern const struct nla_policy nflab_ct_set_config_policy[NFLAB_A_MAX + 1];
 int nflab_nl_reply(struct genl_info *info, u8 cmd,
 		   int (*fill)(struct sk_buff *msg, const void *arg),
 		   const void *arg);
+int nflab_nl_reply_size(struct genl_info *info, u8 cmd, size_t size,
+			int (*fill)(struct sk_buff *msg, const void *arg),
+			const void *arg);
 extern struct genl_family nflab_genl_family;
 
 #endif /* _NFLAB_NFLAB_H */
