@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -640,7 +641,7 @@ Output:
 				return err
 			}
 			h, ok := nftypes.BuiltinHook(name)
-			if !ok || !slicesContains(nftypes.TableHooks(tb), h) {
+			if !ok || !slices.Contains(nftypes.TableHooks(tb), h) {
 				var chains []string
 				for _, h := range nftypes.TableHooks(tb) {
 					chains = append(chains, h.ChainName())
@@ -665,15 +666,6 @@ Output:
 			return nil, failed("setting the policy", err)
 		},
 	})
-}
-
-func slicesContains[T comparable](s []T, v T) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // jsonChain is the documented shape of a chain.
@@ -828,9 +820,9 @@ Output:
 func (a *app) setDeleteCmd() *cobra.Command {
 	var name string
 	return a.leaf(leaf{
-		use:     "delete NAME",
-		short:   "delete a set no rule uses",
-		long:    `Delete set NAME, which no rule may use.
+		use:   "delete NAME",
+		short: "delete a set no rule uses",
+		long: `Delete set NAME, which no rule may use.
 
 Output:
   table: nothing

@@ -16,7 +16,6 @@ import (
 
 	"github.com/nflab/nflab/gotool/internal/ruletext"
 	"github.com/nflab/nflab/gotool/nflab"
-	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
 )
 
@@ -477,5 +476,4 @@ func TestRulesWithoutModule(t *testing.T) {
 	if got.Code != 1 || !strings.Contains(got.Stderr, "busy") {
 		t.Errorf("rule add with another transaction open = %+v", got)
 	}
-	_ = nftypes.TableFilter
 }
