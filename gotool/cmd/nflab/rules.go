@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -162,13 +163,30 @@ func parseRuleArgs(args []string) (nftypes.Rule, error) {
 func inTx(ctx context.Context, c client, fn func(tx *nflab.Tx) error) error {
 	tx, err := c.Begin(ctx, nil)
 	if err != nil {
-		return err
+		return busyHint(err)
 	}
 	defer func() { _ = tx.Abort(context.WithoutCancel(ctx)) }()
 	if err := fn(tx); err != nil {
 		return err
 	}
 	_, err = tx.Commit(ctx, false)
+	return err
+}
+
+// hintError adds what to do to an error of the library.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() + "; " + e.hint }
+func (e *hintError) Unwrap() error { return e.err }
+
+// busyHint says what to do when another socket's transaction is open.
+func busyHint(err error) error {
+	if errors.Is(err, syscall.EBUSY) {
+		return &hintError{err, "another program is changing the ruleset; try again when it is done"}
+	}
 	return err
 }
 
@@ -1148,7 +1166,7 @@ Output:
 			}
 			gen, err := c.ApplyRuleset(cmd.Context(), f.Ruleset, &nflab.ApplyOptions{Check: check})
 			if err != nil {
-				return nil, applyError(f, err)
+				return nil, applyError(f, busyHint(err))
 			}
 			user := 0
 			for _, ch := range f.Ruleset.Chains {
@@ -1252,7 +1270,7 @@ Output:
 		check:   noOutput,
 		run: func(cmd *cobra.Command, c client) (*output, error) {
 			_, err := c.ApplyRuleset(cmd.Context(), nftypes.Ruleset{}, nil)
-			return nil, failed("flushing the ruleset", err)
+			return nil, failed("flushing the ruleset", busyHint(err))
 		},
 	})
 }

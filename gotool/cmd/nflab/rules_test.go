@@ -472,8 +472,11 @@ func TestRulesWithoutModule(t *testing.T) {
 	}
 	h := rulesHarness(t, "")
 	h.m.Fail(nlproto.CMD_RULES_BEGIN, unix.EBUSY, "")
-	got := h.run("rule", "add", "filter", "input", "accept")
-	if got.Code != 1 || !strings.Contains(got.Stderr, "busy") {
-		t.Errorf("rule add with another transaction open = %+v", got)
+	for _, args := range [][]string{{"rule", "add", "filter", "input", "accept"}, {"rules", "flush"}, {"set", "load", "s", "--type", "addr", "-f", "-"}} {
+		got := h.run(args...)
+		want := "nflab: begin transaction: device or resource busy; another program is changing the ruleset; try again when it is done\n"
+		if diff := cmp.Diff(result{1, "", want}, got); diff != "" {
+			t.Errorf("nflab %q with another transaction open (-want +got):\n%s", args, diff)
+		}
 	}
 }

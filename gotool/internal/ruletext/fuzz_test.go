@@ -47,3 +47,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRule checks that ParseRule never panics on a command line's
+// words and that FormatRule writes what it reads back the same.
+func FuzzParseRule(f *testing.F) {
+	for _, s := range []string{
+		"tcp dport 22 accept", "! iif lo drop", "comment x accept", "tcp flags syn / syn,ack drop",
+		"string \"a b\" algo kmp drop", "time 08:00-09:00 days mon accept", "{ 1, 2 }",
+	} {
+		f.Add(s, "accept")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		r, err := ParseRule([]string{a, b})
+		if err != nil {
+			return
+		}
+		text, err := FormatRule(r)
+		if err != nil {
+			t.Fatalf("FormatRule(ParseRule(%q, %q)): %v", a, b, err)
+		}
+		r2, err := ParseRule([]string{text})
+		if err != nil {
+			t.Fatalf("ParseRule(%q) of FormatRule's text: %v", text, err)
+		}
+		if diff := cmp.Diff(r, r2, cmpOpts); diff != "" {
+			t.Fatalf("%q %q then %q differs:\n%s", a, b, text, diff)
+		}
+	})
+}
