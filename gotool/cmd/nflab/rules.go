@@ -810,6 +810,12 @@ Output:
 			s.Name = args[0]
 			return nil
 		},
+		complete: func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) == 1 {
+				return fixedValues("addr", "port")(nil, nil, toComplete)
+			}
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		},
 		check: noOutput,
 		run: func(cmd *cobra.Command, c client) (*output, error) {
 			ctx := cmd.Context()
@@ -968,6 +974,38 @@ Output:
 	})
 }
 
+// fileValue is -f: a file's path, or - for standard input.
+type fileValue string
+
+func (f *fileValue) String() string { return string(*f) }
+func (f *fileValue) Type() string   { return "file" }
+func (f *fileValue) Set(v string) error {
+	if v == "" {
+		return errors.New("want a file's path, or - for standard input")
+	}
+	*f = fileValue(v)
+	return nil
+}
+
+// setTypeValue is --type: addr or port.
+type setTypeValue nftypes.SetType
+
+func (t *setTypeValue) String() string {
+	if *t == 0 {
+		return ""
+	}
+	return nftypes.SetType(*t).String()
+}
+func (t *setTypeValue) Type() string { return "addr|port" }
+func (t *setTypeValue) Set(v string) error {
+	typ, err := parseSetType(v)
+	if err != nil {
+		return errors.New("want addr or port")
+	}
+	*t = setTypeValue(typ)
+	return nil
+}
+
 // openInput opens FILE, or standard input for "-"; name is what errors
 // call it ("" for standard input).
 func (a *app) openInput(file string) (r io.ReadCloser, name string, err error) {
@@ -984,11 +1022,11 @@ func (a *app) openInput(file string) (r io.ReadCloser, name string, err error) {
 func (a *app) setLoadCmd() *cobra.Command {
 	var (
 		name    string
-		file    stringValue
-		typFlag stringValue
+		file    fileValue
+		typFlag setTypeValue
 		typ     nftypes.SetType
 	)
-	return a.leaf(leaf{
+	cmd := a.leaf(leaf{
 		use:   "load NAME -f FILE|- [--type addr|port]",
 		short: "replace a set's elements with those of a list file",
 		long: `Replace the elements of set NAME with those of FILE (or standard input for
@@ -1018,10 +1056,8 @@ Output:
 			if !changed(cmd, "file") {
 				return usagef("missing --file (-f FILE, or -f - for standard input)")
 			}
-			if changed(cmd, "type") {
-				typ, err = parseSetType(string(typFlag))
-			}
-			return err
+			typ = nftypes.SetType(typFlag)
+			return nil
 		},
 		run: func(cmd *cobra.Command, c client) (*output, error) {
 			ctx := cmd.Context()
@@ -1073,6 +1109,8 @@ Output:
 			}, nil
 		},
 	})
+	must(cmd.RegisterFlagCompletionFunc("type", fixedValues("addr", "port")))
+	return cmd
 }
 
 // jsonRuleset is the documented shape of "nflab rules save -o json".
@@ -1124,7 +1162,7 @@ Output:
 
 func (a *app) rulesApplyCmd() *cobra.Command {
 	var (
-		file  stringValue
+		file  fileValue
 		check bool
 	)
 	return a.leaf(leaf{
