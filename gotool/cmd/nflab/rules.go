@@ -30,7 +30,7 @@ optional comment, as in the README's "Rules" section:
 
   tcp dport 22 ct state new limit 5/minute burst 10 accept comment "ssh"
 
-Matches (negate with "!=" after the selector, or "!" before it):
+Matches (negate with "!" before or "!=" after the selector; quota, limit: over):
   iif NAME, oif NAME            (NAME+ matches every name it starts)
   ip saddr|daddr ADDR|PREFIX|FIRST-LAST|@SET
   ip protocol tcp|udp|icmp|N    ip length N[-M]
@@ -40,7 +40,8 @@ Matches (negate with "!=" after the selector, or "!" before it):
   ct state new,established,related,invalid,untracked
   ct status seen-reply,assured,confirmed,dying
   string "TEXT" [algo bm|kmp] [from N] [to N]
-  connlimit above|upto N [per /P]      quota [over] N [bytes|kbytes|mbytes|gbytes]
+  connlimit above|upto N [per /P]
+  quota [over] N [bytes|kbytes|mbytes|gbytes]
   nth every N [offset K]        mark V[/M]
   time [HH:MM-HH:MM] [days mon,...,sun] [since DATE] [until DATE] [localtime]
   limit [over] N/second|minute|hour|day [burst N]
