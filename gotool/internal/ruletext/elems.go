@@ -90,7 +90,7 @@ func addrU32(a netip.Addr) uint32 {
 // fastAddrRange reads "a.b.c.d", "a.b.c.d/n" or "a.b.c.d-e.f.g.h" without
 // allocating; ok is false for anything else, including mistakes, which
 // the slow path then reports.
-func fastAddrRange(b []byte) (interval, bool) {
+func fastAddrRange[T string | []byte](b T) (interval, bool) {
 	first, n, ok := fastV4(b)
 	if !ok {
 		return interval{}, false
@@ -100,7 +100,8 @@ func fastAddrRange(b []byte) (interval, bool) {
 	case len(rest) == 0:
 	case rest[0] == '/':
 		bits, m := 0, 0
-		for _, c := range rest[1:] {
+		for i := 1; i < len(rest); i++ {
+			c := rest[i]
 			if c < '0' || c > '9' || m == 2 {
 				return interval{}, false
 			}
@@ -130,7 +131,7 @@ func fastAddrRange(b []byte) (interval, bool) {
 }
 
 // fastV4 reads a dotted quad at the start of b: its value and length.
-func fastV4(b []byte) (uint32, int, bool) {
+func fastV4[T string | []byte](b T) (uint32, int, bool) {
 	var v uint32
 	i := 0
 	for part := 0; part < 4; part++ {
