@@ -102,8 +102,8 @@ func fastAddrRange[T string | []byte](b T) (interval, bool) {
 		bits, m := 0, 0
 		for i := 1; i < len(rest); i++ {
 			c := rest[i]
-			if c < '0' || c > '9' || m == 2 {
-				return interval{}, false
+			if c < '0' || c > '9' || m == 2 || (m == 1 && bits == 0) {
+				return interval{}, false // not a digit, or a leading zero
 			}
 			bits, m = bits*10+int(c-'0'), m+1
 		}

@@ -75,3 +75,24 @@ func FuzzParseRule(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFastAddr checks that the fast path for addresses agrees with the
+// careful one on everything it accepts.
+func FuzzFastAddr(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8", "192.0.2.1", "10.0.0.1-10.0.0.9", "1.2.3.4/08", "01.2.3.4", "0.0.0.0/0", "255.255.255.255/32"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		iv, ok := fastAddrRange(s)
+		if !ok {
+			return
+		}
+		r, _, _, msg := parseAddrRange(s)
+		if msg != "" {
+			t.Fatalf("fast path took %q, the careful one says %s", s, msg)
+		}
+		if r.First != u32Addr(iv.lo) || r.Last != u32Addr(iv.hi) {
+			t.Fatalf("%q: fast %v-%v, careful %v", s, u32Addr(iv.lo), u32Addr(iv.hi), r)
+		}
+	})
+}
