@@ -246,8 +246,9 @@
  * resolves, no chain jumps back into itself, jumps and gotos nest at most
  * NFLAB_JUMP_DEPTH deep, matches and actions suit their table, iif is not
  * used where a chain runs at LOCAL_OUT or POST_ROUTING nor oif at
- * PRE_ROUTING or LOCAL_IN (through jumps too), the namespace's limits hold), builds the compiled ruleset off the packet
- * path, and publishes it with one pointer swap: a packet sees the old
+ * PRE_ROUTING or LOCAL_IN (through jumps too), the namespace's limits
+ * hold), builds the compiled ruleset off the packet path, and publishes it
+ * with one pointer swap: a packet sees the old
  * ruleset or the new one, never a mix. A rejected change or commit changes
  * nothing the packets see, and its extended ACK names the attribute and,
  * at commit, the rule ("rule 12 (handle 40) in filter/forward: ...", rules
