@@ -377,7 +377,8 @@ static struct nflab_rule *nflab_chain_user(struct nflab_src *src,
 	return NULL;
 }
 
-static int nflab_chain_edit(struct sk_buff *skb, struct genl_info *info)
+/* CHAIN_NEW, CHAIN_DEL and CHAIN_POLICY. */
+int nflab_chain_nl_edit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
 	struct nlattr *tb[NFLAB_CHAIN_A_MAX + 1];
@@ -492,21 +493,6 @@ static int nflab_chain_edit(struct sk_buff *skb, struct genl_info *info)
 out_unlock:
 	mutex_unlock(&nn->rules_lock);
 	return ret;
-}
-
-int nflab_chain_nl_new(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_chain_edit(skb, info);
-}
-
-int nflab_chain_nl_del(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_chain_edit(skb, info);
-}
-
-int nflab_chain_nl_policy(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_chain_edit(skb, info);
 }
 
 static void *nflab_rules_msg_put(struct sk_buff *skb, struct netlink_callback *cb,
@@ -1095,7 +1081,8 @@ static bool nflab_set_used(struct nflab_src *src, const struct nflab_src_set *s)
 	return false;
 }
 
-static int nflab_set_edit(struct sk_buff *skb, struct genl_info *info)
+/* SET_NEW, SET_DEL, SET_ADD_ELEMS and SET_FLUSH. */
+int nflab_set_nl_edit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
 	struct nlattr *tb[NFLAB_SET_A_MAX + 1];
@@ -1211,26 +1198,6 @@ static int nflab_set_edit(struct sk_buff *skb, struct genl_info *info)
 out_unlock:
 	mutex_unlock(&nn->rules_lock);
 	return ret;
-}
-
-int nflab_set_nl_new(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_set_edit(skb, info);
-}
-
-int nflab_set_nl_del(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_set_edit(skb, info);
-}
-
-int nflab_set_nl_add_elems(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_set_edit(skb, info);
-}
-
-int nflab_set_nl_flush(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_set_edit(skb, info);
 }
 
 static int nflab_put_set_head(struct sk_buff *skb, const struct nflab_src_set *s,
