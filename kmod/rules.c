@@ -7,9 +7,13 @@
  *
  * The packet path reads the compiled ruleset under the RCU read lock that
  * nf_hook_slow() holds, takes no lock and allocates nothing: counters are
- * per-CPU, stateful matches use atomics. A namespace without rules for a
- * table's hook has no hook registered for it (the raw table, evaluated by
- * the tracking hook, costs one pointer test).
+ * per-CPU, stateful matches use atomics. Three exceptions, each bounded:
+ * connlimit keeps its record under a bucket lock, as nf_conncount does
+ * (connlimit.c); a ct match on a flow's first packet checks its cookie in
+ * the in-flight table under that bucket's lock, which the tracking hook
+ * took a moment before; and the log action's rate limit is a trylock. A
+ * namespace without rules for a table's hook has no hook registered for it
+ * (the raw table, evaluated by the tracking hook, costs one pointer test).
  */
 
 #include <linux/ip.h>
