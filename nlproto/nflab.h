@@ -48,8 +48,9 @@
  * ------------------------
  *
  * Do, anyone. Takes no attributes. Replies with the counters of the five IPv4
- * hooks of the caller's namespace, counted when a packet reaches nflab's hook
- * function (packets dropped earlier by other hooks are not counted):
+ * hooks of the caller's namespace, counted when a packet reaches nflab's
+ * first hook function there, before nflab's own tables (packets dropped
+ * earlier by other hooks are not counted; those nflab's rules drop are):
  *
  *    NFLAB_A_HOOKS: nest, one NFLAB_A_HOOK per hook, in hook order
  *        NFLAB_A_HOOK: nest
