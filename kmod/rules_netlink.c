@@ -1257,7 +1257,9 @@ static int nflab_put_set_elems(struct sk_buff *skb, const struct nflab_src_set *
 	return 0;
 }
 
-int nflab_set_nl_dump_start(struct netlink_callback *cb)
+/* SET_GET's request: TERSE in *flags, a name to dump only in *name. */
+static int nflab_set_dump_check(struct netlink_callback *cb, unsigned long *flags,
+				char **name)
 {
 	struct nlattr **attrs = nflab_dump_attrs(cb);
 	struct nlattr *tb[NFLAB_SET_A_MAX + 1];
@@ -1265,10 +1267,9 @@ int nflab_set_nl_dump_start(struct netlink_callback *cb)
 	struct nflab_net *nn;
 	int ret;
 
-	/* args[2]: TERSE; args[3]: a name to dump only, copied. */
 	if (attrs[NFLAB_A_RULES_FLAGS])
-		cb->args[2] = nla_get_u32(attrs[NFLAB_A_RULES_FLAGS]) &
-			      NFLAB_RULES_F_TERSE;
+		*flags = nla_get_u32(attrs[NFLAB_A_RULES_FLAGS]) &
+			 NFLAB_RULES_F_TERSE;
 	if (!attrs[NFLAB_A_SET])
 		return 0;
 	ret = nla_parse_nested(tb, NFLAB_SET_A_MAX, attrs[NFLAB_A_SET],
@@ -1288,9 +1289,27 @@ int nflab_set_nl_dump_start(struct netlink_callback *cb)
 		NL_SET_ERR_MSG_ATTR(cb->extack, tb[NFLAB_SET_A_NAME], "no set has this name");
 		return -ENOENT;
 	}
-	cb->args[3] = (unsigned long)kstrdup(nla_data(tb[NFLAB_SET_A_NAME]),
-					     GFP_KERNEL);
-	return cb->args[3] ? 0 : -ENOMEM;
+	if (name) {
+		*name = kstrdup(nla_data(tb[NFLAB_SET_A_NAME]), GFP_KERNEL);
+		if (!*name)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * args[2]: TERSE; args[3]: a name to dump only, copied; args[4]: start's
+ * error is the first dump call's to report (6.1).
+ */
+int nflab_set_nl_dump_start(struct netlink_callback *cb)
+{
+	int ret = nflab_set_dump_check(cb, &cb->args[2], (char **)&cb->args[3]);
+
+	if (nflab_dump_defer(cb, ret)) {
+		cb->args[4] = 1;
+		return 0;
+	}
+	return ret;
 }
 
 int nflab_set_nl_dump_done(struct netlink_callback *cb)
@@ -1310,6 +1329,17 @@ int nflab_set_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	struct nflab_src_set *s;
 	unsigned long si = 0, pos;
 	void *hdr;
+
+	/* 6.1: start's error again, now with an extack for its message. */
+	if (cb->args[4]) {
+		unsigned long flags;
+		int ret;
+
+		cb->args[4] = 0;
+		ret = nflab_set_dump_check(cb, &flags, (char **)&cb->args[3]);
+		if (ret)
+			return ret;
+	}
 
 	mutex_lock(&nn->rules_lock);
 	/* Never 0: the consistency check ignores a first sequence of 0. */
