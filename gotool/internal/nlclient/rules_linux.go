@@ -239,7 +239,11 @@ func (c *Client) Begin(ctx context.Context, replace bool, gen *uint32) (*Tx, err
 		return nil, err
 	}
 	tx := &Tx{c: c, conn: c.conn, gen: g}
+	// If Close has begun, kill runs at once, in another goroutine: it
+	// waits for tx.mu, and so finds stopLife set.
+	tx.mu.Lock()
 	tx.stopLife = context.AfterFunc(c.life, tx.kill)
+	tx.mu.Unlock()
 	return tx, nil
 }
 
@@ -261,7 +265,9 @@ func (tx *Tx) finish() {
 		return
 	}
 	tx.done = true
-	tx.stopLife()
+	if tx.stopLife != nil {
+		tx.stopLife()
+	}
 	tx.c.release()
 }
 

@@ -385,3 +385,22 @@ func TestSetDumpParts(t *testing.T) {
 		t.Errorf("elements before their set's header: no error")
 	}
 }
+
+// TestCloseDuringBegin closes the client while Begin runs: the Tx's kill
+// may then fire as soon as it is registered, and must find the Tx
+// complete (run under -race).
+func TestCloseDuringBegin(t *testing.T) {
+	for range 300 {
+		var batches []int
+		c := batchServer(t, nil, 0, &batches)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = c.Close()
+		}()
+		if tx, err := c.Begin(ctx, true, nil); err == nil {
+			_ = tx.Abort(ctx)
+		}
+		<-done
+	}
+}
