@@ -1142,10 +1142,6 @@ Output:
 			if err != nil {
 				return nil, failed("reading the ruleset", err)
 			}
-			var text strings.Builder
-			if err := ruletext.Format(&text, rs); err != nil {
-				return nil, failed("writing the ruleset", err)
-			}
 			js := jsonRuleset{Gen: rs.Gen, Sets: []jsonSet{}, Chains: []jsonChain{}, Rules: []jsonRule{}}
 			for _, s := range rs.Sets {
 				js.Sets = append(js.Sets, setJSON(s, true))
@@ -1155,6 +1151,15 @@ Output:
 			}
 			for _, r := range rs.Rules {
 				js.Rules = append(js.Rules, ruleJSON(r))
+			}
+			if a.output == "json" {
+				// The text is for the table output only: what it
+				// cannot write, the JSON still shows.
+				return &output{json: js}, nil
+			}
+			var text strings.Builder
+			if err := ruletext.Format(&text, rs); err != nil {
+				return nil, failed("writing the ruleset", err)
 			}
 			return &output{json: js, table: func(w io.Writer) { io.WriteString(w, text.String()) }}, nil
 		},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nflab/nflab/gotool/internal/ruletext"
 	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
 )
 
@@ -479,5 +480,27 @@ func TestRulesWithoutModule(t *testing.T) {
 		if diff := cmp.Diff(result{1, "", want}, got); diff != "" {
 			t.Errorf("nflab %q with another transaction open (-want +got):\n%s", args, diff)
 		}
+	}
+}
+
+// TestSaveJSONWithoutText checks that "rules save -o json" does not need
+// the text format: a rule it cannot write is still in the JSON.
+func TestSaveJSONWithoutText(t *testing.T) {
+	h := rulesHarness(t, "")
+	c, err := nflab.Dial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rs := nftypes.Ruleset{Rules: []nftypes.Rule{{Table: nftypes.TableFilter, Chain: "input",
+		Matches: []nftypes.Match{{Kind: nftypes.MatchTCPFlags, TCPMask: nftypes.TCPSyn}},
+		Action:  nftypes.Action{Type: nftypes.ActionDrop}}}}
+	if _, err := c.ApplyRuleset(context.Background(), rs, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := h.run("rules", "save", "-o", "json")
+	var js struct{ Rules []struct{ Action string } }
+	if err := json.Unmarshal([]byte(got.Stdout), &js); got.Code != 0 || err != nil || len(js.Rules) != 1 {
+		t.Errorf("rules save -o json = %+v (%v)", got, err)
 	}
 }
