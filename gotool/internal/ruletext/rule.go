@@ -447,8 +447,14 @@ func (p *ruleParser) tcpFlags(neg bool, sel token) error {
 	if len(value) == 0 {
 		return errAt(sel, "missing TCP flags before the mask")
 	}
-	v, err := parseBits(value, "TCP flag", tcpFlagNames)
-	if err != nil {
+	// "0" or "none": no flag of the mask set ("tcp flags 0 / syn", SYN
+	// clear), which needs a mask.
+	var v nftypes.TCPFlags
+	if t := value[0]; len(value) == 1 && !t.quoted && (t.text == "0" || strings.EqualFold(t.text, "none")) {
+		if len(mask) == 0 {
+			return errAt(t, "tcp flags %s needs a mask: the flags that must be clear, such as \"tcp flags 0 / syn\"", t.text)
+		}
+	} else if v, err = parseBits(value, "TCP flag", tcpFlagNames); err != nil {
 		return err
 	}
 	m := v
