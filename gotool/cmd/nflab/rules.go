@@ -153,9 +153,10 @@ func parseRuleArgs(args []string) (nftypes.Rule, error) {
 	if err != nil {
 		return nftypes.Rule{}, wordsError(err, 3)
 	}
-	if err := ruletext.CheckRule(tb, args[1], &r, args[2:]); err != nil {
+	if err := ruletext.CheckRule(tb, args[1], r, args[2:]); err != nil {
 		return nftypes.Rule{}, wordsError(err, 3)
 	}
+	r.Table, r.Chain = tb, args[1]
 	return r, nil
 }
 
@@ -373,9 +374,10 @@ Output:
 				return nil, failed("reading the rule", err)
 			}
 			r, _ := ruletext.ParseRule(words)
-			if err := ruletext.CheckRule(old.Table, old.Chain, &r, words); err != nil {
+			if err := ruletext.CheckRule(old.Table, old.Chain, r, words); err != nil {
 				return nil, wordsError(err, 2)
 			}
+			r.Table, r.Chain = old.Table, old.Chain
 			err = inTx(ctx, c, func(tx *nflab.Tx) error { return tx.ReplaceRule(ctx, h, r) })
 			return nil, failed("replacing the rule", err)
 		},

@@ -168,6 +168,15 @@ func TestErrors(t *testing.T) {
 		{"rule filter output tcp dport 1 iif eth0 drop", `t.nft:1:32: iif is not known at output: packets there have no input interface`},
 		{"rule filter input jump input", `t.nft:1:24: jump to the built-in chain input: jump and goto reach user chains only`},
 		{"chain filter a\nrule filter a jump a", `t.nft:2:20: chain a jumps to itself`},
+		// The module's own checks, at the match or action at fault.
+		{"rule filter input tcp dport 1 connlimit above 65536 drop", `t.nft:1:31: match 3: connlimit: count 65536 is above 65535`},
+		{"rule filter input tcp dport 1 limit 10/minute burst 1000001 accept", `t.nft:1:31: match 3: limit: burst 1000001 is above 1000000`},
+		{"rule filter input limit 1000000001/second accept", `t.nft:1:19: match 1: limit: rate 1000000001/second is too high: at most one packet per nanosecond`},
+		{"rule filter input limit 1/day burst 213505 accept", `t.nft:1:19: match 1: limit: burst 213505 is too large for the rate 1/day`},
+		{"rule filter input tcp dport 1 log prefix \"caf\u00e9\"", `t.nft:1:31: log prefix "café": byte 0xc3 is not printable ASCII`},
+		{"rule filter input log prefix \"a\tb\"", `t.nft:1:19: log prefix "a\tb": byte 0x09 is not printable ASCII`},
+		{"rule raw prerouting iif lo connlimit above 2 drop", `t.nft:1:28: match 2: connlimit is not allowed in table raw (before tracking)`},
+		{"rule mangle input iif lo mark set 0x11/0xf0", `t.nft:1:26: mark 0x11 has bits outside its mask 0xf0`},
 	}
 	for _, tt := range tests {
 		_, err := Parse(strings.NewReader(tt.src), "t.nft")
@@ -361,6 +370,41 @@ func BenchmarkParseBigSet(b *testing.B) {
 	for b.Loop() {
 		if _, err := Parse(bytes.NewReader(text.Bytes()), "big.nft"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestCheckRule checks the single-rule path's checks, which the file's
+// parser also makes, and that CheckRule leaves the rule alone.
+func TestCheckRule(t *testing.T) {
+	for _, tt := range []struct {
+		tb    nftypes.Table
+		chain string
+		words []string
+		want  string
+	}{
+		{nftypes.TableFilter, "output", []string{"tcp", "dport", "1", "iif", "eth0", "drop"}, `word 4: iif is not known at output: packets there have no input interface`},
+		{nftypes.TableMangle, "postrouting", []string{"iif eth0 accept"}, `word 1: iif is not known at postrouting: packets there have no input interface`},
+		{nftypes.TableFilter, "input", []string{"oif", "eth0", "drop"}, `word 1: oif is not known at input: packets there have no output interface`},
+		{nftypes.TableRaw, "prerouting", []string{"oif eth0 drop"}, `word 1: oif is not known at prerouting: packets there have no output interface`},
+		{nftypes.TableFilter, "input", []string{"connlimit", "above", "65536", "drop"}, `word 1: match 1: connlimit: count 65536 is above 65535`},
+		{nftypes.TableFilter, "input", []string{"iif lo", "log", "prefix", "tab\there"}, `word 2: log prefix "tab\there": byte 0x09 is not printable ASCII`},
+		{nftypes.TableRaw, "output", []string{"connlimit above 2 drop"}, `word 1: match 1: connlimit is not allowed in table raw (before tracking)`},
+		{nftypes.TableFilter, "input", []string{"iif", "lo", "accept"}, ""},
+		{nftypes.TableFilter, "web", []string{"oif", "lo", "accept"}, ""}, // checked at commit, through the jumps
+	} {
+		r, err := ParseRule(tt.words)
+		if err != nil {
+			t.Errorf("ParseRule(%q): %v", tt.words, err)
+			continue
+		}
+		before := fmt.Sprintf("%+v", r)
+		err = CheckRule(tt.tb, tt.chain, r, tt.words)
+		if got := fmt.Sprint(err); (tt.want == "" && err != nil) || (tt.want != "" && got != tt.want) {
+			t.Errorf("CheckRule(%s, %s, %q) = %v, want %q", tt.tb, tt.chain, tt.words, err, tt.want)
+		}
+		if after := fmt.Sprintf("%+v", r); after != before {
+			t.Errorf("CheckRule changed the rule: %s, then %s", before, after)
 		}
 	}
 }

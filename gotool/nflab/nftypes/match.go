@@ -72,6 +72,8 @@ type Match struct {
 	SetField SetField `json:",omitempty"` // set
 }
 
+var periodName = map[time.Duration]string{time.Second: "second", time.Minute: "minute", time.Hour: "hour", 24 * time.Hour: "day"}
+
 // matchFields lists the fields each kind uses, besides Kind and Invert.
 var matchFields = map[MatchKind][]string{
 	MatchIIF:       {"Iface"},
@@ -226,14 +228,14 @@ func (m Match) Validate() error {
 		// nanoseconds, with a slack of interval*(burst-1).
 		interval := uint64(m.Period/time.Second) * uint64(time.Second) / uint64(m.Rate)
 		if interval == 0 {
-			return invalidf("match", "limit: rate %d/%v is too high: at most one packet per nanosecond", m.Rate, m.Period)
+			return invalidf("match", "limit: rate %d/%s is too high: at most one packet per nanosecond", m.Rate, periodName[m.Period])
 		}
 		burst := m.Burst
 		if burst == 0 {
 			burst = DefaultLimitBurst
 		}
 		if hi, _ := bits.Mul64(interval, uint64(burst)-1); hi != 0 {
-			return invalidf("match", "limit: burst %d is too large for the rate %d/%v", burst, m.Rate, m.Period)
+			return invalidf("match", "limit: burst %d is too large for the rate %d/%s", burst, m.Rate, periodName[m.Period])
 		}
 	case MatchSet:
 		if err := ValidateName("match", m.SetName); err != nil {
