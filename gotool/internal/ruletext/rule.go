@@ -591,6 +591,10 @@ func (p *ruleParser) str(neg bool, sel token) error {
 		if kw.text == "from" {
 			m.From = uint16(n)
 		} else {
+			if n == 0 {
+				// nftypes' To 0 is the default, 65535.
+				return errAt(v, "string: to 0 is not supported: the search must end past offset 0 (to 1 or more; without to, it runs to 65535)")
+			}
 			m.To = uint16(n)
 		}
 	}

@@ -168,6 +168,7 @@ func TestErrors(t *testing.T) {
 		{"rule filter output tcp dport 1 iif eth0 drop", `t.nft:1:32: iif is not known at output: packets there have no input interface`},
 		{"rule filter input jump input", `t.nft:1:24: jump to the built-in chain input: jump and goto reach user chains only`},
 		{"chain filter a\nrule filter a jump a", `t.nft:2:20: chain a jumps to itself`},
+		{"rule filter input string \"x\" from 40 to 0 drop", `t.nft:1:41: string: to 0 is not supported: the search must end past offset 0 (to 1 or more; without to, it runs to 65535)`},
 		// The module's own checks, at the match or action at fault.
 		{"rule filter input tcp dport 1 connlimit above 65536 drop", `t.nft:1:31: match 3: connlimit: count 65536 is above 65535`},
 		{"rule filter input tcp dport 1 limit 10/minute burst 1000001 accept", `t.nft:1:31: match 3: limit: burst 1000001 is above 1000000`},

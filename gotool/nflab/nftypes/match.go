@@ -40,7 +40,7 @@ type Match struct {
 	Pattern []byte     `json:",omitempty"` // string: 1 to MaxPatternLen bytes
 	Algo    StringAlgo `json:",omitempty"` // string
 	From    uint16     `json:",omitempty"` // string, optional: first offset from the IP header
-	To      uint16     `json:",omitempty"` // string, optional: last offset; 0 is 65535
+	To      uint16     `json:",omitempty"` // string, optional: last offset; 0 is 65535 (a last offset of 0 cannot be expressed)
 
 	Count     uint32 `json:",omitempty"` // connlimit: connections, at most MaxConnlimitCount
 	PrefixLen *uint8 `json:",omitempty"` // connlimit, optional: source prefix counted together; nil is 32
