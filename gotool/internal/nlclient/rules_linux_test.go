@@ -142,6 +142,28 @@ func TestRuleParsing(t *testing.T) {
 	if gen != 5 {
 		t.Errorf("generation %d, want 5", gen)
 	}
+	// Two quotas: a QUOTA_USED each, in match order.
+	r, _, err = parseRuleMsg(golden(t, `
+7000 1180                       # NFLAB_A_RULE
+  0c00 0200 0c00000000000000    # HANDLE 12
+  0500 0300 03 000000           # TABLE filter
+  0c00 0400 666f727761726400    # CHAIN "forward"
+  2400 0580                     # MATCHES
+    1000 1180                   # QUOTA 1 MiB
+      0c00 1500 0000100000000000
+    1000 1180                   # QUOTA 2 MiB
+      0c00 1500 0000200000000000
+  0c00 0680 0500 0100 01 000000 # ACTION accept
+  1c00 0c80                     # STATE
+    0c00 0200 2c01000000000000  # QUOTA_USED 300
+    0c00 0200 5802000000000000  # QUOTA_USED 600
+`), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Matches) != 2 || r.Matches[0].QuotaUsed != 300 || r.Matches[1].QuotaUsed != 600 {
+		t.Errorf("two quotas: %+v, want used 300 and 600", r.Matches)
+	}
 	// A rule without its action is malformed.
 	if _, _, err := parseRuleMsg(golden(t, `1000 1180 0c00 0200 0c00000000000000`), true); err == nil || !strings.Contains(err.Error(), "NFLAB_RULE_A_TABLE") {
 		t.Errorf("parse of a rule with its handle only = %v, want a missing attribute", err)
