@@ -567,6 +567,11 @@ func (tx *Tx) sendSet(ctx context.Context, op string, s nftypes.Set, create bool
 		return nil
 	}
 	_, err = tx.send(ctx, op, changes)
+	var ce *ChangeError
+	if errors.As(err, &ce) {
+		// One set: its own error says it all, as for one change.
+		return ce.Err
+	}
 	return err
 }
 

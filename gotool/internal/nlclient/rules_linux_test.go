@@ -426,3 +426,27 @@ func TestCloseDuringBegin(t *testing.T) {
 		<-done
 	}
 }
+
+// TestAddSetError checks that AddSet and AddSetElems fail with an
+// *OpError, as the other single-object calls do, not a *ChangeError.
+func TestAddSetError(t *testing.T) {
+	var batches []int
+	c := batchServer(t, map[int]bool{0: true, 1: true}, int(unix.EEXIST), &batches)
+	tx, err := c.Begin(ctx, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Abort(ctx)
+	s := nftypes.Set{Name: "s", Type: nftypes.SetTypePort, Ports: []nftypes.PortRange{{First: 1, Last: 1}}}
+	for _, call := range []func() error{
+		func() error { return tx.AddSet(ctx, s) },
+		func() error { return tx.AddSetElems(ctx, s) },
+	} {
+		err := call()
+		var oe *OpError
+		var ce *ChangeError
+		if !errors.As(err, &oe) || errors.As(err, &ce) || !errors.Is(err, syscall.EEXIST) || strings.Contains(err.Error(), "[sets") {
+			t.Errorf("error %v (%T), want an *OpError wrapping EEXIST", err, err)
+		}
+	}
+}
