@@ -240,19 +240,23 @@ rule --position names, and print its handle.`
 	example := `  nflab rule add filter input tcp dport 22 ct state new accept comment ssh
   nflab rule add filter forward ip saddr @blocked drop
   nflab rule add mangle output tcp dport 80 mark set 0x1
-  nflab rule add filter input --position 3 ip saddr 10.0.0.0/8 accept`
+  nflab rule add filter input --position 3 ip saddr 10.0.0.0/8 accept
+  nflab rule add filter input -- tcp dport 22 log prefix -ssh-`
 	if insert {
 		use, short, long = "insert", "insert a rule at the start of a chain (or before --position)", `Insert a rule at the start of chain CHAIN of table TABLE, or right before
 the rule --position names, and print its handle.`
 		example = `  nflab rule insert filter input iif lo accept
-  nflab rule insert filter input --position 3 icmp type echo-request accept`
+  nflab rule insert filter input --position 3 icmp type echo-request accept
+  nflab rule insert filter input -- log prefix -in-`
 	}
 	cmd := a.leaf(leaf{
 		use:   use + " TABLE CHAIN RULE... [flags]",
 		short: short,
 		long: long + ` Words the shell would split or
 expand ("!", quotes) need quoting; the word after "comment", "prefix" or
-"string" is taken whole, so quote it once: comment 'my rule'.
+"string" is taken whole, so quote it once: comment 'my rule'. A rule with
+a word starting with "-" (log prefix -x-) needs "--" before the rule, or
+the word is read as a flag: nflab rule add filter input -- log prefix -x-.
 
 ` + ruleHelp + `
 
@@ -342,14 +346,16 @@ func (a *app) ruleReplaceCmd() *cobra.Command {
 		use:   "replace HANDLE RULE...",
 		short: "replace the rule with a handle, keeping its place",
 		long: `Give the rule with handle HANDLE new matches, action and comment; it keeps
-its handle, table, chain and place, and its counters start afresh.
+its handle, table, chain and place, and its counters start afresh. A rule
+with a word starting with "-" (log prefix -x-) needs "--" before HANDLE,
+or the word is read as a flag: nflab rule replace -- 3 log prefix -x-.
 
 ` + ruleHelp + `
 
 Output:
   table: nothing
   json:  nothing (-o is refused: there is nothing to print)`,
-		example: "  nflab rule replace 3 tcp dport 2222 accept comment ssh",
+		example: "  nflab rule replace 3 tcp dport 2222 accept comment ssh\n  nflab rule replace -- 3 log prefix -ssh-",
 		args: func(args []string) (err error) {
 			if len(args) < 2 {
 				return usagef("want HANDLE and the rule, such as: 12 tcp dport 22 accept")
@@ -1268,15 +1274,15 @@ func applyError(f *ruletext.File, err error) error {
 	if errors.As(err, &ce) {
 		var p ruletext.Pos
 		switch ce.Kind {
-		case "rules":
+		case nflab.ChangeRules:
 			if ce.Index < len(f.RulePos) {
 				p = f.RulePos[ce.Index]
 			}
-		case "sets":
+		case nflab.ChangeSets:
 			if ce.Index < len(f.SetPos) {
 				p = f.SetPos[ce.Index]
 			}
-		case "chains":
+		case nflab.ChangeChains:
 			if ce.Index < len(f.ChainPos) {
 				p = f.ChainPos[ce.Index]
 			}
@@ -1284,7 +1290,7 @@ func applyError(f *ruletext.File, err error) error {
 		if p.Line > 0 {
 			return &posError{p.String(), ce.Err}
 		}
-		return &posError{strings.TrimSuffix(ce.Kind, "s") + " " + ce.Name, ce.Err}
+		return &posError{strings.TrimSuffix(string(ce.Kind), "s") + " " + ce.Name, ce.Err}
 	}
 	var oe *nflab.OpError
 	if errors.As(err, &oe) {

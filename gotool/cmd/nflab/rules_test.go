@@ -508,3 +508,22 @@ func TestSaveJSONWithoutText(t *testing.T) {
 		t.Errorf("rules save -o json = %+v (%v)", got, err)
 	}
 }
+
+// TestRuleDashWords checks what the help says of rule words starting
+// with "-": after "--", they are the rule's.
+func TestRuleDashWords(t *testing.T) {
+	h := rulesHarness(t, "")
+	for _, args := range [][]string{
+		{"rule", "add", "filter", "input", "--", "log", "prefix", "-a-"},
+		{"rule", "insert", "filter", "input", "--", "log", "prefix", "-b-"},
+		{"rule", "replace", "--", "1", "log", "prefix", "-c-"},
+	} {
+		if got := h.run(args...); got.Code != 0 {
+			t.Errorf("nflab %q = %+v", args, got)
+		}
+	}
+	want := "# nflab ruleset\n\nrule filter input log prefix \"-b-\"\nrule filter input log prefix \"-c-\"\n"
+	if got := h.save(); got != want {
+		t.Errorf("save (-want +got):\n%s", cmp.Diff(want, got))
+	}
+}

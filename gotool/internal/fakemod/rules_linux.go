@@ -130,7 +130,6 @@ func (rs *fruleset) refs(set string) int {
 type ftx struct {
 	pid     uint32
 	staging *fruleset
-	changed bool
 }
 
 // rulesState is the module's rule engine state; m.mu guards it.
@@ -229,7 +228,7 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 		}
 		tx := &ftx{pid: pid, staging: st.live.clone()}
 		if flags&nlproto.RULES_F_REPLACE != 0 {
-			tx.staging, tx.changed = emptyRuleset(), true
+			tx.staging = emptyRuleset()
 		}
 		st.tx = tx
 		ae := netlink.NewAttributeEncoder()
@@ -304,7 +303,8 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 		if errno, msg := checkRuleset(rs); errno != 0 {
 			return fails(req, errno, msg)
 		}
-		if flags&nlproto.RULES_F_CHECK == 0 && tx.changed {
+		// As the kernel: every commit but a check makes a generation.
+		if flags&nlproto.RULES_F_CHECK == 0 {
 			st.live = rs
 			st.gen++
 		}
@@ -408,7 +408,6 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 			st.nextHandle++
 			r.Handle = st.nextHandle
 			c.rules = slices.Insert(c.rules, at, &frule{Rule: r})
-			tx.changed = true
 			ae := netlink.NewAttributeEncoder()
 			ae.Nested(nlproto.A_RULE, func(nae *netlink.AttributeEncoder) error {
 				nae.Uint64(nlproto.RULE_A_HANDLE, r.Handle)
@@ -498,7 +497,6 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 	default:
 		return fails(req, unix.EOPNOTSUPP, "")
 	}
-	tx.changed = true
 	return acked(req)
 }
 

@@ -66,7 +66,7 @@ type Match struct {
 	Burst  uint32        `json:",omitempty"` // limit, optional: 0 is DefaultLimitBurst; at most MaxLimitBurst
 
 	Mark     uint32 `json:",omitempty"` // mark: holds when mark & MarkMask == Mark
-	MarkMask uint32 `json:",omitempty"` // mark, optional: 0 is all ones
+	MarkMask uint32 `json:",omitempty"` // mark, optional: 0 is all ones (a mask of 0, which would hold for every packet, cannot be expressed)
 
 	SetName  string   `json:",omitempty"` // set
 	SetField SetField `json:",omitempty"` // set
