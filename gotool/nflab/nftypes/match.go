@@ -237,6 +237,10 @@ func (m Match) Validate() error {
 		if hi, _ := bits.Mul64(interval, uint64(burst)-1); hi != 0 {
 			return invalidf("match", "limit: burst %d is too large for the rate %d/%s", burst, m.Rate, periodName[m.Period])
 		}
+	case MatchMark:
+		if m.MarkMask != 0 && m.Mark&^m.MarkMask != 0 {
+			return invalidf("match", "mark %#x has bits outside its mask %#x", m.Mark, m.MarkMask)
+		}
 	case MatchSet:
 		if err := ValidateName("match", m.SetName); err != nil {
 			return withPrefix(err, "set: ")

@@ -161,6 +161,8 @@ func TestMatchValidate(t *testing.T) {
 		{Match{Kind: MatchConnlimit, Count: 65535}, ""},
 		{Match{Kind: MatchConnlimit, Count: 65536}, "count 65536 is above 65535"},
 		{Match{Kind: MatchMark, Mark: 1}, ""},
+		{Match{Kind: MatchMark, Mark: 0x10, MarkMask: 0xf0}, ""},
+		{Match{Kind: MatchMark, Mark: 0x11, MarkMask: 0xf0}, "outside its mask"},
 		{Match{Kind: MatchSet, SetName: "bad", SetField: SetFieldSAddr}, ""},
 		{Match{Kind: MatchSet, SetName: "bad name", SetField: SetFieldSAddr}, "name"},
 		{Match{Kind: 0}, "unknown match"},
