@@ -13,6 +13,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
+	"golang.org/x/sys/unix"
 )
 
 // Chains dumps the chains of the ruleset and returns them with the
@@ -207,6 +208,9 @@ func (c *Client) Begin(ctx context.Context, replace bool, gen *uint32) (*Tx, err
 	err = c.run(ctx, op, func(conn *genetlink.Conn) error {
 		// Room for a batch's answers beyond maxInFlight's margin;
 		// best effort (it needs CAP_NET_ADMIN, as transactions do).
+		// It stays after the Tx: the size is a cap on what may queue,
+		// not memory taken, and the socket's other requests read
+		// their answers as they come, so it costs nothing unused.
 		_ = setReadBuffer(conn, txReadBuffer)
 		var err error
 		msgs, err = conn.Execute(req, c.family.ID, netlink.Request)
@@ -311,6 +315,18 @@ const (
 	txReadBuffer  = 1 << 20
 )
 
+// errLostReplies is ENOBUFS on a transaction's socket: the kernel
+// dropped answers the receive buffer had no room for.
+var errLostReplies = &lostReplies{}
+
+type lostReplies struct{}
+
+func (*lostReplies) Error() string {
+	return "replies were lost (receive buffer too small); the transaction was aborted"
+}
+
+func (*lostReplies) Unwrap() error { return unix.ENOBUFS }
+
 // send sends changes in batches and returns the reply to each (zero for
 // those without one). The first change the module rejects is returned as
 // a *ChangeError; the batches after its own are not sent, and the
@@ -380,6 +396,11 @@ func (tx *Tx) send(ctx context.Context, op string, changes []change) ([]genetlin
 		return nil
 	})
 	if err != nil {
+		if errors.Is(err, unix.ENOBUFS) {
+			// The kernel dropped answers: the socket, and with it
+			// the transaction, is gone (run discarded it).
+			return nil, &OpError{Op: op, Err: errLostReplies}
+		}
 		return nil, err
 	}
 	if failed >= 0 {

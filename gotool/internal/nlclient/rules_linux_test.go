@@ -450,3 +450,59 @@ func TestAddSetError(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyMidBatchError fails change k of a batch of n, each answer in a
+// datagram of its own as the kernel sends them, the others still queued:
+// the error names change k, and every answer is read, so that the socket
+// is clean for the transaction's next request.
+func TestApplyMidBatchError(t *testing.T) {
+	for _, k := range []int{0, 4, 9} {
+		s := &txSocket{answer: func(i int, req netlink.Message, g genetlink.Message) []datagram {
+			if i != k {
+				return nil
+			}
+			msgs, _ := nltest.Error(int(unix.ENOENT), []netlink.Message{req})
+			return []datagram{{msgs: msgs}}
+		}}
+		c := txSocketClient(t, s)
+		tx, err := c.Begin(ctx, true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tx.Apply(ctx, manyRules(10))
+		var ce *ChangeError
+		if !errors.As(err, &ce) || ce.Kind != ChangeRules || ce.Index != k || !errors.Is(err, unix.ENOENT) {
+			t.Errorf("k=%d: Apply = %v, want a ChangeError for rules[%d] wrapping ENOENT", k, err, k)
+		}
+		if n := s.pending(); n != 0 {
+			t.Errorf("k=%d: %d answers left unread", k, n)
+		}
+		if err := tx.Abort(ctx); err != nil {
+			t.Errorf("k=%d: Abort on the same socket: %v", k, err)
+		}
+	}
+}
+
+// TestTxLostReplies: ENOBUFS while a batch's answers come in means some
+// were dropped; the socket, and with it the transaction, is given up,
+// and the error says so.
+func TestTxLostReplies(t *testing.T) {
+	s := &txSocket{answer: func(i int, req netlink.Message, g genetlink.Message) []datagram {
+		if i == 3 {
+			return []datagram{{err: unix.ENOBUFS}}
+		}
+		return nil
+	}}
+	c := txSocketClient(t, s)
+	tx, err := c.Begin(ctx, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tx.Apply(ctx, manyRules(10))
+	if !errors.Is(err, unix.ENOBUFS) || err.Error() != "nflab: apply ruleset: replies were lost (receive buffer too small); the transaction was aborted" {
+		t.Errorf("Apply = %v, want lost replies wrapping ENOBUFS", err)
+	}
+	if err := tx.Abort(ctx); !errors.Is(err, ErrTxDone) {
+		t.Errorf("Abort after lost replies = %v, want ErrTxDone", err)
+	}
+}
