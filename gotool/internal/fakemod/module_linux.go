@@ -445,6 +445,10 @@ func fails(req netlink.Message, errno unix.Errno, msg string) [][]netlink.Messag
 
 // rejects answers a request whose decoding failed with err.
 func rejects(req netlink.Message, err error) [][]netlink.Message {
+	var ce *checkErr
+	if errors.As(err, &ce) {
+		return fails(req, ce.errno, ce.msg)
+	}
 	var bad badRequest
 	if errors.As(err, &bad) {
 		return fails(req, unix.EINVAL, string(bad))
