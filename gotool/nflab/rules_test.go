@@ -108,7 +108,10 @@ func TestApplyRulesetRoundTrip(t *testing.T) {
 			want.Gen = gen
 			want.Chains = nftypes.BuiltinChains()
 			counts := map[string]int{}
+			want.Rules = append([]nftypes.Rule(nil), rs.Rules...)
 			for i := range want.Rules {
+				// Defaults read back folded (burst 5 as 0).
+				want.Rules[i] = want.Rules[i].Normalized()
 				want.Rules[i].Handle = uint64(i + 1)
 				counts[want.Rules[i].Table.String()+"/"+want.Rules[i].Chain]++
 			}

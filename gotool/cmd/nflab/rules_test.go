@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,6 +41,20 @@ rule filter input tcp dport @web jump web_in
 rule filter input quota 10 mbytes counter
 rule filter web_in ip saddr 10.0.0.0/8 accept
 `
+
+// defaultsRuleset writes out the values the module takes by default.
+const defaultsRuleset = `# nflab ruleset
+
+rule mangle input mark set 0x1/0xffffffff
+rule filter input limit 5/minute burst 5 accept
+rule filter input connlimit above 2 per /32 drop
+rule filter input string "x" from 0 to 65535 drop
+rule filter input mark 0x1/0xffffffff accept
+rule filter input nth every 3 offset 0 accept
+`
+
+// ruleCmp compares rules' addresses by value.
+var ruleCmp = cmp.Options{cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }), cmp.Comparer(func(a, b netip.Addr) bool { return a == b })}
 
 // rulesHarness is a fake module holding the ruleset text, as "rules
 // apply" would load it, and the conntrack tests' connections.
@@ -285,11 +301,57 @@ func TestSaveApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, text := range []string{exampleRuleset, string(all)} {
+	for _, text := range []string{exampleRuleset, string(all), defaultsRuleset} {
 		a := rulesHarness(t, text)
 		saved := a.save()
 		if text == exampleRuleset && saved != exampleRuleset {
 			t.Errorf("saved (-applied +saved):\n%s", cmp.Diff(exampleRuleset, saved))
+		}
+		// What save prints is the applied text, formatted in the
+		// module's order (chains by table and hook): the module and
+		// the parser agree on every value, defaults included.
+		rs, err := ruletext.Parse(strings.NewReader(text), "in.nft")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := nflab.Dial(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := c.Ruleset(context.Background())
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		order := map[string]int{}
+		for i, ch := range back.Chains {
+			order[ch.Table.String()+"/"+ch.Name] = i
+		}
+		slices.SortStableFunc(rs.Rules, func(a, b nftypes.Rule) int {
+			return order[a.Table.String()+"/"+a.Chain] - order[b.Table.String()+"/"+b.Chain]
+		})
+		slices.SortStableFunc(rs.Chains, func(a, b nftypes.Chain) int {
+			return order[a.Table.String()+"/"+a.Name] - order[b.Table.String()+"/"+b.Name]
+		})
+		for i := range rs.Sets { // the module merges elements
+			rs.Sets[i].Addrs = nftypes.MergeAddrRanges(rs.Sets[i].Addrs)
+			rs.Sets[i].Ports = nftypes.MergePortRanges(rs.Sets[i].Ports)
+		}
+		var formatted strings.Builder
+		if err := ruletext.Format(&formatted, rs); err != nil {
+			t.Fatal(err)
+		}
+		if saved != formatted.String() {
+			t.Errorf("save differs from the applied text, formatted (-formatted +saved):\n%s", cmp.Diff(formatted.String(), saved))
+		}
+		// And so do the values, as Go reads them back.
+		for i := range back.Rules {
+			back.Rules[i].Handle = 0
+		}
+		if text == defaultsRuleset {
+			if diff := cmp.Diff(rs.Rules, back.Rules, ruleCmp); diff != "" {
+				t.Errorf("rules read back differ from Parse's (-parsed +read):\n%s", diff)
+			}
 		}
 		for _, start := range []string{"", exampleRuleset} {
 			b := rulesHarness(t, start)

@@ -337,7 +337,9 @@ func parseMatch(ad *netlink.AttributeDecoder, k nftypes.MatchKind) (nftypes.Matc
 	if err := seen.require(need...); err != nil {
 		return nftypes.Match{}, fmt.Errorf("in match %s: %w", k, err)
 	}
-	return m, nil
+	// A default sent explicitly (by another client) reads as this
+	// client would have sent it: left out.
+	return m.Normalized(), nil
 }
 
 func parseAction(ad *netlink.AttributeDecoder) (nftypes.Action, error) {
@@ -374,7 +376,7 @@ func parseAction(ad *netlink.AttributeDecoder) (nftypes.Action, error) {
 	if err := seen.require(attrOf(nlproto.EnumActionAttr, nlproto.ACTION_A_TYPE)); err != nil {
 		return nftypes.Action{}, fmt.Errorf("in NFLAB_RULE_A_ACTION: %w", err)
 	}
-	return a, nil
+	return a.Normalized(), nil
 }
 
 // A setPart is one message of a SET_GET dump: a set's header (name, type,

@@ -61,7 +61,7 @@ func parseRuleBody(c *cursor, r *nftypes.Rule) (*ruleParser, error) {
 	if len(p.r.Matches) > nftypes.MaxMatches {
 		return nil, errAt(p.actTok, "the rule has %d matches, at most %d", len(p.r.Matches), nftypes.MaxMatches)
 	}
-	*r = p.r
+	*r = p.r.Normalized()
 	return p, nil
 }
 
