@@ -601,6 +601,29 @@ func jumpsTo(rs *fruleset, t nftypes.Table, name string) bool {
 // resolve, matches and actions suit their table and hook, no loops, jumps
 // at most NFLAB_JUMP_DEPTH deep.
 func checkRuleset(rs *fruleset) (unix.Errno, string) {
+	// The hooks each chain is reached from, through jumps and gotos,
+	// for the interface matches (a loop is refused below).
+	hooks := map[*fchain][]nftypes.Hook{}
+	for _, b := range rs.chains {
+		if b.hook == nil {
+			continue
+		}
+		seen := map[*fchain]bool{}
+		var reach func(c *fchain)
+		reach = func(c *fchain) {
+			if c == nil || seen[c] {
+				return
+			}
+			seen[c] = true
+			hooks[c] = append(hooks[c], *b.hook)
+			for _, r := range c.rules {
+				if a := r.Action; a.Type == nftypes.ActionJump || a.Type == nftypes.ActionGoto {
+					reach(rs.chain(c.table, a.Chain))
+				}
+			}
+		}
+		reach(b)
+	}
 	for _, c := range rs.chains {
 		for i, r := range c.rules {
 			where := fmt.Sprintf("rule %d (handle %d) in %s/%s: ", i+1, r.Handle, c.table, c.name)
@@ -620,8 +643,7 @@ func checkRuleset(rs *fruleset) (unix.Errno, string) {
 						return unix.EINVAL, where + fmt.Sprintf("set %s holds %ss, not what %s needs", s.name, s.typ, m.SetField)
 					}
 				}
-				if c.hook != nil {
-					h := *c.hook
+				for _, h := range hooks[c] {
 					if (m.Kind == nftypes.MatchIIF && (h == nftypes.LocalOut || h == nftypes.PostRouting)) ||
 						(m.Kind == nftypes.MatchOIF && (h == nftypes.PreRouting || h == nftypes.LocalIn)) {
 						return unix.EINVAL, where + fmt.Sprintf("%s is not known at %s", m.Kind, h)

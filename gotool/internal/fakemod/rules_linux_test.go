@@ -93,3 +93,29 @@ func TestModuleChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestHookThroughJumps checks the commit's interface check through jumps:
+// oif in a user chain that filter/input jumps to is refused.
+func TestHookThroughJumps(t *testing.T) {
+	c := client(t)
+	ctx := context.Background()
+	tx, err := c.Begin(ctx, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Abort(ctx)
+	if err := tx.AddChain(ctx, nftypes.Chain{Table: nftypes.TableFilter, Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []nftypes.Rule{
+		{Table: nftypes.TableFilter, Chain: "web", Matches: []nftypes.Match{{Kind: nftypes.MatchOIF, Iface: "eth0"}}, Action: nftypes.Action{Type: nftypes.ActionDrop}},
+		{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionJump, Chain: "web"}},
+	} {
+		if _, err := tx.AddRule(ctx, r, false, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tx.Commit(ctx, false); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("Commit = %v, want EINVAL: oif is not known at input", err)
+	}
+}
