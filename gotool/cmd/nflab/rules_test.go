@@ -589,3 +589,19 @@ func TestRuleDashWords(t *testing.T) {
 		t.Errorf("save (-want +got):\n%s", cmp.Diff(want, got))
 	}
 }
+
+// TestSetAddModuleError checks the message of a set change the module
+// refuses: the module's error, without a batch's "[sets[0] NAME]".
+func TestSetAddModuleError(t *testing.T) {
+	var text strings.Builder
+	text.WriteString("# nflab ruleset\n\n")
+	for i := range nlproto.SETS_MAX {
+		fmt.Fprintf(&text, "set s%d port { %d }\n", i, i+1)
+	}
+	h := rulesHarness(t, text.String())
+	got := h.run("set", "add", "one_more", "port", "80")
+	want := "nflab: add set: no space left on device: too many sets\n"
+	if got.Code != 1 || got.Stderr != want {
+		t.Errorf("set add past the limit = %+v, want %q", got, want)
+	}
+}
