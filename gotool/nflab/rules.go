@@ -61,7 +61,9 @@ const maxRulesetAttempts = 5
 // table and hook order), its rules (in table, chain and rule order) and
 // its sets with their elements, all of one generation, Ruleset.Gen. When
 // a commit comes between its dumps it reads them again, a few times, then
-// gives up with ErrDumpInterrupted. It needs CAP_NET_ADMIN.
+// gives up with ErrDumpInterrupted. It needs CAP_NET_ADMIN. Rules come
+// in normal form (nftypes.Rule.Normalized): a default, such as a limit's
+// burst of 5, reads as the zero value, however it was sent.
 func (c *Client) Ruleset(ctx context.Context) (nftypes.Ruleset, error) {
 	for range maxRulesetAttempts {
 		chains, gen, err := c.b.Chains(ctx)
