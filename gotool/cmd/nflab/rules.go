@@ -36,7 +36,7 @@ Matches (negate with "!" before or "!=" after the selector; quota, limit: over):
   ip protocol tcp|udp|icmp|N    ip length N[-M]
   tcp|udp sport|dport PORTS|@SET (a protocol match and a port match)
   th sport|dport PORTS|@SET     (ports of tcp or udp; PORTS: 80,443,8000-8100)
-  tcp flags FLAGS [/ MASK]      icmp type TYPE [code N]
+  tcp flags FLAGS|0 [/ MASK]    icmp type TYPE [code N]
   ct state new,established,related,invalid,untracked
   ct status seen-reply,assured,confirmed,dying
   string "TEXT" [algo bm|kmp] [from N] [to N]
