@@ -36,7 +36,7 @@ Matches (negate with "!" before or "!=" after the selector; quota, limit: over):
   ip protocol tcp|udp|icmp|N    ip length N[-M]
   tcp|udp sport|dport PORTS|@SET (a protocol match and a port match)
   th sport|dport PORTS|@SET     (ports of tcp or udp; PORTS: 80,443,8000-8100)
-  tcp flags FLAGS [/ MASK]      icmp type TYPE [code N]
+  tcp flags FLAGS|0 [/ MASK]    icmp type TYPE [code N]
   ct state new,established,related,invalid,untracked
   ct status seen-reply,assured,confirmed,dying
   string "TEXT" [algo bm|kmp] [from N] [to N]
@@ -153,9 +153,10 @@ func parseRuleArgs(args []string) (nftypes.Rule, error) {
 	if err != nil {
 		return nftypes.Rule{}, wordsError(err, 3)
 	}
-	if err := ruletext.CheckRule(tb, args[1], &r, args[2:]); err != nil {
+	if err := ruletext.CheckRule(tb, args[1], r, args[2:]); err != nil {
 		return nftypes.Rule{}, wordsError(err, 3)
 	}
+	r.Table, r.Chain = tb, args[1]
 	return r, nil
 }
 
@@ -239,19 +240,23 @@ rule --position names, and print its handle.`
 	example := `  nflab rule add filter input tcp dport 22 ct state new accept comment ssh
   nflab rule add filter forward ip saddr @blocked drop
   nflab rule add mangle output tcp dport 80 mark set 0x1
-  nflab rule add filter input --position 3 ip saddr 10.0.0.0/8 accept`
+  nflab rule add filter input --position 3 ip saddr 10.0.0.0/8 accept
+  nflab rule add filter input -- tcp dport 22 log prefix -ssh-`
 	if insert {
 		use, short, long = "insert", "insert a rule at the start of a chain (or before --position)", `Insert a rule at the start of chain CHAIN of table TABLE, or right before
 the rule --position names, and print its handle.`
 		example = `  nflab rule insert filter input iif lo accept
-  nflab rule insert filter input --position 3 icmp type echo-request accept`
+  nflab rule insert filter input --position 3 icmp type echo-request accept
+  nflab rule insert filter input -- log prefix -in-`
 	}
 	cmd := a.leaf(leaf{
 		use:   use + " TABLE CHAIN RULE... [flags]",
 		short: short,
 		long: long + ` Words the shell would split or
 expand ("!", quotes) need quoting; the word after "comment", "prefix" or
-"string" is taken whole, so quote it once: comment 'my rule'.
+"string" is taken whole, so quote it once: comment 'my rule'. A rule with
+a word starting with "-" (log prefix -x-) needs "--" before the rule, or
+the word is read as a flag: nflab rule add filter input -- log prefix -x-.
 
 ` + ruleHelp + `
 
@@ -341,14 +346,16 @@ func (a *app) ruleReplaceCmd() *cobra.Command {
 		use:   "replace HANDLE RULE...",
 		short: "replace the rule with a handle, keeping its place",
 		long: `Give the rule with handle HANDLE new matches, action and comment; it keeps
-its handle, table, chain and place, and its counters start afresh.
+its handle, table, chain and place, and its counters start afresh. A rule
+with a word starting with "-" (log prefix -x-) needs "--" before HANDLE,
+or the word is read as a flag: nflab rule replace -- 3 log prefix -x-.
 
 ` + ruleHelp + `
 
 Output:
   table: nothing
   json:  nothing (-o is refused: there is nothing to print)`,
-		example: "  nflab rule replace 3 tcp dport 2222 accept comment ssh",
+		example: "  nflab rule replace 3 tcp dport 2222 accept comment ssh\n  nflab rule replace -- 3 log prefix -ssh-",
 		args: func(args []string) (err error) {
 			if len(args) < 2 {
 				return usagef("want HANDLE and the rule, such as: 12 tcp dport 22 accept")
@@ -373,9 +380,10 @@ Output:
 				return nil, failed("reading the rule", err)
 			}
 			r, _ := ruletext.ParseRule(words)
-			if err := ruletext.CheckRule(old.Table, old.Chain, &r, words); err != nil {
+			if err := ruletext.CheckRule(old.Table, old.Chain, r, words); err != nil {
 				return nil, wordsError(err, 2)
 			}
+			r.Table, r.Chain = old.Table, old.Chain
 			err = inTx(ctx, c, func(tx *nflab.Tx) error { return tx.ReplaceRule(ctx, h, r) })
 			return nil, failed("replacing the rule", err)
 		},
@@ -1142,10 +1150,6 @@ Output:
 			if err != nil {
 				return nil, failed("reading the ruleset", err)
 			}
-			var text strings.Builder
-			if err := ruletext.Format(&text, rs); err != nil {
-				return nil, failed("writing the ruleset", err)
-			}
 			js := jsonRuleset{Gen: rs.Gen, Sets: []jsonSet{}, Chains: []jsonChain{}, Rules: []jsonRule{}}
 			for _, s := range rs.Sets {
 				js.Sets = append(js.Sets, setJSON(s, true))
@@ -1155,6 +1159,15 @@ Output:
 			}
 			for _, r := range rs.Rules {
 				js.Rules = append(js.Rules, ruleJSON(r))
+			}
+			if a.output == "json" {
+				// The text is for the table output only: what it
+				// cannot write, the JSON still shows.
+				return &output{json: js}, nil
+			}
+			var text strings.Builder
+			if err := ruletext.Format(&text, rs); err != nil {
+				return nil, failed("writing the ruleset", err)
 			}
 			return &output{json: js, table: func(w io.Writer) { io.WriteString(w, text.String()) }}, nil
 		},
@@ -1261,15 +1274,15 @@ func applyError(f *ruletext.File, err error) error {
 	if errors.As(err, &ce) {
 		var p ruletext.Pos
 		switch ce.Kind {
-		case "rules":
+		case nflab.ChangeRules:
 			if ce.Index < len(f.RulePos) {
 				p = f.RulePos[ce.Index]
 			}
-		case "sets":
+		case nflab.ChangeSets:
 			if ce.Index < len(f.SetPos) {
 				p = f.SetPos[ce.Index]
 			}
-		case "chains":
+		case nflab.ChangeChains:
 			if ce.Index < len(f.ChainPos) {
 				p = f.ChainPos[ce.Index]
 			}
@@ -1277,7 +1290,7 @@ func applyError(f *ruletext.File, err error) error {
 		if p.Line > 0 {
 			return &posError{p.String(), ce.Err}
 		}
-		return &posError{strings.TrimSuffix(ce.Kind, "s") + " " + ce.Name, ce.Err}
+		return &posError{strings.TrimSuffix(string(ce.Kind), "s") + " " + ce.Name, ce.Err}
 	}
 	var oe *nflab.OpError
 	if errors.As(err, &oe) {

@@ -44,6 +44,7 @@
 //	tcp|udp sport|dport PORTS | @SET       a protocol match, then a port match
 //	th sport|dport PORTS | @SET            the port match alone
 //	tcp flags FLAGS [/ MASK]               FLAGS alone: all of them set
+//	tcp flags 0 / MASK                     none of MASK set ("none" too)
 //	icmp type TYPE [code N]
 //	ct state STATES                        new,established,related,invalid,untracked
 //	ct status BITS                         seen-reply,assured,confirmed,dying
