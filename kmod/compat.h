@@ -31,4 +31,15 @@ static inline struct nlattr **nflab_dump_attrs(struct netlink_callback *cb)
 #endif
 }
 
+/*
+ * A dump's start callback gets no extended ACK before 6.2 (cb->extack is
+ * NULL there), so its rejection would carry no message. There, start
+ * should succeed and leave the error to the first dump call, which has an
+ * extack (the message then comes with NLMSG_DONE): true when so.
+ */
+static inline bool nflab_dump_defer(struct netlink_callback *cb, int err)
+{
+	return err && !cb->extack;
+}
+
 #endif /* _NFLAB_COMPAT_H */

@@ -88,6 +88,9 @@ struct nflab_ct_dump {
 	struct nflab_ct_dump_pos pos;
 };
 
+/* pos.bucket of a dump whose start failed without an extack (6.1). */
+#define NFLAB_DUMP_DEFERRED	UINT_MAX
+
 static int nflab_parse_tuple(const struct nlattr *nest, struct nflab_tuple *t,
 			     struct netlink_ext_ack *extack)
 {
@@ -296,19 +299,31 @@ int nflab_ct_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
+static int nflab_ct_dump_check(struct nlattr **attrs, struct nflab_ct_filter *f,
+			       struct netlink_ext_ack *extack)
+{
+	if (attrs[NFLAB_A_CT_TUPLE]) {
+		NL_SET_ERR_MSG_ATTR(extack, attrs[NFLAB_A_CT_TUPLE],
+				    "a dump takes a filter, not a tuple");
+		return -EINVAL;
+	}
+	return nflab_parse_filter(attrs[NFLAB_A_CT_FILTER], f, extack);
+}
+
 int nflab_ct_nl_get_start(struct netlink_callback *cb)
 {
 	struct nlattr **attrs = nflab_dump_attrs(cb);
 	struct nflab_ct_dump *d = (struct nflab_ct_dump *)cb->ctx;
+	int ret;
 
 	BUILD_BUG_ON(sizeof(*d) > sizeof(cb->ctx));
 	memset(d, 0, sizeof(*d));
-	if (attrs[NFLAB_A_CT_TUPLE]) {
-		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[NFLAB_A_CT_TUPLE],
-				    "a dump takes a filter, not a tuple");
-		return -EINVAL;
+	ret = nflab_ct_dump_check(attrs, &d->f, cb->extack);
+	if (nflab_dump_defer(cb, ret)) {
+		d->pos.bucket = NFLAB_DUMP_DEFERRED;
+		return 0;
 	}
-	return nflab_parse_filter(attrs[NFLAB_A_CT_FILTER], &d->f, cb->extack);
+	return ret;
 }
 
 struct nflab_dump_arg {
@@ -343,6 +358,9 @@ int nflab_ct_nl_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	struct nflab_ct_dump *d = (struct nflab_ct_dump *)cb->ctx;
 	struct nflab_dump_arg a = { .skb = skb, .cb = cb, .f = &d->f };
 
+	/* 6.1: start's error again, now with an extack for its message. */
+	if (d->pos.bucket == NFLAB_DUMP_DEFERRED)
+		return nflab_ct_dump_check(nflab_dump_attrs(cb), &d->f, cb->extack);
 	/*
 	 * No NLM_F_DUMP_INTR: the dump resumes after the last entry it
 	 * sent, whatever was created or removed meanwhile, so it lists every

@@ -52,14 +52,21 @@ static unsigned int nflab_hook_track(void *priv, struct sk_buff *skb,
 		if (v != NF_ACCEPT)
 			return v;
 		if (notrack) {
-			nflab_ct_set_untracked(skb);
+			nflab_ct_set_untracked(skb, state->net);
 			return NF_ACCEPT;
 		}
 	}
 	return nflab_ct_in(skb, state);
 }
 
-/* LOCAL_IN, FORWARD, POST_ROUTING: count (rules and NAT will go here). */
+/*
+ * LOCAL_IN, FORWARD, POST_ROUTING: count, before nflab's own tables there
+ * (mangle and filter, registered while they have rules), so that what
+ * they drop was counted where it reached. PRE_ROUTING and LOCAL_OUT count
+ * in the tracking hook, before the raw table.
+ */
+#define NFLAB_PRI_COUNT	(NF_IP_PRI_MANGLE - 1)
+
 static unsigned int nflab_hook_count(void *priv, struct sk_buff *skb,
 				     const struct nf_hook_state *state)
 {
@@ -76,10 +83,11 @@ static unsigned int nflab_hook_confirm(void *priv, struct sk_buff *skb,
 
 /*
  * The hooks, per DESIGN.md: connection tracking first on the way in and out
- * (after defrag and raw, before NAT and filtering), filtering at LOCAL_IN
- * and FORWARD, source NAT at POST_ROUTING, and confirmation of new flows
- * after everything else, where a packet reaches a socket or leaves the
- * stack. The hook counters count at the first five.
+ * (after defrag, with nflab's raw table, before NAT and filtering), the
+ * counters of the other three hooks before nflab's tables there (rules.c
+ * registers those), and confirmation of new flows after everything else,
+ * where a packet reaches a socket or leaves the stack. The hook counters
+ * count at the first five.
  */
 static const struct nf_hook_ops nflab_ops[] = {
 	{
@@ -92,13 +100,13 @@ static const struct nf_hook_ops nflab_ops[] = {
 		.hook		= nflab_hook_count,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_LOCAL_IN,
-		.priority	= NF_IP_PRI_FILTER,
+		.priority	= NFLAB_PRI_COUNT,
 	},
 	{
 		.hook		= nflab_hook_count,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_FORWARD,
-		.priority	= NF_IP_PRI_FILTER,
+		.priority	= NFLAB_PRI_COUNT,
 	},
 	{
 		.hook		= nflab_hook_track,
@@ -110,7 +118,7 @@ static const struct nf_hook_ops nflab_ops[] = {
 		.hook		= nflab_hook_count,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_POST_ROUTING,
-		.priority	= NF_IP_PRI_NAT_SRC,
+		.priority	= NFLAB_PRI_COUNT,
 	},
 	{
 		.hook		= nflab_hook_confirm,
@@ -192,6 +200,7 @@ static int __net_init nflab_state_init(struct net *net)
 	if (!nn->stats)
 		return -ENOMEM;
 
+	nflab_ct_net_tag(net, nn);
 	ret = nflab_ct_net_init(nn);
 	if (ret)
 		goto err_free_stats;

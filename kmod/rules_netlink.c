@@ -64,6 +64,10 @@ const struct nla_policy nflab_rule_op_policy[NFLAB_A_MAX + 1] = {
 	[NFLAB_A_RULE]		= NLA_POLICY_NESTED(nflab_rule_policy),
 };
 
+const struct nla_policy nflab_set_edit_policy[NFLAB_A_MAX + 1] = {
+	[NFLAB_A_SET]		= NLA_POLICY_NESTED(nflab_set_policy),
+};
+
 const struct nla_policy nflab_set_op_policy[NFLAB_A_MAX + 1] = {
 	[NFLAB_A_SET]		= NLA_POLICY_NESTED(nflab_set_policy),
 	[NFLAB_A_RULES_FLAGS]	= NLA_POLICY_MASK(NLA_U32, NFLAB_RULES_F_TERSE),
@@ -71,10 +75,23 @@ const struct nla_policy nflab_set_op_policy[NFLAB_A_MAX + 1] = {
 
 /* Transactions */
 
-static struct nflab_src *nflab_txn(struct nflab_net *nn, struct genl_info *info)
+/*
+ * The requesting socket, as an identity (never dereferenced): a portid is
+ * free for another socket as soon as its own closes, before
+ * NETLINK_URELEASE ends the transaction; the socket's memory is not, since
+ * netlink_release() runs the notifier before it lets the socket go.
+ */
+static const void *nflab_req_sock(struct sk_buff *skb)
+{
+	return NETLINK_CB(skb).sk;
+}
+
+static struct nflab_src *nflab_txn(struct nflab_net *nn, struct sk_buff *skb,
+				   struct genl_info *info)
 {
 	lockdep_assert_held(&nn->rules_lock);
-	if (!nn->txn || nn->txn_portid != info->snd_portid) {
+	if (!nn->txn || nn->txn_portid != info->snd_portid ||
+	    nn->txn_sk != nflab_req_sock(skb)) {
 		NL_SET_ERR_MSG(info->extack,
 			       "no transaction open on this socket (RULES_BEGIN first)");
 		return NULL;
@@ -91,28 +108,64 @@ static void nflab_txn_end(struct nflab_net *nn)
 	kfree(nn->txn);
 	nn->txn = NULL;
 	nn->txn_portid = 0;
+	nn->txn_sk = NULL;
 }
 
-static int nflab_fill_gen(struct sk_buff *msg, const void *arg)
+/*
+ * BEGIN's and COMMIT's replies are allocated before the state changes, so
+ * that a change is never reported as a failure for want of memory.
+ */
+static struct sk_buff *nflab_gen_reply_new(struct genl_info *info, u8 cmd,
+					   void **hdr)
 {
-	return nla_put_u32(msg, NFLAB_A_RULES_GEN, *(const u32 *)arg) ?
-	       -EMSGSIZE : 0;
+	struct sk_buff *msg;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return NULL;
+	*hdr = genlmsg_put_reply(msg, info, &nflab_genl_family, 0, cmd);
+	if (!*hdr) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+static int nflab_gen_reply_send(struct genl_info *info, struct sk_buff *msg,
+				void *hdr, u32 gen)
+{
+	if (nla_put_u32(msg, NFLAB_A_RULES_GEN, gen)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
 }
 
 int nflab_rules_nl_begin(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
-	u32 flags = 0, gen;
+	struct sk_buff *msg;
 	struct nflab_src *src;
+	u32 flags = 0, gen;
+	void *hdr;
 	int ret;
 
 	if (info->attrs[NFLAB_A_RULES_FLAGS])
 		flags = nla_get_u32(info->attrs[NFLAB_A_RULES_FLAGS]);
 	src = kzalloc(sizeof(*src), GFP_KERNEL_ACCOUNT);
-	if (!src)
-		return -ENOMEM;
+	msg = nflab_gen_reply_new(info, NFLAB_CMD_RULES_BEGIN, &hdr);
+	if (!src || !msg) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
 
 	mutex_lock(&nn->rules_lock);
+	if (nn->rules_dead) {
+		NL_SET_ERR_MSG(info->extack, "the namespace or the module is going away");
+		ret = -ESHUTDOWN;
+		goto out_unlock;
+	}
 	if (nn->txn) {
 		if (nn->txn_portid == info->snd_portid)
 			NL_SET_ERR_MSG(info->extack,
@@ -138,14 +191,16 @@ int nflab_rules_nl_begin(struct sk_buff *skb, struct genl_info *info)
 		goto out_unlock;
 	nn->txn = src;
 	nn->txn_portid = info->snd_portid;
-	src = NULL;
+	nn->txn_sk = nflab_req_sock(skb);
 	gen = nn->rules_gen;
 	mutex_unlock(&nn->rules_lock);
-	return nflab_nl_reply(info, NFLAB_CMD_RULES_BEGIN, nflab_fill_gen, &gen);
+	return nflab_gen_reply_send(info, msg, hdr, gen);
 
 out_unlock:
 	mutex_unlock(&nn->rules_lock);
+out_free:
 	kfree(src);
+	nlmsg_free(msg);
 	return ret;
 }
 
@@ -166,20 +221,26 @@ int nflab_rules_nl_commit(struct sk_buff *skb, struct genl_info *info)
 	struct net *net = genl_info_net(info);
 	struct nflab_net *nn = nflab_pernet(net);
 	struct nflab_src *txn;
+	struct sk_buff *msg;
 	bool check = false;
+	void *hdr;
 	int ret;
 	u32 gen;
 
 	if (info->attrs[NFLAB_A_RULES_FLAGS])
 		check = nla_get_u32(info->attrs[NFLAB_A_RULES_FLAGS]) &
 			NFLAB_RULES_F_CHECK;
+	msg = nflab_gen_reply_new(info, NFLAB_CMD_RULES_COMMIT, &hdr);
+	if (!msg)
+		return -ENOMEM;
 	mutex_lock(&nn->rules_lock);
-	txn = nflab_txn(nn, info);
+	txn = nflab_txn(nn, skb, info);
 	if (!txn) {
 		mutex_unlock(&nn->rules_lock);
+		nlmsg_free(msg);
 		return -ENOENT;
 	}
-	ret = nflab_rules_commit(net, txn, check, info->extack, nn->rules_msg);
+	ret = nflab_rules_commit(net, txn, check, info->extack);
 	if (!ret && !check) {
 		nflab_src_free(&nn->rules_src);
 		nflab_src_move(&nn->rules_src, txn);
@@ -187,9 +248,11 @@ int nflab_rules_nl_commit(struct sk_buff *skb, struct genl_info *info)
 	nflab_txn_end(nn);
 	gen = nn->rules_gen;
 	mutex_unlock(&nn->rules_lock);
-	if (ret)
+	if (ret) {
+		nlmsg_free(msg);
 		return ret;
-	return nflab_nl_reply(info, NFLAB_CMD_RULES_COMMIT, nflab_fill_gen, &gen);
+	}
+	return nflab_gen_reply_send(info, msg, hdr, gen);
 }
 
 int nflab_rules_nl_abort(struct sk_buff *skb, struct genl_info *info)
@@ -198,7 +261,7 @@ int nflab_rules_nl_abort(struct sk_buff *skb, struct genl_info *info)
 	int ret = 0;
 
 	mutex_lock(&nn->rules_lock);
-	if (nflab_txn(nn, info))
+	if (nflab_txn(nn, skb, info))
 		nflab_txn_end(nn);
 	else
 		ret = -ENOENT;
@@ -216,6 +279,9 @@ static int nflab_rules_urelease(struct notifier_block *nb, unsigned long event,
 	if (event != NETLINK_URELEASE || n->protocol != NETLINK_GENERIC)
 		return NOTIFY_DONE;
 	nn = nflab_pernet(n->net);
+	/* Every generic netlink socket's close comes here: most have none. */
+	if (!READ_ONCE(nn->txn))
+		return NOTIFY_DONE;
 	mutex_lock(&nn->rules_lock);
 	if (nn->txn && nn->txn_portid == n->portid)
 		nflab_txn_end(nn);
@@ -311,7 +377,8 @@ static struct nflab_rule *nflab_chain_user(struct nflab_src *src,
 	return NULL;
 }
 
-static int nflab_chain_edit(struct sk_buff *skb, struct genl_info *info)
+/* CHAIN_NEW, CHAIN_DEL and CHAIN_POLICY. */
+int nflab_chain_nl_edit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
 	struct nlattr *tb[NFLAB_CHAIN_A_MAX + 1];
@@ -324,7 +391,7 @@ static int nflab_chain_edit(struct sk_buff *skb, struct genl_info *info)
 	if (ret)
 		return ret;
 	mutex_lock(&nn->rules_lock);
-	src = nflab_txn(nn, info);
+	src = nflab_txn(nn, skb, info);
 	if (!src) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -394,6 +461,12 @@ static int nflab_chain_edit(struct sk_buff *skb, struct genl_info *info)
 		goto out_unlock;
 	}
 	/* NFLAB_CMD_CHAIN_DEL */
+	if (tb[NFLAB_CHAIN_A_POLICY]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[NFLAB_CHAIN_A_POLICY],
+				    "deleting a chain takes its table and name only");
+		ret = -EINVAL;
+		goto out_unlock;
+	}
 	if (c->hook >= 0) {
 		NL_SET_ERR_MSG_ATTR(info->extack, tb[NFLAB_CHAIN_A_NAME],
 				    "built-in chains cannot be deleted");
@@ -413,27 +486,13 @@ static int nflab_chain_edit(struct sk_buff *skb, struct genl_info *info)
 		goto out_unlock;
 	}
 	list_del(&c->list);
+	kvfree(c->rules);	/* it may have held rules in this transaction */
 	kfree(c);
 	src->nchains--;
 
 out_unlock:
 	mutex_unlock(&nn->rules_lock);
 	return ret;
-}
-
-int nflab_chain_nl_new(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_chain_edit(skb, info);
-}
-
-int nflab_chain_nl_del(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_chain_edit(skb, info);
-}
-
-int nflab_chain_nl_policy(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_chain_edit(skb, info);
 }
 
 static void *nflab_rules_msg_put(struct sk_buff *skb, struct netlink_callback *cb,
@@ -475,7 +534,8 @@ int nflab_chain_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	void *hdr;
 
 	mutex_lock(&nn->rules_lock);
-	cb->seq = nn->rules_gen;
+	/* Never 0: the consistency check ignores a first sequence of 0. */
+	cb->seq = nn->rules_gen + 1;
 	list_for_each_entry(c, &nn->rules_src.chains, list) {
 		if (i++ < cb->args[0])
 			continue;
@@ -503,6 +563,38 @@ static int nflab_rule_attrs(struct genl_info *info, struct nlattr **tb)
 	}
 	return nla_parse_nested(tb, NFLAB_RULE_A_MAX, info->attrs[NFLAB_A_RULE],
 				nflab_rule_policy, info->extack);
+}
+
+/* A rule's size is bounded, so that one always fits a dump's message. */
+static int nflab_rule_size_ok(struct nlattr **tb, struct genl_info *info)
+{
+	if (tb[NFLAB_RULE_A_MATCHES] &&
+	    nla_len(tb[NFLAB_RULE_A_MATCHES]) > NFLAB_RULE_MATCHES_BYTES) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[NFLAB_RULE_A_MATCHES],
+				    "the matches take more than 8192 bytes");
+		return -E2BIG;
+	}
+	return 0;
+}
+
+/* HANDLE and nothing else, for the commands that name a rule. */
+static int nflab_rule_handle_only(struct nlattr **tb, struct genl_info *info)
+{
+	int i;
+
+	if (!tb[NFLAB_RULE_A_HANDLE]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NFLAB_A_RULE],
+				    "missing the rule's handle");
+		return -EINVAL;
+	}
+	for (i = 1; i <= NFLAB_RULE_A_MAX; i++) {
+		if (tb[i] && i != NFLAB_RULE_A_HANDLE) {
+			NL_SET_ERR_MSG_ATTR(info->extack, tb[i],
+					    "this command takes the rule's handle only");
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 /* The rule with this handle in src: its chain and index. */
@@ -570,11 +662,14 @@ int nflab_rule_nl_new(struct sk_buff *skb, struct genl_info *info)
 				    "a new rule takes an action and no handle");
 		return -EINVAL;
 	}
+	ret = nflab_rule_size_ok(tb, info);
+	if (ret)
+		return ret;
 	if (tb[NFLAB_RULE_A_FLAGS])
 		flags = nla_get_u32(tb[NFLAB_RULE_A_FLAGS]);
 
 	mutex_lock(&nn->rules_lock);
-	src = nflab_txn(nn, info);
+	src = nflab_txn(nn, skb, info);
 	if (!src) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -640,13 +735,11 @@ int nflab_rule_nl_del(struct sk_buff *skb, struct genl_info *info)
 	ret = nflab_rule_attrs(info, tb);
 	if (ret)
 		return ret;
-	if (!tb[NFLAB_RULE_A_HANDLE]) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NFLAB_A_RULE],
-				    "missing the rule's handle");
-		return -EINVAL;
-	}
+	ret = nflab_rule_handle_only(tb, info);
+	if (ret)
+		return ret;
 	mutex_lock(&nn->rules_lock);
-	src = nflab_txn(nn, info);
+	src = nflab_txn(nn, skb, info);
 	if (!src) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -688,8 +781,11 @@ int nflab_rule_nl_replace(struct sk_buff *skb, struct genl_info *info)
 				    "a replacement takes a handle and an action, no position");
 		return -EINVAL;
 	}
+	ret = nflab_rule_size_ok(tb, info);
+	if (ret)
+		return ret;
 	mutex_lock(&nn->rules_lock);
-	src = nflab_txn(nn, info);
+	src = nflab_txn(nn, skb, info);
 	if (!src) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -786,11 +882,9 @@ int nflab_rule_nl_get(struct sk_buff *skb, struct genl_info *info)
 	ret = nflab_rule_attrs(info, tb);
 	if (ret)
 		return ret;
-	if (!tb[NFLAB_RULE_A_HANDLE]) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NFLAB_A_RULE],
-				    "missing the rule's handle");
-		return -EINVAL;
-	}
+	ret = nflab_rule_handle_only(tb, info);
+	if (ret)
+		return ret;
 	mutex_lock(&nn->rules_lock);
 	c = nflab_rule_find(&nn->rules_src, nla_get_u64(tb[NFLAB_RULE_A_HANDLE]), &i);
 	if (!c) {
@@ -803,9 +897,17 @@ int nflab_rule_nl_get(struct sk_buff *skb, struct genl_info *info)
 	rr.r = c->rules[i];
 	rr.gen = nn->rules_gen;
 	/* The reply is built under the lock: the rule cannot go meanwhile. */
-	ret = nflab_nl_reply(info, NFLAB_CMD_RULE_GET, nflab_fill_rule, &rr);
+	ret = nflab_nl_reply_size(info, NFLAB_CMD_RULE_GET, NFLAB_RULE_DUMP_SIZE,
+				  nflab_fill_rule, &rr);
 	mutex_unlock(&nn->rules_lock);
 	return ret;
+}
+
+/* A dump's messages have room for the largest rule. */
+int nflab_rule_nl_dump_start(struct netlink_callback *cb)
+{
+	cb->min_dump_alloc = NFLAB_RULE_DUMP_SIZE;
+	return 0;
 }
 
 /* cb->args[0]: chain index, [1]: rule index in it. */
@@ -817,7 +919,8 @@ int nflab_rule_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	void *hdr;
 
 	mutex_lock(&nn->rules_lock);
-	cb->seq = nn->rules_gen;
+	/* Never 0: the consistency check ignores a first sequence of 0. */
+	cb->seq = nn->rules_gen + 1;
 	list_for_each_entry(c, &nn->rules_src.chains, list) {
 		if (ci++ < cb->args[0])
 			continue;
@@ -828,6 +931,11 @@ int nflab_rule_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 			if (nflab_put_rule(skb, c, c->rules[cb->args[1]]) ||
 			    nla_put_u32(skb, NFLAB_A_RULES_GEN, nn->rules_gen)) {
 				genlmsg_cancel(skb, hdr);
+				/* Not even alone: never end the dump early. */
+				if (!skb->len) {
+					mutex_unlock(&nn->rules_lock);
+					return -EMSGSIZE;
+				}
 				goto out_unlock;
 			}
 			genlmsg_end(skb, hdr);
@@ -852,11 +960,9 @@ int nflab_rule_nl_reset(struct sk_buff *skb, struct genl_info *info)
 		ret = nflab_rule_attrs(info, tb);
 		if (ret)
 			return ret;
-		if (!tb[NFLAB_RULE_A_HANDLE]) {
-			NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NFLAB_A_RULE],
-					    "missing the rule's handle");
-			return -EINVAL;
-		}
+		ret = nflab_rule_handle_only(tb, info);
+		if (ret)
+			return ret;
 	}
 	mutex_lock(&nn->rules_lock);
 	if (info->attrs[NFLAB_A_RULE]) {
@@ -975,7 +1081,8 @@ static bool nflab_set_used(struct nflab_src *src, const struct nflab_src_set *s)
 	return false;
 }
 
-static int nflab_set_edit(struct sk_buff *skb, struct genl_info *info)
+/* SET_NEW, SET_DEL, SET_ADD_ELEMS and SET_FLUSH. */
+int nflab_set_nl_edit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
 	struct nlattr *tb[NFLAB_SET_A_MAX + 1];
@@ -1001,7 +1108,7 @@ static int nflab_set_edit(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	mutex_lock(&nn->rules_lock);
-	src = nflab_txn(nn, info);
+	src = nflab_txn(nn, skb, info);
 	if (!src) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -1093,28 +1200,8 @@ out_unlock:
 	return ret;
 }
 
-int nflab_set_nl_new(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_set_edit(skb, info);
-}
-
-int nflab_set_nl_del(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_set_edit(skb, info);
-}
-
-int nflab_set_nl_add_elems(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_set_edit(skb, info);
-}
-
-int nflab_set_nl_flush(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_set_edit(skb, info);
-}
-
-static int nflab_put_set_head(struct sk_buff *skb, struct nflab_src *src,
-			      const struct nflab_src_set *s, u32 gen)
+static int nflab_put_set_head(struct sk_buff *skb, const struct nflab_src_set *s,
+			      u32 gen)
 {
 	struct nlattr *nest;
 
@@ -1123,7 +1210,7 @@ static int nflab_put_set_head(struct sk_buff *skb, struct nflab_src *src,
 	    nla_put_string(skb, NFLAB_SET_A_NAME, s->name) ||
 	    nla_put_u8(skb, NFLAB_SET_A_TYPE, s->type) ||
 	    nla_put_u32(skb, NFLAB_SET_A_COUNT, s->data ? s->data->n : 0) ||
-	    nla_put_u32(skb, NFLAB_SET_A_REFS, nflab_set_used(src, s)))
+	    nla_put_u32(skb, NFLAB_SET_A_REFS, s->refs))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return nla_put_u32(skb, NFLAB_A_RULES_GEN, gen) ? -EMSGSIZE : 0;
@@ -1170,7 +1257,9 @@ static int nflab_put_set_elems(struct sk_buff *skb, const struct nflab_src_set *
 	return 0;
 }
 
-int nflab_set_nl_dump_start(struct netlink_callback *cb)
+/* SET_GET's request: TERSE in *flags, a name to dump only in *name. */
+static int nflab_set_dump_check(struct netlink_callback *cb, unsigned long *flags,
+				char **name)
 {
 	struct nlattr **attrs = nflab_dump_attrs(cb);
 	struct nlattr *tb[NFLAB_SET_A_MAX + 1];
@@ -1178,10 +1267,9 @@ int nflab_set_nl_dump_start(struct netlink_callback *cb)
 	struct nflab_net *nn;
 	int ret;
 
-	/* args[2]: TERSE; args[3]: a name to dump only, copied. */
 	if (attrs[NFLAB_A_RULES_FLAGS])
-		cb->args[2] = nla_get_u32(attrs[NFLAB_A_RULES_FLAGS]) &
-			      NFLAB_RULES_F_TERSE;
+		*flags = nla_get_u32(attrs[NFLAB_A_RULES_FLAGS]) &
+			 NFLAB_RULES_F_TERSE;
 	if (!attrs[NFLAB_A_SET])
 		return 0;
 	ret = nla_parse_nested(tb, NFLAB_SET_A_MAX, attrs[NFLAB_A_SET],
@@ -1201,9 +1289,27 @@ int nflab_set_nl_dump_start(struct netlink_callback *cb)
 		NL_SET_ERR_MSG_ATTR(cb->extack, tb[NFLAB_SET_A_NAME], "no set has this name");
 		return -ENOENT;
 	}
-	cb->args[3] = (unsigned long)kstrdup(nla_data(tb[NFLAB_SET_A_NAME]),
-					     GFP_KERNEL);
-	return cb->args[3] ? 0 : -ENOMEM;
+	if (name) {
+		*name = kstrdup(nla_data(tb[NFLAB_SET_A_NAME]), GFP_KERNEL);
+		if (!*name)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * args[2]: TERSE; args[3]: a name to dump only, copied; args[4]: start's
+ * error is the first dump call's to report (6.1).
+ */
+int nflab_set_nl_dump_start(struct netlink_callback *cb)
+{
+	int ret = nflab_set_dump_check(cb, &cb->args[2], (char **)&cb->args[3]);
+
+	if (nflab_dump_defer(cb, ret)) {
+		cb->args[4] = 1;
+		return 0;
+	}
+	return ret;
 }
 
 int nflab_set_nl_dump_done(struct netlink_callback *cb)
@@ -1224,8 +1330,20 @@ int nflab_set_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	unsigned long si = 0, pos;
 	void *hdr;
 
+	/* 6.1: start's error again, now with an extack for its message. */
+	if (cb->args[4]) {
+		unsigned long flags;
+		int ret;
+
+		cb->args[4] = 0;
+		ret = nflab_set_dump_check(cb, &flags, (char **)&cb->args[3]);
+		if (ret)
+			return ret;
+	}
+
 	mutex_lock(&nn->rules_lock);
-	cb->seq = nn->rules_gen;
+	/* Never 0: the consistency check ignores a first sequence of 0. */
+	cb->seq = nn->rules_gen + 1;
 	list_for_each_entry(s, &nn->rules_src.sets, list) {
 		if (si++ < cb->args[0])
 			continue;
@@ -1237,7 +1355,7 @@ int nflab_set_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 			hdr = nflab_rules_msg_put(skb, cb, NFLAB_CMD_SET_GET);
 			if (!hdr)
 				goto out_unlock;
-			if (nflab_put_set_head(skb, &nn->rules_src, s, nn->rules_gen)) {
+			if (nflab_put_set_head(skb, s, nn->rules_gen)) {
 				genlmsg_cancel(skb, hdr);
 				goto out_unlock;
 			}

@@ -24,6 +24,17 @@ var (
 // (errors.Is and errors.As see through it).
 type ChangeError = nlclient.ChangeError
 
+// A ChangeKind names the field of a Ruleset a ChangeError's change came
+// from: ChangeChains, ChangeSets or ChangeRules.
+type ChangeKind = nlclient.ChangeKind
+
+// The kinds of change.
+const (
+	ChangeChains = nlclient.ChangeChains
+	ChangeSets   = nlclient.ChangeSets
+	ChangeRules  = nlclient.ChangeRules
+)
+
 // txBackend is the backend's open transaction.
 type txBackend interface {
 	Gen() uint32
@@ -50,7 +61,9 @@ const maxRulesetAttempts = 5
 // table and hook order), its rules (in table, chain and rule order) and
 // its sets with their elements, all of one generation, Ruleset.Gen. When
 // a commit comes between its dumps it reads them again, a few times, then
-// gives up with ErrDumpInterrupted. It needs CAP_NET_ADMIN.
+// gives up with ErrDumpInterrupted. It needs CAP_NET_ADMIN. Rules come
+// in normal form (nftypes.Rule.Normalized): a default, such as a limit's
+// burst of 5, reads as the zero value, however it was sent.
 func (c *Client) Ruleset(ctx context.Context) (nftypes.Ruleset, error) {
 	for range maxRulesetAttempts {
 		chains, gen, err := c.b.Chains(ctx)
@@ -65,7 +78,7 @@ func (c *Client) Ruleset(ctx context.Context) (nftypes.Ruleset, error) {
 		if err != nil {
 			return nftypes.Ruleset{}, err
 		}
-		// Generations grow with every commit that changes something:
+		// The generation grows with every commit (not with a check):
 		// the same one before and after, and in each dump, means no
 		// commit came between.
 		_, after, err := c.b.Chains(ctx)
@@ -286,9 +299,9 @@ func (tx *Tx) DeleteRule(ctx context.Context, h uint64) error {
 }
 
 // ReplaceRule gives the rule with handle h the matches, action and
-// comment of r; it keeps its handle, table, chain and place (r's Table and
-// Chain, if set, must be the rule's), and its counters and state start
-// afresh.
+// comment of r; it keeps its handle, table, chain and place, and its
+// counters and state start afresh. r's Table and Chain are required (r is
+// validated as a whole, which needs them) and must be the rule's.
 func (tx *Tx) ReplaceRule(ctx context.Context, h uint64, r nftypes.Rule) error {
 	if err := r.Validate(); err != nil {
 		return err
@@ -333,8 +346,9 @@ func (tx *Tx) FlushSet(ctx context.Context, name string) error {
 }
 
 // Commit ends the transaction: it checks the whole and publishes it (with
-// check, only checks it), and returns the new generation (with check, or
-// when nothing changed, the current one). Whatever its outcome, the
+// check, only checks it), and returns the new generation (with check,
+// the current one). Every commit but a check makes a new generation, even
+// one that changed nothing. Whatever its outcome, the
 // transaction is over; a failed check changes nothing and its error's
 // extended ACK names the rule at fault.
 func (tx *Tx) Commit(ctx context.Context, check bool) (uint32, error) {

@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -28,17 +30,18 @@ optional comment, as in the README's "Rules" section:
 
   tcp dport 22 ct state new limit 5/minute burst 10 accept comment "ssh"
 
-Matches (negate with "!=" after the selector, or "!" before it):
+Matches (negate with "!" before or "!=" after the selector; quota, limit: over):
   iif NAME, oif NAME            (NAME+ matches every name it starts)
   ip saddr|daddr ADDR|PREFIX|FIRST-LAST|@SET
   ip protocol tcp|udp|icmp|N    ip length N[-M]
   tcp|udp sport|dport PORTS|@SET (a protocol match and a port match)
   th sport|dport PORTS|@SET     (ports of tcp or udp; PORTS: 80,443,8000-8100)
-  tcp flags FLAGS [/ MASK]      icmp type TYPE [code N]
+  tcp flags FLAGS|0 [/ MASK]    icmp type TYPE [code N]
   ct state new,established,related,invalid,untracked
   ct status seen-reply,assured,confirmed,dying
   string "TEXT" [algo bm|kmp] [from N] [to N]
-  connlimit above|upto N [per /P]      quota [over] N [bytes|kbytes|mbytes|gbytes]
+  connlimit above|upto N [per /P]
+  quota [over] N [bytes|kbytes|mbytes|gbytes]
   nth every N [offset K]        mark V[/M]
   time [HH:MM-HH:MM] [days mon,...,sun] [since DATE] [until DATE] [localtime]
   limit [over] N/second|minute|hour|day [burst N]
@@ -150,9 +153,10 @@ func parseRuleArgs(args []string) (nftypes.Rule, error) {
 	if err != nil {
 		return nftypes.Rule{}, wordsError(err, 3)
 	}
-	if err := ruletext.CheckRule(tb, args[1], &r, args[2:]); err != nil {
+	if err := ruletext.CheckRule(tb, args[1], r, args[2:]); err != nil {
 		return nftypes.Rule{}, wordsError(err, 3)
 	}
+	r.Table, r.Chain = tb, args[1]
 	return r, nil
 }
 
@@ -161,13 +165,30 @@ func parseRuleArgs(args []string) (nftypes.Rule, error) {
 func inTx(ctx context.Context, c client, fn func(tx *nflab.Tx) error) error {
 	tx, err := c.Begin(ctx, nil)
 	if err != nil {
-		return err
+		return busyHint(err)
 	}
 	defer func() { _ = tx.Abort(context.WithoutCancel(ctx)) }()
 	if err := fn(tx); err != nil {
 		return err
 	}
 	_, err = tx.Commit(ctx, false)
+	return err
+}
+
+// hintError adds what to do to an error of the library.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() + "; " + e.hint }
+func (e *hintError) Unwrap() error { return e.err }
+
+// busyHint says what to do when another socket's transaction is open.
+func busyHint(err error) error {
+	if errors.Is(err, syscall.EBUSY) {
+		return &hintError{err, "another program is changing the ruleset; try again when it is done"}
+	}
 	return err
 }
 
@@ -219,19 +240,23 @@ rule --position names, and print its handle.`
 	example := `  nflab rule add filter input tcp dport 22 ct state new accept comment ssh
   nflab rule add filter forward ip saddr @blocked drop
   nflab rule add mangle output tcp dport 80 mark set 0x1
-  nflab rule add filter input --position 3 ip saddr 10.0.0.0/8 accept`
+  nflab rule add filter input --position 3 ip saddr 10.0.0.0/8 accept
+  nflab rule add filter input -- tcp dport 22 log prefix -ssh-`
 	if insert {
 		use, short, long = "insert", "insert a rule at the start of a chain (or before --position)", `Insert a rule at the start of chain CHAIN of table TABLE, or right before
 the rule --position names, and print its handle.`
 		example = `  nflab rule insert filter input iif lo accept
-  nflab rule insert filter input --position 3 icmp type echo-request accept`
+  nflab rule insert filter input --position 3 icmp type echo-request accept
+  nflab rule insert filter input -- log prefix -in-`
 	}
 	cmd := a.leaf(leaf{
 		use:   use + " TABLE CHAIN RULE... [flags]",
 		short: short,
 		long: long + ` Words the shell would split or
 expand ("!", quotes) need quoting; the word after "comment", "prefix" or
-"string" is taken whole, so quote it once: comment 'my rule'.
+"string" is taken whole, so quote it once: comment 'my rule'. A rule with
+a word starting with "-" (log prefix -x-) needs "--" before the rule, or
+the word is read as a flag: nflab rule add filter input -- log prefix -x-.
 
 ` + ruleHelp + `
 
@@ -321,14 +346,16 @@ func (a *app) ruleReplaceCmd() *cobra.Command {
 		use:   "replace HANDLE RULE...",
 		short: "replace the rule with a handle, keeping its place",
 		long: `Give the rule with handle HANDLE new matches, action and comment; it keeps
-its handle, table, chain and place, and its counters start afresh.
+its handle, table, chain and place, and its counters start afresh. A rule
+with a word starting with "-" (log prefix -x-) needs "--" before HANDLE,
+or the word is read as a flag: nflab rule replace -- 3 log prefix -x-.
 
 ` + ruleHelp + `
 
 Output:
   table: nothing
   json:  nothing (-o is refused: there is nothing to print)`,
-		example: "  nflab rule replace 3 tcp dport 2222 accept comment ssh",
+		example: "  nflab rule replace 3 tcp dport 2222 accept comment ssh\n  nflab rule replace -- 3 log prefix -ssh-",
 		args: func(args []string) (err error) {
 			if len(args) < 2 {
 				return usagef("want HANDLE and the rule, such as: 12 tcp dport 22 accept")
@@ -353,9 +380,10 @@ Output:
 				return nil, failed("reading the rule", err)
 			}
 			r, _ := ruletext.ParseRule(words)
-			if err := ruletext.CheckRule(old.Table, old.Chain, &r, words); err != nil {
+			if err := ruletext.CheckRule(old.Table, old.Chain, r, words); err != nil {
 				return nil, wordsError(err, 2)
 			}
+			r.Table, r.Chain = old.Table, old.Chain
 			err = inTx(ctx, c, func(tx *nflab.Tx) error { return tx.ReplaceRule(ctx, h, r) })
 			return nil, failed("replacing the rule", err)
 		},
@@ -640,7 +668,7 @@ Output:
 				return err
 			}
 			h, ok := nftypes.BuiltinHook(name)
-			if !ok || !slicesContains(nftypes.TableHooks(tb), h) {
+			if !ok || !slices.Contains(nftypes.TableHooks(tb), h) {
 				var chains []string
 				for _, h := range nftypes.TableHooks(tb) {
 					chains = append(chains, h.ChainName())
@@ -665,15 +693,6 @@ Output:
 			return nil, failed("setting the policy", err)
 		},
 	})
-}
-
-func slicesContains[T comparable](s []T, v T) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // jsonChain is the documented shape of a chain.
@@ -800,6 +819,12 @@ Output:
 			s.Name = args[0]
 			return nil
 		},
+		complete: func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) == 1 {
+				return fixedValues("addr", "port")(nil, nil, toComplete)
+			}
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		},
 		check: noOutput,
 		run: func(cmd *cobra.Command, c client) (*output, error) {
 			ctx := cmd.Context()
@@ -828,9 +853,9 @@ Output:
 func (a *app) setDeleteCmd() *cobra.Command {
 	var name string
 	return a.leaf(leaf{
-		use:     "delete NAME",
-		short:   "delete a set no rule uses",
-		long:    `Delete set NAME, which no rule may use.
+		use:   "delete NAME",
+		short: "delete a set no rule uses",
+		long: `Delete set NAME, which no rule may use.
 
 Output:
   table: nothing
@@ -958,6 +983,38 @@ Output:
 	})
 }
 
+// fileValue is -f: a file's path, or - for standard input.
+type fileValue string
+
+func (f *fileValue) String() string { return string(*f) }
+func (f *fileValue) Type() string   { return "file" }
+func (f *fileValue) Set(v string) error {
+	if v == "" {
+		return errors.New("want a file's path, or - for standard input")
+	}
+	*f = fileValue(v)
+	return nil
+}
+
+// setTypeValue is --type: addr or port.
+type setTypeValue nftypes.SetType
+
+func (t *setTypeValue) String() string {
+	if *t == 0 {
+		return ""
+	}
+	return nftypes.SetType(*t).String()
+}
+func (t *setTypeValue) Type() string { return "addr|port" }
+func (t *setTypeValue) Set(v string) error {
+	typ, err := parseSetType(v)
+	if err != nil {
+		return errors.New("want addr or port")
+	}
+	*t = setTypeValue(typ)
+	return nil
+}
+
 // openInput opens FILE, or standard input for "-"; name is what errors
 // call it ("" for standard input).
 func (a *app) openInput(file string) (r io.ReadCloser, name string, err error) {
@@ -974,11 +1031,11 @@ func (a *app) openInput(file string) (r io.ReadCloser, name string, err error) {
 func (a *app) setLoadCmd() *cobra.Command {
 	var (
 		name    string
-		file    stringValue
-		typFlag stringValue
+		file    fileValue
+		typFlag setTypeValue
 		typ     nftypes.SetType
 	)
-	return a.leaf(leaf{
+	cmd := a.leaf(leaf{
 		use:   "load NAME -f FILE|- [--type addr|port]",
 		short: "replace a set's elements with those of a list file",
 		long: `Replace the elements of set NAME with those of FILE (or standard input for
@@ -1008,10 +1065,8 @@ Output:
 			if !changed(cmd, "file") {
 				return usagef("missing --file (-f FILE, or -f - for standard input)")
 			}
-			if changed(cmd, "type") {
-				typ, err = parseSetType(string(typFlag))
-			}
-			return err
+			typ = nftypes.SetType(typFlag)
+			return nil
 		},
 		run: func(cmd *cobra.Command, c client) (*output, error) {
 			ctx := cmd.Context()
@@ -1063,6 +1118,8 @@ Output:
 			}, nil
 		},
 	})
+	must(cmd.RegisterFlagCompletionFunc("type", fixedValues("addr", "port")))
+	return cmd
 }
 
 // jsonRuleset is the documented shape of "nflab rules save -o json".
@@ -1093,10 +1150,6 @@ Output:
 			if err != nil {
 				return nil, failed("reading the ruleset", err)
 			}
-			var text strings.Builder
-			if err := ruletext.Format(&text, rs); err != nil {
-				return nil, failed("writing the ruleset", err)
-			}
 			js := jsonRuleset{Gen: rs.Gen, Sets: []jsonSet{}, Chains: []jsonChain{}, Rules: []jsonRule{}}
 			for _, s := range rs.Sets {
 				js.Sets = append(js.Sets, setJSON(s, true))
@@ -1107,6 +1160,15 @@ Output:
 			for _, r := range rs.Rules {
 				js.Rules = append(js.Rules, ruleJSON(r))
 			}
+			if a.output == "json" {
+				// The text is for the table output only: what it
+				// cannot write, the JSON still shows.
+				return &output{json: js}, nil
+			}
+			var text strings.Builder
+			if err := ruletext.Format(&text, rs); err != nil {
+				return nil, failed("writing the ruleset", err)
+			}
 			return &output{json: js, table: func(w io.Writer) { io.WriteString(w, text.String()) }}, nil
 		},
 	})
@@ -1114,7 +1176,7 @@ Output:
 
 func (a *app) rulesApplyCmd() *cobra.Command {
 	var (
-		file  stringValue
+		file  fileValue
 		check bool
 	)
 	return a.leaf(leaf{
@@ -1156,7 +1218,7 @@ Output:
 			}
 			gen, err := c.ApplyRuleset(cmd.Context(), f.Ruleset, &nflab.ApplyOptions{Check: check})
 			if err != nil {
-				return nil, applyError(f, err)
+				return nil, applyError(f, busyHint(err))
 			}
 			user := 0
 			for _, ch := range f.Ruleset.Chains {
@@ -1212,15 +1274,15 @@ func applyError(f *ruletext.File, err error) error {
 	if errors.As(err, &ce) {
 		var p ruletext.Pos
 		switch ce.Kind {
-		case "rules":
+		case nflab.ChangeRules:
 			if ce.Index < len(f.RulePos) {
 				p = f.RulePos[ce.Index]
 			}
-		case "sets":
+		case nflab.ChangeSets:
 			if ce.Index < len(f.SetPos) {
 				p = f.SetPos[ce.Index]
 			}
-		case "chains":
+		case nflab.ChangeChains:
 			if ce.Index < len(f.ChainPos) {
 				p = f.ChainPos[ce.Index]
 			}
@@ -1228,7 +1290,7 @@ func applyError(f *ruletext.File, err error) error {
 		if p.Line > 0 {
 			return &posError{p.String(), ce.Err}
 		}
-		return &posError{strings.TrimSuffix(ce.Kind, "s") + " " + ce.Name, ce.Err}
+		return &posError{strings.TrimSuffix(string(ce.Kind), "s") + " " + ce.Name, ce.Err}
 	}
 	var oe *nflab.OpError
 	if errors.As(err, &oe) {
@@ -1260,7 +1322,7 @@ Output:
 		check:   noOutput,
 		run: func(cmd *cobra.Command, c client) (*output, error) {
 			_, err := c.ApplyRuleset(cmd.Context(), nftypes.Ruleset{}, nil)
-			return nil, failed("flushing the ruleset", err)
+			return nil, failed("flushing the ruleset", busyHint(err))
 		},
 	})
 }

@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,6 +41,20 @@ rule filter input tcp dport @web jump web_in
 rule filter input quota 10 mbytes counter
 rule filter web_in ip saddr 10.0.0.0/8 accept
 `
+
+// defaultsRuleset writes out the values the module takes by default.
+const defaultsRuleset = `# nflab ruleset
+
+rule mangle input mark set 0x1/0xffffffff
+rule filter input limit 5/minute burst 5 accept
+rule filter input connlimit above 2 per /32 drop
+rule filter input string "x" from 0 to 65535 drop
+rule filter input mark 0x1/0xffffffff accept
+rule filter input nth every 3 offset 0 accept
+`
+
+// ruleCmp compares rules' addresses by value.
+var ruleCmp = cmp.Options{cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }), cmp.Comparer(func(a, b netip.Addr) bool { return a == b })}
 
 // rulesHarness is a fake module holding the ruleset text, as "rules
 // apply" would load it, and the conntrack tests' connections.
@@ -198,6 +214,10 @@ func TestRuleUsageErrors(t *testing.T) {
 			`nflab rule add: --position 0: want a rule's handle, as 'nflab rule list' shows it; run 'nflab help rule add'`},
 		{[]string{"rule", "insert", "filter", "input", "counter", "accept"},
 			`nflab rule insert: argument 4: a rule has one action; every rule counts its packets (see 'nflab rule list -v'), so "counter" is an action of its own; run 'nflab help rule insert'`},
+		{[]string{"rule", "add", "filter", "output", "tcp", "dport", "1", "iif", "eth0", "drop"},
+			`nflab rule add: argument 6: iif is not known at output: packets there have no input interface; run 'nflab help rule add'`},
+		{[]string{"rule", "add", "filter", "input", "connlimit", "above", "65536", "drop"},
+			`nflab rule add: argument 3: match 1: connlimit: count 65536 is above 65535; run 'nflab help rule add'`},
 		{[]string{"rule", "delete", "x"},
 			`nflab rule delete: invalid handle "x": want a rule's number, as 'nflab rule list' shows it; run 'nflab help rule delete'`},
 		{[]string{"rule", "delete"}, `nflab rule delete: want one HANDLE; run 'nflab help rule delete'`},
@@ -220,7 +240,8 @@ func TestRuleUsageErrors(t *testing.T) {
 		{[]string{"set", "add", "s", "addr", "10.0.0.1", "10.0.0.300"},
 			`nflab set add: argument 4: "10.0.0.300": want an IPv4 address, prefix or range, such as 192.0.2.1, 10.0.0.0/8 or 10.0.0.1-10.0.0.9; run 'nflab help set add'`},
 		{[]string{"set", "load", "s"}, `nflab set load: missing --file (-f FILE, or -f - for standard input); run 'nflab help set load'`},
-		{[]string{"set", "load", "s", "-f", "x", "--type", "ports"}, `nflab set load: unknown set type "ports"; want addr or port; run 'nflab help set load'`},
+		{[]string{"set", "load", "s", "-f", "x", "--type", "ports"}, `nflab set load: invalid value "ports" for --type: want addr or port; run 'nflab help set load'`},
+		{[]string{"rules", "apply", "-f", ""}, `nflab rules apply: invalid value "" for --file: want a file's path, or - for standard input; run 'nflab help rules apply'`},
 		{[]string{"rules", "apply"}, `nflab rules apply: missing --file (-f FILE, or -f - for standard input); run 'nflab help rules apply'`},
 		{[]string{"rules", "save", "x"}, `nflab rules save: unexpected argument "x"; run 'nflab help rules save'`},
 		{[]string{"rules", "flush", "-o", "json"}, `nflab rules flush: --output does not apply: this command prints nothing; run 'nflab help rules flush'`},
@@ -280,11 +301,57 @@ func TestSaveApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, text := range []string{exampleRuleset, string(all)} {
+	for _, text := range []string{exampleRuleset, string(all), defaultsRuleset} {
 		a := rulesHarness(t, text)
 		saved := a.save()
 		if text == exampleRuleset && saved != exampleRuleset {
 			t.Errorf("saved (-applied +saved):\n%s", cmp.Diff(exampleRuleset, saved))
+		}
+		// What save prints is the applied text, formatted in the
+		// module's order (chains by table and hook): the module and
+		// the parser agree on every value, defaults included.
+		rs, err := ruletext.Parse(strings.NewReader(text), "in.nft")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := nflab.Dial(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := c.Ruleset(context.Background())
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		order := map[string]int{}
+		for i, ch := range back.Chains {
+			order[ch.Table.String()+"/"+ch.Name] = i
+		}
+		slices.SortStableFunc(rs.Rules, func(a, b nftypes.Rule) int {
+			return order[a.Table.String()+"/"+a.Chain] - order[b.Table.String()+"/"+b.Chain]
+		})
+		slices.SortStableFunc(rs.Chains, func(a, b nftypes.Chain) int {
+			return order[a.Table.String()+"/"+a.Name] - order[b.Table.String()+"/"+b.Name]
+		})
+		for i := range rs.Sets { // the module merges elements
+			rs.Sets[i].Addrs = nftypes.MergeAddrRanges(rs.Sets[i].Addrs)
+			rs.Sets[i].Ports = nftypes.MergePortRanges(rs.Sets[i].Ports)
+		}
+		var formatted strings.Builder
+		if err := ruletext.Format(&formatted, rs); err != nil {
+			t.Fatal(err)
+		}
+		if saved != formatted.String() {
+			t.Errorf("save differs from the applied text, formatted (-formatted +saved):\n%s", cmp.Diff(formatted.String(), saved))
+		}
+		// And so do the values, as Go reads them back.
+		for i := range back.Rules {
+			back.Rules[i].Handle = 0
+		}
+		if text == defaultsRuleset {
+			if diff := cmp.Diff(rs.Rules, back.Rules, ruleCmp); diff != "" {
+				t.Errorf("rules read back differ from Parse's (-parsed +read):\n%s", diff)
+			}
 		}
 		for _, start := range []string{"", exampleRuleset} {
 			b := rulesHarness(t, start)
@@ -473,9 +540,68 @@ func TestRulesWithoutModule(t *testing.T) {
 	}
 	h := rulesHarness(t, "")
 	h.m.Fail(nlproto.CMD_RULES_BEGIN, unix.EBUSY, "")
-	got := h.run("rule", "add", "filter", "input", "accept")
-	if got.Code != 1 || !strings.Contains(got.Stderr, "busy") {
-		t.Errorf("rule add with another transaction open = %+v", got)
+	for _, args := range [][]string{{"rule", "add", "filter", "input", "accept"}, {"rules", "flush"}, {"set", "load", "s", "--type", "addr", "-f", "-"}} {
+		got := h.run(args...)
+		want := "nflab: begin transaction: device or resource busy; another program is changing the ruleset; try again when it is done\n"
+		if diff := cmp.Diff(result{1, "", want}, got); diff != "" {
+			t.Errorf("nflab %q with another transaction open (-want +got):\n%s", args, diff)
+		}
 	}
-	_ = nftypes.TableFilter
+}
+
+// TestSaveJSONWithoutText checks that "rules save -o json" does not need
+// the text format: a rule it cannot write is still in the JSON.
+func TestSaveJSONWithoutText(t *testing.T) {
+	h := rulesHarness(t, "")
+	c, err := nflab.Dial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rs := nftypes.Ruleset{Rules: []nftypes.Rule{{Table: nftypes.TableFilter, Chain: "input",
+		Matches: []nftypes.Match{{Kind: nftypes.MatchTCPFlags, TCPMask: nftypes.TCPSyn}},
+		Action:  nftypes.Action{Type: nftypes.ActionDrop}}}}
+	if _, err := c.ApplyRuleset(context.Background(), rs, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := h.run("rules", "save", "-o", "json")
+	var js struct{ Rules []struct{ Action string } }
+	if err := json.Unmarshal([]byte(got.Stdout), &js); got.Code != 0 || err != nil || len(js.Rules) != 1 {
+		t.Errorf("rules save -o json = %+v (%v)", got, err)
+	}
+}
+
+// TestRuleDashWords checks what the help says of rule words starting
+// with "-": after "--", they are the rule's.
+func TestRuleDashWords(t *testing.T) {
+	h := rulesHarness(t, "")
+	for _, args := range [][]string{
+		{"rule", "add", "filter", "input", "--", "log", "prefix", "-a-"},
+		{"rule", "insert", "filter", "input", "--", "log", "prefix", "-b-"},
+		{"rule", "replace", "--", "1", "log", "prefix", "-c-"},
+	} {
+		if got := h.run(args...); got.Code != 0 {
+			t.Errorf("nflab %q = %+v", args, got)
+		}
+	}
+	want := "# nflab ruleset\n\nrule filter input log prefix \"-b-\"\nrule filter input log prefix \"-c-\"\n"
+	if got := h.save(); got != want {
+		t.Errorf("save (-want +got):\n%s", cmp.Diff(want, got))
+	}
+}
+
+// TestSetAddModuleError checks the message of a set change the module
+// refuses: the module's error, without a batch's "[sets[0] NAME]".
+func TestSetAddModuleError(t *testing.T) {
+	var text strings.Builder
+	text.WriteString("# nflab ruleset\n\n")
+	for i := range nlproto.SETS_MAX {
+		fmt.Fprintf(&text, "set s%d port { %d }\n", i, i+1)
+	}
+	h := rulesHarness(t, text.String())
+	got := h.run("set", "add", "one_more", "port", "80")
+	want := "nflab: add set: no space left on device: too many sets\n"
+	if got.Code != 1 || got.Stderr != want {
+		t.Errorf("set add past the limit = %+v, want %q", got, want)
+	}
 }

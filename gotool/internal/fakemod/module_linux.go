@@ -24,7 +24,8 @@
 //
 // Options.Next makes it speak protocol N+1: it reports PROTO_VERSION+1
 // (keeping PROTO_COMPAT), adds an attribute this client does not know to
-// every reply and nest, lists a command this client does not know, and
+// every reply and nest (but a rule's MATCHES and ACTION, which are the
+// request's bytes echoed, as the kernel's), lists a command this client does not know, and
 // holds NextConn, an entry with an unknown status bit and TCP state.
 //
 // Install plugs a module into package nflab for one test, through
@@ -445,6 +446,10 @@ func fails(req netlink.Message, errno unix.Errno, msg string) [][]netlink.Messag
 
 // rejects answers a request whose decoding failed with err.
 func rejects(req netlink.Message, err error) [][]netlink.Message {
+	var ce *checkErr
+	if errors.As(err, &ce) {
+		return fails(req, ce.errno, ce.msg)
+	}
 	var bad badRequest
 	if errors.As(err, &bad) {
 		return fails(req, unix.EINVAL, string(bad))

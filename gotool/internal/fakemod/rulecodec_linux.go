@@ -371,9 +371,8 @@ func decodeMatch(k nftypes.MatchKind, b []byte) (nftypes.Match, error) {
 	if err := firstErr(errs...); err != nil {
 		return m, err
 	}
-	// The module's policies check ranges; nftypes states the same rules.
-	if err := m.Validate(); err != nil {
-		return m, badRequest(err.(*nftypes.ValidationError).Reason)
+	if err := checkMatch(m, n); err != nil {
+		return m, err
 	}
 	return m, nil
 }
@@ -402,8 +401,8 @@ func decodeAction(b []byte) (nftypes.Action, error) {
 	if !n.has(nlproto.ACTION_A_TYPE) {
 		return a, badRequest("Missing action type")
 	}
-	if err := a.Validate(); err != nil {
-		return a, badRequest(err.(*nftypes.ValidationError).Reason)
+	if err := checkAction(a, n, 0); err != nil {
+		return a, err
 	}
 	return a, nil
 }
@@ -467,172 +466,34 @@ func decodeElems(b []byte, t nftypes.SetType) ([]nftypes.AddrRange, []nftypes.Po
 	return addrs, ports, nil
 }
 
-// encodeRule writes NFLAB_A_RULE as RULE_GET replies carry it.
+// encodeRule writes NFLAB_A_RULE as RULE_GET replies carry it: MATCHES,
+// ACTION and COMMENT as the request sent them, as the kernel stores and
+// echoes them; STATE with a QUOTA_USED per quota match, in match order.
 func (m *Module) encodeRule(ae *netlink.AttributeEncoder, r *frule) {
 	ae.Nested(nlproto.A_RULE, func(nae *netlink.AttributeEncoder) error {
 		nae.Uint64(nlproto.RULE_A_HANDLE, r.Handle)
 		nae.Uint8(nlproto.RULE_A_TABLE, uint8(r.Table))
 		nae.String(nlproto.RULE_A_CHAIN, r.Chain)
-		if len(r.Matches) > 0 {
-			nae.Nested(nlproto.RULE_A_MATCHES, func(mae *netlink.AttributeEncoder) error {
-				for _, mt := range r.Matches {
-					m.encodeMatch(mae, mt)
-				}
-				return nil
-			})
+		if r.rawMatches != nil {
+			nae.Bytes(nlproto.RULE_A_MATCHES, r.rawMatches)
 		}
-		nae.Nested(nlproto.RULE_A_ACTION, func(aae *netlink.AttributeEncoder) error {
-			a := r.Action
-			aae.Uint8(nlproto.ACTION_A_TYPE, uint8(a.Type))
-			if a.Chain != "" {
-				aae.String(nlproto.ACTION_A_CHAIN, a.Chain)
-			}
-			if a.Type == nftypes.ActionReject {
-				rw := a.RejectWith
-				if rw == 0 {
-					rw = nftypes.RejectPortUnreach
-				}
-				aae.Uint8(nlproto.ACTION_A_REJECT_WITH, uint8(rw))
-			}
-			if a.LogPrefix != "" {
-				aae.String(nlproto.ACTION_A_LOG_PREFIX, a.LogPrefix)
-			}
-			switch a.Type {
-			case nftypes.ActionMark:
-				aae.Uint32(nlproto.ACTION_A_VALUE, a.Value)
-				mask := a.Mask
-				if mask == 0 {
-					mask = ^uint32(0)
-				}
-				aae.Uint32(nlproto.ACTION_A_MASK, mask)
-			case nftypes.ActionTOS, nftypes.ActionDSCP:
-				aae.Uint32(nlproto.ACTION_A_VALUE, a.Value)
-			case nftypes.ActionTTL:
-				aae.Uint8(nlproto.ACTION_A_TTL_MODE, uint8(a.TTLMode))
-				aae.Uint32(nlproto.ACTION_A_VALUE, a.Value)
-			}
-			return nil
-		})
-		if r.Comment != "" {
+		nae.Bytes(nlproto.RULE_A_ACTION, r.rawAction)
+		if r.hasComment {
 			nae.String(nlproto.RULE_A_COMMENT, r.Comment)
 		}
 		nae.Uint64(nlproto.RULE_A_PACKETS, r.packets)
 		nae.Uint64(nlproto.RULE_A_BYTES, r.bytes)
-		for _, mt := range r.Matches {
-			if mt.Kind == nftypes.MatchQuota {
-				nae.Nested(nlproto.RULE_A_STATE, func(sae *netlink.AttributeEncoder) error {
-					sae.Uint64(nlproto.RULE_STATE_A_QUOTA_USED, r.quotaUsed)
-					return nil
-				})
-				break
-			}
+		if r.rawMatches != nil {
+			nae.Nested(nlproto.RULE_A_STATE, func(sae *netlink.AttributeEncoder) error {
+				for _, mt := range r.Matches {
+					if mt.Kind == nftypes.MatchQuota {
+						sae.Uint64(nlproto.RULE_STATE_A_QUOTA_USED, r.quotaUsed)
+					}
+				}
+				return nil
+			})
 		}
 		m.extra(nae, nlproto.RULE_A_MAX+1)
-		return nil
-	})
-}
-
-// encodeMatch writes a match as the module reports it: defaults filled in.
-func (m *Module) encodeMatch(ae *netlink.AttributeEncoder, mt nftypes.Match) {
-	ae.Nested(uint16(mt.Kind), func(a *netlink.AttributeEncoder) error {
-		if mt.Invert {
-			a.Flag(nlproto.MATCH_A_INVERT, true)
-		}
-		addr := func(t uint16, x netip.Addr) {
-			b := x.As4()
-			a.Bytes(t, b[:])
-		}
-		switch mt.Kind {
-		case nftypes.MatchIIF, nftypes.MatchOIF:
-			a.String(nlproto.MATCH_A_IFNAME, mt.Iface)
-		case nftypes.MatchSAddr, nftypes.MatchDAddr:
-			addr(nlproto.MATCH_A_ADDR, mt.Prefix.Addr())
-			a.Uint8(nlproto.MATCH_A_PREFIX_LEN, uint8(mt.Prefix.Bits()))
-		case nftypes.MatchSRange, nftypes.MatchDRange:
-			addr(nlproto.MATCH_A_ADDR, mt.AddrStart)
-			addr(nlproto.MATCH_A_ADDR_END, mt.AddrEnd)
-		case nftypes.MatchProto:
-			a.Uint8(nlproto.MATCH_A_PROTO, uint8(mt.Proto))
-		case nftypes.MatchSPort, nftypes.MatchDPort:
-			for _, p := range mt.Ports {
-				a.Uint32(nlproto.MATCH_A_PORT_RANGE, uint32(p.First)<<16|uint32(p.Last))
-			}
-		case nftypes.MatchTCPFlags:
-			a.Uint32(nlproto.MATCH_A_VALUE, uint32(mt.TCPFlags))
-			a.Uint32(nlproto.MATCH_A_MASK, uint32(mt.TCPMask))
-		case nftypes.MatchICMP:
-			a.Uint8(nlproto.MATCH_A_ICMP_TYPE, mt.ICMPType)
-			if mt.ICMPCode != nil {
-				a.Uint8(nlproto.MATCH_A_ICMP_CODE, *mt.ICMPCode)
-			}
-		case nftypes.MatchLength:
-			a.Uint32(nlproto.MATCH_A_LEN_MIN, uint32(mt.LenMin))
-			a.Uint32(nlproto.MATCH_A_LEN_MAX, uint32(mt.LenMax))
-		case nftypes.MatchCTState:
-			a.Uint32(nlproto.MATCH_A_VALUE, uint32(mt.CTState))
-		case nftypes.MatchCTStatus:
-			a.Uint32(nlproto.MATCH_A_VALUE, uint32(mt.CTStatus))
-		case nftypes.MatchString:
-			a.Bytes(nlproto.MATCH_A_PATTERN, mt.Pattern)
-			a.Uint8(nlproto.MATCH_A_ALGO, uint8(mt.Algo))
-			a.Uint32(nlproto.MATCH_A_FROM, uint32(mt.From))
-			to := uint32(mt.To)
-			if to == 0 {
-				to = 65535
-			}
-			a.Uint32(nlproto.MATCH_A_TO, to)
-		case nftypes.MatchConnlimit:
-			a.Uint32(nlproto.MATCH_A_COUNT, mt.Count)
-			p := uint8(32)
-			if mt.PrefixLen != nil {
-				p = *mt.PrefixLen
-			}
-			a.Uint8(nlproto.MATCH_A_PREFIX_LEN, p)
-			if mt.Upto {
-				a.Uint32(nlproto.MATCH_A_FLAGS, nlproto.CONNLIMIT_F_UPTO)
-			}
-		case nftypes.MatchQuota:
-			a.Uint64(nlproto.MATCH_A_BYTES, mt.QuotaBytes)
-		case nftypes.MatchNth:
-			a.Uint32(nlproto.MATCH_A_EVERY, mt.Every)
-			a.Uint32(nlproto.MATCH_A_OFFSET, mt.Offset)
-		case nftypes.MatchTime:
-			if mt.TODStart != nil {
-				a.Uint32(nlproto.MATCH_A_TOD_START, uint32(*mt.TODStart/time.Second))
-				a.Uint32(nlproto.MATCH_A_TOD_STOP, uint32(*mt.TODStop/time.Second))
-			}
-			if mt.Weekdays != 0 {
-				a.Uint32(nlproto.MATCH_A_WEEKDAYS, uint32(mt.Weekdays))
-			}
-			if !mt.DateStart.IsZero() {
-				a.Uint64(nlproto.MATCH_A_DATE_START, uint64(mt.DateStart.Unix()))
-			}
-			if !mt.DateStop.IsZero() {
-				a.Uint64(nlproto.MATCH_A_DATE_STOP, uint64(mt.DateStop.Unix()))
-			}
-			if mt.LocalTime {
-				a.Uint32(nlproto.MATCH_A_FLAGS, nlproto.TIME_F_LOCALTIME)
-			}
-		case nftypes.MatchLimit:
-			a.Uint32(nlproto.MATCH_A_RATE, mt.Rate)
-			a.Uint32(nlproto.MATCH_A_PERIOD, uint32(mt.Period/time.Second))
-			burst := mt.Burst
-			if burst == 0 {
-				burst = 5
-			}
-			a.Uint32(nlproto.MATCH_A_BURST, burst)
-		case nftypes.MatchMark:
-			a.Uint32(nlproto.MATCH_A_VALUE, mt.Mark)
-			mask := mt.MarkMask
-			if mask == 0 {
-				mask = ^uint32(0)
-			}
-			a.Uint32(nlproto.MATCH_A_MASK, mask)
-		case nftypes.MatchSet:
-			a.String(nlproto.MATCH_A_SET_NAME, mt.SetName)
-			a.Uint8(nlproto.MATCH_A_SET_FIELD, uint8(mt.SetField))
-		}
-		m.extra(a, nlproto.MATCH_A_MAX+1)
 		return nil
 	})
 }

@@ -23,7 +23,37 @@ import (
 type frule struct {
 	nftypes.Rule
 	packets, bytes uint64
-	quotaUsed      uint64
+	quotaUsed      uint64 // each quota match's
+
+	// As the request sent them, for the replies: the kernel keeps and
+	// echoes the request's bytes, defaults left out as they came.
+	rawMatches, rawAction []byte
+	hasComment            bool
+}
+
+// newFrule is the rule r as RULE_NEW or RULE_REPLACE sent it, with the
+// attributes has.
+func newFrule(r nftypes.Rule, has nest) *frule {
+	f := &frule{Rule: r, rawAction: has[nlproto.RULE_A_ACTION][0], hasComment: has.has(nlproto.RULE_A_COMMENT)}
+	if has.has(nlproto.RULE_A_MATCHES) {
+		f.rawMatches = has[nlproto.RULE_A_MATCHES][0]
+	}
+	return f
+}
+
+// checkRuleTable is what the module rejects in r for its table t: the
+// table's matches and actions (at RULE_NEW and RULE_REPLACE, as
+// nflab_rule_create decodes them for the chain's table).
+func checkRuleTable(r nftypes.Rule, t nftypes.Table) error {
+	for _, m := range r.Matches {
+		if err := checkMatchTable(m, t); err != nil {
+			return err
+		}
+	}
+	if d := actionDescs[r.Action.Type]; d.table != 0 && d.table != t {
+		return einval("this action is for the %s table", d.table)
+	}
+	return nil
 }
 
 type fchain struct {
@@ -130,7 +160,6 @@ func (rs *fruleset) refs(set string) int {
 type ftx struct {
 	pid     uint32
 	staging *fruleset
-	changed bool
 }
 
 // rulesState is the module's rule engine state; m.mu guards it.
@@ -197,6 +226,18 @@ func (m *Module) answer(req netlink.Message, cmd uint8, ae *netlink.AttributeEnc
 	return [][]netlink.Message{dg}
 }
 
+// answerApart is answer with the reply and the ACK in datagrams of
+// their own.
+func (m *Module) answerApart(req netlink.Message, cmd uint8, ae *netlink.AttributeEncoder) [][]netlink.Message {
+	var out [][]netlink.Message
+	for _, dg := range m.answer(req, cmd, ae) {
+		for _, msg := range dg {
+			out = append(out, []netlink.Message{msg})
+		}
+	}
+	return out
+}
+
 func acked(req netlink.Message) [][]netlink.Message {
 	if req.Header.Flags&netlink.Acknowledge == 0 {
 		return [][]netlink.Message{}
@@ -229,7 +270,7 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 		}
 		tx := &ftx{pid: pid, staging: st.live.clone()}
 		if flags&nlproto.RULES_F_REPLACE != 0 {
-			tx.staging, tx.changed = emptyRuleset(), true
+			tx.staging = emptyRuleset()
 		}
 		st.tx = tx
 		ae := netlink.NewAttributeEncoder()
@@ -304,7 +345,8 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 		if errno, msg := checkRuleset(rs); errno != 0 {
 			return fails(req, errno, msg)
 		}
-		if flags&nlproto.RULES_F_CHECK == 0 && tx.changed {
+		// As the kernel: every commit but a check makes a generation.
+		if flags&nlproto.RULES_F_CHECK == 0 {
 			st.live = rs
 			st.gen++
 		}
@@ -388,6 +430,9 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 			if c == nil {
 				return fails(req, unix.ENOENT, fmt.Sprintf("no chain %s/%s", r.Table, r.Chain))
 			}
+			if err := checkRuleTable(r, c.table); err != nil {
+				return rejects(req, err)
+			}
 			if rs.numRules() >= nlproto.RULES_MAX {
 				return fails(req, unix.ENOSPC, "too many rules")
 			}
@@ -407,14 +452,15 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 			}
 			st.nextHandle++
 			r.Handle = st.nextHandle
-			c.rules = slices.Insert(c.rules, at, &frule{Rule: r})
-			tx.changed = true
+			c.rules = slices.Insert(c.rules, at, newFrule(r, has))
 			ae := netlink.NewAttributeEncoder()
 			ae.Nested(nlproto.A_RULE, func(nae *netlink.AttributeEncoder) error {
 				nae.Uint64(nlproto.RULE_A_HANDLE, r.Handle)
 				return nil
 			})
-			return m.answer(req, cmd, ae)
+			// The reply, then the ACK: two datagrams, as the
+			// kernel sends them.
+			return m.answerApart(req, cmd, ae)
 		case nlproto.CMD_RULE_DEL, nlproto.CMD_RULE_REPLACE:
 			if !has.has(nlproto.RULE_A_HANDLE) {
 				return fails(req, unix.EINVAL, "Missing attribute: NFLAB_RULE_A_HANDLE")
@@ -436,8 +482,11 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 			if (has.has(nlproto.RULE_A_TABLE) && r.Table != c.table) || (has.has(nlproto.RULE_A_CHAIN) && r.Chain != c.name) {
 				return fails(req, unix.EINVAL, "a replaced rule keeps its table and chain")
 			}
+			if err := checkRuleTable(r, c.table); err != nil {
+				return rejects(req, err)
+			}
 			r.Table, r.Chain = c.table, c.name
-			c.rules[i] = &frule{Rule: r}
+			c.rules[i] = newFrule(r, has)
 		}
 	case nlproto.CMD_SET_NEW, nlproto.CMD_SET_DEL, nlproto.CMD_SET_ADD_ELEMS, nlproto.CMD_SET_FLUSH:
 		b, ok := attrs[nlproto.A_SET]
@@ -498,7 +547,6 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 	default:
 		return fails(req, unix.EOPNOTSUPP, "")
 	}
-	tx.changed = true
 	return acked(req)
 }
 
@@ -553,12 +601,32 @@ func jumpsTo(rs *fruleset, t nftypes.Table, name string) bool {
 // resolve, matches and actions suit their table and hook, no loops, jumps
 // at most NFLAB_JUMP_DEPTH deep.
 func checkRuleset(rs *fruleset) (unix.Errno, string) {
+	// The hooks each chain is reached from, through jumps and gotos,
+	// for the interface matches (a loop is refused below).
+	hooks := map[*fchain][]nftypes.Hook{}
+	for _, b := range rs.chains {
+		if b.hook == nil {
+			continue
+		}
+		seen := map[*fchain]bool{}
+		var reach func(c *fchain)
+		reach = func(c *fchain) {
+			if c == nil || seen[c] {
+				return
+			}
+			seen[c] = true
+			hooks[c] = append(hooks[c], *b.hook)
+			for _, r := range c.rules {
+				if a := r.Action; a.Type == nftypes.ActionJump || a.Type == nftypes.ActionGoto {
+					reach(rs.chain(c.table, a.Chain))
+				}
+			}
+		}
+		reach(b)
+	}
 	for _, c := range rs.chains {
 		for i, r := range c.rules {
 			where := fmt.Sprintf("rule %d (handle %d) in %s/%s: ", i+1, r.Handle, c.table, c.name)
-			if err := r.Validate(); err != nil {
-				return unix.EINVAL, where + err.(*nftypes.ValidationError).Reason
-			}
 			if a := r.Action; a.Type == nftypes.ActionJump || a.Type == nftypes.ActionGoto {
 				t := rs.chain(c.table, a.Chain)
 				if t == nil || t.hook != nil {
@@ -575,8 +643,7 @@ func checkRuleset(rs *fruleset) (unix.Errno, string) {
 						return unix.EINVAL, where + fmt.Sprintf("set %s holds %ss, not what %s needs", s.name, s.typ, m.SetField)
 					}
 				}
-				if c.hook != nil {
-					h := *c.hook
+				for _, h := range hooks[c] {
 					if (m.Kind == nftypes.MatchIIF && (h == nftypes.LocalOut || h == nftypes.PostRouting)) ||
 						(m.Kind == nftypes.MatchOIF && (h == nftypes.PreRouting || h == nftypes.LocalIn)) {
 						return unix.EINVAL, where + fmt.Sprintf("%s is not known at %s", m.Kind, h)

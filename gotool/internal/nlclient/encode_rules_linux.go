@@ -44,6 +44,9 @@ type rulePos struct {
 // encodeRule writes NFLAB_A_RULE for RULE_NEW (pos not nil) or
 // RULE_REPLACE (handle not 0).
 func encodeRule(ae *netlink.AttributeEncoder, r nftypes.Rule, handle uint64, pos *rulePos) {
+	// Defaults are left out: the module takes them when absent, and
+	// echoes the rule as sent, so it reads back normalized.
+	r = r.Normalized()
 	ae.Nested(nlproto.A_RULE, func(nae *netlink.AttributeEncoder) error {
 		if handle != 0 {
 			nae.Uint64(nlproto.RULE_A_HANDLE, handle)

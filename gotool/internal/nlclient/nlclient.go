@@ -68,11 +68,21 @@ var ErrTxDone = errors.New("nflab: transaction has already ended")
 // such as the rule Ruleset.Rules[Index] for Kind "rules"; Err is the
 // *OpError with the kernel's errno and extended ACK message.
 type ChangeError struct {
-	Kind  string // "chains", "sets" or "rules": the Ruleset field, or the Tx method's noun
-	Index int    // the change's index in that list, from 0
-	Name  string // what it names, such as "filter/forward" or a set's name
+	Kind  ChangeKind // the Ruleset field the change came from
+	Index int        // the change's index in that list, from 0
+	Name  string     // what it names, such as "filter/forward" or a set's name
 	Err   error
 }
+
+// A ChangeKind names the field of a Ruleset a change came from.
+type ChangeKind string
+
+// The kinds of change.
+const (
+	ChangeChains ChangeKind = "chains" // Ruleset.Chains: a chain or a built-in chain's policy
+	ChangeSets   ChangeKind = "sets"   // Ruleset.Sets: a set or a slice of its elements
+	ChangeRules  ChangeKind = "rules"  // Ruleset.Rules
+)
 
 func (e *ChangeError) Error() string {
 	s := errText(e.Err)
@@ -80,7 +90,7 @@ func (e *ChangeError) Error() string {
 	if errors.As(e.Err, &oe) {
 		s = oe.Error()
 	}
-	return s + " [" + e.Kind + "[" + strconv.Itoa(e.Index) + "] " + e.Name + "]"
+	return s + " [" + string(e.Kind) + "[" + strconv.Itoa(e.Index) + "] " + e.Name + "]"
 }
 
 // Unwrap returns Err.

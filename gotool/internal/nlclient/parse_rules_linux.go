@@ -132,7 +132,7 @@ func parseRule(ad *netlink.AttributeDecoder, full bool) (nftypes.Rule, error) {
 	var (
 		r         nftypes.Rule
 		seen      attrSet
-		quotaUsed *uint64
+		quotaUsed []uint64 // one per quota match, in match order
 	)
 	for ad.Next() {
 		switch t := ad.Type(); t {
@@ -172,8 +172,7 @@ func parseRule(ad *netlink.AttributeDecoder, full bool) (nftypes.Rule, error) {
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				for nad.Next() {
 					if nad.Type() == nlproto.RULE_STATE_A_QUOTA_USED {
-						v := nad.Uint64()
-						quotaUsed = &v
+						quotaUsed = append(quotaUsed, nad.Uint64())
 					}
 				}
 				return nil
@@ -196,12 +195,13 @@ func parseRule(ad *netlink.AttributeDecoder, full bool) (nftypes.Rule, error) {
 	if err := seen.require(need...); err != nil {
 		return nftypes.Rule{}, fmt.Errorf("in NFLAB_A_RULE: %w", err)
 	}
-	if quotaUsed != nil {
-		for i := range r.Matches {
-			if r.Matches[i].Kind == nftypes.MatchQuota {
-				r.Matches[i].QuotaUsed = *quotaUsed
-				break
-			}
+	// The module sends one QUOTA_USED per quota match, in match order.
+	for i := range r.Matches {
+		if len(quotaUsed) == 0 {
+			break
+		}
+		if r.Matches[i].Kind == nftypes.MatchQuota {
+			r.Matches[i].QuotaUsed, quotaUsed = quotaUsed[0], quotaUsed[1:]
 		}
 	}
 	return r, nil
@@ -337,7 +337,9 @@ func parseMatch(ad *netlink.AttributeDecoder, k nftypes.MatchKind) (nftypes.Matc
 	if err := seen.require(need...); err != nil {
 		return nftypes.Match{}, fmt.Errorf("in match %s: %w", k, err)
 	}
-	return m, nil
+	// A default sent explicitly (by another client) reads as this
+	// client would have sent it: left out.
+	return m.Normalized(), nil
 }
 
 func parseAction(ad *netlink.AttributeDecoder) (nftypes.Action, error) {
@@ -374,7 +376,7 @@ func parseAction(ad *netlink.AttributeDecoder) (nftypes.Action, error) {
 	if err := seen.require(attrOf(nlproto.EnumActionAttr, nlproto.ACTION_A_TYPE)); err != nil {
 		return nftypes.Action{}, fmt.Errorf("in NFLAB_RULE_A_ACTION: %w", err)
 	}
-	return a, nil
+	return a.Normalized(), nil
 }
 
 // A setPart is one message of a SET_GET dump: a set's header (name, type,

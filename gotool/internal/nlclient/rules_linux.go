@@ -13,6 +13,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
+	"golang.org/x/sys/unix"
 )
 
 // Chains dumps the chains of the ruleset and returns them with the
@@ -205,13 +206,11 @@ func (c *Client) Begin(ctx context.Context, replace bool, gen *uint32) (*Tx, err
 	}
 	var msgs []genetlink.Message
 	err = c.run(ctx, op, func(conn *genetlink.Conn) error {
-		// Errors carry a copy of the request before the extended ACK
-		// (not capped: mdlayher/netlink v1.11 finds a capped ACK's TLVs
-		// at the uncapped offset and loses the kernel's message), so
-		// maxElemsPerMsg keeps every request small enough for the
-		// receive buffer with its copy.
 		// Room for a batch's answers beyond maxInFlight's margin;
 		// best effort (it needs CAP_NET_ADMIN, as transactions do).
+		// It stays after the Tx: the size is a cap on what may queue,
+		// not memory taken, and the socket's other requests read
+		// their answers as they come, so it costs nothing unused.
 		_ = setReadBuffer(conn, txReadBuffer)
 		var err error
 		msgs, err = conn.Execute(req, c.family.ID, netlink.Request)
@@ -239,7 +238,11 @@ func (c *Client) Begin(ctx context.Context, replace bool, gen *uint32) (*Tx, err
 		return nil, err
 	}
 	tx := &Tx{c: c, conn: c.conn, gen: g}
+	// If Close has begun, kill runs at once, in another goroutine: it
+	// waits for tx.mu, and so finds stopLife set.
+	tx.mu.Lock()
 	tx.stopLife = context.AfterFunc(c.life, tx.kill)
+	tx.mu.Unlock()
 	return tx, nil
 }
 
@@ -261,7 +264,9 @@ func (tx *Tx) finish() {
 		return
 	}
 	tx.done = true
-	tx.stopLife()
+	if tx.stopLife != nil {
+		tx.stopLife()
+	}
 	tx.c.release()
 }
 
@@ -287,15 +292,19 @@ func (tx *Tx) after() {
 // A change is one message of a transaction and where it came from.
 type change struct {
 	msg   genetlink.Message
-	op    string // what it does, for its *OpError: "add rule"
-	kind  string // ChangeError.Kind
-	index int    // ChangeError.Index
-	name  string // ChangeError.Name
-	reply bool   // RULE_NEW: a reply message comes before the ACK
+	op    string     // what it does, for its *OpError: "add rule"
+	kind  ChangeKind // ChangeError.Kind
+	index int        // ChangeError.Index
+	name  string     // ChangeError.Name
+	reply bool       // RULE_NEW: a reply message comes before the ACK
 }
 
 // Batching: changes go out in batches of several messages per sendmsg,
-// each asking for an ACK; a batch's answers are all read before the next
+// each asking for an ACK. An error ACK carries a copy of its request
+// before the extended ACK (not capped: mdlayher/netlink v1.11 finds a
+// capped ACK's TLVs at the uncapped offset and loses the kernel's
+// message), so maxElemsPerMsg keeps every request small enough for the
+// receive buffer with its copy. Each change asks for an ACK; a batch's answers are all read before the next
 // batch goes out. maxInFlight bounds the datagrams a batch can have queued
 // on the socket (an ACK each, and a reply for RULE_NEW), well below what
 // a default receive buffer holds, since the kernel drops what does not
@@ -305,6 +314,18 @@ const (
 	maxBatchBytes = 32 << 10
 	txReadBuffer  = 1 << 20
 )
+
+// errLostReplies is ENOBUFS on a transaction's socket: the kernel
+// dropped answers the receive buffer had no room for.
+var errLostReplies = &lostReplies{}
+
+type lostReplies struct{}
+
+func (*lostReplies) Error() string {
+	return "replies were lost (receive buffer too small); the transaction was aborted"
+}
+
+func (*lostReplies) Unwrap() error { return unix.ENOBUFS }
 
 // send sends changes in batches and returns the reply to each (zero for
 // those without one). The first change the module rejects is returned as
@@ -375,6 +396,11 @@ func (tx *Tx) send(ctx context.Context, op string, changes []change) ([]genetlin
 		return nil
 	})
 	if err != nil {
+		if errors.Is(err, unix.ENOBUFS) {
+			// The kernel dropped answers: the socket, and with it
+			// the transaction, is gone (run discarded it).
+			return nil, &OpError{Op: op, Err: errLostReplies}
+		}
 		return nil, err
 	}
 	if failed >= 0 {
@@ -432,7 +458,7 @@ func chainChange(cmd uint8, op string, c nftypes.Chain, index int) (change, erro
 	msg, err := requestAttrs(cmd, func(ae *netlink.AttributeEncoder) {
 		encodeChain(ae, c, cmd == nlproto.CMD_CHAIN_POLICY)
 	})
-	return change{msg: msg, op: op, kind: "chains", index: index, name: chainName(c.Table, c.Name)}, err
+	return change{msg: msg, op: op, kind: ChangeChains, index: index, name: chainName(c.Table, c.Name)}, err
 }
 
 // AddChain adds user chain ch.
@@ -468,7 +494,7 @@ func (tx *Tx) SetPolicy(ctx context.Context, t nftypes.Table, name string, p nft
 // ruleChange builds RULE_NEW for r at pos.
 func ruleChange(r nftypes.Rule, pos rulePos, index int) (change, error) {
 	msg, err := requestAttrs(nlproto.CMD_RULE_NEW, func(ae *netlink.AttributeEncoder) { encodeRule(ae, r, 0, &pos) })
-	return change{msg: msg, op: "add rule", kind: "rules", index: index, name: chainName(r.Table, r.Chain), reply: true}, err
+	return change{msg: msg, op: "add rule", kind: ChangeRules, index: index, name: chainName(r.Table, r.Chain), reply: true}, err
 }
 
 // AddRule adds r to its chain: at its end, or its start with insert; next
@@ -497,20 +523,20 @@ func (tx *Tx) DeleteRule(ctx context.Context, h uint64) error {
 	if err != nil {
 		return wrapErr(op, err)
 	}
-	_, err = tx.one(ctx, change{msg: msg, op: op, kind: "rules", name: "handle " + strconv.FormatUint(h, 10)})
+	_, err = tx.one(ctx, change{msg: msg, op: op, kind: ChangeRules, name: "handle " + strconv.FormatUint(h, 10)})
 	return err
 }
 
 // ReplaceRule replaces the matches, action and comment of the rule with
 // handle h by r's; the rule keeps its place and handle, and starts with
-// new counters.
+// new counters. r's Table and Chain are sent too, and must be the rule's.
 func (tx *Tx) ReplaceRule(ctx context.Context, h uint64, r nftypes.Rule) error {
 	const op = "replace rule"
 	msg, err := requestAttrs(nlproto.CMD_RULE_REPLACE, func(ae *netlink.AttributeEncoder) { encodeRule(ae, r, h, nil) })
 	if err != nil {
 		return wrapErr(op, err)
 	}
-	_, err = tx.one(ctx, change{msg: msg, op: op, kind: "rules", name: "handle " + strconv.FormatUint(h, 10)})
+	_, err = tx.one(ctx, change{msg: msg, op: op, kind: ChangeRules, name: "handle " + strconv.FormatUint(h, 10)})
 	return err
 }
 
@@ -528,14 +554,14 @@ func setChanges(s nftypes.Set, create bool, index int) ([]change, error) {
 		if err != nil {
 			return nil, err
 		}
-		changes = append(changes, change{msg: msg, op: "add set", kind: "sets", index: index, name: s.Name})
+		changes = append(changes, change{msg: msg, op: "add set", kind: ChangeSets, index: index, name: s.Name})
 	}
 	for _, chunk := range chunks {
 		msg, err := requestAttrs(nlproto.CMD_SET_ADD_ELEMS, func(ae *netlink.AttributeEncoder) { encodeSet(ae, s.Name, 0, false, chunk) })
 		if err != nil {
 			return nil, err
 		}
-		changes = append(changes, change{msg: msg, op: "add set elements", kind: "sets", index: index, name: s.Name})
+		changes = append(changes, change{msg: msg, op: "add set elements", kind: ChangeSets, index: index, name: s.Name})
 	}
 	return changes, nil
 }
@@ -561,6 +587,11 @@ func (tx *Tx) sendSet(ctx context.Context, op string, s nftypes.Set, create bool
 		return nil
 	}
 	_, err = tx.send(ctx, op, changes)
+	var ce *ChangeError
+	if errors.As(err, &ce) {
+		// One set: its own error says it all, as for one change.
+		return ce.Err
+	}
 	return err
 }
 
@@ -579,7 +610,7 @@ func (tx *Tx) setCmd(ctx context.Context, cmd uint8, op, name string) error {
 	if err != nil {
 		return wrapErr(op, err)
 	}
-	_, err = tx.one(ctx, change{msg: msg, op: op, kind: "sets", name: name})
+	_, err = tx.one(ctx, change{msg: msg, op: op, kind: ChangeSets, name: name})
 	return err
 }
 

@@ -142,6 +142,28 @@ func TestRuleParsing(t *testing.T) {
 	if gen != 5 {
 		t.Errorf("generation %d, want 5", gen)
 	}
+	// Two quotas: a QUOTA_USED each, in match order.
+	r, _, err = parseRuleMsg(golden(t, `
+7000 1180                       # NFLAB_A_RULE
+  0c00 0200 0c00000000000000    # HANDLE 12
+  0500 0300 03 000000           # TABLE filter
+  0c00 0400 666f727761726400    # CHAIN "forward"
+  2400 0580                     # MATCHES
+    1000 1180                   # QUOTA 1 MiB
+      0c00 1500 0000100000000000
+    1000 1180                   # QUOTA 2 MiB
+      0c00 1500 0000200000000000
+  0c00 0680 0500 0100 01 000000 # ACTION accept
+  1c00 0c80                     # STATE
+    0c00 0200 2c01000000000000  # QUOTA_USED 300
+    0c00 0200 5802000000000000  # QUOTA_USED 600
+`), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Matches) != 2 || r.Matches[0].QuotaUsed != 300 || r.Matches[1].QuotaUsed != 600 {
+		t.Errorf("two quotas: %+v, want used 300 and 600", r.Matches)
+	}
 	// A rule without its action is malformed.
 	if _, _, err := parseRuleMsg(golden(t, `1000 1180 0c00 0200 0c00000000000000`), true); err == nil || !strings.Contains(err.Error(), "NFLAB_RULE_A_TABLE") {
 		t.Errorf("parse of a rule with its handle only = %v, want a missing attribute", err)
@@ -383,5 +405,104 @@ func TestSetDumpParts(t *testing.T) {
 	}
 	if _, _, err := setsFromParts([]genetlink.Message{part(`1400 1280  0600 0100 7000 0000  0800 0300 00160016`)}); err == nil {
 		t.Errorf("elements before their set's header: no error")
+	}
+}
+
+// TestCloseDuringBegin closes the client while Begin runs: the Tx's kill
+// may then fire as soon as it is registered, and must find the Tx
+// complete (run under -race).
+func TestCloseDuringBegin(t *testing.T) {
+	for range 300 {
+		var batches []int
+		c := batchServer(t, nil, 0, &batches)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = c.Close()
+		}()
+		if tx, err := c.Begin(ctx, true, nil); err == nil {
+			_ = tx.Abort(ctx)
+		}
+		<-done
+	}
+}
+
+// TestAddSetError checks that AddSet and AddSetElems fail with an
+// *OpError, as the other single-object calls do, not a *ChangeError.
+func TestAddSetError(t *testing.T) {
+	var batches []int
+	c := batchServer(t, map[int]bool{0: true, 1: true}, int(unix.EEXIST), &batches)
+	tx, err := c.Begin(ctx, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Abort(ctx)
+	s := nftypes.Set{Name: "s", Type: nftypes.SetTypePort, Ports: []nftypes.PortRange{{First: 1, Last: 1}}}
+	for _, call := range []func() error{
+		func() error { return tx.AddSet(ctx, s) },
+		func() error { return tx.AddSetElems(ctx, s) },
+	} {
+		err := call()
+		var oe *OpError
+		var ce *ChangeError
+		if !errors.As(err, &oe) || errors.As(err, &ce) || !errors.Is(err, syscall.EEXIST) || strings.Contains(err.Error(), "[sets") {
+			t.Errorf("error %v (%T), want an *OpError wrapping EEXIST", err, err)
+		}
+	}
+}
+
+// TestApplyMidBatchError fails change k of a batch of n, each answer in a
+// datagram of its own as the kernel sends them, the others still queued:
+// the error names change k, and every answer is read, so that the socket
+// is clean for the transaction's next request.
+func TestApplyMidBatchError(t *testing.T) {
+	for _, k := range []int{0, 4, 9} {
+		s := &txSocket{answer: func(i int, req netlink.Message, g genetlink.Message) []datagram {
+			if i != k {
+				return nil
+			}
+			msgs, _ := nltest.Error(int(unix.ENOENT), []netlink.Message{req})
+			return []datagram{{msgs: msgs}}
+		}}
+		c := txSocketClient(t, s)
+		tx, err := c.Begin(ctx, true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tx.Apply(ctx, manyRules(10))
+		var ce *ChangeError
+		if !errors.As(err, &ce) || ce.Kind != ChangeRules || ce.Index != k || !errors.Is(err, unix.ENOENT) {
+			t.Errorf("k=%d: Apply = %v, want a ChangeError for rules[%d] wrapping ENOENT", k, err, k)
+		}
+		if n := s.pending(); n != 0 {
+			t.Errorf("k=%d: %d answers left unread", k, n)
+		}
+		if err := tx.Abort(ctx); err != nil {
+			t.Errorf("k=%d: Abort on the same socket: %v", k, err)
+		}
+	}
+}
+
+// TestTxLostReplies: ENOBUFS while a batch's answers come in means some
+// were dropped; the socket, and with it the transaction, is given up,
+// and the error says so.
+func TestTxLostReplies(t *testing.T) {
+	s := &txSocket{answer: func(i int, req netlink.Message, g genetlink.Message) []datagram {
+		if i == 3 {
+			return []datagram{{err: unix.ENOBUFS}}
+		}
+		return nil
+	}}
+	c := txSocketClient(t, s)
+	tx, err := c.Begin(ctx, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tx.Apply(ctx, manyRules(10))
+	if !errors.Is(err, unix.ENOBUFS) || err.Error() != "nflab: apply ruleset: replies were lost (receive buffer too small); the transaction was aborted" {
+		t.Errorf("Apply = %v, want lost replies wrapping ENOBUFS", err)
+	}
+	if err := tx.Abort(ctx); !errors.Is(err, ErrTxDone) {
+		t.Errorf("Abort after lost replies = %v, want ErrTxDone", err)
 	}
 }

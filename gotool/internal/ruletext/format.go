@@ -199,10 +199,11 @@ func formatMatch(m nftypes.Match, l4 string) (string, error) {
 		}
 		return l4 + " " + m.Kind.String() + " " + neg + v, nil
 	case nftypes.MatchTCPFlags:
-		s := "tcp flags " + neg + formatBits(m.TCPFlags, tcpFlagNames)
+		v := formatBits(m.TCPFlags, tcpFlagNames)
 		if m.TCPFlags == 0 {
-			return "", fmt.Errorf("ruletext: tcp flags with no flags set (mask %s) cannot be written", m.TCPMask)
+			v = "0" // none of the mask's flags set
 		}
+		s := "tcp flags " + neg + v
 		if m.TCPMask != m.TCPFlags {
 			s += " / " + formatBits(m.TCPMask, tcpFlagNames)
 		}

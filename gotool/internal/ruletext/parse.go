@@ -231,21 +231,15 @@ func (p *fileParser) rule(c *cursor) error {
 		return err
 	}
 	refs := rp.refs
-	if h, ok := nftypes.BuiltinHook(r.Chain); ok {
-		for i, m := range r.Matches {
-			if (m.Kind == nftypes.MatchIIF && (h == nftypes.LocalOut || h == nftypes.PostRouting)) ||
-				(m.Kind == nftypes.MatchOIF && (h == nftypes.PreRouting || h == nftypes.LocalIn)) {
-				return errAt(rp.mtoks[i], "%s is not known at %s: packets there have no %s interface", m.Kind, r.Chain,
-					map[nftypes.MatchKind]string{nftypes.MatchIIF: "input", nftypes.MatchOIF: "output"}[m.Kind])
-			}
-		}
+	if err := hookChecks(r, rp.mtoks); err != nil {
+		return err
 	}
 	if r.Action.Type == nftypes.ActionJump || r.Action.Type == nftypes.ActionGoto {
 		if r.Action.Chain == r.Chain {
 			return errAt(refs[len(refs)-1].tok, "chain %s %ss to itself", r.Chain, r.Action.Type)
 		}
 	}
-	if err := tableChecks(c, &r); err != nil {
+	if err := tableChecks(c, rp, r); err != nil {
 		return err
 	}
 	p.refs = append(p.refs, fileRef{ref: ref{tok: ct}, table: tb})
@@ -257,9 +251,28 @@ func (p *fileParser) rule(c *cursor) error {
 	return nil
 }
 
-// tableChecks rejects what the module would at commit: actions and
-// matches the rule's table does not allow.
-func tableChecks(c *cursor, r *nftypes.Rule) error {
+// hookChecks rejects interface matches r's built-in chain has no
+// interface for (the module also follows jumps, at commit); mtoks are the
+// words the matches start with.
+func hookChecks(r nftypes.Rule, mtoks []token) error {
+	h, ok := nftypes.BuiltinHook(r.Chain)
+	if !ok {
+		return nil
+	}
+	for i, m := range r.Matches {
+		if (m.Kind == nftypes.MatchIIF && (h == nftypes.LocalOut || h == nftypes.PostRouting)) ||
+			(m.Kind == nftypes.MatchOIF && (h == nftypes.PreRouting || h == nftypes.LocalIn)) {
+			return errAt(mtoks[i], "%s is not known at %s: packets there have no %s interface", m.Kind, r.Chain,
+				map[nftypes.MatchKind]string{nftypes.MatchIIF: "input", nftypes.MatchOIF: "output"}[m.Kind])
+		}
+	}
+	return nil
+}
+
+// tableChecks rejects what the module would: out-of-range values, and
+// actions and matches the rule's table does not allow (nftypes'
+// Validate), pointing at the match or action at fault.
+func tableChecks(c *cursor, rp *ruleParser, r nftypes.Rule) error {
 	err := r.Validate()
 	if err == nil {
 		return nil
@@ -268,6 +281,15 @@ func tableChecks(c *cursor, r *nftypes.Rule) error {
 	var ve *nftypes.ValidationError
 	if e, ok := err.(*nftypes.ValidationError); ok {
 		ve = e
+	}
+	if ve != nil && ve.Field == "match" {
+		var n int
+		if _, err := fmt.Sscanf(ve.Reason, "match %d:", &n); err == nil && n >= 1 && n <= len(rp.mtoks) {
+			return errAt(rp.mtoks[n-1], "%s", ve.Reason)
+		}
+	}
+	if ve != nil && ve.Field == "action" && rp.hasAct {
+		return errAt(rp.actTok, "%s", ve.Reason)
 	}
 	t := c.toks[0]
 	for _, tok := range c.toks {
@@ -436,6 +458,10 @@ func addElem(s *nftypes.Set, t token) error {
 		s.Ports = append(s.Ports, r)
 		return nil
 	}
+	if iv, ok := fastAddrRange(t.text); ok {
+		s.Addrs = append(s.Addrs, nftypes.AddrRange{First: u32Addr(iv.lo), Last: u32Addr(iv.hi)})
+		return nil
+	}
 	r, _, _, msg := parseAddrRange(t.text)
 	if msg != "" {
 		return errAt(t, "%q: %s", t.text, msg)
@@ -465,9 +491,12 @@ func ParseRule(words []string) (nftypes.Rule, error) {
 	return r, nil
 }
 
-// CheckRule rejects what table tb does not allow in r (the module would
-// at commit), pointing at the words of ParseRule.
-func CheckRule(tb nftypes.Table, chain string, r *nftypes.Rule, words []string) error {
+// CheckRule rejects what the module would in r, the rule ParseRule read
+// from words, in chain of table tb (r's own Table and Chain are not
+// looked at): out-of-range values, what the table does not allow, and
+// interface matches the chain's hook has none for. Errors point at the
+// words.
+func CheckRule(tb nftypes.Table, chain string, r nftypes.Rule, words []string) error {
 	r.Table, r.Chain = tb, chain
 	if r.Action.Type == nftypes.ActionJump || r.Action.Type == nftypes.ActionGoto {
 		if r.Action.Chain == chain {
@@ -478,7 +507,21 @@ func CheckRule(tb nftypes.Table, chain string, r *nftypes.Rule, words []string) 
 	if err != nil {
 		return err
 	}
-	return tableChecks(newCursor(toks), r)
+	// Parsed again for the words each match and the action start with.
+	var again nftypes.Rule
+	rp, err := parseRuleBody(newCursor(toks), &again)
+	if err != nil {
+		return err
+	}
+	if len(rp.mtoks) != len(r.Matches) {
+		rp.mtoks = nil
+	}
+	if rp.mtoks != nil {
+		if err := hookChecks(r, rp.mtoks); err != nil {
+			return err
+		}
+	}
+	return tableChecks(newCursor(toks), rp, r)
 }
 
 // ParseElems reads set elements of type typ from words: addresses,

@@ -61,7 +61,7 @@ func parseRuleBody(c *cursor, r *nftypes.Rule) (*ruleParser, error) {
 	if len(p.r.Matches) > nftypes.MaxMatches {
 		return nil, errAt(p.actTok, "the rule has %d matches, at most %d", len(p.r.Matches), nftypes.MaxMatches)
 	}
-	*r = p.r
+	*r = p.r.Normalized()
 	return p, nil
 }
 
@@ -447,8 +447,14 @@ func (p *ruleParser) tcpFlags(neg bool, sel token) error {
 	if len(value) == 0 {
 		return errAt(sel, "missing TCP flags before the mask")
 	}
-	v, err := parseBits(value, "TCP flag", tcpFlagNames)
-	if err != nil {
+	// "0" or "none": no flag of the mask set ("tcp flags 0 / syn", SYN
+	// clear), which needs a mask.
+	var v nftypes.TCPFlags
+	if t := value[0]; len(value) == 1 && !t.quoted && (t.text == "0" || strings.EqualFold(t.text, "none")) {
+		if len(mask) == 0 {
+			return errAt(t, "tcp flags %s needs a mask: the flags that must be clear, such as \"tcp flags 0 / syn\"", t.text)
+		}
+	} else if v, err = parseBits(value, "TCP flag", tcpFlagNames); err != nil {
 		return err
 	}
 	m := v
@@ -585,6 +591,10 @@ func (p *ruleParser) str(neg bool, sel token) error {
 		if kw.text == "from" {
 			m.From = uint16(n)
 		} else {
+			if n == 0 {
+				// nftypes' To 0 is the default, 65535.
+				return errAt(v, "string: to 0 is not supported: the search must end past offset 0 (to 1 or more; without to, it runs to 65535)")
+			}
 			m.To = uint16(n)
 		}
 	}

@@ -151,6 +151,7 @@ func TestErrors(t *testing.T) {
 		{"rule filter input time 25:00-26:00 drop", `t.nft:1:24: time of day "25:00-26:00": want HH:MM-HH:MM, such as 08:00-18:00 (a window past midnight wraps)`},
 		{"rule filter input limit 5/week drop", `t.nft:1:25: rate "5/week": want N/second, N/minute, N/hour or N/day, N at least 1`},
 		{"rule filter input tcp flags syn / ack drop", `t.nft:1:35: flags syn are not within the mask ack: they could never match`},
+		{"rule filter input tcp flags 0 drop", `t.nft:1:29: tcp flags 0 needs a mask: the flags that must be clear, such as "tcp flags 0 / syn"`},
 		{"chain filter input policy reject", `t.nft:1:27: unknown policy "reject"; want "accept" or "drop"`},
 		{"chain filter tcp_in policy drop", `t.nft:1:21: user chain tcp_in has no policy: only built-in chains do; end it with a rule (rule filter tcp_in drop)`},
 		{"chain raw input", `t.nft:1:11: table raw has no input chain (it sits at "prerouting" or "output"); a user chain cannot take a built-in name`},
@@ -167,6 +168,16 @@ func TestErrors(t *testing.T) {
 		{"rule filter output tcp dport 1 iif eth0 drop", `t.nft:1:32: iif is not known at output: packets there have no input interface`},
 		{"rule filter input jump input", `t.nft:1:24: jump to the built-in chain input: jump and goto reach user chains only`},
 		{"chain filter a\nrule filter a jump a", `t.nft:2:20: chain a jumps to itself`},
+		{"rule filter input string \"x\" from 40 to 0 drop", `t.nft:1:41: string: to 0 is not supported: the search must end past offset 0 (to 1 or more; without to, it runs to 65535)`},
+		// The module's own checks, at the match or action at fault.
+		{"rule filter input tcp dport 1 connlimit above 65536 drop", `t.nft:1:31: match 3: connlimit: count 65536 is above 65535`},
+		{"rule filter input tcp dport 1 limit 10/minute burst 1000001 accept", `t.nft:1:31: match 3: limit: burst 1000001 is above 1000000`},
+		{"rule filter input limit 1000000001/second accept", `t.nft:1:19: match 1: limit: rate 1000000001/second is too high: at most one packet per nanosecond`},
+		{"rule filter input limit 1/day burst 213505 accept", `t.nft:1:19: match 1: limit: burst 213505 is too large for the rate 1/day`},
+		{"rule filter input tcp dport 1 log prefix \"caf\u00e9\"", `t.nft:1:31: log prefix "café": byte 0xc3 is not printable ASCII`},
+		{"rule filter input log prefix \"a\tb\"", `t.nft:1:19: log prefix "a\tb": byte 0x09 is not printable ASCII`},
+		{"rule raw prerouting iif lo connlimit above 2 drop", `t.nft:1:28: match 2: connlimit is not allowed in table raw (before tracking)`},
+		{"rule mangle input iif lo mark set 0x11/0xf0", `t.nft:1:26: mark 0x11 has bits outside its mask 0xf0`},
 	}
 	for _, tt := range tests {
 		_, err := Parse(strings.NewReader(tt.src), "t.nft")
@@ -242,11 +253,15 @@ func TestFormatRule(t *testing.T) {
 		{"ip protocol tcp tcp dport 1 th sport 2 accept", "ip protocol tcp tcp dport 1 th sport 2 accept"},
 		{"tcp flags syn/syn,ack drop", "tcp flags syn / syn,ack drop"},
 		{"tcp flags syn , ack drop", "tcp flags syn,ack drop"},
+		{"tcp flags 0 / syn drop", "tcp flags 0 / syn drop"},
+		{"tcp flags none/syn,rst drop", "tcp flags 0 / syn,rst drop"},
+		{"tcp flags != 0 / syn drop", "tcp flags != 0 / syn drop"},
 		{"mark 0x1/0xffffffff accept", "mark 0x1 accept"},
 		{"quota 1024 bytes accept", "quota 1 kbytes accept"},
 		{"quota until 3000 accept", "quota 3000 bytes accept"},
 		{"limit rate 3/second burst 4 packets accept", "limit 3/second burst 4 accept"},
 		{"time 08:00-09:00 utc accept", "time 08:00-09:00 accept"},
+		{"time 8:00-17:30:05 accept", "time 08:00-17:30:05 accept"},
 		{"reject with icmp type port-unreach", "reject with icmp port-unreachable"},
 		{"iif \"accept\" drop", "iif \"accept\" drop"},
 		{"icmp type 8 accept", "icmp type echo-request accept"},
@@ -356,6 +371,41 @@ func BenchmarkParseBigSet(b *testing.B) {
 	for b.Loop() {
 		if _, err := Parse(bytes.NewReader(text.Bytes()), "big.nft"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestCheckRule checks the single-rule path's checks, which the file's
+// parser also makes, and that CheckRule leaves the rule alone.
+func TestCheckRule(t *testing.T) {
+	for _, tt := range []struct {
+		tb    nftypes.Table
+		chain string
+		words []string
+		want  string
+	}{
+		{nftypes.TableFilter, "output", []string{"tcp", "dport", "1", "iif", "eth0", "drop"}, `word 4: iif is not known at output: packets there have no input interface`},
+		{nftypes.TableMangle, "postrouting", []string{"iif eth0 accept"}, `word 1: iif is not known at postrouting: packets there have no input interface`},
+		{nftypes.TableFilter, "input", []string{"oif", "eth0", "drop"}, `word 1: oif is not known at input: packets there have no output interface`},
+		{nftypes.TableRaw, "prerouting", []string{"oif eth0 drop"}, `word 1: oif is not known at prerouting: packets there have no output interface`},
+		{nftypes.TableFilter, "input", []string{"connlimit", "above", "65536", "drop"}, `word 1: match 1: connlimit: count 65536 is above 65535`},
+		{nftypes.TableFilter, "input", []string{"iif lo", "log", "prefix", "tab\there"}, `word 2: log prefix "tab\there": byte 0x09 is not printable ASCII`},
+		{nftypes.TableRaw, "output", []string{"connlimit above 2 drop"}, `word 1: match 1: connlimit is not allowed in table raw (before tracking)`},
+		{nftypes.TableFilter, "input", []string{"iif", "lo", "accept"}, ""},
+		{nftypes.TableFilter, "web", []string{"oif", "lo", "accept"}, ""}, // checked at commit, through the jumps
+	} {
+		r, err := ParseRule(tt.words)
+		if err != nil {
+			t.Errorf("ParseRule(%q): %v", tt.words, err)
+			continue
+		}
+		before := fmt.Sprintf("%+v", r)
+		err = CheckRule(tt.tb, tt.chain, r, tt.words)
+		if got := fmt.Sprint(err); (tt.want == "" && err != nil) || (tt.want != "" && got != tt.want) {
+			t.Errorf("CheckRule(%s, %s, %q) = %v, want %q", tt.tb, tt.chain, tt.words, err, tt.want)
+		}
+		if after := fmt.Sprintf("%+v", r); after != before {
+			t.Errorf("CheckRule changed the rule: %s, then %s", before, after)
 		}
 	}
 }

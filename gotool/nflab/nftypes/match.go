@@ -1,6 +1,7 @@
 package nftypes
 
 import (
+	"math/bits"
 	"net/netip"
 	"strings"
 	"time"
@@ -39,9 +40,9 @@ type Match struct {
 	Pattern []byte     `json:",omitempty"` // string: 1 to MaxPatternLen bytes
 	Algo    StringAlgo `json:",omitempty"` // string
 	From    uint16     `json:",omitempty"` // string, optional: first offset from the IP header
-	To      uint16     `json:",omitempty"` // string, optional: last offset; 0 is 65535
+	To      uint16     `json:",omitempty"` // string, optional: last offset; 0 is 65535 (a last offset of 0 cannot be expressed)
 
-	Count     uint32 `json:",omitempty"` // connlimit: connections
+	Count     uint32 `json:",omitempty"` // connlimit: connections, at most MaxConnlimitCount
 	PrefixLen *uint8 `json:",omitempty"` // connlimit, optional: source prefix counted together; nil is 32
 	Upto      bool   `json:",omitempty"` // connlimit: holds at most Count, not above it
 
@@ -62,14 +63,16 @@ type Match struct {
 
 	Rate   uint32        `json:",omitempty"` // limit: packets per Period, >= 1
 	Period time.Duration `json:",omitempty"` // limit: time.Second, Minute, Hour or 24h
-	Burst  uint32        `json:",omitempty"` // limit, optional: 0 is 5
+	Burst  uint32        `json:",omitempty"` // limit, optional: 0 is DefaultLimitBurst; at most MaxLimitBurst
 
 	Mark     uint32 `json:",omitempty"` // mark: holds when mark & MarkMask == Mark
-	MarkMask uint32 `json:",omitempty"` // mark, optional: 0 is all ones
+	MarkMask uint32 `json:",omitempty"` // mark, optional: 0 is all ones (a mask of 0, which would hold for every packet, cannot be expressed)
 
 	SetName  string   `json:",omitempty"` // set
 	SetField SetField `json:",omitempty"` // set
 }
+
+var periodName = map[time.Duration]string{time.Second: "second", time.Minute: "minute", time.Hour: "hour", 24 * time.Hour: "day"}
 
 // matchFields lists the fields each kind uses, besides Kind and Invert.
 var matchFields = map[MatchKind][]string{
@@ -172,6 +175,9 @@ func (m Match) Validate() error {
 			return invalidf("match", "string: from %d is past to %d", m.From, m.To)
 		}
 	case MatchConnlimit:
+		if m.Count > MaxConnlimitCount {
+			return invalidf("match", "connlimit: count %d is above %d", m.Count, MaxConnlimitCount)
+		}
 		if m.PrefixLen != nil && *m.PrefixLen > 32 {
 			return invalidf("match", "connlimit: prefix length %d is above 32", *m.PrefixLen)
 		}
@@ -214,6 +220,26 @@ func (m Match) Validate() error {
 		case time.Second, time.Minute, time.Hour, 24 * time.Hour:
 		default:
 			return invalidf("match", "limit: period %v must be 1s, 1m, 1h or 24h", m.Period)
+		}
+		if m.Burst > MaxLimitBurst {
+			return invalidf("match", "limit: burst %d is above %d", m.Burst, MaxLimitBurst)
+		}
+		// The module's token bucket: one packet every interval
+		// nanoseconds, with a slack of interval*(burst-1).
+		interval := uint64(m.Period/time.Second) * uint64(time.Second) / uint64(m.Rate)
+		if interval == 0 {
+			return invalidf("match", "limit: rate %d/%s is too high: at most one packet per nanosecond", m.Rate, periodName[m.Period])
+		}
+		burst := m.Burst
+		if burst == 0 {
+			burst = DefaultLimitBurst
+		}
+		if hi, _ := bits.Mul64(interval, uint64(burst)-1); hi != 0 {
+			return invalidf("match", "limit: burst %d is too large for the rate %d/%s", burst, m.Rate, periodName[m.Period])
+		}
+	case MatchMark:
+		if m.MarkMask != 0 && m.Mark&^m.MarkMask != 0 {
+			return invalidf("match", "mark %#x has bits outside its mask %#x", m.Mark, m.MarkMask)
 		}
 	case MatchSet:
 		if err := ValidateName("match", m.SetName); err != nil {

@@ -23,6 +23,11 @@ const (
 	MaxChains       = nlproto.CHAINS_MAX            // user chains of a namespace
 	MaxSets         = nlproto.SETS_MAX              // sets of a namespace
 	MaxJumpDepth    = nlproto.JUMP_DEPTH            // how deep jumps may nest
+
+	// Limits the module checks that the protocol header does not name.
+	MaxConnlimitCount = 65535   // connlimit's count: below NFLAB_CL_NODES
+	MaxLimitBurst     = 1000000 // limit's burst
+	DefaultLimitBurst = 5       // limit's burst when Burst is 0
 )
 
 // TableHooks returns the hooks table t sits at, in hook order: one
@@ -182,7 +187,7 @@ func (r Rule) Validate() error {
 		if err := m.Validate(); err != nil {
 			return withPrefix(err, fmt.Sprintf("match %d: ", i+1))
 		}
-		if r.Table == TableRaw && (m.Kind == MatchCTState || m.Kind == MatchCTStatus) {
+		if r.Table == TableRaw && (m.Kind == MatchCTState || m.Kind == MatchCTStatus || m.Kind == MatchConnlimit) {
 			return invalidf("match", "match %d: %s is not allowed in table raw (before tracking)", i+1, m.Kind)
 		}
 	}
@@ -227,9 +232,9 @@ type Action struct {
 	Type       ActionType
 	Chain      string     `json:",omitempty"` // jump, goto: a user chain of the rule's table
 	RejectWith RejectWith `json:",omitempty"` // reject; 0 is port-unreach
-	LogPrefix  string     `json:",omitempty"` // log, optional
+	LogPrefix  string     `json:",omitempty"` // log, optional: printable ASCII
 	Value      uint32     `json:",omitempty"` // mark, tos (0-255), dscp (0-63), ttl (1-255)
-	Mask       uint32     `json:",omitempty"` // mark, optional: 0 is all ones
+	Mask       uint32     `json:",omitempty"` // mark, optional: 0 is all ones (a mask of 0, which would change nothing, cannot be expressed)
 	TTLMode    TTLMode    `json:",omitempty"` // ttl
 }
 
@@ -255,11 +260,19 @@ func (a Action) Validate() error {
 		}
 	case ActionLog:
 		used = []string{"LogPrefix"}
-		if len(a.LogPrefix) > MaxLogPrefixLen || strings.IndexByte(a.LogPrefix, 0) >= 0 {
-			return invalidf("action", "log prefix must be at most %d bytes, without NUL", MaxLogPrefixLen)
+		if len(a.LogPrefix) > MaxLogPrefixLen {
+			return invalidf("action", "log prefix must be at most %d bytes", MaxLogPrefixLen)
+		}
+		for i := 0; i < len(a.LogPrefix); i++ {
+			if c := a.LogPrefix[i]; c < 0x20 || c > 0x7e {
+				return invalidf("action", "log prefix %q: byte %#02x is not printable ASCII", a.LogPrefix, c)
+			}
 		}
 	case ActionMark:
 		used = []string{"Value", "Mask"}
+		if mask := a.Mask; mask != 0 && a.Value&^mask != 0 {
+			return invalidf("action", "mark %#x has bits outside its mask %#x", a.Value, mask)
+		}
 	case ActionTOS:
 		used = []string{"Value"}
 		if a.Value > 255 {

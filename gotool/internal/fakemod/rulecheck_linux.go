@@ -1,0 +1,256 @@
+//go:build linux
+
+package fakemod
+
+import (
+	"fmt"
+	"math/bits"
+	"time"
+
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
+	"github.com/nflab/nflab/nlproto"
+	"golang.org/x/sys/unix"
+)
+
+// The module's checks of a rule's matches and action, written from
+// kmod/match.c and kmod/action.c (their policies and decode functions),
+// not from nftypes' Validate: a check the client lacks then shows in
+// tests as the module's error, not as a silent pass.
+
+// A checkErr is a rejection with its errno (EINVAL unless ERANGE).
+type checkErr struct {
+	errno unix.Errno
+	msg   string
+}
+
+func (e *checkErr) Error() string { return e.msg }
+
+func einval(format string, args ...any) error {
+	return &checkErr{unix.EINVAL, fmt.Sprintf(format, args...)}
+}
+
+func erange(format string, args ...any) error {
+	return &checkErr{unix.ERANGE, fmt.Sprintf(format, args...)}
+}
+
+// checkMatch is nflab_match_decode's checks, and the policy's ranges,
+// for one decoded match; has says which attributes came.
+func checkMatch(m nftypes.Match, n nest) error {
+	switch m.Kind {
+	case nlproto.MATCH_IIF, nlproto.MATCH_OIF:
+		if m.Iface == "" {
+			return einval("empty interface name")
+		}
+	case nlproto.MATCH_SADDR, nlproto.MATCH_DADDR:
+		if m.Prefix.Addr() != m.Prefix.Masked().Addr() {
+			return einval("address has bits outside its prefix")
+		}
+	case nlproto.MATCH_SRANGE, nlproto.MATCH_DRANGE:
+		if m.AddrEnd.Less(m.AddrStart) {
+			return einval("range ends before it starts")
+		}
+	case nlproto.MATCH_SPORT, nlproto.MATCH_DPORT:
+		if len(m.Ports) > nlproto.PORTS_MAX {
+			return einval("too many port ranges")
+		}
+		for _, p := range m.Ports {
+			if p.First > p.Last {
+				return einval("port range ends before it starts")
+			}
+		}
+	case nlproto.MATCH_TCP_FLAGS:
+		if m.TCPFlags&^m.TCPMask != 0 {
+			return einval("tcp flags: 8 bits, value within mask")
+		}
+	case nlproto.MATCH_MARK:
+		mask := m.MarkMask
+		if !n.has(nlproto.MATCH_A_MASK) {
+			mask = ^uint32(0)
+		}
+		if m.Mark&^mask != 0 {
+			return einval("value has bits outside its mask")
+		}
+	case nlproto.MATCH_CT_STATE:
+		if m.CTState == 0 || uint32(m.CTState)&^nlproto.CT_STATE_ALL != 0 {
+			return einval("unknown or no state bits")
+		}
+	case nlproto.MATCH_CT_STATUS:
+		if m.CTStatus == 0 || uint32(m.CTStatus)&^nlproto.CT_STATUS_ALL != 0 {
+			return einval("unknown or no state bits")
+		}
+	case nlproto.MATCH_LENGTH:
+		if m.LenMin > m.LenMax {
+			return einval("length: max below min")
+		}
+	case nlproto.MATCH_STRING:
+		if len(m.Pattern) < 1 || len(m.Pattern) > nlproto.STRING_MAXLEN {
+			return einval("pattern: 1 to %d bytes", nlproto.STRING_MAXLEN)
+		}
+		if m.Algo < 1 || m.Algo > nlproto.STRING_ALGO_MAX {
+			return einval("unknown string algorithm")
+		}
+		to := uint32(65535)
+		if n.has(nlproto.MATCH_A_TO) {
+			to = uint32(m.To)
+		}
+		if uint32(m.From) > to {
+			return einval("string: window ends before it starts")
+		}
+	case nlproto.MATCH_NTH:
+		if m.Every < 1 {
+			return einval("nth: every must be at least 1")
+		}
+		if m.Offset >= m.Every {
+			return einval("nth: offset must be below every")
+		}
+	case nlproto.MATCH_TIME:
+		if (m.TODStart == nil) != (m.TODStop == nil) {
+			return einval("time: a time of day needs a start and a stop")
+		}
+		for _, d := range []*time.Duration{m.TODStart, m.TODStop} {
+			if d != nil && *d > 86399*time.Second {
+				return einval("time of day above 86399")
+			}
+		}
+		if n.has(nlproto.MATCH_A_WEEKDAYS) && (m.Weekdays == 0 || uint32(m.Weekdays)&^nlproto.WEEKDAY_ALL != 0) {
+			return einval("time: no weekday, or unknown ones")
+		}
+		if !m.DateStart.IsZero() && !m.DateStop.IsZero() && m.DateStart.After(m.DateStop) {
+			return einval("time: dates end before they start")
+		}
+	case nlproto.MATCH_LIMIT:
+		period := uint64(m.Period / time.Second)
+		if m.Rate < 1 {
+			return einval("rate must be at least 1")
+		}
+		if period != 1 && period != 60 && period != 3600 && period != 86400 {
+			return einval("limit: period must be 1, 60, 3600 or 86400 seconds")
+		}
+		burst := uint64(5)
+		if n.has(nlproto.MATCH_A_BURST) {
+			burst = uint64(m.Burst)
+		}
+		if burst < 1 || burst > 1000000 {
+			return einval("burst: 1 to 1000000")
+		}
+		interval := period * 1e9 / uint64(m.Rate)
+		if interval == 0 {
+			return erange("limit: rate too high")
+		}
+		if hi, _ := bits.Mul64(interval, burst-1); hi != 0 {
+			return erange("limit: burst too large for this rate")
+		}
+	case nlproto.MATCH_CONNLIMIT:
+		if m.PrefixLen != nil && *m.PrefixLen > 32 {
+			return einval("prefix length above 32")
+		}
+		if m.Count >= 65536 {
+			return erange("connlimit: at most 65535")
+		}
+	case nlproto.MATCH_SET:
+		if m.SetField < 1 || m.SetField > nlproto.SET_FIELD_MAX {
+			return einval("unknown set field")
+		}
+	}
+	return nil
+}
+
+// checkMatchTable is what nflab_match_decode rejects for the table.
+func checkMatchTable(m nftypes.Match, t nftypes.Table) error {
+	if t != nlproto.TABLE_RAW {
+		return nil
+	}
+	switch m.Kind {
+	case nlproto.MATCH_CT_STATE, nlproto.MATCH_CT_STATUS:
+		return einval("ct matches cannot be used in the raw table: it runs before tracking")
+	case nlproto.MATCH_CONNLIMIT:
+		return einval("connlimit cannot be used in the raw table: it runs before tracking")
+	}
+	return nil
+}
+
+// actionDescs is nflab_action_descs: the attributes each action needs
+// and may take, and its tables (none: all).
+var actionDescs = map[nftypes.ActionType]struct {
+	need, may []uint16
+	table     nftypes.Table
+}{
+	nlproto.ACTION_ACCEPT:   {},
+	nlproto.ACTION_DROP:     {},
+	nlproto.ACTION_REJECT:   {nil, []uint16{nlproto.ACTION_A_REJECT_WITH}, nlproto.TABLE_FILTER},
+	nlproto.ACTION_LOG:      {nil, []uint16{nlproto.ACTION_A_LOG_PREFIX}, 0},
+	nlproto.ACTION_CONTINUE: {},
+	nlproto.ACTION_NOTRACK:  {nil, nil, nlproto.TABLE_RAW},
+	nlproto.ACTION_MARK:     {[]uint16{nlproto.ACTION_A_VALUE}, []uint16{nlproto.ACTION_A_MASK}, nlproto.TABLE_MANGLE},
+	nlproto.ACTION_TOS:      {[]uint16{nlproto.ACTION_A_VALUE}, nil, nlproto.TABLE_MANGLE},
+	nlproto.ACTION_DSCP:     {[]uint16{nlproto.ACTION_A_VALUE}, nil, nlproto.TABLE_MANGLE},
+	nlproto.ACTION_TTL:      {[]uint16{nlproto.ACTION_A_VALUE, nlproto.ACTION_A_TTL_MODE}, nil, nlproto.TABLE_MANGLE},
+	nlproto.ACTION_JUMP:     {[]uint16{nlproto.ACTION_A_CHAIN}, nil, 0},
+	nlproto.ACTION_GOTO:     {[]uint16{nlproto.ACTION_A_CHAIN}, nil, 0},
+	nlproto.ACTION_RETURN:   {},
+}
+
+// checkAction is nflab_action_parse's and nflab_action_decode's checks;
+// t is the rule's table, or 0 to skip the table check.
+func checkAction(a nftypes.Action, n nest, t nftypes.Table) error {
+	d, ok := actionDescs[a.Type]
+	if !ok {
+		return einval("unknown action type")
+	}
+	for at := range n {
+		if at == nlproto.ACTION_A_TYPE {
+			continue
+		}
+		found := false
+		for _, x := range append(append([]uint16(nil), d.need...), d.may...) {
+			found = found || x == at
+		}
+		if !found {
+			return einval("attribute %d does not apply to this action", at)
+		}
+	}
+	for _, x := range d.need {
+		if !n.has(x) {
+			return einval("missing attribute %d", x)
+		}
+	}
+	if t != 0 && d.table != 0 && d.table != t {
+		return einval("this action is for the %s table", d.table)
+	}
+	if n.has(nlproto.ACTION_A_REJECT_WITH) && (a.RejectWith < 1 || a.RejectWith > nlproto.REJECT_MAX) {
+		return einval("unknown reject-with")
+	}
+	if n.has(nlproto.ACTION_A_TTL_MODE) && (a.TTLMode < 1 || a.TTLMode > nlproto.TTL_MAX) {
+		return einval("unknown ttl mode")
+	}
+	switch a.Type {
+	case nlproto.ACTION_MARK:
+		mask := a.Mask
+		if !n.has(nlproto.ACTION_A_MASK) {
+			mask = ^uint32(0)
+		}
+		if a.Value&^mask != 0 {
+			return einval("mark: value has bits outside its mask")
+		}
+	case nlproto.ACTION_TOS:
+		if a.Value > 255 {
+			return erange("tos: 0 to 255")
+		}
+	case nlproto.ACTION_DSCP:
+		if a.Value > 63 {
+			return erange("dscp: 0 to 63")
+		}
+	case nlproto.ACTION_TTL:
+		if a.Value < 1 || a.Value > 255 {
+			return erange("ttl: 1 to 255")
+		}
+	case nlproto.ACTION_LOG:
+		for i := 0; i < len(a.LogPrefix); i++ {
+			// The kernel's isprint: ASCII 0x20 to 0x7e.
+			if c := a.LogPrefix[i]; c < 0x20 || c > 0x7e {
+				return einval("log: the prefix holds an unprintable byte")
+			}
+		}
+	}
+	return nil
+}
