@@ -121,7 +121,7 @@ rule filter input icmp type echo-request reject with icmp host-prohibited commen
 	}
 	// ping reports the ICMP error it got.
 	out, err := tp.client.try("ping", "-c", "1", "-W", "5", "10.0.2.2")
-	if err == nil || !strings.Contains(out, "Packet Host Filtered") && !strings.Contains(out, "Filtered") {
+	if err == nil || !strings.Contains(out, "Destination Host Prohibited") {
 		t.Errorf("ping of a host-prohibited host: %v\n%s", err, out)
 	}
 	// Destination unreachable: port (3), admin prohibited (13), host prohibited (10).
@@ -252,8 +252,8 @@ func rulesNotrack(t *testing.T, tp *topology) {
 	udpIn(t, "server", ":9071", "")
 	applyIn(t, tp.server, `
 rule raw prerouting udp dport 9070 notrack comment "notrack"
-rule filter input udp ct state untracked counter comment "untracked"
-rule filter input udp ct state new counter comment "new"
+rule filter input ip protocol udp ct state untracked counter comment "untracked"
+rule filter input ip protocol udp ct state new counter comment "new"
 `)
 	udpSend(t, "client", ":7070", "10.0.2.2:9070", []byte("x"))
 	udpSend(t, "client", ":7071", "10.0.2.2:9071", []byte("x"))

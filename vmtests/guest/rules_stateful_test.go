@@ -23,8 +23,8 @@ func TestRulesStatefulRouter(t *testing.T) {
 	tp := newTopology(t)
 	applyIn(t, tp.router, `
 chain filter forward policy drop
-rule filter forward ct state established counter accept comment "est"
-rule filter forward ct state related counter accept comment "rel"
+rule filter forward ct state established accept comment "est"
+rule filter forward ct state related accept comment "rel"
 rule filter forward iif r0 ct state new accept comment "out"
 rule filter forward counter comment "dropped"
 `)
