@@ -18,13 +18,17 @@
  * migrates to another CPU or lets softirqs run, so nothing keyed by CPU, by
  * order or by the skb's address identifies it.
  *
- * Instead every entry gets a random 64-bit cookie, and the entry waits in
- * the in-flight table, keyed by that cookie, until it is confirmed:
+ * Instead every entry gets a random cookie (63 random bits, the top one
+ * set), and the entry waits in the in-flight table, keyed by that cookie,
+ * until it is confirmed:
  *
  * - The tracking hook always writes the 8 bytes at NFLAB_CB_OFFSET of
- *   skb->cb: the new entry's cookie, or 0 when the packet created nothing.
- *   So whatever the bytes held before (cb arrives dirty: GRO's and TCP's
- *   data, another namespace's cookie) never survives the hook.
+ *   skb->cb: the new entry's cookie, or a tagged state word for the rule
+ *   engine (nflab_cb_state(): never taken for a cookie, top bit clear), or
+ *   0. So whatever the bytes held before (cb arrives dirty: GRO's and
+ *   TCP's data, another namespace's cookie) never survives the hook. The
+ *   one exception is a packet the hook skips on loopback, which keeps a
+ *   valid state word LOCAL_OUT gave it.
  * - Between PRE_ROUTING/LOCAL_OUT at NF_IP_PRI_CONNTRACK and the confirm
  *   hooks at NF_IP_PRI_CONNTRACK_CONFIRM, the stack keeps its own per-layer
  *   data in the first 40 bytes of cb at most (IPCB: 24; the bridge's: 24;
@@ -42,12 +46,14 @@
  *   tunnel BPF programs on a route (bpf_compute_data_pointers(), bytes
  *   32-47). Their flows are tracked, but a new flow's entry is confirmed
  *   only by a packet that does not take that path.
- * - The confirm hook reads the cookie, writes 0, and takes the entry out of
+ * - The confirm hook reads a cookie, writes 0, and takes the entry out of
  *   the in-flight table only if an entry with that cookie and the hook's
- *   namespace is there. A cookie is never reused, so a packet that was not
- *   tracked with the entry cannot name it, whatever its address, CPU,
- *   protocol or namespace; a guess succeeds with a probability of 2^-64
- *   per in-flight entry.
+ *   namespace is there (a state word it leaves alone). A cookie is never
+ *   reused, so a packet that was not tracked with the entry cannot name
+ *   it, whatever its address, CPU, protocol or namespace; a guess succeeds
+ *   with a probability of 2^-63 per in-flight entry. The rule engine
+ *   believes a cookie only if it finds it in flight, and a state word only
+ *   with its tag; noise in the bytes makes it look the state up instead.
  * - A packet dropped between the hooks leaves its entry in flight. Each CPU
  *   remembers the cookies of the last NFLAB_CT_RING entries it created;
  *   when a slot is reused, the entry it names is freed if it is still in
@@ -119,6 +125,7 @@ MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (d
 #define NFLAB_CB_OFFSET		40
 #define NFLAB_CB_COOKIE		BIT_ULL(63)
 #define NFLAB_CB_STATE		BIT_ULL(62)
+#define NFLAB_CB_TAG		GENMASK_ULL(61, 16)
 /* Status changes that make an UPDATE event. */
 #define NFLAB_CT_EVENT_STATUS	(NFLAB_CT_STATUS_SEEN_REPLY | NFLAB_CT_STATUS_ASSURED)
 
@@ -128,6 +135,8 @@ static spinlock_t nflab_ct_locks[NFLAB_CT_LOCKS];
 static u64 nflab_ct_stripe_seq[NFLAB_CT_LOCKS];
 static siphash_key_t nflab_ct_seed __read_mostly;
 static siphash_key_t nflab_ct_id_seed __read_mostly;
+/* Keys the tag of state words in skb->cb; see nflab_cb_state(). */
+static siphash_key_t nflab_cb_seed __read_mostly;
 static struct kmem_cache *nflab_ct_cache __read_mostly;
 /* Entries allocated and not yet released, in flight or not: the cap. */
 static struct percpu_counter nflab_ct_entries;
@@ -438,14 +447,37 @@ static u64 *nflab_cb_cookie(struct sk_buff *skb)
 /*
  * What the rest of the window (the rule engine's hooks) learns about the
  * packet from the tracking hook, in the same 8 bytes: a cookie (top bit
- * set) means a new entry; a state word (NFLAB_CB_STATE) holds the packet's
- * NFLAB_CT_STATE_* bit and the entry's status as the hook left it; 0 means
- * the hook skipped the packet (loopback, nf_dup copies), whose state is
- * then looked up when asked.
+ * set) means a new entry in flight; a state word (NFLAB_CB_STATE) holds
+ * the packet's NFLAB_CT_STATE_* bit (bits 0-4) and the low byte of its
+ * entry's status as the hook left it (bits 8-15). Unlike a cookie, which
+ * only ever names an entry that must be found in the in-flight table, a
+ * state word is believed as it stands, so it carries a tag (bits 16-61)
+ * keyed by a secret and the namespace: what something else in the window
+ * wrote over the bytes (NFQUEUE's GSO segmentation, an LWT BPF program; see
+ * the top of this file), or another namespace's word, fails the tag, and
+ * the state is then looked up instead (nflab_ct_peek()), as it is for a
+ * packet the tracking hook skipped (0).
  */
-static void nflab_cb_state(struct sk_buff *skb, u32 state, unsigned long status)
+static u64 nflab_cb_tag(const struct net *net)
 {
-	*nflab_cb_cookie(skb) = NFLAB_CB_STATE | (u64)(u32)status << 8 | state;
+	return siphash_1u64((u64)(unsigned long)net, &nflab_cb_seed) &
+	       NFLAB_CB_TAG;
+}
+
+static void nflab_cb_state(struct sk_buff *skb, const struct net *net,
+			   u32 state, unsigned long status)
+{
+	*nflab_cb_cookie(skb) = NFLAB_CB_STATE | nflab_cb_tag(net) |
+				(u64)(status & 0xff) << 8 | state;
+}
+
+/* A state word of this namespace, with a valid state? */
+static bool nflab_cb_state_ok(const struct net *net, u64 w)
+{
+	return (w & (NFLAB_CB_COOKIE | NFLAB_CB_STATE)) == NFLAB_CB_STATE &&
+	       (w & NFLAB_CB_TAG) == nflab_cb_tag(net) &&
+	       hweight8(w & NFLAB_CT_STATE_ALL) == 1 &&
+	       !(w & GENMASK_ULL(7, 5));
 }
 
 static u32 nflab_ct_state_of(const struct nflab_conn *ct, u8 dir)
@@ -457,22 +489,24 @@ static u32 nflab_ct_state_of(const struct nflab_conn *ct, u8 dir)
 }
 
 /* The raw table's NOTRACK: the tracking hook leaves the packet alone. */
-void nflab_ct_set_untracked(struct sk_buff *skb)
+void nflab_ct_set_untracked(struct sk_buff *skb, const struct net *net)
 {
-	nflab_cb_state(skb, NFLAB_CT_STATE_UNTRACKED, 0);
+	nflab_cb_state(skb, net, NFLAB_CT_STATE_UNTRACKED, 0);
 }
 
-/*
- * A packet the tracking hook skipped: its flow's state, looked up without
- * changing it. Loopback packets were tracked at LOCAL_OUT.
- */
 static bool nflab_l3_tuple(const struct sk_buff *skb, struct nflab_tuple *t,
 			   unsigned int *off, bool *fragment);
+static bool nflab_inflight_has(const struct net *net, u64 cookie);
 
+/*
+ * The state of a packet whose cb says nothing usable: its flow's entry,
+ * looked up without changing anything (an expired entry is left to GC,
+ * and counts as none).
+ */
 static u32 nflab_ct_peek(struct net *net, struct sk_buff *skb, u32 *status)
 {
 	const struct nflab_l4proto *l4;
-	struct nflab_tuple_hash *h;
+	struct nflab_conn *ct;
 	struct nflab_tuple t;
 	enum nflab_ct_verdict v;
 	unsigned int off;
@@ -490,16 +524,17 @@ static u32 nflab_ct_peek(struct net *net, struct sk_buff *skb, u32 *status)
 		       NFLAB_CT_STATE_INVALID;
 	if (!l4->tuple(skb, off, &t))
 		return NFLAB_CT_STATE_INVALID;
-	rcu_read_lock();
-	h = nflab_ct_lookup(net, &t);
-	if (!h) {
-		rcu_read_unlock();
+	ct = nflab_ct_find(net, &t);
+	if (!ct)
+		return NFLAB_CT_STATE_INVALID;
+	if (nflab_ct_expired(ct)) {
+		nflab_ct_put(ct);
 		return NFLAB_CT_STATE_INVALID;
 	}
-	state = nflab_ct_state_of(nflab_ct_of(h), h->tuple.dir);
-	*status = READ_ONCE(nflab_ct_of(h)->status);
-	nflab_ct_put(nflab_ct_of(h));
-	rcu_read_unlock();
+	state = nflab_ct_state_of(ct, nflab_tuple_equal(&ct->th[NFLAB_DIR_ORIG].tuple, &t) ?
+				  NFLAB_DIR_ORIG : NFLAB_DIR_REPLY);
+	*status = READ_ONCE(ct->status);
+	nflab_ct_put(ct);
 	return state;
 }
 
@@ -510,18 +545,54 @@ static u32 nflab_ct_peek(struct net *net, struct sk_buff *skb, u32 *status)
 u32 nflab_ct_pkt_state(struct net *net, struct sk_buff *skb, u32 *status)
 {
 	u64 w = *nflab_cb_cookie(skb);
-	u32 dummy;
 
-	if (!status)
-		status = &dummy;
 	*status = 0;
-	if (w & NFLAB_CB_COOKIE)
+	/* A cookie counts only if it names an entry in flight here. */
+	if ((w & NFLAB_CB_COOKIE) && nflab_inflight_has(net, w))
 		return NFLAB_CT_STATE_NEW;
-	if (w & NFLAB_CB_STATE) {
-		*status = (u32)(w >> 8);
+	if (nflab_cb_state_ok(net, w)) {
+		*status = (w >> 8) & 0xff;
 		return w & NFLAB_CT_STATE_ALL;
 	}
 	return nflab_ct_peek(net, skb, status);
+}
+
+/*
+ * Is the connection with this original tuple still tracked (or about to
+ * be)? For connlimit: an expired entry, or a TCP one closing or closed,
+ * does not count, as nf_conncount's already_closed().
+ */
+bool nflab_ct_alive(struct net *net, const struct nflab_tuple *t)
+{
+	struct nflab_conn *ct;
+	bool alive;
+
+	ct = nflab_ct_find(net, t);
+	if (!ct)
+		return false;
+	alive = !nflab_ct_expired(ct) &&
+		!test_bit(NFLAB_CT_STATUS_DYING_BIT, &ct->status) &&
+		(t->proto != IPPROTO_TCP ||
+		 (READ_ONCE(ct->proto.tcp.state) != NFLAB_TCP_TIME_WAIT &&
+		  READ_ONCE(ct->proto.tcp.state) != NFLAB_TCP_CLOSE));
+	nflab_ct_put(ct);
+	return alive;
+}
+
+/* The original tuple of the packet's flow, for connlimit. */
+bool nflab_ct_pkt_orig(struct net *net, struct sk_buff *skb,
+		       struct nflab_tuple *orig)
+{
+	struct nflab_conn *ct;
+
+	if (!nflab_ct_pkt_tuple(skb, orig))
+		return false;
+	ct = nflab_ct_find(net, orig);
+	if (!ct)
+		return true;	/* in flight: the packet's is the original */
+	*orig = ct->th[NFLAB_DIR_ORIG].tuple;
+	nflab_ct_put(ct);
+	return true;
 }
 
 static struct nflab_ct_inflight_bucket *nflab_inflight_bucket(u64 cookie)
@@ -551,6 +622,25 @@ static struct nflab_conn *nflab_inflight_take(const struct net *net, u64 cookie)
 	}
 	spin_unlock_bh(&b->lock);
 	return NULL;
+}
+
+/* Is an entry of net in flight under this cookie? Takes nothing out. */
+static bool nflab_inflight_has(const struct net *net, u64 cookie)
+{
+	struct nflab_ct_inflight_bucket *b = nflab_inflight_bucket(cookie);
+	struct nflab_conn *ct;
+	bool found = false;
+
+	spin_lock_bh(&b->lock);
+	/* Bounded: NFLAB_CT_RING entries per CPU in the whole table. */
+	hlist_for_each_entry(ct, &b->head, inflight) {
+		if (ct->cookie == cookie && net_eq(nflab_ct_net(ct), net)) {
+			found = true;
+			break;
+		}
+	}
+	spin_unlock_bh(&b->lock);
+	return found;
 }
 
 /*
@@ -749,24 +839,29 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	bool fragment, changed, repeated = false;
 	unsigned int off;
 
-	/* Whatever the cb held, it names no entry of ours from here on. */
-	*nflab_cb_cookie(skb) = 0;
 	/*
 	 * What arrives on loopback, and the copies of multicast and
 	 * broadcast datagrams looped back to their sender on any device
 	 * (PACKET_LOOPBACK), were sent here and tracked at LOCAL_OUT
-	 * already; tracking them again would count every packet twice.
-	 * Copies sent by nf_dup (TEE) are not the flow's, as in the kernel.
+	 * already; tracking them again would count every packet twice. A
+	 * state word LOCAL_OUT left them (UNTRACKED after the raw table's
+	 * NOTRACK, say) still holds; anything else goes. Copies sent by
+	 * nf_dup (TEE) are not the flow's, as in the kernel.
 	 */
 	if ((st->in && (st->in->flags & IFF_LOOPBACK)) ||
 	    skb->pkt_type == PACKET_LOOPBACK ||
-	    unlikely(this_cpu_read(nf_skb_duplicated)))
+	    unlikely(this_cpu_read(nf_skb_duplicated))) {
+		if (!nflab_cb_state_ok(net, *nflab_cb_cookie(skb)))
+			*nflab_cb_cookie(skb) = 0;
 		return NF_ACCEPT;
+	}
+	/* Whatever the cb held, it names no entry of ours from here on. */
+	*nflab_cb_cookie(skb) = 0;
 	if (!nflab_l3_tuple(skb, &t, &off, &fragment))
 		goto out_invalid;
 	l4 = nflab_l4proto_find(t.proto);
 	if (!l4) {
-		nflab_cb_state(skb, NFLAB_CT_STATE_UNTRACKED, 0);
+		nflab_cb_state(skb, net, NFLAB_CT_STATE_UNTRACKED, 0);
 		return NF_ACCEPT;
 	}
 	/* nf_defrag_ipv4 reassembled what it could; the rest is unusable. */
@@ -778,7 +873,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 		if (v != NFLAB_CT_RELATED)
 			goto out_invalid;
 		NFLAB_CT_STAT_INC(nn, RELATED);
-		nflab_cb_state(skb, NFLAB_CT_STATE_RELATED, 0);
+		nflab_cb_state(skb, net, NFLAB_CT_STATE_RELATED, 0);
 		return NF_ACCEPT;
 	}
 	if (!l4->tuple(skb, off, &t))
@@ -836,7 +931,7 @@ repeat:
 		*nflab_cb_cookie(skb) = nflab_inflight_add(ct);
 		return NF_ACCEPT;
 	}
-	nflab_cb_state(skb, nflab_ct_state_of(ct, h->tuple.dir), ct->status);
+	nflab_cb_state(skb, net, nflab_ct_state_of(ct, h->tuple.dir), ct->status);
 	if (!test_bit(NFLAB_CT_STATUS_DYING_BIT, &ct->status) &&
 	    (changed || (READ_ONCE(ct->status) & NFLAB_CT_EVENT_STATUS) != old_status))
 		nflab_ct_event(ct, NFLAB_CMD_CT_EVENT_UPDATE);
@@ -845,7 +940,7 @@ repeat:
 
 out_invalid:
 	NFLAB_CT_STAT_INC(nn, INVALID);
-	nflab_cb_state(skb, NFLAB_CT_STATE_INVALID, 0);
+	nflab_cb_state(skb, net, NFLAB_CT_STATE_INVALID, 0);
 	return NF_ACCEPT;
 }
 
@@ -1157,6 +1252,7 @@ int __init nflab_ct_init(void)
 	}
 	get_random_bytes(&nflab_ct_seed, sizeof(nflab_ct_seed));
 	get_random_bytes(&nflab_ct_id_seed, sizeof(nflab_ct_id_seed));
+	get_random_bytes(&nflab_cb_seed, sizeof(nflab_cb_seed));
 
 	INIT_DEFERRABLE_WORK(&nflab_ct_gc_work, nflab_ct_gc_worker);
 	queue_delayed_work(system_power_efficient_wq, &nflab_ct_gc_work, HZ);

@@ -15,6 +15,7 @@
 #include <linux/time.h>
 #include <linux/udp.h>
 #include <net/genetlink.h>
+#include <net/tcp.h>
 
 #include "nflab.h"
 #include "rules.h"
@@ -101,7 +102,9 @@ static int nflab_match_parse(const struct nlattr *attr,
 {
 	unsigned int kind = nla_type(attr);
 	const struct nflab_match_desc *d;
-	int ret, i;
+	const struct nlattr *a;
+	int ret, i, rem;
+	u64 seen = 0;
 
 	if (kind < 1 || kind > NFLAB_MATCH_MAX || !nflab_match_descs[kind].name) {
 		NL_SET_ERR_MSG_ATTR(extack, attr, "unknown match");
@@ -112,6 +115,16 @@ static int nflab_match_parse(const struct nlattr *attr,
 			       extack);
 	if (ret)
 		return ret;
+	/* nla_parse keeps the last of repeated attributes: refuse them. */
+	nla_for_each_nested(a, attr, rem) {
+		if (nla_type(a) == NFLAB_MATCH_A_PORT_RANGE)
+			continue;
+		if (seen & BIT_ULL(nla_type(a))) {
+			NL_SET_ERR_MSG_ATTR(extack, a, "attribute given twice");
+			return -EINVAL;
+		}
+		seen |= BIT_ULL(nla_type(a));
+	}
 	for (i = 1; i <= NFLAB_MATCH_A_MAX; i++) {
 		if (tb[i] && !((d->need | d->may) & BIT_ULL(i))) {
 			NL_SET_ERR_MSG_ATTR(extack, tb[i],
@@ -361,7 +374,12 @@ int nflab_match_decode(const struct nlattr *attr, struct nflab_match_c *m,
 					    "limit: rate too high");
 			return -ERANGE;
 		}
-		m->limit.slack = m->limit.interval * (burst - 1);
+		if (check_mul_overflow(m->limit.interval, (u64)burst - 1,
+				       &m->limit.slack)) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_MATCH_A_BURST],
+					    "limit: burst too large for this rate");
+			return -ERANGE;
+		}
 		m->limit.tat = st ? &st->v : NULL;
 		break;
 	}
@@ -383,6 +401,11 @@ int nflab_match_decode(const struct nlattr *attr, struct nflab_match_c *m,
 		}
 		m->connlimit.mask = plen ? htonl(~0U << (32 - plen)) : 0;
 		m->connlimit.count = nla_get_u32(tb[NFLAB_MATCH_A_COUNT]);
+		if (m->connlimit.count >= NFLAB_CL_NODES) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_MATCH_A_COUNT],
+					    "connlimit: at most 65535");
+			return -ERANGE;
+		}
 		m->connlimit.upto = flags & NFLAB_CONNLIMIT_F_UPTO;
 		m->connlimit.cl = st ? st->cl : NULL;
 		break;
@@ -432,11 +455,6 @@ int nflab_match_init_state(const struct nlattr *attr, struct nflab_mstate *st)
 	return 0;
 }
 
-void nflab_match_reset_state(const struct nlattr *attr, struct nflab_mstate *st)
-{
-	atomic64_set(&st->v, 0);
-}
-
 int nflab_match_put_state(struct sk_buff *msg, const struct nlattr *attr,
 			  const struct nflab_mstate *st)
 {
@@ -465,7 +483,7 @@ bool nflab_pkt_l4(struct nflab_pkt *p)
 			return false;
 		p->sport = th->source;
 		p->dport = th->dest;
-		p->tcp_flags = ((u8 *)th)[13];
+		p->tcp_flags = tcp_flag_byte(th);
 		break;
 	}
 	case IPPROTO_UDP: {
@@ -497,6 +515,15 @@ bool nflab_pkt_l4(struct nflab_pkt *p)
 	return true;
 }
 
+/* The packet's ct state and status, read once. */
+static void nflab_pkt_ct(struct nflab_pkt *p)
+{
+	if (p->ct_done)
+		return;
+	p->ct_state = nflab_ct_pkt_state(p->state->net, p->skb, &p->ct_status);
+	p->ct_done = true;
+}
+
 static bool nflab_match_ifname(const struct nflab_match_c *m,
 			       const struct net_device *dev)
 {
@@ -522,18 +549,17 @@ static bool nflab_match_port(const struct nflab_match_c *m, __be16 port)
 static bool nflab_match_time(const struct nflab_match_c *m)
 {
 	time64_t now = ktime_get_real_seconds();
-	u32 tod, wday;
+	u64 days;
+	u32 tod;
 
 	if (m->time.local)
 		now -= sys_tz.tz_minuteswest * 60;
 	if (now < 0 || (u64)now < m->time.date_start ||
 	    (u64)now > m->time.date_stop)
 		return false;
-	tod = do_div(now, 86400);
-	/* 1 January 1970 was a Thursday: day 0 is weekday 3 from Monday. */
-	wday = do_div(now, 7);
-	wday = (wday + 3) % 7;
-	if (!(m->time.weekdays & BIT(wday)))
+	days = div_u64_rem(now, 86400, &tod);
+	/* 1 January 1970 was a Thursday: weekday 3 counting from Monday. */
+	if (!(m->time.weekdays & BIT((days + 3) % 7)))
 		return false;
 	if (!m->time.has_tod)
 		return true;
@@ -545,15 +571,18 @@ static bool nflab_match_time(const struct nflab_match_c *m)
 /*
  * Generic cell rate algorithm, lock-free: a packet conforms while the
  * theoretical arrival time is at most slack ahead of now, and moves it one
- * interval on. A lost race retries; after a few, another CPU is taking the
- * tokens and the packet is over the limit.
+ * interval on. A lost race retries.
  */
 static bool nflab_match_limit(const struct nflab_match_c *m)
 {
 	u64 now = ktime_get_mono_fast_ns();
 	int tries;
 
-	for (tries = 0; tries < 8; tries++) {
+	/*
+	 * Each failed exchange means another CPU took a token; after 64 in
+	 * a row the bucket is contended beyond any rate worth limiting.
+	 */
+	for (tries = 0; tries < 64; tries++) {
 		s64 old = atomic64_read(m->limit.tat);
 		u64 tat = max_t(u64, old, now);
 
@@ -565,11 +594,26 @@ static bool nflab_match_limit(const struct nflab_match_c *m)
 	return false;
 }
 
+/*
+ * As xt_quota: a packet that fits what is left uses it and matches; one
+ * that does not spends the rest and does not. Lock-free; a lost race
+ * retries (another CPU used some of the quota meanwhile).
+ */
 static bool nflab_match_quota(const struct nflab_match_c *m, unsigned int len)
 {
-	if ((u64)atomic64_read(m->quota.used) >= m->quota.bytes)
-		return false;
-	return (u64)atomic64_add_return(len, m->quota.used) <= m->quota.bytes;
+	s64 used = atomic64_read(m->quota.used);
+	int tries;
+
+	for (tries = 0; tries < 64; tries++) {
+		bool fits = (u64)used + len <= m->quota.bytes;
+
+		if ((u64)used >= m->quota.bytes)
+			return false;
+		if (atomic64_try_cmpxchg(m->quota.used, &used,
+					 fits ? used + len : m->quota.bytes))
+			return fits;
+	}
+	return false;
 }
 
 static bool nflab_match_nth(const struct nflab_match_c *m)
@@ -659,15 +703,13 @@ bool nflab_match(const struct nflab_match_c *m, struct nflab_pkt *p)
 		r = p->len >= m->len.min && p->len <= m->len.max;
 		break;
 	case NFLAB_MATCH_CT_STATE:
-		r = nflab_ct_pkt_state(p->state->net, p->skb, NULL) & m->vm.value;
+		nflab_pkt_ct(p);
+		r = p->ct_state & m->vm.value;
 		break;
-	case NFLAB_MATCH_CT_STATUS: {
-		u32 status;
-
-		nflab_ct_pkt_state(p->state->net, p->skb, &status);
-		r = (status & m->vm.value) == m->vm.value;
+	case NFLAB_MATCH_CT_STATUS:
+		nflab_pkt_ct(p);
+		r = (p->ct_status & m->vm.value) == m->vm.value;
 		break;
-	}
 	case NFLAB_MATCH_STRING:
 		r = skb_find_text(p->skb, m->str.from,
 				  min_t(u32, m->str.to + 1, p->skb->len),

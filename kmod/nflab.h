@@ -69,10 +69,11 @@ struct nflab_net {
 	struct nflab_rs __rcu	*rs;		/* what the hooks read */
 	struct nflab_src	rules_src;	/* the committed ruleset */
 	struct nflab_src	*txn;		/* the open transaction's copy */
-	u32			txn_portid;	/* and its owner */
+	u32			txn_portid;	/* and its owner: portid */
+	const void		*txn_sk;	/* and socket (identity only) */
+	bool			rules_dead;	/* namespace or module going */
 	u32			rules_gen;
 	u32			rule_hooks_on;	/* BIT(table * 5 + hook) */
-	char			rules_msg[NFLAB_MSG_LEN];
 	struct nf_hook_ops	rule_ops[NFLAB_NTABLES][NF_INET_NUMHOOKS];
 };
 

@@ -389,7 +389,6 @@ struct nflab_compile {
 	u8			*depth;
 	u64			*cost;
 	struct netlink_ext_ack	*extack;
-	char			*msg;
 };
 
 static int nflab_chain_index(struct nflab_compile *cc, u8 table, const char *name)
@@ -415,16 +414,39 @@ static int nflab_set_index(struct nflab_compile *cc, const char *name)
 	return -1;
 }
 
-void nflab_err_fmt(struct netlink_ext_ack *extack, char *buf, const char *fmt, ...)
+#ifndef NL_SET_ERR_MSG_FMT
+/*
+ * 6.1: the message must outlive the request's handler until netlink_ack()
+ * copies it. A buffer is written again only after NFLAB_MSG_RING other
+ * formatted errors, and its last byte is never written, so a reader always
+ * finds a NUL in it.
+ */
+#define NFLAB_MSG_RING	64
+static char nflab_msgs[NFLAB_MSG_RING][NFLAB_MSG_LEN];
+static atomic_t nflab_msg_next = ATOMIC_INIT(0);
+#endif
+
+void nflab_err_fmt(struct netlink_ext_ack *extack, const char *fmt, ...)
 {
+	char msg[NFLAB_MSG_LEN];
 	va_list args;
 
 	if (!extack)
 		return;
 	va_start(args, fmt);
-	vsnprintf(buf, NFLAB_MSG_LEN, fmt, args);
+	vsnprintf(msg, sizeof(msg), fmt, args);
 	va_end(args);
-	extack->_msg = buf;
+#ifdef NL_SET_ERR_MSG_FMT
+	NL_SET_ERR_MSG_FMT(extack, "%s", msg);
+#else
+	{
+		char *buf = nflab_msgs[(unsigned int)atomic_inc_return(&nflab_msg_next) %
+				       NFLAB_MSG_RING];
+
+		memcpy(buf, msg, NFLAB_MSG_LEN - 1);
+		extack->_msg = buf;
+	}
+#endif
 }
 
 /* "rule 3 (handle 17) in filter/forward: ..." */
@@ -438,7 +460,7 @@ static void rule_err(struct nflab_compile *cc, const struct nflab_src_chain *c,
 	va_start(args, fmt);
 	vsnprintf(what, sizeof(what), fmt, args);
 	va_end(args);
-	nflab_err_fmt(cc->extack, cc->msg, "rule %u (handle %llu) in %s/%s: %s",
+	nflab_err_fmt(cc->extack, "rule %u (handle %llu) in %s/%s: %s",
 		      i + 1, c->rules[i]->handle, nflab_table_names[c->table],
 		      c->name, what);
 }
@@ -559,9 +581,9 @@ static int nflab_check_chain(struct nflab_compile *cc, unsigned int ci)
 }
 
 static struct nflab_rs *nflab_rs_build(struct nflab_src *src,
-				       struct netlink_ext_ack *extack, char *msg)
+				       struct netlink_ext_ack *extack)
 {
-	struct nflab_compile cc = { .src = src, .extack = extack, .msg = msg };
+	struct nflab_compile cc = { .src = src, .extack = extack };
 	struct nflab_src_chain *c;
 	struct nflab_src_set *s;
 	unsigned int n = 0, i;
@@ -569,7 +591,7 @@ static struct nflab_rs *nflab_rs_build(struct nflab_src *src,
 	int ret = -ENOMEM;
 
 	if (src->nrules > READ_ONCE(nflab_rules_max)) {
-		nflab_err_fmt(extack, msg, "%u rules: more than rules_max, %u",
+		nflab_err_fmt(extack, "%u rules: more than rules_max, %u",
 			      src->nrules, READ_ONCE(nflab_rules_max));
 		return ERR_PTR(-ENOSPC);
 	}
@@ -839,7 +861,7 @@ static bool nflab_rs_empty(const struct nflab_rs *rs)
  * src's sets hold their merged elements. Nothing changes on failure.
  */
 int nflab_rules_commit(struct net *net, struct nflab_src *src, bool check,
-		       struct netlink_ext_ack *extack, char *msg)
+		       struct netlink_ext_ack *extack)
 {
 	struct nflab_net *nn = nflab_pernet(net);
 	struct nflab_rs *rs, *old;
@@ -848,7 +870,7 @@ int nflab_rules_commit(struct net *net, struct nflab_src *src, bool check,
 	int ret;
 
 	lockdep_assert_held(&nn->rules_lock);
-	rs = nflab_rs_build(src, extack, msg);
+	rs = nflab_rs_build(src, extack);
 	if (IS_ERR(rs))
 		return PTR_ERR(rs);
 	if (check) {

@@ -43,13 +43,12 @@
 struct nflab_net;
 
 /*
- * A formatted extended ACK message, in a buffer that outlives the request
- * (6.1 has no NL_SET_ERR_MSG_FMT; 6.12's cuts at 80 bytes). The rules'
- * buffer is the namespace's, written only by the transaction's owner.
+ * A formatted extended ACK message. 6.2+ keeps it in the extack; 6.1 has
+ * no room there, so it goes to one of a ring of buffers (rules.c).
  */
 #define NFLAB_MSG_LEN	160
-__printf(3, 4)
-void nflab_err_fmt(struct netlink_ext_ack *extack, char *buf, const char *fmt, ...);
+__printf(2, 3)
+void nflab_err_fmt(struct netlink_ext_ack *extack, const char *fmt, ...);
 
 #define NFLAB_NTABLES	(NFLAB_TABLE_MAX + 1)
 
@@ -242,6 +241,9 @@ struct nflab_pkt {
 	bool			l4_done;
 	bool			l4_ok;		/* ports/flags/icmp readable */
 	bool			notrack;
+	bool			ct_done;	/* ct_state, ct_status read */
+	u32			ct_state;
+	u32			ct_status;
 	unsigned int		thoff;
 	__be16			sport;
 	__be16			dport;
@@ -267,7 +269,7 @@ struct nflab_src_chain *nflab_src_chain_find(struct nflab_src *src, u8 table,
 struct nflab_src_set *nflab_src_set_find(struct nflab_src *src,
 					 const char *name);
 int nflab_rules_commit(struct net *net, struct nflab_src *src, bool check,
-		       struct netlink_ext_ack *extack, char *msg);
+		       struct netlink_ext_ack *extack);
 int nflab_rules_net_init(struct nflab_net *nn);
 void nflab_rules_net_pre_exit(struct net *net);
 void nflab_rules_net_exit(struct net *net);
@@ -281,7 +283,6 @@ int nflab_match_decode(const struct nlattr *attr, struct nflab_match_c *m,
 		       struct nflab_mstate *st, u8 table,
 		       struct netlink_ext_ack *extack);
 int nflab_match_init_state(const struct nlattr *attr, struct nflab_mstate *st);
-void nflab_match_reset_state(const struct nlattr *attr, struct nflab_mstate *st);
 bool nflab_match(const struct nflab_match_c *m, struct nflab_pkt *p);
 bool nflab_pkt_l4(struct nflab_pkt *p);
 const char *nflab_match_set_name(const struct nlattr *attr, u8 *field);
@@ -295,7 +296,9 @@ const char *nflab_action_chain(const struct nlattr *attr, u8 *type);
 unsigned int nflab_action_packet(const struct nflab_rule_c *rc,
 				 struct nflab_pkt *p);
 
-/* connlimit.c */
+/* connlimit.c: the most connections a rule counts and records */
+#define NFLAB_CL_NODES		65536
+
 struct nflab_connlimit *nflab_connlimit_alloc(void);
 void nflab_connlimit_free(struct nflab_connlimit *cl);
 unsigned int nflab_connlimit_count(struct nflab_connlimit *cl, struct net *net,

@@ -71,10 +71,23 @@ const struct nla_policy nflab_set_op_policy[NFLAB_A_MAX + 1] = {
 
 /* Transactions */
 
-static struct nflab_src *nflab_txn(struct nflab_net *nn, struct genl_info *info)
+/*
+ * The requesting socket, as an identity (never dereferenced): a portid is
+ * free for another socket as soon as its own closes, before
+ * NETLINK_URELEASE ends the transaction; the socket's memory is not, since
+ * netlink_release() runs the notifier before it lets the socket go.
+ */
+static const void *nflab_req_sock(struct sk_buff *skb)
+{
+	return NETLINK_CB(skb).sk;
+}
+
+static struct nflab_src *nflab_txn(struct nflab_net *nn, struct sk_buff *skb,
+				   struct genl_info *info)
 {
 	lockdep_assert_held(&nn->rules_lock);
-	if (!nn->txn || nn->txn_portid != info->snd_portid) {
+	if (!nn->txn || nn->txn_portid != info->snd_portid ||
+	    nn->txn_sk != nflab_req_sock(skb)) {
 		NL_SET_ERR_MSG(info->extack,
 			       "no transaction open on this socket (RULES_BEGIN first)");
 		return NULL;
@@ -91,28 +104,64 @@ static void nflab_txn_end(struct nflab_net *nn)
 	kfree(nn->txn);
 	nn->txn = NULL;
 	nn->txn_portid = 0;
+	nn->txn_sk = NULL;
 }
 
-static int nflab_fill_gen(struct sk_buff *msg, const void *arg)
+/*
+ * BEGIN's and COMMIT's replies are allocated before the state changes, so
+ * that a change is never reported as a failure for want of memory.
+ */
+static struct sk_buff *nflab_gen_reply_new(struct genl_info *info, u8 cmd,
+					   void **hdr)
 {
-	return nla_put_u32(msg, NFLAB_A_RULES_GEN, *(const u32 *)arg) ?
-	       -EMSGSIZE : 0;
+	struct sk_buff *msg;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return NULL;
+	*hdr = genlmsg_put_reply(msg, info, &nflab_genl_family, 0, cmd);
+	if (!*hdr) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+static int nflab_gen_reply_send(struct genl_info *info, struct sk_buff *msg,
+				void *hdr, u32 gen)
+{
+	if (nla_put_u32(msg, NFLAB_A_RULES_GEN, gen)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
 }
 
 int nflab_rules_nl_begin(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
-	u32 flags = 0, gen;
+	struct sk_buff *msg;
 	struct nflab_src *src;
+	u32 flags = 0, gen;
+	void *hdr;
 	int ret;
 
 	if (info->attrs[NFLAB_A_RULES_FLAGS])
 		flags = nla_get_u32(info->attrs[NFLAB_A_RULES_FLAGS]);
 	src = kzalloc(sizeof(*src), GFP_KERNEL_ACCOUNT);
-	if (!src)
-		return -ENOMEM;
+	msg = nflab_gen_reply_new(info, NFLAB_CMD_RULES_BEGIN, &hdr);
+	if (!src || !msg) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
 
 	mutex_lock(&nn->rules_lock);
+	if (nn->rules_dead) {
+		NL_SET_ERR_MSG(info->extack, "the namespace or the module is going away");
+		ret = -ESHUTDOWN;
+		goto out_unlock;
+	}
 	if (nn->txn) {
 		if (nn->txn_portid == info->snd_portid)
 			NL_SET_ERR_MSG(info->extack,
@@ -138,14 +187,16 @@ int nflab_rules_nl_begin(struct sk_buff *skb, struct genl_info *info)
 		goto out_unlock;
 	nn->txn = src;
 	nn->txn_portid = info->snd_portid;
-	src = NULL;
+	nn->txn_sk = nflab_req_sock(skb);
 	gen = nn->rules_gen;
 	mutex_unlock(&nn->rules_lock);
-	return nflab_nl_reply(info, NFLAB_CMD_RULES_BEGIN, nflab_fill_gen, &gen);
+	return nflab_gen_reply_send(info, msg, hdr, gen);
 
 out_unlock:
 	mutex_unlock(&nn->rules_lock);
+out_free:
 	kfree(src);
+	nlmsg_free(msg);
 	return ret;
 }
 
@@ -166,20 +217,26 @@ int nflab_rules_nl_commit(struct sk_buff *skb, struct genl_info *info)
 	struct net *net = genl_info_net(info);
 	struct nflab_net *nn = nflab_pernet(net);
 	struct nflab_src *txn;
+	struct sk_buff *msg;
 	bool check = false;
+	void *hdr;
 	int ret;
 	u32 gen;
 
 	if (info->attrs[NFLAB_A_RULES_FLAGS])
 		check = nla_get_u32(info->attrs[NFLAB_A_RULES_FLAGS]) &
 			NFLAB_RULES_F_CHECK;
+	msg = nflab_gen_reply_new(info, NFLAB_CMD_RULES_COMMIT, &hdr);
+	if (!msg)
+		return -ENOMEM;
 	mutex_lock(&nn->rules_lock);
-	txn = nflab_txn(nn, info);
+	txn = nflab_txn(nn, skb, info);
 	if (!txn) {
 		mutex_unlock(&nn->rules_lock);
+		nlmsg_free(msg);
 		return -ENOENT;
 	}
-	ret = nflab_rules_commit(net, txn, check, info->extack, nn->rules_msg);
+	ret = nflab_rules_commit(net, txn, check, info->extack);
 	if (!ret && !check) {
 		nflab_src_free(&nn->rules_src);
 		nflab_src_move(&nn->rules_src, txn);
@@ -187,9 +244,11 @@ int nflab_rules_nl_commit(struct sk_buff *skb, struct genl_info *info)
 	nflab_txn_end(nn);
 	gen = nn->rules_gen;
 	mutex_unlock(&nn->rules_lock);
-	if (ret)
+	if (ret) {
+		nlmsg_free(msg);
 		return ret;
-	return nflab_nl_reply(info, NFLAB_CMD_RULES_COMMIT, nflab_fill_gen, &gen);
+	}
+	return nflab_gen_reply_send(info, msg, hdr, gen);
 }
 
 int nflab_rules_nl_abort(struct sk_buff *skb, struct genl_info *info)
@@ -198,7 +257,7 @@ int nflab_rules_nl_abort(struct sk_buff *skb, struct genl_info *info)
 	int ret = 0;
 
 	mutex_lock(&nn->rules_lock);
-	if (nflab_txn(nn, info))
+	if (nflab_txn(nn, skb, info))
 		nflab_txn_end(nn);
 	else
 		ret = -ENOENT;
@@ -216,6 +275,9 @@ static int nflab_rules_urelease(struct notifier_block *nb, unsigned long event,
 	if (event != NETLINK_URELEASE || n->protocol != NETLINK_GENERIC)
 		return NOTIFY_DONE;
 	nn = nflab_pernet(n->net);
+	/* Every generic netlink socket's close comes here: most have none. */
+	if (!READ_ONCE(nn->txn))
+		return NOTIFY_DONE;
 	mutex_lock(&nn->rules_lock);
 	if (nn->txn && nn->txn_portid == n->portid)
 		nflab_txn_end(nn);
@@ -324,7 +386,7 @@ static int nflab_chain_edit(struct sk_buff *skb, struct genl_info *info)
 	if (ret)
 		return ret;
 	mutex_lock(&nn->rules_lock);
-	src = nflab_txn(nn, info);
+	src = nflab_txn(nn, skb, info);
 	if (!src) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -394,6 +456,12 @@ static int nflab_chain_edit(struct sk_buff *skb, struct genl_info *info)
 		goto out_unlock;
 	}
 	/* NFLAB_CMD_CHAIN_DEL */
+	if (tb[NFLAB_CHAIN_A_POLICY]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[NFLAB_CHAIN_A_POLICY],
+				    "deleting a chain takes its table and name only");
+		ret = -EINVAL;
+		goto out_unlock;
+	}
 	if (c->hook >= 0) {
 		NL_SET_ERR_MSG_ATTR(info->extack, tb[NFLAB_CHAIN_A_NAME],
 				    "built-in chains cannot be deleted");
@@ -413,6 +481,7 @@ static int nflab_chain_edit(struct sk_buff *skb, struct genl_info *info)
 		goto out_unlock;
 	}
 	list_del(&c->list);
+	kvfree(c->rules);	/* it may have held rules in this transaction */
 	kfree(c);
 	src->nchains--;
 
@@ -475,7 +544,8 @@ int nflab_chain_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	void *hdr;
 
 	mutex_lock(&nn->rules_lock);
-	cb->seq = nn->rules_gen;
+	/* Never 0: the consistency check ignores a first sequence of 0. */
+	cb->seq = nn->rules_gen + 1;
 	list_for_each_entry(c, &nn->rules_src.chains, list) {
 		if (i++ < cb->args[0])
 			continue;
@@ -574,7 +644,7 @@ int nflab_rule_nl_new(struct sk_buff *skb, struct genl_info *info)
 		flags = nla_get_u32(tb[NFLAB_RULE_A_FLAGS]);
 
 	mutex_lock(&nn->rules_lock);
-	src = nflab_txn(nn, info);
+	src = nflab_txn(nn, skb, info);
 	if (!src) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -646,7 +716,7 @@ int nflab_rule_nl_del(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	mutex_lock(&nn->rules_lock);
-	src = nflab_txn(nn, info);
+	src = nflab_txn(nn, skb, info);
 	if (!src) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -689,7 +759,7 @@ int nflab_rule_nl_replace(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	mutex_lock(&nn->rules_lock);
-	src = nflab_txn(nn, info);
+	src = nflab_txn(nn, skb, info);
 	if (!src) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -817,7 +887,8 @@ int nflab_rule_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	void *hdr;
 
 	mutex_lock(&nn->rules_lock);
-	cb->seq = nn->rules_gen;
+	/* Never 0: the consistency check ignores a first sequence of 0. */
+	cb->seq = nn->rules_gen + 1;
 	list_for_each_entry(c, &nn->rules_src.chains, list) {
 		if (ci++ < cb->args[0])
 			continue;
@@ -1001,7 +1072,7 @@ static int nflab_set_edit(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	mutex_lock(&nn->rules_lock);
-	src = nflab_txn(nn, info);
+	src = nflab_txn(nn, skb, info);
 	if (!src) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -1174,6 +1245,8 @@ int nflab_set_nl_dump_start(struct netlink_callback *cb)
 {
 	struct nlattr **attrs = nflab_dump_attrs(cb);
 	struct nlattr *tb[NFLAB_SET_A_MAX + 1];
+	struct nflab_src_set *found;
+	struct nflab_net *nn;
 	int ret;
 
 	/* args[2]: TERSE; args[3]: a name to dump only, copied. */
@@ -1190,6 +1263,14 @@ int nflab_set_nl_dump_start(struct netlink_callback *cb)
 		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[NFLAB_A_SET],
 				    "a set dump takes a name only");
 		return -EINVAL;
+	}
+	nn = nflab_pernet(sock_net(cb->skb->sk));
+	mutex_lock(&nn->rules_lock);
+	found = nflab_src_set_find(&nn->rules_src, nla_data(tb[NFLAB_SET_A_NAME]));
+	mutex_unlock(&nn->rules_lock);
+	if (!found) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, tb[NFLAB_SET_A_NAME], "no set has this name");
+		return -ENOENT;
 	}
 	cb->args[3] = (unsigned long)kstrdup(nla_data(tb[NFLAB_SET_A_NAME]),
 					     GFP_KERNEL);
@@ -1215,7 +1296,8 @@ int nflab_set_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	void *hdr;
 
 	mutex_lock(&nn->rules_lock);
-	cb->seq = nn->rules_gen;
+	/* Never 0: the consistency check ignores a first sequence of 0. */
+	cb->seq = nn->rules_gen + 1;
 	list_for_each_entry(s, &nn->rules_src.sets, list) {
 		if (si++ < cb->args[0])
 			continue;

@@ -229,6 +229,9 @@
  *    NFLAB_RULE_A_STATE: nest of enum nflab_rule_state_attr, in replies:
  *        the state of its stateful matches (the bytes a quota has used)
  *
+ * Replies carry a rule's MATCHES, ACTION and COMMENT as they were sent:
+ * optional attributes left out stay out (their defaults apply).
+ *
  * A match's NFLAB_MATCH_A_INVERT flag negates it where its entry at enum
  * nflab_match says so. Matches on ports, TCP flags and ICMP fields never
  * hold for packets of another protocol or that are too short.
@@ -247,7 +250,17 @@
  * ruleset or the new one, never a mix. A rejected change or commit changes
  * nothing the packets see, and its extended ACK names the attribute and,
  * at commit, the rule ("rule 12 (handle 40) in filter/forward: ...", rules
- * counted from 1 in their chain) at fault.
+ * counted from 1 in their chain) at fault. A commit fails with ENOENT for an
+ * unknown jump target or set, ELOOP for a jump loop, EMLINK for jumps nested
+ * too deep, E2BIG when a packet could cost more than 400000 rule checks,
+ * EINVAL for a set of the wrong type, ENOSPC beyond the module parameter
+ * rules_max; a change fails with ENOSPC beyond NFLAB_RULES_MAX,
+ * NFLAB_CHAINS_MAX or NFLAB_SETS_MAX.
+ *
+ * Every change is answered on its own (an ACK, or RULE_NEW's reply), so a
+ * client may send many in one sendmsg() and read their answers after; it
+ * should keep what it has in flight below its receive buffer, as a reply
+ * that does not fit is dropped.
  *
  * One transaction at a time per namespace, owned by the socket that began
  * it: another socket's RULES_BEGIN fails with EBUSY, and changes or a
@@ -278,6 +291,9 @@
  *
  * Do, admin. Takes nothing; discards the caller's transaction (ENOENT if
  * it has none).
+ *
+ * A second RULES_BEGIN on the socket that owns the transaction fails with
+ * EBUSY as well.
  *
  * NFLAB_CMD_CHAIN_NEW, NFLAB_CMD_CHAIN_DEL, NFLAB_CMD_CHAIN_POLICY
  * ----------------------------------------------------------------
@@ -336,7 +352,8 @@
  *
  * Do, admin, outside transactions. Takes optional NFLAB_A_RULE with HANDLE
  * (every rule without it): sets the rule's counters to zero and its state
- * (quota used, nth counter, limit tokens) back to where it started.
+ * (quota used, nth counter, limit tokens) back to where it started. It acts
+ * on the committed ruleset, whether or not a transaction is open.
  *
  * Sets
  * ----
@@ -369,13 +386,16 @@
  * Do, admin, in a transaction. ADD_ELEMS takes NFLAB_A_SET with NAME and
  * ELEMS and adds them (overlaps are fine); FLUSH takes NAME and empties the
  * set. A set holds at most NFLAB_SET_ELEMS_MAX elements; a message at most
- * what fits in one attribute, so that a large set is loaded in many
- * messages of one transaction.
+ * what fits in one attribute (65535 bytes with its header), so that a
+ * large set is loaded in many messages of one transaction. An error repeats
+ * the request before its extended ACK: clients that read with small
+ * buffers send fewer elements a message.
  *
  * NFLAB_CMD_SET_GET
  * -----------------
  *
- * Dump, admin. Takes optional NFLAB_A_SET with NAME (that set only).
+ * Dump, admin. Takes optional NFLAB_A_SET with NAME (that set only; ENOENT
+ * if there is none).
  * Replies per set with a message holding NFLAB_A_SET (NAME, TYPE,
  * NFLAB_SET_A_COUNT: u32, its merged intervals, and NFLAB_SET_A_REFS: u32,
  * the rules that use it) followed, unless NFLAB_A_RULES_FLAGS holds
@@ -799,8 +819,8 @@ enum nflab_match {
 	/* Packets numbered from 0: holds for n % EVERY == OFFSET (optional). */
 	NFLAB_MATCH_NTH,
 	/*
-	 * Time of day TOD_START to TOD_STOP (optional, seconds since
-	 * midnight; a window past midnight wraps), WEEKDAYS (optional,
+	 * Time of day TOD_START to TOD_STOP (optional, both or neither;
+	 * seconds since midnight, inclusive; a window past midnight wraps), WEEKDAYS (optional,
 	 * NFLAB_WEEKDAY_* bits), DATE_START and DATE_STOP (optional, u64
 	 * seconds since the epoch), FLAGS NFLAB_TIME_F_LOCALTIME (optional;
 	 * the kernel's time zone, UTC otherwise). INVERT

@@ -2,7 +2,10 @@
 // generic netlink family "nflab" it reads the module's version and per-hook
 // counters and resets the counters; it lists, looks up and deletes the
 // module's tracked connections, follows their changes as they happen
-// (Client.WatchConns), and reads and changes the tracker's settings.
+// (Client.WatchConns), and reads and changes the tracker's settings. It
+// reads the rule engine's ruleset (Client.Ruleset, Rules, Chains, Sets)
+// and changes it in transactions: all at once (Client.ApplyRuleset) or
+// change by change (Client.Begin and Tx).
 //
 // The values it reports and takes are the types of package nftypes
 // (Conn, Tuple, ConnFilter, TrackerConfig, ...), shared with the internal
@@ -35,6 +38,11 @@
 //   - an operation on a closed client satisfies errors.Is(err,
 //     net.ErrClosed).
 //
+// Changes sent in a batch (ApplyRuleset, and the slices of a large set's
+// elements) fail with a *ChangeError wrapping the *OpError of the first
+// change the module rejected and saying which one it was. A Tx that has
+// ended fails with ErrTxDone.
+//
 // Conns returns ErrDumpInterrupted when the module flagged each of its few
 // attempts at a dump as inconsistent (NLM_F_DUMP_INTR). Today's module never
 // does (its dumps resume after the last entry sent, see nflab.h); the retry
@@ -54,7 +62,9 @@
 // # Concurrency
 //
 // A Client is safe for concurrent use by multiple goroutines. Requests are
-// serialised on one request socket, a whole dump at a time; each
+// serialised on one request socket, a whole dump at a time, and an open
+// Tx holds the socket until Commit or Abort (the kernel ties a
+// transaction to its socket), so the client's other calls wait for it; each
 // WatchConns has a socket of its own, so a watch's callback may call the
 // client's other methods. Close may be called at any time, more than once:
 // it closes the request socket, makes later calls fail with net.ErrClosed

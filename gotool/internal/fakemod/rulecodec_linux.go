@@ -444,6 +444,7 @@ func decodeElems(b []byte, t nftypes.SetType) ([]nftypes.AddrRange, []nftypes.Po
 		if len(b)%8 != 0 {
 			return nil, nil, badRequest("address elements are 8 bytes each")
 		}
+		addrs = make([]nftypes.AddrRange, 0, len(b)/8)
 		for i := 0; i < len(b); i += 8 {
 			f, l := binary.BigEndian.Uint32(b[i:]), binary.BigEndian.Uint32(b[i+4:])
 			if f > l {

@@ -4,6 +4,7 @@ package fakemod
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/mdlayher/netlink"
@@ -522,7 +523,14 @@ func addElems(s *fset, b []byte) (unix.Errno, string) {
 	}
 	s.added += len(addrs) + len(ports)
 	if len(addrs) > 0 {
-		s.addrs = nftypes.MergeAddrRanges(append(s.addrs, addrs...))
+		addrs = nftypes.MergeAddrRanges(addrs)
+		// Elements sent in order (the usual way to load a large set)
+		// go after the ones before without merging them all again.
+		if n := len(s.addrs); n > 0 && (s.addrs[n-1].Last == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || !s.addrs[n-1].Last.Next().Less(addrs[0].First)) {
+			s.addrs = nftypes.MergeAddrRanges(append(s.addrs, addrs...))
+		} else {
+			s.addrs = append(s.addrs, addrs...)
+		}
 	}
 	if len(ports) > 0 {
 		s.ports = nftypes.MergePortRanges(append(s.ports, ports...))

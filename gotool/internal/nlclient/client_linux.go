@@ -24,7 +24,9 @@ import (
 // A Client is a generic netlink connection bound to the nflab family.
 // It is safe for concurrent use: sem makes each request and its replies,
 // a whole dump included, one exchange on the request socket, and a caller
-// waiting for its turn still honours its context and Close.
+// waiting for its turn still honours its context and Close. An open
+// transaction (Tx) holds sem from Begin to its end, since the kernel ties
+// it to the socket.
 //
 // A context that ends an exchange early leaves the socket with a deadline
 // set and, for a dump, parts of the reply unread; the socket is then

@@ -225,9 +225,10 @@ func encodeAction(ae *netlink.AttributeEncoder, a nftypes.Action) {
 }
 
 // maxElemsPerMsg is how many ranges one SET_NEW or SET_ADD_ELEMS carries:
-// 8000 address pairs are 64,000 bytes, under the 65,535 an attribute can
-// hold, so a large set goes in many messages.
-const maxElemsPerMsg = 8000
+// 3000 address pairs are 24,000 bytes, so that the kernel's error for the
+// message, which repeats it, still fits the 32 KiB receive buffer
+// (recvBufferSize); a large set goes in many messages.
+const maxElemsPerMsg = 3000
 
 // encodeSet writes NFLAB_A_SET with the set's name, its type if withType,
 // and elems, already encoded (nil: none).

@@ -126,6 +126,12 @@ func setsFromParts(msgs []genetlink.Message) ([]nftypes.Set, uint32, error) {
 		}
 		gen = p.gen
 		if p.header {
+			switch p.set.Type {
+			case nftypes.SetTypeAddr:
+				p.set.Addrs = make([]nftypes.AddrRange, 0, p.set.Count)
+			case nftypes.SetTypePort:
+				p.set.Ports = make([]nftypes.PortRange, 0, p.set.Count)
+			}
 			sets = append(sets, p.set)
 		}
 		if len(sets) == 0 || sets[len(sets)-1].Name != p.set.Name {
@@ -136,12 +142,8 @@ func setsFromParts(msgs []genetlink.Message) ([]nftypes.Set, uint32, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("set %q: %w", s.Name, err)
 		}
-		if !p.header || s.Addrs == nil {
-			s.Addrs = append(s.Addrs, addrs...)
-		}
-		if !p.header || s.Ports == nil {
-			s.Ports = append(s.Ports, ports...)
-		}
+		s.Addrs = append(s.Addrs, addrs...)
+		s.Ports = append(s.Ports, ports...)
 	}
 	return sets, gen, nil
 }
@@ -203,10 +205,14 @@ func (c *Client) Begin(ctx context.Context, replace bool, gen *uint32) (*Tx, err
 	}
 	var msgs []genetlink.Message
 	err = c.run(ctx, op, func(conn *genetlink.Conn) error {
-		// Errors then carry the extended ACK without a copy of the
-		// request, which for a set's elements would not fit the receive
-		// buffer. Sockets that cannot (fakes) are no worse off.
-		_ = conn.SetOption(netlink.CapAcknowledge, true)
+		// Errors carry a copy of the request before the extended ACK
+		// (not capped: mdlayher/netlink v1.11 finds a capped ACK's TLVs
+		// at the uncapped offset and loses the kernel's message), so
+		// maxElemsPerMsg keeps every request small enough for the
+		// receive buffer with its copy.
+		// Room for a batch's answers beyond maxInFlight's margin;
+		// best effort (it needs CAP_NET_ADMIN, as transactions do).
+		_ = setReadBuffer(conn, txReadBuffer)
 		var err error
 		msgs, err = conn.Execute(req, c.family.ID, netlink.Request)
 		return err
@@ -296,7 +302,8 @@ type change struct {
 // fit; maxBatchBytes keeps a sendmsg under the default send buffer.
 const (
 	maxInFlight   = 64
-	maxBatchBytes = 64 << 10
+	maxBatchBytes = 32 << 10
+	txReadBuffer  = 1 << 20
 )
 
 // send sends changes in batches and returns the reply to each (zero for
@@ -418,15 +425,11 @@ func (tx *Tx) one(ctx context.Context, ch change) (genetlink.Message, error) {
 	return replies[0], nil
 }
 
-func mustRequest(cmd uint8, encode func(*netlink.AttributeEncoder)) (genetlink.Message, error) {
-	return requestAttrs(cmd, encode)
-}
-
 func chainName(t nftypes.Table, name string) string { return t.String() + "/" + name }
 
 // chainChange builds CHAIN_NEW, CHAIN_DEL or CHAIN_POLICY for c.
 func chainChange(cmd uint8, op string, c nftypes.Chain, index int) (change, error) {
-	msg, err := mustRequest(cmd, func(ae *netlink.AttributeEncoder) {
+	msg, err := requestAttrs(cmd, func(ae *netlink.AttributeEncoder) {
 		encodeChain(ae, c, cmd == nlproto.CMD_CHAIN_POLICY)
 	})
 	return change{msg: msg, op: op, kind: "chains", index: index, name: chainName(c.Table, c.Name)}, err
@@ -464,7 +467,7 @@ func (tx *Tx) SetPolicy(ctx context.Context, t nftypes.Table, name string, p nft
 
 // ruleChange builds RULE_NEW for r at pos.
 func ruleChange(r nftypes.Rule, pos rulePos, index int) (change, error) {
-	msg, err := mustRequest(nlproto.CMD_RULE_NEW, func(ae *netlink.AttributeEncoder) { encodeRule(ae, r, 0, &pos) })
+	msg, err := requestAttrs(nlproto.CMD_RULE_NEW, func(ae *netlink.AttributeEncoder) { encodeRule(ae, r, 0, &pos) })
 	return change{msg: msg, op: "add rule", kind: "rules", index: index, name: chainName(r.Table, r.Chain), reply: true}, err
 }
 
@@ -490,7 +493,7 @@ func (tx *Tx) AddRule(ctx context.Context, r nftypes.Rule, insert bool, pos uint
 // DeleteRule deletes the rule with handle h.
 func (tx *Tx) DeleteRule(ctx context.Context, h uint64) error {
 	const op = "delete rule"
-	msg, err := mustRequest(nlproto.CMD_RULE_DEL, func(ae *netlink.AttributeEncoder) { encodeHandle(ae, h) })
+	msg, err := requestAttrs(nlproto.CMD_RULE_DEL, func(ae *netlink.AttributeEncoder) { encodeHandle(ae, h) })
 	if err != nil {
 		return wrapErr(op, err)
 	}
@@ -503,7 +506,7 @@ func (tx *Tx) DeleteRule(ctx context.Context, h uint64) error {
 // new counters.
 func (tx *Tx) ReplaceRule(ctx context.Context, h uint64, r nftypes.Rule) error {
 	const op = "replace rule"
-	msg, err := mustRequest(nlproto.CMD_RULE_REPLACE, func(ae *netlink.AttributeEncoder) { encodeRule(ae, r, h, nil) })
+	msg, err := requestAttrs(nlproto.CMD_RULE_REPLACE, func(ae *netlink.AttributeEncoder) { encodeRule(ae, r, h, nil) })
 	if err != nil {
 		return wrapErr(op, err)
 	}
@@ -521,14 +524,14 @@ func setChanges(s nftypes.Set, create bool, index int) ([]change, error) {
 		if len(chunks) > 0 {
 			first, chunks = chunks[0], chunks[1:]
 		}
-		msg, err := mustRequest(nlproto.CMD_SET_NEW, func(ae *netlink.AttributeEncoder) { encodeSet(ae, s.Name, s.Type, true, first) })
+		msg, err := requestAttrs(nlproto.CMD_SET_NEW, func(ae *netlink.AttributeEncoder) { encodeSet(ae, s.Name, s.Type, true, first) })
 		if err != nil {
 			return nil, err
 		}
 		changes = append(changes, change{msg: msg, op: "add set", kind: "sets", index: index, name: s.Name})
 	}
 	for _, chunk := range chunks {
-		msg, err := mustRequest(nlproto.CMD_SET_ADD_ELEMS, func(ae *netlink.AttributeEncoder) { encodeSet(ae, s.Name, 0, false, chunk) })
+		msg, err := requestAttrs(nlproto.CMD_SET_ADD_ELEMS, func(ae *netlink.AttributeEncoder) { encodeSet(ae, s.Name, 0, false, chunk) })
 		if err != nil {
 			return nil, err
 		}
@@ -572,7 +575,7 @@ func (tx *Tx) FlushSet(ctx context.Context, name string) error {
 }
 
 func (tx *Tx) setCmd(ctx context.Context, cmd uint8, op, name string) error {
-	msg, err := mustRequest(cmd, func(ae *netlink.AttributeEncoder) { encodeSet(ae, name, 0, false, nil) })
+	msg, err := requestAttrs(cmd, func(ae *netlink.AttributeEncoder) { encodeSet(ae, name, 0, false, nil) })
 	if err != nil {
 		return wrapErr(op, err)
 	}

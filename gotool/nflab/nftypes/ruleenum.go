@@ -52,7 +52,7 @@ func (d *enumDef) str(n uint64) string {
 func (d *enumDef) text(n uint64) ([]byte, error) { return enumText(d.name(n), n), nil }
 func (d *enumDef) json(n uint64) ([]byte, error) { return enumJSON(d.name(n), n) }
 
-// Names returns the known names, in value order.
+// list returns the known names, in value order.
 func (d *enumDef) list() []string {
 	var l []string
 	for _, n := range d.names {

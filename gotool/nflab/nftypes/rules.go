@@ -94,7 +94,7 @@ func ValidateName(field, s string) error {
 	return nil
 }
 
-// validateChainRef reports why table t has no chain name may name.
+// validateChainRef reports why name cannot name a chain of table t.
 func validateChainRef(field string, t Table, name string) error {
 	if err := ValidateName(field, name); err != nil {
 		return err
