@@ -55,10 +55,26 @@ func (tp *topology) handshakeTried(t *testing.T, ruleComment string) uint64 {
 	return sent
 }
 
-func TestRulesDropWhereInput(t *testing.T) {
+// TestRulesDropWhere drops the handshake at the server's input, then at its
+// output, on one topology.
+func TestRulesDropWhere(t *testing.T) {
 	loadModule(t)
 	tp := newTopology(t)
 	listenIn(t, "server", ":8080")
+	for _, c := range []struct {
+		name string
+		f    func(*testing.T, *topology)
+	}{
+		{"Input", rulesDropWhereInput},
+		{"Output", rulesDropWhereOutput},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.f(t, &topology{t: t, client: tp.client, router: tp.router, server: tp.server})
+		})
+	}
+}
+
+func rulesDropWhereInput(t *testing.T, tp *topology) {
 	applyIn(t, tp.server, `rule filter input tcp dport 8080 drop comment "syn"`)
 	capt := captureOn(t, "server", "s0")
 	tp.reset("server")
@@ -73,10 +89,9 @@ func TestRulesDropWhereInput(t *testing.T) {
 		t.Errorf("capture on s0: %d SYNs in of %d segments (%+v); the client sent %d SYNs and nothing else", syns, len(segs), segs, sent)
 	}
 	// The server's hooks: PRE_ROUTING saw the SYNs, nothing left. (Its
-	// LOCAL_IN counter misses them: TestRulesBugHookCountLocalIn.)
+	// LOCAL_IN counter misses them: TestRulesBugHookCountsMissFilterDrops.)
 	checkCounts(t, "server", st, counts{
-		"PRE_ROUTING": {sent, synBytes},
-		"FORWARD": {0, 0}, "LOCAL_OUT": {0, 0}, "POST_ROUTING": {0, 0},
+		"PRE_ROUTING": {sent, synBytes}, "FORWARD": {0, 0}, "LOCAL_OUT": {0, 0}, "POST_ROUTING": {0, 0},
 	})
 	wantPackets(t, tp.server, map[string]uint64{"syn": sent})
 	// TCP never saw them: no half-open connection.
@@ -89,10 +104,7 @@ func TestRulesDropWhereInput(t *testing.T) {
 	}
 }
 
-func TestRulesDropWhereOutput(t *testing.T) {
-	loadModule(t)
-	tp := newTopology(t)
-	listenIn(t, "server", ":8080")
+func rulesDropWhereOutput(t *testing.T, tp *topology) {
 	applyIn(t, tp.server, `rule filter output tcp sport 8080 drop comment "synack"`)
 	capt := captureOn(t, "server", "s0")
 	tp.reset("server")

@@ -46,12 +46,11 @@ func TestRulesBadInput(t *testing.T) {
 		{name: "string of 129 bytes", text: fmt.Sprintf("rule filter input string %q drop\n", long), code: 1, msg: "128"},
 		{name: "prefix with host bits", text: "rule filter input ip saddr 10.1.2.3/16 drop\n", code: 1, msg: "10.1.2.3/16"},
 		{name: "prefix /33", text: "rule filter input ip saddr 10.0.0.0/33 drop\n", code: 1, msg: "33"},
-		// The module's commit check refuses these; its messages do not
-		// reach the user (TestRulesBugCommitMessages).
-		{name: "jump loop", text: "chain filter a\nchain filter b\nrule filter input jump a\nrule filter a jump b\nrule filter b jump a\n", code: 1, msg: "commit"},
+		// The module's commit check refuses these; its message names the rule.
+		{name: "jump loop", text: "chain filter a\nchain filter b\nrule filter input jump a\nrule filter a jump b\nrule filter b jump a\n", code: 1, msg: "in filter/b: jump to \"a\" loops back"},
 		{name: "unknown set", text: "rule filter input ip saddr @nope drop\n", code: 1, msg: "nope"},
 		{name: "port set for addresses", text: "set p port { 80 }\nrule filter input ip saddr @p drop\n", code: 1, msg: "p"},
-		{name: "unknown set on the command line", argv: []string{"rule", "add", "filter", "input", "ip", "saddr", "@nope", "drop"}, code: 1, msg: "commit"},
+		{name: "unknown set on the command line", argv: []string{"rule", "add", "filter", "input", "ip", "saddr", "@nope", "drop"}, code: 1, msg: "no set named \"nope\""},
 	} {
 		var out string
 		var code int
@@ -85,16 +84,14 @@ func TestRulesLimitRulesMax(t *testing.T) {
 	}
 	applyIn(t, ns, five.String())
 	saved := saveIn(t, ns)
-	// The module's message naming rules_max does not reach the user
-	// (TestRulesBugCommitMessages): only the errno.
 	out, code := applyInCode(t, ns, six.String())
-	if code != 1 || !strings.Contains(out, "no space left") {
-		t.Errorf("6 rules with rules_max=5: exit %d, %q; want 1, no space left", code, out)
+	if code != 1 || !strings.Contains(out, "6 rules: more than rules_max, 5") {
+		t.Errorf("6 rules with rules_max=5: exit %d, %q; want 1 and a message naming rules_max", code, out)
 	}
 	// One more on the command line, on top of the five.
 	out, code = runCode(t, "ip", "netns", "exec", "rules", "nflab", "rule", "add", "filter", "input", "drop")
-	if code != 1 || !strings.Contains(out, "no space left") {
-		t.Errorf("a 6th rule with rules_max=5: exit %d, %q; want 1, no space left", code, out)
+	if code != 1 || !strings.Contains(out, "6 rules: more than rules_max, 5") {
+		t.Errorf("a 6th rule with rules_max=5: exit %d, %q; want 1 and a message naming rules_max", code, out)
 	}
 	if got := saveIn(t, ns); got != saved {
 		t.Errorf("a refused ruleset changed the rules:\n%s", got)

@@ -81,7 +81,7 @@ func TestRulesAtomicReplaceUnderLoad(t *testing.T) {
 		return ruleList(t, tp.router)["set"].Packets >= 100
 	})
 
-	rounds := 3 * stressRounds()
+	rounds := 2 * stressRounds()
 	fwdBefore := tp.stats("router")["FORWARD"][0]
 	gen := rs[1].Gen
 	for i := 0; i < rounds; i++ {
