@@ -28,28 +28,14 @@ import (
 // TestRulesActions runs one case per action on one topology, as
 // TestRulesMatches does.
 func TestRulesActions(t *testing.T) {
-	loadModule(t)
-	tp := newTopology(t)
-	for _, c := range []struct {
-		name string
-		f    func(*testing.T, *topology)
-	}{
+	runRuleCases(t, []ruleCase{
 		{"RejectTCPReset", rulesRejectTCPReset},
 		{"RejectICMP", rulesRejectICMP},
 		{"Log", rulesLog},
 		{"Mark", rulesMark},
 		{"TOSAndTTL", rulesTOSAndTTL},
 		{"Notrack", rulesNotrack},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			for _, ns := range []netns{tp.client, tp.router, tp.server} {
-				ns.run(t, "nflab", "rules", "flush")
-				ns.run(t, "nflab", "ct", "flush")
-				ns.run(t, "nflab", "stats", "--reset")
-			}
-			c.f(t, &topology{t: t, client: tp.client, router: tp.router, server: tp.server})
-		})
-	}
+	})
 }
 
 func rulesRejectTCPReset(t *testing.T, tp *topology) {

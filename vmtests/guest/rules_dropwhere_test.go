@@ -58,27 +58,16 @@ func (tp *topology) handshakeTried(t *testing.T, ruleComment string) uint64 {
 // TestRulesDropWhere drops the handshake at the server's input, then at its
 // output, on one topology.
 func TestRulesDropWhere(t *testing.T) {
-	loadModule(t)
-	tp := newTopology(t)
-	listenIn(t, "server", ":8080")
-	for _, c := range []struct {
-		name string
-		f    func(*testing.T, *topology)
-	}{
+	runRuleCases(t, []ruleCase{
 		{"Input", rulesDropWhereInput},
 		{"Output", rulesDropWhereOutput},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			c.f(t, &topology{t: t, client: tp.client, router: tp.router, server: tp.server})
-		})
-	}
+	})
 }
 
 func rulesDropWhereInput(t *testing.T, tp *topology) {
+	listenIn(t, "server", ":8080")
 	applyIn(t, tp.server, `rule filter input tcp dport 8080 drop comment "syn"`)
 	capt := captureOn(t, "server", "s0")
-	tp.reset("server")
-	tp.reset("client")
 
 	sent := tp.handshakeTried(t, "syn")
 	st := tp.stats("server")
@@ -105,10 +94,9 @@ func rulesDropWhereInput(t *testing.T, tp *topology) {
 }
 
 func rulesDropWhereOutput(t *testing.T, tp *topology) {
+	listenIn(t, "server", ":8080")
 	applyIn(t, tp.server, `rule filter output tcp sport 8080 drop comment "synack"`)
 	capt := captureOn(t, "server", "s0")
-	tp.reset("server")
-	tp.reset("client")
 
 	// The server's TCP answers each SYN: it holds the handshake half-open
 	// (SYN-RECV) until its first SYN/ACK retransmission, a second later,

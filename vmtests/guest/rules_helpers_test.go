@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"runtime"
@@ -19,7 +18,46 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nflab/nflab/gotool/nflab"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
+
+// ruleCase is one case of a rule engine test sharing a topology.
+type ruleCase struct {
+	name string
+	f    func(*testing.T, *topology)
+}
+
+// runRuleCases loads the module, builds the topology of hooks_test.go once
+// and runs each case on it as a subtest. Every case starts from empty
+// rulesets, no tracked connections and zeroed hook counters in all three
+// namespaces (through the library: an exec costs much more under TCG).
+func runRuleCases(t *testing.T, cases []ruleCase) {
+	loadModule(t)
+	tp := newTopology(t)
+	var cls []*nflab.Client
+	for _, ns := range []netns{tp.client, tp.router, tp.server} {
+		cls = append(cls, dialNS(t, string(ns)))
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			for _, cl := range cls {
+				if _, err := cl.ApplyRuleset(ctx, nftypes.Ruleset{}, nil); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := cl.DeleteConns(ctx, nftypes.ConnFilter{}); err != nil {
+					t.Fatal(err)
+				}
+				if err := cl.ResetHookStats(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.f(t, &topology{t: t, client: tp.client, router: tp.router, server: tp.server})
+		})
+	}
+}
 
 // applyIn replaces ns's ruleset with text ("nflab rules apply -f").
 func applyIn(t *testing.T, ns netns, text string) {
@@ -295,5 +333,3 @@ func ssLines(t *testing.T, ns netns, args ...string) []string {
 
 // isErrno tells whether err (from net or a syscall) is errno e.
 func isErrno(err error, e syscall.Errno) bool { return errors.Is(err, e) }
-
-var _ = fmt.Sprint

@@ -25,12 +25,7 @@ import (
 // topology: each case applies its ruleset, replacing the last case's, and
 // starts with no tracked connections and fresh hook counters.
 func TestRulesMatches(t *testing.T) {
-	loadModule(t)
-	tp := newTopology(t)
-	for _, c := range []struct {
-		name string
-		f    func(*testing.T, *topology)
-	}{
+	runRuleCases(t, []ruleCase{
 		{"MatchString", rulesMatchString},
 		{"MatchConnlimit", rulesMatchConnlimit},
 		{"MatchQuota", rulesMatchQuota},
@@ -45,16 +40,7 @@ func TestRulesMatches(t *testing.T) {
 		{"MatchSets", rulesMatchSets},
 		{"JumpGotoReturn", rulesJumpGotoReturn},
 		{"PolicyDrop", rulesPolicyDrop},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			for _, ns := range []netns{tp.client, tp.router, tp.server} {
-				ns.run(t, "nflab", "rules", "flush")
-				ns.run(t, "nflab", "ct", "flush")
-				ns.run(t, "nflab", "stats", "--reset")
-			}
-			c.f(t, &topology{t: t, client: tp.client, router: tp.router, server: tp.server})
-		})
-	}
+	})
 }
 
 func fmtPtr(p *uint64) string {
