@@ -228,8 +228,10 @@ rule filter output tcp sport 8086 tcp flags syn,ack counter comment "synack"
 		t.Fatalf("read after the client's FIN: %d bytes, %v", n, err)
 	}
 	r := ruleList(t, tp.server)
-	if r["syn"].Packets != 1 || r["synack"].Packets != 1 || r["no-ack"].Packets != 1 || r["fin"].Packets != 1 || r["rst"].Packets != 0 {
-		t.Errorf("syn %d synack %d no-ack %d fin %d rst %d, want 1 1 1 1 0",
+	// A FIN is retransmitted if its ACK is late (TCG on a busy host): one
+	// or more.
+	if r["syn"].Packets != 1 || r["synack"].Packets != 1 || r["no-ack"].Packets != 1 || r["fin"].Packets < 1 || r["rst"].Packets != 0 {
+		t.Errorf("syn %d synack %d no-ack %d fin %d rst %d, want 1 1 1 1+ 0",
 			r["syn"].Packets, r["synack"].Packets, r["no-ack"].Packets, r["fin"].Packets, r["rst"].Packets)
 	}
 	// Every segment but the SYN has ACK: the handshake's third and the FIN.
