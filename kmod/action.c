@@ -5,6 +5,7 @@
  * packet path only acts.
  */
 
+#include <linux/ctype.h>
 #include <linux/icmp.h>
 #include <linux/ip.h>
 #include <linux/netfilter_ipv4.h>
@@ -13,6 +14,7 @@
 #include <net/genetlink.h>
 #include <net/ip.h>
 #include <net/netfilter/ipv4/nf_reject.h>
+#include <net/netfilter/nf_log.h>
 
 #include "nflab.h"
 #include "rules.h"
@@ -150,9 +152,19 @@ int nflab_action_decode(const struct nlattr *attr, struct nflab_rule_c *rc,
 			return -ERANGE;
 		}
 		break;
-	case NFLAB_ACTION_REJECT:
-		/* The answer needs something to answer: not at POST_ROUTING. */
+	case NFLAB_ACTION_LOG: {
+		const char *c;
+
+		/* The prefix goes to the kernel log as it is: no escapes. */
+		for (c = rc->log_prefix; *c; c++) {
+			if (!isprint(*c)) {
+				NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_ACTION_A_LOG_PREFIX],
+						    "log: the prefix holds an unprintable byte");
+				return -EINVAL;
+			}
+		}
 		break;
+	}
 	}
 	return 0;
 }
@@ -200,8 +212,14 @@ static void nflab_action_log(const struct nflab_rule_c *rc,
 {
 	const struct nf_hook_state *st = p->state;
 
-	/* The kernel's shared limit: a flood cannot flood the log. */
-	if (!net_ratelimit())
+	/*
+	 * As the kernel's LOG: other namespaces than the first log only if
+	 * net.netfilter.nf_log_all_netns says so, and a flood cannot flood
+	 * the log (a limit of the rule's own).
+	 */
+	if (!net_eq(st->net, &init_net) && !READ_ONCE(sysctl_nf_log_all_netns))
+		return;
+	if (!__ratelimit(&rc->rule->log_rs))
 		return;
 	if ((p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) &&
 	    nflab_pkt_l4(p))

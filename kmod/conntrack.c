@@ -460,8 +460,14 @@ static u64 *nflab_cb_cookie(struct sk_buff *skb)
  */
 static u64 nflab_cb_tag(const struct net *net)
 {
-	return siphash_1u64((u64)(unsigned long)net, &nflab_cb_seed) &
-	       NFLAB_CB_TAG;
+	return nflab_pernet(net)->cb_tag;
+}
+
+/* A namespace's tag, computed once: the packet path only compares it. */
+void nflab_ct_net_tag(struct net *net, struct nflab_net *nn)
+{
+	nn->cb_tag = siphash_1u64((u64)(unsigned long)net, &nflab_cb_seed) &
+		     NFLAB_CB_TAG;
 }
 
 static void nflab_cb_state(struct sk_buff *skb, const struct net *net,

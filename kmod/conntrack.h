@@ -235,6 +235,7 @@ void nflab_ct_event(struct nflab_conn *ct, u8 cmd);
 u32 nflab_ct_pkt_state(struct net *net, struct sk_buff *skb, u32 *status);
 void nflab_ct_set_untracked(struct sk_buff *skb, const struct net *net);
 bool nflab_ct_alive(struct net *net, const struct nflab_tuple *t);
+void nflab_ct_net_tag(struct net *net, struct nflab_net *nn);
 bool nflab_ct_pkt_orig(struct net *net, struct sk_buff *skb,
 		       struct nflab_tuple *orig);
 bool nflab_ct_pkt_tuple(const struct sk_buff *skb, struct nflab_tuple *t);

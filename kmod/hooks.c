@@ -192,6 +192,7 @@ static int __net_init nflab_state_init(struct net *net)
 	if (!nn->stats)
 		return -ENOMEM;
 
+	nflab_ct_net_tag(net, nn);
 	ret = nflab_ct_net_init(nn);
 	if (ret)
 		goto err_free_stats;

@@ -17,11 +17,19 @@ int nflab_nl_reply(struct genl_info *info, u8 cmd,
 		   int (*fill)(struct sk_buff *msg, const void *arg),
 		   const void *arg)
 {
+	return nflab_nl_reply_size(info, cmd, NLMSG_GOODSIZE, fill, arg);
+}
+
+/* As nflab_nl_reply(), for replies that may need more than a page. */
+int nflab_nl_reply_size(struct genl_info *info, u8 cmd, size_t size,
+			int (*fill)(struct sk_buff *msg, const void *arg),
+			const void *arg)
+{
 	struct sk_buff *msg;
 	void *hdr;
 	int ret;
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = genlmsg_new(size, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
 	hdr = genlmsg_put_reply(msg, info, &nflab_genl_family, 0, cmd);
@@ -199,21 +207,21 @@ static const struct genl_ops nflab_genl_ops[] = {
 	},
 	{
 		.cmd		= NFLAB_CMD_CHAIN_NEW,
-		.doit		= nflab_chain_nl_new,
+		.doit		= nflab_chain_nl_edit,
 		.policy		= nflab_chain_op_policy,
 		.maxattr	= NFLAB_A_MAX,
 		.flags		= GENL_ADMIN_PERM,
 	},
 	{
 		.cmd		= NFLAB_CMD_CHAIN_DEL,
-		.doit		= nflab_chain_nl_del,
+		.doit		= nflab_chain_nl_edit,
 		.policy		= nflab_chain_op_policy,
 		.maxattr	= NFLAB_A_MAX,
 		.flags		= GENL_ADMIN_PERM,
 	},
 	{
 		.cmd		= NFLAB_CMD_CHAIN_POLICY,
-		.doit		= nflab_chain_nl_policy,
+		.doit		= nflab_chain_nl_edit,
 		.policy		= nflab_chain_op_policy,
 		.maxattr	= NFLAB_A_MAX,
 		.flags		= GENL_ADMIN_PERM,
@@ -247,6 +255,7 @@ static const struct genl_ops nflab_genl_ops[] = {
 	{
 		.cmd		= NFLAB_CMD_RULE_GET,
 		.doit		= nflab_rule_nl_get,
+		.start		= nflab_rule_nl_dump_start,
 		.dumpit		= nflab_rule_nl_dump,
 		.policy		= nflab_rule_op_policy,
 		.maxattr	= NFLAB_A_MAX,
@@ -261,29 +270,29 @@ static const struct genl_ops nflab_genl_ops[] = {
 	},
 	{
 		.cmd		= NFLAB_CMD_SET_NEW,
-		.doit		= nflab_set_nl_new,
-		.policy		= nflab_set_op_policy,
+		.doit		= nflab_set_nl_edit,
+		.policy		= nflab_set_edit_policy,
 		.maxattr	= NFLAB_A_MAX,
 		.flags		= GENL_ADMIN_PERM,
 	},
 	{
 		.cmd		= NFLAB_CMD_SET_DEL,
-		.doit		= nflab_set_nl_del,
-		.policy		= nflab_set_op_policy,
+		.doit		= nflab_set_nl_edit,
+		.policy		= nflab_set_edit_policy,
 		.maxattr	= NFLAB_A_MAX,
 		.flags		= GENL_ADMIN_PERM,
 	},
 	{
 		.cmd		= NFLAB_CMD_SET_ADD_ELEMS,
-		.doit		= nflab_set_nl_add_elems,
-		.policy		= nflab_set_op_policy,
+		.doit		= nflab_set_nl_edit,
+		.policy		= nflab_set_edit_policy,
 		.maxattr	= NFLAB_A_MAX,
 		.flags		= GENL_ADMIN_PERM,
 	},
 	{
 		.cmd		= NFLAB_CMD_SET_FLUSH,
-		.doit		= nflab_set_nl_flush,
-		.policy		= nflab_set_op_policy,
+		.doit		= nflab_set_nl_edit,
+		.policy		= nflab_set_edit_policy,
 		.maxattr	= NFLAB_A_MAX,
 		.flags		= GENL_ADMIN_PERM,
 	},

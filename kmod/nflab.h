@@ -60,6 +60,7 @@ struct nflab_net {
 	struct list_head	ct_all;
 	struct list_head	ct_unassured;
 	struct mutex		ct_config_lock;	/* serialises config writers */
+	u64			cb_tag;		/* of state words in skb->cb */
 
 	/*
 	 * Rules (rules.c, rules_netlink.c). rules_lock serialises every
@@ -110,20 +111,16 @@ int nflab_ct_nl_gc(struct sk_buff *skb, struct genl_info *info);
 int nflab_rules_nl_begin(struct sk_buff *skb, struct genl_info *info);
 int nflab_rules_nl_commit(struct sk_buff *skb, struct genl_info *info);
 int nflab_rules_nl_abort(struct sk_buff *skb, struct genl_info *info);
-int nflab_chain_nl_new(struct sk_buff *skb, struct genl_info *info);
-int nflab_chain_nl_del(struct sk_buff *skb, struct genl_info *info);
-int nflab_chain_nl_policy(struct sk_buff *skb, struct genl_info *info);
+int nflab_chain_nl_edit(struct sk_buff *skb, struct genl_info *info);
 int nflab_chain_nl_dump(struct sk_buff *skb, struct netlink_callback *cb);
 int nflab_rule_nl_new(struct sk_buff *skb, struct genl_info *info);
 int nflab_rule_nl_del(struct sk_buff *skb, struct genl_info *info);
 int nflab_rule_nl_replace(struct sk_buff *skb, struct genl_info *info);
 int nflab_rule_nl_get(struct sk_buff *skb, struct genl_info *info);
+int nflab_rule_nl_dump_start(struct netlink_callback *cb);
 int nflab_rule_nl_dump(struct sk_buff *skb, struct netlink_callback *cb);
 int nflab_rule_nl_reset(struct sk_buff *skb, struct genl_info *info);
-int nflab_set_nl_new(struct sk_buff *skb, struct genl_info *info);
-int nflab_set_nl_del(struct sk_buff *skb, struct genl_info *info);
-int nflab_set_nl_add_elems(struct sk_buff *skb, struct genl_info *info);
-int nflab_set_nl_flush(struct sk_buff *skb, struct genl_info *info);
+int nflab_set_nl_edit(struct sk_buff *skb, struct genl_info *info);
 int nflab_set_nl_dump_start(struct netlink_callback *cb);
 int nflab_set_nl_dump(struct sk_buff *skb, struct netlink_callback *cb);
 int nflab_set_nl_dump_done(struct netlink_callback *cb);
@@ -134,6 +131,7 @@ extern const struct nla_policy nflab_rules_commit_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_chain_op_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_rule_op_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_set_op_policy[NFLAB_A_MAX + 1];
+extern const struct nla_policy nflab_set_edit_policy[NFLAB_A_MAX + 1];
 
 /* Index of the "ct" group in the family's mcgrps[]. */
 #define NFLAB_MCGRP_CT_ID 0
@@ -143,6 +141,9 @@ extern const struct nla_policy nflab_ct_set_config_policy[NFLAB_A_MAX + 1];
 int nflab_nl_reply(struct genl_info *info, u8 cmd,
 		   int (*fill)(struct sk_buff *msg, const void *arg),
 		   const void *arg);
+int nflab_nl_reply_size(struct genl_info *info, u8 cmd, size_t size,
+			int (*fill)(struct sk_buff *msg, const void *arg),
+			const void *arg);
 extern struct genl_family nflab_genl_family;
 
 #endif /* _NFLAB_NFLAB_H */

@@ -7,9 +7,13 @@
  *
  * The packet path reads the compiled ruleset under the RCU read lock that
  * nf_hook_slow() holds, takes no lock and allocates nothing: counters are
- * per-CPU, stateful matches use atomics. A namespace without rules for a
- * table's hook has no hook registered for it (the raw table, evaluated by
- * the tracking hook, costs one pointer test).
+ * per-CPU, stateful matches use atomics. Three exceptions, each bounded:
+ * connlimit keeps its record under a bucket lock, as nf_conncount does
+ * (connlimit.c); a ct match on a flow's first packet checks its cookie in
+ * the in-flight table under that bucket's lock, which the tracking hook
+ * took a moment before; and the log action's rate limit is a trylock. A
+ * namespace without rules for a table's hook has no hook registered for it
+ * (the raw table, evaluated by the tracking hook, costs one pointer test).
  */
 
 #include <linux/ip.h>
@@ -26,9 +30,13 @@
 
 static unsigned int nflab_rules_max __read_mostly = NFLAB_RULES_MAX;
 module_param_named(rules_max, nflab_rules_max, uint, 0644);
-MODULE_PARM_DESC(rules_max, "Most rules a namespace may hold (default 100000)");
+MODULE_PARM_DESC(rules_max, "Most rules a namespace may commit (default and most: 100000)");
 
-/* Most rule checks one packet may cost at one hook, over all its jumps. */
+/*
+ * Most rule checks one packet may cost at one hook, over all its jumps. As
+ * with iptables, an administrator can still make a packet expensive: each
+ * check may be 16 matches, a string search among them.
+ */
 #define NFLAB_EVAL_MAX	(4U * NFLAB_RULES_MAX)
 
 const char *const nflab_hook_chain_names[NF_INET_NUMHOOKS] = {
@@ -120,6 +128,8 @@ struct nflab_rule *nflab_rule_create(const struct nlattr *matches,
 	if (!r)
 		return ERR_PTR(-ENOMEM);
 	refcount_set(&r->ref, 1);
+	/* The log action's lines: as net_ratelimit(), but this rule's own. */
+	ratelimit_state_init(&r->log_rs, 5 * HZ, 10);
 	r->handle = handle;
 	r->table = table;
 	r->nmatch = n;
@@ -152,7 +162,7 @@ err_free_rule:
 	return ERR_PTR(ret);
 }
 
-void nflab_rule_counters(const struct nflab_rule *r, u64 *packets, u64 *bytes)
+static void nflab_rule_sum(const struct nflab_rule *r, u64 *packets, u64 *bytes)
 {
 	int cpu;
 
@@ -173,24 +183,24 @@ void nflab_rule_counters(const struct nflab_rule *r, u64 *packets, u64 *bytes)
 	}
 }
 
+/* Counters since the rule was added or reset. Under rules_lock. */
+void nflab_rule_counters(const struct nflab_rule *r, u64 *packets, u64 *bytes)
+{
+	nflab_rule_sum(r, packets, bytes);
+	*packets -= r->base_packets;
+	*bytes -= r->base_bytes;
+}
+
 /*
- * Zero a rule's counters and state. Racing packets may land before or
- * after; RULE_RESET promises no more.
+ * Zero a rule's counters and state. Per-CPU counters belong to their CPU,
+ * so a reset records a base that reads subtract (as hooks.c does). Racing
+ * packets may land before or after; RULE_RESET promises no more.
  */
 void nflab_rule_reset(struct nflab_rule *r)
 {
 	unsigned int i;
-	int cpu;
 
-	for_each_possible_cpu(cpu) {
-		struct nflab_rule_pcpu *s = per_cpu_ptr(r->cnt, cpu);
-		unsigned long flags;
-
-		flags = u64_stats_update_begin_irqsave(&s->syncp);
-		u64_stats_set(&s->packets, 0);
-		u64_stats_set(&s->bytes, 0);
-		u64_stats_update_end_irqrestore(&s->syncp, flags);
-	}
+	nflab_rule_sum(r, &r->base_packets, &r->base_bytes);
 	for (i = 0; i < r->nmatch; i++)
 		atomic64_set(&r->st[i].v, 0);
 }
@@ -378,6 +388,7 @@ static void nflab_rs_free(struct nflab_rs *rs)
 	for (i = 0; i < rs->nsets; i++)
 		nflab_set_data_put(rs->sets[i]);
 	kfree(rs->sets);
+	kfree(rs->set_refs);
 	kfree(rs);
 }
 
@@ -388,6 +399,7 @@ struct nflab_compile {
 	u8			*color;		/* loop check: 0 new, 1 open, 2 done */
 	u8			*depth;
 	u64			*cost;
+	u8			*hooks;		/* the hooks each chain runs at */
 	struct netlink_ext_ack	*extack;
 };
 
@@ -500,6 +512,7 @@ static int nflab_compile_rule(struct nflab_compile *cc, struct nflab_src_chain *
 				return -ENOENT;
 			}
 			m->set.data = cc->rs->sets[idx];
+			cc->rs->set_refs[idx]++;
 			is_port = field == NFLAB_SET_FIELD_SPORT ||
 				  field == NFLAB_SET_FIELD_DPORT;
 			port_set = m->set.data->type == NFLAB_SET_TYPE_PORT;
@@ -580,6 +593,48 @@ static int nflab_check_chain(struct nflab_compile *cc, unsigned int ci)
 	return 0;
 }
 
+/*
+ * Mark the hooks chain ci runs at, and those of the chains it reaches.
+ * Bounded: the chains are acyclic and a chain already marked with these
+ * hooks is not walked again.
+ */
+static void nflab_reach(struct nflab_compile *cc, unsigned int ci, u8 hooks)
+{
+	struct nflab_chain_c *c = &cc->rs->chains[ci];
+	unsigned int i;
+
+	if ((cc->hooks[ci] & hooks) == hooks)
+		return;
+	cc->hooks[ci] |= hooks;
+	for (i = 0; i < c->n; i++)
+		if (c->r[i].target)
+			nflab_reach(cc, c->r[i].target - cc->rs->chains, hooks);
+}
+
+/* Interfaces a chain's hooks do not have: iif after routing out, oif before. */
+static int nflab_check_hooks(struct nflab_compile *cc, unsigned int ci)
+{
+	const u8 no_in = BIT(NF_INET_LOCAL_OUT) | BIT(NF_INET_POST_ROUTING);
+	const u8 no_out = BIT(NF_INET_PRE_ROUTING) | BIT(NF_INET_LOCAL_IN);
+	struct nflab_chain_c *c = &cc->rs->chains[ci];
+	unsigned int i, k;
+
+	for (i = 0; i < c->n; i++) {
+		for (k = 0; k < c->r[i].nmatch; k++) {
+			u8 kind = c->r[i].m[k].kind;
+
+			if ((kind == NFLAB_MATCH_IIF && (cc->hooks[ci] & no_in)) ||
+			    (kind == NFLAB_MATCH_OIF && (cc->hooks[ci] & no_out))) {
+				rule_err(cc, cc->chains[ci], i,
+					 "%s cannot match at a hook this chain runs at",
+					 kind == NFLAB_MATCH_IIF ? "iif" : "oif");
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 static struct nflab_rs *nflab_rs_build(struct nflab_src *src,
 				       struct netlink_ext_ack *extack)
 {
@@ -606,18 +661,27 @@ static struct nflab_rs *nflab_rs_build(struct nflab_src *src,
 	cc.depth = kvcalloc(n, 1, GFP_KERNEL);
 	cc.cost = kvcalloc(n, sizeof(*cc.cost), GFP_KERNEL);
 	rs->sets = kcalloc(max(src->nsets, 1U), sizeof(*rs->sets), GFP_KERNEL_ACCOUNT);
+	rs->set_refs = kcalloc(max(src->nsets, 1U), sizeof(*rs->set_refs), GFP_KERNEL);
+	cc.hooks = kvcalloc(n, 1, GFP_KERNEL);
 	if (!rs->chains || !cc.chains || !cc.color || !cc.depth || !cc.cost ||
-	    !rs->sets)
+	    !rs->sets || !rs->set_refs || !cc.hooks)
 		goto err_free;
 	rs->nchains = n;
 	cc.rs = rs;
 
 	i = 0;
 	list_for_each_entry(s, &src->sets, list) {
-		rs->sets[i] = nflab_set_build(s);
+		/* A set this transaction did not add to is reused as is. */
+		if (s->data && !s->nadd) {
+			refcount_inc(&s->data->ref);
+			rs->sets[i] = s->data;
+		} else {
+			rs->sets[i] = nflab_set_build(s);
+		}
 		if (!rs->sets[i])
 			goto err_free;
 		rs->nsets = ++i;
+		cond_resched();
 	}
 	i = 0;
 	list_for_each_entry(c, &src->chains, list)
@@ -648,6 +712,14 @@ static struct nflab_rs *nflab_rs_build(struct nflab_src *src,
 		if (c->hook >= 0 && (rs->chains[i].n || c->policy == NFLAB_VERDICT_DROP))
 			rs->base[c->table][c->hook] = &rs->chains[i];
 	}
+	for (i = 0; i < n; i++)
+		if (cc.chains[i]->hook >= 0)
+			nflab_reach(&cc, i, BIT(cc.chains[i]->hook));
+	for (i = 0; i < n; i++) {
+		ret = nflab_check_hooks(&cc, i);
+		if (ret)
+			goto err_free;
+	}
 	ret = 0;
 
 err_free:
@@ -655,6 +727,7 @@ err_free:
 	kvfree(cc.color);
 	kvfree(cc.depth);
 	kvfree(cc.cost);
+	kvfree(cc.hooks);
 	if (ret) {
 		nflab_rs_free(rs);
 		return ERR_PTR(ret);
@@ -673,13 +746,16 @@ static void nflab_pkt_init(struct nflab_pkt *p, struct sk_buff *skb,
 	p->state = st;
 	p->saddr = iph->saddr;
 	p->daddr = iph->daddr;
-	p->len = ntohs(iph->tot_len);
+	p->len = skb_ip_totlen(skb);
 	p->proto = iph->protocol;
 	p->hook = st->hook;
 	p->thoff = skb_network_offset(skb) + iph->ihl * 4;
 	p->notrack = false;
-	/* A later fragment has no L4 header to match on. */
-	p->l4_done = iph->frag_off & htons(IP_OFFSET);
+	/*
+	 * A later fragment has no L4 header to match on; nor has a header
+	 * a raw socket sent with a length below the minimum.
+	 */
+	p->l4_done = (iph->frag_off & htons(IP_OFFSET)) || iph->ihl < 5;
 	p->l4_ok = false;
 }
 
@@ -870,6 +946,11 @@ int nflab_rules_commit(struct net *net, struct nflab_src *src, bool check,
 	int ret;
 
 	lockdep_assert_held(&nn->rules_lock);
+	/* After pre_exit unregistered the hooks, none may come back. */
+	if (nn->rules_dead) {
+		NL_SET_ERR_MSG(extack, "the namespace or the module is going away");
+		return -ESHUTDOWN;
+	}
 	rs = nflab_rs_build(src, extack);
 	if (IS_ERR(rs))
 		return PTR_ERR(rs);
@@ -890,6 +971,7 @@ int nflab_rules_commit(struct net *net, struct nflab_src *src, bool check,
 	i = 0;
 	list_for_each_entry(s, &src->sets, list) {
 		nflab_set_data_put(s->data);
+		s->refs = rs->set_refs[i];
 		s->data = rs->sets[i++];
 		refcount_inc(&s->data->ref);
 		kvfree(s->add);
@@ -936,6 +1018,7 @@ void nflab_rules_net_pre_exit(struct net *net)
 	struct nflab_net *nn = nflab_pernet(net);
 
 	mutex_lock(&nn->rules_lock);
+	nn->rules_dead = true;
 	nflab_rules_hooks_sync(net, nn, NULL, true);
 	mutex_unlock(&nn->rules_lock);
 }

@@ -33,6 +33,7 @@
 #include <linux/if.h>
 #include <linux/list.h>
 #include <linux/netfilter.h>
+#include <linux/ratelimit.h>
 #include <linux/refcount.h>
 #include <linux/textsearch.h>
 #include <linux/types.h>
@@ -51,6 +52,11 @@ __printf(2, 3)
 void nflab_err_fmt(struct netlink_ext_ack *extack, const char *fmt, ...);
 
 #define NFLAB_NTABLES	(NFLAB_TABLE_MAX + 1)
+
+/* Largest NFLAB_RULE_A_MATCHES a rule may carry, in bytes. */
+#define NFLAB_RULE_MATCHES_BYTES	8192
+/* Room for the largest rule in a reply or a dump message. */
+#define NFLAB_RULE_DUMP_SIZE	(NFLAB_RULE_MATCHES_BYTES + 2048)
 
 struct nflab_rule_pcpu {
 	u64_stats_t		packets;
@@ -75,6 +81,9 @@ struct nflab_rule {
 	struct nlattr		*action;
 	char			*comment;
 	struct nflab_rule_pcpu __percpu *cnt;
+	u64			base_packets;	/* at the last reset; rules_lock */
+	u64			base_bytes;
+	struct ratelimit_state	log_rs;		/* the log action's */
 	unsigned int		nmatch;
 	struct nflab_mstate	st[];		/* one per match */
 };
@@ -227,6 +236,7 @@ struct nflab_rs {
 	struct nflab_chain_c	*chains;	/* every chain, built-in ones too */
 	unsigned int		nsets;
 	struct nflab_set_data	**sets;		/* references held */
+	unsigned int		*set_refs;	/* rules using each set */
 };
 
 /* What a rule sees of a packet: read once, on demand. */

@@ -64,6 +64,10 @@ const struct nla_policy nflab_rule_op_policy[NFLAB_A_MAX + 1] = {
 	[NFLAB_A_RULE]		= NLA_POLICY_NESTED(nflab_rule_policy),
 };
 
+const struct nla_policy nflab_set_edit_policy[NFLAB_A_MAX + 1] = {
+	[NFLAB_A_SET]		= NLA_POLICY_NESTED(nflab_set_policy),
+};
+
 const struct nla_policy nflab_set_op_policy[NFLAB_A_MAX + 1] = {
 	[NFLAB_A_SET]		= NLA_POLICY_NESTED(nflab_set_policy),
 	[NFLAB_A_RULES_FLAGS]	= NLA_POLICY_MASK(NLA_U32, NFLAB_RULES_F_TERSE),
@@ -373,7 +377,8 @@ static struct nflab_rule *nflab_chain_user(struct nflab_src *src,
 	return NULL;
 }
 
-static int nflab_chain_edit(struct sk_buff *skb, struct genl_info *info)
+/* CHAIN_NEW, CHAIN_DEL and CHAIN_POLICY. */
+int nflab_chain_nl_edit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
 	struct nlattr *tb[NFLAB_CHAIN_A_MAX + 1];
@@ -490,21 +495,6 @@ out_unlock:
 	return ret;
 }
 
-int nflab_chain_nl_new(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_chain_edit(skb, info);
-}
-
-int nflab_chain_nl_del(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_chain_edit(skb, info);
-}
-
-int nflab_chain_nl_policy(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_chain_edit(skb, info);
-}
-
 static void *nflab_rules_msg_put(struct sk_buff *skb, struct netlink_callback *cb,
 				 u8 cmd)
 {
@@ -575,6 +565,38 @@ static int nflab_rule_attrs(struct genl_info *info, struct nlattr **tb)
 				nflab_rule_policy, info->extack);
 }
 
+/* A rule's size is bounded, so that one always fits a dump's message. */
+static int nflab_rule_size_ok(struct nlattr **tb, struct genl_info *info)
+{
+	if (tb[NFLAB_RULE_A_MATCHES] &&
+	    nla_len(tb[NFLAB_RULE_A_MATCHES]) > NFLAB_RULE_MATCHES_BYTES) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[NFLAB_RULE_A_MATCHES],
+				    "the matches take more than 8192 bytes");
+		return -E2BIG;
+	}
+	return 0;
+}
+
+/* HANDLE and nothing else, for the commands that name a rule. */
+static int nflab_rule_handle_only(struct nlattr **tb, struct genl_info *info)
+{
+	int i;
+
+	if (!tb[NFLAB_RULE_A_HANDLE]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NFLAB_A_RULE],
+				    "missing the rule's handle");
+		return -EINVAL;
+	}
+	for (i = 1; i <= NFLAB_RULE_A_MAX; i++) {
+		if (tb[i] && i != NFLAB_RULE_A_HANDLE) {
+			NL_SET_ERR_MSG_ATTR(info->extack, tb[i],
+					    "this command takes the rule's handle only");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* The rule with this handle in src: its chain and index. */
 static struct nflab_src_chain *nflab_rule_find(struct nflab_src *src, u64 handle,
 					       unsigned int *idx)
@@ -640,6 +662,9 @@ int nflab_rule_nl_new(struct sk_buff *skb, struct genl_info *info)
 				    "a new rule takes an action and no handle");
 		return -EINVAL;
 	}
+	ret = nflab_rule_size_ok(tb, info);
+	if (ret)
+		return ret;
 	if (tb[NFLAB_RULE_A_FLAGS])
 		flags = nla_get_u32(tb[NFLAB_RULE_A_FLAGS]);
 
@@ -710,11 +735,9 @@ int nflab_rule_nl_del(struct sk_buff *skb, struct genl_info *info)
 	ret = nflab_rule_attrs(info, tb);
 	if (ret)
 		return ret;
-	if (!tb[NFLAB_RULE_A_HANDLE]) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NFLAB_A_RULE],
-				    "missing the rule's handle");
-		return -EINVAL;
-	}
+	ret = nflab_rule_handle_only(tb, info);
+	if (ret)
+		return ret;
 	mutex_lock(&nn->rules_lock);
 	src = nflab_txn(nn, skb, info);
 	if (!src) {
@@ -758,6 +781,9 @@ int nflab_rule_nl_replace(struct sk_buff *skb, struct genl_info *info)
 				    "a replacement takes a handle and an action, no position");
 		return -EINVAL;
 	}
+	ret = nflab_rule_size_ok(tb, info);
+	if (ret)
+		return ret;
 	mutex_lock(&nn->rules_lock);
 	src = nflab_txn(nn, skb, info);
 	if (!src) {
@@ -856,11 +882,9 @@ int nflab_rule_nl_get(struct sk_buff *skb, struct genl_info *info)
 	ret = nflab_rule_attrs(info, tb);
 	if (ret)
 		return ret;
-	if (!tb[NFLAB_RULE_A_HANDLE]) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NFLAB_A_RULE],
-				    "missing the rule's handle");
-		return -EINVAL;
-	}
+	ret = nflab_rule_handle_only(tb, info);
+	if (ret)
+		return ret;
 	mutex_lock(&nn->rules_lock);
 	c = nflab_rule_find(&nn->rules_src, nla_get_u64(tb[NFLAB_RULE_A_HANDLE]), &i);
 	if (!c) {
@@ -873,9 +897,17 @@ int nflab_rule_nl_get(struct sk_buff *skb, struct genl_info *info)
 	rr.r = c->rules[i];
 	rr.gen = nn->rules_gen;
 	/* The reply is built under the lock: the rule cannot go meanwhile. */
-	ret = nflab_nl_reply(info, NFLAB_CMD_RULE_GET, nflab_fill_rule, &rr);
+	ret = nflab_nl_reply_size(info, NFLAB_CMD_RULE_GET, NFLAB_RULE_DUMP_SIZE,
+				  nflab_fill_rule, &rr);
 	mutex_unlock(&nn->rules_lock);
 	return ret;
+}
+
+/* A dump's messages have room for the largest rule. */
+int nflab_rule_nl_dump_start(struct netlink_callback *cb)
+{
+	cb->min_dump_alloc = NFLAB_RULE_DUMP_SIZE;
+	return 0;
 }
 
 /* cb->args[0]: chain index, [1]: rule index in it. */
@@ -899,6 +931,11 @@ int nflab_rule_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 			if (nflab_put_rule(skb, c, c->rules[cb->args[1]]) ||
 			    nla_put_u32(skb, NFLAB_A_RULES_GEN, nn->rules_gen)) {
 				genlmsg_cancel(skb, hdr);
+				/* Not even alone: never end the dump early. */
+				if (!skb->len) {
+					mutex_unlock(&nn->rules_lock);
+					return -EMSGSIZE;
+				}
 				goto out_unlock;
 			}
 			genlmsg_end(skb, hdr);
@@ -923,11 +960,9 @@ int nflab_rule_nl_reset(struct sk_buff *skb, struct genl_info *info)
 		ret = nflab_rule_attrs(info, tb);
 		if (ret)
 			return ret;
-		if (!tb[NFLAB_RULE_A_HANDLE]) {
-			NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NFLAB_A_RULE],
-					    "missing the rule's handle");
-			return -EINVAL;
-		}
+		ret = nflab_rule_handle_only(tb, info);
+		if (ret)
+			return ret;
 	}
 	mutex_lock(&nn->rules_lock);
 	if (info->attrs[NFLAB_A_RULE]) {
@@ -1046,7 +1081,8 @@ static bool nflab_set_used(struct nflab_src *src, const struct nflab_src_set *s)
 	return false;
 }
 
-static int nflab_set_edit(struct sk_buff *skb, struct genl_info *info)
+/* SET_NEW, SET_DEL, SET_ADD_ELEMS and SET_FLUSH. */
+int nflab_set_nl_edit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
 	struct nlattr *tb[NFLAB_SET_A_MAX + 1];
@@ -1164,28 +1200,8 @@ out_unlock:
 	return ret;
 }
 
-int nflab_set_nl_new(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_set_edit(skb, info);
-}
-
-int nflab_set_nl_del(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_set_edit(skb, info);
-}
-
-int nflab_set_nl_add_elems(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_set_edit(skb, info);
-}
-
-int nflab_set_nl_flush(struct sk_buff *skb, struct genl_info *info)
-{
-	return nflab_set_edit(skb, info);
-}
-
-static int nflab_put_set_head(struct sk_buff *skb, struct nflab_src *src,
-			      const struct nflab_src_set *s, u32 gen)
+static int nflab_put_set_head(struct sk_buff *skb, const struct nflab_src_set *s,
+			      u32 gen)
 {
 	struct nlattr *nest;
 
@@ -1194,7 +1210,7 @@ static int nflab_put_set_head(struct sk_buff *skb, struct nflab_src *src,
 	    nla_put_string(skb, NFLAB_SET_A_NAME, s->name) ||
 	    nla_put_u8(skb, NFLAB_SET_A_TYPE, s->type) ||
 	    nla_put_u32(skb, NFLAB_SET_A_COUNT, s->data ? s->data->n : 0) ||
-	    nla_put_u32(skb, NFLAB_SET_A_REFS, nflab_set_used(src, s)))
+	    nla_put_u32(skb, NFLAB_SET_A_REFS, s->refs))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return nla_put_u32(skb, NFLAB_A_RULES_GEN, gen) ? -EMSGSIZE : 0;
@@ -1309,7 +1325,7 @@ int nflab_set_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 			hdr = nflab_rules_msg_put(skb, cb, NFLAB_CMD_SET_GET);
 			if (!hdr)
 				goto out_unlock;
-			if (nflab_put_set_head(skb, &nn->rules_src, s, nn->rules_gen)) {
+			if (nflab_put_set_head(skb, s, nn->rules_gen)) {
 				genlmsg_cancel(skb, hdr);
 				goto out_unlock;
 			}

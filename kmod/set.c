@@ -42,7 +42,7 @@ struct nflab_set_data *nflab_set_build(const struct nflab_src_set *s)
 	struct nflab_set_data *d;
 	struct nflab_range *r;
 
-	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	d = kzalloc(sizeof(*d), GFP_KERNEL_ACCOUNT);
 	if (!d)
 		return NULL;
 	refcount_set(&d->ref, 1);

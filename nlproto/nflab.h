@@ -243,10 +243,12 @@
  * (RULES_BEGIN), sends any number of changes (CHAIN_*, RULE_*, SET_*), each
  * in its own message and checked when it arrives, and commits it
  * (RULES_COMMIT). The commit checks the whole (every jump and set name
- * resolves, no chain jumps back into itself, jumps nest at most
- * NFLAB_JUMP_DEPTH deep, matches and actions suit their table and hook,
- * the namespace's limits hold), builds the compiled ruleset off the packet
- * path, and publishes it with one pointer swap: a packet sees the old
+ * resolves, no chain jumps back into itself, jumps and gotos nest at most
+ * NFLAB_JUMP_DEPTH deep, matches and actions suit their table, iif is not
+ * used where a chain runs at LOCAL_OUT or POST_ROUTING nor oif at
+ * PRE_ROUTING or LOCAL_IN (through jumps too), the namespace's limits
+ * hold), builds the compiled ruleset off the packet path, and publishes it
+ * with one pointer swap: a packet sees the old
  * ruleset or the new one, never a mix. A rejected change or commit changes
  * nothing the packets see, and its extended ACK names the attribute and,
  * at commit, the rule ("rule 12 (handle 40) in filter/forward: ...", rules
@@ -284,7 +286,7 @@
  * Do, admin. Takes optional NFLAB_A_RULES_FLAGS: NFLAB_RULES_F_CHECK checks
  * everything and then discards the transaction. Replies with
  * NFLAB_A_RULES_GEN: the new generation (or, with CHECK, the current one).
- * The generation grows by one with every commit that changes something.
+ * The generation grows by one with every commit (not with CHECK).
  *
  * NFLAB_CMD_RULES_ABORT
  * ---------------------
@@ -342,7 +344,9 @@
  *
  * Do or dump, admin. As a do, takes NFLAB_A_RULE with HANDLE and replies
  * with the whole rule. As a dump, takes nothing and replies with one
- * message per rule, in table, chain and rule order, each holding
+ * message per rule, chain by chain (the built-in ones in table and hook
+ * order, then the user chains in the order they were made), each chain's in
+ * rule order, each holding
  * NFLAB_A_RULE (HANDLE, TABLE, CHAIN, MATCHES, ACTION, COMMENT if any,
  * PACKETS, BYTES, STATE if any) and NFLAB_A_RULES_GEN. A dump that
  * spans a commit is flagged NLM_F_DUMP_INTR: the client starts it again.
@@ -814,7 +818,10 @@ enum nflab_match {
 	 * (with the packet's own), otherwise when more than COUNT
 	 */
 	NFLAB_MATCH_CONNLIMIT,
-	/* BYTES: holds until the rule's packets have used BYTES. INVERT */
+	/*
+	 * BYTES, as xt_quota: a packet that fits what is left uses it and
+	 * holds; one that does not uses the rest and does not hold. INVERT
+	 */
 	NFLAB_MATCH_QUOTA,
 	/* Packets numbered from 0: holds for n % EVERY == OFFSET (optional). */
 	NFLAB_MATCH_NTH,

@@ -5,7 +5,8 @@
 #   c0 10.0.1.2 ---- r0 10.0.1.1  r1 10.0.2.1 ---- s0 10.0.2.2
 #
 # Pings and a TCP exchange from client to server cross the router, then the
-# router's hook counters show which hooks they passed.
+# router's hook counters show which hooks they passed. Last, a stateful
+# firewall on the router lets the client in and keeps the server out.
 set -eu
 
 for ns in client router server; do
@@ -53,3 +54,22 @@ echo "The router forwards the client<->server traffic (PRE_ROUTING, FORWARD,"
 echo "POST_ROUTING) and answers its own pings (PRE_ROUTING, LOCAL_IN, then"
 echo "LOCAL_OUT, POST_ROUTING). Its tracker holds one entry per flow: the"
 echo "pings to the server and to itself, and the TCP connection in TIME_WAIT."
+
+echo
+echo "== a stateful firewall on the router (nflab rules apply)"
+ip netns exec router nflab rules apply -f - <<'RULES'
+chain filter forward policy drop
+rule filter forward ct state established,related accept comment "replies"
+rule filter forward iif r0 ct state new accept comment "client out"
+RULES
+ip netns exec router nflab rules save
+echo "== client -> server: allowed"
+ip netns exec client ping -c 2 -i 0.2 10.0.2.2
+echo "== server -> client: dropped by the forward chain's policy"
+if ip netns exec server ping -c 2 -i 0.2 -W 1 10.0.1.2; then
+	echo "the firewall let a new inbound connection through" >&2
+	exit 1
+fi
+echo
+echo "== the rules' counters (nflab rule list -v)"
+ip netns exec router nflab rule list -v

@@ -361,7 +361,7 @@ func TestMainWriteErrors(t *testing.T) {
 }
 
 func TestModuleHint(t *testing.T) {
-	generic := "build it with 'make module' in the nflab checkout, then load it with 'modprobe nf_defrag_ipv4 && insmod CHECKOUT/kmod/nflab.ko'"
+	generic := "build it with 'make module' in the nflab checkout, then load it with 'modprobe -a nf_defrag_ipv4 nf_reject_ipv4 && insmod CHECKOUT/kmod/nflab.ko'"
 	if got := hintFor(nil); got != generic {
 		t.Errorf("no checkout: %q", got)
 	}
@@ -375,14 +375,14 @@ func TestModuleHint(t *testing.T) {
 		}
 	}
 	other := t.TempDir()
-	want := "build it with 'make -C " + dir + " module', then load it with 'modprobe nf_defrag_ipv4 && insmod " + dir + "/kmod/nflab.ko'"
+	want := "build it with 'make -C " + dir + " module', then load it with 'modprobe -a nf_defrag_ipv4 nf_reject_ipv4 && insmod " + dir + "/kmod/nflab.ko'"
 	if got := hintFor([]string{other, dir}); got != want {
 		t.Errorf("checkout without nflab.ko:\n got %q\nwant %q", got, want)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "kmod/nflab.ko"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want = "load it with 'modprobe nf_defrag_ipv4 && insmod " + dir + "/kmod/nflab.ko'"
+	want = "load it with 'modprobe -a nf_defrag_ipv4 nf_reject_ipv4 && insmod " + dir + "/kmod/nflab.ko'"
 	if got := hintFor([]string{other, dir}); got != want {
 		t.Errorf("built checkout:\n got %q\nwant %q", got, want)
 	}

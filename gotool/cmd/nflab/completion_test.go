@@ -43,6 +43,8 @@ func TestComplete(t *testing.T) {
 		{[]string{"rule", "add", "raw", ""}, []string{"prerouting", "output"}, noFile},
 		{[]string{"rule", "insert", "filter", "input", "tcp", "dport", "22", "ac"}, []string{"accept"}, noFile},
 		{[]string{"chain", "list", "m"}, []string{"mangle"}, noFile},
+		{[]string{"set", "add", "blocked", ""}, []string{"addr", "port"}, noFile},
+		{[]string{"set", "load", "blocked", "--type", "p"}, []string{"port"}, noFile},
 		{[]string{"ct", ""}, []string{"list", "get", "events", "delete", "flush", "count", "stats", "config", "gc"}, noFile},
 		{[]string{"completion", ""}, []string{"bash", "zsh"}, noFile},
 		{[]string{"help", "ct", "e"}, []string{"events"}, noFile},

@@ -27,8 +27,8 @@ import (
 // harness is a fake module installed for one test, and what the last run
 // asked of it.
 type harness struct {
-	t    *testing.T
-	m    *fakemod.Module
+	t     *testing.T
+	m     *fakemod.Module
 	rec   *recorder          // of the last run that dialled; nil before
 	opts  *nflab.DialOptions // of the last dial
 	stdin string             // what the runs read for "-f -"

@@ -9,7 +9,7 @@ import (
 // moduleHint says how to load the module, naming paths that work from any
 // directory: the built module of the nflab checkout this command was built
 // in or is installed in, if it can find one, or else a generic recipe.
-// nflab needs nf_defrag_ipv4, which insmod does not load.
+// nflab needs nf_defrag_ipv4 and nf_reject_ipv4, which insmod does not load.
 func moduleHint() string {
 	return hintFor(checkoutCandidates())
 }
@@ -22,11 +22,11 @@ func hintFor(dirs []string) string {
 		}
 		ko := filepath.Join(dir, "kmod", "nflab.ko")
 		if _, err := os.Stat(ko); err == nil {
-			return "load it with 'modprobe nf_defrag_ipv4 && insmod " + ko + "'"
+			return "load it with 'modprobe -a nf_defrag_ipv4 nf_reject_ipv4 && insmod " + ko + "'"
 		}
-		return "build it with 'make -C " + dir + " module', then load it with 'modprobe nf_defrag_ipv4 && insmod " + ko + "'"
+		return "build it with 'make -C " + dir + " module', then load it with 'modprobe -a nf_defrag_ipv4 nf_reject_ipv4 && insmod " + ko + "'"
 	}
-	return "build it with 'make module' in the nflab checkout, then load it with 'modprobe nf_defrag_ipv4 && insmod CHECKOUT/kmod/nflab.ko'"
+	return "build it with 'make module' in the nflab checkout, then load it with 'modprobe -a nf_defrag_ipv4 nf_reject_ipv4 && insmod CHECKOUT/kmod/nflab.ko'"
 }
 
 // isCheckout reports whether dir holds the nflab sources.

@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -28,7 +30,7 @@ optional comment, as in the README's "Rules" section:
 
   tcp dport 22 ct state new limit 5/minute burst 10 accept comment "ssh"
 
-Matches (negate with "!=" after the selector, or "!" before it):
+Matches (negate with "!" before or "!=" after the selector; quota, limit: over):
   iif NAME, oif NAME            (NAME+ matches every name it starts)
   ip saddr|daddr ADDR|PREFIX|FIRST-LAST|@SET
   ip protocol tcp|udp|icmp|N    ip length N[-M]
@@ -38,7 +40,8 @@ Matches (negate with "!=" after the selector, or "!" before it):
   ct state new,established,related,invalid,untracked
   ct status seen-reply,assured,confirmed,dying
   string "TEXT" [algo bm|kmp] [from N] [to N]
-  connlimit above|upto N [per /P]      quota [over] N [bytes|kbytes|mbytes|gbytes]
+  connlimit above|upto N [per /P]
+  quota [over] N [bytes|kbytes|mbytes|gbytes]
   nth every N [offset K]        mark V[/M]
   time [HH:MM-HH:MM] [days mon,...,sun] [since DATE] [until DATE] [localtime]
   limit [over] N/second|minute|hour|day [burst N]
@@ -161,13 +164,30 @@ func parseRuleArgs(args []string) (nftypes.Rule, error) {
 func inTx(ctx context.Context, c client, fn func(tx *nflab.Tx) error) error {
 	tx, err := c.Begin(ctx, nil)
 	if err != nil {
-		return err
+		return busyHint(err)
 	}
 	defer func() { _ = tx.Abort(context.WithoutCancel(ctx)) }()
 	if err := fn(tx); err != nil {
 		return err
 	}
 	_, err = tx.Commit(ctx, false)
+	return err
+}
+
+// hintError adds what to do to an error of the library.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() + "; " + e.hint }
+func (e *hintError) Unwrap() error { return e.err }
+
+// busyHint says what to do when another socket's transaction is open.
+func busyHint(err error) error {
+	if errors.Is(err, syscall.EBUSY) {
+		return &hintError{err, "another program is changing the ruleset; try again when it is done"}
+	}
 	return err
 }
 
@@ -640,7 +660,7 @@ Output:
 				return err
 			}
 			h, ok := nftypes.BuiltinHook(name)
-			if !ok || !slicesContains(nftypes.TableHooks(tb), h) {
+			if !ok || !slices.Contains(nftypes.TableHooks(tb), h) {
 				var chains []string
 				for _, h := range nftypes.TableHooks(tb) {
 					chains = append(chains, h.ChainName())
@@ -665,15 +685,6 @@ Output:
 			return nil, failed("setting the policy", err)
 		},
 	})
-}
-
-func slicesContains[T comparable](s []T, v T) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // jsonChain is the documented shape of a chain.
@@ -800,6 +811,12 @@ Output:
 			s.Name = args[0]
 			return nil
 		},
+		complete: func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) == 1 {
+				return fixedValues("addr", "port")(nil, nil, toComplete)
+			}
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		},
 		check: noOutput,
 		run: func(cmd *cobra.Command, c client) (*output, error) {
 			ctx := cmd.Context()
@@ -828,9 +845,9 @@ Output:
 func (a *app) setDeleteCmd() *cobra.Command {
 	var name string
 	return a.leaf(leaf{
-		use:     "delete NAME",
-		short:   "delete a set no rule uses",
-		long:    `Delete set NAME, which no rule may use.
+		use:   "delete NAME",
+		short: "delete a set no rule uses",
+		long: `Delete set NAME, which no rule may use.
 
 Output:
   table: nothing
@@ -958,6 +975,38 @@ Output:
 	})
 }
 
+// fileValue is -f: a file's path, or - for standard input.
+type fileValue string
+
+func (f *fileValue) String() string { return string(*f) }
+func (f *fileValue) Type() string   { return "file" }
+func (f *fileValue) Set(v string) error {
+	if v == "" {
+		return errors.New("want a file's path, or - for standard input")
+	}
+	*f = fileValue(v)
+	return nil
+}
+
+// setTypeValue is --type: addr or port.
+type setTypeValue nftypes.SetType
+
+func (t *setTypeValue) String() string {
+	if *t == 0 {
+		return ""
+	}
+	return nftypes.SetType(*t).String()
+}
+func (t *setTypeValue) Type() string { return "addr|port" }
+func (t *setTypeValue) Set(v string) error {
+	typ, err := parseSetType(v)
+	if err != nil {
+		return errors.New("want addr or port")
+	}
+	*t = setTypeValue(typ)
+	return nil
+}
+
 // openInput opens FILE, or standard input for "-"; name is what errors
 // call it ("" for standard input).
 func (a *app) openInput(file string) (r io.ReadCloser, name string, err error) {
@@ -974,11 +1023,11 @@ func (a *app) openInput(file string) (r io.ReadCloser, name string, err error) {
 func (a *app) setLoadCmd() *cobra.Command {
 	var (
 		name    string
-		file    stringValue
-		typFlag stringValue
+		file    fileValue
+		typFlag setTypeValue
 		typ     nftypes.SetType
 	)
-	return a.leaf(leaf{
+	cmd := a.leaf(leaf{
 		use:   "load NAME -f FILE|- [--type addr|port]",
 		short: "replace a set's elements with those of a list file",
 		long: `Replace the elements of set NAME with those of FILE (or standard input for
@@ -1008,10 +1057,8 @@ Output:
 			if !changed(cmd, "file") {
 				return usagef("missing --file (-f FILE, or -f - for standard input)")
 			}
-			if changed(cmd, "type") {
-				typ, err = parseSetType(string(typFlag))
-			}
-			return err
+			typ = nftypes.SetType(typFlag)
+			return nil
 		},
 		run: func(cmd *cobra.Command, c client) (*output, error) {
 			ctx := cmd.Context()
@@ -1063,6 +1110,8 @@ Output:
 			}, nil
 		},
 	})
+	must(cmd.RegisterFlagCompletionFunc("type", fixedValues("addr", "port")))
+	return cmd
 }
 
 // jsonRuleset is the documented shape of "nflab rules save -o json".
@@ -1114,7 +1163,7 @@ Output:
 
 func (a *app) rulesApplyCmd() *cobra.Command {
 	var (
-		file  stringValue
+		file  fileValue
 		check bool
 	)
 	return a.leaf(leaf{
@@ -1156,7 +1205,7 @@ Output:
 			}
 			gen, err := c.ApplyRuleset(cmd.Context(), f.Ruleset, &nflab.ApplyOptions{Check: check})
 			if err != nil {
-				return nil, applyError(f, err)
+				return nil, applyError(f, busyHint(err))
 			}
 			user := 0
 			for _, ch := range f.Ruleset.Chains {
@@ -1260,7 +1309,7 @@ Output:
 		check:   noOutput,
 		run: func(cmd *cobra.Command, c client) (*output, error) {
 			_, err := c.ApplyRuleset(cmd.Context(), nftypes.Ruleset{}, nil)
-			return nil, failed("flushing the ruleset", err)
+			return nil, failed("flushing the ruleset", busyHint(err))
 		},
 	})
 }

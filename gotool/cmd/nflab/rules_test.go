@@ -16,7 +16,6 @@ import (
 
 	"github.com/nflab/nflab/gotool/internal/ruletext"
 	"github.com/nflab/nflab/gotool/nflab"
-	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
 )
 
@@ -220,7 +219,8 @@ func TestRuleUsageErrors(t *testing.T) {
 		{[]string{"set", "add", "s", "addr", "10.0.0.1", "10.0.0.300"},
 			`nflab set add: argument 4: "10.0.0.300": want an IPv4 address, prefix or range, such as 192.0.2.1, 10.0.0.0/8 or 10.0.0.1-10.0.0.9; run 'nflab help set add'`},
 		{[]string{"set", "load", "s"}, `nflab set load: missing --file (-f FILE, or -f - for standard input); run 'nflab help set load'`},
-		{[]string{"set", "load", "s", "-f", "x", "--type", "ports"}, `nflab set load: unknown set type "ports"; want addr or port; run 'nflab help set load'`},
+		{[]string{"set", "load", "s", "-f", "x", "--type", "ports"}, `nflab set load: invalid value "ports" for --type: want addr or port; run 'nflab help set load'`},
+		{[]string{"rules", "apply", "-f", ""}, `nflab rules apply: invalid value "" for --file: want a file's path, or - for standard input; run 'nflab help rules apply'`},
 		{[]string{"rules", "apply"}, `nflab rules apply: missing --file (-f FILE, or -f - for standard input); run 'nflab help rules apply'`},
 		{[]string{"rules", "save", "x"}, `nflab rules save: unexpected argument "x"; run 'nflab help rules save'`},
 		{[]string{"rules", "flush", "-o", "json"}, `nflab rules flush: --output does not apply: this command prints nothing; run 'nflab help rules flush'`},
@@ -473,9 +473,11 @@ func TestRulesWithoutModule(t *testing.T) {
 	}
 	h := rulesHarness(t, "")
 	h.m.Fail(nlproto.CMD_RULES_BEGIN, unix.EBUSY, "")
-	got := h.run("rule", "add", "filter", "input", "accept")
-	if got.Code != 1 || !strings.Contains(got.Stderr, "busy") {
-		t.Errorf("rule add with another transaction open = %+v", got)
+	for _, args := range [][]string{{"rule", "add", "filter", "input", "accept"}, {"rules", "flush"}, {"set", "load", "s", "--type", "addr", "-f", "-"}} {
+		got := h.run(args...)
+		want := "nflab: begin transaction: device or resource busy; another program is changing the ruleset; try again when it is done\n"
+		if diff := cmp.Diff(result{1, "", want}, got); diff != "" {
+			t.Errorf("nflab %q with another transaction open (-want +got):\n%s", args, diff)
+		}
 	}
-	_ = nftypes.TableFilter
 }

@@ -47,3 +47,52 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRule checks that ParseRule never panics on a command line's
+// words and that FormatRule writes what it reads back the same.
+func FuzzParseRule(f *testing.F) {
+	for _, s := range []string{
+		"tcp dport 22 accept", "! iif lo drop", "comment x accept", "tcp flags syn / syn,ack drop",
+		"string \"a b\" algo kmp drop", "time 08:00-09:00 days mon accept", "{ 1, 2 }",
+	} {
+		f.Add(s, "accept")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		r, err := ParseRule([]string{a, b})
+		if err != nil {
+			return
+		}
+		text, err := FormatRule(r)
+		if err != nil {
+			t.Fatalf("FormatRule(ParseRule(%q, %q)): %v", a, b, err)
+		}
+		r2, err := ParseRule([]string{text})
+		if err != nil {
+			t.Fatalf("ParseRule(%q) of FormatRule's text: %v", text, err)
+		}
+		if diff := cmp.Diff(r, r2, cmpOpts); diff != "" {
+			t.Fatalf("%q %q then %q differs:\n%s", a, b, text, diff)
+		}
+	})
+}
+
+// FuzzFastAddr checks that the fast path for addresses agrees with the
+// careful one on everything it accepts.
+func FuzzFastAddr(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8", "192.0.2.1", "10.0.0.1-10.0.0.9", "1.2.3.4/08", "01.2.3.4", "0.0.0.0/0", "255.255.255.255/32"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		iv, ok := fastAddrRange(s)
+		if !ok {
+			return
+		}
+		r, _, _, msg := parseAddrRange(s)
+		if msg != "" {
+			t.Fatalf("fast path took %q, the careful one says %s", s, msg)
+		}
+		if r.First != u32Addr(iv.lo) || r.Last != u32Addr(iv.hi) {
+			t.Fatalf("%q: fast %v-%v, careful %v", s, u32Addr(iv.lo), u32Addr(iv.hi), r)
+		}
+	})
+}

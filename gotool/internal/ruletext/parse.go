@@ -436,6 +436,10 @@ func addElem(s *nftypes.Set, t token) error {
 		s.Ports = append(s.Ports, r)
 		return nil
 	}
+	if iv, ok := fastAddrRange(t.text); ok {
+		s.Addrs = append(s.Addrs, nftypes.AddrRange{First: u32Addr(iv.lo), Last: u32Addr(iv.hi)})
+		return nil
+	}
 	r, _, _, msg := parseAddrRange(t.text)
 	if msg != "" {
 		return errAt(t, "%q: %s", t.text, msg)

@@ -247,6 +247,7 @@ func TestFormatRule(t *testing.T) {
 		{"quota until 3000 accept", "quota 3000 bytes accept"},
 		{"limit rate 3/second burst 4 packets accept", "limit 3/second burst 4 accept"},
 		{"time 08:00-09:00 utc accept", "time 08:00-09:00 accept"},
+		{"time 8:00-17:30:05 accept", "time 08:00-17:30:05 accept"},
 		{"reject with icmp type port-unreach", "reject with icmp port-unreachable"},
 		{"iif \"accept\" drop", "iif \"accept\" drop"},
 		{"icmp type 8 accept", "icmp type echo-request accept"},

@@ -99,7 +99,7 @@ func parseTOD(s string) (time.Duration, bool) {
 	}
 	var v [3]uint64
 	for i, p := range parts {
-		if len(p) != 2 {
+		if len(p) != 2 && (i > 0 || len(p) != 1) {
 			return 0, false
 		}
 		n, err := strconv.ParseUint(p, 10, 8)
