@@ -124,9 +124,18 @@ rule filter input udp dport 9050 ip saddr 10.0.1.2 log prefix "NFLAB-T1 " commen
 rule filter input udp dport 9050 ip saddr 10.0.2.1 counter comment "nolog"
 `)
 	k := kmsgTail(t)
+	// As the kernel's LOG: silent outside the first namespace unless
+	// nf_log_all_netns says otherwise.
+	logAllNetns(t, false)
+	udpSend(t, "client", ":5050", "10.0.2.2:9050", []byte("x"))
+	wantPackets(t, tp.server, map[string]uint64{"log": 1})
+	if l := grepLines(k.lines(t), "NFLAB-T1 "); len(l) != 0 {
+		t.Errorf("logged from a namespace with nf_log_all_netns=0: %q", l)
+	}
+	logAllNetns(t, true)
 	udpSend(t, "client", ":5050", "10.0.2.2:9050", []byte("x"))
 	udpSend(t, "router", ":5051", "10.0.2.2:9050", []byte("x"))
-	wantPackets(t, tp.server, map[string]uint64{"log": 1, "nolog": 1})
+	wantPackets(t, tp.server, map[string]uint64{"log": 2, "nolog": 1})
 	lines := grepLines(k.lines(t), "NFLAB-T1 ")
 	if len(lines) != 1 {
 		t.Fatalf("%d log lines with the prefix, want 1: %q", len(lines), lines)

@@ -268,6 +268,26 @@ func wireSegs(pkts []capturedPkt, port uint16) []wireSeg {
 	return segs
 }
 
+// logAllNetns sets net.netfilter.nf_log_all_netns, which lets namespaces
+// other than the first log (as the kernel's LOG, nflab's log action obeys
+// it), and puts the old value back when the test ends.
+func logAllNetns(t *testing.T, on bool) {
+	t.Helper()
+	const p = "/proc/sys/net/netfilter/nf_log_all_netns"
+	old, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := "0\n"
+	if on {
+		v = "1\n"
+	}
+	if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.WriteFile(p, old, 0o644) })
+}
+
 // kmsg reads the kernel log from where it ended when kmsgTail was called.
 type kmsg struct{ fd int }
 

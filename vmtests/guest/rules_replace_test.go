@@ -51,6 +51,7 @@ func TestRulesAtomicReplaceUnderLoad(t *testing.T) {
 		}
 		rs[i] = r
 	}
+	logAllNetns(t, true) // the router is not the first namespace
 	k := kmsgTail(t)
 
 	// The flood: one connected UDP socket per CPU but the last, each on a
