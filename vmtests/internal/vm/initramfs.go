@@ -44,6 +44,7 @@ var hostTools = []struct {
 	// before anything on PATH, so scripts get dash.
 	{"dash", true},
 	{"ip", true},   // iproute2: netns and veth, which busybox ip lacks
+	{"ss", true},   // iproute2: sockets by TCP state (ss -tn state syn-recv)
 	{"ping", true}, // iputils
 	{"socat", true},
 	{"nft", true}, // the kernel's own tracker beside nflab (coexistence tests)

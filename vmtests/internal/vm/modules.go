@@ -34,6 +34,8 @@ var extraModules = []string{
 	"nfnetlink_queue", "nft_queue", "nft_dup_ipv4",
 	// The benchmarks' in-kernel traffic generator.
 	"pktgen",
+	// Socket diagnostics, for ss (which reads /proc/net/tcp without them).
+	"inet_diag", "tcp_diag",
 }
 
 // moduleFile is a kernel module or metadata file for the image.
