@@ -1,7 +1,7 @@
 //go:build nflabvm
 
-// Failing tests of rule engine bugs, for the kernel author to decide on
-// (see the report of branch rules-vmtests). Same topology as hooks_test.go:
+// The hook counters beside the rule engine's drops. Same topology as
+// hooks_test.go:
 //
 //	 ns client                 ns router                  ns server
 //	+-------------+        +-------------------+        +-------------+
@@ -14,13 +14,11 @@ import (
 	"testing"
 )
 
-// The hook counters of LOCAL_IN and FORWARD miss the packets nflab's own
-// filter table drops there, whereas LOCAL_OUT counts those its filter/output
-// drops: the counting hooks share NF_IP_PRI_FILTER with the filter table's,
-// which are registered later and so run first. "Counted when a packet
-// reaches nflab's hook function" (nflab.h) does not say which of nflab's
-// hooks; a user asking "did the packet reach LOCAL_IN?" gets no.
-func TestRulesBugHookCountsMissFilterDrops(t *testing.T) {
+// A packet nflab's own filter table drops at LOCAL_IN or FORWARD was
+// counted there: the counting hooks run before nflab's tables, so "did the
+// packet reach LOCAL_IN?" gets yes (it once got no, when both shared the
+// filter priority and the table, registered later, ran first).
+func TestRulesHookCountsCountFilterDrops(t *testing.T) {
 	loadModule(t)
 	tp := newTopology(t)
 	applyIn(t, tp.server, `rule filter input icmp type echo-request drop comment "in"`)
