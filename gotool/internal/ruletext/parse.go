@@ -325,7 +325,7 @@ func (p *fileParser) resolve() error {
 				return p.undeclared(rf.tok, "set", name, known, "set "+name+" "+rf.field.SetType().String()+" { ... }")
 			}
 			if s := p.f.Ruleset.Sets[i]; s.Type != rf.field.SetType() {
-				return errAt(rf.tok, "set %s holds %s elements (line %d), but %s looks up a %s", name, s.Type, p.f.SetPos[i].Line, rf.field, rf.field.SetType())
+				return errAt(rf.tok, "set %s holds %s elements (line %d), but %s looks up %s", name, s.Type, p.f.SetPos[i].Line, rf.field, setTypeNoun(rf.field.SetType()))
 			}
 			continue
 		}
@@ -542,4 +542,12 @@ func ParseElems(typ nftypes.SetType, words []string) (nftypes.Set, error) {
 		}
 	}
 	return s, nil
+}
+
+// setTypeNoun names what a set of type t holds: "an address", "a port".
+func setTypeNoun(t nftypes.SetType) string {
+	if t == nftypes.SetTypeAddr {
+		return "an address"
+	}
+	return "a " + t.String()
 }

@@ -140,7 +140,7 @@ func TestErrors(t *testing.T) {
 		{"chain filter tcp_in\nrule filter input jump tcp_inn", `t.nft:2:24: unknown chain "tcp_inn" (did you mean "tcp_in"?)`},
 		{"rule filter nochain accept", `t.nft:1:13: unknown chain "nochain"; declare it with: chain filter nochain`},
 		{"rule filter input ip saddr @nope drop", `t.nft:1:28: unknown set "nope"; declare it with: set nope addr { ... }`},
-		{"set web port { 80 }\nrule filter input ip saddr @web drop", `t.nft:2:28: set web holds port elements (line 1), but saddr looks up a addr`},
+		{"set web port { 80 }\nrule filter input ip saddr @web drop", `t.nft:2:28: set web holds port elements (line 1), but saddr looks up an address`},
 		{"rule filter input mark set 1 accept", `t.nft:1:30: a rule has one action`},
 		{"rule filter input mark set 1", `t.nft:1:19: mark is allowed in table mangle only`},
 		{"rule raw prerouting ct state new drop", `t.nft:1:21: match 1: ct-state is not allowed in table raw (before tracking)`},
