@@ -59,9 +59,13 @@ type Profile struct {
 // debugSkip is what the debug kernel's suite leaves to the stock kernels:
 // the differential oracle, the TCP window and robustness rules, checksums,
 // ICMP error addressing, the tests that wait for timeouts to expire, the
-// early drop's and the ids' choices, and the copies tests' repeats with the
-// kernel's conntrack loaded.
+// early drop's and the ids' choices, the copies tests' repeats with the
+// kernel's conntrack loaded, and the rule engine's match-by-match semantics
+// (its transactions, bad input, round trip and atomic replacement under
+// load stay).
 const debugSkip = `^(TestOracle|TestCTChecksum|TestCTICMPErrorDestination|TestCTICMPEcho|` +
+	`TestRulesActions|TestRulesDropWhere|TestRulesMatches|TestRulesMangleOutputReroutes|TestRulesStatefulRouter|` +
+	`TestRulesStatefulFirewall|TestRulesSetsAndMatches|TestRulesHookCountsCountFilterDrops|` +
 	`TestCTCopiesNFQueueKernelConntrack|TestCTCopiesDupKernelConntrack|TestCTEarlyDropPrefersExpired|TestCTIDsRevealNoRates|` +
 	`TestCTUDPUnrepliedAssuredExpiry|TestCTTableFull|TestCTTCPInvalid|TestCTTCPBulkTransferInWindow|` +
 	`TestCTTCPPickupMidStream|TestCTTCPUnackedDataTimeout|TestCTTCPPickupWithoutReplyTimeout|` +
