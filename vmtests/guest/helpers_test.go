@@ -180,24 +180,3 @@ func veth(t *testing.T, a netns, ifA, addrA string, b netns, ifB, addrB string) 
 	}
 }
 
-// waitUDPListen waits until a UDP socket is bound to port in network
-// namespace ns.
-func waitUDPListen(t *testing.T, ns string, port int) {
-	t.Helper()
-	want := fmt.Sprintf(":%04X ", port)
-	deadline := time.Now().Add(waitLong)
-	for {
-		out, err := netns(ns).try("cat", "/proc/net/udp", "/proc/net/udp6")
-		if err == nil {
-			for _, l := range strings.Split(out, "\n")[1:] {
-				if f := strings.Fields(l); len(f) > 1 && strings.HasSuffix(f[1]+" ", want) {
-					return
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on UDP port %d in netns %s", port, ns)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
