@@ -9,10 +9,10 @@
  * This is the one match that takes a lock and allocates on the packet
  * path, as nf_conncount does: a spinlock per bucket of the rule's record,
  * and a GFP_ATOMIC node per new connection. The work is bounded: a count
- * stops once it is past the rule's limit (at most NFLAB_CL_NODES), evicts
- * at most NFLAB_CL_GC dead connections, and a rule records at most
- * NFLAB_CL_NODES connections (beyond that, new ones are counted, not
- * recorded).
+ * walks one source's record, forgetting the connections that are gone on
+ * the way, and stops once it is past the rule's limit (below
+ * NFLAB_CL_NODES); a rule records at most NFLAB_CL_NODES connections
+ * (beyond that, new ones are counted, not recorded).
  */
 
 #include <linux/jiffies.h>
@@ -24,7 +24,6 @@
 #include "rules.h"
 
 #define NFLAB_CL_BUCKETS	256
-#define NFLAB_CL_GC		8
 /*
  * A new connection counts while it waits to be confirmed: its first packet
  * is between this hook and the confirm hook, which takes microseconds; a
@@ -106,7 +105,7 @@ unsigned int nflab_connlimit_count(struct nflab_connlimit *cl, struct net *net,
 				   __be32 mask, unsigned int limit)
 {
 	__be32 key = saddr & mask;
-	unsigned int count = 0, gc = 0;
+	unsigned int count = 0;
 	struct nflab_cl_conn *c, *cn;
 	struct nflab_cl_bucket *b;
 	struct nflab_cl_key *k;
@@ -128,11 +127,11 @@ unsigned int nflab_connlimit_count(struct nflab_connlimit *cl, struct net *net,
 		list_for_each_entry_safe(c, cn, &k->conns, list) {
 			if (have && nflab_tuple_equal(&c->t, &t)) {
 				own = true;
-			} else if (gc < NFLAB_CL_GC && !nflab_cl_alive(net, c)) {
+			} else if (!nflab_cl_alive(net, c)) {
+				/* Gone: forgotten, and never counted. */
 				list_del(&c->list);
 				atomic_dec(&cl->nodes);
 				kfree(c);
-				gc++;
 				continue;
 			}
 			/* The answer is known: more than limit. */
@@ -146,14 +145,14 @@ unsigned int nflab_connlimit_count(struct nflab_connlimit *cl, struct net *net,
 	if (atomic_inc_return(&cl->nodes) > NFLAB_CL_NODES)
 		goto out_uncount;
 	if (!k) {
-		k = kmalloc(sizeof(*k), GFP_ATOMIC);
+		k = kmalloc(sizeof(*k), GFP_ATOMIC | __GFP_ACCOUNT);
 		if (!k)
 			goto out_uncount;
 		k->key = key;
 		INIT_LIST_HEAD(&k->conns);
 		hlist_add_head(&k->node, &b->keys);
 	}
-	c = kmalloc(sizeof(*c), GFP_ATOMIC);
+	c = kmalloc(sizeof(*c), GFP_ATOMIC | __GFP_ACCOUNT);
 	if (!c)
 		goto out_uncount;
 	c->t = t;

@@ -130,6 +130,8 @@ struct nflab_rule *nflab_rule_create(const struct nlattr *matches,
 	refcount_set(&r->ref, 1);
 	/* The log action's lines: as net_ratelimit(), but this rule's own. */
 	ratelimit_state_init(&r->log_rs, 5 * HZ, 10);
+	/* No "callbacks suppressed" line naming a function of ours. */
+	ratelimit_set_flags(&r->log_rs, RATELIMIT_MSG_ON_RELEASE);
 	r->handle = handle;
 	r->table = table;
 	r->nmatch = n;

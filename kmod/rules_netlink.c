@@ -1325,21 +1325,21 @@ int nflab_set_nl_dump_done(struct netlink_callback *cb)
 int nflab_set_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct nflab_net *nn = nflab_pernet(sock_net(skb->sk));
-	const char *only = (const char *)cb->args[3];
+	const char *only;
 	struct nflab_src_set *s;
 	unsigned long si = 0, pos;
 	void *hdr;
 
 	/* 6.1: start's error again, now with an extack for its message. */
 	if (cb->args[4]) {
-		unsigned long flags;
 		int ret;
 
 		cb->args[4] = 0;
-		ret = nflab_set_dump_check(cb, &flags, (char **)&cb->args[3]);
+		ret = nflab_set_dump_check(cb, &cb->args[2], (char **)&cb->args[3]);
 		if (ret)
 			return ret;
 	}
+	only = (const char *)cb->args[3];
 
 	mutex_lock(&nn->rules_lock);
 	/* Never 0: the consistency check ignores a first sequence of 0. */

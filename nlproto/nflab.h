@@ -267,7 +267,10 @@
  *
  * One transaction at a time per namespace, owned by the socket that began
  * it: another socket's RULES_BEGIN fails with EBUSY, and changes or a
- * commit without a transaction with ENOENT. The transaction ends with
+ * commit without a transaction with ENOENT. (The kernel tells closing
+ * sockets apart by port id alone: a transaction begun on a new socket that
+ * took over the port id of one closing that very moment may end with it,
+ * and its changes then fail with ENOENT; begin again.) The transaction ends with
  * RULES_COMMIT (whatever its outcome), RULES_ABORT, or the owner's socket
  * closing. Rules keep their counters and state across transactions; a
  * replaced rule starts afresh.
