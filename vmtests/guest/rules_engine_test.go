@@ -136,17 +136,22 @@ func TestRulesTransactionErrors(t *testing.T) {
 	c := dialNS(t, "router")
 	gen := applyText(t, c, `rule filter input accept comment "keep"`)
 
-	for _, bad := range []string{
-		`rule filter forward jump nowhere`,
-		"chain filter a\nchain filter b\nrule filter a jump b\nrule filter b jump a",
-		`rule filter forward ip saddr @missing drop`,
+	// The file's own checks find the first and the last; the module's
+	// commit finds the loop, and the CLI points at the rule's line.
+	for _, tc := range []struct{ text, want string }{
+		{`rule filter forward jump nowhere`, `rules.nft:1:`},
+		{"chain filter a\nchain filter b\nrule filter a jump b\nrule filter b jump a", `rules.nft:4:`},
+		{`rule filter forward ip saddr @missing drop`, `"missing"`},
 	} {
-		out, code := applyTextCode(t, c, bad)
+		out, code := applyTextCode(t, c, tc.text)
 		if code == 0 {
-			t.Errorf("%q: applied", bad)
-		} else if !strings.Contains(out, "line") && !strings.Contains(out, "rule") {
-			t.Errorf("%q: the error does not say where: %q", bad, out)
+			t.Errorf("%q: applied", tc.text)
+		} else if !strings.Contains(out, tc.want) {
+			t.Errorf("%q: the error %q does not say %s", tc.text, out, tc.want)
 		}
+	}
+	if out, _ := applyTextCode(t, c, "chain filter a\nchain filter b\nrule filter a jump b\nrule filter b jump a"); !strings.Contains(out, "loops back") {
+		t.Errorf("a jump loop: %q does not say it loops", out)
 	}
 	rs, err := c.Ruleset(ctx)
 	if err != nil {

@@ -99,6 +99,10 @@ func TestRulesAtomicReplaceUnderLoad(t *testing.T) {
 		gen = g
 	}
 	fwdDuring := tp.stats("router")["FORWARD"][0] - fwdBefore
+	// The last ruleset has seen traffic before the flood stops.
+	waitFor(t, "the last ruleset to count packets", func() bool {
+		return ruleList(t, tp.router)["set"].Packets >= 1
+	})
 	stop.Store(true)
 	flooding = false
 	if err := wait(ths); err != nil {
@@ -110,8 +114,15 @@ func TestRulesAtomicReplaceUnderLoad(t *testing.T) {
 	}
 
 	// Every packet of the last ruleset saw its rules: all that were
-	// marked were matched by the mark, none missed it.
-	m := ruleList(t, tp.router)
+	// marked were matched by the mark, none missed it. Datagrams still
+	// on their way when the senders stopped may be between the two rules
+	// on the other CPU: read until two reads agree.
+	var m map[string]ruleJSON
+	waitFor(t, "the counters to settle", func() bool {
+		prev := ruleList(t, tp.router)
+		m = ruleList(t, tp.router)
+		return prev["set"].Packets == m["set"].Packets && prev["same"].Packets == m["same"].Packets
+	})
 	if m["set"].Packets == 0 || m["same"].Packets != m["set"].Packets || m["mixed"].Packets != 0 {
 		t.Errorf("the final ruleset counted set %d, same %d, mixed %d: want set = same > 0, mixed 0",
 			m["set"].Packets, m["same"].Packets, m["mixed"].Packets)
