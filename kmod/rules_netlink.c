@@ -722,6 +722,31 @@ out_unlock:
 	return ret;
 }
 
+/*
+ * The rule that tb's HANDLE names in the caller's transaction: its chain
+ * and index, and the transaction. Under rules_lock.
+ */
+static struct nflab_src_chain *nflab_txn_rule(struct nflab_net *nn,
+					      struct sk_buff *skb,
+					      struct genl_info *info,
+					      struct nlattr **tb,
+					      struct nflab_src **src,
+					      unsigned int *i)
+{
+	struct nflab_src_chain *c;
+
+	*src = nflab_txn(nn, skb, info);
+	if (!*src)
+		return ERR_PTR(-ENOENT);
+	c = nflab_rule_find(*src, nla_get_u64(tb[NFLAB_RULE_A_HANDLE]), i);
+	if (!c) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[NFLAB_RULE_A_HANDLE],
+				    "no rule has this handle");
+		return ERR_PTR(-ENOENT);
+	}
+	return c;
+}
+
 int nflab_rule_nl_del(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nflab_net *nn = nflab_pernet(genl_info_net(info));
@@ -739,16 +764,9 @@ int nflab_rule_nl_del(struct sk_buff *skb, struct genl_info *info)
 	if (ret)
 		return ret;
 	mutex_lock(&nn->rules_lock);
-	src = nflab_txn(nn, skb, info);
-	if (!src) {
-		ret = -ENOENT;
-		goto out_unlock;
-	}
-	c = nflab_rule_find(src, nla_get_u64(tb[NFLAB_RULE_A_HANDLE]), &i);
-	if (!c) {
-		NL_SET_ERR_MSG_ATTR(info->extack, tb[NFLAB_RULE_A_HANDLE],
-				    "no rule has this handle");
-		ret = -ENOENT;
+	c = nflab_txn_rule(nn, skb, info, tb, &src, &i);
+	if (IS_ERR(c)) {
+		ret = PTR_ERR(c);
 		goto out_unlock;
 	}
 	r = c->rules[i];
@@ -785,16 +803,9 @@ int nflab_rule_nl_replace(struct sk_buff *skb, struct genl_info *info)
 	if (ret)
 		return ret;
 	mutex_lock(&nn->rules_lock);
-	src = nflab_txn(nn, skb, info);
-	if (!src) {
-		ret = -ENOENT;
-		goto out_unlock;
-	}
-	c = nflab_rule_find(src, nla_get_u64(tb[NFLAB_RULE_A_HANDLE]), &i);
-	if (!c) {
-		NL_SET_ERR_MSG_ATTR(info->extack, tb[NFLAB_RULE_A_HANDLE],
-				    "no rule has this handle");
-		ret = -ENOENT;
+	c = nflab_txn_rule(nn, skb, info, tb, &src, &i);
+	if (IS_ERR(c)) {
+		ret = PTR_ERR(c);
 		goto out_unlock;
 	}
 	if ((tb[NFLAB_RULE_A_TABLE] && nla_get_u8(tb[NFLAB_RULE_A_TABLE]) != c->table) ||

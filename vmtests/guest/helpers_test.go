@@ -177,4 +177,3 @@ func veth(t *testing.T, a netns, ifA, addrA string, b netns, ifB, addrB string) 
 		e.ns.run(t, "ip", "link", "set", e.dev, "up")
 	}
 }
-
