@@ -458,11 +458,6 @@ static u64 *nflab_cb_cookie(struct sk_buff *skb)
  * the state is then looked up instead (nflab_ct_peek()), as it is for a
  * packet the tracking hook skipped (0).
  */
-static u64 nflab_cb_tag(const struct net *net)
-{
-	return nflab_pernet(net)->cb_tag;
-}
-
 /* A namespace's tag, computed once: the packet path only compares it. */
 void nflab_ct_net_tag(struct net *net, struct nflab_net *nn)
 {
@@ -470,18 +465,18 @@ void nflab_ct_net_tag(struct net *net, struct nflab_net *nn)
 		     NFLAB_CB_TAG;
 }
 
-static void nflab_cb_state(struct sk_buff *skb, const struct net *net,
+static void nflab_cb_state(struct sk_buff *skb, const struct nflab_net *nn,
 			   u32 state, unsigned long status)
 {
-	*nflab_cb_cookie(skb) = NFLAB_CB_STATE | nflab_cb_tag(net) |
+	*nflab_cb_cookie(skb) = NFLAB_CB_STATE | nn->cb_tag |
 				(u64)(status & 0xff) << 8 | state;
 }
 
 /* A state word of this namespace, with a valid state? */
-static bool nflab_cb_state_ok(const struct net *net, u64 w)
+static bool nflab_cb_state_ok(const struct nflab_net *nn, u64 w)
 {
 	return (w & (NFLAB_CB_COOKIE | NFLAB_CB_STATE)) == NFLAB_CB_STATE &&
-	       (w & NFLAB_CB_TAG) == nflab_cb_tag(net) &&
+	       (w & NFLAB_CB_TAG) == nn->cb_tag &&
 	       hweight8(w & NFLAB_CT_STATE_ALL) == 1 &&
 	       !(w & GENMASK_ULL(7, 5));
 }
@@ -495,9 +490,9 @@ static u32 nflab_ct_state_of(const struct nflab_conn *ct, u8 dir)
 }
 
 /* The raw table's NOTRACK: the tracking hook leaves the packet alone. */
-void nflab_ct_set_untracked(struct sk_buff *skb, const struct net *net)
+void nflab_ct_set_untracked(struct sk_buff *skb, const struct nflab_net *nn)
 {
-	nflab_cb_state(skb, net, NFLAB_CT_STATE_UNTRACKED, 0);
+	nflab_cb_state(skb, nn, NFLAB_CT_STATE_UNTRACKED, 0);
 }
 
 static bool nflab_l3_tuple(const struct sk_buff *skb, struct nflab_tuple *t,
@@ -556,7 +551,7 @@ u32 nflab_ct_pkt_state(struct net *net, struct sk_buff *skb, u32 *status)
 	/* A cookie counts only if it names an entry in flight here. */
 	if ((w & NFLAB_CB_COOKIE) && nflab_inflight_has(net, w))
 		return NFLAB_CT_STATE_NEW;
-	if (nflab_cb_state_ok(net, w)) {
+	if (nflab_cb_state_ok(nflab_pernet(net), w)) {
 		*status = (w >> 8) & 0xff;
 		return w & NFLAB_CT_STATE_ALL;
 	}
@@ -857,7 +852,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	if ((st->in && (st->in->flags & IFF_LOOPBACK)) ||
 	    skb->pkt_type == PACKET_LOOPBACK ||
 	    unlikely(this_cpu_read(nf_skb_duplicated))) {
-		if (!nflab_cb_state_ok(net, *nflab_cb_cookie(skb)))
+		if (!nflab_cb_state_ok(nn, *nflab_cb_cookie(skb)))
 			*nflab_cb_cookie(skb) = 0;
 		return NF_ACCEPT;
 	}
@@ -867,7 +862,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 		goto out_invalid;
 	l4 = nflab_l4proto_find(t.proto);
 	if (!l4) {
-		nflab_cb_state(skb, net, NFLAB_CT_STATE_UNTRACKED, 0);
+		nflab_cb_state(skb, nn, NFLAB_CT_STATE_UNTRACKED, 0);
 		return NF_ACCEPT;
 	}
 	/* nf_defrag_ipv4 reassembled what it could; the rest is unusable. */
@@ -879,7 +874,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 		if (v != NFLAB_CT_RELATED)
 			goto out_invalid;
 		NFLAB_CT_STAT_INC(nn, RELATED);
-		nflab_cb_state(skb, net, NFLAB_CT_STATE_RELATED, 0);
+		nflab_cb_state(skb, nn, NFLAB_CT_STATE_RELATED, 0);
 		return NF_ACCEPT;
 	}
 	if (!l4->tuple(skb, off, &t))
@@ -937,7 +932,7 @@ repeat:
 		*nflab_cb_cookie(skb) = nflab_inflight_add(ct);
 		return NF_ACCEPT;
 	}
-	nflab_cb_state(skb, net, nflab_ct_state_of(ct, h->tuple.dir), ct->status);
+	nflab_cb_state(skb, nn, nflab_ct_state_of(ct, h->tuple.dir), ct->status);
 	if (!test_bit(NFLAB_CT_STATUS_DYING_BIT, &ct->status) &&
 	    (changed || (READ_ONCE(ct->status) & NFLAB_CT_EVENT_STATUS) != old_status))
 		nflab_ct_event(ct, NFLAB_CMD_CT_EVENT_UPDATE);
@@ -946,7 +941,7 @@ repeat:
 
 out_invalid:
 	NFLAB_CT_STAT_INC(nn, INVALID);
-	nflab_cb_state(skb, net, NFLAB_CT_STATE_INVALID, 0);
+	nflab_cb_state(skb, nn, NFLAB_CT_STATE_INVALID, 0);
 	return NF_ACCEPT;
 }
 

@@ -52,7 +52,7 @@ static unsigned int nflab_hook_track(void *priv, struct sk_buff *skb,
 		if (v != NF_ACCEPT)
 			return v;
 		if (notrack) {
-			nflab_ct_set_untracked(skb, state->net);
+			nflab_ct_set_untracked(skb, nn);
 			return NF_ACCEPT;
 		}
 	}

@@ -495,6 +495,16 @@ out_unlock:
 	return ret;
 }
 
+/*
+ * A dump call runs under rules_lock and checks the generation: never 0, as
+ * the consistency check ignores a first sequence of 0.
+ */
+static void nflab_rules_dump_lock(struct nflab_net *nn, struct netlink_callback *cb)
+{
+	mutex_lock(&nn->rules_lock);
+	cb->seq = nn->rules_gen + 1;
+}
+
 static void *nflab_rules_msg_put(struct sk_buff *skb, struct netlink_callback *cb,
 				 u8 cmd)
 {
@@ -533,9 +543,7 @@ int nflab_chain_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	unsigned long i = 0;
 	void *hdr;
 
-	mutex_lock(&nn->rules_lock);
-	/* Never 0: the consistency check ignores a first sequence of 0. */
-	cb->seq = nn->rules_gen + 1;
+	nflab_rules_dump_lock(nn, cb);
 	list_for_each_entry(c, &nn->rules_src.chains, list) {
 		if (i++ < cb->args[0])
 			continue;
@@ -929,9 +937,7 @@ int nflab_rule_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	unsigned long ci = 0;
 	void *hdr;
 
-	mutex_lock(&nn->rules_lock);
-	/* Never 0: the consistency check ignores a first sequence of 0. */
-	cb->seq = nn->rules_gen + 1;
+	nflab_rules_dump_lock(nn, cb);
 	list_for_each_entry(c, &nn->rules_src.chains, list) {
 		if (ci++ < cb->args[0])
 			continue;
@@ -1352,9 +1358,7 @@ int nflab_set_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	}
 	only = (const char *)cb->args[3];
 
-	mutex_lock(&nn->rules_lock);
-	/* Never 0: the consistency check ignores a first sequence of 0. */
-	cb->seq = nn->rules_gen + 1;
+	nflab_rules_dump_lock(nn, cb);
 	list_for_each_entry(s, &nn->rules_src.sets, list) {
 		if (si++ < cb->args[0])
 			continue;
