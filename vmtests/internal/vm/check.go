@@ -88,10 +88,80 @@ func CheckKernel(log string, tainted uint64) error {
 		problems = append(problems, fmt.Sprintf("kernel is tainted 0x%x (%s): only O and E (out-of-tree, unsigned module) are allowed",
 			tainted, TaintString(tainted)))
 	}
+	if len(markers) > 0 {
+		problems = append(problems, "in short: "+splatSummary(lines))
+	}
 	if len(problems) == 0 {
 		return nil
 	}
 	return fmt.Errorf("%s", strings.Join(problems, "\n"))
+}
+
+// traceFrame matches a reliable frame of a call trace ("? " marks a
+// guess) and captures its function, offset and size.
+var traceFrame = regexp.MustCompile(`^(?:\[[^]]*\])?\s+([A-Za-z0-9_.]+\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[A-Za-z0-9_]+\])?)`)
+
+// splatSummary says in one line what the first splat was, where (its RIP)
+// and through which calls: the end of a failed run's output is often all
+// that is shown of it, and an oops's registers come last.
+func splatSummary(lines []string) string {
+	first := -1
+	for i, l := range lines {
+		if splatIn(l) != "" {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return ""
+	}
+	what := strings.TrimSpace(stripStamp(lines[first]))
+	var rip string
+	var frames []string
+	inTrace := false
+	end := min(len(lines), first+200)
+	for _, l := range lines[first:end] {
+		body := strings.TrimSpace(stripStamp(l))
+		switch {
+		case rip == "" && strings.HasPrefix(body, "RIP: "):
+			// "RIP: 0010:fn+0x1a/0x100 [mod]": the code segment first
+			rip = strings.TrimPrefix(body, "RIP: ")
+			if len(rip) > 5 && rip[4] == ':' {
+				rip = rip[5:]
+			}
+		case strings.HasPrefix(body, "Call Trace:"):
+			inTrace = len(frames) == 0
+		case inTrace && strings.HasPrefix(body, "<") && strings.HasSuffix(body, ">"):
+			// <IRQ>, </IRQ>, <TASK>: context changes within the trace
+		case inTrace:
+			m := traceFrame.FindStringSubmatch(l)
+			if m == nil && !strings.HasPrefix(body, "? ") {
+				inTrace = false
+			} else if m != nil && len(frames) < 12 {
+				frames = append(frames, m[1])
+			}
+		}
+		if strings.Contains(l, "---[ end trace") {
+			break
+		}
+	}
+	if rip != "" {
+		what += "; RIP " + rip
+	}
+	if len(frames) > 0 {
+		what += "; calls " + strings.Join(frames, " < ")
+	}
+	return what
+}
+
+// stripStamp removes a kernel log line's "[ seconds]" prefix.
+func stripStamp(l string) string {
+	if strings.HasPrefix(strings.TrimSpace(l), "[") {
+		if i := strings.IndexByte(l, ']'); i >= 0 {
+			return l[i+1:]
+		}
+	}
+	return l
 }
 
 // splatIn returns the first splat marker in line, or "".

@@ -135,3 +135,41 @@ func TestConsoleFiltersControl(t *testing.T) {
 		t.Errorf("console kept %q, wrote %q", c.String(), b.String())
 	}
 }
+
+// The end of a failed run's output is often all CI shows: the last line
+// must say what broke, where and through which calls.
+func TestCheckKernelSummaryComesLast(t *testing.T) {
+	log := cleanBoot + `[   94.2] BUG: unable to handle page fault for address: ffffffffc0a01234
+[   94.2] #PF: supervisor instruction fetch in kernel mode
+[   94.2] Oops: 0010 [#1] PREEMPT SMP NOPTI
+[   94.2] CPU: 1 PID: 0 Comm: swapper/1 Tainted: G           OE      6.12.95+deb12-amd64 #1
+[   94.2] RIP: 0010:nflab_ct_free_rcu+0x12/0x30 [nflab]
+[   94.2] Code: 00 00
+[   94.2] RSP: 0018:ffffc90000003e20 EFLAGS: 00010246
+[   94.2] Call Trace:
+[   94.2]  <IRQ>
+[   94.2]  ? __die+0x20/0x70
+[   94.2]  rcu_core+0x2c1/0x6a0
+[   94.2]  handle_softirqs+0xd4/0x2c0
+[   94.2]  </IRQ>
+[   94.2]  <TASK>
+[   94.2]  do_idle+0x1d2/0x230
+[   94.2]  </TASK>
+[   94.2] Modules linked in: nflab(OE) veth
+[   94.2] ---[ end trace 0000000000000000 ]---
+[   94.2] RIP: 0010:0xffffffffc0a01234
+[   94.2] RAX: 0000000000000000 RBX: ffff88803d237340 RCX: 0000000000000000
+[   94.3] Kernel panic - not syncing: Fatal exception in interrupt
+`
+	err := CheckKernel(log, 1<<7|1<<12|1<<13)
+	if err == nil {
+		t.Fatal("CheckKernel: no error for an oops")
+	}
+	msg := err.Error()
+	last := msg[strings.LastIndexByte(msg, '\n')+1:]
+	want := "in short: BUG: unable to handle page fault for address: ffffffffc0a01234; " +
+		"RIP nflab_ct_free_rcu+0x12/0x30 [nflab]; calls rcu_core+0x2c1/0x6a0 < handle_softirqs+0xd4/0x2c0 < do_idle+0x1d2/0x230"
+	if last != want {
+		t.Errorf("last line of the report:\n%s\nwant:\n%s", last, want)
+	}
+}
