@@ -294,6 +294,14 @@ exit "$status"
 // floods pass. The debug kernel has no JUMP_LABEL and needs none of it, but
 // gets the same environment. TestGuest and nflab-vm use it; benchmarks
 // skip it: their unloaded baseline must not pay for a key held on.
+//
+// The same holds for the receive path's netstamp_needed_key, which every
+// ping flips (SO_TIMESTAMP on, then off when it exits): stock-6.12 once
+// died with "Fatal exception in interrupt" at the start of
+// __netif_receive_skb_core (its registers: &skb and &pt_prev of
+// __netif_receive_skb_one_core, in net_rx_action's backlog poll), where
+// net_timestamp_check() tests that key, right after a test's ping. A
+// socket with SO_TIMESTAMP, open for the whole run, holds it on.
 const PinHookKeys = `ip netns add nflab-keys && ip netns exec nflab-keys nft -f - <<'KEYS' || { echo "nflab: could not hold the netfilter static keys on (vmtests/internal/vm)" >&2; exit 1; }
 table ip keys {
 	chain p { type filter hook prerouting priority 0; }
@@ -303,6 +311,9 @@ table ip keys {
 	chain q { type filter hook postrouting priority 0; }
 }
 KEYS
+ip netns exec nflab-keys socat -u UDP4-RECV:9,so-timestamp=1 /dev/null </dev/null >/dev/null 2>&1 &
+sleep 0.2
+kill -0 $! 2>/dev/null || { echo "nflab: could not hold the timestamp static key on (vmtests/internal/vm)" >&2; exit 1; }
 `
 
 // ShellPayload returns a payload that loads nflab.ko and starts an
