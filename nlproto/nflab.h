@@ -419,7 +419,7 @@
 #define NFLAB_GENL_NAME		"nflab"
 #define NFLAB_MCGRP_CT		"ct"
 #define NFLAB_GENL_VERSION	1
-#define NFLAB_PROTO_VERSION	3
+#define NFLAB_PROTO_VERSION	4
 /* The oldest NFLAB_PROTO_VERSION whose clients this protocol still serves. */
 #define NFLAB_PROTO_COMPAT	1
 
@@ -587,6 +587,10 @@ enum nflab_ct_stats_attr {
 	NFLAB_CT_STATS_A_GC_EVICTED,
 	NFLAB_CT_STATS_A_SEARCH_RESTART,
 	NFLAB_CT_STATS_A_RELATED,
+	/* NAT found no free tuple in its range: the first packet dropped */
+	NFLAB_CT_STATS_A_NAT_EXHAUSTED,
+	/* another new flow took the same translated tuple first: dropped */
+	NFLAB_CT_STATS_A_NAT_CLASH,
 
 	__NFLAB_CT_STATS_A_MAX
 };
@@ -641,6 +645,10 @@ enum nflab_ct_status_bit {
 	NFLAB_CT_STATUS_ASSURED_BIT,	/* not evicted early when full */
 	NFLAB_CT_STATUS_CONFIRMED_BIT,	/* in the table */
 	NFLAB_CT_STATUS_DYING_BIT,	/* being removed */
+	/* the reply tuple's destination differs from the original's source */
+	NFLAB_CT_STATUS_SRC_NAT_BIT,
+	/* the reply tuple's source differs from the original's destination */
+	NFLAB_CT_STATUS_DST_NAT_BIT,
 };
 
 /* NFLAB_CT_A_STATUS bits. */
@@ -649,13 +657,17 @@ enum nflab_ct_status {
 	NFLAB_CT_STATUS_ASSURED = 1 << NFLAB_CT_STATUS_ASSURED_BIT,
 	NFLAB_CT_STATUS_CONFIRMED = 1 << NFLAB_CT_STATUS_CONFIRMED_BIT,
 	NFLAB_CT_STATUS_DYING = 1 << NFLAB_CT_STATUS_DYING_BIT,
+	NFLAB_CT_STATUS_SRC_NAT = 1 << NFLAB_CT_STATUS_SRC_NAT_BIT,
+	NFLAB_CT_STATUS_DST_NAT = 1 << NFLAB_CT_STATUS_DST_NAT_BIT,
 };
 
 /* Every NFLAB_CT_A_STATUS bit this protocol version defines. */
 #define NFLAB_CT_STATUS_ALL	(NFLAB_CT_STATUS_SEEN_REPLY | \
 				 NFLAB_CT_STATUS_ASSURED | \
 				 NFLAB_CT_STATUS_CONFIRMED | \
-				 NFLAB_CT_STATUS_DYING)
+				 NFLAB_CT_STATUS_DYING | \
+				 NFLAB_CT_STATUS_SRC_NAT | \
+				 NFLAB_CT_STATUS_DST_NAT)
 
 /* TCP connection states (NFLAB_CT_A_TCP_STATE). */
 enum nflab_tcp_state {
@@ -715,12 +727,18 @@ enum nflab_rules_flags {
  *        mark, TOS, DSCP and TTL; at LOCAL_OUT a packet whose mark, TOS or
  *        addresses changed is routed again
  *    FILTER: LOCAL_IN, FORWARD, LOCAL_OUT (NF_IP_PRI_FILTER); may reject
+ *    NAT: PRE_ROUTING and LOCAL_OUT (NF_IP_PRI_NAT_DST), POST_ROUTING and
+ *        LOCAL_IN (NF_IP_PRI_NAT_SRC). Only the first packet of a
+ *        connection goes through its chains (ct state new); the NAT action
+ *        it meets (or none) is the connection's for good, and applies to
+ *        every later packet of both directions at these hooks
  */
 enum nflab_table {
 	NFLAB_TABLE_UNSPEC,
 	NFLAB_TABLE_RAW,
 	NFLAB_TABLE_MANGLE,
 	NFLAB_TABLE_FILTER,
+	NFLAB_TABLE_NAT,
 
 	__NFLAB_TABLE_MAX
 };
@@ -970,6 +988,26 @@ enum nflab_set_field {
  *        RETURN (or its end) comes back to the next rule
  *    RETURN: back to the chain that jumped here; in a built-in chain, its
  *        policy
+ *    SNAT (nat, POST_ROUTING and LOCAL_IN): the source becomes an address
+ *        from ADDR to ADDR_END (optional: ADDR alone) and, with PORT_RANGE,
+ *        a port in it; then accept
+ *    DNAT (nat, PRE_ROUTING and LOCAL_OUT): the destination becomes ADDR
+ *        to ADDR_END and, with PORT_RANGE, a port in it; ADDR may be left
+ *        out if PORT_RANGE is there (the port alone changes); then accept
+ *    MASQUERADE (nat, POST_ROUTING): as SNAT to the primary address of
+ *        the interface the packet leaves by; PORT_RANGE optional
+ *    REDIRECT (nat, PRE_ROUTING and LOCAL_OUT): as DNAT to the primary
+ *        address of the interface the packet came in by (127.0.0.1 at
+ *        LOCAL_OUT); PORT_RANGE optional
+ *
+ * NAT actions take NAT_FLAGS (optional, enum nflab_nat_flags). PORT_RANGE
+ * needs the rule to match protocol TCP or UDP; ranges go upward (first <=
+ * last). A source port is kept where the translated tuple is free;
+ * otherwise another is chosen in the range (or, without PORT_RANGE, in
+ * the kernel's classic classes: 1-511, 512-1023, 1024-65535, by the
+ * original port); an ICMP echo's id stands for the port. No two
+ * connections get the same reply tuple; a first packet for which no tuple
+ * is free in the range is dropped (NFLAB_CT_STATS_A_NAT_EXHAUSTED).
  */
 enum nflab_action {
 	NFLAB_ACTION_UNSPEC,
@@ -986,6 +1024,10 @@ enum nflab_action {
 	NFLAB_ACTION_JUMP,
 	NFLAB_ACTION_GOTO,
 	NFLAB_ACTION_RETURN,
+	NFLAB_ACTION_SNAT,
+	NFLAB_ACTION_DNAT,
+	NFLAB_ACTION_MASQUERADE,
+	NFLAB_ACTION_REDIRECT,
 
 	__NFLAB_ACTION_MAX
 };
@@ -1001,6 +1043,10 @@ enum nflab_action_attr {
 	NFLAB_ACTION_A_VALUE,		/* u32 */
 	NFLAB_ACTION_A_MASK,		/* u32 */
 	NFLAB_ACTION_A_TTL_MODE,	/* u8, enum nflab_ttl_mode */
+	NFLAB_ACTION_A_ADDR,		/* be32 */
+	NFLAB_ACTION_A_ADDR_END,	/* be32, >= ADDR */
+	NFLAB_ACTION_A_PORT_RANGE,	/* u32: first << 16 | last, host order */
+	NFLAB_ACTION_A_NAT_FLAGS,	/* u32, enum nflab_nat_flags */
 
 	__NFLAB_ACTION_A_MAX
 };
@@ -1026,6 +1072,22 @@ enum nflab_reject_with {
 };
 
 #define NFLAB_REJECT_MAX (__NFLAB_REJECT_MAX - 1)
+
+/*
+ * NFLAB_ACTION_A_NAT_FLAGS. RANDOM: the port search starts at a random
+ * offset rather than at one hashed from the connection. FULLY_RANDOM: the
+ * port is random even when the original is free. PERSISTENT: a source
+ * gets the same address from a range for all its connections (otherwise
+ * the address is hashed from source and destination).
+ */
+enum nflab_nat_flags {
+	NFLAB_NAT_F_RANDOM = 1 << 0,
+	NFLAB_NAT_F_FULLY_RANDOM = 1 << 1,
+	NFLAB_NAT_F_PERSISTENT = 1 << 2,
+};
+
+#define NFLAB_NAT_F_ALL	(NFLAB_NAT_F_RANDOM | NFLAB_NAT_F_FULLY_RANDOM | \
+			 NFLAB_NAT_F_PERSISTENT)
 
 enum nflab_ttl_mode {
 	NFLAB_TTL_UNSPEC,

@@ -7,7 +7,7 @@ const (
 	GENL_NAME      = "nflab"
 	MCGRP_CT       = "ct"
 	GENL_VERSION   = 1
-	PROTO_VERSION  = 3
+	PROTO_VERSION  = 4
 	PROTO_COMPAT   = 1
 	MODULE_VERSION = "0.3.0"
 	VERSION_MAXLEN = 32
@@ -155,7 +155,9 @@ const (
 	CT_STATS_A_GC_EVICTED     = 10
 	CT_STATS_A_SEARCH_RESTART = 11
 	CT_STATS_A_RELATED        = 12
-	CT_STATS_A_MAX            = 12
+	CT_STATS_A_NAT_EXHAUSTED  = 13
+	CT_STATS_A_NAT_CLASH      = 14
+	CT_STATS_A_MAX            = 14
 )
 
 // #define values
@@ -200,6 +202,8 @@ const (
 	CT_STATUS_ASSURED_BIT    = 1
 	CT_STATUS_CONFIRMED_BIT  = 2
 	CT_STATUS_DYING_BIT      = 3
+	CT_STATUS_SRC_NAT_BIT    = 4
+	CT_STATUS_DST_NAT_BIT    = 5
 )
 
 // enum nflab_ct_status
@@ -208,7 +212,9 @@ const (
 	CT_STATUS_ASSURED    = 2
 	CT_STATUS_CONFIRMED  = 4
 	CT_STATUS_DYING      = 8
-	CT_STATUS_ALL        = 15
+	CT_STATUS_SRC_NAT    = 16
+	CT_STATUS_DST_NAT    = 32
+	CT_STATUS_ALL        = 63
 )
 
 // enum nflab_tcp_state
@@ -255,7 +261,8 @@ const (
 	TABLE_RAW    = 1
 	TABLE_MANGLE = 2
 	TABLE_FILTER = 3
-	TABLE_MAX    = 3
+	TABLE_NAT    = 4
+	TABLE_MAX    = 4
 )
 
 // enum nflab_chain_attr
@@ -425,21 +432,25 @@ const (
 
 // enum nflab_action
 const (
-	ACTION_UNSPEC   = 0
-	ACTION_ACCEPT   = 1
-	ACTION_DROP     = 2
-	ACTION_REJECT   = 3
-	ACTION_LOG      = 4
-	ACTION_CONTINUE = 5
-	ACTION_NOTRACK  = 6
-	ACTION_MARK     = 7
-	ACTION_TOS      = 8
-	ACTION_DSCP     = 9
-	ACTION_TTL      = 10
-	ACTION_JUMP     = 11
-	ACTION_GOTO     = 12
-	ACTION_RETURN   = 13
-	ACTION_MAX      = 13
+	ACTION_UNSPEC     = 0
+	ACTION_ACCEPT     = 1
+	ACTION_DROP       = 2
+	ACTION_REJECT     = 3
+	ACTION_LOG        = 4
+	ACTION_CONTINUE   = 5
+	ACTION_NOTRACK    = 6
+	ACTION_MARK       = 7
+	ACTION_TOS        = 8
+	ACTION_DSCP       = 9
+	ACTION_TTL        = 10
+	ACTION_JUMP       = 11
+	ACTION_GOTO       = 12
+	ACTION_RETURN     = 13
+	ACTION_SNAT       = 14
+	ACTION_DNAT       = 15
+	ACTION_MASQUERADE = 16
+	ACTION_REDIRECT   = 17
+	ACTION_MAX        = 17
 )
 
 // enum nflab_action_attr
@@ -452,7 +463,11 @@ const (
 	ACTION_A_VALUE       = 5
 	ACTION_A_MASK        = 6
 	ACTION_A_TTL_MODE    = 7
-	ACTION_A_MAX         = 7
+	ACTION_A_ADDR        = 8
+	ACTION_A_ADDR_END    = 9
+	ACTION_A_PORT_RANGE  = 10
+	ACTION_A_NAT_FLAGS   = 11
+	ACTION_A_MAX         = 11
 )
 
 // enum nflab_reject_with
@@ -467,6 +482,14 @@ const (
 	REJECT_HOST_PROHIBITED  = 7
 	REJECT_ADMIN_PROHIBITED = 8
 	REJECT_MAX              = 8
+)
+
+// enum nflab_nat_flags
+const (
+	NAT_F_RANDOM       = 1
+	NAT_F_FULLY_RANDOM = 2
+	NAT_F_PERSISTENT   = 4
+	NAT_F_ALL          = 7
 )
 
 // enum nflab_ttl_mode
@@ -671,6 +694,8 @@ var EnumCTStatsAttr = Enum{
 		{Value: 10, C: "NFLAB_CT_STATS_A_GC_EVICTED", Short: "GC_EVICTED"},
 		{Value: 11, C: "NFLAB_CT_STATS_A_SEARCH_RESTART", Short: "SEARCH_RESTART"},
 		{Value: 12, C: "NFLAB_CT_STATS_A_RELATED", Short: "RELATED"},
+		{Value: 13, C: "NFLAB_CT_STATS_A_NAT_EXHAUSTED", Short: "NAT_EXHAUSTED"},
+		{Value: 14, C: "NFLAB_CT_STATS_A_NAT_CLASH", Short: "NAT_CLASH"},
 	},
 }
 
@@ -717,6 +742,8 @@ var EnumCTStatusBit = Enum{
 		{Value: 1, C: "NFLAB_CT_STATUS_ASSURED_BIT", Short: "ASSURED_BIT"},
 		{Value: 2, C: "NFLAB_CT_STATUS_CONFIRMED_BIT", Short: "CONFIRMED_BIT"},
 		{Value: 3, C: "NFLAB_CT_STATUS_DYING_BIT", Short: "DYING_BIT"},
+		{Value: 4, C: "NFLAB_CT_STATUS_SRC_NAT_BIT", Short: "SRC_NAT_BIT"},
+		{Value: 5, C: "NFLAB_CT_STATUS_DST_NAT_BIT", Short: "DST_NAT_BIT"},
 	},
 }
 
@@ -729,6 +756,8 @@ var EnumCTStatus = Enum{
 		{Value: 2, C: "NFLAB_CT_STATUS_ASSURED", Short: "ASSURED"},
 		{Value: 4, C: "NFLAB_CT_STATUS_CONFIRMED", Short: "CONFIRMED"},
 		{Value: 8, C: "NFLAB_CT_STATUS_DYING", Short: "DYING"},
+		{Value: 16, C: "NFLAB_CT_STATUS_SRC_NAT", Short: "SRC_NAT"},
+		{Value: 32, C: "NFLAB_CT_STATUS_DST_NAT", Short: "DST_NAT"},
 	},
 }
 
@@ -770,6 +799,7 @@ var EnumTable = Enum{
 		{Value: 1, C: "NFLAB_TABLE_RAW", Short: "RAW"},
 		{Value: 2, C: "NFLAB_TABLE_MANGLE", Short: "MANGLE"},
 		{Value: 3, C: "NFLAB_TABLE_FILTER", Short: "FILTER"},
+		{Value: 4, C: "NFLAB_TABLE_NAT", Short: "NAT"},
 	},
 }
 
@@ -991,6 +1021,10 @@ var EnumAction = Enum{
 		{Value: 11, C: "NFLAB_ACTION_JUMP", Short: "JUMP"},
 		{Value: 12, C: "NFLAB_ACTION_GOTO", Short: "GOTO"},
 		{Value: 13, C: "NFLAB_ACTION_RETURN", Short: "RETURN"},
+		{Value: 14, C: "NFLAB_ACTION_SNAT", Short: "SNAT"},
+		{Value: 15, C: "NFLAB_ACTION_DNAT", Short: "DNAT"},
+		{Value: 16, C: "NFLAB_ACTION_MASQUERADE", Short: "MASQUERADE"},
+		{Value: 17, C: "NFLAB_ACTION_REDIRECT", Short: "REDIRECT"},
 	},
 }
 
@@ -1007,6 +1041,10 @@ var EnumActionAttr = Enum{
 		{Value: 5, C: "NFLAB_ACTION_A_VALUE", Short: "VALUE"},
 		{Value: 6, C: "NFLAB_ACTION_A_MASK", Short: "MASK"},
 		{Value: 7, C: "NFLAB_ACTION_A_TTL_MODE", Short: "TTL_MODE"},
+		{Value: 8, C: "NFLAB_ACTION_A_ADDR", Short: "ADDR"},
+		{Value: 9, C: "NFLAB_ACTION_A_ADDR_END", Short: "ADDR_END"},
+		{Value: 10, C: "NFLAB_ACTION_A_PORT_RANGE", Short: "PORT_RANGE"},
+		{Value: 11, C: "NFLAB_ACTION_A_NAT_FLAGS", Short: "NAT_FLAGS"},
 	},
 }
 
@@ -1024,6 +1062,17 @@ var EnumRejectWith = Enum{
 		{Value: 6, C: "NFLAB_REJECT_NET_PROHIBITED", Short: "NET_PROHIBITED"},
 		{Value: 7, C: "NFLAB_REJECT_HOST_PROHIBITED", Short: "HOST_PROHIBITED"},
 		{Value: 8, C: "NFLAB_REJECT_ADMIN_PROHIBITED", Short: "ADMIN_PROHIBITED"},
+	},
+}
+
+// EnumNATFlags is enum nflab_nat_flags as a name table.
+var EnumNATFlags = Enum{
+	Tag:    "nflab_nat_flags",
+	Prefix: "NFLAB_NAT_F_",
+	Names: []Name{
+		{Value: 1, C: "NFLAB_NAT_F_RANDOM", Short: "RANDOM"},
+		{Value: 2, C: "NFLAB_NAT_F_FULLY_RANDOM", Short: "FULLY_RANDOM"},
+		{Value: 4, C: "NFLAB_NAT_F_PERSISTENT", Short: "PERSISTENT"},
 	},
 }
 

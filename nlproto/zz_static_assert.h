@@ -11,7 +11,7 @@
 #define NFLAB_GENL_NAME "nflab"
 #define NFLAB_MCGRP_CT "ct"
 static_assert(NFLAB_GENL_VERSION == 1, "nlproto: NFLAB_GENL_VERSION is 1");
-static_assert(NFLAB_PROTO_VERSION == 3, "nlproto: NFLAB_PROTO_VERSION is 3");
+static_assert(NFLAB_PROTO_VERSION == 4, "nlproto: NFLAB_PROTO_VERSION is 4");
 static_assert(NFLAB_PROTO_COMPAT == 1, "nlproto: NFLAB_PROTO_COMPAT is 1");
 #define NFLAB_MODULE_VERSION "0.3.0"
 static_assert(NFLAB_VERSION_MAXLEN == 32, "nlproto: NFLAB_VERSION_MAXLEN is 32");
@@ -143,8 +143,11 @@ static_assert(NFLAB_CT_STATS_A_GC_EVICTED == 10, "nlproto: NFLAB_CT_STATS_A_GC_E
 static_assert(NFLAB_CT_STATS_A_SEARCH_RESTART == 11,
 	      "nlproto: NFLAB_CT_STATS_A_SEARCH_RESTART is 11");
 static_assert(NFLAB_CT_STATS_A_RELATED == 12, "nlproto: NFLAB_CT_STATS_A_RELATED is 12");
-static_assert(__NFLAB_CT_STATS_A_MAX == 13, "nlproto: __NFLAB_CT_STATS_A_MAX is 13");
-static_assert(NFLAB_CT_STATS_A_MAX == 12, "nlproto: NFLAB_CT_STATS_A_MAX is 12");
+static_assert(NFLAB_CT_STATS_A_NAT_EXHAUSTED == 13,
+	      "nlproto: NFLAB_CT_STATS_A_NAT_EXHAUSTED is 13");
+static_assert(NFLAB_CT_STATS_A_NAT_CLASH == 14, "nlproto: NFLAB_CT_STATS_A_NAT_CLASH is 14");
+static_assert(__NFLAB_CT_STATS_A_MAX == 15, "nlproto: __NFLAB_CT_STATS_A_MAX is 15");
+static_assert(NFLAB_CT_STATS_A_MAX == 14, "nlproto: NFLAB_CT_STATS_A_MAX is 14");
 
 static_assert(NFLAB_CT_LIMIT_MIN == 1, "nlproto: NFLAB_CT_LIMIT_MIN is 1");
 static_assert(NFLAB_CT_LIMIT_MAX == 4194304, "nlproto: NFLAB_CT_LIMIT_MAX is 4194304");
@@ -189,12 +192,16 @@ static_assert(NFLAB_CT_STATUS_SEEN_REPLY_BIT == 0, "nlproto: NFLAB_CT_STATUS_SEE
 static_assert(NFLAB_CT_STATUS_ASSURED_BIT == 1, "nlproto: NFLAB_CT_STATUS_ASSURED_BIT is 1");
 static_assert(NFLAB_CT_STATUS_CONFIRMED_BIT == 2, "nlproto: NFLAB_CT_STATUS_CONFIRMED_BIT is 2");
 static_assert(NFLAB_CT_STATUS_DYING_BIT == 3, "nlproto: NFLAB_CT_STATUS_DYING_BIT is 3");
+static_assert(NFLAB_CT_STATUS_SRC_NAT_BIT == 4, "nlproto: NFLAB_CT_STATUS_SRC_NAT_BIT is 4");
+static_assert(NFLAB_CT_STATUS_DST_NAT_BIT == 5, "nlproto: NFLAB_CT_STATUS_DST_NAT_BIT is 5");
 
 static_assert(NFLAB_CT_STATUS_SEEN_REPLY == 1, "nlproto: NFLAB_CT_STATUS_SEEN_REPLY is 1");
 static_assert(NFLAB_CT_STATUS_ASSURED == 2, "nlproto: NFLAB_CT_STATUS_ASSURED is 2");
 static_assert(NFLAB_CT_STATUS_CONFIRMED == 4, "nlproto: NFLAB_CT_STATUS_CONFIRMED is 4");
 static_assert(NFLAB_CT_STATUS_DYING == 8, "nlproto: NFLAB_CT_STATUS_DYING is 8");
-static_assert(NFLAB_CT_STATUS_ALL == 15, "nlproto: NFLAB_CT_STATUS_ALL is 15");
+static_assert(NFLAB_CT_STATUS_SRC_NAT == 16, "nlproto: NFLAB_CT_STATUS_SRC_NAT is 16");
+static_assert(NFLAB_CT_STATUS_DST_NAT == 32, "nlproto: NFLAB_CT_STATUS_DST_NAT is 32");
+static_assert(NFLAB_CT_STATUS_ALL == 63, "nlproto: NFLAB_CT_STATUS_ALL is 63");
 
 static_assert(NFLAB_TCP_NONE == 0, "nlproto: NFLAB_TCP_NONE is 0");
 static_assert(NFLAB_TCP_SYN_SENT == 1, "nlproto: NFLAB_TCP_SYN_SENT is 1");
@@ -230,8 +237,9 @@ static_assert(NFLAB_TABLE_UNSPEC == 0, "nlproto: NFLAB_TABLE_UNSPEC is 0");
 static_assert(NFLAB_TABLE_RAW == 1, "nlproto: NFLAB_TABLE_RAW is 1");
 static_assert(NFLAB_TABLE_MANGLE == 2, "nlproto: NFLAB_TABLE_MANGLE is 2");
 static_assert(NFLAB_TABLE_FILTER == 3, "nlproto: NFLAB_TABLE_FILTER is 3");
-static_assert(__NFLAB_TABLE_MAX == 4, "nlproto: __NFLAB_TABLE_MAX is 4");
-static_assert(NFLAB_TABLE_MAX == 3, "nlproto: NFLAB_TABLE_MAX is 3");
+static_assert(NFLAB_TABLE_NAT == 4, "nlproto: NFLAB_TABLE_NAT is 4");
+static_assert(__NFLAB_TABLE_MAX == 5, "nlproto: __NFLAB_TABLE_MAX is 5");
+static_assert(NFLAB_TABLE_MAX == 4, "nlproto: NFLAB_TABLE_MAX is 4");
 
 static_assert(NFLAB_CHAIN_A_UNSPEC == 0, "nlproto: NFLAB_CHAIN_A_UNSPEC is 0");
 static_assert(NFLAB_CHAIN_A_TABLE == 1, "nlproto: NFLAB_CHAIN_A_TABLE is 1");
@@ -380,8 +388,12 @@ static_assert(NFLAB_ACTION_TTL == 10, "nlproto: NFLAB_ACTION_TTL is 10");
 static_assert(NFLAB_ACTION_JUMP == 11, "nlproto: NFLAB_ACTION_JUMP is 11");
 static_assert(NFLAB_ACTION_GOTO == 12, "nlproto: NFLAB_ACTION_GOTO is 12");
 static_assert(NFLAB_ACTION_RETURN == 13, "nlproto: NFLAB_ACTION_RETURN is 13");
-static_assert(__NFLAB_ACTION_MAX == 14, "nlproto: __NFLAB_ACTION_MAX is 14");
-static_assert(NFLAB_ACTION_MAX == 13, "nlproto: NFLAB_ACTION_MAX is 13");
+static_assert(NFLAB_ACTION_SNAT == 14, "nlproto: NFLAB_ACTION_SNAT is 14");
+static_assert(NFLAB_ACTION_DNAT == 15, "nlproto: NFLAB_ACTION_DNAT is 15");
+static_assert(NFLAB_ACTION_MASQUERADE == 16, "nlproto: NFLAB_ACTION_MASQUERADE is 16");
+static_assert(NFLAB_ACTION_REDIRECT == 17, "nlproto: NFLAB_ACTION_REDIRECT is 17");
+static_assert(__NFLAB_ACTION_MAX == 18, "nlproto: __NFLAB_ACTION_MAX is 18");
+static_assert(NFLAB_ACTION_MAX == 17, "nlproto: NFLAB_ACTION_MAX is 17");
 
 static_assert(NFLAB_ACTION_A_UNSPEC == 0, "nlproto: NFLAB_ACTION_A_UNSPEC is 0");
 static_assert(NFLAB_ACTION_A_TYPE == 1, "nlproto: NFLAB_ACTION_A_TYPE is 1");
@@ -391,8 +403,12 @@ static_assert(NFLAB_ACTION_A_LOG_PREFIX == 4, "nlproto: NFLAB_ACTION_A_LOG_PREFI
 static_assert(NFLAB_ACTION_A_VALUE == 5, "nlproto: NFLAB_ACTION_A_VALUE is 5");
 static_assert(NFLAB_ACTION_A_MASK == 6, "nlproto: NFLAB_ACTION_A_MASK is 6");
 static_assert(NFLAB_ACTION_A_TTL_MODE == 7, "nlproto: NFLAB_ACTION_A_TTL_MODE is 7");
-static_assert(__NFLAB_ACTION_A_MAX == 8, "nlproto: __NFLAB_ACTION_A_MAX is 8");
-static_assert(NFLAB_ACTION_A_MAX == 7, "nlproto: NFLAB_ACTION_A_MAX is 7");
+static_assert(NFLAB_ACTION_A_ADDR == 8, "nlproto: NFLAB_ACTION_A_ADDR is 8");
+static_assert(NFLAB_ACTION_A_ADDR_END == 9, "nlproto: NFLAB_ACTION_A_ADDR_END is 9");
+static_assert(NFLAB_ACTION_A_PORT_RANGE == 10, "nlproto: NFLAB_ACTION_A_PORT_RANGE is 10");
+static_assert(NFLAB_ACTION_A_NAT_FLAGS == 11, "nlproto: NFLAB_ACTION_A_NAT_FLAGS is 11");
+static_assert(__NFLAB_ACTION_A_MAX == 12, "nlproto: __NFLAB_ACTION_A_MAX is 12");
+static_assert(NFLAB_ACTION_A_MAX == 11, "nlproto: NFLAB_ACTION_A_MAX is 11");
 
 static_assert(NFLAB_REJECT_UNSPEC == 0, "nlproto: NFLAB_REJECT_UNSPEC is 0");
 static_assert(NFLAB_REJECT_TCP_RESET == 1, "nlproto: NFLAB_REJECT_TCP_RESET is 1");
@@ -405,6 +421,11 @@ static_assert(NFLAB_REJECT_HOST_PROHIBITED == 7, "nlproto: NFLAB_REJECT_HOST_PRO
 static_assert(NFLAB_REJECT_ADMIN_PROHIBITED == 8, "nlproto: NFLAB_REJECT_ADMIN_PROHIBITED is 8");
 static_assert(__NFLAB_REJECT_MAX == 9, "nlproto: __NFLAB_REJECT_MAX is 9");
 static_assert(NFLAB_REJECT_MAX == 8, "nlproto: NFLAB_REJECT_MAX is 8");
+
+static_assert(NFLAB_NAT_F_RANDOM == 1, "nlproto: NFLAB_NAT_F_RANDOM is 1");
+static_assert(NFLAB_NAT_F_FULLY_RANDOM == 2, "nlproto: NFLAB_NAT_F_FULLY_RANDOM is 2");
+static_assert(NFLAB_NAT_F_PERSISTENT == 4, "nlproto: NFLAB_NAT_F_PERSISTENT is 4");
+static_assert(NFLAB_NAT_F_ALL == 7, "nlproto: NFLAB_NAT_F_ALL is 7");
 
 static_assert(NFLAB_TTL_UNSPEC == 0, "nlproto: NFLAB_TTL_UNSPEC is 0");
 static_assert(NFLAB_TTL_SET == 1, "nlproto: NFLAB_TTL_SET is 1");
