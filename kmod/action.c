@@ -29,11 +29,16 @@ static const struct nla_policy nflab_action_policy[NFLAB_ACTION_A_MAX + 1] = {
 	[NFLAB_ACTION_A_VALUE]		= { .type = NLA_U32 },
 	[NFLAB_ACTION_A_MASK]		= { .type = NLA_U32 },
 	[NFLAB_ACTION_A_TTL_MODE]	= NLA_POLICY_RANGE(NLA_U8, 1, NFLAB_TTL_MAX),
+	[NFLAB_ACTION_A_ADDR]		= { .type = NLA_BE32 },
+	[NFLAB_ACTION_A_ADDR_END]	= { .type = NLA_BE32 },
+	[NFLAB_ACTION_A_PORT_RANGE]	= { .type = NLA_U32 },
+	[NFLAB_ACTION_A_NAT_FLAGS]	= NLA_POLICY_MASK(NLA_U32, NFLAB_NAT_F_ALL),
 };
 
 #define AA(x)	BIT(NFLAB_ACTION_A_##x)
 #define T(x)	BIT(NFLAB_TABLE_##x)
-#define ALL	(T(RAW) | T(MANGLE) | T(FILTER))
+#define ALL	(T(RAW) | T(MANGLE) | T(FILTER) | T(NAT))
+#define NAT_MAY	(AA(ADDR_END) | AA(PORT_RANGE) | AA(NAT_FLAGS))
 
 static const struct {
 	const char	*name;
@@ -54,7 +59,25 @@ static const struct {
 	[NFLAB_ACTION_JUMP]	= { "jump", AA(CHAIN), 0, ALL },
 	[NFLAB_ACTION_GOTO]	= { "goto", AA(CHAIN), 0, ALL },
 	[NFLAB_ACTION_RETURN]	= { "return", 0, 0, ALL },
+	[NFLAB_ACTION_SNAT]	= { "snat", AA(ADDR), NAT_MAY, T(NAT) },
+	[NFLAB_ACTION_DNAT]	= { "dnat", 0, AA(ADDR) | NAT_MAY, T(NAT) },
+	[NFLAB_ACTION_MASQUERADE] = { "masquerade", 0,
+				      AA(PORT_RANGE) | AA(NAT_FLAGS), T(NAT) },
+	[NFLAB_ACTION_REDIRECT]	= { "redirect", 0,
+				    AA(PORT_RANGE) | AA(NAT_FLAGS), T(NAT) },
 };
+
+bool nflab_action_is_nat(u8 action)
+{
+	return action >= NFLAB_ACTION_SNAT && action <= NFLAB_ACTION_REDIRECT;
+}
+
+/* The name of an action, for messages. */
+const char *nflab_action_name(u8 action)
+{
+	return action <= NFLAB_ACTION_MAX && nflab_action_descs[action].name ?
+	       nflab_action_descs[action].name : "?";
+}
 
 static int nflab_action_parse(const struct nlattr *attr, struct nlattr **tb,
 			      u8 table, struct netlink_ext_ack *extack)
@@ -92,11 +115,63 @@ static int nflab_action_parse(const struct nlattr *attr, struct nlattr **tb,
 		else if (type == NFLAB_ACTION_NOTRACK)
 			NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_ACTION_A_TYPE],
 					    "notrack is for the raw table");
+		else if (nflab_action_is_nat(type))
+			NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_ACTION_A_TYPE],
+					    "NAT actions are for the nat table");
 		else
 			NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_ACTION_A_TYPE],
 					    "this action is for the mangle table");
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int nflab_nat_decode(struct nlattr **tb, const struct nlattr *attr,
+			    struct nflab_nat_range *r, u8 action,
+			    struct netlink_ext_ack *extack)
+{
+	memset(r, 0, sizeof(*r));
+	if (tb[NFLAB_ACTION_A_ADDR_END] && !tb[NFLAB_ACTION_A_ADDR]) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_ACTION_A_ADDR_END],
+				    "nat: an address range needs its first address");
+		return -EINVAL;
+	}
+	if (action == NFLAB_ACTION_DNAT && !tb[NFLAB_ACTION_A_ADDR] &&
+	    !tb[NFLAB_ACTION_A_PORT_RANGE]) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "dnat: needs an address or a port range");
+		return -EINVAL;
+	}
+	if (tb[NFLAB_ACTION_A_ADDR]) {
+		r->have_addr = true;
+		r->addr_min = nla_get_in_addr(tb[NFLAB_ACTION_A_ADDR]);
+		r->addr_max = tb[NFLAB_ACTION_A_ADDR_END] ?
+			      nla_get_in_addr(tb[NFLAB_ACTION_A_ADDR_END]) :
+			      r->addr_min;
+		if (ntohl(r->addr_max) < ntohl(r->addr_min)) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_ACTION_A_ADDR_END],
+					    "nat: the address range goes downward");
+			return -EINVAL;
+		}
+	}
+	if (tb[NFLAB_ACTION_A_PORT_RANGE]) {
+		u32 v = nla_get_u32(tb[NFLAB_ACTION_A_PORT_RANGE]);
+
+		r->port_min = v >> 16;
+		r->port_max = v & 0xffff;
+		if (!r->port_min || !r->port_max) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_ACTION_A_PORT_RANGE],
+					    "nat: ports are 1 to 65535");
+			return -ERANGE;
+		}
+		if (r->port_min > r->port_max) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_ACTION_A_PORT_RANGE],
+					    "nat: the port range goes downward");
+			return -EINVAL;
+		}
+	}
+	if (tb[NFLAB_ACTION_A_NAT_FLAGS])
+		r->flags = nla_get_u32(tb[NFLAB_ACTION_A_NAT_FLAGS]);
 	return 0;
 }
 
@@ -152,6 +227,11 @@ int nflab_action_decode(const struct nlattr *attr, struct nflab_rule_c *rc,
 			return -ERANGE;
 		}
 		break;
+	case NFLAB_ACTION_SNAT:
+	case NFLAB_ACTION_DNAT:
+	case NFLAB_ACTION_MASQUERADE:
+	case NFLAB_ACTION_REDIRECT:
+		return nflab_nat_decode(tb, attr, &rc->nat, rc->action, extack);
 	case NFLAB_ACTION_LOG: {
 		const char *c;
 
@@ -308,6 +388,13 @@ unsigned int nflab_action_packet(const struct nflab_rule_c *rc,
 		if (nflab_action_ttl(rc, p) != NF_ACCEPT)
 			return NF_DROP;
 		break;
+	case NFLAB_ACTION_SNAT:
+	case NFLAB_ACTION_DNAT:
+	case NFLAB_ACTION_MASQUERADE:
+	case NFLAB_ACTION_REDIRECT:
+		/* The NAT hook binds the connection; the chain ends here. */
+		p->nat = rc;
+		return NF_ACCEPT;
 	}
 	return NF_REPEAT;
 }

@@ -82,6 +82,7 @@
  * against it); the global count is a per-CPU counter.
  */
 
+#include <linux/bitfield.h>
 #include <linux/icmp.h>
 #include <linux/ip.h>
 #include <linux/jiffies.h>
@@ -115,6 +116,7 @@ static unsigned int nflab_ct_global_max __read_mostly;
 module_param_named(ct_global_max, nflab_ct_global_max, uint, 0644);
 MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (default: 4 * hashsize)");
 
+#define NFLAB_HASHSIZE_MAX	(1U << 20)
 #define NFLAB_CT_LOCKS		1024	/* bucket lock stripes */
 #define NFLAB_CT_GC_SLICE	512	/* buckets per GC run: short, bounded */
 #define NFLAB_CT_INFLIGHT	1024	/* in-flight table buckets */
@@ -126,6 +128,15 @@ MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (d
 #define NFLAB_CB_COOKIE		BIT_ULL(63)
 #define NFLAB_CB_STATE		BIT_ULL(62)
 #define NFLAB_CB_TAG		GENMASK_ULL(61, 16)
+/*
+ * A NATed connection's packets carry a reference word instead of a state
+ * word: bit 61, the direction (bit 60), the bucket of that direction's
+ * tuple (bits 32-59) and the low 32 bits of the entry's cookie. The hooks
+ * after tracking find the entry by it in one chain; see nflab_ct_ref_get().
+ */
+#define NFLAB_CB_REF		BIT_ULL(61)
+#define NFLAB_CB_REF_DIR	BIT_ULL(60)
+#define NFLAB_CB_REF_BUCKET	GENMASK_ULL(59, 32)
 /* Status changes that make an UPDATE event. */
 #define NFLAB_CT_EVENT_STATUS	(NFLAB_CT_STATUS_SEEN_REPLY | NFLAB_CT_STATUS_ASSURED)
 
@@ -489,6 +500,55 @@ static u32 nflab_ct_state_of(const struct nflab_conn *ct, u8 dir)
 	return NFLAB_CT_STATE_ESTABLISHED;
 }
 
+static bool nflab_cb_is_ref(u64 w)
+{
+	return (w & (NFLAB_CB_COOKIE | NFLAB_CB_STATE | NFLAB_CB_REF)) ==
+	       NFLAB_CB_REF;
+}
+
+static void nflab_cb_ref(struct sk_buff *skb, struct net *net,
+			 const struct nflab_conn *ct, u8 dir)
+{
+	u64 b = nflab_bucket_of(nflab_tuple_hash(net, &ct->th[dir].tuple));
+
+	BUILD_BUG_ON(FIELD_MAX(NFLAB_CB_REF_BUCKET) < NFLAB_HASHSIZE_MAX);
+	*nflab_cb_cookie(skb) = NFLAB_CB_REF | (dir ? NFLAB_CB_REF_DIR : 0) |
+				FIELD_PREP(NFLAB_CB_REF_BUCKET, b) |
+				lower_32_bits(ct->cookie);
+}
+
+/*
+ * The entry a reference word names, with a reference, and the packet's
+ * direction in it; NULL if the word names none (noise: the cookie bits,
+ * the namespace and the direction must all fit). One chain, bounded as a
+ * lookup's.
+ */
+static struct nflab_conn *nflab_ct_ref_get(struct net *net, u64 w, u8 *dir)
+{
+	unsigned int b = FIELD_GET(NFLAB_CB_REF_BUCKET, w);
+	const struct hlist_nulls_node *n;
+	struct nflab_tuple_hash *h;
+	struct nflab_conn *ct;
+
+	if (b >= nflab_hashsize)
+		return NULL;
+	*dir = !!(w & NFLAB_CB_REF_DIR);
+	rcu_read_lock();
+	hlist_nulls_for_each_entry_rcu(h, n, &nflab_ct_hash[b], node) {
+		ct = nflab_ct_of(h);
+		if (h->tuple.dir != *dir ||
+		    lower_32_bits(ct->cookie) != lower_32_bits(w) ||
+		    !net_eq(nflab_ct_net(ct), net) ||
+		    test_bit(NFLAB_CT_STATUS_DYING_BIT, &ct->status) ||
+		    !refcount_inc_not_zero(&ct->use))
+			continue;
+		rcu_read_unlock();
+		return ct;
+	}
+	rcu_read_unlock();
+	return NULL;
+}
+
 /* The raw table's NOTRACK: the tracking hook leaves the packet alone. */
 void nflab_ct_set_untracked(struct sk_buff *skb, const struct nflab_net *nn)
 {
@@ -551,6 +611,19 @@ u32 nflab_ct_pkt_state(struct net *net, struct sk_buff *skb, u32 *status)
 	/* A cookie counts only if it names an entry in flight here. */
 	if ((w & NFLAB_CB_COOKIE) && nflab_inflight_has(net, w))
 		return NFLAB_CT_STATE_NEW;
+	if (nflab_cb_is_ref(w)) {
+		struct nflab_conn *ct;
+		u32 state;
+		u8 dir;
+
+		ct = nflab_ct_ref_get(net, w, &dir);
+		if (ct) {
+			state = nflab_ct_state_of(ct, dir);
+			*status = READ_ONCE(ct->status) & NFLAB_CT_STATUS_ALL;
+			nflab_ct_put(ct);
+			return state;
+		}
+	}
 	if (nflab_cb_state_ok(nflab_pernet(net), w)) {
 		*status = (w >> 8) & 0xff;
 		return w & NFLAB_CT_STATE_ALL;
@@ -644,6 +717,46 @@ static bool nflab_inflight_has(const struct net *net, u64 cookie)
 	return found;
 }
 
+/* The entry of net in flight under this cookie, with a reference. */
+static struct nflab_conn *nflab_inflight_get(const struct net *net, u64 cookie)
+{
+	struct nflab_ct_inflight_bucket *b = nflab_inflight_bucket(cookie);
+	struct nflab_conn *ct, *found = NULL;
+
+	spin_lock_bh(&b->lock);
+	/* Bounded: NFLAB_CT_RING entries per CPU in the whole table. */
+	hlist_for_each_entry(ct, &b->head, inflight) {
+		if (ct->cookie == cookie && net_eq(nflab_ct_net(ct), net)) {
+			refcount_inc(&ct->use);	/* the table holds one */
+			found = ct;
+			break;
+		}
+	}
+	spin_unlock_bh(&b->lock);
+	return found;
+}
+
+/*
+ * The entry the tracking hook named in the packet's cb, with a reference,
+ * and the packet's direction in it: a new entry in flight (*in_flight), or
+ * a NATed connection's. NULL for anything else (state words, noise).
+ */
+struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
+				     u8 *dir, bool *in_flight)
+{
+	u64 w = *nflab_cb_cookie(skb);
+
+	*in_flight = false;
+	if (w & NFLAB_CB_COOKIE) {
+		*dir = NFLAB_DIR_ORIG;
+		*in_flight = true;
+		return nflab_inflight_get(net, w);
+	}
+	if (nflab_cb_is_ref(w))
+		return nflab_ct_ref_get(net, w, dir);
+	return NULL;
+}
+
 /*
  * Put a new entry in flight under a fresh cookie. The reference the packet
  * held becomes the in-flight table's. The cookie this CPU wrote
@@ -687,7 +800,7 @@ static u64 nflab_inflight_add(struct nflab_conn *ct)
  * limit.
  */
 static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir,
-					  bool *full)
+					  bool *full, bool *nat_clash)
 {
 	struct net *net = nflab_ct_net(ct);
 	struct nflab_net *nn = nflab_pernet(net);
@@ -713,6 +826,22 @@ static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir,
 				continue;
 			nflab_double_unlock(b[0], b[1]);
 			local_bh_enable();
+			/*
+			 * Where NAT translated either, the packet was
+			 * rewritten for its own entry: it can join the other
+			 * only if both translate alike. Otherwise two
+			 * connections wanted one reply tuple: this one loses.
+			 */
+			if (((ct->status | other->status) & NFLAB_CT_STATUS_NAT) &&
+			    !(nflab_tuple_equal(&ct->th[0].tuple, &other->th[0].tuple) &&
+			      nflab_tuple_equal(&ct->th[1].tuple, &other->th[1].tuple)) &&
+			    !(nflab_tuple_equal(&ct->th[0].tuple, &other->th[1].tuple) &&
+			      nflab_tuple_equal(&ct->th[1].tuple, &other->th[0].tuple))) {
+				NFLAB_CT_STAT_INC(nn, NAT_CLASH);
+				nflab_ct_put(other);
+				*nat_clash = true;
+				return NULL;
+			}
 			NFLAB_CT_STAT_INC(nn, CLASH);
 			if (h->tuple.dir != d)
 				*dir = !*dir;
@@ -852,7 +981,9 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	if ((st->in && (st->in->flags & IFF_LOOPBACK)) ||
 	    skb->pkt_type == PACKET_LOOPBACK ||
 	    unlikely(this_cpu_read(nf_skb_duplicated))) {
-		if (!nflab_cb_state_ok(nn, *nflab_cb_cookie(skb)))
+		u64 w = *nflab_cb_cookie(skb);
+
+		if (!nflab_cb_state_ok(nn, w) && !nflab_cb_is_ref(w))
 			*nflab_cb_cookie(skb) = 0;
 		return NF_ACCEPT;
 	}
@@ -932,7 +1063,11 @@ repeat:
 		*nflab_cb_cookie(skb) = nflab_inflight_add(ct);
 		return NF_ACCEPT;
 	}
-	nflab_cb_state(skb, nn, nflab_ct_state_of(ct, h->tuple.dir), ct->status);
+	if (READ_ONCE(ct->status) & NFLAB_CT_STATUS_NAT)
+		nflab_cb_ref(skb, net, ct, h->tuple.dir);
+	else
+		nflab_cb_state(skb, nn, nflab_ct_state_of(ct, h->tuple.dir),
+			       ct->status);
 	if (!test_bit(NFLAB_CT_STATUS_DYING_BIT, &ct->status) &&
 	    (changed || (READ_ONCE(ct->status) & NFLAB_CT_EVENT_STATUS) != old_status))
 		nflab_ct_event(ct, NFLAB_CMD_CT_EVENT_UPDATE);
@@ -956,7 +1091,7 @@ unsigned int nflab_ct_confirm(struct sk_buff *skb,
 	u64 *cookie = nflab_cb_cookie(skb);
 	struct nflab_conn *ct, *winner;
 	u8 dir = NFLAB_DIR_ORIG;
-	bool full = false;
+	bool full = false, clash = false;
 
 	if (!(*cookie & NFLAB_CB_COOKIE))
 		return NF_ACCEPT;
@@ -964,11 +1099,19 @@ unsigned int nflab_ct_confirm(struct sk_buff *skb,
 	*cookie = 0;
 	if (!ct)
 		return NF_ACCEPT;
-	winner = nflab_ct_insert(ct, &dir, &full);
+	/* From here on NAT (nat.c) leaves the tuples as they are. */
+	spin_lock_bh(&ct->lock);
+	set_bit(NFLAB_CT_STATUS_FROZEN_BIT, &ct->status);
+	spin_unlock_bh(&ct->lock);
+	winner = nflab_ct_insert(ct, &dir, &full, &clash);
 	if (full && nflab_ct_early_drop(nn)) {
 		NFLAB_CT_STAT_INC(nn, EARLY_DROP);
 		full = false;
-		winner = nflab_ct_insert(ct, &dir, &full);
+		winner = nflab_ct_insert(ct, &dir, &full, &clash);
+	}
+	if (clash) {
+		nflab_ct_put(ct);
+		return NF_DROP;
 	}
 	if (full) {
 		/* As at the tracking hook: no room, no packet. */
@@ -1217,9 +1360,11 @@ int __init nflab_ct_init(void)
 		/* One bucket per 16 KiB of RAM, as a starting point. */
 		unsigned long pages = totalram_pages() >> (14 - PAGE_SHIFT);
 
-		nflab_hashsize = clamp_t(unsigned long, roundup_pow_of_two(pages), 1024, 1 << 20);
+		nflab_hashsize = clamp_t(unsigned long, roundup_pow_of_two(pages), 1024,
+					 NFLAB_HASHSIZE_MAX);
 	}
-	nflab_hashsize = clamp_t(unsigned int, nflab_hashsize, 1024, 1 << 20);
+	nflab_hashsize = clamp_t(unsigned int, nflab_hashsize, 1024,
+				 NFLAB_HASHSIZE_MAX);
 	if (!nflab_ct_max)
 		nflab_ct_max = nflab_hashsize;
 	/*

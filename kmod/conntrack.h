@@ -124,6 +124,12 @@ struct nflab_conn {
 	u32			id;		/* hashed: reveals no rates */
 	u64			start_ns;
 	/*
+	 * Random, never reused: names the entry in skb->cb while it is in
+	 * flight, and (its low 32 bits) in the reference words of a NATed
+	 * connection's packets afterwards.
+	 */
+	u64			cookie;
+	/*
 	 * An entry is in flight, then in the table, then waits for its grace
 	 * period: each stage's fields share memory with the others'. Nothing
 	 * reads a stage's fields after it: the in-flight table and the ct_all
@@ -134,7 +140,6 @@ struct nflab_conn {
 	union {
 		struct {
 			struct hlist_node inflight;	/* in the in-flight table */
-			u64		cookie;		/* random; names it in skb->cb */
 			unsigned long	inflight_at;	/* since (jiffies) */
 		};
 		struct {
@@ -239,6 +244,18 @@ void nflab_ct_net_tag(struct net *net, struct nflab_net *nn);
 bool nflab_ct_pkt_orig(struct net *net, struct sk_buff *skb,
 		       struct nflab_tuple *orig);
 bool nflab_ct_pkt_tuple(const struct sk_buff *skb, struct nflab_tuple *t);
+struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
+				     u8 *dir, bool *in_flight);
+
+/*
+ * Internal status bits, above the protocol's (dumps mask them off): the
+ * NAT decision of each kind was taken (nat.c, under ct->lock).
+ */
+#define NFLAB_CT_STATUS_SRC_NAT_DONE_BIT	16
+#define NFLAB_CT_STATUS_DST_NAT_DONE_BIT	17
+/* The confirm hook took the tuples for the table: NAT may not move them. */
+#define NFLAB_CT_STATUS_FROZEN_BIT		18
+#define NFLAB_CT_STATUS_NAT	(NFLAB_CT_STATUS_SRC_NAT | NFLAB_CT_STATUS_DST_NAT)
 /* Where a dump resumes: its bucket and the last entry's insertion order. */
 struct nflab_ct_dump_pos {
 	unsigned int	bucket;

@@ -7,6 +7,7 @@
 #include <net/genetlink.h>
 
 #include "nflab.h"
+#include "rules.h"
 
 /*
  * Layers, bottom up: the table; nflab's state in every namespace; the
@@ -21,6 +22,7 @@ static int __init nflab_init(void)
 	ret = nflab_ct_init();
 	if (ret)
 		return ret;
+	nflab_nat_init();
 
 	ret = nflab_state_init_all();
 	if (ret)

@@ -51,6 +51,7 @@ static const char *const nflab_table_names[NFLAB_NTABLES] = {
 	[NFLAB_TABLE_RAW]	= "raw",
 	[NFLAB_TABLE_MANGLE]	= "mangle",
 	[NFLAB_TABLE_FILTER]	= "filter",
+	[NFLAB_TABLE_NAT]	= "nat",
 };
 
 #define H(x)	BIT(NF_INET_##x)
@@ -59,6 +60,8 @@ const u8 nflab_table_hooks[NFLAB_NTABLES] = {
 	[NFLAB_TABLE_MANGLE]	= H(PRE_ROUTING) | H(LOCAL_IN) | H(FORWARD) |
 				  H(LOCAL_OUT) | H(POST_ROUTING),
 	[NFLAB_TABLE_FILTER]	= H(LOCAL_IN) | H(FORWARD) | H(LOCAL_OUT),
+	[NFLAB_TABLE_NAT]	= H(PRE_ROUTING) | H(LOCAL_IN) | H(LOCAL_OUT) |
+				  H(POST_ROUTING),
 };
 
 /* Raw runs inside the tracking hook, so has no priority of its own. */
@@ -530,6 +533,20 @@ static int nflab_compile_rule(struct nflab_compile *cc, struct nflab_src_chain *
 	ret = nflab_action_decode(r->action, rc, c->table, NULL);
 	if (ret)
 		return ret;
+	if (nflab_action_is_nat(rc->action) && rc->nat.port_min) {
+		bool l4 = false;
+
+		/* Ports exist for TCP and UDP only, as iptables' --to-ports. */
+		for (k = 0; k < rc->nmatch; k++)
+			if (rc->m[k].kind == NFLAB_MATCH_PROTO && !rc->m[k].invert &&
+			    (rc->m[k].proto == IPPROTO_TCP ||
+			     rc->m[k].proto == IPPROTO_UDP))
+				l4 = true;
+		if (!l4) {
+			rule_err(cc, c, i, "a port range needs the rule to match protocol tcp or udp");
+			return -EINVAL;
+		}
+	}
 	target = nflab_action_chain(r->action, &type);
 	if (!target)
 		return 0;
@@ -622,6 +639,21 @@ static int nflab_check_hooks(struct nflab_compile *cc, unsigned int ci)
 	unsigned int i, k;
 
 	for (i = 0; i < c->n; i++) {
+		u8 act = c->r[i].action, ok = 0;
+
+		/* Where each NAT action may act, as the kernel's nat hooks. */
+		if (act == NFLAB_ACTION_DNAT || act == NFLAB_ACTION_REDIRECT)
+			ok = BIT(NF_INET_PRE_ROUTING) | BIT(NF_INET_LOCAL_OUT);
+		else if (act == NFLAB_ACTION_SNAT)
+			ok = BIT(NF_INET_POST_ROUTING) | BIT(NF_INET_LOCAL_IN);
+		else if (act == NFLAB_ACTION_MASQUERADE)
+			ok = BIT(NF_INET_POST_ROUTING);
+		if (nflab_action_is_nat(act) && (cc->hooks[ci] & ~ok)) {
+			rule_err(cc, cc->chains[ci], i,
+				 "%s cannot act at a hook this chain runs at",
+				 nflab_action_name(act));
+			return -EINVAL;
+		}
 		for (k = 0; k < c->r[i].nmatch; k++) {
 			u8 kind = c->r[i].m[k].kind;
 
@@ -844,6 +876,33 @@ unsigned int nflab_rules_raw(struct sk_buff *skb,
 }
 
 /*
+ * Nat: the first packet of a connection at a nat hook. Returns the chain's
+ * verdict and, in *nat, the NAT action it met (NULL: none). *nat points
+ * into the ruleset: the caller uses it before its RCU read section ends.
+ */
+unsigned int nflab_rules_nat(struct sk_buff *skb,
+			     const struct nf_hook_state *st,
+			     const struct nflab_rule_c **nat)
+{
+	const struct nflab_rs *rs = rcu_dereference(nflab_pernet(st->net)->rs);
+	const struct nflab_chain_c *c;
+	struct nflab_pkt p;
+	unsigned int v;
+
+	*nat = NULL;
+	if (!rs)
+		return NF_ACCEPT;
+	c = rs->base[NFLAB_TABLE_NAT][st->hook];
+	if (!c)
+		return NF_ACCEPT;
+	nflab_pkt_init(&p, skb, st);
+	p.nat = NULL;
+	v = nflab_chain_eval(c, &p);
+	*nat = p.nat;
+	return v;
+}
+
+/*
  * Mangle at LOCAL_OUT: a packet whose routing keys changed is routed again,
  * as the kernel's mangle table does.
  */
@@ -894,19 +953,32 @@ static unsigned int nflab_rules_hook(void *priv, struct sk_buff *skb,
 
 /* Publishing */
 
-/* Register the table hooks rs needs; with drop, unregister those it does not. */
+#define NFLAB_NAT_HOOKS_ON	(0x1fU << (NFLAB_TABLE_NAT * NF_INET_NUMHOOKS))
+
+/*
+ * Register the table hooks rs needs; with drop, unregister those it does not.
+ * The nat table's four hooks come together with its first chain that has
+ * work and stay until the namespace goes: its connections are translated
+ * there for as long as they live, with or without rules.
+ */
 static int nflab_rules_hooks_sync(struct net *net, struct nflab_net *nn,
 				  const struct nflab_rs *rs, bool drop)
 {
+	bool nat = !nn->rules_dead && (nn->rule_hooks_on & NFLAB_NAT_HOOKS_ON);
 	unsigned int t, h;
 	int ret;
 
 	lockdep_assert_held(&nn->rules_lock);
+	for (h = 0; rs && h < NF_INET_NUMHOOKS; h++)
+		nat |= !!rs->base[NFLAB_TABLE_NAT][h];
 	for (t = NFLAB_TABLE_MANGLE; t < NFLAB_NTABLES; t++) {
 		for (h = 0; h < NF_INET_NUMHOOKS; h++) {
 			unsigned int bit = t * NF_INET_NUMHOOKS + h;
 			bool want = rs && rs->base[t][h];
 			bool on = nn->rule_hooks_on & BIT(bit);
+
+			if (t == NFLAB_TABLE_NAT)
+				want = nat && (nflab_table_hooks[t] & BIT(h));
 
 			if (want && !on) {
 				ret = nf_register_net_hook(net, &nn->rule_ops[t][h]);
@@ -1009,6 +1081,13 @@ int nflab_rules_net_init(struct nflab_net *nn)
 			ops->hooknum = h;
 			ops->priority = nflab_table_prio[t];
 			ops->priv = (void *)(unsigned long)t;
+			if (t != NFLAB_TABLE_NAT)
+				continue;
+			/* Destinations before routing, sources after it. */
+			ops->hook = nflab_nat_hook;
+			ops->priority = h == NF_INET_PRE_ROUTING ||
+					h == NF_INET_LOCAL_OUT ?
+					NF_IP_PRI_NAT_DST : NF_IP_PRI_NAT_SRC;
 		}
 	}
 	return nflab_src_empty(&nn->rules_src);

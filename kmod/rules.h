@@ -209,6 +209,16 @@ struct nflab_match_c {
 
 struct nflab_chain_c;
 
+/* A NAT action's range, decoded. */
+struct nflab_nat_range {
+	__be32			addr_min;
+	__be32			addr_max;
+	u16			port_min;	/* host order; 0: no range */
+	u16			port_max;
+	u32			flags;		/* NFLAB_NAT_F_* */
+	bool			have_addr;
+};
+
 struct nflab_rule_c {
 	struct nflab_rule	*rule;
 	struct nflab_chain_c	*target;	/* JUMP, GOTO */
@@ -220,6 +230,7 @@ struct nflab_rule_c {
 	const char		*log_prefix;
 	unsigned int		nmatch;
 	struct nflab_match_c	*m;
+	struct nflab_nat_range	nat;		/* SNAT ... REDIRECT */
 };
 
 struct nflab_chain_c {
@@ -260,6 +271,7 @@ struct nflab_pkt {
 	u8			tcp_flags;
 	u8			icmp_type;
 	u8			icmp_code;
+	const struct nflab_rule_c *nat;		/* the NAT action met */
 };
 
 /* rules.c */
@@ -285,6 +297,15 @@ void nflab_rules_net_pre_exit(struct net *net);
 void nflab_rules_net_exit(struct net *net);
 unsigned int nflab_rules_raw(struct sk_buff *skb,
 			     const struct nf_hook_state *st, bool *notrack);
+unsigned int nflab_rules_nat(struct sk_buff *skb,
+			     const struct nf_hook_state *st,
+			     const struct nflab_rule_c **nat);
+bool nflab_action_is_nat(u8 action);
+
+/* nat.c */
+unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
+			    const struct nf_hook_state *st);
+void nflab_nat_init(void);
 extern const char *const nflab_hook_chain_names[NF_INET_NUMHOOKS];
 extern const u8 nflab_table_hooks[NFLAB_NTABLES];
 
@@ -303,6 +324,7 @@ int nflab_match_put_state(struct sk_buff *msg, const struct nlattr *attr,
 int nflab_action_decode(const struct nlattr *attr, struct nflab_rule_c *rc,
 			u8 table, struct netlink_ext_ack *extack);
 const char *nflab_action_chain(const struct nlattr *attr, u8 *type);
+const char *nflab_action_name(u8 action);
 unsigned int nflab_action_packet(const struct nflab_rule_c *rc,
 				 struct nflab_pkt *p);
 

@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nflab's NAT: SNAT, DNAT, MASQUERADE and REDIRECT on nflab's own tracker,
+ * without nf_nat.
+ *
+ * As in the kernel, a connection's translation is its reply tuple. The
+ * first packet of a connection meets the nat table's chains at the hooks
+ * it crosses while its entry is in flight (found by the cookie in skb->cb,
+ * see conntrack.c): destinations at PRE_ROUTING or LOCAL_OUT
+ * (NF_IP_PRI_NAT_DST), sources at POST_ROUTING or LOCAL_IN
+ * (NF_IP_PRI_NAT_SRC). Each kind is decided once, under ct->lock, and
+ * rewrites the reply tuple; the entry then joins the table at the confirm
+ * hook with that tuple, so every later packet of either direction finds it
+ * by its own tuple. Packets of a NATed connection carry a reference word
+ * from the tracking hook (nflab_ct_pkt_conn()), by which these hooks find
+ * the entry again after the addresses changed, and rewrite the packet to
+ * the inverse of the other direction's tuple.
+ *
+ * Why no two connections get one reply tuple: the search below only skips
+ * tuples already in the table, so two first packets on two CPUs may pick
+ * the same one; the confirm hook inserts under the bucket locks and drops
+ * the second (NFLAB_CT_STATS_A_NAT_CLASH), as the kernel's confirm does. A
+ * connection no NAT rule translated keeps its tuple; if that reply tuple is
+ * taken by a translated one, its source port moves (the kernel's null
+ * binding), so later translations and untranslated flows never meet.
+ *
+ * The nat table's hooks stay registered from its first chain with work
+ * until the namespace goes (rules.c), so translated connections keep
+ * their translation with or without rules.
+ */
+
+#include <linux/icmp.h>
+#include <linux/inetdevice.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/ip.h>
+#include <linux/random.h>
+#include <linux/siphash.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <net/checksum.h>
+#include <net/ip.h>
+#include <net/route.h>
+
+#include "nflab.h"
+#include "conntrack.h"
+#include "rules.h"
+
+/*
+ * Ports tried for one connection. The search runs in softirq on a first
+ * packet: each try is one hash lookup, so it is bounded like the kernel's
+ * (128 attempts), and a range that full drops the packet instead.
+ */
+#define NFLAB_NAT_TRIES		128
+
+enum nflab_manip {
+	NFLAB_MANIP_SRC,
+	NFLAB_MANIP_DST,
+};
+
+static siphash_key_t nflab_nat_seed __read_mostly;
+
+/* Is t (a candidate reply tuple) another connection's? */
+static bool nflab_nat_taken(struct net *net, const struct nflab_tuple *t)
+{
+	struct nflab_conn *other = nflab_ct_find(net, t);
+
+	if (!other)
+		return false;
+	nflab_ct_put(other);
+	return true;
+}
+
+/* The port a manip of this kind changes in the reply tuple r. */
+static __be16 *nflab_nat_port(struct nflab_tuple *r, enum nflab_manip mt)
+{
+	if (r->proto == IPPROTO_ICMP)
+		/* An echo's id; only a source manip moves it, as nf_nat. */
+		return mt == NFLAB_MANIP_SRC ? &r->u.icmp.id : NULL;
+	if (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP)
+		return NULL;
+	/* The reply's destination is the original source, and back. */
+	return mt == NFLAB_MANIP_SRC ? &r->u.p.dport : &r->u.p.sport;
+}
+
+/*
+ * Choose a free reply tuple r for this manip: keep the port if allowed and
+ * free, else search the range. Returns false when none is free.
+ */
+static bool nflab_nat_unique(struct net *net, struct nflab_tuple *r,
+			     enum nflab_manip mt, u16 lo, u16 hi, u32 flags)
+{
+	__be16 *port = nflab_nat_port(r, mt);
+	u16 orig, n, i;
+	u32 off;
+
+	if (!port)
+		return !nflab_nat_taken(net, r);
+	orig = ntohs(*port);
+	if (!lo) {
+		if (mt == NFLAB_MANIP_DST)
+			/* A destination keeps its port without a range. */
+			return !nflab_nat_taken(net, r);
+		/* The kernel's classes: a privileged port stays privileged. */
+		if (r->proto == IPPROTO_ICMP) {
+			lo = 0;
+			hi = 65535;
+		} else if (orig < 512) {
+			lo = 1;
+			hi = 511;
+		} else if (orig < 1024) {
+			lo = 600;
+			hi = 1023;
+		} else {
+			lo = 1024;
+			hi = 65535;
+		}
+	}
+	if (!(flags & NFLAB_NAT_F_FULLY_RANDOM) && orig >= lo && orig <= hi &&
+	    !nflab_nat_taken(net, r))
+		return true;
+	n = hi - lo;		/* the range holds n + 1 ports */
+	if (flags & (NFLAB_NAT_F_RANDOM | NFLAB_NAT_F_FULLY_RANDOM))
+		off = get_random_u32();
+	else
+		off = siphash_3u32((__force u32)r->src, (__force u32)r->dst,
+				   r->u.all, &nflab_nat_seed);
+	/* Bounded: NFLAB_NAT_TRIES lookups at most (see above). */
+	for (i = 0; i < NFLAB_NAT_TRIES && i <= n; i++) {
+		*port = htons(lo + (u16)((off + i) % ((u32)n + 1)));
+		if (!nflab_nat_taken(net, r))
+			return true;
+	}
+	*port = htons(orig);
+	return false;
+}
+
+/* The address a rule's range gives this connection. */
+static __be32 nflab_nat_pick_addr(const struct nflab_nat_range *nr,
+				  const struct nflab_tuple *orig)
+{
+	u32 n = ntohl(nr->addr_max) - ntohl(nr->addr_min), h;
+
+	if (!n)
+		return nr->addr_min;
+	/* The same source (and destination, unless persistent), the same address. */
+	h = siphash_2u32((__force u32)orig->src,
+			 nr->flags & NFLAB_NAT_F_PERSISTENT ? 0 :
+			 (__force u32)orig->dst, &nflab_nat_seed);
+	return htonl(ntohl(nr->addr_min) + reciprocal_scale(h, n + 1));
+}
+
+/* MASQUERADE's address: the one the outgoing device would choose, as nf_nat. */
+static __be32 nflab_nat_masq_addr(const struct sk_buff *skb,
+				  const struct nf_hook_state *st)
+{
+	const struct rtable *rt = skb_rtable(skb);
+
+	if (!rt || !st->out)
+		return 0;
+	return inet_select_addr(st->out, rt_nexthop(rt, ip_hdr(skb)->daddr),
+				RT_SCOPE_UNIVERSE);
+}
+
+/* REDIRECT's address: the incoming device's first one, or loopback. */
+static __be32 nflab_nat_redirect_addr(const struct sk_buff *skb,
+				      const struct nf_hook_state *st)
+{
+	const struct in_ifaddr *ifa;
+	const struct in_device *indev;
+
+	if (st->hook == NF_INET_LOCAL_OUT)
+		return htonl(INADDR_LOOPBACK);
+	indev = __in_dev_get_rcu(skb->dev);
+	if (!indev)
+		return 0;
+	ifa = rcu_dereference(indev->ifa_list);
+	return ifa ? ifa->ifa_local : 0;
+}
+
+/* SRC_NAT and DST_NAT say which side of the reply tuple moved. */
+static void nflab_ct_status_nat(struct nflab_conn *ct)
+{
+	const struct nflab_tuple *o = &ct->th[NFLAB_DIR_ORIG].tuple;
+	const struct nflab_tuple *r = &ct->th[NFLAB_DIR_REPLY].tuple;
+	bool l4 = o->proto == IPPROTO_TCP || o->proto == IPPROTO_UDP;
+
+	if (r->dst != o->src || (l4 && r->u.p.dport != o->u.p.sport) ||
+	    (o->proto == IPPROTO_ICMP && r->u.icmp.id != o->u.icmp.id))
+		set_bit(NFLAB_CT_STATUS_SRC_NAT_BIT, &ct->status);
+	if (r->src != o->dst || (l4 && r->u.p.sport != o->u.p.dport))
+		set_bit(NFLAB_CT_STATUS_DST_NAT_BIT, &ct->status);
+}
+
+/*
+ * Decide the connection's translation of this kind, once: evaluate the
+ * chain, then fix the reply tuple. Called for a first packet, its entry in
+ * flight; clones racing on another CPU wait on ct->lock and find it done.
+ */
+static unsigned int nflab_nat_decide(struct nflab_conn *ct, struct sk_buff *skb,
+				     const struct nf_hook_state *st,
+				     enum nflab_manip mt)
+{
+	int done_bit = mt == NFLAB_MANIP_SRC ? NFLAB_CT_STATUS_SRC_NAT_DONE_BIT :
+					       NFLAB_CT_STATUS_DST_NAT_DONE_BIT;
+	struct nflab_net *nn = nflab_pernet(st->net);
+	const struct nflab_nat_range *nr = NULL;
+	const struct nflab_rule_c *rc;
+	struct nflab_tuple r;
+	unsigned int v;
+	__be32 addr;
+	bool ok;
+
+	/*
+	 * Under ct->lock, so that what another CPU decided (a clone of this
+	 * packet) is seen whole, and nothing changes once the confirm hook
+	 * froze the tuples for the table.
+	 */
+	spin_lock_bh(&ct->lock);
+	ok = test_bit(done_bit, &ct->status) ||
+	     test_bit(NFLAB_CT_STATUS_FROZEN_BIT, &ct->status);
+	spin_unlock_bh(&ct->lock);
+	if (ok)
+		return NF_ACCEPT;
+	v = nflab_rules_nat(skb, st, &rc);
+	if (v != NF_ACCEPT)
+		return v;
+
+	spin_lock_bh(&ct->lock);
+	if (test_bit(done_bit, &ct->status) ||
+	    test_bit(NFLAB_CT_STATUS_FROZEN_BIT, &ct->status)) {
+		spin_unlock_bh(&ct->lock);
+		return NF_ACCEPT;
+	}
+	r = ct->th[NFLAB_DIR_REPLY].tuple;
+	addr = mt == NFLAB_MANIP_SRC ? r.dst : r.src;
+	if (rc) {
+		nr = &rc->nat;
+		switch (rc->action) {
+		case NFLAB_ACTION_MASQUERADE:
+			addr = nflab_nat_masq_addr(skb, st);
+			break;
+		case NFLAB_ACTION_REDIRECT:
+			addr = nflab_nat_redirect_addr(skb, st);
+			break;
+		default:
+			if (nr->have_addr)
+				addr = nflab_nat_pick_addr(nr, &ct->th[NFLAB_DIR_ORIG].tuple);
+		}
+		if (!addr) {
+			/* No address on the device: nothing to translate to. */
+			spin_unlock_bh(&ct->lock);
+			return NF_DROP;
+		}
+		if (mt == NFLAB_MANIP_SRC)
+			r.dst = addr;
+		else
+			r.src = addr;
+	}
+	/*
+	 * Without a rule, a source keeps its tuple unless it is taken. A
+	 * destination that found no free tuple keeps what it chose, as the
+	 * kernel's: the source decision after routing moves the source port
+	 * (or fails, counted there).
+	 */
+	ok = nflab_nat_unique(st->net, &r, mt, nr ? nr->port_min : 0,
+			      nr ? nr->port_max : 0, nr ? nr->flags : 0) ||
+	     mt == NFLAB_MANIP_DST;
+	if (!ok) {
+		spin_unlock_bh(&ct->lock);
+		NFLAB_CT_STAT_INC(nn, NAT_EXHAUSTED);
+		return NF_DROP;
+	}
+	ct->th[NFLAB_DIR_REPLY].tuple = r;
+	ct->th[NFLAB_DIR_REPLY].tuple.dir = NFLAB_DIR_REPLY;
+	nflab_ct_status_nat(ct);
+	set_bit(done_bit, &ct->status);
+	spin_unlock_bh(&ct->lock);
+	return NF_ACCEPT;
+}
+
+/*
+ * Rewrite one side of the packet: the source (mt SRC) or destination to
+ * addr and port (for ICMP, port is the echo id), with incremental checksum
+ * updates of the IP header and of the L4 checksum, pseudo-header included.
+ * inet_proto_csum_replace*() keep a CHECKSUM_PARTIAL packet's seed right.
+ */
+static bool nflab_nat_rewrite(struct sk_buff *skb, enum nflab_manip mt,
+			      __be32 addr, __be16 port)
+{
+	unsigned int thoff = skb_network_offset(skb) + ip_hdrlen(skb);
+	struct iphdr *iph = ip_hdr(skb);
+	__be32 *paddr;
+	__be16 *pport = NULL;
+	__sum16 *check = NULL;
+	bool pseudo = true;
+
+	switch (iph->protocol) {
+	case IPPROTO_TCP:
+		if (skb_ensure_writable(skb, thoff + sizeof(struct tcphdr)))
+			return false;
+		pport = mt == NFLAB_MANIP_SRC ? &tcp_hdr(skb)->source :
+						&tcp_hdr(skb)->dest;
+		check = &tcp_hdr(skb)->check;
+		break;
+	case IPPROTO_UDP: {
+		struct udphdr *uh;
+
+		if (skb_ensure_writable(skb, thoff + sizeof(*uh)))
+			return false;
+		uh = (struct udphdr *)(skb_network_header(skb) + ip_hdrlen(skb));
+		pport = mt == NFLAB_MANIP_SRC ? &uh->source : &uh->dest;
+		/* A zero checksum is none, unless the device will fill it. */
+		if (uh->check || skb->ip_summed == CHECKSUM_PARTIAL)
+			check = &uh->check;
+		break;
+	}
+	case IPPROTO_ICMP: {
+		struct icmphdr *ih;
+
+		if (skb_ensure_writable(skb, thoff + sizeof(*ih)))
+			return false;
+		ih = (struct icmphdr *)(skb_network_header(skb) + ip_hdrlen(skb));
+		/* One id for both directions: either manip may restore it. */
+		pport = &ih->un.echo.id;
+		check = &ih->checksum;
+		pseudo = false;	/* ICMP's sum covers no addresses */
+		break;
+	}
+	default:
+		if (skb_ensure_writable(skb, thoff))
+			return false;
+	}
+	iph = ip_hdr(skb);
+	paddr = mt == NFLAB_MANIP_SRC ? &iph->saddr : &iph->daddr;
+	if (check && pseudo)
+		inet_proto_csum_replace4(check, skb, *paddr, addr, true);
+	if (check && pport)
+		inet_proto_csum_replace2(check, skb, *pport, port, false);
+	if (check && iph->protocol == IPPROTO_UDP && !*check)
+		*check = CSUM_MANGLED_0;
+	if (pport)
+		*pport = port;
+	csum_replace4(&iph->check, *paddr, addr);
+	*paddr = addr;
+	return true;
+}
+
+/*
+ * Translate the packet: it leaves as the inverse of the other direction's
+ * tuple says, on the side this hook manipulates.
+ */
+static bool nflab_nat_apply(struct sk_buff *skb, const struct nflab_conn *ct,
+			    u8 dir, enum nflab_manip mt)
+{
+	const struct nflab_tuple *o = &ct->th[!dir].tuple;
+	const struct iphdr *iph = ip_hdr(skb);
+	__be32 addr, cur;
+	__be16 port = 0, curport = 0;
+	struct nflab_tuple t;
+
+	if (!nflab_ct_pkt_tuple(skb, &t))
+		return true;	/* nothing of ours to change */
+	if (mt == NFLAB_MANIP_SRC) {
+		addr = o->dst;
+		cur = iph->saddr;
+		if (o->proto == IPPROTO_ICMP) {
+			port = o->u.icmp.id;
+			curport = t.u.icmp.id;
+		} else if (o->proto == IPPROTO_TCP || o->proto == IPPROTO_UDP) {
+			port = o->u.p.dport;
+			curport = t.u.p.sport;
+		}
+	} else {
+		addr = o->src;
+		cur = iph->daddr;
+		if (o->proto == IPPROTO_ICMP) {
+			port = o->u.icmp.id;
+			curport = t.u.icmp.id;
+		} else if (o->proto == IPPROTO_TCP || o->proto == IPPROTO_UDP) {
+			port = o->u.p.sport;
+			curport = t.u.p.dport;
+		}
+	}
+	if (addr == cur && port == curport)
+		return true;
+	return nflab_nat_rewrite(skb, mt, addr, port);
+}
+
+/*
+ * Does the packet still look like one of the connection's, before or
+ * after translation? A reference word is trusted only with this.
+ */
+static bool nflab_nat_pkt_ok(const struct sk_buff *skb,
+			     const struct nflab_conn *ct, u8 dir)
+{
+	const struct nflab_tuple *a = &ct->th[dir].tuple, *b = &ct->th[!dir].tuple;
+	const struct iphdr *iph = ip_hdr(skb);
+
+	return iph->protocol == a->proto &&
+	       (iph->saddr == a->src || iph->saddr == b->dst) &&
+	       (iph->daddr == a->dst || iph->daddr == b->src);
+}
+
+unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
+			    const struct nf_hook_state *st)
+{
+	enum nflab_manip mt = st->hook == NF_INET_PRE_ROUTING ||
+			      st->hook == NF_INET_LOCAL_OUT ?
+			      NFLAB_MANIP_DST : NFLAB_MANIP_SRC;
+	__be32 daddr = ip_hdr(skb)->daddr;
+	unsigned int v = NF_ACCEPT;
+	struct nflab_conn *ct;
+	bool in_flight;
+	u8 dir;
+	int err;
+
+	ct = nflab_ct_pkt_conn(st->net, skb, &dir, &in_flight);
+	if (!ct)
+		return NF_ACCEPT;
+	/* A cookie is exact; an entry in flight may be mid-decision. */
+	if (!in_flight && !nflab_nat_pkt_ok(skb, ct, dir))
+		goto out;
+	if (in_flight) {
+		v = nflab_nat_decide(ct, skb, st, mt);
+		if (v != NF_ACCEPT)
+			goto out;
+	}
+	if (!nflab_nat_apply(skb, ct, dir, mt)) {
+		v = NF_DROP;
+		goto out;
+	}
+	if (daddr != ip_hdr(skb)->daddr) {
+		/* A new destination needs a new route, as nf_nat's. */
+		if (st->hook == NF_INET_PRE_ROUTING) {
+			skb_dst_drop(skb);
+		} else if (st->hook == NF_INET_LOCAL_OUT) {
+			err = ip_route_me_harder(st->net, st->sk, skb, RTN_UNSPEC);
+			if (err < 0)
+				v = NF_DROP_ERR(err);
+		}
+	}
+out:
+	nflab_ct_put(ct);
+	return v;
+}
+
+void __init nflab_nat_init(void)
+{
+	get_random_bytes(&nflab_nat_seed, sizeof(nflab_nat_seed));
+}
