@@ -116,7 +116,7 @@ static unsigned int nflab_ct_global_max __read_mostly;
 module_param_named(ct_global_max, nflab_ct_global_max, uint, 0644);
 MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (default: 4 * hashsize)");
 
-#define NFLAB_HASHSIZE_MAX	(1U << 20)
+#define NFLAB_HASHSIZE_MAX	BIT(20)
 #define NFLAB_CT_LOCKS		1024	/* bucket lock stripes */
 #define NFLAB_CT_GC_SLICE	512	/* buckets per GC run: short, bounded */
 #define NFLAB_CT_INFLIGHT	1024	/* in-flight table buckets */
@@ -755,6 +755,26 @@ struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
 	if (nflab_cb_is_ref(w))
 		return nflab_ct_ref_get(net, w, dir);
 	return NULL;
+}
+
+/*
+ * For NAT: the entry an ICMP error the tracking hook found RELATED is
+ * about, with a reference, and the direction the error travels in it.
+ */
+struct nflab_conn *nflab_ct_pkt_related(struct net *net, struct sk_buff *skb,
+					u8 *dir)
+{
+	u64 w = *nflab_cb_cookie(skb);
+	struct nflab_tuple t;
+	unsigned int off;
+	bool fragment;
+
+	if (!nflab_cb_state_ok(nflab_pernet(net), w) ||
+	    (w & NFLAB_CT_STATE_ALL) != NFLAB_CT_STATE_RELATED ||
+	    !nflab_l3_tuple(skb, &t, &off, &fragment) || fragment ||
+	    t.proto != IPPROTO_ICMP)
+		return NULL;
+	return nflab_icmp_related(net, skb, off, dir);
 }
 
 /*

@@ -246,6 +246,11 @@ bool nflab_ct_pkt_orig(struct net *net, struct sk_buff *skb,
 bool nflab_ct_pkt_tuple(const struct sk_buff *skb, struct nflab_tuple *t);
 struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
 				     u8 *dir, bool *in_flight);
+struct nflab_conn *nflab_ct_pkt_related(struct net *net, struct sk_buff *skb,
+					u8 *dir);
+/* proto_icmp.c */
+struct nflab_conn *nflab_icmp_related(struct net *net, const struct sk_buff *skb,
+				      unsigned int off, u8 *dir);
 
 /*
  * Internal status bits, above the protocol's (dumps mask them off): the
@@ -255,6 +260,8 @@ struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
 #define NFLAB_CT_STATUS_DST_NAT_DONE_BIT	17
 /* The confirm hook took the tuples for the table: NAT may not move them. */
 #define NFLAB_CT_STATUS_FROZEN_BIT		18
+/* Translated by MASQUERADE: goes with its address or device. */
+#define NFLAB_CT_STATUS_MASQ_BIT		19
 #define NFLAB_CT_STATUS_NAT	(NFLAB_CT_STATUS_SRC_NAT | NFLAB_CT_STATUS_DST_NAT)
 /* Where a dump resumes: its bucket and the last entry's insertion order. */
 struct nflab_ct_dump_pos {

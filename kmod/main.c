@@ -32,14 +32,20 @@ static int __init nflab_init(void)
 	if (ret)
 		goto err_state_exit;
 
-	ret = nflab_hooks_init();
+	ret = nflab_nat_notifiers_init();
 	if (ret)
 		goto err_netlink_exit;
+
+	ret = nflab_hooks_init();
+	if (ret)
+		goto err_nat_exit;
 
 	pr_info("version %s loaded (protocol %d)\n", NFLAB_MODULE_VERSION,
 		NFLAB_PROTO_VERSION);
 	return 0;
 
+err_nat_exit:
+	nflab_nat_notifiers_exit();
 err_netlink_exit:
 	nflab_netlink_exit();
 err_state_exit:
@@ -52,6 +58,7 @@ err_ct_exit:
 static void __exit nflab_exit(void)
 {
 	nflab_hooks_exit();
+	nflab_nat_notifiers_exit();
 	nflab_netlink_exit();
 	nflab_state_exit_all();
 	nflab_ct_exit();

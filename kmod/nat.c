@@ -31,8 +31,8 @@
 
 #include <linux/icmp.h>
 #include <linux/inetdevice.h>
-#include <linux/netfilter_ipv4.h>
 #include <linux/ip.h>
+#include <linux/netfilter_ipv4.h>
 #include <linux/random.h>
 #include <linux/siphash.h>
 #include <linux/tcp.h>
@@ -273,6 +273,8 @@ static unsigned int nflab_nat_decide(struct nflab_conn *ct, struct sk_buff *skb,
 	ct->th[NFLAB_DIR_REPLY].tuple = r;
 	ct->th[NFLAB_DIR_REPLY].tuple.dir = NFLAB_DIR_REPLY;
 	nflab_ct_status_nat(ct);
+	if (rc && rc->action == NFLAB_ACTION_MASQUERADE)
+		set_bit(NFLAB_CT_STATUS_MASQ_BIT, &ct->status);
 	set_bit(done_bit, &ct->status);
 	spin_unlock_bh(&ct->lock);
 	return NF_ACCEPT;
@@ -387,6 +389,96 @@ static bool nflab_nat_apply(struct sk_buff *skb, const struct nflab_conn *ct,
 }
 
 /*
+ * An ICMP error about a translated connection, travelling in direction dir:
+ * as nf_nat_icmp_reply_translation(), the quoted packet (of the other
+ * direction) gets the opposite manip, back to how its sender sent it, and
+ * the outer header this hook's manip, so the error reaches that sender
+ * about its own packet. The ICMP checksum is computed again whole.
+ */
+static bool nflab_nat_icmp(struct sk_buff *skb, const struct nflab_conn *ct,
+			   u8 dir, enum nflab_manip mt)
+{
+	const struct nflab_tuple *o = &ct->th[!dir].tuple;
+	unsigned long need = mt == NFLAB_MANIP_SRC ? NFLAB_CT_STATUS_SRC_NAT :
+						     NFLAB_CT_STATUS_DST_NAT;
+	unsigned int ioff = skb_network_offset(skb) + ip_hdrlen(skb);
+	unsigned int qoff = ioff + sizeof(struct icmphdr), loff, avail;
+	struct iphdr *iph, *qiph;
+	struct icmphdr *ih;
+	__be32 *qaddr, naddr;
+	__be16 *qport = NULL, nport = 0;
+	__sum16 *qcheck = NULL;
+
+	/* A reply-direction error undoes the other side's translation. */
+	if (dir == NFLAB_DIR_REPLY)
+		need ^= NFLAB_CT_STATUS_NAT;
+	if (!(READ_ONCE(ct->status) & need))
+		return true;
+	if (skb_ensure_writable(skb, qoff + sizeof(struct iphdr)))
+		return false;
+	qiph = (struct iphdr *)(skb->data + qoff);
+	loff = qoff + qiph->ihl * 4;
+	/* The quote's ports or id: 8 bytes, as much as was quoted. */
+	if (skb_ensure_writable(skb, min(skb->len, loff + 8)))
+		return false;
+	qiph = (struct iphdr *)(skb->data + qoff);
+	avail = skb->len > loff ? skb->len - loff : 0;
+
+	/* The quoted packet: the opposite manip, to its own original tuple. */
+	if (mt == NFLAB_MANIP_DST) {
+		qaddr = &qiph->saddr;
+		naddr = o->src;
+	} else {
+		qaddr = &qiph->daddr;
+		naddr = o->dst;
+	}
+	if (qiph->protocol == IPPROTO_TCP || qiph->protocol == IPPROTO_UDP) {
+		if (avail >= 4) {
+			qport = (__be16 *)(skb->data + loff) + (mt == NFLAB_MANIP_DST ? 0 : 1);
+			nport = mt == NFLAB_MANIP_DST ? o->u.p.sport : o->u.p.dport;
+		}
+		if (qiph->protocol == IPPROTO_UDP && avail >= 8)
+			qcheck = &((struct udphdr *)(skb->data + loff))->check;
+		else if (qiph->protocol == IPPROTO_TCP && avail >= sizeof(struct tcphdr))
+			qcheck = &((struct tcphdr *)(skb->data + loff))->check;
+		if (qcheck && !*qcheck && qiph->protocol == IPPROTO_UDP)
+			qcheck = NULL;	/* no sum to keep */
+	} else if (qiph->protocol == IPPROTO_ICMP && avail >= 8) {
+		struct icmphdr *qih = (struct icmphdr *)(skb->data + loff);
+
+		qport = &qih->un.echo.id;
+		nport = o->u.icmp.id;
+		qcheck = &qih->checksum;
+	}
+	if (qcheck && qiph->protocol != IPPROTO_ICMP)
+		csum_replace4(qcheck, *qaddr, naddr);
+	if (qport) {
+		if (qcheck)
+			csum_replace2(qcheck, *qport, nport);
+		*qport = nport;
+	}
+	csum_replace4(&qiph->check, *qaddr, naddr);
+	*qaddr = naddr;
+
+	ih = (struct icmphdr *)(skb->data + ioff);
+	ih->checksum = 0;
+	ih->checksum = csum_fold(skb_checksum(skb, ioff, skb->len - ioff, 0));
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+
+	/* The outer header: this hook's manip, as for the connection's packets. */
+	iph = ip_hdr(skb);
+	if (mt == NFLAB_MANIP_DST) {
+		csum_replace4(&iph->check, iph->daddr, o->src);
+		iph->daddr = o->src;
+	} else {
+		csum_replace4(&iph->check, iph->saddr, o->dst);
+		iph->saddr = o->dst;
+	}
+	return true;
+}
+
+/*
  * Does the packet still look like one of the connection's, before or
  * after translation? A reference word is trusted only with this.
  */
@@ -415,8 +507,14 @@ unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 	int err;
 
 	ct = nflab_ct_pkt_conn(st->net, skb, &dir, &in_flight);
-	if (!ct)
-		return NF_ACCEPT;
+	if (!ct) {
+		ct = nflab_ct_pkt_related(st->net, skb, &dir);
+		if (!ct)
+			return NF_ACCEPT;
+		if (!nflab_nat_icmp(skb, ct, dir, mt))
+			v = NF_DROP;
+		goto reroute;
+	}
 	/* A cookie is exact; an entry in flight may be mid-decision. */
 	if (!in_flight && !nflab_nat_pkt_ok(skb, ct, dir))
 		goto out;
@@ -429,7 +527,8 @@ unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 		v = NF_DROP;
 		goto out;
 	}
-	if (daddr != ip_hdr(skb)->daddr) {
+reroute:
+	if (v == NF_ACCEPT && daddr != ip_hdr(skb)->daddr) {
 		/* A new destination needs a new route, as nf_nat's. */
 		if (st->hook == NF_INET_PRE_ROUTING) {
 			skb_dst_drop(skb);
@@ -444,7 +543,76 @@ out:
 	return v;
 }
 
+/*
+ * MASQUERADE's connections go when their address does: the address is
+ * removed, or the device that holds it goes down (as nf_nat_masquerade;
+ * the kernel keys the device by index, nflab by its addresses). Both
+ * notifier chains run in process context.
+ */
+static bool nflab_nat_masq_gone(const struct nflab_conn *ct, const void *arg)
+{
+	return test_bit(NFLAB_CT_STATUS_MASQ_BIT, &ct->status) &&
+	       ct->th[NFLAB_DIR_REPLY].tuple.dst == *(const __be32 *)arg;
+}
+
+static int nflab_nat_dev_event(struct notifier_block *nb, unsigned long event,
+			       void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+	const struct in_ifaddr *ifa;
+	struct in_device *indev;
+
+	if (event != NETDEV_DOWN)
+		return NOTIFY_DONE;
+	indev = __in_dev_get_rtnl(dev);
+	if (!indev)
+		return NOTIFY_DONE;
+	in_dev_for_each_ifa_rtnl(ifa, indev)
+		nflab_ct_kill_matching(dev_net(dev), nflab_nat_masq_gone,
+				       &ifa->ifa_local);
+	return NOTIFY_DONE;
+}
+
+static int nflab_nat_addr_event(struct notifier_block *nb, unsigned long event,
+				void *ptr)
+{
+	const struct in_ifaddr *ifa = ptr;
+
+	if (event == NETDEV_DOWN)
+		nflab_ct_kill_matching(dev_net(ifa->ifa_dev->dev),
+				       nflab_nat_masq_gone, &ifa->ifa_local);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block nflab_nat_dev_nb = {
+	.notifier_call	= nflab_nat_dev_event,
+};
+
+static struct notifier_block nflab_nat_addr_nb = {
+	.notifier_call	= nflab_nat_addr_event,
+};
+
 void __init nflab_nat_init(void)
 {
 	get_random_bytes(&nflab_nat_seed, sizeof(nflab_nat_seed));
+}
+
+/* After the table and the family: the notifiers kill entries and tell. */
+int __init nflab_nat_notifiers_init(void)
+{
+	int ret;
+
+	ret = register_netdevice_notifier(&nflab_nat_dev_nb);
+	if (ret)
+		return ret;
+	ret = register_inetaddr_notifier(&nflab_nat_addr_nb);
+	if (ret)
+		unregister_netdevice_notifier(&nflab_nat_dev_nb);
+	return ret;
+}
+
+void nflab_nat_notifiers_exit(void)
+{
+	unregister_inetaddr_notifier(&nflab_nat_addr_nb);
+	unregister_netdevice_notifier(&nflab_nat_dev_nb);
 }

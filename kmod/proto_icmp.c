@@ -51,33 +51,31 @@ static bool nflab_pair_type(u8 type, bool either, u8 *other)
  * RELATED would let it through rules that trust the flow. Anything else is
  * INVALID. It changes no entry and never reads past what the packet holds.
  */
-static bool nflab_icmp_error(struct net *net, const struct sk_buff *skb,
-			     unsigned int off, enum nflab_ct_verdict *v)
+/*
+ * The tuple an error's quoted packet answers to (its inverse), in *inv;
+ * false if the quote is unusable or not the error's addressee's.
+ */
+static bool nflab_icmp_quote(const struct sk_buff *skb, unsigned int off,
+			     struct nflab_tuple *t)
 {
 	struct nflab_tuple inv = {};
 	const struct icmphdr *ih;
 	const struct iphdr *iph;
-	struct nflab_conn *ct;
 	struct icmphdr _ih;
 	struct iphdr _iph;
 
-	ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
-	if (!ih || !icmp_is_err(ih->type))
-		return false;
-
-	*v = NFLAB_CT_INVALID;
 	off += sizeof(_ih);
 	iph = skb_header_pointer(skb, off, sizeof(_iph), &_iph);
 	if (!iph || iph->version != 4 || iph->ihl < 5 ||
 	    (iph->frag_off & htons(IP_OFFSET)))
-		return true;
+		return false;
 	/*
 	 * The kernel compares the outer destination with the destination of
 	 * the entry's tuple it found; that tuple equals inv, whose destination
 	 * is the quoted source, so the cheap test comes first.
 	 */
 	if (ip_hdr(skb)->daddr != iph->saddr)
-		return true;
+		return false;
 	inv.src = iph->daddr;
 	inv.dst = iph->saddr;
 	inv.proto = iph->protocol;
@@ -91,7 +89,7 @@ static bool nflab_icmp_error(struct net *net, const struct sk_buff *skb,
 
 		ports = skb_header_pointer(skb, off, sizeof(_ports), _ports);
 		if (!ports)
-			return true;
+			return false;
 		inv.u.p.sport = ports[1];
 		inv.u.p.dport = ports[0];
 		break;
@@ -103,13 +101,31 @@ static bool nflab_icmp_error(struct net *net, const struct sk_buff *skb,
 		 */
 		ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
 		if (!ih || ih->code || !nflab_pair_type(ih->type, true, &inv.u.icmp.type))
-			return true;
+			return false;
 		inv.u.icmp.id = ih->un.echo.id;
 		break;
 	default:
-		return true;
+		return false;
 	}
+	*t = inv;
+	return true;
+}
 
+static bool nflab_icmp_error(struct net *net, const struct sk_buff *skb,
+			     unsigned int off, enum nflab_ct_verdict *v)
+{
+	const struct icmphdr *ih;
+	struct nflab_tuple inv;
+	struct nflab_conn *ct;
+	struct icmphdr _ih;
+
+	ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
+	if (!ih || !icmp_is_err(ih->type))
+		return false;
+
+	*v = NFLAB_CT_INVALID;
+	if (!nflab_icmp_quote(skb, off, &inv))
+		return true;
 	ct = nflab_ct_find(net, &inv);
 	if (!ct)
 		return true;
@@ -118,6 +134,28 @@ static bool nflab_icmp_error(struct net *net, const struct sk_buff *skb,
 		*v = NFLAB_CT_RELATED;
 	nflab_ct_put(ct);
 	return true;
+}
+
+/*
+ * For NAT: the live entry an ICMP error (at off) is about, with a
+ * reference, and the direction the error travels in it.
+ */
+struct nflab_conn *nflab_icmp_related(struct net *net, const struct sk_buff *skb,
+				      unsigned int off, u8 *dir)
+{
+	const struct icmphdr *ih;
+	struct nflab_tuple inv;
+	struct nflab_conn *ct;
+	struct icmphdr _ih;
+
+	ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
+	if (!ih || !icmp_is_err(ih->type) || !nflab_icmp_quote(skb, off, &inv))
+		return NULL;
+	ct = nflab_ct_find(net, &inv);
+	if (ct)
+		*dir = nflab_tuple_equal(&ct->th[NFLAB_DIR_ORIG].tuple, &inv) ?
+		       NFLAB_DIR_ORIG : NFLAB_DIR_REPLY;
+	return ct;
 }
 
 static bool nflab_icmp_tuple(const struct sk_buff *skb, unsigned int off,

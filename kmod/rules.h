@@ -306,6 +306,8 @@ bool nflab_action_is_nat(u8 action);
 unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 			    const struct nf_hook_state *st);
 void nflab_nat_init(void);
+int nflab_nat_notifiers_init(void);
+void nflab_nat_notifiers_exit(void);
 extern const char *const nflab_hook_chain_names[NF_INET_NUMHOOKS];
 extern const u8 nflab_table_hooks[NFLAB_NTABLES];
 
