@@ -557,7 +557,6 @@ void nflab_ct_set_untracked(struct sk_buff *skb, const struct nflab_net *nn)
 
 static bool nflab_l3_tuple(const struct sk_buff *skb, struct nflab_tuple *t,
 			   unsigned int *off, bool *fragment);
-static bool nflab_inflight_has(const struct net *net, u64 cookie);
 
 /*
  * The state of a packet whose cb says nothing usable: its flow's entry,
@@ -594,7 +593,7 @@ static u32 nflab_ct_peek(struct net *net, struct sk_buff *skb, u32 *status)
 	}
 	state = nflab_ct_state_of(ct, nflab_tuple_equal(&ct->th[NFLAB_DIR_ORIG].tuple, &t) ?
 				  NFLAB_DIR_ORIG : NFLAB_DIR_REPLY);
-	*status = READ_ONCE(ct->status);
+	*status = READ_ONCE(ct->status) & NFLAB_CT_STATUS_ALL;
 	nflab_ct_put(ct);
 	return state;
 }
@@ -608,15 +607,14 @@ u32 nflab_ct_pkt_state(struct net *net, struct sk_buff *skb, u32 *status)
 	u64 w = *nflab_cb_cookie(skb);
 
 	*status = 0;
-	/* A cookie counts only if it names an entry in flight here. */
-	if ((w & NFLAB_CB_COOKIE) && nflab_inflight_has(net, w))
-		return NFLAB_CT_STATE_NEW;
-	if (nflab_cb_is_ref(w)) {
+	if ((w & NFLAB_CB_COOKIE) || nflab_cb_is_ref(w)) {
 		struct nflab_conn *ct;
+		bool in_flight;
 		u32 state;
 		u8 dir;
 
-		ct = nflab_ct_ref_get(net, w, &dir);
+		/* A cookie counts only if it names an entry in flight here. */
+		ct = nflab_ct_pkt_conn(net, skb, &dir, &in_flight);
 		if (ct) {
 			state = nflab_ct_state_of(ct, dir);
 			*status = READ_ONCE(ct->status) & NFLAB_CT_STATUS_ALL;
@@ -696,25 +694,6 @@ static struct nflab_conn *nflab_inflight_take(const struct net *net, u64 cookie)
 	}
 	spin_unlock_bh(&b->lock);
 	return NULL;
-}
-
-/* Is an entry of net in flight under this cookie? Takes nothing out. */
-static bool nflab_inflight_has(const struct net *net, u64 cookie)
-{
-	struct nflab_ct_inflight_bucket *b = nflab_inflight_bucket(cookie);
-	struct nflab_conn *ct;
-	bool found = false;
-
-	spin_lock_bh(&b->lock);
-	/* Bounded: NFLAB_CT_RING entries per CPU in the whole table. */
-	hlist_for_each_entry(ct, &b->head, inflight) {
-		if (ct->cookie == cookie && net_eq(nflab_ct_net(ct), net)) {
-			found = true;
-			break;
-		}
-	}
-	spin_unlock_bh(&b->lock);
-	return found;
 }
 
 /* The entry of net in flight under this cookie, with a reference. */

@@ -84,7 +84,8 @@ static __be16 *nflab_nat_port(struct nflab_tuple *r, enum nflab_manip mt)
 
 /*
  * Choose a free reply tuple r for this manip: keep the port if allowed and
- * free, else search the range. Returns false when none is free.
+ * free, else search the range. Returns false when none is free; r then
+ * holds the first port tried (a destination keeps one in its range).
  */
 static bool nflab_nat_unique(struct net *net, struct nflab_tuple *r,
 			     enum nflab_manip mt, u16 lo, u16 hi, u32 flags)
@@ -130,7 +131,7 @@ static bool nflab_nat_unique(struct net *net, struct nflab_tuple *r,
 		if (!nflab_nat_taken(net, r))
 			return true;
 	}
-	*port = htons(orig);
+	*port = htons(lo + (u16)(off % ((u32)n + 1)));
 	return false;
 }
 
