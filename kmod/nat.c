@@ -120,7 +120,13 @@ static bool nflab_nat_unique(struct net *net, struct nflab_tuple *r,
 	    !nflab_nat_taken(net, r))
 		return true;
 	n = hi - lo;		/* the range holds n + 1 ports */
-	if (flags & (NFLAB_NAT_F_RANDOM | NFLAB_NAT_F_FULLY_RANDOM))
+	/*
+	 * A source searches from a random offset, as the kernel's since 6.0:
+	 * a hashed one lets an observer predict the ports. A destination's
+	 * is hashed from the tuple unless a flag asks for chance.
+	 */
+	if ((flags & (NFLAB_NAT_F_RANDOM | NFLAB_NAT_F_FULLY_RANDOM)) ||
+	    mt == NFLAB_MANIP_SRC)
 		off = get_random_u32();
 	else
 		off = siphash_3u32((__force u32)r->src, (__force u32)r->dst,

@@ -1074,9 +1074,10 @@ enum nflab_reject_with {
 #define NFLAB_REJECT_MAX (__NFLAB_REJECT_MAX - 1)
 
 /*
- * NFLAB_ACTION_A_NAT_FLAGS. RANDOM: the port search starts at a random
- * offset rather than at one hashed from the connection. FULLY_RANDOM: the
- * port is random even when the original is free. PERSISTENT: a source
+ * NFLAB_ACTION_A_NAT_FLAGS. A source port search starts at a random
+ * offset; a destination's at one hashed from the connection, or with
+ * RANDOM at a random one too. FULLY_RANDOM: the port is random even when
+ * the original is free. PERSISTENT: a source
  * gets the same address from a range for all its connections (otherwise
  * the address is hashed from source and destination).
  */
