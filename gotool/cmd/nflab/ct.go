@@ -290,6 +290,8 @@ type jsonCTStats struct {
 	GCEvicted     uint64 `json:"gc_evicted"`
 	SearchRestart uint64 `json:"search_restart"`
 	Related       uint64 `json:"related"`
+	NATExhausted  uint64 `json:"nat_exhausted"`
+	NATClash      uint64 `json:"nat_clash"`
 }
 
 func (a *app) ctStatsCmd() *cobra.Command {
@@ -297,12 +299,16 @@ func (a *app) ctStatsCmd() *cobra.Command {
 		use:   "stats",
 		short: "show the tracker's counters",
 		long: `Show the connection tracker's counters, summed over all CPUs (conntrack -S).
+nat_exhausted counts first packets dropped because NAT found no free tuple
+in its range, nat_clash those dropped because another new connection took
+the same translated tuple first (both 0 from a module older than NAT).
 
 Output:
   table: columns COUNTER, VALUE
   json:  one line, {"found":N,"new":N,"invalid":N,"insert":N,
          "insert_failed":N,"clash":N,"drop":N,"early_drop":N,
-         "gc_evicted":N,"search_restart":N,"related":N}`,
+         "gc_evicted":N,"search_restart":N,"related":N,
+         "nat_exhausted":N,"nat_clash":N}`,
 		run: func(cmd *cobra.Command, c client) (*output, error) {
 			ctx := cmd.Context()
 			s, err := c.TrackerStats(ctx)

@@ -232,8 +232,10 @@ early_drop      0
 gc_evicted      0
 search_restart  0
 related         0
+nat_exhausted   0
+nat_clash       0
 `},
-		{[]string{"ct", "stats", "-o", "json"}, `{"found":0,"new":0,"invalid":0,"insert":0,"insert_failed":0,"clash":0,"drop":0,"early_drop":0,"gc_evicted":0,"search_restart":0,"related":0}` + "\n"},
+		{[]string{"ct", "stats", "-o", "json"}, `{"found":0,"new":0,"invalid":0,"insert":0,"insert_failed":0,"clash":0,"drop":0,"early_drop":0,"gc_evicted":0,"search_restart":0,"related":0,"nat_exhausted":0,"nat_clash":0}` + "\n"},
 		{[]string{"ct", "config"}, `SETTING          VALUE
 limit            65536
 tcp_loose        false
@@ -359,9 +361,9 @@ func TestCTUsageErrors(t *testing.T) {
 		{[]string{"ct", "list", "--dport", "65536"}, `nflab ct list: invalid value "65536" for --dport: want a port, 1-65535; run 'nflab help ct list'`},
 		{[]string{"ct", "list", "--state", "OPEN"}, `nflab ct list: invalid value "OPEN" for --state: want a TCP state: NONE, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2; run 'nflab help ct list'`},
 		{[]string{"ct", "list", "--state", "ESTABLISHED", "-p", "udp"}, `nflab ct list: --state applies to tcp, not udp; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--status", "ASSURED,BOGUS"}, `nflab ct list: invalid value "ASSURED,BOGUS" for --status: want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--status", ""}, `nflab ct list: invalid value "" for --status: want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--status", "0x10"}, `nflab ct list: invalid value "0x10" for --status: want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--status", "ASSURED,BOGUS"}, `nflab ct list: invalid value "ASSURED,BOGUS" for --status: want SEEN_REPLY, ASSURED, CONFIRMED, DYING, SRC_NAT or DST_NAT, separated by commas; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--status", ""}, `nflab ct list: invalid value "" for --status: want SEEN_REPLY, ASSURED, CONFIRMED, DYING, SRC_NAT or DST_NAT, separated by commas; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--status", "0x10"}, `nflab ct list: invalid value "0x10" for --status: want SEEN_REPLY, ASSURED, CONFIRMED, DYING, SRC_NAT or DST_NAT, separated by commas; run 'nflab help ct list'`},
 		{[]string{"ct", "list", "-p", "icmp", "--dport", "53"}, `nflab ct list: --sport and --dport need -p tcp or -p udp; run 'nflab help ct list'`},
 		{[]string{"ct", "flush", "--sport", "53"}, `nflab ct flush: --sport and --dport need -p tcp or -p udp; run 'nflab help ct flush'`},
 		{[]string{"ct", "list", "--icmp-id", "1"}, `nflab ct list: unknown flag: --icmp-id; run 'nflab help ct list'`},

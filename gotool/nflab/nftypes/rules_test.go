@@ -45,10 +45,10 @@ func TestRuleEnumNames(t *testing.T) {
 		t.Errorf("UnmarshalText(TCP_FLAGS) = %v, %v", k, err)
 	}
 	var tb Table
-	err := tb.UnmarshalText([]byte("nat"))
+	err := tb.UnmarshalText([]byte("broute"))
 	var ve *ValidationError
-	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "raw, mangle, filter") {
-		t.Errorf("UnmarshalText(nat) = %v, want a ValidationError listing the tables", err)
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "(want one of raw, mangle, filter, nat)") {
+		t.Errorf("UnmarshalText(broute) = %v, want a ValidationError listing the tables", err)
 	}
 	var w Weekdays
 	if err := w.UnmarshalText([]byte("Mon,fri")); err != nil || w != Monday|Friday {
