@@ -39,7 +39,7 @@ func TestComplete(t *testing.T) {
 	}{
 		{[]string{""}, []string{"stats", "ct", "rule", "chain", "set", "rules", "version", "completion", "help"}, noFile},
 		{[]string{"c"}, []string{"ct", "chain", "completion"}, noFile},
-		{[]string{"rule", "add", ""}, []string{"raw", "mangle", "filter"}, noFile},
+		{[]string{"rule", "add", ""}, []string{"raw", "mangle", "filter", "nat"}, noFile},
 		{[]string{"rule", "add", "raw", ""}, []string{"prerouting", "output"}, noFile},
 		{[]string{"rule", "insert", "filter", "input", "tcp", "dport", "22", "ac"}, []string{"accept"}, noFile},
 		{[]string{"chain", "list", "m"}, []string{"mangle"}, noFile},

@@ -203,7 +203,7 @@ func TestRuleUsageErrors(t *testing.T) {
 		{[]string{"rule", "add", "filter", "input", "tcp", "dport", "22"},
 			`nflab rule add: argument 6: missing action at the end of the rule: accept, drop, reject, log, counter, jump CHAIN, ...; run 'nflab help rule add'`},
 		{[]string{"rule", "add", "filtr", "input", "accept"},
-			`nflab rule add: unknown table "filtr"; want raw, mangle or filter; run 'nflab help rule add'`},
+			`nflab rule add: unknown table "filtr"; want raw, mangle, filter or nat; run 'nflab help rule add'`},
 		{[]string{"rule", "add", "filter", "input"},
 			`nflab rule add: missing the rule after filter input: matches, then an action, such as: tcp dport 22 accept; run 'nflab help rule add'`},
 		{[]string{"rule", "add", "filter"},
@@ -390,7 +390,7 @@ func TestSaveApply(t *testing.T) {
 		Chains []struct{ Name string }
 		Rules  []struct{ Comment string }
 	}
-	if err := json.Unmarshal([]byte(got.Stdout), &js); err != nil || len(js.Rules) != 6 || len(js.Sets) != 2 || len(js.Chains) != 12 ||
+	if err := json.Unmarshal([]byte(got.Stdout), &js); err != nil || len(js.Rules) != 6 || len(js.Sets) != 2 || len(js.Chains) != 16 ||
 		js.Sets[0].Elements[1] != "198.51.100.1-198.51.100.9" || js.Rules[2].Comment != "ssh" {
 		t.Errorf("rules save -o json = %+v (%v)", got, err)
 	}
