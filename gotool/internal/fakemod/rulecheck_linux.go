@@ -5,6 +5,7 @@ package fakemod
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
@@ -190,38 +191,33 @@ var actionDescs = map[nftypes.ActionType]struct {
 	nlproto.ACTION_RETURN:   {},
 }
 
-// checkAction is nflab_action_parse's and nflab_action_decode's checks;
-// t is the rule's table, or 0 to skip the table check.
+// checkAction is nflab_action_parse's and nflab_action_decode's checks,
+// in their order, for an action decoded by decodeAction (which did the
+// policy's) in a rule of table t: each attribute, in attribute order, is
+// one the action takes and none it needs is missing; the table; then the
+// values.
 func checkAction(a nftypes.Action, n nest, t nftypes.Table) error {
 	d, ok := actionDescs[a.Type]
 	if !ok {
 		return einval("unknown action type")
 	}
-	for at := range n {
-		if at == nlproto.ACTION_A_TYPE {
-			continue
+	for at := uint16(nlproto.ACTION_A_TYPE + 1); at <= nlproto.ACTION_A_MAX; at++ {
+		need, may := slices.Contains(d.need, at), slices.Contains(d.may, at)
+		if n.has(at) && !need && !may {
+			return einval("attribute not taken by this action")
 		}
-		found := false
-		for _, x := range append(append([]uint16(nil), d.need...), d.may...) {
-			found = found || x == at
-		}
-		if !found {
-			return einval("attribute %d does not apply to this action", at)
+		if !n.has(at) && need {
+			return einval("action: missing attribute")
 		}
 	}
-	for _, x := range d.need {
-		if !n.has(x) {
-			return einval("missing attribute %d", x)
+	if d.table != 0 && d.table != t {
+		switch a.Type {
+		case nlproto.ACTION_REJECT:
+			return einval("reject is for the filter table")
+		case nlproto.ACTION_NOTRACK:
+			return einval("notrack is for the raw table")
 		}
-	}
-	if t != 0 && d.table != 0 && d.table != t {
-		return einval("this action is for the %s table", d.table)
-	}
-	if n.has(nlproto.ACTION_A_REJECT_WITH) && (a.RejectWith < 1 || a.RejectWith > nlproto.REJECT_MAX) {
-		return einval("unknown reject-with")
-	}
-	if n.has(nlproto.ACTION_A_TTL_MODE) && (a.TTLMode < 1 || a.TTLMode > nlproto.TTL_MAX) {
-		return einval("unknown ttl mode")
+		return einval("this action is for the mangle table")
 	}
 	switch a.Type {
 	case nlproto.ACTION_MARK:

@@ -377,6 +377,9 @@ func decodeMatch(k nftypes.MatchKind, b []byte) (nftypes.Match, error) {
 	return m, nil
 }
 
+// decodeAction decodes an action and checks it against the policy
+// (sizes, the type and ranges); checkAction does the rest once the rule's
+// table is known.
 func decodeAction(b []byte) (nftypes.Action, error) {
 	n, err := decodeNest(b, nlproto.ACTION_A_MAX)
 	if err != nil {
@@ -399,10 +402,16 @@ func decodeAction(b []byte) (nftypes.Action, error) {
 	a = nftypes.Action{Type: nftypes.ActionType(t), Chain: chain, RejectWith: nftypes.RejectWith(rw),
 		LogPrefix: prefix, Value: v, Mask: mask, TTLMode: nftypes.TTLMode(mode)}
 	if !n.has(nlproto.ACTION_A_TYPE) {
-		return a, badRequest("Missing action type")
+		return a, badRequest("action: missing type")
 	}
-	if err := checkAction(a, n, 0); err != nil {
-		return a, err
+	if t < 1 || t > nlproto.ACTION_MAX {
+		return a, badRequest("unknown action type")
+	}
+	if n.has(nlproto.ACTION_A_REJECT_WITH) && (rw < 1 || rw > nlproto.REJECT_MAX) {
+		return a, badRequest("unknown reject-with")
+	}
+	if n.has(nlproto.ACTION_A_TTL_MODE) && (mode < 1 || mode > nlproto.TTL_MAX) {
+		return a, badRequest("unknown ttl mode")
 	}
 	return a, nil
 }

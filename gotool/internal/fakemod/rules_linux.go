@@ -41,19 +41,21 @@ func newFrule(r nftypes.Rule, has nest) *frule {
 	return f
 }
 
-// checkRuleTable is what the module rejects in r for its table t: the
-// table's matches and actions (at RULE_NEW and RULE_REPLACE, as
-// nflab_rule_create decodes them for the chain's table).
-func checkRuleTable(r nftypes.Rule, t nftypes.Table) error {
+// checkRuleTable is what the module rejects in r, with the attributes
+// has, for its table t: the table's matches, then the action (at RULE_NEW
+// and RULE_REPLACE, as nflab_rule_create decodes them for the chain's
+// table).
+func checkRuleTable(r nftypes.Rule, has nest, t nftypes.Table) error {
 	for _, m := range r.Matches {
 		if err := checkMatchTable(m, t); err != nil {
 			return err
 		}
 	}
-	if d := actionDescs[r.Action.Type]; d.table != 0 && d.table != t {
-		return einval("this action is for the %s table", d.table)
+	an, err := decodeNest(has[nlproto.RULE_A_ACTION][0], nlproto.ACTION_A_MAX)
+	if err != nil {
+		return err
 	}
-	return nil
+	return checkAction(r.Action, an, t)
 }
 
 type fchain struct {
@@ -430,7 +432,7 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 			if c == nil {
 				return fails(req, unix.ENOENT, fmt.Sprintf("no chain %s/%s", r.Table, r.Chain))
 			}
-			if err := checkRuleTable(r, c.table); err != nil {
+			if err := checkRuleTable(r, has, c.table); err != nil {
 				return rejects(req, err)
 			}
 			if rs.numRules() >= nlproto.RULES_MAX {
@@ -482,7 +484,7 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 			if (has.has(nlproto.RULE_A_TABLE) && r.Table != c.table) || (has.has(nlproto.RULE_A_CHAIN) && r.Chain != c.name) {
 				return fails(req, unix.EINVAL, "a replaced rule keeps its table and chain")
 			}
-			if err := checkRuleTable(r, c.table); err != nil {
+			if err := checkRuleTable(r, has, c.table); err != nil {
 				return rejects(req, err)
 			}
 			r.Table, r.Chain = c.table, c.name
@@ -646,7 +648,7 @@ func checkRuleset(rs *fruleset) (unix.Errno, string) {
 				for _, h := range hooks[c] {
 					if (m.Kind == nftypes.MatchIIF && (h == nftypes.LocalOut || h == nftypes.PostRouting)) ||
 						(m.Kind == nftypes.MatchOIF && (h == nftypes.PreRouting || h == nftypes.LocalIn)) {
-						return unix.EINVAL, where + fmt.Sprintf("%s is not known at %s", m.Kind, h)
+						return unix.EINVAL, where + fmt.Sprintf("%s cannot match at a hook this chain runs at", m.Kind)
 					}
 				}
 			}

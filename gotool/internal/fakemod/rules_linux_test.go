@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,19 +78,25 @@ func TestModuleChecks(t *testing.T) {
 	for _, tt := range []struct {
 		r     nftypes.Rule
 		errno unix.Errno
+		msg   string // the extended ACK, if given
 	}{
-		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchConnlimit, Count: 65536}}, Action: accept}, unix.ERANGE},
-		{nftypes.Rule{Table: nftypes.TableRaw, Chain: "prerouting", Matches: []nftypes.Match{{Kind: nftypes.MatchConnlimit, Count: 1}}, Action: accept}, unix.EINVAL},
-		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchLimit, Rate: 1, Period: time.Second, Burst: 1000001}}, Action: accept}, unix.EINVAL},
-		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchLimit, Rate: 2000000000, Period: time.Second}}, Action: accept}, unix.ERANGE},
-		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchLimit, Rate: 1, Period: 24 * time.Hour, Burst: 300000}}, Action: accept}, unix.ERANGE},
-		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionLog, LogPrefix: "caf\u00e9"}}, unix.EINVAL},
-		{nftypes.Rule{Table: nftypes.TableMangle, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionMark, Value: 3, Mask: 1}}, unix.EINVAL},
-		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionMark, Value: 1}}, unix.EINVAL},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchConnlimit, Count: 65536}}, Action: accept}, unix.ERANGE, "connlimit: at most 65535"},
+		{nftypes.Rule{Table: nftypes.TableRaw, Chain: "prerouting", Matches: []nftypes.Match{{Kind: nftypes.MatchConnlimit, Count: 1}}, Action: accept}, unix.EINVAL, "connlimit cannot be used in the raw table: it runs before tracking"},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchLimit, Rate: 1, Period: time.Second, Burst: 1000001}}, Action: accept}, unix.EINVAL, ""},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchLimit, Rate: 2000000000, Period: time.Second}}, Action: accept}, unix.ERANGE, "limit: rate too high"},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchLimit, Rate: 1, Period: 24 * time.Hour, Burst: 300000}}, Action: accept}, unix.ERANGE, "limit: burst too large for this rate"},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionLog, LogPrefix: "caf\u00e9"}}, unix.EINVAL, "log: the prefix holds an unprintable byte"},
+		{nftypes.Rule{Table: nftypes.TableMangle, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionMark, Value: 3, Mask: 1}}, unix.EINVAL, "mark: value has bits outside its mask"},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionMark, Value: 1}}, unix.EINVAL, "this action is for the mangle table"},
+		// The table comes before the values, as in nflab_action_parse.
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionTOS, Value: 256}}, unix.EINVAL, "this action is for the mangle table"},
+		{nftypes.Rule{Table: nftypes.TableMangle, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionTOS, Value: 256}}, unix.ERANGE, "tos: 0 to 255"},
+		{nftypes.Rule{Table: nftypes.TableMangle, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionReject}}, unix.EINVAL, "reject is for the filter table"},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionNotrack}}, unix.EINVAL, "notrack is for the raw table"},
 	} {
 		err := addRule(t, client(t), tt.r)
-		if !errors.Is(err, tt.errno) {
-			t.Errorf("%+v: %v, want %v", tt.r, err, tt.errno)
+		if !errors.Is(err, tt.errno) || (tt.msg != "" && !strings.HasSuffix(err.Error(), ": "+tt.msg)) {
+			t.Errorf("%+v: %v, want %v: %s", tt.r, err, tt.errno, tt.msg)
 		}
 	}
 }
@@ -115,7 +122,8 @@ func TestHookThroughJumps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := tx.Commit(ctx, false); !errors.Is(err, unix.EINVAL) {
-		t.Errorf("Commit = %v, want EINVAL: oif is not known at input", err)
+	_, err = tx.Commit(ctx, false)
+	if want := "rule 1 (handle 1) in filter/web: oif cannot match at a hook this chain runs at"; !errors.Is(err, unix.EINVAL) || !strings.HasSuffix(err.Error(), ": "+want) {
+		t.Errorf("Commit = %v, want EINVAL: %s", err, want)
 	}
 }
