@@ -189,6 +189,22 @@ var actionDescs = map[nftypes.ActionType]struct {
 	nlproto.ACTION_JUMP:     {[]uint16{nlproto.ACTION_A_CHAIN}, nil, 0},
 	nlproto.ACTION_GOTO:     {[]uint16{nlproto.ACTION_A_CHAIN}, nil, 0},
 	nlproto.ACTION_RETURN:   {},
+
+	nlproto.ACTION_SNAT: {[]uint16{nlproto.ACTION_A_ADDR},
+		[]uint16{nlproto.ACTION_A_ADDR_END, nlproto.ACTION_A_PORT_RANGE, nlproto.ACTION_A_NAT_FLAGS}, nlproto.TABLE_NAT},
+	nlproto.ACTION_DNAT: {nil, []uint16{nlproto.ACTION_A_ADDR, nlproto.ACTION_A_ADDR_END, nlproto.ACTION_A_PORT_RANGE,
+		nlproto.ACTION_A_NAT_FLAGS}, nlproto.TABLE_NAT},
+	nlproto.ACTION_MASQUERADE: {nil, []uint16{nlproto.ACTION_A_PORT_RANGE, nlproto.ACTION_A_NAT_FLAGS}, nlproto.TABLE_NAT},
+	nlproto.ACTION_REDIRECT:   {nil, []uint16{nlproto.ACTION_A_PORT_RANGE, nlproto.ACTION_A_NAT_FLAGS}, nlproto.TABLE_NAT},
+}
+
+// natHooks are the hooks each NAT action may act at (nflab.h, enum
+// nflab_action): the commit refuses one in a chain reached from another.
+var natHooks = map[nftypes.ActionType][]nftypes.Hook{
+	nlproto.ACTION_SNAT:       {nlproto.HOOK_POST_ROUTING, nlproto.HOOK_LOCAL_IN},
+	nlproto.ACTION_DNAT:       {nlproto.HOOK_PRE_ROUTING, nlproto.HOOK_LOCAL_OUT},
+	nlproto.ACTION_MASQUERADE: {nlproto.HOOK_POST_ROUTING},
+	nlproto.ACTION_REDIRECT:   {nlproto.HOOK_PRE_ROUTING, nlproto.HOOK_LOCAL_OUT},
 }
 
 // checkAction is nflab_action_parse's and nflab_action_decode's checks,
@@ -216,6 +232,8 @@ func checkAction(a nftypes.Action, n nest, t nftypes.Table) error {
 			return einval("reject is for the filter table")
 		case nlproto.ACTION_NOTRACK:
 			return einval("notrack is for the raw table")
+		case nlproto.ACTION_SNAT, nlproto.ACTION_DNAT, nlproto.ACTION_MASQUERADE, nlproto.ACTION_REDIRECT:
+			return einval("NAT actions are for the nat table")
 		}
 		return einval("this action is for the mangle table")
 	}
@@ -239,6 +257,24 @@ func checkAction(a nftypes.Action, n nest, t nftypes.Table) error {
 	case nlproto.ACTION_TTL:
 		if a.Value < 1 || a.Value > 255 {
 			return erange("ttl: 1 to 255")
+		}
+	case nlproto.ACTION_SNAT, nlproto.ACTION_DNAT, nlproto.ACTION_MASQUERADE, nlproto.ACTION_REDIRECT:
+		hasAddr, hasEnd := n.has(nlproto.ACTION_A_ADDR), n.has(nlproto.ACTION_A_ADDR_END)
+		switch {
+		case hasEnd && !hasAddr:
+			return einval("nat: an address range needs its first address")
+		case a.Type == nlproto.ACTION_DNAT && !hasAddr && a.Ports == nil:
+			return einval("dnat: needs an address or a port range")
+		case hasEnd && a.AddrEnd.Less(a.Addr):
+			return einval("nat: the address range goes downward")
+		}
+		if p := a.Ports; p != nil {
+			if p.First > p.Last {
+				return einval("nat: the port range goes downward")
+			}
+			if p.First == 0 {
+				return erange("nat: ports are 1 to 65535")
+			}
 		}
 	case nlproto.ACTION_LOG:
 		for i := 0; i < len(a.LogPrefix); i++ {

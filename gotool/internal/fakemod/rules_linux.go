@@ -599,12 +599,14 @@ func jumpsTo(rs *fruleset, t nftypes.Table, name string) bool {
 	return false
 }
 
-// checkRuleset is the commit's check of the whole: jump targets and sets
-// resolve, matches and actions suit their table and hook, no loops, jumps
-// at most NFLAB_JUMP_DEPTH deep.
+// checkRuleset is the commit's check of the whole, in the module's
+// order: jump targets and sets resolve and a NAT port range has its
+// protocol, rule by rule; no loops, jumps at most NFLAB_JUMP_DEPTH deep;
+// then interface matches and NAT actions suit the hooks their chain is
+// reached from.
 func checkRuleset(rs *fruleset) (unix.Errno, string) {
-	// The hooks each chain is reached from, through jumps and gotos,
-	// for the interface matches (a loop is refused below).
+	// The hooks each chain is reached from, through jumps and gotos
+	// (a loop is refused before they are used).
 	hooks := map[*fchain][]nftypes.Hook{}
 	for _, b := range rs.chains {
 		if b.hook == nil {
@@ -645,12 +647,9 @@ func checkRuleset(rs *fruleset) (unix.Errno, string) {
 						return unix.EINVAL, where + fmt.Sprintf("set %s holds %ss, not what %s needs", s.name, s.typ, m.SetField)
 					}
 				}
-				for _, h := range hooks[c] {
-					if (m.Kind == nftypes.MatchIIF && (h == nftypes.LocalOut || h == nftypes.PostRouting)) ||
-						(m.Kind == nftypes.MatchOIF && (h == nftypes.PreRouting || h == nftypes.LocalIn)) {
-						return unix.EINVAL, where + fmt.Sprintf("%s cannot match at a hook this chain runs at", m.Kind)
-					}
-				}
+			}
+			if _, nat := natHooks[r.Action.Type]; nat && r.Action.Ports != nil && !protoTCPOrUDP(r.Matches) {
+				return unix.EINVAL, where + "a port range needs the rule to match protocol tcp or udp"
 			}
 		}
 	}
@@ -691,7 +690,38 @@ func checkRuleset(rs *fruleset) (unix.Errno, string) {
 			return errno, msg
 		}
 	}
+	for _, c := range rs.chains {
+		for i, r := range c.rules {
+			where := fmt.Sprintf("rule %d (handle %d) in %s/%s: ", i+1, r.Handle, c.table, c.name)
+			for _, m := range r.Matches {
+				for _, h := range hooks[c] {
+					if (m.Kind == nftypes.MatchIIF && (h == nftypes.LocalOut || h == nftypes.PostRouting)) ||
+						(m.Kind == nftypes.MatchOIF && (h == nftypes.PreRouting || h == nftypes.LocalIn)) {
+						return unix.EINVAL, where + fmt.Sprintf("%s cannot match at a hook this chain runs at", m.Kind)
+					}
+				}
+			}
+			if at, nat := natHooks[r.Action.Type]; nat {
+				for _, h := range hooks[c] {
+					if !slices.Contains(at, h) {
+						return unix.EINVAL, where + fmt.Sprintf("%s cannot act at a hook this chain runs at", r.Action.Type)
+					}
+				}
+			}
+		}
+	}
 	return 0, ""
+}
+
+// protoTCPOrUDP reports whether ms hold a protocol match, not inverted,
+// for TCP or UDP.
+func protoTCPOrUDP(ms []nftypes.Match) bool {
+	for _, m := range ms {
+		if m.Kind == nlproto.MATCH_PROTO && !m.Invert && (m.Proto == nftypes.TCP || m.Proto == nftypes.UDP) {
+			return true
+		}
+	}
+	return false
 }
 
 // dumpParts returns a dump's messages in datagrams of at most 50, and the
