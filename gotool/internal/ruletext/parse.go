@@ -523,12 +523,9 @@ func CheckRule(tb nftypes.Table, chain string, r nftypes.Rule, words []string) e
 		return err
 	}
 	if len(rp.mtoks) != len(r.Matches) {
-		rp.mtoks = nil
-	}
-	if rp.mtoks != nil {
-		if err := hookChecks(r, rp.mtoks, rp.actTok); err != nil {
-			return err
-		}
+		rp.mtoks = nil // not the words of r: no word to point at
+	} else if err := hookChecks(r, rp.mtoks, rp.actTok); err != nil {
+		return err
 	}
 	return tableChecks(newCursor(toks), rp, r)
 }

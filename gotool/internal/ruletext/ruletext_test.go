@@ -443,6 +443,8 @@ func TestCheckRule(t *testing.T) {
 		{nftypes.TableNAT, "postrouting", []string{"tcp", "dport", "80", "dnat", "to", "10.0.2.2:8080"}, `word 4: dnat cannot act at postrouting: it acts in "prerouting" or "output"`},
 		{nftypes.TableNAT, "prerouting", []string{"tcp dport 80 dnat to 10.0.2.2:8080"}, ""},
 		{nftypes.TableNAT, "pre", []string{"masquerade"}, ""}, // checked at commit, through the jumps
+		{nftypes.TableNAT, "input", []string{"masquerade"}, `word 1: masquerade cannot act at input: it acts in "postrouting"`},
+		{nftypes.TableNAT, "postrouting", []string{"masquerade"}, ""},
 		{nftypes.TableNAT, "output", []string{"redirect to :8080"}, `word 1: redirect: a port range needs the rule to match protocol tcp or udp (such as tcp dport 80)`},
 	} {
 		r, err := ParseRule(tt.words)
