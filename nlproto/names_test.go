@@ -35,13 +35,13 @@ func TestNameTablesGiveClientNames(t *testing.T) {
 		{"hooks", shorts(EnumHook), []string{"PRE_ROUTING", "LOCAL_IN", "FORWARD", "LOCAL_OUT", "POST_ROUTING"}},
 		{"TCP states", shorts(EnumTCPState), []string{"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED",
 			"FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2"}},
-		{"status bits", shorts(EnumCTStatus), []string{"SEEN_REPLY", "ASSURED", "CONFIRMED", "DYING"}},
+		{"status bits", shorts(EnumCTStatus), []string{"SEEN_REPLY", "ASSURED", "CONFIRMED", "DYING", "SRC_NAT", "DST_NAT"}},
 		{"timeouts", lower(shorts(EnumCTTimeoutAttr, "UNSPEC")), []string{"tcp_syn_sent", "tcp_syn_recv",
 			"tcp_established", "tcp_fin_wait", "tcp_close_wait", "tcp_last_ack", "tcp_time_wait",
 			"tcp_close", "udp_unreplied", "udp_assured", "icmp", "tcp_retrans", "tcp_unack"}},
 		{"stats counters", lower(shorts(EnumCTStatsAttr, "UNSPEC", "PAD")), []string{"found", "new",
 			"invalid", "insert", "insert_failed", "clash", "drop", "early_drop", "gc_evicted",
-			"search_restart", "related"}},
+			"search_restart", "related", "nat_exhausted", "nat_clash"}},
 		{"event types", lower(EnumCmd.Sub("CT_EVENT_").Shorts()), []string{"new", "update", "destroy"}},
 	} {
 		if diff := cmp.Diff(tt.want, tt.got); diff != "" {

@@ -110,3 +110,41 @@ func ExampleClient_Rules() {
 		fmt.Printf("%d %s/%s %s: %d packets\n", r.Handle, r.Table, r.Chain, r.Action.Type, r.Packets)
 	}
 }
+
+// Forward TCP port 8080 of this host to 10.0.2.2:80, and masquerade what
+// leaves by eth0. The NAT decision is made on a connection's first packet
+// and kept for the connection; a port range needs the rule to match tcp
+// or udp.
+func ExampleTx_AddRule_nat() {
+	c, err := nflab.Dial(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	tx, err := c.Begin(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tx.Abort(ctx) // harmless after Commit
+	for _, r := range []nftypes.Rule{{
+		Table: nftypes.TableNAT, Chain: "prerouting",
+		Matches: []nftypes.Match{
+			{Kind: nftypes.MatchProto, Proto: nftypes.TCP},
+			{Kind: nftypes.MatchDPort, Ports: []nftypes.PortRange{nftypes.Port(8080)}},
+		},
+		Action: nftypes.Action{Type: nftypes.ActionDNAT, Addr: netip.MustParseAddr("10.0.2.2"), Ports: &nftypes.PortRange{First: 80, Last: 80}},
+	}, {
+		Table: nftypes.TableNAT, Chain: "postrouting",
+		Matches: []nftypes.Match{{Kind: nftypes.MatchOIF, Iface: "eth0"}},
+		Action:  nftypes.Action{Type: nftypes.ActionMasquerade, NATFlags: nftypes.NATRandom},
+	}} {
+		if _, err := tx.AddRule(ctx, r, nil); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if _, err := tx.Commit(ctx, false); err != nil {
+		log.Fatal(err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,12 @@ func fullRuleset() nftypes.Ruleset {
 		{Table: nftypes.TableMangle, Chain: "forward", Action: nftypes.Action{Type: nftypes.ActionTOS, Value: 0x10}},
 		{Table: nftypes.TableMangle, Chain: "forward", Action: nftypes.Action{Type: nftypes.ActionDSCP, Value: 46}},
 		{Table: nftypes.TableMangle, Chain: "forward", Action: nftypes.Action{Type: nftypes.ActionTTL, TTLMode: nftypes.TTLDec, Value: 1}},
+		{Table: nftypes.TableNAT, Chain: "prerouting", Matches: []nftypes.Match{{Kind: nftypes.MatchProto, Proto: nftypes.UDP}},
+			Action: nftypes.Action{Type: nftypes.ActionDNAT, Ports: &nftypes.PortRange{First: 5353, Last: 5353}}},
+		{Table: nftypes.TableNAT, Chain: "postrouting", Matches: []nftypes.Match{{Kind: nftypes.MatchProto, Proto: nftypes.TCP}},
+			Action: nftypes.Action{Type: nftypes.ActionSNAT, Addr: a("192.0.2.1"), AddrEnd: a("192.0.2.1"), // reads back without AddrEnd
+				Ports: &nftypes.PortRange{First: 1024, Last: 65535}, NATFlags: nftypes.NATRandom | nftypes.NATPersistent}},
+		{Table: nftypes.TableNAT, Chain: "postrouting", Action: nftypes.Action{Type: nftypes.ActionMasquerade, NATFlags: nftypes.NATFullyRandom}},
 	}
 	return nftypes.Ruleset{
 		Chains: []nftypes.Chain{
@@ -120,8 +127,10 @@ func TestApplyRulesetRoundTrip(t *testing.T) {
 			for i := range want.Chains {
 				want.Chains[i].Rules = counts[want.Chains[i].Table.String()+"/"+want.Chains[i].Name]
 			}
-			// Rules come in table order: raw, mangle, then filter.
-			want.Rules = append(append(want.Rules[9:10:10], want.Rules[10:]...), want.Rules[:9]...)
+			// Rules come chain by chain: the built-in ones in table
+			// order (raw, mangle, filter, nat), then the user chains.
+			r := want.Rules
+			want.Rules = slices.Concat(r[9:14], r[0:7], r[14:17], r[7:9])
 			want.Sets = []nftypes.Set{
 				{Name: "bad", Type: nftypes.SetTypeAddr, Count: 2, Refs: 1, Addrs: nftypes.MergeAddrRanges(rs.Sets[0].Addrs)},
 				{Name: "ports", Type: nftypes.SetTypePort, Count: 2, Refs: 1, Ports: []nftypes.PortRange{{First: 80, Last: 90}, {First: 443, Last: 443}}},
@@ -182,6 +191,12 @@ func TestApplyRulesetErrors(t *testing.T) {
 		{"iif at output", bad(func(rs *nftypes.Ruleset) {
 			rs.Rules = append(rs.Rules, nftypes.Rule{Table: nftypes.TableFilter, Chain: "output", Matches: []nftypes.Match{{Kind: nftypes.MatchIIF, Iface: "lo"}}, Action: nftypes.Action{Type: nftypes.ActionAccept}})
 		}), unix.EINVAL, "", 0, "rule 1 (handle"},
+		{"masquerade reached from prerouting", bad(func(rs *nftypes.Ruleset) {
+			rs.Chains = append(rs.Chains, nftypes.Chain{Table: nftypes.TableNAT, Name: "out"})
+			rs.Rules = append(rs.Rules,
+				nftypes.Rule{Table: nftypes.TableNAT, Chain: "out", Action: nftypes.Action{Type: nftypes.ActionMasquerade}},
+				nftypes.Rule{Table: nftypes.TableNAT, Chain: "prerouting", Action: nftypes.Action{Type: nftypes.ActionJump, Chain: "out"}})
+		}), unix.EINVAL, "", 0, ") in nat/out: masquerade cannot act at a hook this chain runs at"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := c.ApplyRuleset(bg, tt.rs, nil)
@@ -223,6 +238,15 @@ func TestApplyRulesetErrors(t *testing.T) {
 	var ve *nflab.ValidationError
 	if _, err := c.ApplyRuleset(bg, rs, nil); !errors.As(err, &ve) || !strings.Contains(err.Error(), "rule 1: match 1") {
 		t.Errorf("ApplyRuleset(invalid) = %v, want a ValidationError naming rule 1, match 1", err)
+	}
+	if m.Requests(nlproto.CMD_RULES_BEGIN) != begins {
+		t.Errorf("an invalid ruleset was sent")
+	}
+	// So is a NAT port range without a protocol match: the module
+	// would refuse it at commit.
+	rs = bad(func(rs *nftypes.Ruleset) { rs.Rules[14].Matches = nil })
+	if _, err := c.ApplyRuleset(bg, rs, nil); !errors.As(err, &ve) || !strings.Contains(err.Error(), "rule 15: dnat: a port range needs the rule to match protocol tcp or udp") {
+		t.Errorf("ApplyRuleset(port range without protocol) = %v, want a ValidationError", err)
 	}
 	if m.Requests(nlproto.CMD_RULES_BEGIN) != begins {
 		t.Errorf("an invalid ruleset was sent")

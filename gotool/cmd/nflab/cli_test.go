@@ -454,7 +454,7 @@ func TestNamesFromHeader(t *testing.T) {
 	}{
 		{"TCP states", stateNames(), []string{"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED",
 			"FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2"}},
-		{"status bits", statusNames, []string{"SEEN_REPLY", "ASSURED", "CONFIRMED", "DYING"}},
+		{"status bits", statusNames, []string{"SEEN_REPLY", "ASSURED", "CONFIRMED", "DYING", "SRC_NAT", "DST_NAT"}},
 		{"timeouts", timeoutNames(), []string{"tcp_syn_sent", "tcp_syn_recv", "tcp_established",
 			"tcp_fin_wait", "tcp_close_wait", "tcp_last_ack", "tcp_time_wait", "tcp_close",
 			"udp_unreplied", "udp_assured", "icmp", "tcp_retrans", "tcp_unack"}},

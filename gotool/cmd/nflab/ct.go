@@ -28,7 +28,9 @@ count (without a filter), stats and config (shown, not set) are open to
 anyone.
 
 Filter flags (list, delete, flush, events, count) select entries by their
-original direction; every one given must match. Tuple flags (get, delete)
+original direction and status; every one given must match (--src-nat and
+--dst-nat: connections whose source or destination NAT translates, the
+status bits SRC_NAT and DST_NAT). Tuple flags (get, delete)
 name one direction of one connection, original or reply. conntrack(8)'s
 spellings work too: --orig-src, --orig-dst, --orig-port-src,
 --orig-port-dst, and numeric protocols (-p 6).`,
@@ -46,7 +48,9 @@ const ctEntryJSON = `{"id":N,"proto":"tcp","orig":{"src":"A","dst":"A","sport":N
           "start":"RFC 3339 time, UTC"}
          ICMP tuples have "icmp_id":N,"icmp_type":N instead of the ports;
          "tcp_state" is left out for udp and icmp, "start" if the module
-         did not report it; "status" is always an array, possibly empty.
+         did not report it; "status" is always an array, possibly empty,
+         of SEEN_REPLY, ASSURED, CONFIRMED, DYING, SRC_NAT and DST_NAT
+         (a NATed connection's "reply" tuple shows the translation).
          A protocol or TCP state this command does not know is a number.`
 
 // ctLeaf declares a ct subcommand with the filter flags, the tuple flags
@@ -159,12 +163,12 @@ func (a *app) ctDeleteCmd() *cobra.Command {
 		use:   "delete [flags]",
 		short: "delete one connection, or those a filter selects",
 		long: `With a whole tuple (-p, -s and -d as addresses, and both ports, or
---icmp-id and --icmp-type for icmp) and neither --state nor --status,
-delete that entry, found in either direction (conntrack -D); exits 1 with
-"nflab: no such connection" if there is none. Otherwise the flags are a
-filter and every matching entry is deleted. With no flags at all, nothing
-is deleted: use 'nflab ct flush' to delete every entry. Needs
-CAP_NET_ADMIN.
+--icmp-id and --icmp-type for icmp) and none of --state, --status,
+--src-nat and --dst-nat, delete that entry, found in either direction
+(conntrack -D); exits 1 with "nflab: no such connection" if there is
+none. Otherwise the flags are a filter and every matching entry is
+deleted. With no flags at all, nothing is deleted: use 'nflab ct flush'
+to delete every entry. Needs CAP_NET_ADMIN.
 
 Output:
   table: "deleted N"
@@ -290,6 +294,8 @@ type jsonCTStats struct {
 	GCEvicted     uint64 `json:"gc_evicted"`
 	SearchRestart uint64 `json:"search_restart"`
 	Related       uint64 `json:"related"`
+	NATExhausted  uint64 `json:"nat_exhausted"`
+	NATClash      uint64 `json:"nat_clash"`
 }
 
 func (a *app) ctStatsCmd() *cobra.Command {
@@ -297,12 +303,16 @@ func (a *app) ctStatsCmd() *cobra.Command {
 		use:   "stats",
 		short: "show the tracker's counters",
 		long: `Show the connection tracker's counters, summed over all CPUs (conntrack -S).
+nat_exhausted counts first packets dropped because NAT found no free tuple
+in its range, nat_clash those dropped because another new connection took
+the same translated tuple first (both 0 from a module older than NAT).
 
 Output:
   table: columns COUNTER, VALUE
   json:  one line, {"found":N,"new":N,"invalid":N,"insert":N,
          "insert_failed":N,"clash":N,"drop":N,"early_drop":N,
-         "gc_evicted":N,"search_restart":N,"related":N}`,
+         "gc_evicted":N,"search_restart":N,"related":N,
+         "nat_exhausted":N,"nat_clash":N}`,
 		run: func(cmd *cobra.Command, c client) (*output, error) {
 			ctx := cmd.Context()
 			s, err := c.TrackerStats(ctx)

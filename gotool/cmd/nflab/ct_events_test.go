@@ -149,6 +149,7 @@ func TestCTEventsFilter(t *testing.T) {
 		{[]string{"-s", "10.0.0.0/16", "-d", "10.0.2.2"}, "[NEW]     " + synLine + "[UPDATE]  " + tcpLine + "[DESTROY] " + udpLine + "[NEW]     " + icmpLine, true},
 		{[]string{"-s", "10.0.2.2"}, "", false},
 		{[]string{"-p", "icmp"}, "[NEW]     " + icmpLine, false},
+		{[]string{"--dst-nat"}, "", false},
 	}
 	// The last event, which the wait looks for.
 	last := nftypes.Conn{ID: 9,

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -51,6 +52,80 @@ func TestCTList(t *testing.T) {
 		if !h.rec.closed || *h.rec.filter != (nftypes.ConnFilter{}) {
 			t.Errorf("nflab %q: closed %v, filter %+v", tt.args, h.rec.closed, h.rec.filter)
 		}
+	}
+}
+
+// The NAT tests' connections: a TCP connection masqueraded to
+// 192.0.2.1:61000 and a UDP one DNATed from 10.0.2.2:53 to 10.0.3.3:5353.
+var (
+	masqConn = nftypes.Conn{
+		ID:       11,
+		Orig:     nftypes.Tuple{Src: ipA, Dst: ipB, Proto: nftypes.TCP, SrcPort: 40000, DstPort: 443},
+		Reply:    nftypes.Tuple{Src: ipB, Dst: netip.MustParseAddr("192.0.2.1"), Proto: nftypes.TCP, SrcPort: 443, DstPort: 61000},
+		Status:   nftypes.StatusSeenReply | nftypes.StatusAssured | nftypes.StatusConfirmed | nftypes.StatusSrcNAT,
+		TCPState: nftypes.TCPEstablished,
+		Timeout:  300 * time.Second,
+	}
+	dnatConn = nftypes.Conn{
+		ID:      12,
+		Orig:    nftypes.Tuple{Src: ipA, Dst: ipB, Proto: nftypes.UDP, SrcPort: 5000, DstPort: 53},
+		Reply:   nftypes.Tuple{Src: netip.MustParseAddr("10.0.3.3"), Dst: ipA, Proto: nftypes.UDP, SrcPort: 5353, DstPort: 5000},
+		Status:  nftypes.StatusConfirmed | nftypes.StatusDstNAT,
+		Timeout: 30 * time.Second,
+	}
+)
+
+// TestCTListNAT checks that NATed connections show their status bits and
+// translated reply tuples, and that --src-nat and --dst-nat select them.
+func TestCTListNAT(t *testing.T) {
+	conns := []nftypes.Conn{masqConn, dnatConn, udpConn}
+	got := newHarness(t, fakemod.Options{}, conns...).run("ct", "list", "-u", "SRC_NAT")
+	want := `PROTO  SRC       DST       SPORT  DPORT  STATE        STATUS                                TIMEOUT  PACKETS  BYTES
+tcp    10.0.1.2  10.0.2.2  40000  443    ESTABLISHED  SEEN_REPLY,ASSURED,CONFIRMED,SRC_NAT  300      0/0      0/0
+`
+	if diff := cmp.Diff(result{0, want, ""}, got); diff != "" {
+		t.Errorf("ct list -u SRC_NAT (-want +got):\n%s", diff)
+	}
+	got = newHarness(t, fakemod.Options{}, conns...).run("ct", "list", "--dst-nat", "-o", "json")
+	want = `{"entries":[{"id":12,"proto":"udp","orig":{"src":"10.0.1.2","dst":"10.0.2.2","sport":5000,"dport":53},` +
+		`"reply":{"src":"10.0.3.3","dst":"10.0.1.2","sport":5353,"dport":5000},"status":["CONFIRMED","DST_NAT"],"timeout":30,` +
+		`"packets_orig":0,"bytes_orig":0,"packets_reply":0,"bytes_reply":0}]}` + "\n"
+	if diff := cmp.Diff(result{0, want, ""}, got); diff != "" {
+		t.Errorf("ct list --dst-nat -o json (-want +got):\n%s", diff)
+	}
+	for _, tt := range []struct {
+		args []string
+		ids  []uint32
+	}{
+		{[]string{"--src-nat"}, []uint32{11}},
+		{[]string{"--dst-nat"}, []uint32{12}},
+		{[]string{"--src-nat", "--dst-nat"}, nil},
+		{[]string{"--src-nat", "-u", "ASSURED"}, []uint32{11}},
+		{[]string{"--dst-nat", "-u", "ASSURED"}, nil},
+		{[]string{"-u", "CONFIRMED"}, []uint32{11, 12, 1}},
+	} {
+		h := newHarness(t, fakemod.Options{}, conns...)
+		got := h.run(append([]string{"ct", "list", "-o", "json"}, tt.args...)...)
+		var ids []uint32
+		for _, c := range conns {
+			if strings.Contains(got.Stdout, fmt.Sprintf(`{"id":%d,`, c.ID)) {
+				ids = append(ids, c.ID)
+			}
+		}
+		if got.Code != 0 || !slices.Equal(ids, tt.ids) {
+			t.Errorf("nflab ct list %q = %+v; want entries %v", tt.args, got, tt.ids)
+		}
+	}
+	// delete and flush take the flags too.
+	h := newHarness(t, fakemod.Options{}, conns...)
+	if got := h.run("ct", "delete", "--src-nat"); got.Code != 0 || got.Stdout != "deleted 1\n" {
+		t.Errorf("ct delete --src-nat = %+v", got)
+	}
+	if got := h.run("ct", "flush", "--dst-nat", "-o", "json"); got.Code != 0 || got.Stdout != `{"deleted":1}`+"\n" {
+		t.Errorf("ct flush --dst-nat = %+v", got)
+	}
+	if got := h.run("ct", "count", "--src-nat"); got.Code != 0 || got.Stdout != "0 entries (limit 65536)\n" {
+		t.Errorf("ct count --src-nat = %+v", got)
 	}
 }
 
@@ -106,6 +181,15 @@ func TestCTFilters(t *testing.T) {
 		{[]string{"--state", "time_wait"}, nftypes.ConnFilter{Proto: nftypes.TCP, TCPState: ptr(nftypes.TCPTimeWait)}},
 		{[]string{"-p", "tcp", "--state", "NONE"}, nftypes.ConnFilter{Proto: nftypes.TCP, TCPState: ptr(nftypes.TCPNone)}},
 		{[]string{"--status", "assured,SEEN_REPLY"}, nftypes.ConnFilter{Status: nftypes.StatusAssured | nftypes.StatusSeenReply}},
+		{[]string{"--status", "SRC_NAT"}, nftypes.ConnFilter{Status: nftypes.StatusSrcNAT}},
+		{[]string{"--src-nat"}, nftypes.ConnFilter{Status: nftypes.StatusSrcNAT}},
+		{[]string{"--dst-nat", "-u", "ASSURED", "-p", "udp"}, nftypes.ConnFilter{Proto: nftypes.UDP, Status: nftypes.StatusAssured | nftypes.StatusDstNAT}},
+		{[]string{"--src-nat", "--dst-nat=true", "--status", "SRC_NAT"}, nftypes.ConnFilter{Status: nftypes.StatusSrcNAT | nftypes.StatusDstNAT}},
+		{[]string{"--src-nat=false", "-p", "tcp"}, nftypes.ConnFilter{Proto: nftypes.TCP}},
+		// A whole tuple with a NAT flag is a filter.
+		{[]string{"-p", "udp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--sport", "5000", "--dport", "9999", "--dst-nat"}, nftypes.ConnFilter{
+			Proto: nftypes.UDP, Src: netip.MustParsePrefix("10.0.1.2/32"), Dst: netip.MustParsePrefix("10.0.2.2/32"), SrcPort: 5000, DstPort: 9999,
+			Status: nftypes.StatusDstNAT}},
 	}
 	for _, sub := range []string{"list", "flush", "delete"} {
 		for _, tt := range tests {
@@ -232,8 +316,10 @@ early_drop      0
 gc_evicted      0
 search_restart  0
 related         0
+nat_exhausted   0
+nat_clash       0
 `},
-		{[]string{"ct", "stats", "-o", "json"}, `{"found":0,"new":0,"invalid":0,"insert":0,"insert_failed":0,"clash":0,"drop":0,"early_drop":0,"gc_evicted":0,"search_restart":0,"related":0}` + "\n"},
+		{[]string{"ct", "stats", "-o", "json"}, `{"found":0,"new":0,"invalid":0,"insert":0,"insert_failed":0,"clash":0,"drop":0,"early_drop":0,"gc_evicted":0,"search_restart":0,"related":0,"nat_exhausted":0,"nat_clash":0}` + "\n"},
 		{[]string{"ct", "config"}, `SETTING          VALUE
 limit            65536
 tcp_loose        false
@@ -359,9 +445,9 @@ func TestCTUsageErrors(t *testing.T) {
 		{[]string{"ct", "list", "--dport", "65536"}, `nflab ct list: invalid value "65536" for --dport: want a port, 1-65535; run 'nflab help ct list'`},
 		{[]string{"ct", "list", "--state", "OPEN"}, `nflab ct list: invalid value "OPEN" for --state: want a TCP state: NONE, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2; run 'nflab help ct list'`},
 		{[]string{"ct", "list", "--state", "ESTABLISHED", "-p", "udp"}, `nflab ct list: --state applies to tcp, not udp; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--status", "ASSURED,BOGUS"}, `nflab ct list: invalid value "ASSURED,BOGUS" for --status: want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--status", ""}, `nflab ct list: invalid value "" for --status: want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas; run 'nflab help ct list'`},
-		{[]string{"ct", "list", "--status", "0x10"}, `nflab ct list: invalid value "0x10" for --status: want SEEN_REPLY, ASSURED, CONFIRMED or DYING, separated by commas; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--status", "ASSURED,BOGUS"}, `nflab ct list: invalid value "ASSURED,BOGUS" for --status: want SEEN_REPLY, ASSURED, CONFIRMED, DYING, SRC_NAT or DST_NAT, separated by commas; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--status", ""}, `nflab ct list: invalid value "" for --status: want SEEN_REPLY, ASSURED, CONFIRMED, DYING, SRC_NAT or DST_NAT, separated by commas; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--status", "0x10"}, `nflab ct list: invalid value "0x10" for --status: want SEEN_REPLY, ASSURED, CONFIRMED, DYING, SRC_NAT or DST_NAT, separated by commas; run 'nflab help ct list'`},
 		{[]string{"ct", "list", "-p", "icmp", "--dport", "53"}, `nflab ct list: --sport and --dport need -p tcp or -p udp; run 'nflab help ct list'`},
 		{[]string{"ct", "flush", "--sport", "53"}, `nflab ct flush: --sport and --dport need -p tcp or -p udp; run 'nflab help ct flush'`},
 		{[]string{"ct", "list", "--icmp-id", "1"}, `nflab ct list: unknown flag: --icmp-id; run 'nflab help ct list'`},
@@ -380,7 +466,11 @@ func TestCTUsageErrors(t *testing.T) {
 		{[]string{"ct", "get", "--state", "CLOSE"}, `nflab ct get: unknown flag: --state; run 'nflab help ct get'`},
 		{[]string{"ct", "delete"}, `nflab ct delete: give a connection or a filter; 'nflab ct flush' deletes every entry; run 'nflab help ct delete'`},
 		{[]string{"ct", "delete", "-o", "json"}, `nflab ct delete: give a connection or a filter; 'nflab ct flush' deletes every entry; run 'nflab help ct delete'`},
-		{[]string{"ct", "delete", "-p", "icmp", "--icmp-id", "1", "--icmp-type", "8", "-s", "10.0.1.2", "-d", "10.0.2.2", "--status", "ASSURED"}, `nflab ct delete: --state and --status select by filter; they cannot be combined with --icmp-id or --icmp-type; run 'nflab help ct delete'`},
+		{[]string{"ct", "delete", "-p", "icmp", "--icmp-id", "1", "--icmp-type", "8", "-s", "10.0.1.2", "-d", "10.0.2.2", "--status", "ASSURED"}, `nflab ct delete: --state, --status, --src-nat and --dst-nat select by filter; they cannot be combined with --icmp-id or --icmp-type; run 'nflab help ct delete'`},
+		{[]string{"ct", "delete", "-p", "icmp", "--icmp-id", "1", "--icmp-type", "8", "-s", "10.0.1.2", "-d", "10.0.2.2", "--dst-nat"}, `nflab ct delete: --state, --status, --src-nat and --dst-nat select by filter; they cannot be combined with --icmp-id or --icmp-type; run 'nflab help ct delete'`},
+		{[]string{"ct", "list", "--src-nat", "--src-nat"}, `nflab ct list: --src-nat given twice; it takes one value; run 'nflab help ct list'`},
+		{[]string{"ct", "list", "--dst-nat=maybe"}, `nflab ct list: invalid value "maybe" for --dst-nat: want true or false; run 'nflab help ct list'`},
+		{[]string{"ct", "get", "--src-nat"}, `nflab ct get: unknown flag: --src-nat; run 'nflab help ct get'`},
 		{[]string{"ct", "delete", "--icmp-id", "1"}, `nflab ct delete: missing --proto (tcp, udp or icmp); run 'nflab help ct delete'`},
 		{[]string{"ct", "count", "--icmp-id", "1"}, `nflab ct count: unknown flag: --icmp-id; run 'nflab help ct count'`},
 		{[]string{"ct", "stats", "--reset"}, `nflab ct stats: unknown flag: --reset; run 'nflab help ct stats'`},

@@ -348,6 +348,7 @@ type ctFlags struct {
 	sport, dport     portValue
 	state            stateValue
 	status           statusValue
+	srcNAT, dstNAT   bool // --src-nat, --dst-nat: status bits too
 	icmpID, icmpType numValue
 }
 
@@ -373,6 +374,8 @@ func (f *ctFlags) addFilter(fs *pflag.FlagSet) {
 	f.addCommon(fs, false)
 	fs.Var(once(&f.state), "state", "TCP state: "+strings.Join(stateNames(), ", ")+" (any case); implies -p tcp")
 	fs.VarP(once(&f.status), "status", "u", "entries with all these status bits: "+strings.Join(statusNames, ",")+", separated by commas")
+	boolFlag(fs, &f.srcNAT, "src-nat", "entries whose source NAT translates (snat, masquerade): the status bit SRC_NAT, added to --status's")
+	boolFlag(fs, &f.dstNAT, "dst-nat", "entries whose destination NAT translates (dnat, redirect): the status bit DST_NAT, added to --status's")
 }
 
 // addTuple declares the tuple flags: one direction of one connection.
@@ -425,13 +428,13 @@ func (f *ctFlags) wholeTuple() bool {
 	}
 	return (f.proto.v == nftypes.TCP || f.proto.v == nftypes.UDP) &&
 		f.src.isAddr() && f.dst.isAddr() && f.sport.set && f.dport.set &&
-		!f.state.set && !f.status.set
+		!f.state.set && !f.status.set && !f.srcNAT && !f.dstNAT
 }
 
 // tuple builds the tuple the flags name, or says what is wrong.
 func (f *ctFlags) tuple() (nftypes.Tuple, error) {
-	if f.state.set || f.status.set {
-		return nftypes.Tuple{}, usagef("--state and --status select by filter; they cannot be combined with --icmp-id or --icmp-type")
+	if f.state.set || f.status.set || f.srcNAT || f.dstNAT {
+		return nftypes.Tuple{}, usagef("--state, --status, --src-nat and --dst-nat select by filter; they cannot be combined with --icmp-id or --icmp-type")
 	}
 	if !f.proto.set {
 		return nftypes.Tuple{}, usagef("missing --proto (%s)", orList(protoNames()))
@@ -477,6 +480,12 @@ func (f *ctFlags) filter() (nftypes.ConnFilter, error) {
 		SrcPort: f.sport.v,
 		DstPort: f.dport.v,
 		Status:  f.status.v,
+	}
+	if f.srcNAT {
+		ft.Status |= nftypes.StatusSrcNAT
+	}
+	if f.dstNAT {
+		ft.Status |= nftypes.StatusDstNAT
 	}
 	if f.state.set {
 		if f.proto.set && f.proto.v != nftypes.TCP {

@@ -38,7 +38,7 @@ Matches (negate with "!" before or "!=" after the selector; quota, limit: over):
   th sport|dport PORTS|@SET     (ports of tcp or udp; PORTS: 80,443,8000-8100)
   tcp flags FLAGS|0 [/ MASK]    icmp type TYPE [code N]
   ct state new,established,related,invalid,untracked
-  ct status seen-reply,assured,confirmed,dying
+  ct status seen-reply,assured,confirmed,dying,src-nat,dst-nat
   string "TEXT" [algo bm|kmp] [from N] [to N]
   connlimit above|upto N [per /P]
   quota [over] N [bytes|kbytes|mbytes|gbytes]
@@ -48,7 +48,13 @@ Matches (negate with "!" before or "!=" after the selector; quota, limit: over):
 Actions:
   accept, drop, reject [with tcp reset | with icmp port-unreachable|...],
   log [prefix "TEXT"], counter, notrack (raw), mark set V[/M], tos set N,
-  dscp set N, ttl set|inc|dec N (mangle), jump CHAIN, goto CHAIN, return`
+  dscp set N, ttl set|inc|dec N (mangle), jump CHAIN, goto CHAIN, return
+NAT actions (table nat; flags random, fully-random, persistent may follow;
+a :PORT range needs "tcp ..." or "udp ..." in the rule):
+  snat to ADDR[-ADDR][:PORT[-PORT]]   (input, postrouting)
+  dnat to ADDR[-ADDR][:PORT[-PORT]], dnat to :PORT[-PORT] (prerouting, output)
+  masquerade [to :PORT[-PORT]]        (postrouting)
+  redirect [to :PORT[-PORT]]          (prerouting, output)`
 
 func (a *app) ruleCmd() *cobra.Command {
 	return a.group("rule", "add, insert, delete, replace, list and reset rules",
@@ -65,10 +71,11 @@ func (a *app) chainCmd() *cobra.Command {
 	return a.group("chain", "add, delete and list chains, set a built-in chain's policy",
 		`Every table has a built-in chain per hook it sits at, named after it:
 raw: prerouting, output; mangle: prerouting, input, forward, output,
-postrouting; filter: input, forward, output. Their policy (accept or drop)
-is what happens to packets no rule decides. User chains are reached by
-"jump CHAIN" and "goto CHAIN" from rules of the same table. Needs
-CAP_NET_ADMIN.`,
+postrouting; filter: input, forward, output; nat: prerouting, input,
+output, postrouting (only the first packet of each connection passes
+nat's chains). Their policy (accept or drop) is what happens to packets
+no rule decides. User chains are reached by "jump CHAIN" and "goto CHAIN"
+from rules of the same table. Needs CAP_NET_ADMIN.`,
 		a.chainAddCmd(), a.chainDeleteCmd(), a.chainPolicyCmd(), a.chainListCmd(),
 	)
 }
@@ -240,6 +247,7 @@ rule --position names, and print its handle.`
 	example := `  nflab rule add filter input tcp dport 22 ct state new accept comment ssh
   nflab rule add filter forward ip saddr @blocked drop
   nflab rule add mangle output tcp dport 80 mark set 0x1
+  nflab rule add nat prerouting tcp dport 8080 dnat to 10.0.2.2:80
   nflab rule add filter input --position 3 ip saddr 10.0.0.0/8 accept
   nflab rule add filter input -- tcp dport 22 log prefix -ssh-`
 	if insert {

@@ -190,6 +190,56 @@ rule filter ssh_in log prefix "ssh: "
 	}
 }
 
+// TestRuleNAT checks NAT rules through the commands: they are added,
+// listed and saved in the text format, and what only the module can
+// check (a user chain's hooks, through jumps) fails at commit.
+func TestRuleNAT(t *testing.T) {
+	h := rulesHarness(t, `# nflab ruleset
+chain nat web
+rule nat prerouting tcp dport 80 jump web
+`)
+	for _, s := range []struct {
+		args []string
+		out  string
+	}{
+		{[]string{"rule", "add", "nat", "web", "tcp", "dport", "80", "dnat", "to", "10.0.2.2-10.0.2.3:8080", "persistent"}, "handle 2\n"},
+		{[]string{"rule", "add", "nat", "postrouting", "oif eth0 masquerade fully-random random"}, "handle 3\n"},
+		{[]string{"rule", "add", "nat", "input", "snat", "to", "127.0.0.2"}, "handle 4\n"},
+		{[]string{"rule", "insert", "nat", "output", "udp", "dport", "53", "redirect", "to", ":5353", "-o", "json"}, `{"handle":5}` + "\n"},
+		{[]string{"rule", "replace", "4", "snat", "to", "127.0.0.3-127.0.0.3"}, ""},
+	} {
+		if diff := cmp.Diff(result{0, s.out, ""}, h.run(s.args...)); diff != "" {
+			t.Fatalf("nflab %q (-want +got):\n%s", s.args, diff)
+		}
+	}
+	want := `# nflab ruleset
+
+chain nat web
+
+rule nat prerouting tcp dport 80 jump web
+rule nat input snat to 127.0.0.3
+rule nat output udp dport 53 redirect to :5353
+rule nat postrouting oif eth0 masquerade random fully-random
+rule nat web tcp dport 80 dnat to 10.0.2.2-10.0.2.3:8080 persistent
+`
+	if diff := cmp.Diff(want, h.save()); diff != "" {
+		t.Errorf("rules save (-want +got):\n%s", diff)
+	}
+	got := h.run("rule", "list", "-o", "json", "nat", "web")
+	if want := `{"rules":[{"handle":2,"table":"nat","chain":"web","rule":"tcp dport 80 dnat to 10.0.2.2-10.0.2.3:8080 persistent","packets":0,"bytes":0}]}` + "\n"; got.Code != 0 || got.Stdout != want {
+		t.Errorf("rule list -o json nat web = %+v, want %s", got, want)
+	}
+	// web runs at prerouting: masquerade cannot act there.
+	before, gen := h.save(), h.m.Gen()
+	got = h.run("rule", "add", "nat", "web", "masquerade")
+	if want := "nflab: commit transaction: invalid argument: rule 2 (handle 6) in nat/web: masquerade cannot act at a hook this chain runs at\n"; got.Code != 1 || got.Stderr != want {
+		t.Errorf("rule add nat web masquerade = %+v, want %s", got, want)
+	}
+	if h.save() != before || h.m.Gen() != gen {
+		t.Errorf("the refused rule changed the ruleset")
+	}
+}
+
 // TestRuleUsageErrors checks that mistakes in the command line are usage
 // errors (exit 2) that name the argument at fault, before anything is
 // dialled.
@@ -203,7 +253,7 @@ func TestRuleUsageErrors(t *testing.T) {
 		{[]string{"rule", "add", "filter", "input", "tcp", "dport", "22"},
 			`nflab rule add: argument 6: missing action at the end of the rule: accept, drop, reject, log, counter, jump CHAIN, ...; run 'nflab help rule add'`},
 		{[]string{"rule", "add", "filtr", "input", "accept"},
-			`nflab rule add: unknown table "filtr"; want raw, mangle or filter; run 'nflab help rule add'`},
+			`nflab rule add: unknown table "filtr"; want raw, mangle, filter or nat; run 'nflab help rule add'`},
 		{[]string{"rule", "add", "filter", "input"},
 			`nflab rule add: missing the rule after filter input: matches, then an action, such as: tcp dport 22 accept; run 'nflab help rule add'`},
 		{[]string{"rule", "add", "filter"},
@@ -218,6 +268,16 @@ func TestRuleUsageErrors(t *testing.T) {
 			`nflab rule add: argument 6: iif is not known at output: packets there have no input interface; run 'nflab help rule add'`},
 		{[]string{"rule", "add", "filter", "input", "connlimit", "above", "65536", "drop"},
 			`nflab rule add: argument 3: match 1: connlimit: count 65536 is above 65535; run 'nflab help rule add'`},
+		{[]string{"rule", "add", "nat", "prerouting", "snat", "to", "10.0.0.1"},
+			`nflab rule add: argument 3: snat cannot act at prerouting: it acts in "input" or "postrouting"; run 'nflab help rule add'`},
+		{[]string{"rule", "add", "nat", "prerouting", "dnat", "to", ":8080"},
+			`nflab rule add: argument 3: dnat: a port range needs the rule to match protocol tcp or udp (such as tcp dport 80); run 'nflab help rule add'`},
+		{[]string{"rule", "add", "nat", "postrouting", "masquerade", "to", "192.0.2.1"},
+			`nflab rule add: argument 5: masquerade takes no address, only ports: masquerade to :PORT[-PORT]; run 'nflab help rule add'`},
+		{[]string{"rule", "add", "filter", "input", "masquerade"},
+			`nflab rule add: argument 3: masquerade is allowed in table nat only; run 'nflab help rule add'`},
+		{[]string{"rule", "add", "nat", "input", "reject"},
+			`nflab rule add: argument 3: reject is allowed in table filter only; run 'nflab help rule add'`},
 		{[]string{"rule", "delete", "x"},
 			`nflab rule delete: invalid handle "x": want a rule's number, as 'nflab rule list' shows it; run 'nflab help rule delete'`},
 		{[]string{"rule", "delete"}, `nflab rule delete: want one HANDLE; run 'nflab help rule delete'`},
@@ -390,7 +450,7 @@ func TestSaveApply(t *testing.T) {
 		Chains []struct{ Name string }
 		Rules  []struct{ Comment string }
 	}
-	if err := json.Unmarshal([]byte(got.Stdout), &js); err != nil || len(js.Rules) != 6 || len(js.Sets) != 2 || len(js.Chains) != 12 ||
+	if err := json.Unmarshal([]byte(got.Stdout), &js); err != nil || len(js.Rules) != 6 || len(js.Sets) != 2 || len(js.Chains) != 16 ||
 		js.Sets[0].Elements[1] != "198.51.100.1-198.51.100.9" || js.Rules[2].Comment != "ssh" {
 		t.Errorf("rules save -o json = %+v (%v)", got, err)
 	}

@@ -105,6 +105,8 @@ func (m *Module) encodeStats(ae *netlink.AttributeEncoder, s nftypes.TrackerStat
 			{nlproto.CT_STATS_A_GC_EVICTED, s.GCEvicted},
 			{nlproto.CT_STATS_A_SEARCH_RESTART, s.SearchRestart},
 			{nlproto.CT_STATS_A_RELATED, s.Related},
+			{nlproto.CT_STATS_A_NAT_EXHAUSTED, s.NATExhausted},
+			{nlproto.CT_STATS_A_NAT_CLASH, s.NATClash},
 		} {
 			nae.Uint64(f.typ, f.v)
 		}

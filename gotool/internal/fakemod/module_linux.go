@@ -17,10 +17,11 @@
 // ENOENT without one, aborted when the socket closes), changes staged on
 // a copy, the commit's checks of the whole (unknown jump targets and
 // sets, loops and depth, matches and actions that do not suit their table
-// or hook) with the kernel's "rule N (handle H) in table/chain: ..."
-// messages, generations, the CHAIN_GET, RULE_GET and SET_GET dumps (which
-// InterruptDumps flags too), RULE_RESET, and set elements merged into
-// sorted ranges. HitRule counts traffic for a rule.
+// or hook, NAT port ranges without their protocol) with the kernel's
+// "rule N (handle H) in table/chain: ..." messages, generations, the
+// CHAIN_GET, RULE_GET and SET_GET dumps (which InterruptDumps flags too),
+// RULE_RESET, and set elements merged into sorted ranges. HitRule counts
+// traffic for a rule.
 //
 // Options.Next makes it speak protocol N+1: it reports PROTO_VERSION+1
 // (keeping PROTO_COMPAT), adds an attribute this client does not know to

@@ -5,6 +5,7 @@ package fakemod
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
@@ -188,40 +189,53 @@ var actionDescs = map[nftypes.ActionType]struct {
 	nlproto.ACTION_JUMP:     {[]uint16{nlproto.ACTION_A_CHAIN}, nil, 0},
 	nlproto.ACTION_GOTO:     {[]uint16{nlproto.ACTION_A_CHAIN}, nil, 0},
 	nlproto.ACTION_RETURN:   {},
+
+	nlproto.ACTION_SNAT: {[]uint16{nlproto.ACTION_A_ADDR},
+		[]uint16{nlproto.ACTION_A_ADDR_END, nlproto.ACTION_A_PORT_RANGE, nlproto.ACTION_A_NAT_FLAGS}, nlproto.TABLE_NAT},
+	nlproto.ACTION_DNAT: {nil, []uint16{nlproto.ACTION_A_ADDR, nlproto.ACTION_A_ADDR_END, nlproto.ACTION_A_PORT_RANGE,
+		nlproto.ACTION_A_NAT_FLAGS}, nlproto.TABLE_NAT},
+	nlproto.ACTION_MASQUERADE: {nil, []uint16{nlproto.ACTION_A_PORT_RANGE, nlproto.ACTION_A_NAT_FLAGS}, nlproto.TABLE_NAT},
+	nlproto.ACTION_REDIRECT:   {nil, []uint16{nlproto.ACTION_A_PORT_RANGE, nlproto.ACTION_A_NAT_FLAGS}, nlproto.TABLE_NAT},
 }
 
-// checkAction is nflab_action_parse's and nflab_action_decode's checks;
-// t is the rule's table, or 0 to skip the table check.
+// natHooks are the hooks each NAT action may act at (nflab.h, enum
+// nflab_action): the commit refuses one in a chain reached from another.
+var natHooks = map[nftypes.ActionType][]nftypes.Hook{
+	nlproto.ACTION_SNAT:       {nlproto.HOOK_POST_ROUTING, nlproto.HOOK_LOCAL_IN},
+	nlproto.ACTION_DNAT:       {nlproto.HOOK_PRE_ROUTING, nlproto.HOOK_LOCAL_OUT},
+	nlproto.ACTION_MASQUERADE: {nlproto.HOOK_POST_ROUTING},
+	nlproto.ACTION_REDIRECT:   {nlproto.HOOK_PRE_ROUTING, nlproto.HOOK_LOCAL_OUT},
+}
+
+// checkAction is nflab_action_parse's and nflab_action_decode's checks,
+// in their order, for an action decoded by decodeAction (which did the
+// policy's) in a rule of table t: each attribute, in attribute order, is
+// one the action takes and none it needs is missing; the table; then the
+// values.
 func checkAction(a nftypes.Action, n nest, t nftypes.Table) error {
 	d, ok := actionDescs[a.Type]
 	if !ok {
 		return einval("unknown action type")
 	}
-	for at := range n {
-		if at == nlproto.ACTION_A_TYPE {
-			continue
+	for at := uint16(nlproto.ACTION_A_TYPE + 1); at <= nlproto.ACTION_A_MAX; at++ {
+		need, may := slices.Contains(d.need, at), slices.Contains(d.may, at)
+		if n.has(at) && !need && !may {
+			return einval("attribute not taken by this action")
 		}
-		found := false
-		for _, x := range append(append([]uint16(nil), d.need...), d.may...) {
-			found = found || x == at
-		}
-		if !found {
-			return einval("attribute %d does not apply to this action", at)
+		if !n.has(at) && need {
+			return einval("action: missing attribute")
 		}
 	}
-	for _, x := range d.need {
-		if !n.has(x) {
-			return einval("missing attribute %d", x)
+	if d.table != 0 && d.table != t {
+		switch a.Type {
+		case nlproto.ACTION_REJECT:
+			return einval("reject is for the filter table")
+		case nlproto.ACTION_NOTRACK:
+			return einval("notrack is for the raw table")
+		case nlproto.ACTION_SNAT, nlproto.ACTION_DNAT, nlproto.ACTION_MASQUERADE, nlproto.ACTION_REDIRECT:
+			return einval("NAT actions are for the nat table")
 		}
-	}
-	if t != 0 && d.table != 0 && d.table != t {
-		return einval("this action is for the %s table", d.table)
-	}
-	if n.has(nlproto.ACTION_A_REJECT_WITH) && (a.RejectWith < 1 || a.RejectWith > nlproto.REJECT_MAX) {
-		return einval("unknown reject-with")
-	}
-	if n.has(nlproto.ACTION_A_TTL_MODE) && (a.TTLMode < 1 || a.TTLMode > nlproto.TTL_MAX) {
-		return einval("unknown ttl mode")
+		return einval("this action is for the mangle table")
 	}
 	switch a.Type {
 	case nlproto.ACTION_MARK:
@@ -243,6 +257,24 @@ func checkAction(a nftypes.Action, n nest, t nftypes.Table) error {
 	case nlproto.ACTION_TTL:
 		if a.Value < 1 || a.Value > 255 {
 			return erange("ttl: 1 to 255")
+		}
+	case nlproto.ACTION_SNAT, nlproto.ACTION_DNAT, nlproto.ACTION_MASQUERADE, nlproto.ACTION_REDIRECT:
+		hasAddr, hasEnd := n.has(nlproto.ACTION_A_ADDR), n.has(nlproto.ACTION_A_ADDR_END)
+		switch {
+		case hasEnd && !hasAddr:
+			return einval("nat: an address range needs its first address")
+		case a.Type == nlproto.ACTION_DNAT && !hasAddr && a.Ports == nil:
+			return einval("dnat: needs an address or a port range")
+		case hasEnd && a.AddrEnd.Less(a.Addr):
+			return einval("nat: the address range goes downward")
+		}
+		if p := a.Ports; p != nil {
+			if p.First > p.Last {
+				return einval("nat: the port range goes downward")
+			}
+			if p.First == 0 {
+				return erange("nat: ports are 1 to 65535")
+			}
 		}
 	case nlproto.ACTION_LOG:
 		for i := 0; i < len(a.LogPrefix); i++ {

@@ -377,6 +377,9 @@ func decodeMatch(k nftypes.MatchKind, b []byte) (nftypes.Match, error) {
 	return m, nil
 }
 
+// decodeAction decodes an action and checks it against the policy
+// (sizes, the type and ranges); checkAction does the rest once the rule's
+// table is known.
 func decodeAction(b []byte) (nftypes.Action, error) {
 	n, err := decodeNest(b, nlproto.ACTION_A_MAX)
 	if err != nil {
@@ -390,19 +393,37 @@ func decodeAction(b []byte) (nftypes.Action, error) {
 	v, err5 := n.u32(nlproto.ACTION_A_VALUE)
 	mask, err6 := n.u32(nlproto.ACTION_A_MASK)
 	mode, err7 := n.u8(nlproto.ACTION_A_TTL_MODE)
-	if err := firstErr(err1, err2, err3, err4, err5, err6, err7); err != nil {
+	addr, err8 := n.addr(nlproto.ACTION_A_ADDR)
+	addrEnd, err9 := n.addr(nlproto.ACTION_A_ADDR_END)
+	ports, err10 := n.u32(nlproto.ACTION_A_PORT_RANGE)
+	natFlags, err11 := n.u32(nlproto.ACTION_A_NAT_FLAGS)
+	if err := firstErr(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11); err != nil {
 		return a, err
 	}
 	if mask == ^uint32(0) {
 		mask = 0
 	}
 	a = nftypes.Action{Type: nftypes.ActionType(t), Chain: chain, RejectWith: nftypes.RejectWith(rw),
-		LogPrefix: prefix, Value: v, Mask: mask, TTLMode: nftypes.TTLMode(mode)}
-	if !n.has(nlproto.ACTION_A_TYPE) {
-		return a, badRequest("Missing action type")
+		LogPrefix: prefix, Value: v, Mask: mask, TTLMode: nftypes.TTLMode(mode),
+		Addr: addr, AddrEnd: addrEnd, NATFlags: nftypes.NATFlags(natFlags)}
+	if n.has(nlproto.ACTION_A_PORT_RANGE) {
+		a.Ports = &nftypes.PortRange{First: uint16(ports >> 16), Last: uint16(ports)}
 	}
-	if err := checkAction(a, n, 0); err != nil {
-		return a, err
+	if !n.has(nlproto.ACTION_A_TYPE) {
+		return a, badRequest("action: missing type")
+	}
+	if t < 1 || t > nlproto.ACTION_MAX {
+		return a, badRequest("unknown action type")
+	}
+	if n.has(nlproto.ACTION_A_REJECT_WITH) && (rw < 1 || rw > nlproto.REJECT_MAX) {
+		return a, badRequest("unknown reject-with")
+	}
+	if n.has(nlproto.ACTION_A_TTL_MODE) && (mode < 1 || mode > nlproto.TTL_MAX) {
+		return a, badRequest("unknown ttl mode")
+	}
+	// NLA_POLICY_MASK's own words.
+	if natFlags&^nlproto.NAT_F_ALL != 0 {
+		return a, badRequest("reserved bit set")
 	}
 	return a, nil
 }

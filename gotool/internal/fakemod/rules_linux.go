@@ -41,19 +41,21 @@ func newFrule(r nftypes.Rule, has nest) *frule {
 	return f
 }
 
-// checkRuleTable is what the module rejects in r for its table t: the
-// table's matches and actions (at RULE_NEW and RULE_REPLACE, as
-// nflab_rule_create decodes them for the chain's table).
-func checkRuleTable(r nftypes.Rule, t nftypes.Table) error {
+// checkRuleTable is what the module rejects in r, with the attributes
+// has, for its table t: the table's matches, then the action (at RULE_NEW
+// and RULE_REPLACE, as nflab_rule_create decodes them for the chain's
+// table).
+func checkRuleTable(r nftypes.Rule, has nest, t nftypes.Table) error {
 	for _, m := range r.Matches {
 		if err := checkMatchTable(m, t); err != nil {
 			return err
 		}
 	}
-	if d := actionDescs[r.Action.Type]; d.table != 0 && d.table != t {
-		return einval("this action is for the %s table", d.table)
+	an, err := decodeNest(has[nlproto.RULE_A_ACTION][0], nlproto.ACTION_A_MAX)
+	if err != nil {
+		return err
 	}
-	return nil
+	return checkAction(r.Action, an, t)
 }
 
 type fchain struct {
@@ -430,7 +432,7 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 			if c == nil {
 				return fails(req, unix.ENOENT, fmt.Sprintf("no chain %s/%s", r.Table, r.Chain))
 			}
-			if err := checkRuleTable(r, c.table); err != nil {
+			if err := checkRuleTable(r, has, c.table); err != nil {
 				return rejects(req, err)
 			}
 			if rs.numRules() >= nlproto.RULES_MAX {
@@ -482,7 +484,7 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 			if (has.has(nlproto.RULE_A_TABLE) && r.Table != c.table) || (has.has(nlproto.RULE_A_CHAIN) && r.Chain != c.name) {
 				return fails(req, unix.EINVAL, "a replaced rule keeps its table and chain")
 			}
-			if err := checkRuleTable(r, c.table); err != nil {
+			if err := checkRuleTable(r, has, c.table); err != nil {
 				return rejects(req, err)
 			}
 			r.Table, r.Chain = c.table, c.name
@@ -597,12 +599,14 @@ func jumpsTo(rs *fruleset, t nftypes.Table, name string) bool {
 	return false
 }
 
-// checkRuleset is the commit's check of the whole: jump targets and sets
-// resolve, matches and actions suit their table and hook, no loops, jumps
-// at most NFLAB_JUMP_DEPTH deep.
+// checkRuleset is the commit's check of the whole, in the module's
+// order: jump targets and sets resolve and a NAT port range has its
+// protocol, rule by rule; no loops, jumps at most NFLAB_JUMP_DEPTH deep;
+// then interface matches and NAT actions suit the hooks their chain is
+// reached from.
 func checkRuleset(rs *fruleset) (unix.Errno, string) {
-	// The hooks each chain is reached from, through jumps and gotos,
-	// for the interface matches (a loop is refused below).
+	// The hooks each chain is reached from, through jumps and gotos
+	// (a loop is refused before they are used).
 	hooks := map[*fchain][]nftypes.Hook{}
 	for _, b := range rs.chains {
 		if b.hook == nil {
@@ -643,12 +647,9 @@ func checkRuleset(rs *fruleset) (unix.Errno, string) {
 						return unix.EINVAL, where + fmt.Sprintf("set %s holds %ss, not what %s needs", s.name, s.typ, m.SetField)
 					}
 				}
-				for _, h := range hooks[c] {
-					if (m.Kind == nftypes.MatchIIF && (h == nftypes.LocalOut || h == nftypes.PostRouting)) ||
-						(m.Kind == nftypes.MatchOIF && (h == nftypes.PreRouting || h == nftypes.LocalIn)) {
-						return unix.EINVAL, where + fmt.Sprintf("%s is not known at %s", m.Kind, h)
-					}
-				}
+			}
+			if _, nat := natHooks[r.Action.Type]; nat && r.Action.Ports != nil && !protoTCPOrUDP(r.Matches) {
+				return unix.EINVAL, where + "a port range needs the rule to match protocol tcp or udp"
 			}
 		}
 	}
@@ -689,7 +690,38 @@ func checkRuleset(rs *fruleset) (unix.Errno, string) {
 			return errno, msg
 		}
 	}
+	for _, c := range rs.chains {
+		for i, r := range c.rules {
+			where := fmt.Sprintf("rule %d (handle %d) in %s/%s: ", i+1, r.Handle, c.table, c.name)
+			for _, m := range r.Matches {
+				for _, h := range hooks[c] {
+					if (m.Kind == nftypes.MatchIIF && (h == nftypes.LocalOut || h == nftypes.PostRouting)) ||
+						(m.Kind == nftypes.MatchOIF && (h == nftypes.PreRouting || h == nftypes.LocalIn)) {
+						return unix.EINVAL, where + fmt.Sprintf("%s cannot match at a hook this chain runs at", m.Kind)
+					}
+				}
+			}
+			if at, nat := natHooks[r.Action.Type]; nat {
+				for _, h := range hooks[c] {
+					if !slices.Contains(at, h) {
+						return unix.EINVAL, where + fmt.Sprintf("%s cannot act at a hook this chain runs at", r.Action.Type)
+					}
+				}
+			}
+		}
+	}
 	return 0, ""
+}
+
+// protoTCPOrUDP reports whether ms hold a protocol match, not inverted,
+// for TCP or UDP.
+func protoTCPOrUDP(ms []nftypes.Match) bool {
+	for _, m := range ms {
+		if m.Kind == nlproto.MATCH_PROTO && !m.Invert && (m.Proto == nftypes.TCP || m.Proto == nftypes.UDP) {
+			return true
+		}
+	}
+	return false
 }
 
 // dumpParts returns a dump's messages in datagrams of at most 50, and the

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,19 +78,25 @@ func TestModuleChecks(t *testing.T) {
 	for _, tt := range []struct {
 		r     nftypes.Rule
 		errno unix.Errno
+		msg   string // the extended ACK, if given
 	}{
-		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchConnlimit, Count: 65536}}, Action: accept}, unix.ERANGE},
-		{nftypes.Rule{Table: nftypes.TableRaw, Chain: "prerouting", Matches: []nftypes.Match{{Kind: nftypes.MatchConnlimit, Count: 1}}, Action: accept}, unix.EINVAL},
-		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchLimit, Rate: 1, Period: time.Second, Burst: 1000001}}, Action: accept}, unix.EINVAL},
-		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchLimit, Rate: 2000000000, Period: time.Second}}, Action: accept}, unix.ERANGE},
-		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchLimit, Rate: 1, Period: 24 * time.Hour, Burst: 300000}}, Action: accept}, unix.ERANGE},
-		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionLog, LogPrefix: "caf\u00e9"}}, unix.EINVAL},
-		{nftypes.Rule{Table: nftypes.TableMangle, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionMark, Value: 3, Mask: 1}}, unix.EINVAL},
-		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionMark, Value: 1}}, unix.EINVAL},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchConnlimit, Count: 65536}}, Action: accept}, unix.ERANGE, "connlimit: at most 65535"},
+		{nftypes.Rule{Table: nftypes.TableRaw, Chain: "prerouting", Matches: []nftypes.Match{{Kind: nftypes.MatchConnlimit, Count: 1}}, Action: accept}, unix.EINVAL, "connlimit cannot be used in the raw table: it runs before tracking"},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchLimit, Rate: 1, Period: time.Second, Burst: 1000001}}, Action: accept}, unix.EINVAL, ""},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchLimit, Rate: 2000000000, Period: time.Second}}, Action: accept}, unix.ERANGE, "limit: rate too high"},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: nftypes.MatchLimit, Rate: 1, Period: 24 * time.Hour, Burst: 300000}}, Action: accept}, unix.ERANGE, "limit: burst too large for this rate"},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionLog, LogPrefix: "caf\u00e9"}}, unix.EINVAL, "log: the prefix holds an unprintable byte"},
+		{nftypes.Rule{Table: nftypes.TableMangle, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionMark, Value: 3, Mask: 1}}, unix.EINVAL, "mark: value has bits outside its mask"},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionMark, Value: 1}}, unix.EINVAL, "this action is for the mangle table"},
+		// The table comes before the values, as in nflab_action_parse.
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionTOS, Value: 256}}, unix.EINVAL, "this action is for the mangle table"},
+		{nftypes.Rule{Table: nftypes.TableMangle, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionTOS, Value: 256}}, unix.ERANGE, "tos: 0 to 255"},
+		{nftypes.Rule{Table: nftypes.TableMangle, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionReject}}, unix.EINVAL, "reject is for the filter table"},
+		{nftypes.Rule{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionNotrack}}, unix.EINVAL, "notrack is for the raw table"},
 	} {
 		err := addRule(t, client(t), tt.r)
-		if !errors.Is(err, tt.errno) {
-			t.Errorf("%+v: %v, want %v", tt.r, err, tt.errno)
+		if !errors.Is(err, tt.errno) || (tt.msg != "" && !strings.HasSuffix(err.Error(), ": "+tt.msg)) {
+			t.Errorf("%+v: %v, want %v: %s", tt.r, err, tt.errno, tt.msg)
 		}
 	}
 }
@@ -115,7 +122,184 @@ func TestHookThroughJumps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := tx.Commit(ctx, false); !errors.Is(err, unix.EINVAL) {
-		t.Errorf("Commit = %v, want EINVAL: oif is not known at input", err)
+	_, err = tx.Commit(ctx, false)
+	if want := "rule 1 (handle 1) in filter/web: oif cannot match at a hook this chain runs at"; !errors.Is(err, unix.EINVAL) || !strings.HasSuffix(err.Error(), ": "+want) {
+		t.Errorf("Commit = %v, want EINVAL: %s", err, want)
+	}
+}
+
+// commitRules adds the user chains of table nat and the rules in one
+// transaction, then commits it: the commit's error, or an AddRule's.
+func commitRules(t *testing.T, c *nlclient.Client, chains []string, rules ...nftypes.Rule) error {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := c.Begin(ctx, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Abort(ctx)
+	for _, name := range chains {
+		if err := tx.AddChain(ctx, nftypes.Chain{Table: nftypes.TableNAT, Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range rules {
+		if _, err := tx.AddRule(ctx, r, false, 0); err != nil {
+			return err
+		}
+	}
+	_, err = tx.Commit(ctx, false)
+	return err
+}
+
+// TestNATChecks checks the NAT actions against the module's checks, at
+// RULE_NEW and at commit, errno and extended ACK: rules sent by the
+// backend, unchecked by nftypes.
+func TestNATChecks(t *testing.T) {
+	a := netip.MustParseAddr
+	nat := func(chain string, act nftypes.Action, ms ...nftypes.Match) nftypes.Rule {
+		return nftypes.Rule{Table: nftypes.TableNAT, Chain: chain, Matches: ms, Action: act}
+	}
+	tcp := nftypes.Match{Kind: nftypes.MatchProto, Proto: nftypes.TCP}
+	snat := nftypes.Action{Type: nftypes.ActionSNAT, Addr: a("192.0.2.1")}
+	dnat := nftypes.Action{Type: nftypes.ActionDNAT, Addr: a("10.0.2.2")}
+	masq := nftypes.Action{Type: nftypes.ActionMasquerade}
+	redir := nftypes.Action{Type: nftypes.ActionRedirect}
+	jump := func(to string) nftypes.Action { return nftypes.Action{Type: nftypes.ActionJump, Chain: to} }
+	for _, tt := range []struct {
+		name   string
+		chains []string
+		rules  []nftypes.Rule
+		errno  unix.Errno // 0: committed
+		msg    string
+	}{
+		// At RULE_NEW: the attributes, in order, then the table, then
+		// the values.
+		{name: "snat in filter", rules: []nftypes.Rule{{Table: nftypes.TableFilter, Chain: "input", Action: snat}},
+			errno: unix.EINVAL, msg: "NAT actions are for the nat table"},
+		{name: "masquerade in mangle", rules: []nftypes.Rule{{Table: nftypes.TableMangle, Chain: "postrouting", Action: masq}},
+			errno: unix.EINVAL, msg: "NAT actions are for the nat table"},
+		{name: "snat without address in filter", rules: []nftypes.Rule{{Table: nftypes.TableFilter, Chain: "input",
+			Action: nftypes.Action{Type: nftypes.ActionSNAT}}}, errno: unix.EINVAL, msg: "action: missing attribute"},
+		{name: "snat without address", rules: []nftypes.Rule{nat("postrouting", nftypes.Action{Type: nftypes.ActionSNAT, Ports: &nftypes.PortRange{First: 1, Last: 2}}, tcp)},
+			errno: unix.EINVAL, msg: "action: missing attribute"},
+		{name: "masquerade with an address", rules: []nftypes.Rule{nat("postrouting", nftypes.Action{Type: nftypes.ActionMasquerade, Addr: a("192.0.2.1")})},
+			errno: unix.EINVAL, msg: "attribute not taken by this action"},
+		{name: "redirect with an address range's end", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionRedirect, AddrEnd: a("192.0.2.1")})},
+			errno: unix.EINVAL, msg: "attribute not taken by this action"},
+		{name: "dnat with a range's end only", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionDNAT, AddrEnd: a("10.0.2.5")})},
+			errno: unix.EINVAL, msg: "nat: an address range needs its first address"},
+		{name: "dnat with nothing", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionDNAT})},
+			errno: unix.EINVAL, msg: "dnat: needs an address or a port range"},
+		{name: "snat range downward", rules: []nftypes.Rule{nat("postrouting", nftypes.Action{Type: nftypes.ActionSNAT, Addr: a("192.0.2.9"), AddrEnd: a("192.0.2.1")})},
+			errno: unix.EINVAL, msg: "nat: the address range goes downward"},
+		{name: "ports downward", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionDNAT, Ports: &nftypes.PortRange{First: 90, Last: 80}}, tcp)},
+			errno: unix.EINVAL, msg: "nat: the port range goes downward"},
+		{name: "port 0", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionRedirect, Ports: &nftypes.PortRange{First: 0, Last: 80}}, tcp)},
+			errno: unix.ERANGE, msg: "nat: ports are 1 to 65535"},
+		{name: "port 0 to 0", rules: []nftypes.Rule{nat("postrouting", nftypes.Action{Type: nftypes.ActionMasquerade, Ports: &nftypes.PortRange{}}, tcp)},
+			errno: unix.ERANGE, msg: "nat: ports are 1 to 65535"},
+		{name: "unknown flags", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionDNAT, Addr: a("10.0.2.2"), NATFlags: 0x8})},
+			errno: unix.EINVAL, msg: "reserved bit set"},
+		{name: "reject in nat", rules: []nftypes.Rule{nat("input", nftypes.Action{Type: nftypes.ActionReject})},
+			errno: unix.EINVAL, msg: "reject is for the filter table"},
+		{name: "notrack in nat", rules: []nftypes.Rule{nat("output", nftypes.Action{Type: nftypes.ActionNotrack})},
+			errno: unix.EINVAL, msg: "notrack is for the raw table"},
+		{name: "mark in nat", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionMark, Value: 1})},
+			errno: unix.EINVAL, msg: "this action is for the mangle table"},
+		{name: "ttl in nat", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionTTL, TTLMode: nftypes.TTLSet, Value: 1})},
+			errno: unix.EINVAL, msg: "this action is for the mangle table"},
+
+		// What nat allows.
+		{name: "every action where it acts", chains: []string{"pre"}, rules: []nftypes.Rule{
+			nat("prerouting", nftypes.Action{Type: nftypes.ActionAccept}),
+			nat("prerouting", nftypes.Action{Type: nftypes.ActionLog, LogPrefix: "nat: "}),
+			nat("prerouting", nftypes.Action{Type: nftypes.ActionContinue}),
+			nat("prerouting", jump("pre")),
+			nat("pre", nftypes.Action{Type: nftypes.ActionReturn}),
+			nat("pre", nftypes.Action{Type: nftypes.ActionDNAT, Addr: a("10.0.2.2"), AddrEnd: a("10.0.2.5"), NATFlags: nftypes.NATPersistent}),
+			nat("prerouting", nftypes.Action{Type: nftypes.ActionDNAT, Ports: &nftypes.PortRange{First: 8080, Last: 8080}}, tcp),
+			nat("prerouting", redir),
+			nat("output", dnat),
+			nat("output", nftypes.Action{Type: nftypes.ActionRedirect, Ports: &nftypes.PortRange{First: 8080, Last: 8080}},
+				nftypes.Match{Kind: nftypes.MatchProto, Proto: nftypes.UDP}),
+			nat("input", snat),
+			nat("postrouting", nftypes.Action{Type: nftypes.ActionSNAT, Addr: a("192.0.2.1"), AddrEnd: a("192.0.2.9"),
+				Ports: &nftypes.PortRange{First: 1024, Last: 65535}, NATFlags: nftypes.NATRandom | nftypes.NATFullyRandom}, tcp),
+			nat("postrouting", masq),
+			nat("postrouting", nftypes.Action{Type: nftypes.ActionDrop}),
+		}},
+
+		// At commit: the hooks a chain is reached from.
+		{name: "snat at prerouting", rules: []nftypes.Rule{nat("prerouting", snat)},
+			errno: unix.EINVAL, msg: "rule 1 (handle 1) in nat/prerouting: snat cannot act at a hook this chain runs at"},
+		{name: "dnat at postrouting", rules: []nftypes.Rule{nat("postrouting", masq), nat("postrouting", dnat)},
+			errno: unix.EINVAL, msg: "rule 2 (handle 2) in nat/postrouting: dnat cannot act at a hook this chain runs at"},
+		{name: "masquerade at input", rules: []nftypes.Rule{nat("input", masq)},
+			errno: unix.EINVAL, msg: "rule 1 (handle 1) in nat/input: masquerade cannot act at a hook this chain runs at"},
+		{name: "redirect at input", rules: []nftypes.Rule{nat("input", redir)},
+			errno: unix.EINVAL, msg: "rule 1 (handle 1) in nat/input: redirect cannot act at a hook this chain runs at"},
+		{name: "dnat through a jump from input", chains: []string{"a", "b"}, rules: []nftypes.Rule{
+			nat("a", nftypes.Action{Type: nftypes.ActionGoto, Chain: "b"}),
+			nat("b", dnat),
+			nat("prerouting", jump("a")),
+			nat("input", jump("a")),
+		}, errno: unix.EINVAL, msg: "rule 1 (handle 2) in nat/b: dnat cannot act at a hook this chain runs at"},
+		{name: "dnat through jumps from prerouting and output", chains: []string{"a", "b"}, rules: []nftypes.Rule{
+			nat("a", nftypes.Action{Type: nftypes.ActionGoto, Chain: "b"}),
+			nat("b", dnat),
+			nat("prerouting", jump("a")),
+			nat("output", jump("b")),
+		}},
+		{name: "snat in a chain no hook reaches", chains: []string{"alone"}, rules: []nftypes.Rule{nat("alone", snat)}},
+
+		// At commit: a port range needs its protocol.
+		{name: "port range without protocol", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionDNAT, Ports: &nftypes.PortRange{First: 80, Last: 80}})},
+			errno: unix.EINVAL, msg: "rule 1 (handle 1) in nat/prerouting: a port range needs the rule to match protocol tcp or udp"},
+		{name: "port range with a negated protocol", rules: []nftypes.Rule{nat("postrouting",
+			nftypes.Action{Type: nftypes.ActionMasquerade, Ports: &nftypes.PortRange{First: 1024, Last: 2047}},
+			nftypes.Match{Kind: nftypes.MatchProto, Invert: true, Proto: nftypes.TCP})},
+			errno: unix.EINVAL, msg: "rule 1 (handle 1) in nat/postrouting: a port range needs the rule to match protocol tcp or udp"},
+		{name: "port range with icmp", rules: []nftypes.Rule{nat("postrouting",
+			nftypes.Action{Type: nftypes.ActionSNAT, Addr: a("192.0.2.1"), Ports: &nftypes.PortRange{First: 1024, Last: 2047}},
+			nftypes.Match{Kind: nftypes.MatchProto, Proto: nftypes.ICMP})},
+			errno: unix.EINVAL, msg: "rule 1 (handle 1) in nat/postrouting: a port range needs the rule to match protocol tcp or udp"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := commitRules(t, client(t), tt.chains, tt.rules...)
+			switch {
+			case tt.errno == 0 && err != nil:
+				t.Errorf("= %v, want it committed", err)
+			case tt.errno != 0 && (!errors.Is(err, tt.errno) || err == nil || !strings.HasSuffix(err.Error(), ": "+tt.msg)):
+				t.Errorf("= %v, want %v: %s", err, tt.errno, tt.msg)
+			}
+		})
+	}
+}
+
+// TestNATEcho checks that NAT rules read back as they were sent.
+func TestNATEcho(t *testing.T) {
+	c := client(t)
+	tcp := nftypes.Match{Kind: nftypes.MatchProto, Proto: nftypes.TCP}
+	rules := []nftypes.Rule{
+		{Table: nftypes.TableNAT, Chain: "prerouting", Matches: []nftypes.Match{tcp},
+			Action: nftypes.Action{Type: nftypes.ActionDNAT, Ports: &nftypes.PortRange{First: 8080, Last: 8080}}},
+		{Table: nftypes.TableNAT, Chain: "postrouting", Matches: []nftypes.Match{tcp},
+			Action: nftypes.Action{Type: nftypes.ActionSNAT, Addr: netip.MustParseAddr("192.0.2.1"), AddrEnd: netip.MustParseAddr("192.0.2.9"),
+				Ports: &nftypes.PortRange{First: 1024, Last: 2047}, NATFlags: nftypes.NATRandom | nftypes.NATPersistent}},
+		{Table: nftypes.TableNAT, Chain: "postrouting", Action: nftypes.Action{Type: nftypes.ActionMasquerade, NATFlags: nftypes.NATFullyRandom}},
+	}
+	if err := commitRules(t, c, nil, rules...); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := c.Rules(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rules {
+		rules[i].Handle = uint64(i + 1)
+	}
+	if diff := cmp.Diff(rules, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("read back (-sent +got):\n%s", diff)
 	}
 }

@@ -113,6 +113,26 @@ var wantICMPConn = nftypes.Conn{
 }
 
 const ctStatsReply = `
+a400 0b80                          # NFLAB_A_CT_STATS|NLA_F_NESTED
+  0c00 0200 0100000000000000       # FOUND 1
+  0c00 0300 0200000000000000       # NEW 2
+  0c00 0400 0300000000000000       # INVALID 3
+  0400 0100                        # PAD
+  0c00 0500 0400000000000000       # INSERT 4
+  0c00 0600 0500000000000000       # INSERT_FAILED 5
+  0c00 0700 0600000000000000       # CLASH 6
+  0c00 0800 0700000000000000       # DROP 7
+  0c00 0900 0800000000000000       # EARLY_DROP 8
+  0c00 0a00 0900000000000000       # GC_EVICTED 9
+  0c00 0b00 ffffffffffffffff       # SEARCH_RESTART max
+  0c00 0c00 0b00000000000000       # RELATED 11
+  0c00 0d00 0c00000000000000       # NAT_EXHAUSTED 12
+  0c00 0e00 0d00000000000000       # NAT_CLASH 13
+`
+
+// ctStatsReplyV3 is CT_STATS from a module of protocol 3, before NAT: no
+// NAT_EXHAUSTED, no NAT_CLASH.
+const ctStatsReplyV3 = `
 8c00 0b80                          # NFLAB_A_CT_STATS|NLA_F_NESTED
   0c00 0200 0100000000000000       # FOUND 1
   0c00 0300 0200000000000000       # NEW 2
@@ -388,9 +408,20 @@ func TestCTReplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := nftypes.TrackerStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 1<<64 - 1, Related: 11}
+	want := nftypes.TrackerStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 1<<64 - 1, Related: 11,
+		NATExhausted: 12, NATClash: 13}
 	if diff := cmp.Diff(want, stats); diff != "" {
 		t.Fatalf("CTStats (-want +got):\n%s", diff)
+	}
+	// A module of protocol 3 (which this client serves) has no NAT
+	// counters: they read as 0.
+	c = serveCT(t, ctStatsReplyV3)
+	if stats, err = c.TrackerStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want.NATExhausted, want.NATClash = 0, 0
+	if diff := cmp.Diff(want, stats); diff != "" {
+		t.Fatalf("CTStats of protocol 3 (-want +got):\n%s", diff)
 	}
 
 	c = serveCT(t, ctConfigReply)

@@ -63,7 +63,9 @@ func encodeRule(ae *netlink.AttributeEncoder, r nftypes.Rule, handle uint64, pos
 				return nil
 			})
 		}
-		encodeAction(nae, r.Action)
+		if err := encodeAction(nae, r.Action); err != nil {
+			return err
+		}
 		if r.Comment != "" {
 			nae.String(nlproto.RULE_A_COMMENT, r.Comment)
 		}
@@ -197,8 +199,12 @@ func encodeMatch(ae *netlink.AttributeEncoder, m nftypes.Match) error {
 	return err
 }
 
-// encodeAction writes NFLAB_RULE_A_ACTION.
-func encodeAction(ae *netlink.AttributeEncoder, a nftypes.Action) {
+// encodeAction writes NFLAB_RULE_A_ACTION. The NAT actions share their
+// attributes: each one set is sent (ADDR and ADDR_END be32, PORT_RANGE
+// first << 16 | last in host order, NAT_FLAGS), as the other actions send
+// the ones they use; checking which an action may take is Validate's.
+func encodeAction(ae *netlink.AttributeEncoder, a nftypes.Action) error {
+	var err error
 	ae.Nested(nlproto.RULE_A_ACTION, func(nae *netlink.AttributeEncoder) error {
 		nae.Uint8(nlproto.ACTION_A_TYPE, uint8(a.Type))
 		switch a.Type {
@@ -222,9 +228,27 @@ func encodeAction(ae *netlink.AttributeEncoder, a nftypes.Action) {
 		case nftypes.ActionTTL:
 			nae.Uint8(nlproto.ACTION_A_TTL_MODE, uint8(a.TTLMode))
 			nae.Uint32(nlproto.ACTION_A_VALUE, a.Value)
+		case nftypes.ActionSNAT, nftypes.ActionDNAT, nftypes.ActionMasquerade, nftypes.ActionRedirect:
+			if a.Addr.IsValid() {
+				if err = putAddr(nae, nlproto.ACTION_A_ADDR, a.Addr); err != nil {
+					return err
+				}
+			}
+			if a.AddrEnd.IsValid() {
+				if err = putAddr(nae, nlproto.ACTION_A_ADDR_END, a.AddrEnd); err != nil {
+					return err
+				}
+			}
+			if p := a.Ports; p != nil {
+				nae.Uint32(nlproto.ACTION_A_PORT_RANGE, uint32(p.First)<<16|uint32(p.Last))
+			}
+			if a.NATFlags != 0 {
+				nae.Uint32(nlproto.ACTION_A_NAT_FLAGS, uint32(a.NATFlags))
+			}
 		}
 		return nil
 	})
+	return err
 }
 
 // maxElemsPerMsg is how many ranges one SET_NEW or SET_ADD_ELEMS carries:

@@ -362,7 +362,12 @@ func parseCTStats(b []byte) (nftypes.TrackerStats, error) {
 		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_GC_EVICTED), &s.GCEvicted},
 		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_SEARCH_RESTART), &s.SearchRestart},
 		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_RELATED), &s.Related},
+		// Protocol 4's: optional, since a module of 3 lacks them.
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_NAT_EXHAUSTED), &s.NATExhausted},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_NAT_CLASH), &s.NATClash},
 	}
+	// The counters every module this client serves sends.
+	required := fields[:len(fields)-2]
 	for ad.Next() {
 		if ad.Type() != nlproto.A_CT_STATS {
 			continue
@@ -386,7 +391,7 @@ func parseCTStats(b []byte) (nftypes.TrackerStats, error) {
 	if err := seen.require(attrOf(nlproto.EnumAttr, nlproto.A_CT_STATS)); err != nil {
 		return nftypes.TrackerStats{}, err
 	}
-	for _, f := range fields {
+	for _, f := range required {
 		if err := nested.require(f.attrName); err != nil {
 			return nftypes.TrackerStats{}, fmt.Errorf("in NFLAB_A_CT_STATS: %w", err)
 		}

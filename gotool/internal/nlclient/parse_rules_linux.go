@@ -365,6 +365,15 @@ func parseAction(ad *netlink.AttributeDecoder) (nftypes.Action, error) {
 			}
 		case nlproto.ACTION_A_TTL_MODE:
 			a.TTLMode = nftypes.TTLMode(ad.Uint8())
+		case nlproto.ACTION_A_ADDR:
+			a.Addr = getAddr(ad)
+		case nlproto.ACTION_A_ADDR_END:
+			a.AddrEnd = getAddr(ad)
+		case nlproto.ACTION_A_PORT_RANGE:
+			v := ad.Uint32()
+			a.Ports = &nftypes.PortRange{First: uint16(v >> 16), Last: uint16(v)}
+		case nlproto.ACTION_A_NAT_FLAGS:
+			a.NATFlags = nftypes.NATFlags(ad.Uint32())
 		default:
 			continue
 		}

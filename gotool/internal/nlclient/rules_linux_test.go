@@ -53,6 +53,27 @@ var testRule = nftypes.Rule{Table: nftypes.TableFilter, Chain: "forward", Commen
 	},
 	Action: nftypes.Action{Type: nftypes.ActionJump, Chain: "web"}}
 
+// natRuleRequest is RULE_NEW for natRule, at the end of its chain.
+const natRuleRequest = `
+5800 1180                       # NFLAB_A_RULE, 88 bytes
+  0500 0300 04 000000           # TABLE nat
+  1000 0400 706f7374726f7574696e6700 # CHAIN "postrouting\0"
+  1000 0580                     # MATCHES
+    0c00 0780                   # NFLAB_MATCH_PROTO
+      0500 0700 11 000000       # PROTO udp
+  2c00 0680                     # ACTION
+    0500 0100 0e 000000         # TYPE snat
+    0800 0800 c0000201          # ADDR 192.0.2.1, be32
+    0800 0900 c0000209          # ADDR_END 192.0.2.9, be32
+    0800 0a00 ff070004          # PORT_RANGE 1024<<16|2047, host order
+    0800 0b00 05000000          # NAT_FLAGS RANDOM|PERSISTENT
+`
+
+var natRule = nftypes.Rule{Table: nftypes.TableNAT, Chain: "postrouting",
+	Matches: []nftypes.Match{{Kind: nftypes.MatchProto, Proto: nftypes.UDP}},
+	Action: nftypes.Action{Type: nftypes.ActionSNAT, Addr: netip.MustParseAddr("192.0.2.1"), AddrEnd: netip.MustParseAddr("192.0.2.9"),
+		Ports: &nftypes.PortRange{First: 1024, Last: 2047}, NATFlags: nftypes.NATRandom | nftypes.NATPersistent}}
+
 // ruleGetReply is a RULE_GET dump part for testRule as handle 12, from a
 // newer module: an unknown attribute in the rule and in a match, and the
 // quota's state.
@@ -106,6 +127,47 @@ func TestRuleEncoding(t *testing.T) {
 		want   string
 	}{
 		{"RULE_NEW", func(ae *netlink.AttributeEncoder) { encodeRule(ae, testRule, 0, &rulePos{Insert: true, Handle: 7}) }, ruleNewRequest},
+		{"RULE_NEW snat", func(ae *netlink.AttributeEncoder) { encodeRule(ae, natRule, 0, &rulePos{}) }, natRuleRequest},
+		{"RULE_NEW snat, ADDR_END as ADDR left out", func(ae *netlink.AttributeEncoder) {
+			r := natRule
+			r.Action.AddrEnd, r.Action.Ports, r.Action.NATFlags = r.Action.Addr, nil, 0
+			encodeRule(ae, r, 0, &rulePos{})
+		}, `
+4000 1180                       # NFLAB_A_RULE, 64 bytes
+  0500 0300 04 000000           # TABLE nat
+  1000 0400 706f7374726f7574696e6700 # CHAIN "postrouting\0"
+  1000 0580                     # MATCHES: PROTO udp
+    0c00 0780 0500 0700 11 000000
+  1400 0680                     # ACTION
+    0500 0100 0e 000000         # TYPE snat
+    0800 0800 c0000201          # ADDR 192.0.2.1; no ADDR_END
+`},
+		{"RULE_REPLACE dnat to a port", func(ae *netlink.AttributeEncoder) {
+			encodeRule(ae, nftypes.Rule{Table: nftypes.TableNAT, Chain: "prerouting",
+				Matches: []nftypes.Match{{Kind: nftypes.MatchProto, Proto: nftypes.TCP}},
+				Action:  nftypes.Action{Type: nftypes.ActionDNAT, Ports: &nftypes.PortRange{First: 8080, Last: 8080}}}, 3, nil)
+		}, `
+4c00 1180                       # NFLAB_A_RULE, 76 bytes
+  0c00 0200 0300000000000000    # HANDLE 3
+  0500 0300 04 000000           # TABLE nat
+  0f00 0400 707265726f7574696e6700 00 # CHAIN "prerouting\0"
+  1000 0580                     # MATCHES: PROTO tcp
+    0c00 0780 0500 0700 06 000000
+  1400 0680                     # ACTION
+    0500 0100 0f 000000         # TYPE dnat
+    0800 0a00 901f901f          # PORT_RANGE 8080<<16|8080
+`},
+		{"RULE_NEW masquerade", func(ae *netlink.AttributeEncoder) {
+			encodeRule(ae, nftypes.Rule{Table: nftypes.TableNAT, Chain: "postrouting",
+				Action: nftypes.Action{Type: nftypes.ActionMasquerade, NATFlags: nftypes.NATFullyRandom}}, 0, &rulePos{})
+		}, `
+3000 1180                       # NFLAB_A_RULE, 48 bytes
+  0500 0300 04 000000           # TABLE nat
+  1000 0400 706f7374726f7574696e6700 # CHAIN "postrouting\0"
+  1400 0680                     # ACTION
+    0500 0100 10 000000         # TYPE masquerade
+    0800 0b00 02000000          # NAT_FLAGS FULLY_RANDOM
+`},
 		{"SET_NEW", func(ae *netlink.AttributeEncoder) {
 			s := nftypes.Set{Name: "s", Type: nftypes.SetTypeAddr, Addrs: []nftypes.AddrRange{nftypes.AddrRangeFrom(netip.MustParsePrefix("192.0.2.0/24"))}}
 			encodeSet(ae, s.Name, s.Type, true, setElemChunks(s)[0])
@@ -124,6 +186,22 @@ func TestRuleEncoding(t *testing.T) {
 				t.Errorf("attributes (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestNATAddrNotIPv4 checks that a NAT address that is not IPv4 fails the
+// encoding (Validate refuses it first, for the library's callers).
+func TestNATAddrNotIPv4(t *testing.T) {
+	for _, a := range []nftypes.Action{
+		{Type: nftypes.ActionSNAT, Addr: netip.MustParseAddr("2001:db8::1")},
+		{Type: nftypes.ActionDNAT, Addr: netip.MustParseAddr("10.0.0.1"), AddrEnd: netip.MustParseAddr("::ffff:10.0.0.9")},
+	} {
+		_, err := requestAttrs(nlproto.CMD_RULE_NEW, func(ae *netlink.AttributeEncoder) {
+			encodeRule(ae, nftypes.Rule{Table: nftypes.TableNAT, Chain: "output", Action: a}, 0, &rulePos{})
+		})
+		if err == nil || !strings.Contains(err.Error(), "is not an IPv4 address") {
+			t.Errorf("%+v: encoding = %v, want an error", a, err)
+		}
 	}
 }
 
@@ -163,6 +241,61 @@ func TestRuleParsing(t *testing.T) {
 	}
 	if len(r.Matches) != 2 || r.Matches[0].QuotaUsed != 300 || r.Matches[1].QuotaUsed != 600 {
 		t.Errorf("two quotas: %+v, want used 300 and 600", r.Matches)
+	}
+	// A NAT action reads back whole; an ADDR_END equal to ADDR, as
+	// another client may send it, reads as ADDR alone.
+	r, _, err = parseRuleMsg(golden(t, `
+6400 1180                       # NFLAB_A_RULE
+  0c00 0200 0d00000000000000    # HANDLE 13
+  0500 0300 04 000000           # TABLE nat
+  1000 0400 706f7374726f7574696e6700 # CHAIN "postrouting"
+  1000 0580                     # MATCHES: PROTO udp
+    0c00 0780 0500 0700 11 000000
+  2c00 0680                     # ACTION
+    0500 0100 0e 000000         # TYPE snat
+    0800 0800 c0000201          # ADDR 192.0.2.1
+    0800 0900 c0000209          # ADDR_END 192.0.2.9
+    0800 0a00 ff070004          # PORT_RANGE 1024-2047
+    0800 0b00 05000000          # NAT_FLAGS RANDOM|PERSISTENT
+`), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = natRule
+	want.Handle = 13
+	if diff := cmp.Diff(want, r, cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})); diff != "" {
+		t.Errorf("snat rule (-want +got):\n%s", diff)
+	}
+	r, _, err = parseRuleMsg(golden(t, `
+4c00 1180                       # NFLAB_A_RULE
+  0c00 0200 0e00000000000000    # HANDLE 14
+  0500 0300 04 000000           # TABLE nat
+  0f00 0400 707265726f7574696e6700 00 # CHAIN "prerouting"
+  2400 0680                     # ACTION
+    0500 0100 0f 000000         # TYPE dnat
+    0800 0800 0a000202          # ADDR 10.0.2.2
+    0800 0900 0a000202          # ADDR_END 10.0.2.2
+    0800 6300 efbeadde          # attribute 99, unknown: skipped
+`), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDNAT := nftypes.Rule{Handle: 14, Table: nftypes.TableNAT, Chain: "prerouting",
+		Action: nftypes.Action{Type: nftypes.ActionDNAT, Addr: netip.MustParseAddr("10.0.2.2")}}
+	if diff := cmp.Diff(wantDNAT, r, cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})); diff != "" {
+		t.Errorf("dnat rule (-want +got):\n%s", diff)
+	}
+	// A NAT address that is not 4 bytes is malformed.
+	if _, _, err := parseRuleMsg(golden(t, `
+3800 1180                       # NFLAB_A_RULE
+  0c00 0200 0e00000000000000    # HANDLE 14
+  0500 0300 04 000000           # TABLE nat
+  0a00 0400 696e70757400 0000   # CHAIN "input"
+  1400 0680                     # ACTION
+    0500 0100 0e 000000         # TYPE snat
+    0600 0800 0a00 0000         # ADDR, 2 bytes
+`), true); err == nil || !strings.Contains(err.Error(), "not an IPv4 address") {
+		t.Errorf("parse of a 2-byte NAT address = %v, want an error", err)
 	}
 	// A rule without its action is malformed.
 	if _, _, err := parseRuleMsg(golden(t, `1000 1180 0c00 0200 0c00000000000000`), true); err == nil || !strings.Contains(err.Error(), "NFLAB_RULE_A_TABLE") {

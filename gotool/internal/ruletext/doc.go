@@ -18,6 +18,8 @@
 //	rule filter forward tcp dport @web jump tcp_in
 //	rule mangle output tcp dport 80 mark set 0x1
 //	rule raw prerouting udp dport 53 notrack
+//	rule nat prerouting tcp dport 8080 dnat to 10.0.2.2:80
+//	rule nat postrouting oif eth0 masquerade random
 //
 // Words are separated by blanks; "{", "}" and "," are words of their own;
 // "#" starts a comment; a brace group may span lines; a quoted word takes
@@ -47,7 +49,7 @@
 //	tcp flags 0 / MASK                     none of MASK set ("none" too)
 //	icmp type TYPE [code N]
 //	ct state STATES                        new,established,related,invalid,untracked
-//	ct status BITS                         seen-reply,assured,confirmed,dying
+//	ct status BITS                         seen-reply,assured,confirmed,dying,src-nat,dst-nat
 //	string "TEXT" [algo bm|kmp] [from N] [to N]
 //	connlimit above|upto N [per /P]
 //	quota [over] N [bytes|kbytes|mbytes|gbytes]
@@ -61,7 +63,18 @@
 //
 // Actions: accept, drop, reject [with tcp reset | with icmp CODE], log
 // [prefix "TEXT"], counter, notrack, mark set V[/M], tos set N, dscp set N,
-// ttl set|inc|dec N, jump CHAIN, goto CHAIN, return.
+// ttl set|inc|dec N, jump CHAIN, goto CHAIN, return, and the NAT actions
+// of table nat, each followed by flags (random, fully-random, persistent;
+// any order, each once; written in that order):
+//
+//	snat to ADDR[-ADDR][:PORT[-PORT]]      input, postrouting
+//	dnat to ADDR[-ADDR][:PORT[-PORT]]      prerouting, output
+//	dnat to :PORT[-PORT]                   the port alone
+//	masquerade [to :PORT[-PORT]]           postrouting
+//	redirect [to :PORT[-PORT]]             prerouting, output
+//
+// A NAT port range needs a protocol match for tcp or udp in the rule
+// ("tcp dport 80 dnat to 10.0.2.2:8080").
 //
 // Set element lists ("nflab set load"), one address, prefix or range a
 // line with "#" comments, are read by ReadElems, which takes a million

@@ -405,6 +405,51 @@ func formatAction(a nftypes.Action) (string, error) {
 		return "jump " + a.Chain, nil
 	case nftypes.ActionGoto:
 		return "goto " + a.Chain, nil
+	case nftypes.ActionSNAT, nftypes.ActionDNAT, nftypes.ActionMasquerade, nftypes.ActionRedirect:
+		return formatNAT(a)
 	}
 	return "", fmt.Errorf("ruletext: action %s cannot be written (a newer module's?)", a.Type)
+}
+
+// formatNAT writes a NAT action: "snat to 192.0.2.1-192.0.2.9:1024-2047",
+// "dnat to :8080", "masquerade", then its flags in natFlagNames' order.
+func formatNAT(a nftypes.Action) (string, error) {
+	addrs := a.Type == nftypes.ActionSNAT || a.Type == nftypes.ActionDNAT
+	switch {
+	case !addrs && (a.Addr.IsValid() || a.AddrEnd.IsValid()):
+		return "", fmt.Errorf("ruletext: %s with an address cannot be written", a.Type)
+	case a.Type == nftypes.ActionSNAT && !a.Addr.IsValid():
+		return "", fmt.Errorf("ruletext: snat without an address cannot be written")
+	case a.Type == nftypes.ActionDNAT && !a.Addr.IsValid() && a.Ports == nil:
+		return "", fmt.Errorf("ruletext: dnat without an address or ports cannot be written")
+	case a.AddrEnd.IsValid() && !a.Addr.IsValid():
+		return "", fmt.Errorf("ruletext: %s with an address range's end only cannot be written", a.Type)
+	case (a.Addr.IsValid() && !a.Addr.Is4()) || (a.AddrEnd.IsValid() && !a.AddrEnd.Is4()):
+		return "", fmt.Errorf("ruletext: %s to an address that is not IPv4 cannot be written", a.Type)
+	}
+	target := ""
+	if a.Addr.IsValid() {
+		target = a.Addr.String()
+		if a.AddrEnd.IsValid() && a.AddrEnd != a.Addr {
+			target += "-" + a.AddrEnd.String()
+		}
+	}
+	if a.Ports != nil {
+		target += ":" + a.Ports.String()
+	}
+	s := a.Type.String()
+	if target != "" {
+		s += " to " + target
+	}
+	flags := a.NATFlags
+	for _, f := range natFlagNames {
+		if flags&f.v != 0 {
+			s += " " + f.name
+			flags &^= f.v
+		}
+	}
+	if flags != 0 {
+		return "", fmt.Errorf("ruletext: NAT flags %s cannot be written", flags)
+	}
+	return s, nil
 }

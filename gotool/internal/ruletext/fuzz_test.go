@@ -54,6 +54,8 @@ func FuzzParseRule(f *testing.F) {
 	for _, s := range []string{
 		"tcp dport 22 accept", "! iif lo drop", "comment x accept", "tcp flags syn / syn,ack drop",
 		"string \"a b\" algo kmp drop", "time 08:00-09:00 days mon accept", "{ 1, 2 }",
+		"snat to 10.0.0.1-10.0.0.9:1000-2000 random", "dnat to :80", "masquerade to :1024-2047 persistent fully-random",
+		"redirect", "dnat to 10.0.2.2-10.0.2.2",
 	} {
 		f.Add(s, "accept")
 	}

@@ -231,7 +231,7 @@ func (p *fileParser) rule(c *cursor) error {
 		return err
 	}
 	refs := rp.refs
-	if err := hookChecks(r, rp.mtoks); err != nil {
+	if err := hookChecks(r, rp.mtoks, rp.actTok); err != nil {
 		return err
 	}
 	if r.Action.Type == nftypes.ActionJump || r.Action.Type == nftypes.ActionGoto {
@@ -252,9 +252,10 @@ func (p *fileParser) rule(c *cursor) error {
 }
 
 // hookChecks rejects interface matches r's built-in chain has no
-// interface for (the module also follows jumps, at commit); mtoks are the
-// words the matches start with.
-func hookChecks(r nftypes.Rule, mtoks []token) error {
+// interface for, and a NAT action that does not act at its hook (the
+// module also follows jumps, at commit); mtoks are the words the matches
+// start with, act the action's.
+func hookChecks(r nftypes.Rule, mtoks []token, act token) error {
 	h, ok := nftypes.BuiltinHook(r.Chain)
 	if !ok {
 		return nil
@@ -265,6 +266,14 @@ func hookChecks(r nftypes.Rule, mtoks []token) error {
 			return errAt(mtoks[i], "%s is not known at %s: packets there have no %s interface", m.Kind, r.Chain,
 				map[nftypes.MatchKind]string{nftypes.MatchIIF: "input", nftypes.MatchOIF: "output"}[m.Kind])
 		}
+	}
+	if at := nftypes.ActionHooks(r.Action.Type); at != nil && r.Table == nftypes.TableNAT &&
+		slices.Contains(nftypes.TableHooks(r.Table), h) && !slices.Contains(at, h) {
+		var chains []string
+		for _, h := range at {
+			chains = append(chains, h.ChainName())
+		}
+		return errAt(act, "%s cannot act at %s: it acts in %s", r.Action.Type, r.Chain, orList(chains))
 	}
 	return nil
 }
@@ -514,12 +523,9 @@ func CheckRule(tb nftypes.Table, chain string, r nftypes.Rule, words []string) e
 		return err
 	}
 	if len(rp.mtoks) != len(r.Matches) {
-		rp.mtoks = nil
-	}
-	if rp.mtoks != nil {
-		if err := hookChecks(r, rp.mtoks); err != nil {
-			return err
-		}
+		rp.mtoks = nil // not the words of r: no word to point at
+	} else if err := hookChecks(r, rp.mtoks, rp.actTok); err != nil {
+		return err
 	}
 	return tableChecks(newCursor(toks), rp, r)
 }

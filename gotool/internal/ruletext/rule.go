@@ -1,6 +1,8 @@
 package ruletext
 
 import (
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +27,7 @@ var matchWords = []string{
 // actionWords are the words an action starts with.
 var actionWords = []string{
 	"accept", "drop", "reject", "log", "counter", "notrack", "mark", "tos", "dscp", "ttl",
-	"jump", "goto", "return",
+	"jump", "goto", "return", "snat", "dnat", "masquerade", "redirect",
 }
 
 // ref is a rule's reference to a chain or a set, checked once the whole
@@ -988,6 +990,119 @@ func (p *ruleParser) action() error {
 		}
 		a.Chain = ch.text
 		p.refs = append(p.refs, ref{tok: ch})
+	case "snat", "dnat", "masquerade", "redirect":
+		return p.nat(t)
+	}
+	return nil
+}
+
+// natFlagNames are the NAT actions' flags, in the order Format writes
+// them.
+var natFlagNames = []struct {
+	name string
+	v    nftypes.NATFlags
+}{{"random", nftypes.NATRandom}, {"fully-random", nftypes.NATFullyRandom}, {"persistent", nftypes.NATPersistent}}
+
+// nat reads a NAT action after its word t:
+//
+//	snat to ADDR[-ADDR][:PORT[-PORT]]
+//	dnat to ADDR[-ADDR][:PORT[-PORT]] | dnat to :PORT[-PORT]
+//	masquerade [to :PORT[-PORT]]
+//	redirect [to :PORT[-PORT]]
+//
+// then its flags, in any order, each at most once.
+func (p *ruleParser) nat(t token) error {
+	c := p.c
+	a := &p.r.Action
+	a.Type = map[string]nftypes.ActionType{"snat": nftypes.ActionSNAT, "dnat": nftypes.ActionDNAT,
+		"masquerade": nftypes.ActionMasquerade, "redirect": nftypes.ActionRedirect}[t.text]
+	addrs := t.text == "snat" || t.text == "dnat"
+	var target token
+	switch {
+	case addrs:
+		if _, err := c.keyword(`"to"`, "to"); err != nil {
+			return err
+		}
+		var err error
+		if target, err = c.word("an address, a range or a port, such as 192.0.2.1, 192.0.2.1-192.0.2.9, 192.0.2.1:1024-65535 or :8080"); err != nil {
+			return err
+		}
+	case c.accept("to"):
+		var err error
+		if target, err = c.word("a port or a port range, such as :8080 or :1024-65535"); err != nil {
+			return err
+		}
+	}
+	if target.text != "" || target.quoted {
+		if err := p.natTarget(t.text, target, addrs); err != nil {
+			return err
+		}
+	}
+	for {
+		f, ok := c.peek()
+		if !ok || f.quoted {
+			return nil
+		}
+		i := slices.Index(names(natFlagNames), f.text)
+		if i < 0 {
+			if !isOneOf(f.text, matchWords) && !isOneOf(f.text, actionWords) && f.text != "comment" && suggest(f.text, names(natFlagNames)) != "" {
+				return unknown(f, "NAT flag", names(natFlagNames))
+			}
+			return nil
+		}
+		c.i++
+		if a.NATFlags&natFlagNames[i].v != 0 {
+			return errAt(f, "%s given twice", f.text)
+		}
+		a.NATFlags |= natFlagNames[i].v
+	}
+}
+
+// natTarget reads the word after "to": ADDR, FIRST-LAST, either followed
+// by :PORT or :FIRST-LAST, or the port part alone; addrs says whether the
+// action takes addresses.
+func (p *ruleParser) natTarget(action string, t token, addrs bool) error {
+	a := &p.r.Action
+	addr, port, hasPort := strings.Cut(t.text, ":")
+	if t.quoted || (!hasPort && addr == "") {
+		return errAt(t, "%s to %q: want an address, a range or :PORT", action, t.text)
+	}
+	if addr != "" {
+		if !addrs {
+			return errAt(t, "%s takes no address, only ports: %s to :PORT[-PORT]", action, action)
+		}
+		first, last, isRange := strings.Cut(addr, "-")
+		f, ok1 := parseIPv4(first)
+		l, ok2 := parseIPv4(last)
+		if !ok1 || (isRange && !ok2) {
+			return errAt(t, "%s to %q: want an IPv4 address or a range such as 192.0.2.1-192.0.2.9, then optionally :PORT or :FIRST-LAST", action, t.text)
+		}
+		if isRange && l.Less(f) {
+			return errAt(t, "%s to %q: the address range is backwards", action, t.text)
+		}
+		a.Addr = f
+		if isRange {
+			a.AddrEnd = l
+		}
+	} else if action == "snat" {
+		return errAt(t, "snat needs an address: snat to ADDR[-ADDR][:PORT[-PORT]]")
+	}
+	if hasPort {
+		first, last, isRange := strings.Cut(port, "-")
+		if !isRange {
+			last = first
+		}
+		f, err1 := strconv.ParseUint(first, 10, 16)
+		l, err2 := strconv.ParseUint(last, 10, 16)
+		switch {
+		case err1 != nil || err2 != nil:
+			return errAt(t, "%s to %q: want a port (1-65535) or a range such as 1024-65535 after \":\"", action, t.text)
+		case f > l:
+			return errAt(t, "%s to %q: the port range is backwards", action, t.text)
+		case f == 0:
+			return errAt(t, "%s to %q: ports are 1 to 65535", action, t.text)
+		}
+		a.Ports = &nftypes.PortRange{First: uint16(f), Last: uint16(l)}
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("testdata/all.nft has no %s match", k)
 		}
 	}
-	for a := nftypes.ActionAccept; a <= nftypes.ActionReturn; a++ {
+	for a := nftypes.ActionAccept; a <= nftypes.ActionRedirect; a++ {
 		if !actions[a] {
 			t.Errorf("testdata/all.nft has no %s action", a)
 		}
@@ -178,6 +178,30 @@ func TestErrors(t *testing.T) {
 		{"rule filter input log prefix \"a\tb\"", `t.nft:1:19: log prefix "a\tb": byte 0x09 is not printable ASCII`},
 		{"rule raw prerouting iif lo connlimit above 2 drop", `t.nft:1:28: match 2: connlimit is not allowed in table raw (before tracking)`},
 		{"rule mangle input iif lo mark set 0x11/0xf0", `t.nft:1:26: mark 0x11 has bits outside its mask 0xf0`},
+		// NAT.
+		{"rule nat prerouting snat to 10.0.0.1", `t.nft:1:21: snat cannot act at prerouting: it acts in "input" or "postrouting"`},
+		{"rule nat input masquerade", `t.nft:1:16: masquerade cannot act at input: it acts in "postrouting"`},
+		{"rule nat postrouting redirect", `t.nft:1:22: redirect cannot act at postrouting: it acts in "prerouting" or "output"`},
+		{"rule nat postrouting snat", `t.nft:1:26: missing "to" at the end of the line`},
+		{"rule nat postrouting snat 10.0.0.1", `t.nft:1:27: unknown "to" "10.0.0.1"; want "to"`},
+		{"rule nat postrouting snat to", `t.nft:1:29: missing an address, a range or a port, such as 192.0.2.1, 192.0.2.1-192.0.2.9, 192.0.2.1:1024-65535 or :8080 at the end of the line`},
+		{"rule nat postrouting tcp dport 1 snat to :1000", `t.nft:1:42: snat needs an address: snat to ADDR[-ADDR][:PORT[-PORT]]`},
+		{"rule nat postrouting masquerade to 10.0.0.1", `t.nft:1:36: masquerade takes no address, only ports: masquerade to :PORT[-PORT]`},
+		{"rule nat prerouting dnat to 10.0.0.9-10.0.0.1", `t.nft:1:29: dnat to "10.0.0.9-10.0.0.1": the address range is backwards`},
+		{"rule nat prerouting dnat to 10.0.0.300", `t.nft:1:29: dnat to "10.0.0.300": want an IPv4 address or a range such as 192.0.2.1-192.0.2.9, then optionally :PORT or :FIRST-LAST`},
+		{"rule nat prerouting dnat to 2001:db8::1", `t.nft:1:29: dnat to "2001:db8::1": want an IPv4 address or a range such as 192.0.2.1-192.0.2.9, then optionally :PORT or :FIRST-LAST`},
+		{"rule nat prerouting tcp dport 1 dnat to 10.0.0.1:0", `t.nft:1:41: dnat to "10.0.0.1:0": ports are 1 to 65535`},
+		{"rule nat prerouting tcp dport 1 dnat to 10.0.0.1:90-80", `t.nft:1:41: dnat to "10.0.0.1:90-80": the port range is backwards`},
+		{"rule nat prerouting tcp dport 1 dnat to :http", `t.nft:1:41: dnat to ":http": want a port (1-65535) or a range such as 1024-65535 after ":"`},
+		{"rule nat prerouting dnat to :8080", `t.nft:1:21: dnat: a port range needs the rule to match protocol tcp or udp (such as tcp dport 80)`},
+		{"rule nat prerouting ip protocol != tcp dnat to :8080", `t.nft:1:40: dnat: a port range needs the rule to match protocol tcp or udp (such as tcp dport 80)`},
+		{"rule nat postrouting masquerade random random", `t.nft:1:40: random given twice`},
+		{"rule nat postrouting masquerade rndom", `t.nft:1:33: unknown NAT flag "rndom" (did you mean "random"?)`},
+		{"rule nat postrouting masquerade bogus", `t.nft:1:33: unknown match or action "bogus"`},
+		{"rule nat postrouting masquerade tcp dport 1", `t.nft:1:33: match "tcp" after the action: the action comes last (before the comment)`},
+		{"rule filter input snat to 10.0.0.1", `t.nft:1:19: snat is allowed in table nat only`},
+		{"rule nat input reject", `t.nft:1:16: reject is allowed in table filter only`},
+		{"rule nat output notrack", `t.nft:1:17: notrack is allowed in table raw only`},
 	}
 	for _, tt := range tests {
 		_, err := Parse(strings.NewReader(tt.src), "t.nft")
@@ -265,7 +289,24 @@ func TestFormatRule(t *testing.T) {
 		{"reject with icmp type port-unreach", "reject with icmp port-unreachable"},
 		{"iif \"accept\" drop", "iif \"accept\" drop"},
 		{"icmp type 8 accept", "icmp type echo-request accept"},
-		{"ct status 0x10 accept", "ct status 0x10 accept"},
+		{"ct status 0x40 accept", "ct status 0x40 accept"},
+		{"snat to 10.0.0.1", "snat to 10.0.0.1"},
+		{"snat to 10.0.0.1-10.0.0.1", "snat to 10.0.0.1"},
+		{"snat to 10.0.0.1-10.0.0.9", "snat to 10.0.0.1-10.0.0.9"},
+		{"snat to 10.0.0.1:1000-2000", "snat to 10.0.0.1:1000-2000"},
+		{"snat to 10.0.0.1-10.0.0.9:1000-2000", "snat to 10.0.0.1-10.0.0.9:1000-2000"},
+		{"snat to 10.0.0.1:80-80", "snat to 10.0.0.1:80"},
+		{"dnat to 10.0.2.2:8080", "dnat to 10.0.2.2:8080"},
+		{"dnat to :8080", "dnat to :8080"},
+		{"dnat to 10.0.2.2-10.0.2.5", "dnat to 10.0.2.2-10.0.2.5"},
+		{"masquerade", "masquerade"},
+		{"masquerade to :1024-2047", "masquerade to :1024-2047"},
+		{"redirect", "redirect"},
+		{"redirect to :8080", "redirect to :8080"},
+		{"masquerade persistent fully-random random comment x", `masquerade random fully-random persistent comment "x"`},
+		{"redirect to :1-2 fully-random", "redirect to :1-2 fully-random"},
+		{"dnat to 10.0.2.2 persistent", "dnat to 10.0.2.2 persistent"},
+		{"ct status 0x10,dst_nat accept", "ct status src-nat,dst-nat accept"},
 	} {
 		r, err := ParseRule([]string{tt.in})
 		if err != nil {
@@ -284,6 +325,12 @@ func TestFormatUnwritable(t *testing.T) {
 		{Table: nftypes.TableFilter, Chain: "input", Action: nftypes.Action{Type: 99}},
 		{Table: nftypes.TableFilter, Chain: "input", Matches: []nftypes.Match{{Kind: 99}}, Action: nftypes.Action{Type: nftypes.ActionAccept}},
 		{Table: 9, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionAccept}},
+		{Table: nftypes.TableNAT, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionSNAT}},
+		{Table: nftypes.TableNAT, Chain: "input", Action: nftypes.Action{Type: nftypes.ActionSNAT, Addr: netip.MustParseAddr("2001:db8::1")}},
+		{Table: nftypes.TableNAT, Chain: "output", Action: nftypes.Action{Type: nftypes.ActionDNAT}},
+		{Table: nftypes.TableNAT, Chain: "output", Action: nftypes.Action{Type: nftypes.ActionDNAT, AddrEnd: netip.MustParseAddr("10.0.0.1"), Ports: &nftypes.PortRange{First: 1, Last: 1}}},
+		{Table: nftypes.TableNAT, Chain: "output", Action: nftypes.Action{Type: nftypes.ActionRedirect, Addr: netip.MustParseAddr("10.0.0.1")}},
+		{Table: nftypes.TableNAT, Chain: "postrouting", Action: nftypes.Action{Type: nftypes.ActionMasquerade, NATFlags: nftypes.NATRandom | 0x100}},
 	} {
 		if err := Format(&bytes.Buffer{}, nftypes.Ruleset{Rules: []nftypes.Rule{r}}); err == nil {
 			t.Errorf("Format(%+v) = nil error", r)
@@ -393,6 +440,12 @@ func TestCheckRule(t *testing.T) {
 		{nftypes.TableRaw, "output", []string{"connlimit above 2 drop"}, `word 1: match 1: connlimit is not allowed in table raw (before tracking)`},
 		{nftypes.TableFilter, "input", []string{"iif", "lo", "accept"}, ""},
 		{nftypes.TableFilter, "web", []string{"oif", "lo", "accept"}, ""}, // checked at commit, through the jumps
+		{nftypes.TableNAT, "postrouting", []string{"tcp", "dport", "80", "dnat", "to", "10.0.2.2:8080"}, `word 4: dnat cannot act at postrouting: it acts in "prerouting" or "output"`},
+		{nftypes.TableNAT, "prerouting", []string{"tcp dport 80 dnat to 10.0.2.2:8080"}, ""},
+		{nftypes.TableNAT, "pre", []string{"masquerade"}, ""}, // checked at commit, through the jumps
+		{nftypes.TableNAT, "input", []string{"masquerade"}, `word 1: masquerade cannot act at input: it acts in "postrouting"`},
+		{nftypes.TableNAT, "postrouting", []string{"masquerade"}, ""},
+		{nftypes.TableNAT, "output", []string{"redirect to :8080"}, `word 1: redirect: a port range needs the rule to match protocol tcp or udp (such as tcp dport 80)`},
 	} {
 		r, err := ParseRule(tt.words)
 		if err != nil {

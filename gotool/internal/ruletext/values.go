@@ -229,6 +229,8 @@ var ctStatusNames = []struct {
 	{"assured", nftypes.StatusAssured},
 	{"confirmed", nftypes.StatusConfirmed},
 	{"dying", nftypes.StatusDying},
+	{"src-nat", nftypes.StatusSrcNAT},
+	{"dst-nat", nftypes.StatusDstNAT},
 }
 
 var weekdayNames = []struct {

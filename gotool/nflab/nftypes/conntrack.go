@@ -139,6 +139,11 @@ const (
 	StatusAssured   ConnStatus = nlproto.CT_STATUS_ASSURED    // not evicted early when the table is full
 	StatusConfirmed ConnStatus = nlproto.CT_STATUS_CONFIRMED  // in the table
 	StatusDying     ConnStatus = nlproto.CT_STATUS_DYING      // being removed
+	// NAT: the reply tuple's destination differs from the original's
+	// source (StatusSrcNAT), its source from the original's destination
+	// (StatusDstNAT).
+	StatusSrcNAT ConnStatus = nlproto.CT_STATUS_SRC_NAT
+	StatusDstNAT ConnStatus = nlproto.CT_STATUS_DST_NAT
 )
 
 // statusBits are enum nflab_ct_status: the bits (Value) and their names.
@@ -388,6 +393,11 @@ type TrackerStats struct {
 	GCEvicted     uint64 // expired entries removed by garbage collection
 	SearchRestart uint64 // lookups restarted because an entry moved
 	Related       uint64 // ICMP errors about a tracked flow
+	// NAT (protocol 4; 0 from an older module): first packets dropped
+	// because no tuple was free in the range (NATExhausted) or another
+	// new flow took the translated tuple first (NATClash).
+	NATExhausted uint64
+	NATClash     uint64
 }
 
 // Limits of TrackerConfig, from the protocol.

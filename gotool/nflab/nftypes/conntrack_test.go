@@ -46,7 +46,8 @@ func TestCTNames(t *testing.T) {
 		0:                                 "none",
 		StatusSeenReply | StatusAssured:   "SEEN_REPLY,ASSURED",
 		StatusConfirmed | StatusDying:     "CONFIRMED,DYING",
-		StatusAssured | 0x10 | 0x80000000: "ASSURED,0x10,0x80000000",
+		StatusSrcNAT | StatusDstNAT:       "SRC_NAT,DST_NAT",
+		StatusAssured | 0x40 | 0x80000000: "ASSURED,0x40,0x80000000",
 	} {
 		tests = append(tests, struct {
 			v    textValue
@@ -88,8 +89,8 @@ func TestCTNamesRejected(t *testing.T) {
 		{p.UnmarshalText([]byte("sctp")), `nflab: protocol: unknown protocol "sctp" (want tcp, udp or icmp)`},
 		{p.UnmarshalText([]byte("Proto(256)")), `nflab: protocol: unknown protocol "Proto(256)" (want tcp, udp or icmp)`},
 		{s.UnmarshalText([]byte("OPEN")), `nflab: TCP state: unknown TCP state "OPEN" (want one of NONE, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2)`},
-		{st.UnmarshalText([]byte("ASSURED,,CONFIRMED")), `nflab: status: unknown status "" (want one of SEEN_REPLY, ASSURED, CONFIRMED, DYING, or hex bits)`},
-		{st.UnmarshalText([]byte("ASSURED,REPLIED")), `nflab: status: unknown status "REPLIED" (want one of SEEN_REPLY, ASSURED, CONFIRMED, DYING, or hex bits)`},
+		{st.UnmarshalText([]byte("ASSURED,,CONFIRMED")), `nflab: status: unknown status "" (want one of SEEN_REPLY, ASSURED, CONFIRMED, DYING, SRC_NAT, DST_NAT, or hex bits)`},
+		{st.UnmarshalText([]byte("ASSURED,REPLIED")), `nflab: status: unknown status "REPLIED" (want one of SEEN_REPLY, ASSURED, CONFIRMED, DYING, SRC_NAT, DST_NAT, or hex bits)`},
 		{to.UnmarshalText([]byte("tcp")), `nflab: timeout: unknown timeout "tcp" (want one of tcp_syn_sent, tcp_syn_recv, tcp_established, tcp_fin_wait, tcp_close_wait, tcp_last_ack, tcp_time_wait, tcp_close, udp_unreplied, udp_assured, icmp, tcp_retrans, tcp_unack)`},
 	} {
 		if tc.err == nil || tc.err.Error() != tc.want {

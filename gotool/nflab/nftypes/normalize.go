@@ -1,5 +1,7 @@
 package nftypes
 
+import "net/netip"
+
 // Defaults: the module takes a missing optional attribute as these, and
 // echoes a rule as it was sent. So that a rule reads the same however it
 // was written (text, a ruleset read back, a Go value), Normalized folds
@@ -34,10 +36,19 @@ func (m Match) Normalized() Match {
 }
 
 // Normalized returns a with its defaults folded to zero: a mark's mask
-// of all ones.
+// of all ones, a NAT address range's end equal to its start (Addr
+// alone). Ports, a pointer, is copied, so that a and the result share
+// nothing.
 func (a Action) Normalized() Action {
 	if a.Type == ActionMark && a.Mask == ^uint32(0) {
 		a.Mask = 0
+	}
+	if a.AddrEnd.IsValid() && a.AddrEnd == a.Addr {
+		a.AddrEnd = netip.Addr{}
+	}
+	if a.Ports != nil {
+		p := *a.Ports
+		a.Ports = &p
 	}
 	return a
 }

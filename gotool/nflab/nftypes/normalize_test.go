@@ -1,8 +1,11 @@
 package nftypes
 
 import (
+	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestNormalized(t *testing.T) {
@@ -22,5 +25,23 @@ func TestNormalized(t *testing.T) {
 	}
 	if r.Matches[0].Burst != 5 {
 		t.Errorf("Normalized changed its receiver's matches")
+	}
+}
+
+func TestNormalizedNAT(t *testing.T) {
+	a1, a9 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.9")
+	ports := &PortRange{80, 80}
+	for _, tt := range []struct{ in, want Action }{
+		{Action{Type: ActionSNAT, Addr: a1, AddrEnd: a1}, Action{Type: ActionSNAT, Addr: a1}},
+		{Action{Type: ActionSNAT, Addr: a1, AddrEnd: a9}, Action{Type: ActionSNAT, Addr: a1, AddrEnd: a9}},
+		{Action{Type: ActionDNAT, Ports: ports}, Action{Type: ActionDNAT, Ports: &PortRange{80, 80}}},
+	} {
+		got := tt.in.Normalized()
+		if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
+			t.Errorf("%+v.Normalized() (-want +got):\n%s", tt.in, diff)
+		}
+		if got.Ports != nil && got.Ports == tt.in.Ports {
+			t.Errorf("%+v.Normalized() shares Ports with its receiver", tt.in)
+		}
 	}
 }

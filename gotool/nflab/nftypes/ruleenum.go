@@ -11,8 +11,8 @@ import (
 // The rule engine's enumerations (Table, Verdict, MatchKind, ActionType,
 // RejectWith, TTLMode, StringAlgo, SetType, SetField) print their names in
 // lower case with "-" for "_", such as "tcp-flags", and numbers for values
-// this client does not know. Their bit sets (CTState, Weekdays, TCPFlags)
-// print their bits' names joined by commas.
+// this client does not know. Their bit sets (CTState, Weekdays, TCPFlags,
+// NATFlags) print their bits' names joined by commas.
 
 // enumDef describes one enumeration: its Go type's name (for String's
 // "Type(N)"), the field named in validation errors, its names indexed by
@@ -91,14 +91,15 @@ const (
 	TableRaw    Table = nlproto.TABLE_RAW
 	TableMangle Table = nlproto.TABLE_MANGLE
 	TableFilter Table = nlproto.TABLE_FILTER
+	TableNAT    Table = nlproto.TABLE_NAT
 )
 
 var tableDef = &enumDef{"Table", "table", dashTable(nlproto.EnumTable), 8}
 
 // Tables lists the tables in protocol order.
-func Tables() []Table { return []Table{TableRaw, TableMangle, TableFilter} }
+func Tables() []Table { return []Table{TableRaw, TableMangle, TableFilter, TableNAT} }
 
-// String returns "raw", "mangle" or "filter", or "Table(N)".
+// String returns "raw", "mangle", "filter" or "nat", or "Table(N)".
 func (t Table) String() string { return tableDef.str(uint64(t)) }
 
 // MarshalText returns the table's name, or its number if unknown.
@@ -230,6 +231,12 @@ const (
 	ActionJump     ActionType = nlproto.ACTION_JUMP
 	ActionGoto     ActionType = nlproto.ACTION_GOTO
 	ActionReturn   ActionType = nlproto.ACTION_RETURN
+
+	// The NAT actions, of table nat; ActionHooks lists where each acts.
+	ActionSNAT       ActionType = nlproto.ACTION_SNAT
+	ActionDNAT       ActionType = nlproto.ACTION_DNAT
+	ActionMasquerade ActionType = nlproto.ACTION_MASQUERADE
+	ActionRedirect   ActionType = nlproto.ACTION_REDIRECT
 )
 
 var actionDef = &enumDef{"ActionType", "action", dashTable(nlproto.EnumAction), 8}
@@ -587,6 +594,49 @@ func (w Weekdays) MarshalText() ([]byte, error) { return []byte(w.String()), nil
 func (w *Weekdays) UnmarshalText(b []byte) error {
 	v, err := weekdayBits.parse(string(b))
 	*w = Weekdays(v)
+	return err
+}
+
+// NATFlags are the flags of a NAT action (enum nflab_nat_flags).
+type NATFlags uint32
+
+// The flags.
+const (
+	// NATRandom starts the port search at a random offset rather than
+	// at one hashed from the connection.
+	NATRandom NATFlags = nlproto.NAT_F_RANDOM
+	// NATFullyRandom picks a random port even when the original is free.
+	NATFullyRandom NATFlags = nlproto.NAT_F_FULLY_RANDOM
+	// NATPersistent gives a source the same address from a range for
+	// all its connections (otherwise the address is hashed from source
+	// and destination).
+	NATPersistent NATFlags = nlproto.NAT_F_PERSISTENT
+)
+
+var natFlagBits = func() *bitsDef {
+	d := bitsFrom("nat flag", nlproto.EnumNATFlags)
+	for i, n := range d.names {
+		d.names[i] = strings.ReplaceAll(n, "_", "-")
+	}
+	return d
+}()
+
+// Names returns the names of the flags in f, "random", "fully-random" and
+// "persistent"; unknown bits in hex.
+func (f NATFlags) Names() []string { return natFlagBits.list(uint32(f)) }
+
+// String returns the names joined by commas, such as
+// "random,persistent", or "none".
+func (f NATFlags) String() string { return natFlagBits.str(uint32(f)) }
+
+// MarshalText returns String.
+func (f NATFlags) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText accepts what MarshalText writes, names in any case (with
+// "_" for "-" too).
+func (f *NATFlags) UnmarshalText(b []byte) error {
+	v, err := natFlagBits.parse(strings.ReplaceAll(string(b), "_", "-"))
+	*f = NATFlags(v)
 	return err
 }
 

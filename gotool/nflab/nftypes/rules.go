@@ -2,6 +2,7 @@ package nftypes
 
 import (
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
 	"time"
@@ -40,9 +41,30 @@ func TableHooks(t Table) []Hook {
 		return []Hook{PreRouting, LocalIn, Forward, LocalOut, PostRouting}
 	case TableFilter:
 		return []Hook{LocalIn, Forward, LocalOut}
+	case TableNAT:
+		return []Hook{PreRouting, LocalIn, LocalOut, PostRouting}
 	}
 	return nil
 }
+
+// ActionHooks returns the hooks a NAT action may act at, in hook order:
+// a chain with such a rule must be reached from these only (the module
+// checks at commit, through jumps and gotos). It returns nil for the
+// other actions, which act anywhere their table sits.
+func ActionHooks(a ActionType) []Hook {
+	switch a {
+	case ActionDNAT, ActionRedirect:
+		return []Hook{PreRouting, LocalOut}
+	case ActionSNAT:
+		return []Hook{LocalIn, PostRouting}
+	case ActionMasquerade:
+		return []Hook{PostRouting}
+	}
+	return nil
+}
+
+// IsNAT reports whether a is one of the NAT actions.
+func (a ActionType) IsNAT() bool { return ActionHooks(a) != nil }
 
 // ChainName returns the name of the built-in chain at h: the hook's name in
 // lower case without "_", such as "prerouting" and "input".
@@ -197,6 +219,9 @@ func (r Rule) Validate() error {
 	if t, ok := actionTable(r.Action.Type); ok && t != r.Table {
 		return invalidf("action", "%s is allowed in table %s only", r.Action.Type, t)
 	}
+	if r.Action.Ports != nil && !matchesTCPOrUDP(r.Matches) {
+		return invalidf("action", "%s: a port range needs the rule to match protocol tcp or udp (such as tcp dport 80)", r.Action.Type)
+	}
 	if (r.Action.Type == ActionJump || r.Action.Type == ActionGoto) && r.Action.Chain == r.Chain {
 		return invalidf("action", "chain %s %ss to itself", r.Chain, r.Action.Type)
 	}
@@ -215,8 +240,21 @@ func actionTable(a ActionType) (Table, bool) {
 		return TableRaw, true
 	case ActionMark, ActionTOS, ActionDSCP, ActionTTL:
 		return TableMangle, true
+	case ActionSNAT, ActionDNAT, ActionMasquerade, ActionRedirect:
+		return TableNAT, true
 	}
 	return 0, false
+}
+
+// matchesTCPOrUDP reports whether ms hold a protocol match, not negated,
+// for tcp or udp: what a NAT action's port range needs.
+func matchesTCPOrUDP(ms []Match) bool {
+	for _, m := range ms {
+		if m.Kind == MatchProto && !m.Invert && (m.Proto == TCP || m.Proto == UDP) {
+			return true
+		}
+	}
+	return false
 }
 
 func withPrefix(err error, prefix string) error {
@@ -236,6 +274,15 @@ type Action struct {
 	Value      uint32     `json:",omitempty"` // mark, tos (0-255), dscp (0-63), ttl (1-255)
 	Mask       uint32     `json:",omitempty"` // mark, optional: 0 is all ones (a mask of 0, which would change nothing, cannot be expressed)
 	TTLMode    TTLMode    `json:",omitempty"` // ttl
+
+	// The NAT actions. snat: Addr, optionally to AddrEnd; dnat: Addr
+	// (optionally to AddrEnd) or Ports or both; masquerade and redirect
+	// take the interface's address, and neither. Each may take Ports and
+	// NATFlags.
+	Addr     netip.Addr `json:",omitzero"`  // snat, dnat: the (first) address, IPv4
+	AddrEnd  netip.Addr `json:",omitzero"`  // snat, dnat, optional: the last address (above Addr); zero for Addr alone
+	Ports    *PortRange `json:",omitempty"` // NAT, optional: ports 1-65535; the rule must match protocol tcp or udp
+	NATFlags NATFlags   `json:",omitempty"` // NAT, optional
 }
 
 // Validate reports what the module would reject in a.
@@ -291,9 +338,49 @@ func (a Action) Validate() error {
 		if a.Value < 1 || a.Value > 255 {
 			return invalidf("action", "ttl value %d is out of range (1-255)", a.Value)
 		}
+	case ActionSNAT, ActionDNAT:
+		used = []string{"Addr", "AddrEnd", "Ports", "NATFlags"}
+	case ActionMasquerade, ActionRedirect:
+		used = []string{"Ports", "NATFlags"}
 	}
 	if f := strayField(a, "Type", used); f != "" {
 		return invalidf("action", "%s does not use %s", a.Type, f)
+	}
+	if a.Type.IsNAT() {
+		return a.validateNAT()
+	}
+	return nil
+}
+
+// validateNAT checks the fields of a NAT action; Validate has checked
+// that it sets no other.
+func (a Action) validateNAT() error {
+	switch {
+	case a.Type == ActionSNAT && !a.Addr.IsValid():
+		return invalid("action", "snat needs an address")
+	case a.Type == ActionDNAT && !a.Addr.IsValid() && a.Ports == nil:
+		return invalid("action", "dnat needs an address or a port range")
+	case a.AddrEnd.IsValid() && !a.Addr.IsValid():
+		return invalidf("action", "%s: an address range needs its first address", a.Type)
+	}
+	for _, x := range []netip.Addr{a.Addr, a.AddrEnd} {
+		if x.IsValid() && !x.Is4() {
+			return invalidf("action", "%s: %v is not an IPv4 address", a.Type, x)
+		}
+	}
+	if a.AddrEnd.IsValid() && a.AddrEnd.Less(a.Addr) {
+		return invalidf("action", "%s: address range %v-%v is backwards", a.Type, a.Addr, a.AddrEnd)
+	}
+	if p := a.Ports; p != nil {
+		if p.First == 0 || p.Last == 0 {
+			return invalidf("action", "%s: port range %s: ports are 1 to 65535", a.Type, p)
+		}
+		if p.First > p.Last {
+			return invalidf("action", "%s: port range %s is backwards", a.Type, p)
+		}
+	}
+	if bad := uint32(a.NATFlags) &^ natFlagBits.all(); bad != 0 {
+		return invalidf("action", "%s: unknown flags %#x (want some of %s)", a.Type, bad, strings.Join(natFlagBits.list(natFlagBits.all()), ", "))
 	}
 	return nil
 }

@@ -35,6 +35,14 @@ func TestRuleEnumNames(t *testing.T) {
 		{TCPSyn | TCPAck, "syn,ack"},
 		{CTState(0), "none"},
 		{CTState(0x40), "0x40"},
+		{TableNAT, "nat"},
+		{ActionSNAT, "snat"},
+		{ActionDNAT, "dnat"},
+		{ActionMasquerade, "masquerade"},
+		{ActionRedirect, "redirect"},
+		{NATRandom | NATFullyRandom | NATPersistent, "random,fully-random,persistent"},
+		{NATPersistent | 0x10, "persistent,0x10"},
+		{NATFlags(0), "none"},
 	} {
 		if got := tt.v.String(); got != tt.want {
 			t.Errorf("%T(%v).String() = %q, want %q", tt.v, tt.v, got, tt.want)
@@ -44,11 +52,21 @@ func TestRuleEnumNames(t *testing.T) {
 	if err := k.UnmarshalText([]byte("TCP_FLAGS")); err != nil || k != MatchTCPFlags {
 		t.Errorf("UnmarshalText(TCP_FLAGS) = %v, %v", k, err)
 	}
+	var f NATFlags
+	if err := f.UnmarshalText([]byte("Fully_Random,persistent")); err != nil || f != NATFullyRandom|NATPersistent {
+		t.Errorf("NATFlags.UnmarshalText = %v, %v", f, err)
+	}
+	if err := f.UnmarshalText([]byte("random,sticky")); err == nil || !strings.Contains(err.Error(), "want one of random, fully-random, persistent") {
+		t.Errorf("NATFlags.UnmarshalText(random,sticky) = %v", err)
+	}
 	var tb Table
-	err := tb.UnmarshalText([]byte("nat"))
+	if err := tb.UnmarshalText([]byte("NAT")); err != nil || tb != TableNAT {
+		t.Errorf("UnmarshalText(NAT) = %v, %v", tb, err)
+	}
+	err := tb.UnmarshalText([]byte("broute"))
 	var ve *ValidationError
-	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "raw, mangle, filter") {
-		t.Errorf("UnmarshalText(nat) = %v, want a ValidationError listing the tables", err)
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "(want one of raw, mangle, filter, nat)") {
+		t.Errorf("UnmarshalText(broute) = %v, want a ValidationError listing the tables", err)
 	}
 	var w Weekdays
 	if err := w.UnmarshalText([]byte("Mon,fri")); err != nil || w != Monday|Friday {
@@ -78,6 +96,14 @@ func TestRulesetJSON(t *testing.T) {
 			},
 			Action:  Action{Type: ActionJump, Chain: "web"},
 			Comment: "to web",
+		}, {
+			Handle: 4, Table: TableNAT, Chain: "postrouting",
+			Matches: []Match{{Kind: MatchProto, Proto: UDP}},
+			Action: Action{Type: ActionSNAT, Addr: netip.MustParseAddr("192.0.2.1"), AddrEnd: netip.MustParseAddr("192.0.2.9"),
+				Ports: &PortRange{1024, 2047}, NATFlags: NATRandom | NATPersistent},
+		}, {
+			Handle: 5, Table: TableNAT, Chain: "postrouting",
+			Action: Action{Type: ActionMasquerade},
 		}},
 		Sets: []Set{
 			{Name: "bad", Type: SetTypeAddr, Addrs: []AddrRange{AddrRangeFrom(netip.MustParsePrefix("192.0.2.0/24")), Addr(netip.MustParseAddr("198.51.100.7"))}, Count: 2},
@@ -97,6 +123,8 @@ func TestRulesetJSON(t *testing.T) {
 		`"Weekdays":"mon,fri"`,
 		`{"Kind":"icmp","ICMPType":8,"ICMPCode":0}`,
 		`"Action":{"Type":"jump","Chain":"web"}`,
+		`"Action":{"Type":"snat","Addr":"192.0.2.1","AddrEnd":"192.0.2.9","Ports":"1024-2047","NATFlags":"random,persistent"}`,
+		`"Action":{"Type":"masquerade"}`,
 		`"Addrs":["192.0.2.0/24","198.51.100.7"]`,
 		`"Ports":["1-1023"]`,
 	} {
@@ -182,6 +210,11 @@ func TestMatchValidate(t *testing.T) {
 }
 
 func TestRuleValidate(t *testing.T) {
+	a := netip.MustParseAddr
+	nat := func(chain string, act Action, ms ...Match) Rule {
+		return Rule{Table: TableNAT, Chain: chain, Matches: ms, Action: act}
+	}
+	tcp, udp := Match{Kind: MatchProto, Proto: TCP}, Match{Kind: MatchProto, Proto: UDP}
 	for _, tt := range []struct {
 		r    Rule
 		want string
@@ -211,6 +244,42 @@ func TestRuleValidate(t *testing.T) {
 		{Rule{Table: TableFilter, Chain: "input", Action: Action{Type: ActionAccept}, Comment: strings.Repeat("x", 256)}, "comment"},
 		{Rule{Chain: "input", Action: Action{Type: ActionAccept}}, "unknown table"},
 		{Rule{Table: TableFilter, Chain: "input"}, "unknown action"},
+
+		// NAT.
+		{nat("postrouting", Action{Type: ActionSNAT, Addr: a("10.0.0.1")}), ""},
+		{nat("input", Action{Type: ActionSNAT, Addr: a("10.0.0.1"), AddrEnd: a("10.0.0.9"), NATFlags: NATPersistent}), ""},
+		{nat("postrouting", Action{Type: ActionSNAT, Addr: a("10.0.0.1"), Ports: &PortRange{1000, 2000}}, tcp), ""},
+		{nat("postrouting", Action{Type: ActionSNAT, Addr: a("10.0.0.1"), Ports: &PortRange{1000, 2000}}, udp), ""},
+		{nat("prerouting", Action{Type: ActionDNAT, Ports: &PortRange{8080, 8080}}, tcp), ""},
+		{nat("prerouting", Action{Type: ActionDNAT, Addr: a("10.0.2.2"), AddrEnd: a("10.0.2.5")}), ""},
+		{nat("postrouting", Action{Type: ActionMasquerade, Ports: &PortRange{1024, 2047}, NATFlags: NATRandom | NATFullyRandom}, tcp), ""},
+		{nat("output", Action{Type: ActionRedirect}), ""},
+		{nat("postrouting", Action{Type: ActionSNAT}), "snat needs an address"},
+		{nat("postrouting", Action{Type: ActionSNAT, Addr: a("2001:db8::1")}), "not an IPv4 address"},
+		{nat("postrouting", Action{Type: ActionSNAT, Addr: a("::ffff:10.0.0.1")}), "not an IPv4 address"},
+		{nat("postrouting", Action{Type: ActionSNAT, Addr: a("10.0.0.1"), AddrEnd: a("2001:db8::1")}), "not an IPv4 address"},
+		{nat("postrouting", Action{Type: ActionSNAT, Addr: a("10.0.0.9"), AddrEnd: a("10.0.0.1")}), "10.0.0.9-10.0.0.1 is backwards"},
+		{nat("prerouting", Action{Type: ActionDNAT}), "dnat needs an address or a port range"},
+		{nat("prerouting", Action{Type: ActionDNAT, AddrEnd: a("10.0.0.1"), Ports: &PortRange{80, 80}}, tcp), "needs its first address"},
+		{nat("prerouting", Action{Type: ActionDNAT, Addr: a("10.0.0.1"), Ports: &PortRange{0, 80}}, tcp), "ports are 1 to 65535"},
+		{nat("prerouting", Action{Type: ActionDNAT, Addr: a("10.0.0.1"), Ports: &PortRange{90, 80}}, tcp), "90-80 is backwards"},
+		{nat("prerouting", Action{Type: ActionDNAT, Addr: a("10.0.0.1"), NATFlags: 0x8}), "unknown flags 0x8"},
+		{nat("postrouting", Action{Type: ActionMasquerade, Addr: a("10.0.0.1")}), "masquerade does not use Addr"},
+		{nat("prerouting", Action{Type: ActionRedirect, AddrEnd: a("10.0.0.1")}), "redirect does not use AddrEnd"},
+		{nat("postrouting", Action{Type: ActionMasquerade, NATFlags: NATRandom, Value: 1}), "does not use Value"},
+		{nat("postrouting", Action{Type: ActionSNAT, Addr: a("10.0.0.1"), Ports: &PortRange{1000, 2000}}),
+			"snat: a port range needs the rule to match protocol tcp or udp"},
+		{nat("postrouting", Action{Type: ActionSNAT, Addr: a("10.0.0.1"), Ports: &PortRange{1000, 2000}},
+			Match{Kind: MatchProto, Invert: true, Proto: TCP}), "needs the rule to match protocol tcp or udp"},
+		{nat("postrouting", Action{Type: ActionSNAT, Addr: a("10.0.0.1"), Ports: &PortRange{1000, 2000}},
+			Match{Kind: MatchProto, Proto: ICMP}), "needs the rule to match protocol tcp or udp"},
+		{Rule{Table: TableFilter, Chain: "input", Action: Action{Type: ActionDNAT, Addr: a("10.0.0.1")}}, "dnat is allowed in table nat only"},
+		{Rule{Table: TableMangle, Chain: "postrouting", Action: Action{Type: ActionMasquerade}}, "masquerade is allowed in table nat only"},
+		{nat("input", Action{Type: ActionReject}), "reject is allowed in table filter only"},
+		{nat("prerouting", Action{Type: ActionMark, Value: 1}), "mark is allowed in table mangle only"},
+		{nat("output", Action{Type: ActionNotrack}), "notrack is allowed in table raw only"},
+		{nat("prerouting", Action{Type: ActionLog}), ""},
+		{Rule{Table: TableNAT, Chain: "forward", Action: Action{Type: ActionAccept}}, "no built-in chain forward"},
 	} {
 		err := tt.r.Validate()
 		if tt.want == "" {
@@ -242,8 +311,23 @@ func TestChainValidate(t *testing.T) {
 			t.Errorf("%+v: Validate = %v, want ok %v", tt.c, err, tt.ok)
 		}
 	}
-	if n := len(BuiltinChains()); n != 10 {
-		t.Errorf("BuiltinChains: %d chains, want 10", n)
+	if n := len(BuiltinChains()); n != 14 {
+		t.Errorf("BuiltinChains: %d chains, want 14", n)
+	}
+	var nat []string
+	for _, h := range TableHooks(TableNAT) {
+		nat = append(nat, h.ChainName())
+	}
+	if diff := cmp.Diff([]string{"prerouting", "input", "output", "postrouting"}, nat); diff != "" {
+		t.Errorf("nat's built-in chains (-want +got):\n%s", diff)
+	}
+	for act, want := range map[ActionType][]Hook{
+		ActionSNAT: {LocalIn, PostRouting}, ActionDNAT: {PreRouting, LocalOut},
+		ActionMasquerade: {PostRouting}, ActionRedirect: {PreRouting, LocalOut}, ActionAccept: nil,
+	} {
+		if diff := cmp.Diff(want, ActionHooks(act)); diff != "" {
+			t.Errorf("ActionHooks(%s) (-want +got):\n%s", act, diff)
+		}
 	}
 }
 
