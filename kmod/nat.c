@@ -40,6 +40,7 @@
 #include <net/checksum.h>
 #include <net/ip.h>
 #include <net/route.h>
+#include <net/tcp.h>
 
 #include "nflab.h"
 #include "conntrack.h"
@@ -359,7 +360,7 @@ static bool nflab_nat_rewrite(struct sk_buff *skb, enum nflab_manip mt,
  * tuple says, on the side this hook manipulates.
  */
 static bool nflab_nat_apply(struct sk_buff *skb, const struct nflab_conn *ct,
-			    u8 dir, enum nflab_manip mt)
+			    u8 dir, enum nflab_manip mt, bool *changed)
 {
 	const struct nflab_tuple *o = &ct->th[!dir].tuple;
 	const struct iphdr *iph = ip_hdr(skb);
@@ -392,6 +393,7 @@ static bool nflab_nat_apply(struct sk_buff *skb, const struct nflab_conn *ct,
 	}
 	if (addr == cur && port == curport)
 		return true;
+	*changed = true;
 	return nflab_nat_rewrite(skb, mt, addr, port);
 }
 
@@ -508,8 +510,8 @@ unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 			      NFLAB_MANIP_DST : NFLAB_MANIP_SRC;
 	__be32 daddr = ip_hdr(skb)->daddr;
 	unsigned int v = NF_ACCEPT;
+	bool in_flight, changed = false;
 	struct nflab_conn *ct;
-	bool in_flight;
 	u8 dir;
 	int err;
 
@@ -530,10 +532,18 @@ unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 		if (v != NF_ACCEPT)
 			goto out;
 	}
-	if (!nflab_nat_apply(skb, ct, dir, mt)) {
+	if (!nflab_nat_apply(skb, ct, dir, mt, &changed)) {
 		v = NF_DROP;
 		goto out;
 	}
+	/*
+	 * Early demux looked the socket up before LOCAL_IN, by the source
+	 * this hook just changed: that socket is another connection's (as
+	 * nf_nat_ipv4_local_in(); a port counts here as much as an address).
+	 */
+	if (changed && st->hook == NF_INET_LOCAL_IN && skb->sk &&
+	    !inet_sk_transparent(skb->sk))
+		skb_orphan(skb);
 reroute:
 	if (v == NF_ACCEPT && daddr != ip_hdr(skb)->daddr) {
 		/* A new destination needs a new route, as nf_nat's. */
