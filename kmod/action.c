@@ -172,6 +172,12 @@ static int nflab_nat_decode(struct nlattr **tb, const struct nlattr *attr,
 	}
 	if (tb[NFLAB_ACTION_A_NAT_FLAGS])
 		r->flags = nla_get_u32(tb[NFLAB_ACTION_A_NAT_FLAGS]);
+	if ((r->flags & NFLAB_NAT_F_FULLCONE) && action != NFLAB_ACTION_SNAT &&
+	    action != NFLAB_ACTION_MASQUERADE) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_ACTION_A_NAT_FLAGS],
+				    "nat: fullcone is for snat and masquerade");
+		return -EINVAL;
+	}
 	return 0;
 }
 

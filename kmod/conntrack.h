@@ -262,6 +262,8 @@ struct nflab_conn *nflab_icmp_related(struct net *net, const struct sk_buff *skb
 #define NFLAB_CT_STATUS_FROZEN_BIT		18
 /* Translated by MASQUERADE: goes with its address or device. */
 #define NFLAB_CT_STATUS_MASQ_BIT		19
+/* Through a full cone mapping (fullcone.c): refreshes it. */
+#define NFLAB_CT_STATUS_FULLCONE_BIT		20
 #define NFLAB_CT_STATUS_NAT	(NFLAB_CT_STATUS_SRC_NAT | NFLAB_CT_STATUS_DST_NAT)
 /* Where a dump resumes: its bucket and the last entry's insertion order. */
 struct nflab_ct_dump_pos {

@@ -12,6 +12,7 @@
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
 
 #include "nflab.h"
+#include "rules.h"
 
 unsigned int nflab_net_id __read_mostly;
 
@@ -221,6 +222,8 @@ static void __net_exit nflab_state_exit(struct net *net)
 	struct nflab_net *nn = nflab_pernet(net);
 
 	nflab_rules_net_exit(net);
+	/* No hook runs: no mapping can be made while they go. */
+	nflab_fc_forget(net, NULL);
 	nflab_ct_net_exit(nn);
 	free_percpu(nn->stats);
 	mutex_destroy(&nn->ct_config_lock);

@@ -23,6 +23,7 @@ static int __init nflab_init(void)
 	if (ret)
 		return ret;
 	nflab_nat_init();
+	nflab_fc_init();
 
 	ret = nflab_state_init_all();
 	if (ret)

@@ -60,15 +60,22 @@ enum nflab_manip {
 
 static siphash_key_t nflab_nat_seed __read_mostly;
 
-/* Is t (a candidate reply tuple) another connection's? */
-static bool nflab_nat_taken(struct net *net, const struct nflab_tuple *t)
+/*
+ * Is t (a candidate reply tuple) another connection's, or, for a source,
+ * its external side another internal endpoint's full cone mapping? o is
+ * the connection's original tuple.
+ */
+static bool nflab_nat_taken(struct net *net, const struct nflab_tuple *t,
+			    const struct nflab_tuple *o, enum nflab_manip mt)
 {
 	struct nflab_conn *other = nflab_ct_find(net, t);
 
-	if (!other)
-		return false;
-	nflab_ct_put(other);
-	return true;
+	if (other) {
+		nflab_ct_put(other);
+		return true;
+	}
+	return mt == NFLAB_MANIP_SRC && t->proto == IPPROTO_UDP &&
+	       nflab_fc_taken(net, t->dst, t->u.p.dport, o->src, o->u.p.sport);
 }
 
 /* The port a manip of this kind changes in the reply tuple r. */
@@ -89,19 +96,20 @@ static __be16 *nflab_nat_port(struct nflab_tuple *r, enum nflab_manip mt)
  * holds the first port tried (a destination keeps one in its range).
  */
 static bool nflab_nat_unique(struct net *net, struct nflab_tuple *r,
-			     enum nflab_manip mt, u16 lo, u16 hi, u32 flags)
+			     const struct nflab_tuple *o, enum nflab_manip mt,
+			     u16 lo, u16 hi, u32 flags)
 {
 	__be16 *port = nflab_nat_port(r, mt);
 	u16 orig, n, i;
 	u32 off;
 
 	if (!port)
-		return !nflab_nat_taken(net, r);
+		return !nflab_nat_taken(net, r, o, mt);
 	orig = ntohs(*port);
 	if (!lo) {
 		if (mt == NFLAB_MANIP_DST)
 			/* A destination keeps its port without a range. */
-			return !nflab_nat_taken(net, r);
+			return !nflab_nat_taken(net, r, o, mt);
 		/* The kernel's classes: a privileged port stays privileged. */
 		if (r->proto == IPPROTO_ICMP) {
 			lo = 0;
@@ -118,7 +126,7 @@ static bool nflab_nat_unique(struct net *net, struct nflab_tuple *r,
 		}
 	}
 	if (!(flags & NFLAB_NAT_F_FULLY_RANDOM) && orig >= lo && orig <= hi &&
-	    !nflab_nat_taken(net, r))
+	    !nflab_nat_taken(net, r, o, mt))
 		return true;
 	n = hi - lo;		/* the range holds n + 1 ports */
 	/*
@@ -135,7 +143,7 @@ static bool nflab_nat_unique(struct net *net, struct nflab_tuple *r,
 	/* Bounded: NFLAB_NAT_TRIES lookups at most (see above). */
 	for (i = 0; i < NFLAB_NAT_TRIES && i <= n; i++) {
 		*port = htons(lo + (u16)((off + i) % ((u32)n + 1)));
-		if (!nflab_nat_taken(net, r))
+		if (!nflab_nat_taken(net, r, o, mt))
 			return true;
 	}
 	*port = htons(lo + (u16)(off % ((u32)n + 1)));
@@ -212,11 +220,12 @@ static unsigned int nflab_nat_decide(struct nflab_conn *ct, struct sk_buff *skb,
 					       NFLAB_CT_STATUS_DST_NAT_DONE_BIT;
 	struct nflab_net *nn = nflab_pernet(st->net);
 	const struct nflab_nat_range *nr = NULL;
+	const struct nflab_tuple *o = &ct->th[NFLAB_DIR_ORIG].tuple;
 	const struct nflab_rule_c *rc;
+	bool ok, fc = false;
 	struct nflab_tuple r;
 	unsigned int v;
 	__be32 addr;
-	bool ok;
 
 	/*
 	 * Under ct->lock, so that what another CPU decided (a clone of this
@@ -263,6 +272,25 @@ static unsigned int nflab_nat_decide(struct nflab_conn *ct, struct sk_buff *skb,
 			r.dst = addr;
 		else
 			r.src = addr;
+		fc = (nr->flags & NFLAB_NAT_F_FULLCONE) && r.proto == IPPROTO_UDP;
+	} else if (st->hook == NF_INET_PRE_ROUTING && r.proto == IPPROTO_UDP &&
+		   atomic_read(&nn->fc_count) &&
+		   nflab_fc_internal(st->net, o->dst, o->u.p.dport, &r.src,
+				     &r.u.p.sport)) {
+		/* Full cone's filtering: anyone may reach a mapped endpoint. */
+		set_bit(NFLAB_CT_STATUS_FULLCONE_BIT, &ct->status);
+		goto out_done;
+	}
+	/* Full cone's mapping: the endpoint's external side, if it has one. */
+	if (fc) {
+		struct nflab_tuple m = r;
+
+		if (nflab_fc_external(st->net, o->src, o->u.p.sport, &m.dst,
+				      &m.u.p.dport) && m.dst == addr &&
+		    !nflab_nat_taken(st->net, &m, o, mt)) {
+			r = m;
+			goto out_bind;
+		}
 	}
 	/*
 	 * Without a rule, a source keeps its tuple unless it is taken. A
@@ -270,7 +298,7 @@ static unsigned int nflab_nat_decide(struct nflab_conn *ct, struct sk_buff *skb,
 	 * kernel's: the source decision after routing moves the source port
 	 * (or fails, counted there).
 	 */
-	ok = nflab_nat_unique(st->net, &r, mt, nr ? nr->port_min : 0,
+	ok = nflab_nat_unique(st->net, &r, o, mt, nr ? nr->port_min : 0,
 			      nr ? nr->port_max : 0, nr ? nr->flags : 0) ||
 	     mt == NFLAB_MANIP_DST;
 	if (!ok) {
@@ -278,6 +306,12 @@ static unsigned int nflab_nat_decide(struct nflab_conn *ct, struct sk_buff *skb,
 		NFLAB_CT_STAT_INC(nn, NAT_EXHAUSTED);
 		return NF_DROP;
 	}
+out_bind:
+	if (fc) {
+		nflab_fc_bind(st->net, o->src, o->u.p.sport, r.dst, r.u.p.dport);
+		set_bit(NFLAB_CT_STATUS_FULLCONE_BIT, &ct->status);
+	}
+out_done:
 	ct->th[NFLAB_DIR_REPLY].tuple = r;
 	ct->th[NFLAB_DIR_REPLY].tuple.dir = NFLAB_DIR_REPLY;
 	nflab_ct_status_nat(ct);
@@ -502,6 +536,21 @@ static bool nflab_nat_pkt_ok(const struct sk_buff *skb,
 	       (iph->daddr == a->dst || iph->daddr == b->src);
 }
 
+/* Refresh the full cone mapping a connection goes through. */
+static void nflab_nat_fc_touch(struct net *net, const struct nflab_conn *ct)
+{
+	const struct nflab_tuple *o = &ct->th[NFLAB_DIR_ORIG].tuple;
+	const struct nflab_tuple *r = &ct->th[NFLAB_DIR_REPLY].tuple;
+	__be32 addr;
+	__be16 port;
+
+	/* Outbound, the reply's destination; inbound, the original's. */
+	if (test_bit(NFLAB_CT_STATUS_SRC_NAT_BIT, &ct->status))
+		nflab_fc_internal(net, r->dst, r->u.p.dport, &addr, &port);
+	else
+		nflab_fc_internal(net, o->dst, o->u.p.dport, &addr, &port);
+}
+
 unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 			    const struct nf_hook_state *st)
 {
@@ -532,6 +581,10 @@ unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 		if (v != NF_ACCEPT)
 			goto out;
 	}
+	/* A full cone mapping lives while its connections' packets pass. */
+	if (mt == NFLAB_MANIP_DST &&
+	    test_bit(NFLAB_CT_STATUS_FULLCONE_BIT, &ct->status))
+		nflab_nat_fc_touch(st->net, ct);
 	if (!nflab_nat_apply(skb, ct, dir, mt, &changed)) {
 		v = NF_DROP;
 		goto out;
@@ -572,6 +625,12 @@ static bool nflab_nat_masq_gone(const struct nflab_conn *ct, const void *arg)
 	       ct->th[NFLAB_DIR_REPLY].tuple.dst == *(const __be32 *)arg;
 }
 
+static void nflab_nat_addr_gone(struct net *net, const __be32 *addr)
+{
+	nflab_ct_kill_matching(net, nflab_nat_masq_gone, addr);
+	nflab_fc_forget(net, addr);
+}
+
 static int nflab_nat_dev_event(struct notifier_block *nb, unsigned long event,
 			       void *ptr)
 {
@@ -585,8 +644,7 @@ static int nflab_nat_dev_event(struct notifier_block *nb, unsigned long event,
 	if (!indev)
 		return NOTIFY_DONE;
 	in_dev_for_each_ifa_rtnl(ifa, indev)
-		nflab_ct_kill_matching(dev_net(dev), nflab_nat_masq_gone,
-				       &ifa->ifa_local);
+		nflab_nat_addr_gone(dev_net(dev), &ifa->ifa_local);
 	return NOTIFY_DONE;
 }
 
@@ -596,8 +654,7 @@ static int nflab_nat_addr_event(struct notifier_block *nb, unsigned long event,
 	const struct in_ifaddr *ifa = ptr;
 
 	if (event == NETDEV_DOWN)
-		nflab_ct_kill_matching(dev_net(ifa->ifa_dev->dev),
-				       nflab_nat_masq_gone, &ifa->ifa_local);
+		nflab_nat_addr_gone(dev_net(ifa->ifa_dev->dev), &ifa->ifa_local);
 	return NOTIFY_DONE;
 }
 

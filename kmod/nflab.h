@@ -61,6 +61,7 @@ struct nflab_net {
 	struct list_head	ct_unassured;
 	struct mutex		ct_config_lock;	/* serialises config writers */
 	u64			cb_tag;		/* of state words in skb->cb */
+	atomic_t		fc_count;	/* full cone mappings (fullcone.c) */
 
 	/*
 	 * Rules (rules.c, rules_netlink.c). rules_lock serialises every

@@ -1077,18 +1077,26 @@ enum nflab_reject_with {
  * NFLAB_ACTION_A_NAT_FLAGS. A source port search starts at a random
  * offset; a destination's at one hashed from the connection, or with
  * RANDOM at a random one too. FULLY_RANDOM: the port is random even when
- * the original is free. PERSISTENT: a source
- * gets the same address from a range for all its connections (otherwise
- * the address is hashed from source and destination).
+ * the original is free. PERSISTENT: a source gets the same address from a
+ * range for all its connections (otherwise the address is hashed from
+ * source and destination). FULLCONE (SNAT and MASQUERADE; UDP):
+ * endpoint-independent mapping and filtering, RFC 4787's "full cone": one
+ * internal address and port keeps one external address and port for every
+ * destination while the mapping lives (while a connection uses it, and the
+ * UDP stream timeout after its last packet), and any outside host may
+ * reach the internal one through it: a first packet to that external
+ * address and port arriving at PRE_ROUTING, which no DNAT rule took, is
+ * translated to the internal address and port.
  */
 enum nflab_nat_flags {
 	NFLAB_NAT_F_RANDOM = 1 << 0,
 	NFLAB_NAT_F_FULLY_RANDOM = 1 << 1,
 	NFLAB_NAT_F_PERSISTENT = 1 << 2,
+	NFLAB_NAT_F_FULLCONE = 1 << 3,
 };
 
 #define NFLAB_NAT_F_ALL	(NFLAB_NAT_F_RANDOM | NFLAB_NAT_F_FULLY_RANDOM | \
-			 NFLAB_NAT_F_PERSISTENT)
+			 NFLAB_NAT_F_PERSISTENT | NFLAB_NAT_F_FULLCONE)
 
 enum nflab_ttl_mode {
 	NFLAB_TTL_UNSPEC,

@@ -489,7 +489,8 @@ const (
 	NAT_F_RANDOM       = 1
 	NAT_F_FULLY_RANDOM = 2
 	NAT_F_PERSISTENT   = 4
-	NAT_F_ALL          = 7
+	NAT_F_FULLCONE     = 8
+	NAT_F_ALL          = 15
 )
 
 // enum nflab_ttl_mode
@@ -1073,6 +1074,7 @@ var EnumNATFlags = Enum{
 		{Value: 1, C: "NFLAB_NAT_F_RANDOM", Short: "RANDOM"},
 		{Value: 2, C: "NFLAB_NAT_F_FULLY_RANDOM", Short: "FULLY_RANDOM"},
 		{Value: 4, C: "NFLAB_NAT_F_PERSISTENT", Short: "PERSISTENT"},
+		{Value: 8, C: "NFLAB_NAT_F_FULLCONE", Short: "FULLCONE"},
 	},
 }
 

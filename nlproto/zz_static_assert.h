@@ -425,7 +425,8 @@ static_assert(NFLAB_REJECT_MAX == 8, "nlproto: NFLAB_REJECT_MAX is 8");
 static_assert(NFLAB_NAT_F_RANDOM == 1, "nlproto: NFLAB_NAT_F_RANDOM is 1");
 static_assert(NFLAB_NAT_F_FULLY_RANDOM == 2, "nlproto: NFLAB_NAT_F_FULLY_RANDOM is 2");
 static_assert(NFLAB_NAT_F_PERSISTENT == 4, "nlproto: NFLAB_NAT_F_PERSISTENT is 4");
-static_assert(NFLAB_NAT_F_ALL == 7, "nlproto: NFLAB_NAT_F_ALL is 7");
+static_assert(NFLAB_NAT_F_FULLCONE == 8, "nlproto: NFLAB_NAT_F_FULLCONE is 8");
+static_assert(NFLAB_NAT_F_ALL == 15, "nlproto: NFLAB_NAT_F_ALL is 15");
 
 static_assert(NFLAB_TTL_UNSPEC == 0, "nlproto: NFLAB_TTL_UNSPEC is 0");
 static_assert(NFLAB_TTL_SET == 1, "nlproto: NFLAB_TTL_SET is 1");

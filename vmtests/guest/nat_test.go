@@ -433,3 +433,77 @@ func TestNATMasqueradeForgetsAddress(t *testing.T) {
 		t.Fatalf("masqueraded entries outlived their device going down: %+v", es)
 	}
 }
+
+// Full cone (RFC 4787): one client socket talks to two servers, which see
+// one external port, though every new mapping is fully random; a third
+// host that never heard from the client reaches it through that port.
+// Without fullcone, the third host is refused.
+func TestNATFullCone(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	for _, a := range []string{"10.0.2.3/24", "10.0.2.4/24"} {
+		tp.server.run(t, "ip", "addr", "add", a, "dev", "s0")
+	}
+	s1 := udpIn(t, "server", "10.0.2.2:7400", "")
+	s2 := udpIn(t, "server", "10.0.2.3:7400", "")
+	recvFrom := func(c *net.UDPConn, what string) *net.UDPAddr {
+		t.Helper()
+		buf := make([]byte, 64)
+		c.SetReadDeadline(time.Now().Add(waitLong))
+		_, from, err := c.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return from
+	}
+	// The third host sends from 10.0.2.4 to the client's external side;
+	// got says whether the client received it.
+	third := func(cl *net.UDPConn, ext *net.UDPAddr) bool {
+		t.Helper()
+		c := udpIn(t, "server", "10.0.2.4:7401", ext.String())
+		defer c.Close()
+		if _, err := c.Write([]byte("unsolicited")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		cl.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, from, err := cl.ReadFromUDP(buf)
+		if err != nil {
+			return false
+		}
+		if string(buf[:n]) != "unsolicited" || from.String() != "10.0.2.4:7401" {
+			t.Errorf("the client got %q from %v, want \"unsolicited\" from 10.0.2.4:7401", buf[:n], from)
+		}
+		return true
+	}
+
+	for _, fullcone := range []bool{true, false} {
+		flag := map[bool]string{true: " fullcone"}[fullcone]
+		applyIn(t, tp.router, "rule nat postrouting oif r1 udp dport 7400 masquerade to :20000-29999 fully-random"+flag+"\n")
+		cl := udpIn(t, "client", ":0", "")
+		for _, dst := range []string{"10.0.2.2:7400", "10.0.2.3:7400"} {
+			if _, err := cl.WriteToUDP([]byte("hello"), mustUDPAddr(t, dst)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e1, e2 := recvFrom(s1, "server 10.0.2.2"), recvFrom(s2, "server 10.0.2.3")
+		if fullcone && !e1.IP.Equal(e2.IP) || fullcone && e1.Port != e2.Port {
+			t.Errorf("fullcone: the servers see %v and %v, want one external address and port", e1, e2)
+		}
+		if e1.Port < 20000 || e1.Port > 29999 || e1.IP.String() != "10.0.2.1" {
+			t.Errorf("%s: the server sees %v, want 10.0.2.1 and a port of 20000-29999", flag, e1)
+		}
+		if got := third(cl, e1); got != fullcone {
+			t.Errorf("masquerade%s: a third host reaching the client through %v: %v, want %v", flag, e1, got, fullcone)
+		}
+		if fullcone {
+			es := ctList(t, tp.router, "--dst-nat", "-p", "udp", "--sport", "7401")
+			if len(es) != 1 || es[0].Reply.Src != "10.0.1.2" || es[0].Orig.Dst != "10.0.2.1" {
+				t.Errorf("the inbound flow's entry: %+v", es)
+			}
+		}
+		cl.Close()
+		s1.SetReadDeadline(time.Time{})
+		tp.router.run(t, "nflab", "ct", "flush")
+	}
+}

@@ -49,7 +49,7 @@ Actions:
   accept, drop, reject [with tcp reset | with icmp port-unreachable|...],
   log [prefix "TEXT"], counter, notrack (raw), mark set V[/M], tos set N,
   dscp set N, ttl set|inc|dec N (mangle), jump CHAIN, goto CHAIN, return
-NAT actions (table nat; flags random, fully-random, persistent may follow;
+NAT actions (table nat; flags random, fully-random, persistent, fullcone may follow;
 a :PORT range needs "tcp ..." or "udp ..." in the rule):
   snat to ADDR[-ADDR][:PORT[-PORT]]   (input, postrouting)
   dnat to ADDR[-ADDR][:PORT[-PORT]], dnat to :PORT[-PORT] (prerouting, output)

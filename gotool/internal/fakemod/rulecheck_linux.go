@@ -269,12 +269,16 @@ func checkAction(a nftypes.Action, n nest, t nftypes.Table) error {
 			return einval("nat: the address range goes downward")
 		}
 		if p := a.Ports; p != nil {
+			if p.First == 0 || p.Last == 0 {
+				return erange("nat: ports are 1 to 65535")
+			}
 			if p.First > p.Last {
 				return einval("nat: the port range goes downward")
 			}
-			if p.First == 0 {
-				return erange("nat: ports are 1 to 65535")
-			}
+		}
+		if a.NATFlags&nftypes.NATFullcone != 0 && a.Type != nlproto.ACTION_SNAT &&
+			a.Type != nlproto.ACTION_MASQUERADE {
+			return einval("nat: fullcone is for snat and masquerade")
 		}
 	case nlproto.ACTION_LOG:
 		for i := 0; i < len(a.LogPrefix); i++ {

@@ -64,8 +64,8 @@
 // Actions: accept, drop, reject [with tcp reset | with icmp CODE], log
 // [prefix "TEXT"], counter, notrack, mark set V[/M], tos set N, dscp set N,
 // ttl set|inc|dec N, jump CHAIN, goto CHAIN, return, and the NAT actions
-// of table nat, each followed by flags (random, fully-random, persistent;
-// any order, each once; written in that order):
+// of table nat, each followed by flags (random, fully-random, persistent,
+// fullcone; any order, each once; written in that order):
 //
 //	snat to ADDR[-ADDR][:PORT[-PORT]]      input, postrouting
 //	dnat to ADDR[-ADDR][:PORT[-PORT]]      prerouting, output

@@ -1001,7 +1001,8 @@ func (p *ruleParser) action() error {
 var natFlagNames = []struct {
 	name string
 	v    nftypes.NATFlags
-}{{"random", nftypes.NATRandom}, {"fully-random", nftypes.NATFullyRandom}, {"persistent", nftypes.NATPersistent}}
+}{{"random", nftypes.NATRandom}, {"fully-random", nftypes.NATFullyRandom}, {"persistent", nftypes.NATPersistent},
+	{"fullcone", nftypes.NATFullcone}}
 
 // nat reads a NAT action after its word t:
 //

@@ -602,8 +602,9 @@ type NATFlags uint32
 
 // The flags.
 const (
-	// NATRandom starts the port search at a random offset rather than
-	// at one hashed from the connection.
+	// NATRandom starts a destination's port search at a random offset
+	// too, rather than at one hashed from the connection (a source's
+	// always starts at a random one).
 	NATRandom NATFlags = nlproto.NAT_F_RANDOM
 	// NATFullyRandom picks a random port even when the original is free.
 	NATFullyRandom NATFlags = nlproto.NAT_F_FULLY_RANDOM
@@ -611,6 +612,10 @@ const (
 	// all its connections (otherwise the address is hashed from source
 	// and destination).
 	NATPersistent NATFlags = nlproto.NAT_F_PERSISTENT
+	// NATFullcone (SNAT and MASQUERADE, UDP) maps one internal
+	// address:port to one external address:port for every destination,
+	// and lets any outside host reach it there (RFC 4787 "full cone").
+	NATFullcone NATFlags = nlproto.NAT_F_FULLCONE
 )
 
 var natFlagBits = func() *bitsDef {
@@ -621,8 +626,8 @@ var natFlagBits = func() *bitsDef {
 	return d
 }()
 
-// Names returns the names of the flags in f, "random", "fully-random" and
-// "persistent"; unknown bits in hex.
+// Names returns the names of the flags in f, "random", "fully-random",
+// "persistent" and "fullcone"; unknown bits in hex.
 func (f NATFlags) Names() []string { return natFlagBits.list(uint32(f)) }
 
 // String returns the names joined by commas, such as

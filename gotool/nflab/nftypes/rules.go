@@ -382,6 +382,9 @@ func (a Action) validateNAT() error {
 	if bad := uint32(a.NATFlags) &^ natFlagBits.all(); bad != 0 {
 		return invalidf("action", "%s: unknown flags %#x (want some of %s)", a.Type, bad, strings.Join(natFlagBits.list(natFlagBits.all()), ", "))
 	}
+	if a.NATFlags&NATFullcone != 0 && a.Type != ActionSNAT && a.Type != ActionMasquerade {
+		return invalidf("action", "%s: fullcone is for snat and masquerade", a.Type)
+	}
 	return nil
 }
 
