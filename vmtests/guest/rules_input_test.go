@@ -51,6 +51,16 @@ func TestRulesBadInput(t *testing.T) {
 		{name: "unknown set", text: "rule filter input ip saddr @nope drop\n", code: 1, msg: "nope"},
 		{name: "port set for addresses", text: "set p port { 80 }\nrule filter input ip saddr @p drop\n", code: 1, msg: "p"},
 		{name: "unknown set on the command line", argv: []string{"rule", "add", "filter", "input", "ip", "saddr", "@nope", "drop"}, code: 1, msg: "no set named \"nope\""},
+		// NAT's bad input.
+		{name: "reversed address range", argv: []string{"rule", "add", "nat", "postrouting", "snat", "to", "10.0.0.5-10.0.0.1"}, code: 2, msg: "backwards"},
+		{name: "reversed port range", text: "rule nat postrouting udp dport 53 snat to 10.0.0.1:2000-1000\n", code: 1, msg: "backwards"},
+		{name: "NAT outside the nat table", text: "rule filter forward snat to 10.0.0.1\n", code: 1, msg: "table nat"},
+		{name: "IPv6 address", text: "rule nat postrouting snat to 2001:db8::1\n", code: 1, msg: "IPv4"},
+		{name: "ports without a port protocol", text: "rule nat postrouting icmp type echo-request snat to 10.0.0.1:1000-2000\n", code: 1, msg: "tcp or udp"},
+		{name: "fullcone on dnat", text: "rule nat prerouting dnat to 10.0.0.1 fullcone\n", code: 1, msg: "fullcone is for snat and masquerade"},
+		// The module's commit check: a user chain reached from a hook
+		// where its NAT action cannot act.
+		{name: "snat reached from prerouting", text: "chain nat c\nrule nat prerouting jump c\nrule nat c snat to 10.0.0.1\n", code: 1, msg: "in nat/c: snat cannot act at a hook this chain runs at"},
 	} {
 		var out string
 		var code int

@@ -60,9 +60,11 @@ type Profile struct {
 // the differential oracle, the TCP window and robustness rules, checksums,
 // ICMP error addressing, the tests that wait for timeouts to expire, the
 // early drop's and the ids' choices, the copies tests' repeats with the
-// kernel's conntrack loaded, and the rule engine's match-by-match semantics
+// kernel's conntrack loaded, the rule engine's match-by-match semantics
 // (its transactions, bad input, round trip and atomic replacement under
-// load stay).
+// load stay), and NAT's address and port choices, checksums and
+// coexistence (masquerade, SNAT ranges under parallel load, a reply
+// clash, ICMP errors, full cone and namespace exit stay).
 const debugSkip = `^(TestOracle|TestCTChecksum|TestCTICMPErrorDestination|TestCTICMPEcho|` +
 	`TestRulesActions|TestRulesDropWhere|TestRulesMatches|TestRulesMangleOutputReroutes|TestRulesStatefulRouter|` +
 	`TestRulesStatefulFirewall|TestRulesSetsAndMatches|TestRulesHookCountsCountFilterDrops|` +
@@ -71,7 +73,9 @@ const debugSkip = `^(TestOracle|TestCTChecksum|TestCTICMPErrorDestination|TestCT
 	`TestCTTCPPickupMidStream|TestCTTCPUnackedDataTimeout|TestCTTCPPickupWithoutReplyTimeout|` +
 	`TestCTTCPRetransmissionTimeout|TestCTTCPSynRetransmitKeepsTimeout|TestCTTCPResetRefusingSynRemovesEntry|` +
 	`TestCTTCPResyncOnSynAck|TestCTTCPResetRefusingIgnoredSyn|TestCTTCPResyncAfterMissedResets|` +
-	`TestCTTCPResetAnsweringChallengeAck|TestCTTCPInexactResetKeepsState|TestCTTCPResetTrainCloses)$`
+	`TestCTTCPResetAnsweringChallengeAck|TestCTTCPInexactResetKeepsState|TestCTTCPResetTrainCloses|` +
+	`TestNATMasqueradeFullyRandom|TestNATSNATAddressRange|TestNATDNAT|TestNATChecksums|TestNATStaleEntryTrap|` +
+	`TestNATCoexistsWithKernelNAT|TestNATMasqueradeForgetsAddress)$`
 
 // stockCounts are the full counts; the stock kernels run them.
 var stockCounts = Counts{Cycles: 200, Namespaces: 200, FuzzN: 3000, Stress: 100}
