@@ -130,13 +130,16 @@ MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (d
 #define NFLAB_CB_TAG		GENMASK_ULL(61, 16)
 /*
  * A NATed connection's packets carry a reference word instead of a state
- * word: bit 61, the direction (bit 60), the bucket of that direction's
- * tuple (bits 32-59) and the low 32 bits of the entry's cookie. The hooks
- * after tracking find the entry by it in one chain; see nflab_ct_ref_get().
+ * word: bit 61, the direction (bit 60), whether the packet is an ICMP
+ * error about the connection rather than one of its own (bit 59), the
+ * bucket of that direction's tuple (bits 32-58) and the low 32 bits of the
+ * entry's cookie. The hooks after tracking find the entry by it in one
+ * chain (nflab_ct_ref_get()), however NAT rewrote the packet meanwhile.
  */
 #define NFLAB_CB_REF		BIT_ULL(61)
 #define NFLAB_CB_REF_DIR	BIT_ULL(60)
-#define NFLAB_CB_REF_BUCKET	GENMASK_ULL(59, 32)
+#define NFLAB_CB_REF_RELATED	BIT_ULL(59)
+#define NFLAB_CB_REF_BUCKET	GENMASK_ULL(58, 32)
 /* Status changes that make an UPDATE event. */
 #define NFLAB_CT_EVENT_STATUS	(NFLAB_CT_STATUS_SEEN_REPLY | NFLAB_CT_STATUS_ASSURED)
 
@@ -507,12 +510,13 @@ static bool nflab_cb_is_ref(u64 w)
 }
 
 static void nflab_cb_ref(struct sk_buff *skb, struct net *net,
-			 const struct nflab_conn *ct, u8 dir)
+			 const struct nflab_conn *ct, u8 dir, bool related)
 {
 	u64 b = nflab_bucket_of(nflab_tuple_hash(net, &ct->th[dir].tuple));
 
 	BUILD_BUG_ON(FIELD_MAX(NFLAB_CB_REF_BUCKET) < NFLAB_HASHSIZE_MAX);
 	*nflab_cb_cookie(skb) = NFLAB_CB_REF | (dir ? NFLAB_CB_REF_DIR : 0) |
+				(related ? NFLAB_CB_REF_RELATED : 0) |
 				FIELD_PREP(NFLAB_CB_REF_BUCKET, b) |
 				lower_32_bits(ct->cookie);
 }
@@ -547,6 +551,26 @@ static struct nflab_conn *nflab_ct_ref_get(struct net *net, u64 w, u8 *dir)
 	}
 	rcu_read_unlock();
 	return NULL;
+}
+
+/*
+ * An ICMP error the tracker found RELATED: NAT must translate one about a
+ * NATed connection at each of its hooks, by the entry found here, before
+ * the first of them rewrites the quote the entry was found by.
+ */
+static void nflab_cb_related(struct sk_buff *skb, struct net *net,
+			     const struct nflab_net *nn, unsigned int off, u8 proto)
+{
+	struct nflab_conn *ct = NULL;
+	u8 dir;
+
+	if (proto == IPPROTO_ICMP)
+		ct = nflab_icmp_related(net, skb, off, &dir);
+	if (ct && (READ_ONCE(ct->status) & NFLAB_CT_STATUS_NAT))
+		nflab_cb_ref(skb, net, ct, dir, true);
+	else
+		nflab_cb_state(skb, nn, NFLAB_CT_STATE_RELATED, 0);
+	nflab_ct_put(ct);
 }
 
 /* The raw table's NOTRACK: the tracking hook leaves the packet alone. */
@@ -613,6 +637,9 @@ u32 nflab_ct_pkt_state(struct net *net, struct sk_buff *skb, u32 *status)
 		u32 state;
 		u8 dir;
 
+		/* An ICMP error about a NATed connection is RELATED to it. */
+		if (nflab_cb_is_ref(w) && (w & NFLAB_CB_REF_RELATED))
+			return NFLAB_CT_STATE_RELATED;
 		/* A cookie counts only if it names an entry in flight here. */
 		ct = nflab_ct_pkt_conn(net, skb, &dir, &in_flight);
 		if (ct) {
@@ -656,7 +683,18 @@ bool nflab_ct_pkt_orig(struct net *net, struct sk_buff *skb,
 		       struct nflab_tuple *orig)
 {
 	struct nflab_conn *ct;
+	bool in_flight;
+	u8 dir;
 
+	/* NAT may have rewritten the packet: its entry names the original. */
+	ct = nflab_ct_pkt_conn(net, skb, &dir, &in_flight);
+	if (ct) {
+		spin_lock_bh(&ct->lock);
+		*orig = ct->th[NFLAB_DIR_ORIG].tuple;
+		spin_unlock_bh(&ct->lock);
+		nflab_ct_put(ct);
+		return true;
+	}
 	if (!nflab_ct_pkt_tuple(skb, orig))
 		return false;
 	ct = nflab_ct_find(net, orig);
@@ -718,7 +756,8 @@ static struct nflab_conn *nflab_inflight_get(const struct net *net, u64 cookie)
 /*
  * The entry the tracking hook named in the packet's cb, with a reference,
  * and the packet's direction in it: a new entry in flight (*in_flight), or
- * a NATed connection's. NULL for anything else (state words, noise).
+ * a NATed connection's. NULL for anything else (state words, ICMP errors,
+ * noise).
  */
 struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
 				     u8 *dir, bool *in_flight)
@@ -731,29 +770,24 @@ struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
 		*in_flight = true;
 		return nflab_inflight_get(net, w);
 	}
-	if (nflab_cb_is_ref(w))
+	if (nflab_cb_is_ref(w) && !(w & NFLAB_CB_REF_RELATED))
 		return nflab_ct_ref_get(net, w, dir);
 	return NULL;
 }
 
 /*
- * For NAT: the entry an ICMP error the tracking hook found RELATED is
- * about, with a reference, and the direction the error travels in it.
+ * For NAT: the entry an ICMP error is about, with a reference, and the
+ * direction the error travels in it, as the tracking hook found them
+ * before any NAT hook rewrote the error's quote.
  */
 struct nflab_conn *nflab_ct_pkt_related(struct net *net, struct sk_buff *skb,
 					u8 *dir)
 {
 	u64 w = *nflab_cb_cookie(skb);
-	struct nflab_tuple t;
-	unsigned int off;
-	bool fragment;
 
-	if (!nflab_cb_state_ok(nflab_pernet(net), w) ||
-	    (w & NFLAB_CT_STATE_ALL) != NFLAB_CT_STATE_RELATED ||
-	    !nflab_l3_tuple(skb, &t, &off, &fragment) || fragment ||
-	    t.proto != IPPROTO_ICMP)
+	if (!nflab_cb_is_ref(w) || !(w & NFLAB_CB_REF_RELATED))
 		return NULL;
-	return nflab_icmp_related(net, skb, off, dir);
+	return nflab_ct_ref_get(net, w, dir);
 }
 
 /*
@@ -788,6 +822,19 @@ static u64 nflab_inflight_add(struct nflab_conn *ct)
 	if (old)
 		nflab_ct_put(nflab_inflight_take(NULL, old));
 	return cookie;
+}
+
+/* The same two tuples, either way round (one flow seen from each end). */
+static bool nflab_ct_same_tuples(const struct nflab_conn *a,
+				 const struct nflab_conn *b)
+{
+	const struct nflab_tuple *a0 = &a->th[NFLAB_DIR_ORIG].tuple;
+	const struct nflab_tuple *a1 = &a->th[NFLAB_DIR_REPLY].tuple;
+	const struct nflab_tuple *b0 = &b->th[NFLAB_DIR_ORIG].tuple;
+	const struct nflab_tuple *b1 = &b->th[NFLAB_DIR_REPLY].tuple;
+
+	return (nflab_tuple_equal(a0, b0) && nflab_tuple_equal(a1, b1)) ||
+	       (nflab_tuple_equal(a0, b1) && nflab_tuple_equal(a1, b0));
 }
 
 /*
@@ -832,10 +879,7 @@ static struct nflab_conn *nflab_ct_insert(struct nflab_conn *ct, u8 *dir,
 			 * connections wanted one reply tuple: this one loses.
 			 */
 			if (((ct->status | other->status) & NFLAB_CT_STATUS_NAT) &&
-			    !(nflab_tuple_equal(&ct->th[0].tuple, &other->th[0].tuple) &&
-			      nflab_tuple_equal(&ct->th[1].tuple, &other->th[1].tuple)) &&
-			    !(nflab_tuple_equal(&ct->th[0].tuple, &other->th[1].tuple) &&
-			      nflab_tuple_equal(&ct->th[1].tuple, &other->th[0].tuple))) {
+			    !nflab_ct_same_tuples(ct, other)) {
 				NFLAB_CT_STAT_INC(nn, NAT_CLASH);
 				nflab_ct_put(other);
 				*nat_clash = true;
@@ -1004,7 +1048,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 		if (v != NFLAB_CT_RELATED)
 			goto out_invalid;
 		NFLAB_CT_STAT_INC(nn, RELATED);
-		nflab_cb_state(skb, nn, NFLAB_CT_STATE_RELATED, 0);
+		nflab_cb_related(skb, net, nn, off, t.proto);
 		return NF_ACCEPT;
 	}
 	if (!l4->tuple(skb, off, &t))
@@ -1063,7 +1107,7 @@ repeat:
 		return NF_ACCEPT;
 	}
 	if (READ_ONCE(ct->status) & NFLAB_CT_STATUS_NAT)
-		nflab_cb_ref(skb, net, ct, h->tuple.dir);
+		nflab_cb_ref(skb, net, ct, h->tuple.dir, false);
 	else
 		nflab_cb_state(skb, nn, nflab_ct_state_of(ct, h->tuple.dir),
 			       ct->status);
@@ -1118,6 +1162,13 @@ unsigned int nflab_ct_confirm(struct sk_buff *skb,
 		nflab_ct_put(ct);
 		return NF_DROP;
 	}
+	/*
+	 * A NATed connection's packet that goes on (over loopback, to
+	 * PRE_ROUTING and LOCAL_IN) keeps naming its entry: its translated
+	 * tuple is no entry's for a lookup to find.
+	 */
+	if (READ_ONCE((winner ?: ct)->status) & NFLAB_CT_STATUS_NAT)
+		nflab_cb_ref(skb, st->net, winner ?: ct, dir, false);
 	if (winner) {
 		/* Lost the race: count this packet on the winner. */
 		nflab_ct_account(winner, dir, skb);

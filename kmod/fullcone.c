@@ -168,22 +168,29 @@ static void nflab_fc_reap(unsigned int b)
 /*
  * Record the mapping of a connection's first packet (packet path). One
  * internal side has one mapping: a live one is refreshed, a dead one
- * replaced. Nothing is recorded when the namespace has as many as its
- * conntrack limit or memory is short: the connection is translated anyway,
- * only not reachable from other hosts.
+ * replaced. Nothing is recorded (false) when another internal side took
+ * the external one since the caller looked (checked again here, under the
+ * lock), when the namespace has as many as its conntrack limit, or when
+ * memory is short: the connection is translated anyway, only not
+ * reachable from other hosts.
  */
-void nflab_fc_bind(struct net *net, __be32 int_addr, __be16 int_port,
+bool nflab_fc_bind(struct net *net, __be32 int_addr, __be16 int_port,
 		   __be32 ext_addr, __be16 ext_port)
 {
 	struct nflab_net *nn = nflab_pernet(net);
 	unsigned int bi = nflab_fc_bucket(net, int_addr, int_port);
 	struct nflab_fc *m;
+	bool bound = false;
 
 	spin_lock_bh(&nflab_fc_lock);
 	nflab_fc_reap(bi);
+	m = nflab_fc_find(net, ext_addr, ext_port, true);
+	if (m && (m->int_addr != int_addr || m->int_port != int_port))
+		goto out_unlock;
 	m = nflab_fc_find(net, int_addr, int_port, false);
 	if (m && m->ext_addr == ext_addr && m->ext_port == ext_port) {
 		WRITE_ONCE(m->last, jiffies);
+		bound = true;
 		goto out_unlock;
 	}
 	if (m)
@@ -203,8 +210,10 @@ void nflab_fc_bind(struct net *net, __be32 int_addr, __be16 int_port,
 	hlist_add_head_rcu(&m->by_int, &nflab_fc_int[bi]);
 	hlist_add_head_rcu(&m->by_ext,
 			   &nflab_fc_ext[nflab_fc_bucket(net, ext_addr, ext_port)]);
+	bound = true;
 out_unlock:
 	spin_unlock_bh(&nflab_fc_lock);
+	return bound;
 }
 
 /*

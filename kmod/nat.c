@@ -69,10 +69,18 @@ static bool nflab_nat_taken(struct net *net, const struct nflab_tuple *t,
 			    const struct nflab_tuple *o, enum nflab_manip mt)
 {
 	struct nflab_conn *other = nflab_ct_find(net, t);
+	bool same;
 
 	if (other) {
+		/*
+		 * The same flow, confirmed by another CPU's first packet:
+		 * not another connection, as nf_conntrack_tuple_taken() sees
+		 * it; the confirm hook merges the two.
+		 */
+		same = nflab_tuple_equal(&other->th[NFLAB_DIR_ORIG].tuple, o);
 		nflab_ct_put(other);
-		return true;
+		if (!same)
+			return true;
 	}
 	return mt == NFLAB_MANIP_SRC && t->proto == IPPROTO_UDP &&
 	       nflab_fc_taken(net, t->dst, t->u.p.dport, o->src, o->u.p.sport);
@@ -154,15 +162,16 @@ static bool nflab_nat_unique(struct net *net, struct nflab_tuple *r,
 static __be32 nflab_nat_pick_addr(const struct nflab_nat_range *nr,
 				  const struct nflab_tuple *orig)
 {
-	u32 n = ntohl(nr->addr_max) - ntohl(nr->addr_min), h;
+	u64 n = (u64)ntohl(nr->addr_max) - ntohl(nr->addr_min) + 1;
+	u32 h;
 
-	if (!n)
+	if (n == 1)
 		return nr->addr_min;
 	/* The same source (and destination, unless persistent), the same address. */
 	h = siphash_2u32((__force u32)orig->src,
 			 nr->flags & NFLAB_NAT_F_PERSISTENT ? 0 :
 			 (__force u32)orig->dst, &nflab_nat_seed);
-	return htonl(ntohl(nr->addr_min) + reciprocal_scale(h, n + 1));
+	return htonl(ntohl(nr->addr_min) + (u32)(((u64)h * n) >> 32));
 }
 
 /* MASQUERADE's address: the one the outgoing device would choose, as nf_nat. */
@@ -254,6 +263,11 @@ static unsigned int nflab_nat_decide(struct nflab_conn *ct, struct sk_buff *skb,
 		nr = &rc->nat;
 		switch (rc->action) {
 		case NFLAB_ACTION_MASQUERADE:
+			/* A source of 0.0.0.0 (DHCP) stays, as nf_nat's. */
+			if (!o->src) {
+				spin_unlock_bh(&ct->lock);
+				return NF_ACCEPT;
+			}
 			addr = nflab_nat_masq_addr(skb, st);
 			break;
 		case NFLAB_ACTION_REDIRECT:
@@ -307,16 +321,18 @@ static unsigned int nflab_nat_decide(struct nflab_conn *ct, struct sk_buff *skb,
 		return NF_DROP;
 	}
 out_bind:
-	if (fc) {
-		nflab_fc_bind(st->net, o->src, o->u.p.sport, r.dst, r.u.p.dport);
+	if (fc && nflab_fc_bind(st->net, o->src, o->u.p.sport, r.dst,
+				r.u.p.dport))
 		set_bit(NFLAB_CT_STATUS_FULLCONE_BIT, &ct->status);
-	}
 out_done:
 	ct->th[NFLAB_DIR_REPLY].tuple = r;
 	ct->th[NFLAB_DIR_REPLY].tuple.dir = NFLAB_DIR_REPLY;
 	nflab_ct_status_nat(ct);
-	if (rc && rc->action == NFLAB_ACTION_MASQUERADE)
+	if (rc && rc->action == NFLAB_ACTION_MASQUERADE) {
 		set_bit(NFLAB_CT_STATUS_MASQ_BIT, &ct->status);
+		if (!READ_ONCE(nn->masq_used))
+			WRITE_ONCE(nn->masq_used, true);
+	}
 	set_bit(done_bit, &ct->status);
 	spin_unlock_bh(&ct->lock);
 	return NF_ACCEPT;
@@ -333,6 +349,7 @@ static bool nflab_nat_rewrite(struct sk_buff *skb, enum nflab_manip mt,
 {
 	unsigned int thoff = skb_network_offset(skb) + ip_hdrlen(skb);
 	struct iphdr *iph = ip_hdr(skb);
+	struct tcphdr *th;
 	__be32 *paddr;
 	__be16 *pport = NULL;
 	__sum16 *check = NULL;
@@ -342,16 +359,16 @@ static bool nflab_nat_rewrite(struct sk_buff *skb, enum nflab_manip mt,
 	case IPPROTO_TCP:
 		if (skb_ensure_writable(skb, thoff + sizeof(struct tcphdr)))
 			return false;
-		pport = mt == NFLAB_MANIP_SRC ? &tcp_hdr(skb)->source :
-						&tcp_hdr(skb)->dest;
-		check = &tcp_hdr(skb)->check;
+		th = (struct tcphdr *)(skb->data + thoff);
+		pport = mt == NFLAB_MANIP_SRC ? &th->source : &th->dest;
+		check = &th->check;
 		break;
 	case IPPROTO_UDP: {
 		struct udphdr *uh;
 
 		if (skb_ensure_writable(skb, thoff + sizeof(*uh)))
 			return false;
-		uh = (struct udphdr *)(skb_network_header(skb) + ip_hdrlen(skb));
+		uh = (struct udphdr *)(skb->data + thoff);
 		pport = mt == NFLAB_MANIP_SRC ? &uh->source : &uh->dest;
 		/* A zero checksum is none, unless the device will fill it. */
 		if (uh->check || skb->ip_summed == CHECKSUM_PARTIAL)
@@ -363,7 +380,7 @@ static bool nflab_nat_rewrite(struct sk_buff *skb, enum nflab_manip mt,
 
 		if (skb_ensure_writable(skb, thoff + sizeof(*ih)))
 			return false;
-		ih = (struct icmphdr *)(skb_network_header(skb) + ip_hdrlen(skb));
+		ih = (struct icmphdr *)(skb->data + thoff);
 		/* One id for both directions: either manip may restore it. */
 		pport = &ih->un.echo.id;
 		check = &ih->checksum;
@@ -445,27 +462,38 @@ static bool nflab_nat_icmp(struct sk_buff *skb, const struct nflab_conn *ct,
 	unsigned long need = mt == NFLAB_MANIP_SRC ? NFLAB_CT_STATUS_SRC_NAT :
 						     NFLAB_CT_STATUS_DST_NAT;
 	unsigned int ioff = skb_network_offset(skb) + ip_hdrlen(skb);
-	unsigned int qoff = ioff + sizeof(struct icmphdr), loff, avail;
+	unsigned int qoff = ioff + sizeof(struct icmphdr), loff, avail, need_len;
 	struct iphdr *iph, *qiph;
 	struct icmphdr *ih;
 	__be32 *qaddr, naddr;
 	__be16 *qport = NULL, nport = 0;
 	__sum16 *qcheck = NULL;
 
+	if (skb_ensure_writable(skb, qoff + sizeof(struct iphdr)))
+		return false;
+	/*
+	 * A redirect about a translated connection would steer it past the
+	 * translation: dropped, as nf_nat_icmp_reply_translation() does.
+	 */
+	ih = (struct icmphdr *)(skb->data + ioff);
+	if (ih->type == ICMP_REDIRECT)
+		return false;
 	/* A reply-direction error undoes the other side's translation. */
 	if (dir == NFLAB_DIR_REPLY)
 		need ^= NFLAB_CT_STATUS_NAT;
 	if (!(READ_ONCE(ct->status) & need))
 		return true;
-	if (skb_ensure_writable(skb, qoff + sizeof(struct iphdr)))
-		return false;
 	qiph = (struct iphdr *)(skb->data + qoff);
 	loff = qoff + qiph->ihl * 4;
-	/* The quote's ports or id: 8 bytes, as much as was quoted. */
-	if (skb_ensure_writable(skb, min(skb->len, loff + 8)))
+	/*
+	 * The quote's ports or id (8 bytes) and, if quoted whole, a TCP
+	 * header's checksum, as much as the quote holds.
+	 */
+	avail = skb->len > loff ? skb->len - loff : 0;
+	need_len = loff + min_t(unsigned int, avail, sizeof(struct tcphdr));
+	if (skb_ensure_writable(skb, need_len))
 		return false;
 	qiph = (struct iphdr *)(skb->data + qoff);
-	avail = skb->len > loff ? skb->len - loff : 0;
 
 	/* The quoted packet: the opposite manip, to its own original tuple. */
 	if (mt == NFLAB_MANIP_DST) {
@@ -500,14 +528,19 @@ static bool nflab_nat_icmp(struct sk_buff *skb, const struct nflab_conn *ct,
 			csum_replace2(qcheck, *qport, nport);
 		*qport = nport;
 	}
+	if (qcheck && qiph->protocol == IPPROTO_UDP && !*qcheck)
+		*qcheck = CSUM_MANGLED_0;
 	csum_replace4(&qiph->check, *qaddr, naddr);
 	*qaddr = naddr;
 
-	ih = (struct icmphdr *)(skb->data + ioff);
-	ih->checksum = 0;
-	ih->checksum = csum_fold(skb_checksum(skb, ioff, skb->len - ioff, 0));
-	if (skb->ip_summed == CHECKSUM_COMPLETE)
-		skb->ip_summed = CHECKSUM_NONE;
+	/* A sum left to the device (CHECKSUM_PARTIAL) is the device's. */
+	if (skb->ip_summed != CHECKSUM_PARTIAL) {
+		ih = (struct icmphdr *)(skb->data + ioff);
+		ih->checksum = 0;
+		ih->checksum = csum_fold(skb_checksum(skb, ioff, skb->len - ioff, 0));
+		if (skb->ip_summed == CHECKSUM_COMPLETE)
+			skb->ip_summed = CHECKSUM_NONE;
+	}
 
 	/* The outer header: this hook's manip, as for the connection's packets. */
 	iph = ip_hdr(skb);
@@ -557,13 +590,17 @@ unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 	enum nflab_manip mt = st->hook == NF_INET_PRE_ROUTING ||
 			      st->hook == NF_INET_LOCAL_OUT ?
 			      NFLAB_MANIP_DST : NFLAB_MANIP_SRC;
-	__be32 daddr = ip_hdr(skb)->daddr;
 	unsigned int v = NF_ACCEPT;
 	bool in_flight, changed = false;
 	struct nflab_conn *ct;
+	__be32 daddr;
 	u8 dir;
 	int err;
 
+	/* nf_dup's copies are not the flow's (as untracked in the kernel). */
+	if (unlikely(this_cpu_read(nf_skb_duplicated)))
+		return NF_ACCEPT;
+	daddr = ip_hdr(skb)->daddr;
 	ct = nflab_ct_pkt_conn(st->net, skb, &dir, &in_flight);
 	if (!ct) {
 		ct = nflab_ct_pkt_related(st->net, skb, &dir);
@@ -627,7 +664,9 @@ static bool nflab_nat_masq_gone(const struct nflab_conn *ct, const void *arg)
 
 static void nflab_nat_addr_gone(struct net *net, const __be32 *addr)
 {
-	nflab_ct_kill_matching(net, nflab_nat_masq_gone, addr);
+	/* A walk of the table only where MASQUERADE ever translated. */
+	if (READ_ONCE(nflab_pernet(net)->masq_used))
+		nflab_ct_kill_matching(net, nflab_nat_masq_gone, addr);
 	nflab_fc_forget(net, addr);
 }
 
@@ -641,7 +680,8 @@ static int nflab_nat_dev_event(struct notifier_block *nb, unsigned long event,
 	if (event != NETDEV_DOWN)
 		return NOTIFY_DONE;
 	indev = __in_dev_get_rtnl(dev);
-	if (!indev)
+	/* A device being destroyed: its namespace's exit cleans up. */
+	if (!indev || indev->dead)
 		return NOTIFY_DONE;
 	in_dev_for_each_ifa_rtnl(ifa, indev)
 		nflab_nat_addr_gone(dev_net(dev), &ifa->ifa_local);

@@ -62,6 +62,7 @@ struct nflab_net {
 	struct mutex		ct_config_lock;	/* serialises config writers */
 	u64			cb_tag;		/* of state words in skb->cb */
 	atomic_t		fc_count;	/* full cone mappings (fullcone.c) */
+	bool			masq_used;	/* MASQUERADE translated here (nat.c) */
 
 	/*
 	 * Rules (rules.c, rules_netlink.c). rules_lock serialises every

@@ -50,10 +50,10 @@ static bool nflab_pair_type(u8 type, bool either, u8 *other)
  * an error about A's packet to B addressed to anyone but A is spoofed, and
  * RELATED would let it through rules that trust the flow. Anything else is
  * INVALID. It changes no entry and never reads past what the packet holds.
- */
-/*
- * The tuple an error's quoted packet answers to (its inverse), in *inv;
- * false if the quote is unusable or not the error's addressee's.
+ *
+ * nflab_icmp_quote() reads the quote: the tuple the quoted packet's
+ * answer would have (its inverse), in *t; false if the quote is unusable
+ * or not about the error's addressee's packet.
  */
 static bool nflab_icmp_quote(const struct sk_buff *skb, unsigned int off,
 			     struct nflab_tuple *t)

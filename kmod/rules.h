@@ -307,6 +307,7 @@ unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 			    const struct nf_hook_state *st);
 void nflab_nat_init(void);
 int nflab_nat_notifiers_init(void);
+void nflab_nat_notifiers_exit(void);
 
 /* fullcone.c */
 void nflab_fc_init(void);
@@ -316,10 +317,9 @@ bool nflab_fc_internal(struct net *net, __be32 ext_addr, __be16 ext_port,
 		       __be32 *int_addr, __be16 *int_port);
 bool nflab_fc_taken(struct net *net, __be32 ext_addr, __be16 ext_port,
 		    __be32 int_addr, __be16 int_port);
-void nflab_fc_bind(struct net *net, __be32 int_addr, __be16 int_port,
+bool nflab_fc_bind(struct net *net, __be32 int_addr, __be16 int_port,
 		   __be32 ext_addr, __be16 ext_port);
 void nflab_fc_forget(struct net *net, const __be32 *ext_addr);
-void nflab_nat_notifiers_exit(void);
 extern const char *const nflab_hook_chain_names[NF_INET_NUMHOOKS];
 extern const u8 nflab_table_hooks[NFLAB_NTABLES];
 

@@ -301,14 +301,19 @@ func TestNATDNAT(t *testing.T) {
 	applyIn(t, tp.client, "rule nat output ip daddr 10.9.9.9 tcp dport 80 dnat to 10.0.2.2:8302\n")
 	tcpEcho(t, "client", "10.9.9.9:80", listenIn(t, "server", ":8302"), "10.0.1.2")
 
-	// REDIRECT to a local port, arriving and locally generated.
+	// REDIRECT to a local port, arriving and locally generated. A
+	// first packet redirected at output comes back over loopback still
+	// naming its connection: input sees it new, never invalid.
 	applyIn(t, tp.server, `rule nat prerouting tcp dport 8888 redirect to :8303
 rule nat output tcp dport 8889 redirect to :8303
+rule filter input ct state invalid counter comment "invalid"
+rule filter input ct state new tcp dport 8303 counter comment "new"
 `)
 	ln := listenIn(t, "server", ":8303")
 	tcpEcho(t, "client", "10.0.2.2:8888", ln, "10.0.1.2")
 	// From the server itself: to 127.0.0.1, from its own address.
 	tcpEcho(t, "server", "10.0.2.2:8889", ln, "10.0.2.2")
+	wantPackets(t, tp.server, map[string]uint64{"invalid": 0, "new": 2})
 }
 
 // Two connections from one client port, one redirected onto the other's
@@ -399,6 +404,35 @@ func TestNATICMPFragNeeded(t *testing.T) {
 	})
 	// With the path MTU learnt, a fitting DF echo passes.
 	tp.client.run(t, "ping", "-q", "-c", "1", "-W", "30", "-M", "do", "-s", "900", "10.0.3.2")
+
+	// Both translations at once: a port forward on the router's own
+	// address to the far host, masqueraded on the way. The error must be
+	// undone on both sides, at both hooks: the client hears of its own
+	// datagram to 10.0.1.1, from 10.0.1.1.
+	applyIn(t, tp.router, `rule nat prerouting iif r0 udp dport 9999 dnat to 10.0.3.2
+rule nat postrouting oif r1 masquerade
+`)
+	c := udpIn(t, "client", ":0", "10.0.1.1:9999")
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Control(func(fd uintptr) {
+		err = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first DF datagram crosses the router and dies at the narrow
+	// link; its frag-needed teaches the client the path MTU to 10.0.1.1.
+	if _, err := c.Write(make([]byte, 1200)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the client's path MTU to 10.0.1.1 learning mtu 1000", func() bool {
+		return strings.Contains(tp.client.run(t, "ip", "-o", "route", "get", "10.0.1.1"), "mtu 1000")
+	})
 }
 
 // MASQUERADE's connections go with the address they took, or with the
