@@ -9,7 +9,7 @@
  * has, whatever the destination; a first packet from anywhere to the
  * external side, which no DNAT rule took, is translated to the internal
  * side (nat.c). Connections through a mapping refresh it; it lives until
- * the UDP stream timeout after its last use, then the next writer that
+ * the UDP assured timeout after its last use, then the next writer that
  * meets it in its bucket, or namespace exit, frees it.
  *
  * Two global hashes (by internal and by external side, the namespace in

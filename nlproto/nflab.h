@@ -645,9 +645,16 @@ enum nflab_ct_status_bit {
 	NFLAB_CT_STATUS_ASSURED_BIT,	/* not evicted early when full */
 	NFLAB_CT_STATUS_CONFIRMED_BIT,	/* in the table */
 	NFLAB_CT_STATUS_DYING_BIT,	/* being removed */
-	/* the reply tuple's destination differs from the original's source */
+	/*
+	 * the reply tuple's destination (address or port) differs from the
+	 * original's source: snat, masquerade, or a source port moved to
+	 * keep reply tuples unique
+	 */
 	NFLAB_CT_STATUS_SRC_NAT_BIT,
-	/* the reply tuple's source differs from the original's destination */
+	/*
+	 * the reply tuple's source differs from the original's destination:
+	 * dnat, redirect, or inbound through a fullcone mapping
+	 */
 	NFLAB_CT_STATUS_DST_NAT_BIT,
 };
 
@@ -1004,8 +1011,9 @@ enum nflab_set_field {
  * needs the rule to match protocol TCP or UDP; ranges go upward (first <=
  * last). A source port is kept where the translated tuple is free;
  * otherwise another is chosen in the range (or, without PORT_RANGE, in
- * the kernel's classic classes: 1-511, 512-1023, 1024-65535, by the
- * original port); an ICMP echo's id stands for the port. No two
+ * the kernel's classic classes: 1-511 for a port below 512, 600-1023 for
+ * one below 1024, else 1024-65535); an ICMP echo's id stands for the
+ * port. No two
  * connections get the same reply tuple; a first packet for which no tuple
  * is free in the range is dropped (NFLAB_CT_STATS_A_NAT_EXHAUSTED).
  */
@@ -1083,10 +1091,10 @@ enum nflab_reject_with {
  * endpoint-independent mapping and filtering, RFC 4787's "full cone": one
  * internal address and port keeps one external address and port for every
  * destination while the mapping lives (while a connection uses it, and the
- * UDP stream timeout after its last packet), and any outside host may
- * reach the internal one through it: a first packet to that external
- * address and port arriving at PRE_ROUTING, which no DNAT rule took, is
- * translated to the internal address and port.
+ * UDP assured timeout, udp_assured, after its last packet), and any
+ * outside host may reach the internal one through it: a first packet to
+ * that external address and port arriving at PRE_ROUTING, which no DNAT
+ * rule took, is translated to the internal address and port.
  */
 enum nflab_nat_flags {
 	NFLAB_NAT_F_RANDOM = 1 << 0,

@@ -222,20 +222,33 @@ func TestNATNamespaceExitWithFlows(t *testing.T) {
 		t.Fatal(err)
 	}
 	acceptOne(t, ln)
-	// Traffic in flight while the router goes.
-	done := make(chan struct{})
+	// Traffic in flight, TCP and UDP, until the router is gone.
+	u := udpIn(t, "client", ":0", "10.0.2.2:8270")
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		for i := 0; i < 200; i++ {
-			if _, err := c.Write([]byte(fmt.Sprint(i))); err != nil {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
 				return
+			default:
 			}
+			// Errors are expected once the path is gone; a full send
+			// buffer must not block the loop.
+			_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			_, _ = c.Write([]byte(fmt.Sprint(i)))
+			_, _ = u.Write([]byte("y"))
+			time.Sleep(time.Millisecond)
 		}
 	}()
-	if _, err := tryCmd("ip", "netns", "del", "router"); err != nil {
+	time.Sleep(200 * time.Millisecond)
+	_, err = tryCmd("ip", "netns", "del", "router")
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	<-done
+	if err != nil {
 		t.Fatal(err)
 	}
-	<-done
 	// The cleanup's own "ip netns del router" would fail now: recreate
 	// an empty one for it.
 	mustRun(t, "ip", "netns", "add", "router")

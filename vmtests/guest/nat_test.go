@@ -25,10 +25,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// echoEnds is what the listener saw of a connection: its peer, and the
+// local address it was reached at.
+type echoEnds struct {
+	peer  *net.TCPAddr
+	local string
+}
+
 // tcpEcho dials dst from ns, accepts on ln, checks that the listener sees
-// the peer at address wantIP and that bytes cross both ways. It returns the
-// accepted side's peer.
-func tcpEcho(t *testing.T, ns, dst string, ln *net.TCPListener, wantIP string) *net.TCPAddr {
+// the peer at address wantIP and that bytes cross both ways.
+func tcpEcho(t *testing.T, ns, dst string, ln *net.TCPListener, wantIP string) echoEnds {
 	t.Helper()
 	c, err := dialErr(t, ns, dst, waitLong)
 	if err != nil {
@@ -47,7 +53,7 @@ func tcpEcho(t *testing.T, ns, dst string, ln *net.TCPListener, wantIP string) *
 		t.Fatal(err)
 	}
 	readN(t, c, make([]byte, 4))
-	return peer
+	return echoEnds{peer: peer, local: s.LocalAddr().String()}
 }
 
 func TestNATMasquerade(t *testing.T) {
@@ -263,15 +269,32 @@ func TestNATSNATAddressRange(t *testing.T) {
 	tp := newTopology(t)
 	tp.router.run(t, "ip", "addr", "add", "10.0.2.100/32", "dev", "r1")
 	tp.router.run(t, "ip", "addr", "add", "10.0.2.101/32", "dev", "r1")
-	applyIn(t, tp.router, "rule nat postrouting oif r1 snat to 10.0.2.100-10.0.2.101 persistent\n")
-	es := natUDPFlows(t, tp, 4, 8230)
-	if len(es) != 4 {
-		t.Fatalf("%d entries, want 4: %+v", len(es), es)
+	// Eight destinations: without persistent, the address is hashed from
+	// source and destination, so they would not all get one (1 in 128).
+	for i := 3; i <= 10; i++ {
+		tp.server.run(t, "ip", "addr", "add", fmt.Sprintf("10.0.2.%d/24", i), "dev", "s0")
+		udpEchoIn(t, "server", fmt.Sprintf("10.0.2.%d:8230", i))
 	}
-	for _, e := range es {
-		// Persistent: one source, one address.
-		if e.Reply.Dst != es[0].Reply.Dst || (e.Reply.Dst != "10.0.2.100" && e.Reply.Dst != "10.0.2.101") {
-			t.Errorf("mapping %+v: want the same address of 10.0.2.100-101 for every flow of 10.0.1.2", e)
+	for _, persistent := range []bool{true, false} {
+		flag := map[bool]string{true: " persistent"}[persistent]
+		applyIn(t, tp.router, "rule nat postrouting oif r1 snat to 10.0.2.100-10.0.2.101"+flag+"\n")
+		tp.router.run(t, "nflab", "ct", "flush")
+		for i := 3; i <= 10; i++ {
+			udpRequest(t, "client", ":0", fmt.Sprintf("10.0.2.%d:8230", i), []byte("x"))
+		}
+		es := ctList(t, tp.router, "-p", "udp", "--dport", "8230")
+		if len(es) != 8 {
+			t.Fatalf("%d entries, want 8: %+v", len(es), es)
+		}
+		addrs := map[string]bool{}
+		for _, e := range es {
+			if e.Reply.Dst != "10.0.2.100" && e.Reply.Dst != "10.0.2.101" {
+				t.Errorf("mapping %+v: want an address of 10.0.2.100-101", e)
+			}
+			addrs[e.Reply.Dst] = true
+		}
+		if persistent && len(addrs) != 1 {
+			t.Errorf("persistent: one source got the addresses %v, want one", addrs)
 		}
 	}
 }
@@ -310,9 +333,13 @@ rule filter input ct state invalid counter comment "invalid"
 rule filter input ct state new tcp dport 8303 counter comment "new"
 `)
 	ln := listenIn(t, "server", ":8303")
-	tcpEcho(t, "client", "10.0.2.2:8888", ln, "10.0.1.2")
+	if a := tcpEcho(t, "client", "10.0.2.2:8888", ln, "10.0.1.2"); a.local != "10.0.2.2:8303" {
+		t.Errorf("redirect at prerouting reached %s, want the arriving device's 10.0.2.2:8303", a.local)
+	}
 	// From the server itself: to 127.0.0.1, from its own address.
-	tcpEcho(t, "server", "10.0.2.2:8889", ln, "10.0.2.2")
+	if a := tcpEcho(t, "server", "10.0.2.2:8889", ln, "10.0.2.2"); a.local != "127.0.0.1:8303" {
+		t.Errorf("redirect at output reached %s, want 127.0.0.1:8303", a.local)
+	}
 	wantPackets(t, tp.server, map[string]uint64{"invalid": 0, "new": 2})
 }
 
@@ -492,7 +519,7 @@ func TestNATFullCone(t *testing.T) {
 	}
 	// The third host sends from 10.0.2.4 to the client's external side;
 	// got says whether the client received it.
-	third := func(cl *net.UDPConn, ext *net.UDPAddr) bool {
+	third := func(cl *net.UDPConn, ext *net.UDPAddr, expect bool) bool {
 		t.Helper()
 		c := udpIn(t, "server", "10.0.2.4:7401", ext.String())
 		defer c.Close()
@@ -500,7 +527,12 @@ func TestNATFullCone(t *testing.T) {
 			t.Fatal(err)
 		}
 		buf := make([]byte, 64)
-		cl.SetReadDeadline(time.Now().Add(2 * time.Second))
+		// Refusal is a wait for nothing: short. Arrival may take long.
+		wait := 2 * time.Second
+		if expect {
+			wait = waitLong
+		}
+		cl.SetReadDeadline(time.Now().Add(wait))
 		n, from, err := cl.ReadFromUDP(buf)
 		if err != nil {
 			return false
@@ -515,19 +547,23 @@ func TestNATFullCone(t *testing.T) {
 		flag := map[bool]string{true: " fullcone"}[fullcone]
 		applyIn(t, tp.router, "rule nat postrouting oif r1 udp dport 7400 masquerade to :20000-29999 fully-random"+flag+"\n")
 		cl := udpIn(t, "client", ":0", "")
-		for _, dst := range []string{"10.0.2.2:7400", "10.0.2.3:7400"} {
+		// One after the other: the second must find the first's mapping.
+		send := func(dst string) {
 			if _, err := cl.WriteToUDP([]byte("hello"), mustUDPAddr(t, dst)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		e1, e2 := recvFrom(s1, "server 10.0.2.2"), recvFrom(s2, "server 10.0.2.3")
-		if fullcone && !e1.IP.Equal(e2.IP) || fullcone && e1.Port != e2.Port {
+		send("10.0.2.2:7400")
+		e1 := recvFrom(s1, "server 10.0.2.2")
+		send("10.0.2.3:7400")
+		e2 := recvFrom(s2, "server 10.0.2.3")
+		if fullcone && (!e1.IP.Equal(e2.IP) || e1.Port != e2.Port) {
 			t.Errorf("fullcone: the servers see %v and %v, want one external address and port", e1, e2)
 		}
 		if e1.Port < 20000 || e1.Port > 29999 || e1.IP.String() != "10.0.2.1" {
 			t.Errorf("%s: the server sees %v, want 10.0.2.1 and a port of 20000-29999", flag, e1)
 		}
-		if got := third(cl, e1); got != fullcone {
+		if got := third(cl, e1, fullcone); got != fullcone {
 			t.Errorf("masquerade%s: a third host reaching the client through %v: %v, want %v", flag, e1, got, fullcone)
 		}
 		if fullcone {
@@ -537,7 +573,6 @@ func TestNATFullCone(t *testing.T) {
 			}
 		}
 		cl.Close()
-		s1.SetReadDeadline(time.Time{})
 		tp.router.run(t, "nflab", "ct", "flush")
 	}
 }

@@ -374,8 +374,8 @@ func (f *ctFlags) addFilter(fs *pflag.FlagSet) {
 	f.addCommon(fs, false)
 	fs.Var(once(&f.state), "state", "TCP state: "+strings.Join(stateNames(), ", ")+" (any case); implies -p tcp")
 	fs.VarP(once(&f.status), "status", "u", "entries with all these status bits: "+strings.Join(statusNames, ",")+", separated by commas")
-	boolFlag(fs, &f.srcNAT, "src-nat", "entries whose source NAT translates (snat, masquerade): the status bit SRC_NAT, added to --status's")
-	boolFlag(fs, &f.dstNAT, "dst-nat", "entries whose destination NAT translates (dnat, redirect): the status bit DST_NAT, added to --status's")
+	boolFlag(fs, &f.srcNAT, "src-nat", "entries whose source is translated (snat, masquerade, or a source port moved to keep tuples unique): the status bit SRC_NAT, added to --status's")
+	boolFlag(fs, &f.dstNAT, "dst-nat", "entries whose destination is translated (dnat, redirect, or inbound through a fullcone mapping): the status bit DST_NAT, added to --status's")
 }
 
 // addTuple declares the tuple flags: one direction of one connection.

@@ -693,18 +693,20 @@ func checkRuleset(rs *fruleset) (unix.Errno, string) {
 	for _, c := range rs.chains {
 		for i, r := range c.rules {
 			where := fmt.Sprintf("rule %d (handle %d) in %s/%s: ", i+1, r.Handle, c.table, c.name)
+			// As nflab_check_hooks: the action's hooks first, then the
+			// interfaces the matches name.
+			if at, nat := natHooks[r.Action.Type]; nat {
+				for _, h := range hooks[c] {
+					if !slices.Contains(at, h) {
+						return unix.EINVAL, where + fmt.Sprintf("%s cannot act at a hook this chain runs at", r.Action.Type)
+					}
+				}
+			}
 			for _, m := range r.Matches {
 				for _, h := range hooks[c] {
 					if (m.Kind == nftypes.MatchIIF && (h == nftypes.LocalOut || h == nftypes.PostRouting)) ||
 						(m.Kind == nftypes.MatchOIF && (h == nftypes.PreRouting || h == nftypes.LocalIn)) {
 						return unix.EINVAL, where + fmt.Sprintf("%s cannot match at a hook this chain runs at", m.Kind)
-					}
-				}
-			}
-			if at, nat := natHooks[r.Action.Type]; nat {
-				for _, h := range hooks[c] {
-					if !slices.Contains(at, h) {
-						return unix.EINVAL, where + fmt.Sprintf("%s cannot act at a hook this chain runs at", r.Action.Type)
 					}
 				}
 			}

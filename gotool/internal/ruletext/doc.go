@@ -19,7 +19,7 @@
 //	rule mangle output tcp dport 80 mark set 0x1
 //	rule raw prerouting udp dport 53 notrack
 //	rule nat prerouting tcp dport 8080 dnat to 10.0.2.2:80
-//	rule nat postrouting oif eth0 masquerade random
+//	rule nat postrouting oif eth0 masquerade fully-random
 //
 // Words are separated by blanks; "{", "}" and "," are words of their own;
 // "#" starts a comment; a brace group may span lines; a quoted word takes

@@ -139,9 +139,11 @@ const (
 	StatusAssured   ConnStatus = nlproto.CT_STATUS_ASSURED    // not evicted early when the table is full
 	StatusConfirmed ConnStatus = nlproto.CT_STATUS_CONFIRMED  // in the table
 	StatusDying     ConnStatus = nlproto.CT_STATUS_DYING      // being removed
-	// NAT: the reply tuple's destination differs from the original's
-	// source (StatusSrcNAT), its source from the original's destination
-	// (StatusDstNAT).
+	// NAT: the reply tuple's destination (address or port) differs from
+	// the original's source (StatusSrcNAT: snat, masquerade, or a source
+	// port moved to keep reply tuples unique), its source from the
+	// original's destination (StatusDstNAT: dnat, redirect, or inbound
+	// through a fullcone mapping).
 	StatusSrcNAT ConnStatus = nlproto.CT_STATUS_SRC_NAT
 	StatusDstNAT ConnStatus = nlproto.CT_STATUS_DST_NAT
 )

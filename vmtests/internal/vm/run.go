@@ -312,8 +312,13 @@ table ip keys {
 }
 KEYS
 ip netns exec nflab-keys socat -u UDP4-RECV:9,so-timestamp=1 /dev/null </dev/null >/dev/null 2>&1 &
-sleep 0.2
-kill -0 $! 2>/dev/null || { echo "nflab: could not hold the timestamp static key on (vmtests/internal/vm)" >&2; exit 1; }
+i=0
+until ip netns exec nflab-keys grep -q ':0009 ' /proc/net/udp; do
+	i=$((i + 1))
+	[ $i -lt 100 ] && kill -0 $! 2>/dev/null && sleep 0.1 && continue
+	echo "nflab: could not hold the timestamp static key on (vmtests/internal/vm)" >&2
+	exit 1
+done
 `
 
 // ShellPayload returns a payload that loads nflab.ko and starts an
