@@ -75,7 +75,7 @@ const debugSkip = `^(TestOracle|TestCTChecksum|TestCTICMPErrorDestination|TestCT
 	`TestCTTCPResyncOnSynAck|TestCTTCPResetRefusingIgnoredSyn|TestCTTCPResyncAfterMissedResets|` +
 	`TestCTTCPResetAnsweringChallengeAck|TestCTTCPInexactResetKeepsState|TestCTTCPResetTrainCloses|` +
 	`TestNATMasqueradeFullyRandom|TestNATSNATAddressRange|TestNATDNAT|TestNATChecksums|TestNATStaleEntryTrap|` +
-	`TestNATCoexistsWithKernelNAT|TestNATMasqueradeForgetsAddress)$`
+	`TestNATCoexistsWithKernelNAT|TestNATMasqueradeForgetsAddress|TestNATRealClients)$`
 
 // stockCounts are the full counts; the stock kernels run them.
 var stockCounts = Counts{Cycles: 200, Namespaces: 200, FuzzN: 3000, Stress: 100}
