@@ -15,6 +15,7 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -74,17 +75,27 @@ func TestNATRealClients(t *testing.T) {
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
-	var got []byte
-	inNetns(t, "client", func() error {
-		cl := &http.Client{Timeout: 5 * waitLong, Transport: &http.Transport{DisableKeepAlives: true}}
-		resp, err := cl.Get("http://10.0.2.2:8280/file")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		got, err = io.ReadAll(resp.Body)
-		return err
-	})
+	// The client's connection is made in its namespace; the transport
+	// may use it from any thread.
+	conn, err := dialErr(t, "client", "10.0.2.2:8280", waitLong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &http.Client{Timeout: 5 * waitLong, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(context.Context, string, string) (net.Conn, error) {
+			return conn, nil
+		},
+	}}
+	resp, err := cl.Get("http://10.0.2.2:8280/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if sha256.Sum256(got) != sha256.Sum256(body) {
 		t.Errorf("HTTP download: %d bytes, not the %d served", len(got), len(body))
 	}
@@ -95,24 +106,35 @@ func TestNATRealClients(t *testing.T) {
 	// DNS over UDP: ten lookups through the Go resolver, each a new flow.
 	dns := udpIn(t, "server", "10.0.2.2:53", "")
 	go dnsServeA(dns, net.IPv4(192, 0, 2, 77))
-	inNetns(t, "client", func() error {
-		r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	// The resolver dials from goroutines of its own: each socket is
+	// made on a thread in the client's namespace.
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var c net.Conn
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runtime.LockOSThread() // not unlocked: the thread dies with the goroutine
+			if err = enterNetns("client"); err != nil {
+				return
+			}
 			var d net.Dialer
-			return d.DialContext(ctx, "udp4", "10.0.2.2:53")
-		}}
-		for i := 0; i < 10; i++ {
-			ctx, cancel := context.WithTimeout(context.Background(), waitLong)
-			addrs, err := r.LookupIP(ctx, "ip4", fmt.Sprintf("host%d.example.", i))
-			cancel()
-			if err != nil {
-				return err
-			}
-			if len(addrs) != 1 || !addrs[0].Equal(net.IPv4(192, 0, 2, 77)) {
-				return fmt.Errorf("host%d.example: %v, want 192.0.2.77", i, addrs)
-			}
+			c, err = d.DialContext(ctx, "udp4", "10.0.2.2:53")
+		}()
+		<-done
+		return c, err
+	}}
+	for i := 0; i < 10; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+		addrs, err := r.LookupIP(ctx, "ip4", fmt.Sprintf("host%d.example.", i))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
+		if len(addrs) != 1 || !addrs[0].Equal(net.IPv4(192, 0, 2, 77)) {
+			t.Fatalf("host%d.example: %v, want 192.0.2.77", i, addrs)
+		}
+	}
 
 	// A long-lived stream outlives a flush of the other flows.
 	c, s := connPair(t, "client", "server", ":8281", "10.0.2.2:8281")
