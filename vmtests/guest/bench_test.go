@@ -33,6 +33,7 @@ import (
 const (
 	benchSrc        = "10.9.3.1"  // the flows' source; random ones take .1-.254
 	benchDst        = "10.9.2.1"  // behind the server
+	benchRouterOut  = "10.9.1.1"  // the router's address towards the server
 	estPort         = 7777        // the established flow's source port
 	flowsPort       = 10000       // the 1,000 flows' source ports start here
 	benchDport      = 9           // every flow's destination port
@@ -105,6 +106,11 @@ type benchConfig struct {
 	// apply: measure the rule engine's apply time and memory with these
 	// files at the end (C); nil: not.
 	apply *ruleFiles
+	// natOnly: NAT's cases, the packets/s of 1 established flow and new
+	// flows/s; replyDst is where the server answers (the router's
+	// masquerading address).
+	natOnly  bool
+	replyDst string
 }
 
 // BenchmarkCompare runs the configurations in interleaved rounds (A B C A
@@ -131,7 +137,8 @@ func BenchmarkCompare(b *testing.B) {
 		}
 		prof.rounds = n
 	}
-	for _, m := range []string{"pktgen", "nf_conntrack", "nf_conntrack_netlink", "nf_tables", "nft_ct"} {
+	for _, m := range []string{"pktgen", "nf_conntrack", "nf_conntrack_netlink", "nf_tables", "nft_ct",
+		"nf_nat", "nft_chain_nat", "nft_masq"} {
 		benchRun(b, "modprobe", m)
 	}
 	topo := newBenchTopo(b)
@@ -277,8 +284,30 @@ func benchConfigs(b *testing.B, prof benchProfile, rf ruleFiles) []benchConfig {
 			setLoad(b, "blocked", rf.set, prof.setSize)
 		}),
 	}
-	// NAT (D: nftables masquerade, E: nflab masquerade) joins here when
-	// it exists.
+	// NAT: masquerade out of r1, by the kernel (D) and by nflab (E).
+	natMetrics := []string{bench.PPS1Flow, bench.Softirq1Flow, bench.NewFlows, bench.SoftirqNewFlows}
+	kernelMasq := kernel
+	kernelMasq.Config = bench.Config{Name: bench.KernelMasq, Label: "D nf_conntrack + nft masquerade", Short: "kernel masquerade", Only: natMetrics}
+	kernelMasq.natOnly, kernelMasq.replyDst = true, benchRouterOut
+	kernelMasq.setup = func(b *testing.B) {
+		kernel.setup(b)
+		benchRunIn(b, br, "nft", "-f", "-", `table ip bench {
+	chain post {
+		type nat hook postrouting priority srcnat; policy accept;
+		oif "r1" masquerade
+	}
+}
+`)
+	}
+	nflabMasq := nflabConfig(bench.NflabMasq, "E nflab masquerade", os.Getenv("NFLAB_KO"))
+	nflabMasq.Short, nflabMasq.Only = "nflab masquerade", natMetrics
+	nflabMasq.natOnly, nflabMasq.replyDst = true, benchRouterOut
+	masqSetup := nflabMasq.setup
+	nflabMasq.setup = func(b *testing.B) {
+		masqSetup(b)
+		rulesApply(b, rf.masq, 1)
+	}
+	configs = append(configs, kernelMasq, nflabMasq)
 	if ko := os.Getenv("NFLAB_BASELINE_KO"); ko != "" {
 		configs = append(configs, nflabConfig(bench.Baseline, "C' nflab BASELINE", ko))
 	}
@@ -308,8 +337,12 @@ func (tp *benchTopo) runConfig(b *testing.B, prof benchProfile, round int, c ben
 	// 1 and 1,000 established flows: each flow's first packet, an answer
 	// from the server, then the measurement.
 	est := pgFlow{sport: estPort, count: prof.pkts}
-	if c.ppsOnly {
+	if c.ppsOnly || c.natOnly {
 		est.count = prof.rulePkts
+	}
+	tp.replyDst = benchSrc
+	if c.replyDst != "" {
+		tp.replyDst = c.replyDst
 	}
 	tp.establish(b, estPort, 1)
 	// A tenth more first, not measured: the first packets after a
@@ -318,6 +351,14 @@ func (tp *benchTopo) runConfig(b *testing.B, prof benchProfile, round int, c ben
 	tp.send(b, pgFlow{sport: estPort, count: est.count / 10})
 	traffic(bench.PPS1Flow, bench.Softirq1Flow, tp.send(b, est))
 	if c.ppsOnly {
+		c.teardown(b)
+		time.Sleep(flushWait)
+		return
+	}
+	if c.natOnly {
+		// New flows through the translation: every first packet
+		// takes a NAT decision and a free tuple.
+		traffic(bench.NewFlows, bench.SoftirqNewFlows, tp.send(b, pgFlow{random: true, count: prof.newPkt}))
 		c.teardown(b)
 		time.Sleep(flushWait)
 		return
@@ -404,6 +445,9 @@ func (tp *benchTopo) runConfig(b *testing.B, prof benchProfile, round int, c ben
 // benchTopo is the client—router—server topology.
 type benchTopo struct {
 	r0MAC, r1MAC string
+	// replyDst: where the server's answers go (benchSrc, or the router's
+	// address when it masquerades).
+	replyDst string
 }
 
 func newBenchTopo(b *testing.B) *benchTopo {
@@ -568,7 +612,7 @@ func (tp *benchTopo) establish(b *testing.B, sport, n int) {
 	b.Helper()
 	tp.send(b, pgFlow{sport: sport, nports: n, count: n})
 	cmds := []pgCmd{{"kpktgend_0", "rem_device_all"}, {"kpktgend_0", "add_device s0"}}
-	cmds = append(cmds, pgDevice("s0", n, tp.r1MAC, "dst "+benchSrc, "src_min "+benchDst, "src_max "+benchDst,
+	cmds = append(cmds, pgDevice("s0", n, tp.r1MAC, "dst "+tp.replyDst, "src_min "+benchDst, "src_max "+benchDst,
 		fmt.Sprintf("udp_src_min %d", benchDport), fmt.Sprintf("udp_src_max %d", benchDport),
 		fmt.Sprintf("udp_dst_min %d", sport), fmt.Sprintf("udp_dst_max %d", sport+n-1))...)
 	pktgen(b, "bs", append(cmds, pgCmd{"pgctrl", "start"})...)
@@ -819,6 +863,7 @@ func benchInt(b *testing.B, s string) int64 {
 type ruleFiles struct {
 	rule1, rules1k, ruleSet, set string
 	applyRules, applyPrefixes    string
+	masq                         string // E's one masquerade rule
 }
 
 // writeRuleFiles writes the rule engine's inputs. No rule and no prefix
@@ -854,6 +899,7 @@ func writeRuleFiles(b *testing.B, prof benchProfile) ruleFiles {
 		}
 	}
 	return ruleFiles{
+		masq:    write("masq.nft", func(w *strings.Builder) { w.WriteString("rule nat postrouting oif r1 masquerade\n") }),
 		rule1:   write("rule1.nft", func(w *strings.Builder) { w.WriteString("rule filter forward ip saddr 192.0.2.0/24 drop\n") }),
 		rules1k: write("rules1k.nft", prefixRules(1000)),
 		ruleSet: write("ruleset.nft", func(w *strings.Builder) {

@@ -99,6 +99,16 @@ var ratioPairs = [][2]string{
 	{Rules1k, Nflab},
 	{RuleSet, Nflab},
 	{RuleSet, Rule1},
+	// NAT: nflab's masquerade against the kernel's (the goal: ≥ 1.0×),
+	// and what masquerade costs each tracker.
+	{NflabMasq, KernelMasq},
+	{NflabMasq, Nflab},
+	{KernelMasq, Kernel},
+}
+
+// natRatio reports whether r is one of NAT's ratios.
+func natRatio(r Ratio) bool {
+	return r.Num == NflabMasq || r.Num == KernelMasq
 }
 
 // ruleRatio reports whether r is one of the rule engine's ratios.

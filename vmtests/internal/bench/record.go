@@ -61,8 +61,7 @@ func (c Config) Measures(metric string) bool {
 	return len(c.Only) == 0 || slices.Contains(c.Only, metric)
 }
 
-// The configurations of today; NAT (kernel and nflab masquerade) joins this
-// list when it exists.
+// The configurations.
 const (
 	Bare     = "bare"     // A: forwarding only
 	Kernel   = "kernel"   // B: nf_conntrack and an nftables ct state rule
@@ -73,6 +72,9 @@ const (
 	Rule1   = "rule1"   // R1: one prefix rule
 	Rules1k = "rules1k" // R1000: 1,000 prefix rules, a linear chain
 	RuleSet = "ruleset" // RSET: one rule, ip saddr @set of 100,000 prefixes
+	// NAT: masquerade on the router's way to the server.
+	KernelMasq = "kernel_masq" // D: nf_conntrack and nftables masquerade
+	NflabMasq  = "nflab_masq"  // E: nflab's masquerade
 )
 
 // Line returns r as a console line, Marker included, without a newline.

@@ -383,18 +383,23 @@ func (rep *Report) SummaryLines() []string {
 		if row.X != 0 {
 			name += fmt.Sprintf(" at %s %s", SI(float64(row.X)), m.xName())
 		}
-		var parts, ruleParts []string
+		var parts, ruleParts, natParts []string
 		for _, r := range row.Ratios {
 			stat := fmt.Sprintf("%.2f× (median of %s, min %.2f, max %.2f)", r.Median, rounds(r.N), r.Min, r.Max)
 			switch {
 			case ruleRatio(r):
 				ruleParts = append(ruleParts, fmt.Sprintf("%s / %s = %s", rep.shortName(r.Num), rep.shortName(r.Den), stat))
+			case natRatio(r):
+				natParts = append(natParts, r.Name()+" = "+stat)
 			case r.Num == Nflab:
 				parts = append(parts, r.Name()+" = "+stat)
 			}
 		}
 		if len(ruleParts) > 0 {
 			ruleLines = append(ruleLines, name+", rule engine: "+strings.Join(ruleParts, "; "))
+		}
+		if len(natParts) > 0 {
+			ruleLines = append(ruleLines, name+", NAT: "+strings.Join(natParts, "; "))
 		}
 		if len(parts) == 0 {
 			// No ratio (nflab alone): its own value.
