@@ -854,23 +854,35 @@ out_return:
 	}
 }
 
+/*
+ * Run one table's built-in chain at this hook, if it has one, for a
+ * packet the caller's hook owns: what the chain left in p (NOTRACK, the
+ * NAT action met) is the caller's to read.
+ */
+static unsigned int nflab_rules_table(struct sk_buff *skb,
+				      const struct nf_hook_state *st, u8 table,
+				      struct nflab_pkt *p)
+{
+	const struct nflab_rs *rs = rcu_dereference(nflab_pernet(st->net)->rs);
+	const struct nflab_chain_c *c;
+
+	p->notrack = false;
+	p->nat = NULL;
+	c = rs ? rs->base[table][st->hook] : NULL;
+	if (!c)
+		return NF_ACCEPT;
+	nflab_pkt_init(p, skb, st);
+	return nflab_chain_eval(c, p);
+}
+
 /* Raw: from the tracking hook, before tracking. */
 unsigned int nflab_rules_raw(struct sk_buff *skb,
 			     const struct nf_hook_state *st, bool *notrack)
 {
-	const struct nflab_rs *rs = rcu_dereference(nflab_pernet(st->net)->rs);
-	const struct nflab_chain_c *c;
 	struct nflab_pkt p;
 	unsigned int v;
 
-	*notrack = false;
-	if (!rs)
-		return NF_ACCEPT;
-	c = rs->base[NFLAB_TABLE_RAW][st->hook];
-	if (!c)
-		return NF_ACCEPT;
-	nflab_pkt_init(&p, skb, st);
-	v = nflab_chain_eval(c, &p);
+	v = nflab_rules_table(skb, st, NFLAB_TABLE_RAW, &p);
 	*notrack = p.notrack;
 	return v;
 }
@@ -884,20 +896,10 @@ unsigned int nflab_rules_nat(struct sk_buff *skb,
 			     const struct nf_hook_state *st,
 			     const struct nflab_rule_c **nat)
 {
-	const struct nflab_rs *rs = rcu_dereference(nflab_pernet(st->net)->rs);
-	const struct nflab_chain_c *c;
 	struct nflab_pkt p;
 	unsigned int v;
 
-	*nat = NULL;
-	if (!rs)
-		return NF_ACCEPT;
-	c = rs->base[NFLAB_TABLE_NAT][st->hook];
-	if (!c)
-		return NF_ACCEPT;
-	nflab_pkt_init(&p, skb, st);
-	p.nat = NULL;
-	v = nflab_chain_eval(c, &p);
+	v = nflab_rules_table(skb, st, NFLAB_TABLE_NAT, &p);
 	*nat = p.nat;
 	return v;
 }

@@ -13,12 +13,10 @@
 package guest
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -166,34 +164,6 @@ func natSendUntilAnswered(c *net.UDPConn) error {
 	return fmt.Errorf("%v: no answer within %v", c.LocalAddr(), waitLong)
 }
 
-// udpFromPort opens a UDP socket in ns bound to laddr (SO_REUSEADDR, so
-// that several share a port on different addresses) connected to raddr.
-func udpFromPort(t *testing.T, ns, laddr, raddr string) *net.UDPConn {
-	t.Helper()
-	var c *net.UDPConn
-	inNetns(t, ns, func() error {
-		d := net.Dialer{
-			LocalAddr: mustUDPAddr(t, laddr),
-			Control: func(_, _ string, rc syscall.RawConn) error {
-				var serr error
-				if err := rc.Control(func(fd uintptr) {
-					serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-				}); err != nil {
-					return err
-				}
-				return serr
-			},
-		}
-		nc, err := d.DialContext(context.Background(), "udp4", raddr)
-		if err == nil {
-			c = nc.(*net.UDPConn)
-		}
-		return err
-	})
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 func mustUDPAddr(t *testing.T, s string) *net.UDPAddr {
 	t.Helper()
 	a, err := net.ResolveUDPAddr("udp4", s)
@@ -219,7 +189,7 @@ func TestNATSNATRangeParallel(t *testing.T) {
 
 	conns := make([]*net.UDPConn, n+1)
 	for i := range conns {
-		conns[i] = udpFromPort(t, "client", fmt.Sprintf("10.0.1.%d:5555", 100+i), "10.0.2.2:8220")
+		conns[i] = udpIn(t, "client", fmt.Sprintf("10.0.1.%d:5555", 100+i), "10.0.2.2:8220")
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -351,32 +321,9 @@ func TestNATRedirectReplyClash(t *testing.T) {
 	tp := newTopology(t)
 	applyIn(t, tp.server, "rule nat prerouting tcp dport 8311 redirect to :8310\n")
 	ln := listenIn(t, "server", ":8310")
-	dial := func(dst string) *net.TCPConn {
-		var c net.Conn
-		inNetns(t, "client", func() error {
-			d := net.Dialer{
-				Timeout:   waitLong,
-				LocalAddr: &net.TCPAddr{IP: net.IPv4(10, 0, 1, 2), Port: 4444},
-				Control: func(_, _ string, rc syscall.RawConn) error {
-					var serr error
-					if err := rc.Control(func(fd uintptr) {
-						serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-					}); err != nil {
-						return err
-					}
-					return serr
-				},
-			}
-			var err error
-			c, err = d.Dial("tcp4", dst)
-			return err
-		})
-		t.Cleanup(func() { c.Close() })
-		return c.(*net.TCPConn)
-	}
-	c1 := dial("10.0.2.2:8310")
+	c1 := dialFrom(t, "client", "10.0.2.2:8310", 4444)
 	s1 := acceptOne(t, ln)
-	c2 := dial("10.0.2.2:8311")
+	c2 := dialFrom(t, "client", "10.0.2.2:8311", 4444)
 	s2 := acceptOne(t, ln)
 	p1, p2 := s1.RemoteAddr().(*net.TCPAddr), s2.RemoteAddr().(*net.TCPAddr)
 	if p1.Port != 4444 || p2.Port == 4444 || !p2.IP.Equal(net.IPv4(10, 0, 1, 2)) {
