@@ -324,6 +324,7 @@ func TestNATRedirectReplyClash(t *testing.T) {
 	c1 := dialFrom(t, "client", "10.0.2.2:8310", 4444)
 	s1 := acceptOne(t, ln)
 	c2 := dialFrom(t, "client", "10.0.2.2:8311", 4444)
+	t.Cleanup(func() { c1.Close(); c2.Close() })
 	s2 := acceptOne(t, ln)
 	p1, p2 := s1.RemoteAddr().(*net.TCPAddr), s2.RemoteAddr().(*net.TCPAddr)
 	if p1.Port != 4444 || p2.Port == 4444 || !p2.IP.Equal(net.IPv4(10, 0, 1, 2)) {
