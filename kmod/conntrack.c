@@ -637,9 +637,15 @@ u32 nflab_ct_pkt_state(struct net *net, struct sk_buff *skb, u32 *status)
 		u32 state;
 		u8 dir;
 
-		/* An ICMP error about a NATed connection is RELATED to it. */
-		if (nflab_cb_is_ref(w) && (w & NFLAB_CB_REF_RELATED))
+		/*
+		 * An ICMP error about a NATed connection is RELATED to it,
+		 * if the word names one: noise is looked up below instead.
+		 */
+		ct = nflab_ct_pkt_related(net, skb, &dir);
+		if (ct) {
+			nflab_ct_put(ct);
 			return NFLAB_CT_STATE_RELATED;
+		}
 		/* A cookie counts only if it names an entry in flight here. */
 		ct = nflab_ct_pkt_conn(net, skb, &dir, &in_flight);
 		if (ct) {
