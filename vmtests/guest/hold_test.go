@@ -121,6 +121,25 @@ func udpIn(t testing.TB, ns, laddr, raddr string) *net.UDPConn {
 	return c
 }
 
+// udpRefused sends a datagram from a connected socket in namespace ns to
+// raddr, where nothing listens, and waits for the port unreachable: nil
+// once the read fails with connection refused, else what the read did.
+func udpRefused(t *testing.T, ns, raddr string) error {
+	t.Helper()
+	c := udpIn(t, ns, ":0", raddr)
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetReadDeadline(time.Now().Add(waitLong)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Read(make([]byte, 1))
+	if err != nil && isConnRefused(err) {
+		return nil
+	}
+	return fmt.Errorf("read %v, want connection refused", err)
+}
+
 // udpEchoIn runs a UDP echo server on laddr in namespace ns until the test
 // ends. It is bound when udpEchoIn returns.
 func udpEchoIn(t *testing.T, ns, laddr string) {

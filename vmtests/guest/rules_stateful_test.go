@@ -38,12 +38,7 @@ rule filter forward counter comment "dropped"
 	tp.ping("client", "10.0.2.2", 1)
 	// An ICMP error for an allowed flow: port unreachable from the server
 	// for the client's UDP, related, reaches the client.
-	c := udpIn(t, "client", ":0", "10.0.2.2:9")
-	if _, err := c.Write([]byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(waitLong))
-	if _, err := c.Read(make([]byte, 1)); err == nil || !isConnRefused(err) {
+	if err := udpRefused(t, "client", "10.0.2.2:9"); err != nil {
 		t.Errorf("the server's port unreachable did not reach the client: %v", err)
 	}
 	m := ruleList(t, tp.router)
