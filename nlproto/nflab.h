@@ -419,7 +419,7 @@
 #define NFLAB_GENL_NAME		"nflab"
 #define NFLAB_MCGRP_CT		"ct"
 #define NFLAB_GENL_VERSION	1
-#define NFLAB_PROTO_VERSION	4
+#define NFLAB_PROTO_VERSION	5
 /* The oldest NFLAB_PROTO_VERSION whose clients this protocol still serves. */
 #define NFLAB_PROTO_COMPAT	1
 
@@ -427,7 +427,7 @@
  * The module's version, reported as NFLAB_A_VERSION; the Go tools carry the
  * same string, so that "nflab version" can tell a stale module.
  */
-#define NFLAB_MODULE_VERSION	"0.3.0"
+#define NFLAB_MODULE_VERSION	"0.4.0"
 /* Longest NFLAB_A_VERSION string, NUL included. */
 #define NFLAB_VERSION_MAXLEN	32
 
@@ -591,6 +591,12 @@ enum nflab_ct_stats_attr {
 	NFLAB_CT_STATS_A_NAT_EXHAUSTED,
 	/* another new flow took the same translated tuple first: dropped */
 	NFLAB_CT_STATS_A_NAT_CLASH,
+	/*
+	 * a NAT hook met a packet whose entry was gone (flushed after the
+	 * packet was tracked, or a first packet's entry reclaimed in flight):
+	 * dropped, since what it should become is unknown (protocol 5)
+	 */
+	NFLAB_CT_STATS_A_NAT_LOST,
 
 	__NFLAB_CT_STATS_A_MAX
 };

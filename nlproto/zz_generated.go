@@ -7,9 +7,9 @@ const (
 	GENL_NAME      = "nflab"
 	MCGRP_CT       = "ct"
 	GENL_VERSION   = 1
-	PROTO_VERSION  = 4
+	PROTO_VERSION  = 5
 	PROTO_COMPAT   = 1
-	MODULE_VERSION = "0.3.0"
+	MODULE_VERSION = "0.4.0"
 	VERSION_MAXLEN = 32
 )
 
@@ -157,7 +157,8 @@ const (
 	CT_STATS_A_RELATED        = 12
 	CT_STATS_A_NAT_EXHAUSTED  = 13
 	CT_STATS_A_NAT_CLASH      = 14
-	CT_STATS_A_MAX            = 14
+	CT_STATS_A_NAT_LOST       = 15
+	CT_STATS_A_MAX            = 15
 )
 
 // #define values
@@ -697,6 +698,7 @@ var EnumCTStatsAttr = Enum{
 		{Value: 12, C: "NFLAB_CT_STATS_A_RELATED", Short: "RELATED"},
 		{Value: 13, C: "NFLAB_CT_STATS_A_NAT_EXHAUSTED", Short: "NAT_EXHAUSTED"},
 		{Value: 14, C: "NFLAB_CT_STATS_A_NAT_CLASH", Short: "NAT_CLASH"},
+		{Value: 15, C: "NFLAB_CT_STATS_A_NAT_LOST", Short: "NAT_LOST"},
 	},
 }
 

@@ -11,9 +11,9 @@
 #define NFLAB_GENL_NAME "nflab"
 #define NFLAB_MCGRP_CT "ct"
 static_assert(NFLAB_GENL_VERSION == 1, "nlproto: NFLAB_GENL_VERSION is 1");
-static_assert(NFLAB_PROTO_VERSION == 4, "nlproto: NFLAB_PROTO_VERSION is 4");
+static_assert(NFLAB_PROTO_VERSION == 5, "nlproto: NFLAB_PROTO_VERSION is 5");
 static_assert(NFLAB_PROTO_COMPAT == 1, "nlproto: NFLAB_PROTO_COMPAT is 1");
-#define NFLAB_MODULE_VERSION "0.3.0"
+#define NFLAB_MODULE_VERSION "0.4.0"
 static_assert(NFLAB_VERSION_MAXLEN == 32, "nlproto: NFLAB_VERSION_MAXLEN is 32");
 
 static_assert(NFLAB_CMD_UNSPEC == 0, "nlproto: NFLAB_CMD_UNSPEC is 0");
@@ -146,8 +146,9 @@ static_assert(NFLAB_CT_STATS_A_RELATED == 12, "nlproto: NFLAB_CT_STATS_A_RELATED
 static_assert(NFLAB_CT_STATS_A_NAT_EXHAUSTED == 13,
 	      "nlproto: NFLAB_CT_STATS_A_NAT_EXHAUSTED is 13");
 static_assert(NFLAB_CT_STATS_A_NAT_CLASH == 14, "nlproto: NFLAB_CT_STATS_A_NAT_CLASH is 14");
-static_assert(__NFLAB_CT_STATS_A_MAX == 15, "nlproto: __NFLAB_CT_STATS_A_MAX is 15");
-static_assert(NFLAB_CT_STATS_A_MAX == 14, "nlproto: NFLAB_CT_STATS_A_MAX is 14");
+static_assert(NFLAB_CT_STATS_A_NAT_LOST == 15, "nlproto: NFLAB_CT_STATS_A_NAT_LOST is 15");
+static_assert(__NFLAB_CT_STATS_A_MAX == 16, "nlproto: __NFLAB_CT_STATS_A_MAX is 16");
+static_assert(NFLAB_CT_STATS_A_MAX == 15, "nlproto: NFLAB_CT_STATS_A_MAX is 15");
 
 static_assert(NFLAB_CT_LIMIT_MIN == 1, "nlproto: NFLAB_CT_LIMIT_MIN is 1");
 static_assert(NFLAB_CT_LIMIT_MAX == 4194304, "nlproto: NFLAB_CT_LIMIT_MAX is 4194304");

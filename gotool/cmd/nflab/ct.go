@@ -296,6 +296,7 @@ type jsonCTStats struct {
 	Related       uint64 `json:"related"`
 	NATExhausted  uint64 `json:"nat_exhausted"`
 	NATClash      uint64 `json:"nat_clash"`
+	NATLost       uint64 `json:"nat_lost"`
 }
 
 func (a *app) ctStatsCmd() *cobra.Command {
@@ -306,13 +307,16 @@ func (a *app) ctStatsCmd() *cobra.Command {
 nat_exhausted counts first packets dropped because NAT found no free tuple
 in its range, nat_clash those dropped because another new connection took
 the same translated tuple first (both 0 from a module older than NAT).
+nat_lost counts packets dropped because their connection's entry went
+(a flush) between tracking and a NAT hook: what they should become was
+unknown, and NAT fails closed (0 from a module of protocol 4 or older).
 
 Output:
   table: columns COUNTER, VALUE
   json:  one line, {"found":N,"new":N,"invalid":N,"insert":N,
          "insert_failed":N,"clash":N,"drop":N,"early_drop":N,
          "gc_evicted":N,"search_restart":N,"related":N,
-         "nat_exhausted":N,"nat_clash":N}`,
+         "nat_exhausted":N,"nat_clash":N,"nat_lost":N}`,
 		run: func(cmd *cobra.Command, c client) (*output, error) {
 			ctx := cmd.Context()
 			s, err := c.TrackerStats(ctx)

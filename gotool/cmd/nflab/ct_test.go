@@ -318,8 +318,9 @@ search_restart  0
 related         0
 nat_exhausted   0
 nat_clash       0
+nat_lost        0
 `},
-		{[]string{"ct", "stats", "-o", "json"}, `{"found":0,"new":0,"invalid":0,"insert":0,"insert_failed":0,"clash":0,"drop":0,"early_drop":0,"gc_evicted":0,"search_restart":0,"related":0,"nat_exhausted":0,"nat_clash":0}` + "\n"},
+		{[]string{"ct", "stats", "-o", "json"}, `{"found":0,"new":0,"invalid":0,"insert":0,"insert_failed":0,"clash":0,"drop":0,"early_drop":0,"gc_evicted":0,"search_restart":0,"related":0,"nat_exhausted":0,"nat_clash":0,"nat_lost":0}` + "\n"},
 		{[]string{"ct", "config"}, `SETTING          VALUE
 limit            65536
 tcp_loose        false

@@ -107,6 +107,7 @@ func (m *Module) encodeStats(ae *netlink.AttributeEncoder, s nftypes.TrackerStat
 			{nlproto.CT_STATS_A_RELATED, s.Related},
 			{nlproto.CT_STATS_A_NAT_EXHAUSTED, s.NATExhausted},
 			{nlproto.CT_STATS_A_NAT_CLASH, s.NATClash},
+			{nlproto.CT_STATS_A_NAT_LOST, s.NATLost},
 		} {
 			nae.Uint64(f.typ, f.v)
 		}

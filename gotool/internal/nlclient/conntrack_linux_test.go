@@ -113,7 +113,7 @@ var wantICMPConn = nftypes.Conn{
 }
 
 const ctStatsReply = `
-a400 0b80                          # NFLAB_A_CT_STATS|NLA_F_NESTED
+b000 0b80                          # NFLAB_A_CT_STATS|NLA_F_NESTED
   0c00 0200 0100000000000000       # FOUND 1
   0c00 0300 0200000000000000       # NEW 2
   0c00 0400 0300000000000000       # INVALID 3
@@ -128,6 +128,7 @@ a400 0b80                          # NFLAB_A_CT_STATS|NLA_F_NESTED
   0c00 0c00 0b00000000000000       # RELATED 11
   0c00 0d00 0c00000000000000       # NAT_EXHAUSTED 12
   0c00 0e00 0d00000000000000       # NAT_CLASH 13
+  0c00 0f00 0e00000000000000       # NAT_LOST 14
 `
 
 // ctStatsReplyV3 is CT_STATS from a module of protocol 3, before NAT: no
@@ -409,7 +410,7 @@ func TestCTReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := nftypes.TrackerStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 1<<64 - 1, Related: 11,
-		NATExhausted: 12, NATClash: 13}
+		NATExhausted: 12, NATClash: 13, NATLost: 14}
 	if diff := cmp.Diff(want, stats); diff != "" {
 		t.Fatalf("CTStats (-want +got):\n%s", diff)
 	}
@@ -419,7 +420,7 @@ func TestCTReplies(t *testing.T) {
 	if stats, err = c.TrackerStats(ctx); err != nil {
 		t.Fatal(err)
 	}
-	want.NATExhausted, want.NATClash = 0, 0
+	want.NATExhausted, want.NATClash, want.NATLost = 0, 0, 0
 	if diff := cmp.Diff(want, stats); diff != "" {
 		t.Fatalf("CTStats of protocol 3 (-want +got):\n%s", diff)
 	}

@@ -362,12 +362,13 @@ func parseCTStats(b []byte) (nftypes.TrackerStats, error) {
 		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_GC_EVICTED), &s.GCEvicted},
 		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_SEARCH_RESTART), &s.SearchRestart},
 		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_RELATED), &s.Related},
-		// Protocol 4's: optional, since a module of 3 lacks them.
+		// Protocol 4's and 5's: optional, since older modules lack them.
 		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_NAT_EXHAUSTED), &s.NATExhausted},
 		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_NAT_CLASH), &s.NATClash},
+		{attrOf(nlproto.EnumCTStatsAttr, nlproto.CT_STATS_A_NAT_LOST), &s.NATLost},
 	}
 	// The counters every module this client serves sends.
-	required := fields[:len(fields)-2]
+	required := fields[:len(fields)-3]
 	for ad.Next() {
 		if ad.Type() != nlproto.A_CT_STATS {
 			continue

@@ -400,6 +400,11 @@ type TrackerStats struct {
 	// new flow took the translated tuple first (NATClash).
 	NATExhausted uint64
 	NATClash     uint64
+	// NAT (protocol 5; 0 from an older module): packets dropped because
+	// their entry went between tracking and a NAT hook (a flush, or a
+	// first packet's entry reclaimed while it was held), so that what
+	// they should become was unknown.
+	NATLost uint64
 }
 
 // Limits of TrackerConfig, from the protocol.
