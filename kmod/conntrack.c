@@ -131,15 +131,20 @@ MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (d
 /*
  * A NATed connection's packets carry a reference word instead of a state
  * word: bit 61, the direction (bit 60), whether the packet is an ICMP
- * error about the connection rather than one of its own (bit 59), the
- * bucket of that direction's tuple (bits 32-58) and the low 32 bits of the
- * entry's cookie. The hooks after tracking find the entry by it in one
- * chain (nflab_ct_ref_get()), however NAT rewrote the packet meanwhile.
+ * error about the connection rather than one of its own (bit 59), whether
+ * the packet's direction has work at the source hooks (bit 58) and at the
+ * destination hooks (bit 57), the bucket of that direction's tuple (bits
+ * 32-51) and the low 32 bits of the entry's cookie. The hooks after
+ * tracking find the entry by it in one chain (nflab_ct_ref_find()),
+ * however NAT rewrote the packet meanwhile, and a hook with no work skips
+ * the lookup.
  */
 #define NFLAB_CB_REF		BIT_ULL(61)
 #define NFLAB_CB_REF_DIR	BIT_ULL(60)
 #define NFLAB_CB_REF_RELATED	BIT_ULL(59)
-#define NFLAB_CB_REF_BUCKET	GENMASK_ULL(58, 32)
+#define NFLAB_CB_REF_SRC	BIT_ULL(58)
+#define NFLAB_CB_REF_DST	BIT_ULL(57)
+#define NFLAB_CB_REF_BUCKET	GENMASK_ULL(51, 32)
 /* Status changes that make an UPDATE event. */
 #define NFLAB_CT_EVENT_STATUS	(NFLAB_CT_STATUS_SEEN_REPLY | NFLAB_CT_STATUS_ASSURED)
 
@@ -287,10 +292,11 @@ bool nflab_ct_kill(struct nflab_conn *ct)
 	return true;
 }
 
-/* Find a live entry with tuple t; returns it with a reference held. */
-struct nflab_conn *nflab_ct_find(struct net *net, const struct nflab_tuple *t)
+/* Find a live entry with tuple t in its bucket, with a reference held. */
+static struct nflab_conn *nflab_ct_find_in(struct net *net,
+					   const struct nflab_tuple *t,
+					   unsigned int bucket)
 {
-	unsigned int bucket = nflab_bucket_of(nflab_tuple_hash(net, t));
 	const struct hlist_nulls_node *n;
 	struct nflab_tuple_hash *h;
 	struct nflab_conn *ct;
@@ -316,17 +322,25 @@ struct nflab_conn *nflab_ct_find(struct net *net, const struct nflab_tuple *t)
 	return NULL;
 }
 
+/* Find a live entry with tuple t; returns it with a reference held. */
+struct nflab_conn *nflab_ct_find(struct net *net, const struct nflab_tuple *t)
+{
+	return nflab_ct_find_in(net, t, nflab_bucket_of(nflab_tuple_hash(net, t)));
+}
+
 /*
- * The tuple hash of a packet's entry, with a reference on the entry;
- * an expired entry is killed on the way instead.
+ * The tuple hash of a packet's entry, with a reference on the entry, and
+ * the bucket of t; an expired entry is killed on the way instead.
  */
 static struct nflab_tuple_hash *nflab_ct_lookup(struct net *net,
-						const struct nflab_tuple *t)
+						const struct nflab_tuple *t,
+						unsigned int *bucket)
 {
 	struct nflab_conn *ct;
 	enum nflab_dir dir;
 
-	ct = nflab_ct_find(net, t);
+	*bucket = nflab_bucket_of(nflab_tuple_hash(net, t));
+	ct = nflab_ct_find_in(net, t, *bucket);
 	if (!ct)
 		return NULL;
 	if (nflab_ct_expired(ct)) {
@@ -509,25 +523,49 @@ static bool nflab_cb_is_ref(u64 w)
 	       NFLAB_CB_REF;
 }
 
-static void nflab_cb_ref(struct sk_buff *skb, struct net *net,
-			 const struct nflab_conn *ct, u8 dir, bool related)
+/*
+ * Name ct, whose tuple of direction dir is in bucket, in the packet's cb.
+ * An ICMP error (related) has work at every NAT hook; a packet of the
+ * connection where its direction's side was translated, and at the
+ * destination hooks also where a full cone mapping is to be kept alive.
+ */
+static void nflab_cb_ref(struct sk_buff *skb, const struct nflab_conn *ct,
+			 u8 dir, unsigned int bucket, bool related)
 {
-	u64 b = nflab_bucket_of(nflab_tuple_hash(net, &ct->th[dir].tuple));
+	unsigned long s = READ_ONCE(ct->status);
+	u64 w = NFLAB_CB_REF | FIELD_PREP(NFLAB_CB_REF_BUCKET, bucket) |
+		lower_32_bits(ct->cookie);
 
-	BUILD_BUG_ON(FIELD_MAX(NFLAB_CB_REF_BUCKET) < NFLAB_HASHSIZE_MAX);
-	*nflab_cb_cookie(skb) = NFLAB_CB_REF | (dir ? NFLAB_CB_REF_DIR : 0) |
-				(related ? NFLAB_CB_REF_RELATED : 0) |
-				FIELD_PREP(NFLAB_CB_REF_BUCKET, b) |
-				lower_32_bits(ct->cookie);
+	BUILD_BUG_ON(FIELD_MAX(NFLAB_CB_REF_BUCKET) < NFLAB_HASHSIZE_MAX - 1);
+	if (dir)
+		w |= NFLAB_CB_REF_DIR;
+	if (related)
+		w |= NFLAB_CB_REF_RELATED | NFLAB_CB_REF_SRC | NFLAB_CB_REF_DST;
+	if (s & (dir ? NFLAB_CT_STATUS_DST_NAT : NFLAB_CT_STATUS_SRC_NAT))
+		w |= NFLAB_CB_REF_SRC;
+	if (s & ((dir ? NFLAB_CT_STATUS_SRC_NAT : NFLAB_CT_STATUS_DST_NAT) |
+		 BIT(NFLAB_CT_STATUS_FULLCONE_BIT)))
+		w |= NFLAB_CB_REF_DST;
+	*nflab_cb_cookie(skb) = w;
+}
+
+/* nflab_cb_ref(), the bucket computed from the entry's tuple. */
+static void nflab_cb_ref_of(struct sk_buff *skb, struct net *net,
+			    const struct nflab_conn *ct, u8 dir, bool related)
+{
+	nflab_cb_ref(skb, ct, dir,
+		     nflab_bucket_of(nflab_tuple_hash(net, &ct->th[dir].tuple)),
+		     related);
 }
 
 /*
- * The entry a reference word names, with a reference, and the packet's
- * direction in it; NULL if the word names none (noise: the cookie bits,
- * the namespace and the direction must all fit). One chain, bounded as a
- * lookup's.
+ * The entry a reference word names, and the packet's direction in it;
+ * NULL if the word names none (noise: the cookie bits, the namespace and
+ * the direction must all fit). One chain, bounded as a lookup's. The
+ * caller holds rcu_read_lock(); the entry is valid until it drops it. A
+ * dying entry is found too: the packet was its connection's.
  */
-static struct nflab_conn *nflab_ct_ref_get(struct net *net, u64 w, u8 *dir)
+static struct nflab_conn *nflab_ct_ref_find(struct net *net, u64 w, u8 *dir)
 {
 	unsigned int b = FIELD_GET(NFLAB_CB_REF_BUCKET, w);
 	const struct hlist_nulls_node *n;
@@ -537,20 +575,28 @@ static struct nflab_conn *nflab_ct_ref_get(struct net *net, u64 w, u8 *dir)
 	if (b >= nflab_hashsize)
 		return NULL;
 	*dir = !!(w & NFLAB_CB_REF_DIR);
-	rcu_read_lock();
 	hlist_nulls_for_each_entry_rcu(h, n, &nflab_ct_hash[b], node) {
 		ct = nflab_ct_of(h);
-		if (h->tuple.dir != *dir ||
-		    lower_32_bits(ct->cookie) != lower_32_bits(w) ||
-		    !net_eq(nflab_ct_net(ct), net) ||
-		    test_bit(NFLAB_CT_STATUS_DYING_BIT, &ct->status) ||
-		    !refcount_inc_not_zero(&ct->use))
-			continue;
-		rcu_read_unlock();
-		return ct;
+		if (h->tuple.dir == *dir &&
+		    lower_32_bits(ct->cookie) == lower_32_bits(w) &&
+		    net_eq(nflab_ct_net(ct), net))
+			return ct;
 	}
-	rcu_read_unlock();
 	return NULL;
+}
+
+/* nflab_ct_ref_find() of a live entry, with a reference. */
+static struct nflab_conn *nflab_ct_ref_get(struct net *net, u64 w, u8 *dir)
+{
+	struct nflab_conn *ct;
+
+	rcu_read_lock();
+	ct = nflab_ct_ref_find(net, w, dir);
+	if (ct && (test_bit(NFLAB_CT_STATUS_DYING_BIT, &ct->status) ||
+		   !refcount_inc_not_zero(&ct->use)))
+		ct = NULL;
+	rcu_read_unlock();
+	return ct;
 }
 
 /*
@@ -567,7 +613,7 @@ static void nflab_cb_related(struct sk_buff *skb, struct net *net,
 	if (proto == IPPROTO_ICMP)
 		ct = nflab_icmp_related(net, skb, off, &dir);
 	if (ct && (READ_ONCE(ct->status) & NFLAB_CT_STATUS_NAT))
-		nflab_cb_ref(skb, net, ct, dir, true);
+		nflab_cb_ref_of(skb, net, ct, dir, true);
 	else
 		nflab_cb_state(skb, nn, NFLAB_CT_STATE_RELATED, 0);
 	nflab_ct_put(ct);
@@ -760,6 +806,30 @@ static struct nflab_conn *nflab_inflight_get(const struct net *net, u64 cookie)
 }
 
 /*
+ * A cookie whose entry is no longer in flight: a clone of the packet (a
+ * broadcast's looped-back copy, a bridge's flood) reached a confirm hook
+ * first, or the entry was reclaimed. A confirmed entry is in the table
+ * under its original tuple, which is the packet's as long as no NAT hook
+ * rewrote it; the whole cookie must match. With a reference.
+ */
+static struct nflab_conn *nflab_ct_cookie_get(struct net *net,
+					      struct sk_buff *skb, u64 w)
+{
+	struct nflab_conn *ct;
+	struct nflab_tuple t;
+
+	if (!nflab_ct_pkt_tuple(skb, &t))
+		return NULL;
+	ct = nflab_ct_find(net, &t);
+	if (ct && (ct->cookie != w ||
+		   !nflab_tuple_equal(&ct->th[NFLAB_DIR_ORIG].tuple, &t))) {
+		nflab_ct_put(ct);
+		ct = NULL;
+	}
+	return ct;
+}
+
+/*
  * The entry the tracking hook named in the packet's cb, with a reference,
  * and the packet's direction in it: a new entry in flight (*in_flight), or
  * a NATed connection's. NULL for anything else (state words, ICMP errors,
@@ -769,16 +839,55 @@ struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
 				     u8 *dir, bool *in_flight)
 {
 	u64 w = *nflab_cb_cookie(skb);
+	struct nflab_conn *ct;
 
 	*in_flight = false;
 	if (w & NFLAB_CB_COOKIE) {
 		*dir = NFLAB_DIR_ORIG;
-		*in_flight = true;
-		return nflab_inflight_get(net, w);
+		ct = nflab_inflight_get(net, w);
+		if (ct) {
+			*in_flight = true;
+			return ct;
+		}
+		return nflab_ct_cookie_get(net, skb, w);
 	}
 	if (nflab_cb_is_ref(w) && !(w & NFLAB_CB_REF_RELATED))
 		return nflab_ct_ref_get(net, w, dir);
 	return NULL;
+}
+
+/*
+ * For the NAT hooks, in their RCU read-side section: the entry the
+ * packet's cb names (*ctp) and the packet's direction in it. A cookie's
+ * entry, in flight or found in the table, comes with a reference
+ * (NFLAB_PKT_IN_FLIGHT, NFLAB_PKT_HELD); a reference word's without one
+ * (NFLAB_PKT_CONN, NFLAB_PKT_RELATED for an ICMP error about it). A word
+ * that names an entry not there (NFLAB_PKT_LOST: flushed since the
+ * tracking hook, or its in-flight entry reclaimed) fails closed: NAT
+ * cannot tell what the packet should become. NFLAB_PKT_NONE: nothing for
+ * this kind of hook (src: the source hooks) to do.
+ */
+enum nflab_pkt_nat nflab_ct_pkt_nat(struct net *net, struct sk_buff *skb,
+				    bool src, struct nflab_conn **ctp, u8 *dir)
+{
+	u64 w = *nflab_cb_cookie(skb);
+	bool in_flight;
+
+	*ctp = NULL;
+	if (w & NFLAB_CB_COOKIE) {
+		*ctp = nflab_ct_pkt_conn(net, skb, dir, &in_flight);
+		if (!*ctp)
+			return NFLAB_PKT_LOST;
+		return in_flight ? NFLAB_PKT_IN_FLIGHT : NFLAB_PKT_HELD;
+	}
+	if (!nflab_cb_is_ref(w) ||
+	    !(w & (src ? NFLAB_CB_REF_SRC : NFLAB_CB_REF_DST)))
+		return NFLAB_PKT_NONE;
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "nflab: NAT hook outside RCU");
+	*ctp = nflab_ct_ref_find(net, w, dir);
+	if (!*ctp)
+		return NFLAB_PKT_LOST;
+	return w & NFLAB_CB_REF_RELATED ? NFLAB_PKT_RELATED : NFLAB_PKT_CONN;
 }
 
 /*
@@ -1016,7 +1125,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	enum nflab_ct_verdict v;
 	struct nflab_conn *ct;
 	bool fragment, changed, repeated = false;
-	unsigned int off;
+	unsigned int off, bucket;
 
 	/*
 	 * What arrives on loopback, and the copies of multicast and
@@ -1061,7 +1170,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 		goto out_invalid;
 
 repeat:
-	h = nflab_ct_lookup(net, &t);
+	h = nflab_ct_lookup(net, &t, &bucket);
 	if (h) {
 		ct = nflab_ct_of(h);
 		NFLAB_CT_STAT_INC(nn, FOUND);
@@ -1113,7 +1222,7 @@ repeat:
 		return NF_ACCEPT;
 	}
 	if (READ_ONCE(ct->status) & NFLAB_CT_STATUS_NAT)
-		nflab_cb_ref(skb, net, ct, h->tuple.dir, false);
+		nflab_cb_ref(skb, ct, h->tuple.dir, bucket, false);
 	else
 		nflab_cb_state(skb, nn, nflab_ct_state_of(ct, h->tuple.dir),
 			       ct->status);
@@ -1174,7 +1283,7 @@ unsigned int nflab_ct_confirm(struct sk_buff *skb,
 	 * tuple is no entry's for a lookup to find.
 	 */
 	if (READ_ONCE((winner ?: ct)->status) & NFLAB_CT_STATUS_NAT)
-		nflab_cb_ref(skb, st->net, winner ?: ct, dir, false);
+		nflab_cb_ref_of(skb, st->net, winner ?: ct, dir, false);
 	if (winner) {
 		/* Lost the race: count this packet on the winner. */
 		nflab_ct_account(winner, dir, skb);

@@ -248,6 +248,19 @@ struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
 				     u8 *dir, bool *in_flight);
 struct nflab_conn *nflab_ct_pkt_related(struct net *net, struct sk_buff *skb,
 					u8 *dir);
+
+/* What the packet's skb->cb names for a NAT hook: nflab_ct_pkt_nat(). */
+enum nflab_pkt_nat {
+	NFLAB_PKT_NONE,		/* nothing to do at this hook */
+	NFLAB_PKT_LOST,		/* names an entry that is gone: drop */
+	NFLAB_PKT_IN_FLIGHT,	/* a first packet; referenced */
+	NFLAB_PKT_HELD,		/* a confirmed entry's; referenced */
+	NFLAB_PKT_CONN,		/* a confirmed entry's; RCU only */
+	NFLAB_PKT_RELATED,	/* an ICMP error about one; RCU only */
+};
+
+enum nflab_pkt_nat nflab_ct_pkt_nat(struct net *net, struct sk_buff *skb,
+				    bool src, struct nflab_conn **ctp, u8 *dir);
 /* proto_icmp.c */
 struct nflab_conn *nflab_icmp_related(struct net *net, const struct sk_buff *skb,
 				      unsigned int off, u8 *dir);

@@ -591,8 +591,9 @@ unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 			      st->hook == NF_INET_LOCAL_OUT ?
 			      NFLAB_MANIP_DST : NFLAB_MANIP_SRC;
 	unsigned int v = NF_ACCEPT;
-	bool in_flight, changed = false;
+	enum nflab_pkt_nat kind;
 	struct nflab_conn *ct;
+	bool changed = false;
 	__be32 daddr;
 	u8 dir;
 	int err;
@@ -601,22 +602,31 @@ unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 	if (unlikely(this_cpu_read(nf_skb_duplicated)))
 		return NF_ACCEPT;
 	daddr = ip_hdr(skb)->daddr;
-	ct = nflab_ct_pkt_conn(st->net, skb, &dir, &in_flight);
-	if (!ct) {
-		ct = nflab_ct_pkt_related(st->net, skb, &dir);
-		if (!ct)
-			return NF_ACCEPT;
+	kind = nflab_ct_pkt_nat(st->net, skb, mt == NFLAB_MANIP_SRC, &ct, &dir);
+	switch (kind) {
+	case NFLAB_PKT_NONE:
+		return NF_ACCEPT;
+	case NFLAB_PKT_LOST:
+		NFLAB_CT_STAT_INC(nflab_pernet(st->net), NAT_LOST);
+		return NF_DROP;
+	case NFLAB_PKT_RELATED:
 		if (!nflab_nat_icmp(skb, ct, dir, mt))
 			v = NF_DROP;
 		goto reroute;
-	}
-	/* A cookie is exact; an entry in flight may be mid-decision. */
-	if (!in_flight && !nflab_nat_pkt_ok(skb, ct, dir))
-		goto out;
-	if (in_flight) {
+	case NFLAB_PKT_IN_FLIGHT:
 		v = nflab_nat_decide(ct, skb, st, mt);
 		if (v != NF_ACCEPT)
 			goto out;
+		break;
+	case NFLAB_PKT_CONN:
+		/* A reference word carries 32 cookie bits: check more. */
+		if (!nflab_nat_pkt_ok(skb, ct, dir)) {
+			NFLAB_CT_STAT_INC(nflab_pernet(st->net), NAT_LOST);
+			return NF_DROP;
+		}
+		break;
+	case NFLAB_PKT_HELD:
+		break;
 	}
 	/* A full cone mapping lives while its connections' packets pass. */
 	if (mt == NFLAB_MANIP_DST &&
@@ -646,7 +656,8 @@ reroute:
 		}
 	}
 out:
-	nflab_ct_put(ct);
+	if (kind == NFLAB_PKT_IN_FLIGHT || kind == NFLAB_PKT_HELD)
+		nflab_ct_put(ct);
 	return v;
 }
 
