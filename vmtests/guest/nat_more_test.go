@@ -303,11 +303,18 @@ func TestNATBroadcastCopies(t *testing.T) {
 // Flushing the router's table while a translated flow runs: a packet whose
 // entry goes between the tracking hook and the NAT hook is dropped
 // (nat_lost), never sent on untranslated, and the flow goes on
-// translated under new entries.
+// translated under new entries. A thousand rules that match nothing on
+// the forward path keep each packet long between the two hooks, so that
+// flushes land there.
 func TestNATFlushUnderLoad(t *testing.T) {
 	loadModule(t)
 	tp := newTopology(t)
-	applyIn(t, tp.router, "rule nat postrouting oif r1 masquerade\n")
+	var rules strings.Builder
+	rules.WriteString("rule nat postrouting oif r1 masquerade\n")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&rules, "rule filter forward ip saddr 20.%d.%d.0/24 drop\n", i/256, i%256)
+	}
+	applyIn(t, tp.router, rules.String())
 	capt := captureOn(t, "server", "s0")
 	u := udpIn(t, "client", ":0", "10.0.2.2:8281")
 	stop, done := make(chan struct{}), make(chan int)
@@ -328,22 +335,43 @@ func TestNATFlushUnderLoad(t *testing.T) {
 			}
 		}
 	}()
-	flushes := 0
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); flushes++ {
-		tp.router.run(t, "nflab", "ct", "flush")
+	// Flushes from another goroutine; this one reads the capture all the
+	// while, since its buffer holds only a few hundred datagrams.
+	flushed := make(chan int)
+	go func() {
+		n := 0
+		for end := time.Now().Add(3 * time.Second); time.Now().Before(end); n++ {
+			if out, err := tp.router.try("nflab", "ct", "flush"); err != nil {
+				t.Errorf("nflab ct flush: %v: %s", err, out)
+				break
+			}
+		}
+		flushed <- n
+	}()
+	seen, leaked := 0, 0
+	count := func() {
+		for _, p := range capt.drain(t) {
+			if p.out || len(p.ip) < 28 || p.ip[9] != unix.IPPROTO_UDP || binary.BigEndian.Uint16(p.ip[22:24]) != 8281 {
+				continue
+			}
+			seen++
+			if !bytes.Equal(p.ip[12:16], net.IPv4(10, 0, 2, 1).To4()) {
+				leaked++
+			}
+		}
+	}
+	var flushes int
+	for flushes = -1; flushes < 0; {
+		select {
+		case flushes = <-flushed:
+		case <-time.After(5 * time.Millisecond):
+		}
+		count()
 	}
 	close(stop)
 	sent := <-done
-	seen, leaked := 0, 0
-	for _, p := range capt.drain(t) {
-		if p.out || len(p.ip) < 28 || p.ip[9] != unix.IPPROTO_UDP || binary.BigEndian.Uint16(p.ip[22:24]) != 8281 {
-			continue
-		}
-		seen++
-		if !bytes.Equal(p.ip[12:16], net.IPv4(10, 0, 2, 1).To4()) {
-			leaked++
-		}
-	}
+	time.Sleep(100 * time.Millisecond)
+	count()
 	lost := ctStats(t, tp.router)["nat_lost"]
 	t.Logf("%d datagrams sent, %d seen by the server (the capture may miss some), %d flushes, nat_lost %d", sent, seen, flushes, lost)
 	if seen == 0 {
