@@ -195,10 +195,10 @@ func TestNATChecks(t *testing.T) {
 			errno: unix.EINVAL, msg: "nat: an address range needs its first address"},
 		{name: "dnat with nothing", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionDNAT})},
 			errno: unix.EINVAL, msg: "dnat: needs an address or a port range"},
-		{name: "snat range downward", rules: []nftypes.Rule{nat("postrouting", nftypes.Action{Type: nftypes.ActionSNAT, Addr: a("192.0.2.9"), AddrEnd: a("192.0.2.1")})},
-			errno: unix.EINVAL, msg: "nat: the address range goes downward"},
-		{name: "ports downward", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionDNAT, Ports: &nftypes.PortRange{First: 90, Last: 80}}, tcp)},
-			errno: unix.EINVAL, msg: "nat: the port range goes downward"},
+		{name: "snat range backwards", rules: []nftypes.Rule{nat("postrouting", nftypes.Action{Type: nftypes.ActionSNAT, Addr: a("192.0.2.9"), AddrEnd: a("192.0.2.1")})},
+			errno: unix.EINVAL, msg: "nat: the address range is backwards"},
+		{name: "ports backwards", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionDNAT, Ports: &nftypes.PortRange{First: 90, Last: 80}}, tcp)},
+			errno: unix.EINVAL, msg: "nat: the port range is backwards"},
 		{name: "port 0", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionRedirect, Ports: &nftypes.PortRange{First: 0, Last: 80}}, tcp)},
 			errno: unix.ERANGE, msg: "nat: ports are 1 to 65535"},
 		{name: "port 0 to 0", rules: []nftypes.Rule{nat("postrouting", nftypes.Action{Type: nftypes.ActionMasquerade, Ports: &nftypes.PortRange{}}, tcp)},
@@ -424,11 +424,11 @@ func TestActionPolicy(t *testing.T) {
 		{name: "a range end without its address, and backwards", action: rawNest(nil, dnat, ip(nlproto.ACTION_A_ADDR_END, "10.0.0.1"),
 			u32(nlproto.ACTION_A_PORT_RANGE, 90<<16|80)), errno: unix.EINVAL, msg: "nat: an address range needs its first address"},
 		{name: "addresses backwards before ports 0", action: rawNest(nil, dnat, ip(nlproto.ACTION_A_ADDR, "10.0.0.9"),
-			ip(nlproto.ACTION_A_ADDR_END, "10.0.0.1"), u32(nlproto.ACTION_A_PORT_RANGE, 0)), errno: unix.EINVAL, msg: "nat: the address range goes downward"},
+			ip(nlproto.ACTION_A_ADDR_END, "10.0.0.1"), u32(nlproto.ACTION_A_PORT_RANGE, 0)), errno: unix.EINVAL, msg: "nat: the address range is backwards"},
 		{name: "port 0 before ports backwards", action: rawNest(nil, dnat, u32(nlproto.ACTION_A_PORT_RANGE, 90<<16)),
 			errno: unix.ERANGE, msg: "nat: ports are 1 to 65535"},
 		{name: "ports backwards before fullcone", action: rawNest(nil, dnat, u32(nlproto.ACTION_A_PORT_RANGE, 90<<16|80),
-			u32(nlproto.ACTION_A_NAT_FLAGS, nlproto.NAT_F_FULLCONE)), errno: unix.EINVAL, msg: "nat: the port range goes downward"},
+			u32(nlproto.ACTION_A_NAT_FLAGS, nlproto.NAT_F_FULLCONE)), errno: unix.EINVAL, msg: "nat: the port range is backwards"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			table, chain := uint8(nlproto.TABLE_NAT), "input"
