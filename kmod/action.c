@@ -150,7 +150,7 @@ static int nflab_nat_decode(struct nlattr **tb, const struct nlattr *attr,
 			      r->addr_min;
 		if (ntohl(r->addr_max) < ntohl(r->addr_min)) {
 			NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_ACTION_A_ADDR_END],
-					    "nat: the address range goes downward");
+					    "nat: the address range is backwards");
 			return -EINVAL;
 		}
 	}
@@ -166,7 +166,7 @@ static int nflab_nat_decode(struct nlattr **tb, const struct nlattr *attr,
 		}
 		if (r->port_min > r->port_max) {
 			NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_ACTION_A_PORT_RANGE],
-					    "nat: the port range goes downward");
+					    "nat: the port range is backwards");
 			return -EINVAL;
 		}
 	}

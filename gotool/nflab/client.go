@@ -106,7 +106,8 @@ type backend interface {
 // for concurrent use by multiple goroutines. Dial makes one; the zero
 // Client is not usable.
 type Client struct {
-	b backend
+	b     backend
+	proto uint32 // the module's protocol version, read at Dial
 }
 
 // Dial connects to the nflab module and checks that its protocol range
@@ -134,6 +135,7 @@ func Dial(opts *DialOptions) (*Client, error) {
 		_ = b.Close()
 		return nil, &ProtocolError{Module: v}
 	}
+	c.proto = v.Protocol
 	return c, nil
 }
 

@@ -14,6 +14,9 @@ func (c *Client) Conns(ctx context.Context, f nftypes.ConnFilter) ([]nftypes.Con
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
+	if what := filterNAT(f); what != "" && c.proto < natProtocol {
+		return nil, errNoNAT("dump connections", c.proto, what)
+	}
 	return c.b.Conns(ctx, f)
 }
 
@@ -43,6 +46,9 @@ func (c *Client) DeleteConn(ctx context.Context, t nftypes.Tuple) error {
 func (c *Client) DeleteConns(ctx context.Context, f nftypes.ConnFilter) (int, error) {
 	if err := f.Validate(); err != nil {
 		return 0, err
+	}
+	if what := filterNAT(f); what != "" && c.proto < natProtocol {
+		return 0, errNoNAT("delete connections", c.proto, what)
 	}
 	n, err := c.b.DeleteConns(ctx, f)
 	return int(n), err

@@ -30,8 +30,10 @@
 //     changes something, by the conntrack dumps and lookups and by
 //     WatchConns) satisfies errors.Is(err, os.ErrPermission) and
 //     errors.Is(err, unix.EPERM);
-//   - a command the running module does not have (an older module; see
-//     Compatibility) satisfies errors.Is(err, errors.ErrUnsupported), and
+//   - a command the running module does not have, or NAT (the nat table,
+//     a NAT action, the SRC_NAT and DST_NAT status bits in a ConnFilter or
+//     a ct status match) sent to a module older than protocol 4 (see
+//     Compatibility), satisfies errors.Is(err, errors.ErrUnsupported), and
 //     nothing is sent;
 //   - an operation ended by its context satisfies errors.Is(err,
 //     context.Canceled) or errors.Is(err, context.DeadlineExceeded);
@@ -93,7 +95,16 @@
 // the client skips the attributes and keeps the values, which print as
 // numbers (see nftypes). An older module may lack a command: the client
 // reads the family's operations at Dial and fails such a method with
-// errors.ErrUnsupported without sending it.
+// errors.ErrUnsupported without sending it. It may also lack NAT, which
+// protocol 4 added to existing commands: the nat table, the NAT actions
+// and the SRC_NAT and DST_NAT status bits. Such a module would refuse them
+// only with its netlink policy's bare words, so for a module older than
+// protocol 4 the client fails with errors.ErrUnsupported, without sending
+// anything, the Tx methods given a chain of table nat or a rule that needs
+// NAT (in table nat, with a NAT action, or matching ct status SRC_NAT or
+// DST_NAT), ApplyRuleset given such a chain or rule (it leaves out the
+// built-in chains of table nat that accept, which change nothing), and
+// Conns and DeleteConns given a filter on those status bits.
 //
 // # Testing
 //

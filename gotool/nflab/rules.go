@@ -159,6 +159,12 @@ type ApplyOptions struct {
 // counters, Set.Count and Refs, Match.QuotaUsed) are ignored, so what
 // Ruleset returns applies as it is.
 //
+// A module older than protocol 4 has no NAT: there, the built-in chains of
+// table nat that accept, which a Ruleset parsed from text always lists,
+// are left out, since they change nothing; any other chain of table nat,
+// or a rule that needs NAT, fails the whole with a *ChangeError wrapping
+// errors.ErrUnsupported, before anything is sent.
+//
 // rs is validated first (a *ValidationError, before anything is sent).
 // Then its changes go to the module in batches; the first one it rejects
 // fails the whole with a *ChangeError saying which (Kind and Index in rs)
@@ -174,12 +180,23 @@ func (c *Client) ApplyRuleset(ctx context.Context, rs nftypes.Ruleset, opts *App
 	if err := rs.Validate(); err != nil {
 		return 0, err
 	}
+	var keep []int // rs.Chains' index of each chain sent, if some are left out
+	if c.proto < natProtocol {
+		var err error
+		if rs, keep, err = withoutNAT(rs, c.proto); err != nil {
+			return 0, err
+		}
+	}
 	tx, err := c.b.Begin(ctx, true, nil)
 	if err != nil {
 		return 0, err
 	}
 	if err := tx.Apply(ctx, rs); err != nil {
 		_ = tx.Abort(context.WithoutCancel(ctx))
+		var ce *ChangeError
+		if keep != nil && errors.As(err, &ce) && ce.Kind == ChangeChains && ce.Index < len(keep) {
+			ce.Index = keep[ce.Index]
+		}
 		return 0, err
 	}
 	return tx.Commit(ctx, opts.Check)
@@ -213,7 +230,8 @@ type BeginOptions struct {
 //
 // A Tx is safe for concurrent use; its calls run one at a time.
 type Tx struct {
-	tx txBackend
+	tx    txBackend
+	proto uint32 // the module's protocol version
 }
 
 // Begin opens a transaction, from the current ruleset or, with
@@ -229,7 +247,7 @@ func (c *Client) Begin(ctx context.Context, opts *BeginOptions) (*Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{tx: tx}, nil
+	return &Tx{tx: tx, proto: c.proto}, nil
 }
 
 // Gen returns the generation of the ruleset when the transaction began.
@@ -245,6 +263,9 @@ func (tx *Tx) AddChain(ctx context.Context, ch nftypes.Chain) error {
 	if ch.Builtin() {
 		return &ValidationError{Field: "chain", Reason: "only user chains can be added; " + ch.Name + " is built in"}
 	}
+	if err := tx.needNAT("add chain", ch.Table); err != nil {
+		return err
+	}
 	return tx.tx.AddChain(ctx, ch)
 }
 
@@ -252,6 +273,9 @@ func (tx *Tx) AddChain(ctx context.Context, ch nftypes.Chain) error {
 // rule and be the target of no jump (EBUSY otherwise).
 func (tx *Tx) DeleteChain(ctx context.Context, t nftypes.Table, name string) error {
 	if err := (nftypes.Chain{Table: t, Name: name}).Validate(); err != nil {
+		return err
+	}
+	if err := tx.needNAT("delete chain", t); err != nil {
 		return err
 	}
 	return tx.tx.DeleteChain(ctx, t, name)
@@ -268,6 +292,9 @@ func (tx *Tx) SetPolicy(ctx context.Context, t nftypes.Table, name string, p nft
 		return &ValidationError{Field: "chain", Reason: "policy " + p.String() + " is not accept or drop"}
 	}
 	if err := (nftypes.Chain{Table: t, Name: name, Hook: &h, Policy: p}).Validate(); err != nil {
+		return err
+	}
+	if err := tx.needNAT("set policy", t); err != nil {
 		return err
 	}
 	return tx.tx.SetPolicy(ctx, t, name, p)
@@ -287,6 +314,9 @@ func (tx *Tx) AddRule(ctx context.Context, r nftypes.Rule, pos *RulePosition) (u
 	if err := r.Validate(); err != nil {
 		return 0, err
 	}
+	if what := ruleNAT(r); what != "" && tx.proto < natProtocol {
+		return 0, errNoNAT("add rule", tx.proto, what)
+	}
 	if pos == nil {
 		pos = &RulePosition{}
 	}
@@ -305,6 +335,9 @@ func (tx *Tx) DeleteRule(ctx context.Context, h uint64) error {
 func (tx *Tx) ReplaceRule(ctx context.Context, h uint64, r nftypes.Rule) error {
 	if err := r.Validate(); err != nil {
 		return err
+	}
+	if what := ruleNAT(r); what != "" && tx.proto < natProtocol {
+		return errNoNAT("replace rule", tx.proto, what)
 	}
 	return tx.tx.ReplaceRule(ctx, h, r)
 }
@@ -343,6 +376,15 @@ func (tx *Tx) FlushSet(ctx context.Context, name string) error {
 		return err
 	}
 	return tx.tx.FlushSet(ctx, name)
+}
+
+// needNAT is the error of op on a chain of table t when t is nat and the
+// module has no NAT.
+func (tx *Tx) needNAT(op string, t nftypes.Table) error {
+	if t == nftypes.TableNAT && tx.proto < natProtocol {
+		return errNoNAT(op, tx.proto, "the nat table")
+	}
+	return nil
 }
 
 // Commit ends the transaction: it checks the whole and publishes it (with

@@ -618,3 +618,131 @@ func TestRulesUnsupported(t *testing.T) {
 		t.Errorf("Chains = %v, want ErrUnsupported", err)
 	}
 }
+
+// TestNATUnsupported checks that a module older than protocol 4, which
+// has the commands but not NAT, gets no NAT: every request that would
+// carry the nat table, a NAT action or the SRC_NAT and DST_NAT bits fails
+// with ErrUnsupported before it is sent, and the rest still works.
+func TestNATUnsupported(t *testing.T) {
+	m, c := dial(t, fakemod.Options{Protocol: 3})
+	unsupported := func(what string, err error) {
+		t.Helper()
+		var oe *nflab.OpError
+		if !errors.Is(err, errors.ErrUnsupported) || !errors.As(err, &oe) || !strings.Contains(oe.Message, "the module speaks protocol 3") {
+			t.Errorf("%s = %v, want ErrUnsupported saying the module speaks protocol 3", what, err)
+		}
+	}
+	sent := func(cmd uint8, want int) {
+		t.Helper()
+		if n := m.Requests(cmd); n != want {
+			t.Errorf("%d requests with command %d sent, want %d", n, cmd, want)
+		}
+	}
+
+	// Conntrack filters on the NAT status bits; other bits still go.
+	_, err := c.Conns(bg, nftypes.ConnFilter{Status: nftypes.StatusSrcNAT})
+	unsupported("Conns(SRC_NAT)", err)
+	_, err = c.DeleteConns(bg, nftypes.ConnFilter{Proto: nftypes.UDP, Status: nftypes.StatusAssured | nftypes.StatusDstNAT})
+	unsupported("DeleteConns(DST_NAT)", err)
+	sent(nlproto.CMD_CT_GET, 0)
+	sent(nlproto.CMD_CT_DELETE, 0)
+	if _, err := c.Conns(bg, nftypes.ConnFilter{Status: nftypes.StatusAssured}); err != nil {
+		t.Errorf("Conns(ASSURED): %v", err)
+	}
+
+	// A transaction's changes; a refused one leaves it usable.
+	a := netip.MustParseAddr
+	masq := nftypes.Rule{Table: nftypes.TableNAT, Chain: "postrouting", Action: nftypes.Action{Type: nftypes.ActionMasquerade}}
+	natAccept := nftypes.Rule{Table: nftypes.TableNAT, Chain: "prerouting", Action: nftypes.Action{Type: nftypes.ActionAccept}}
+	ctNAT := nftypes.Rule{Table: nftypes.TableFilter, Chain: "forward",
+		Matches: []nftypes.Match{{Kind: nftypes.MatchCTStatus, CTStatus: nftypes.StatusAssured | nftypes.StatusDstNAT}},
+		Action:  nftypes.Action{Type: nftypes.ActionAccept}}
+	accept := nftypes.Rule{Table: nftypes.TableFilter, Chain: "forward", Action: nftypes.Action{Type: nftypes.ActionAccept}}
+	tx, err := c.Begin(bg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Abort(bg)
+	unsupported("AddChain(nat/mine)", tx.AddChain(bg, nftypes.Chain{Table: nftypes.TableNAT, Name: "mine"}))
+	unsupported("DeleteChain(nat/mine)", tx.DeleteChain(bg, nftypes.TableNAT, "mine"))
+	unsupported("SetPolicy(nat/prerouting)", tx.SetPolicy(bg, nftypes.TableNAT, "prerouting", nftypes.VerdictAccept))
+	for _, r := range []nftypes.Rule{masq, natAccept, ctNAT} {
+		_, err := tx.AddRule(bg, r, nil)
+		unsupported(fmt.Sprintf("AddRule(%+v)", r), err)
+	}
+	h, err := tx.AddRule(bg, accept, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsupported("ReplaceRule(ct status DST_NAT)", tx.ReplaceRule(bg, h, ctNAT))
+	for _, cmd := range []uint8{nlproto.CMD_CHAIN_NEW, nlproto.CMD_CHAIN_DEL, nlproto.CMD_CHAIN_POLICY, nlproto.CMD_RULE_REPLACE} {
+		sent(cmd, 0)
+	}
+	sent(nlproto.CMD_RULE_NEW, 1)
+	if _, err := tx.Commit(bg, false); err != nil {
+		t.Fatalf("Commit after the refused changes: %v", err)
+	}
+
+	// ApplyRuleset: a chain or rule that needs NAT fails the whole,
+	// naming it, before anything is sent.
+	builtins := nftypes.BuiltinChains()
+	// nat is the last table: its four chains end the list.
+	firstNAT := slices.IndexFunc(builtins, func(ch nftypes.Chain) bool { return ch.Table == nftypes.TableNAT })
+	dropNAT := slices.Clone(builtins)
+	dropNAT[firstNAT+3].Policy = nftypes.VerdictDrop
+	begins := m.Requests(nlproto.CMD_RULES_BEGIN)
+	for _, tt := range []struct {
+		rs    nftypes.Ruleset
+		kind  nflab.ChangeKind
+		index int
+		name  string
+	}{
+		{nftypes.Ruleset{Chains: dropNAT}, nflab.ChangeChains, firstNAT + 3, "nat/postrouting"},
+		{nftypes.Ruleset{Chains: []nftypes.Chain{{Table: nftypes.TableNAT, Name: "mine"}}}, nflab.ChangeChains, 0, "nat/mine"},
+		{nftypes.Ruleset{Chains: builtins, Rules: []nftypes.Rule{accept, ctNAT}}, nflab.ChangeRules, 1, "filter/forward"},
+		{nftypes.Ruleset{Rules: []nftypes.Rule{{Table: nftypes.TableNAT, Chain: "postrouting",
+			Matches: []nftypes.Match{{Kind: nftypes.MatchProto, Proto: nftypes.TCP}},
+			Action:  nftypes.Action{Type: nftypes.ActionSNAT, Addr: a("192.0.2.1"), Ports: &nftypes.PortRange{First: 1024, Last: 2047}}}}},
+			nflab.ChangeRules, 0, "nat/postrouting"},
+	} {
+		_, err := c.ApplyRuleset(bg, tt.rs, nil)
+		var ce *nflab.ChangeError
+		if !errors.As(err, &ce) || ce.Kind != tt.kind || ce.Index != tt.index || ce.Name != tt.name {
+			t.Errorf("ApplyRuleset = %v, want a change error for %s[%d] %s", err, tt.kind, tt.index, tt.name)
+		}
+		unsupported("ApplyRuleset", err)
+	}
+	sent(nlproto.CMD_RULES_BEGIN, begins)
+
+	// The nat built-in chains that accept, as a parsed ruleset lists
+	// them, are left out; the other chains' indices stay those of rs.
+	policies := m.Requests(nlproto.CMD_CHAIN_POLICY)
+	rs := nftypes.Ruleset{Chains: append(slices.Clone(builtins), nftypes.Chain{Table: nftypes.TableFilter, Name: "web"}), Rules: []nftypes.Rule{accept}}
+	if _, err := c.ApplyRuleset(bg, rs, nil); err != nil {
+		t.Fatalf("ApplyRuleset with nat's accepting built-in chains: %v", err)
+	}
+	sent(nlproto.CMD_CHAIN_POLICY, policies+firstNAT)
+	m.Fail(nlproto.CMD_CHAIN_NEW, unix.EEXIST, "")
+	_, err = c.ApplyRuleset(bg, rs, nil)
+	var ce *nflab.ChangeError
+	if !errors.As(err, &ce) || ce.Kind != nflab.ChangeChains || ce.Index != len(builtins) || ce.Name != "filter/web" {
+		t.Errorf("ApplyRuleset with a failing user chain = %v, want a change error for chains[%d] filter/web", err, len(builtins))
+	}
+}
+
+// TestNATSupported checks that the protocol 4 module gets what a protocol
+// 3 one does not.
+func TestNATSupported(t *testing.T) {
+	m, c := dial(t, fakemod.Options{})
+	if _, err := c.Conns(bg, nftypes.ConnFilter{Status: nftypes.StatusSrcNAT}); err != nil {
+		t.Errorf("Conns(SRC_NAT): %v", err)
+	}
+	rs := nftypes.Ruleset{Chains: nftypes.BuiltinChains(), Rules: []nftypes.Rule{
+		{Table: nftypes.TableNAT, Chain: "postrouting", Action: nftypes.Action{Type: nftypes.ActionMasquerade}}}}
+	if _, err := c.ApplyRuleset(bg, rs, nil); err != nil {
+		t.Fatalf("ApplyRuleset: %v", err)
+	}
+	if got, want := m.Requests(nlproto.CMD_CHAIN_POLICY), len(rs.Chains); got != want {
+		t.Errorf("%d policies sent, want %d: nat's too", got, want)
+	}
+}

@@ -86,8 +86,11 @@ func (a *app) ctListCmd() *cobra.Command {
 Output:
   table: columns PROTO, SRC, DST, SPORT, DPORT, STATE, STATUS, TIMEOUT
          (seconds left), PACKETS and BYTES (original/reply), for the
-         original direction; ICMP entries show id=N and type=N under SPORT
-         and DPORT
+         original direction, then NAT: the new source ("src-nat
+         ADDR:PORT", status SRC_NAT) and destination ("dst-nat
+         ADDR:PORT", DST_NAT) NAT gave the connection, from its reply
+         tuple, or "-"; ICMP entries show id=N and type=N under SPORT and
+         DPORT, and "ADDR id=N" under NAT
   json:  one line, {"entries":[ENTRY,...]}, where ENTRY is
          ` + ctEntryJSON,
 		example: "  nflab ct list -p tcp --state ESTABLISHED\n  nflab -L -p 6 -o json",
@@ -585,7 +588,7 @@ func connJSON(c nftypes.Conn) jsonConn {
 
 func writeConnTable(w io.Writer, conns []nftypes.Conn) {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "PROTO\tSRC\tDST\tSPORT\tDPORT\tSTATE\tSTATUS\tTIMEOUT\tPACKETS\tBYTES")
+	fmt.Fprintln(tw, "PROTO\tSRC\tDST\tSPORT\tDPORT\tSTATE\tSTATUS\tTIMEOUT\tPACKETS\tBYTES\tNAT")
 	for _, c := range conns {
 		o := c.Orig
 		sport, dport, state := "-", "-", "-"
@@ -602,9 +605,37 @@ func writeConnTable(w io.Writer, conns []nftypes.Conn) {
 		if c.Status != 0 {
 			status = strings.Join(c.Status.Names(), ",")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\t%d/%d\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\t%d/%d\t%s\n",
 			enumOf(o.Proto), o.Src, o.Dst, sport, dport, state, status, int64(c.Timeout/time.Second),
-			c.PacketsOrig, c.PacketsReply, c.BytesOrig, c.BytesReply)
+			c.PacketsOrig, c.PacketsReply, c.BytesOrig, c.BytesReply, natColumn(c))
 	}
 	tw.Flush()
+}
+
+// natColumn is the NAT column of c: each side NAT translated, as the
+// reply tuple shows it (conntrack -L prints the whole reply tuple; the
+// changed side is what a reader looks for). It is the last column, so
+// that its spaces leave the others where they are for awk.
+func natColumn(c nftypes.Conn) string {
+	r := c.Reply
+	side := func(a netip.Addr, port uint16) string {
+		switch r.Proto {
+		case nftypes.TCP, nftypes.UDP:
+			return netip.AddrPortFrom(a, port).String()
+		case nftypes.ICMP:
+			return a.String() + " id=" + strconv.Itoa(int(r.ICMPID))
+		}
+		return a.String()
+	}
+	var sides []string
+	if c.Status&nftypes.StatusSrcNAT != 0 {
+		sides = append(sides, "src-nat "+side(r.Dst, r.DstPort))
+	}
+	if c.Status&nftypes.StatusDstNAT != 0 {
+		sides = append(sides, "dst-nat "+side(r.Src, r.SrcPort))
+	}
+	if len(sides) == 0 {
+		return "-"
+	}
+	return strings.Join(sides, ", ")
 }

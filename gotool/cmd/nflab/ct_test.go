@@ -20,11 +20,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const wantCTTable = `PROTO  SRC       DST       SPORT    DPORT   STATE        STATUS                        TIMEOUT  PACKETS  BYTES
-udp    10.0.1.2  10.0.2.2  5000     9999    -            SEEN_REPLY,ASSURED,CONFIRMED  29       1/1      34/34
-tcp    10.0.1.2  10.0.2.2  40000    80      ESTABLISHED  SEEN_REPLY,ASSURED,CONFIRMED  431999   6/4      412/5300
-icmp   10.0.1.2  10.0.2.2  id=4660  type=8  -            CONFIRMED                     30       1/0      84/0
-tcp    10.0.1.2  10.0.2.2  40001    81      SYN_SENT     -                             120      0/0      0/0
+const wantCTTable = `PROTO  SRC       DST       SPORT    DPORT   STATE        STATUS                        TIMEOUT  PACKETS  BYTES     NAT
+udp    10.0.1.2  10.0.2.2  5000     9999    -            SEEN_REPLY,ASSURED,CONFIRMED  29       1/1      34/34     -
+tcp    10.0.1.2  10.0.2.2  40000    80      ESTABLISHED  SEEN_REPLY,ASSURED,CONFIRMED  431999   6/4      412/5300  -
+icmp   10.0.1.2  10.0.2.2  id=4660  type=8  -            CONFIRMED                     30       1/0      84/0      -
+tcp    10.0.1.2  10.0.2.2  40001    81      SYN_SENT     -                             120      0/0      0/0       -
 `
 
 const (
@@ -56,7 +56,9 @@ func TestCTList(t *testing.T) {
 }
 
 // The NAT tests' connections: a TCP connection masqueraded to
-// 192.0.2.1:61000 and a UDP one DNATed from 10.0.2.2:53 to 10.0.3.3:5353.
+// 192.0.2.1:61000, a UDP one DNATed from 10.0.2.2:53 to 10.0.3.3:5353, a
+// TCP one with both (a hairpin: 192.0.2.1:8080 to 10.0.3.3:80, from
+// 10.0.3.1:61001) and a ping masqueraded with its id moved to 1.
 var (
 	masqConn = nftypes.Conn{
 		ID:       11,
@@ -73,15 +75,43 @@ var (
 		Status:  nftypes.StatusConfirmed | nftypes.StatusDstNAT,
 		Timeout: 30 * time.Second,
 	}
+	hairpinConn = nftypes.Conn{
+		ID:       13,
+		Orig:     nftypes.Tuple{Src: ipA, Dst: netip.MustParseAddr("192.0.2.1"), Proto: nftypes.TCP, SrcPort: 40002, DstPort: 8080},
+		Reply:    nftypes.Tuple{Src: netip.MustParseAddr("10.0.3.3"), Dst: netip.MustParseAddr("10.0.3.1"), Proto: nftypes.TCP, SrcPort: 80, DstPort: 61001},
+		Status:   nftypes.StatusConfirmed | nftypes.StatusSrcNAT | nftypes.StatusDstNAT,
+		TCPState: nftypes.TCPSynSent,
+		Timeout:  120 * time.Second,
+	}
+	pingConn = nftypes.Conn{
+		ID:      14,
+		Orig:    nftypes.Tuple{Src: ipA, Dst: ipB, Proto: nftypes.ICMP, ICMPID: 4660, ICMPType: 8},
+		Reply:   nftypes.Tuple{Src: ipB, Dst: netip.MustParseAddr("192.0.2.1"), Proto: nftypes.ICMP, ICMPID: 1, ICMPType: 0},
+		Status:  nftypes.StatusConfirmed | nftypes.StatusSrcNAT,
+		Timeout: 30 * time.Second,
+	}
 )
 
 // TestCTListNAT checks that NATed connections show their status bits and
 // translated reply tuples, and that --src-nat and --dst-nat select them.
 func TestCTListNAT(t *testing.T) {
+	// The table's NAT column: the translated sides, from the reply tuple.
+	got := newHarness(t, fakemod.Options{}, masqConn, dnatConn, hairpinConn, pingConn, udpConn).run("ct", "list")
+	want := `PROTO  SRC       DST        SPORT    DPORT   STATE        STATUS                                TIMEOUT  PACKETS  BYTES  NAT
+tcp    10.0.1.2  10.0.2.2   40000    443     ESTABLISHED  SEEN_REPLY,ASSURED,CONFIRMED,SRC_NAT  300      0/0      0/0    src-nat 192.0.2.1:61000
+udp    10.0.1.2  10.0.2.2   5000     53      -            CONFIRMED,DST_NAT                     30       0/0      0/0    dst-nat 10.0.3.3:5353
+tcp    10.0.1.2  192.0.2.1  40002    8080    SYN_SENT     CONFIRMED,SRC_NAT,DST_NAT             120      0/0      0/0    src-nat 10.0.3.1:61001, dst-nat 10.0.3.3:80
+icmp   10.0.1.2  10.0.2.2   id=4660  type=8  -            CONFIRMED,SRC_NAT                     30       0/0      0/0    src-nat 192.0.2.1 id=1
+udp    10.0.1.2  10.0.2.2   5000     9999    -            SEEN_REPLY,ASSURED,CONFIRMED          29       1/1      34/34  -
+`
+	if diff := cmp.Diff(result{0, want, ""}, got); diff != "" {
+		t.Errorf("ct list (-want +got):\n%s", diff)
+	}
+
 	conns := []nftypes.Conn{masqConn, dnatConn, udpConn}
-	got := newHarness(t, fakemod.Options{}, conns...).run("ct", "list", "-u", "SRC_NAT")
-	want := `PROTO  SRC       DST       SPORT  DPORT  STATE        STATUS                                TIMEOUT  PACKETS  BYTES
-tcp    10.0.1.2  10.0.2.2  40000  443    ESTABLISHED  SEEN_REPLY,ASSURED,CONFIRMED,SRC_NAT  300      0/0      0/0
+	got = newHarness(t, fakemod.Options{}, conns...).run("ct", "list", "-u", "SRC_NAT")
+	want = `PROTO  SRC       DST       SPORT  DPORT  STATE        STATUS                                TIMEOUT  PACKETS  BYTES  NAT
+tcp    10.0.1.2  10.0.2.2  40000  443    ESTABLISHED  SEEN_REPLY,ASSURED,CONFIRMED,SRC_NAT  300      0/0      0/0    src-nat 192.0.2.1:61000
 `
 	if diff := cmp.Diff(result{0, want, ""}, got); diff != "" {
 		t.Errorf("ct list -u SRC_NAT (-want +got):\n%s", diff)
@@ -135,7 +165,7 @@ func TestCTListEmpty(t *testing.T) {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
 	got = newHarness(t, fakemod.Options{}).run("ct", "list")
-	if diff := cmp.Diff(result{0, "PROTO  SRC  DST  SPORT  DPORT  STATE  STATUS  TIMEOUT  PACKETS  BYTES\n", ""}, got); diff != "" {
+	if diff := cmp.Diff(result{0, "PROTO  SRC  DST  SPORT  DPORT  STATE  STATUS  TIMEOUT  PACKETS  BYTES  NAT\n", ""}, got); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
 }
@@ -216,8 +246,8 @@ func TestCTGet(t *testing.T) {
 		{
 			[]string{"-p", "udp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--sport", "5000", "--dport", "9999"},
 			udpConn, udpConn.Orig,
-			"PROTO  SRC       DST       SPORT  DPORT  STATE  STATUS                        TIMEOUT  PACKETS  BYTES\n" +
-				"udp    10.0.1.2  10.0.2.2  5000   9999   -      SEEN_REPLY,ASSURED,CONFIRMED  29       1/1      34/34\n",
+			"PROTO  SRC       DST       SPORT  DPORT  STATE  STATUS                        TIMEOUT  PACKETS  BYTES  NAT\n" +
+				"udp    10.0.1.2  10.0.2.2  5000   9999   -      SEEN_REPLY,ASSURED,CONFIRMED  29       1/1      34/34  -\n",
 		},
 		{
 			[]string{"-p", "udp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--sport", "5000", "--dport", "9999", "-o", "json"},

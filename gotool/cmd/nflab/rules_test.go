@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/nflab/nflab/gotool/internal/fakemod"
 	"github.com/nflab/nflab/gotool/internal/ruletext"
 	"github.com/nflab/nflab/gotool/nflab"
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
@@ -505,6 +506,41 @@ func TestApplyErrors(t *testing.T) {
 		if after := h.save(); after != before || h.m.Gen() != gen || h.m.TxOpen() {
 			t.Errorf("apply %q changed the ruleset:\n%s", tt.text, after)
 		}
+	}
+}
+
+// TestProtocol3Module checks the CLI against a module of protocol 3, which
+// has the rule engine but no NAT: a ruleset without NAT applies (the nat
+// chains every parsed ruleset lists are left out), one with NAT, a nat
+// rule and a --src-nat filter are refused before anything is sent.
+func TestProtocol3Module(t *testing.T) {
+	h := newHarness(t, fakemod.Options{Protocol: 3})
+	path := filepath.Join(t.TempDir(), "rules.nft")
+	if err := os.WriteFile(path, []byte(exampleRuleset), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.run("rules", "apply", "-f", path); got.Code != 0 {
+		t.Fatalf("rules apply without NAT = %+v", got)
+	}
+	if diff := cmp.Diff(exampleRuleset, h.save()); diff != "" {
+		t.Errorf("rules save (-want +got):\n%s", diff)
+	}
+	gen := h.m.Gen()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rule", "add", "nat", "postrouting", "masquerade"}, "nflab: adding the rule: the module does not support this; load a newer module\n"},
+		{[]string{"rules", "apply", "-f", "-"}, "nflab: the module does not support this; load a newer module\n"},
+		{[]string{"ct", "list", "--src-nat"}, "nflab: listing connections: the module does not support this; load a newer module\n"},
+	} {
+		h.stdin = "rule filter forward ct status dst-nat accept\n"
+		if diff := cmp.Diff(result{1, "", tt.want}, h.run(tt.args...)); diff != "" {
+			t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
+		}
+	}
+	if h.m.Gen() != gen || h.m.Requests(nlproto.CMD_CT_GET) != 0 {
+		t.Errorf("refused requests reached the module: generation %d (was %d), %d conntrack dumps", h.m.Gen(), gen, h.m.Requests(nlproto.CMD_CT_GET))
 	}
 }
 

@@ -15,10 +15,12 @@
 // It also holds a ruleset and answers every rule engine command:
 // transactions owned by the socket that began them (EBUSY for another,
 // ENOENT without one, aborted when the socket closes), changes staged on
-// a copy, the commit's checks of the whole (unknown jump targets and
-// sets, loops and depth, matches and actions that do not suit their table
-// or hook, NAT port ranges without their protocol) with the kernel's
-// "rule N (handle H) in table/chain: ..." messages, generations, the
+// a copy, a rule's action checked as the kernel's netlink policy checks
+// it (lib/nlattr.c's errnos and words, attribute by attribute) and then
+// as nflab_action_parse does, the commit's checks of the whole (unknown
+// jump targets and sets, loops and depth, matches and actions that do not
+// suit their table or hook, NAT port ranges without their protocol) with
+// the kernel's "rule N (handle H) in table/chain: ..." messages, generations, the
 // CHAIN_GET, RULE_GET and SET_GET dumps (which InterruptDumps flags too),
 // RULE_RESET, and set elements merged into sorted ranges. HitRule counts
 // traffic for a rule.

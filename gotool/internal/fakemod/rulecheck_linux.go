@@ -266,14 +266,14 @@ func checkAction(a nftypes.Action, n nest, t nftypes.Table) error {
 		case a.Type == nlproto.ACTION_DNAT && !hasAddr && a.Ports == nil:
 			return einval("dnat: needs an address or a port range")
 		case hasEnd && a.AddrEnd.Less(a.Addr):
-			return einval("nat: the address range goes downward")
+			return einval("nat: the address range is backwards")
 		}
 		if p := a.Ports; p != nil {
 			if p.First == 0 || p.Last == 0 {
 				return erange("nat: ports are 1 to 65535")
 			}
 			if p.First > p.Last {
-				return einval("nat: the port range goes downward")
+				return einval("nat: the port range is backwards")
 			}
 		}
 		if a.NATFlags&nftypes.NATFullcone != 0 && a.Type != nlproto.ACTION_SNAT &&

@@ -3,6 +3,7 @@
 package fakemod
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
+	"golang.org/x/sys/unix"
 )
 
 // The rule engine's requests and replies, decoded and encoded from
@@ -121,7 +123,8 @@ func decodeChainReq(b []byte) (nftypes.Table, string, nftypes.Verdict, bool, err
 }
 
 // decodeRuleReq decodes NFLAB_A_RULE of RULE_NEW, RULE_REPLACE, RULE_DEL
-// and RULE_GET: the rule, its handle, its position and flags.
+// and RULE_GET: the rule, its handle, its position and flags. The action
+// is left to createRule, which decodes it where the kernel does.
 func decodeRuleReq(b []byte) (r nftypes.Rule, has nest, pos uint64, flags uint32, err error) {
 	n, err := decodeNest(b, nlproto.RULE_A_MAX)
 	if err != nil {
@@ -170,11 +173,6 @@ func decodeRuleReq(b []byte) (r nftypes.Rule, has nest, pos uint64, flags uint32
 		}
 		if len(r.Matches) > nlproto.RULE_MATCHES_MAX {
 			return r, nil, 0, 0, badRequest("too many matches")
-		}
-	}
-	if n.has(nlproto.RULE_A_ACTION) {
-		if r.Action, err = decodeAction(n[nlproto.RULE_A_ACTION][0]); err != nil {
-			return r, nil, 0, 0, err
 		}
 	}
 	return r, n, pos, flags, nil
@@ -377,55 +375,174 @@ func decodeMatch(k nftypes.MatchKind, b []byte) (nftypes.Match, error) {
 	return m, nil
 }
 
-// decodeAction decodes an action and checks it against the policy
-// (sizes, the type and ranges); checkAction does the rest once the rule's
-// table is known.
-func decodeAction(b []byte) (nftypes.Action, error) {
-	n, err := decodeNest(b, nlproto.ACTION_A_MAX)
+// A policyType is the nla_policy type of an attribute.
+type policyType int
+
+const (
+	policyU8 policyType = iota + 1
+	policyU32
+	policyBE32
+	policyNULString
+)
+
+// An attrPolicy is one entry of a netlink policy: its type, a string's
+// longest length (without the NUL), and NLA_POLICY_RANGE's bounds or
+// NLA_POLICY_MASK's mask.
+type attrPolicy struct {
+	typ      policyType
+	maxLen   int
+	ranged   bool
+	min, max uint64
+	mask     uint64 // 0: none
+}
+
+// actionPolicy is nflab_action_policy (kmod/action.c).
+var actionPolicy = [nlproto.ACTION_A_MAX + 1]attrPolicy{
+	nlproto.ACTION_A_TYPE:        {typ: policyU8, ranged: true, min: 1, max: nlproto.ACTION_MAX},
+	nlproto.ACTION_A_CHAIN:       {typ: policyNULString, maxLen: nlproto.NAME_MAXLEN - 1},
+	nlproto.ACTION_A_REJECT_WITH: {typ: policyU8, ranged: true, min: 1, max: nlproto.REJECT_MAX},
+	nlproto.ACTION_A_LOG_PREFIX:  {typ: policyNULString, maxLen: nlproto.LOG_PREFIX_MAXLEN - 1},
+	nlproto.ACTION_A_VALUE:       {typ: policyU32},
+	nlproto.ACTION_A_MASK:        {typ: policyU32},
+	nlproto.ACTION_A_TTL_MODE:    {typ: policyU8, ranged: true, min: 1, max: nlproto.TTL_MAX},
+	nlproto.ACTION_A_ADDR:        {typ: policyBE32},
+	nlproto.ACTION_A_ADDR_END:    {typ: policyBE32},
+	nlproto.ACTION_A_PORT_RANGE:  {typ: policyU32},
+	nlproto.ACTION_A_NAT_FLAGS:   {typ: policyU32, mask: nlproto.NAT_F_ALL},
+}
+
+// parsePolicy is nla_parse_nested's strict validation of the nest b
+// against policy (types 1 to len(policy)-1), from lib/nlattr.c: each
+// attribute in the order it comes, the first failure with the kernel's
+// errno and words, then bytes left over. It returns each type's last
+// occurrence, as the kernel's tb[] holds it.
+func parsePolicy(b []byte, policy []attrPolicy) (nest, error) {
+	n := nest{}
+	for len(b) >= 4 {
+		l, typ := int(binary.NativeEndian.Uint16(b)), binary.NativeEndian.Uint16(b[2:])
+		if l < 4 || l > len(b) {
+			break
+		}
+		data := b[4:l]
+		b = b[min((l+3)&^3, len(b)):]
+		t := typ &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
+		if t == 0 || int(t) >= len(policy) {
+			return nil, einval("Unknown attribute type")
+		}
+		if err := validateAttr(data, typ, policy[t]); err != nil {
+			return nil, err
+		}
+		n[t] = [][]byte{data}
+	}
+	if len(b) > 0 {
+		return nil, einval("bytes leftover after parsing attributes")
+	}
+	return n, nil
+}
+
+// validateAttr is validate_nla for one attribute with type field typ (its
+// flags included) and payload data.
+func validateAttr(data []byte, typ uint16, p attrPolicy) error {
+	size := 0
+	switch p.typ {
+	case policyU8:
+		size = 1
+	case policyU32, policyBE32:
+		size = 4
+	}
+	if size != 0 && len(data) != size {
+		return einval("invalid attribute length")
+	}
+	if typ&unix.NLA_F_NESTED != 0 {
+		return einval("NLA_F_NESTED not expected")
+	}
+	var v uint64
+	switch p.typ {
+	case policyU8:
+		v = uint64(data[0])
+	case policyU32:
+		v = uint64(binary.NativeEndian.Uint32(data))
+	case policyBE32:
+		v = uint64(binary.BigEndian.Uint32(data))
+	case policyNULString:
+		// A NUL within the longest string and its NUL, and no longer
+		// than that without a final NUL.
+		if bytes.IndexByte(data[:min(len(data), p.maxLen+1)], 0) < 0 {
+			return einval("Attribute failed policy validation")
+		}
+		l := len(data)
+		if data[l-1] == 0 {
+			l--
+		}
+		if l > p.maxLen {
+			return erange("Attribute failed policy validation")
+		}
+	}
+	if p.ranged && (v < p.min || v > p.max) {
+		return erange("integer out of range")
+	}
+	if p.mask != 0 && v&^p.mask != 0 {
+		return einval("reserved bit set")
+	}
+	return nil
+}
+
+// cString is a NUL_STRING attribute's value: up to its first NUL, as the
+// kernel reads nla_data.
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+// decodeAction decodes an action as nflab_action_parse starts: the
+// policy's checks, then the type's presence. It returns the attributes
+// that came, for checkAction, which does the rest.
+func decodeAction(b []byte) (nftypes.Action, nest, error) {
+	n, err := parsePolicy(b, actionPolicy[:])
 	if err != nil {
-		return nftypes.Action{}, err
+		return nftypes.Action{}, nil, err
 	}
-	var a nftypes.Action
-	t, err1 := n.u8(nlproto.ACTION_A_TYPE)
-	chain, err2 := n.str(nlproto.ACTION_A_CHAIN, nlproto.NAME_MAXLEN)
-	rw, err3 := n.u8(nlproto.ACTION_A_REJECT_WITH)
-	prefix, err4 := n.str(nlproto.ACTION_A_LOG_PREFIX, nlproto.LOG_PREFIX_MAXLEN)
-	v, err5 := n.u32(nlproto.ACTION_A_VALUE)
-	mask, err6 := n.u32(nlproto.ACTION_A_MASK)
-	mode, err7 := n.u8(nlproto.ACTION_A_TTL_MODE)
-	addr, err8 := n.addr(nlproto.ACTION_A_ADDR)
-	addrEnd, err9 := n.addr(nlproto.ACTION_A_ADDR_END)
-	ports, err10 := n.u32(nlproto.ACTION_A_PORT_RANGE)
-	natFlags, err11 := n.u32(nlproto.ACTION_A_NAT_FLAGS)
-	if err := firstErr(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11); err != nil {
-		return a, err
+	u8 := func(t uint16) uint8 {
+		if n.has(t) {
+			return n[t][0][0]
+		}
+		return 0
 	}
-	if mask == ^uint32(0) {
-		mask = 0
+	u32 := func(t uint16) uint32 {
+		if n.has(t) {
+			return binary.NativeEndian.Uint32(n[t][0])
+		}
+		return 0
 	}
-	a = nftypes.Action{Type: nftypes.ActionType(t), Chain: chain, RejectWith: nftypes.RejectWith(rw),
-		LogPrefix: prefix, Value: v, Mask: mask, TTLMode: nftypes.TTLMode(mode),
-		Addr: addr, AddrEnd: addrEnd, NATFlags: nftypes.NATFlags(natFlags)}
+	addr := func(t uint16) netip.Addr {
+		if n.has(t) {
+			return netip.AddrFrom4([4]byte(n[t][0]))
+		}
+		return netip.Addr{}
+	}
+	str := func(t uint16) string {
+		if n.has(t) {
+			return cString(n[t][0])
+		}
+		return ""
+	}
+	a := nftypes.Action{Type: nftypes.ActionType(u8(nlproto.ACTION_A_TYPE)), Chain: str(nlproto.ACTION_A_CHAIN),
+		RejectWith: nftypes.RejectWith(u8(nlproto.ACTION_A_REJECT_WITH)), LogPrefix: str(nlproto.ACTION_A_LOG_PREFIX),
+		Value: u32(nlproto.ACTION_A_VALUE), Mask: u32(nlproto.ACTION_A_MASK), TTLMode: nftypes.TTLMode(u8(nlproto.ACTION_A_TTL_MODE)),
+		Addr: addr(nlproto.ACTION_A_ADDR), AddrEnd: addr(nlproto.ACTION_A_ADDR_END), NATFlags: nftypes.NATFlags(u32(nlproto.ACTION_A_NAT_FLAGS))}
+	if a.Mask == ^uint32(0) {
+		a.Mask = 0
+	}
 	if n.has(nlproto.ACTION_A_PORT_RANGE) {
-		a.Ports = &nftypes.PortRange{First: uint16(ports >> 16), Last: uint16(ports)}
+		v := u32(nlproto.ACTION_A_PORT_RANGE)
+		a.Ports = &nftypes.PortRange{First: uint16(v >> 16), Last: uint16(v)}
 	}
 	if !n.has(nlproto.ACTION_A_TYPE) {
-		return a, badRequest("action: missing type")
+		return a, nil, einval("action: missing type")
 	}
-	if t < 1 || t > nlproto.ACTION_MAX {
-		return a, badRequest("unknown action type")
-	}
-	if n.has(nlproto.ACTION_A_REJECT_WITH) && (rw < 1 || rw > nlproto.REJECT_MAX) {
-		return a, badRequest("unknown reject-with")
-	}
-	if n.has(nlproto.ACTION_A_TTL_MODE) && (mode < 1 || mode > nlproto.TTL_MAX) {
-		return a, badRequest("unknown ttl mode")
-	}
-	// NLA_POLICY_MASK's own words.
-	if natFlags&^nlproto.NAT_F_ALL != 0 {
-		return a, badRequest("reserved bit set")
-	}
-	return a, nil
+	return a, n, nil
 }
 
 // decodeSetReq decodes NFLAB_A_SET: name, type (0 if absent) and the raw

@@ -41,21 +41,25 @@ func newFrule(r nftypes.Rule, has nest) *frule {
 	return f
 }
 
-// checkRuleTable is what the module rejects in r, with the attributes
-// has, for its table t: the table's matches, then the action (at RULE_NEW
-// and RULE_REPLACE, as nflab_rule_create decodes them for the chain's
-// table).
-func checkRuleTable(r nftypes.Rule, has nest, t nftypes.Table) error {
+// createRule is what nflab_rule_create rejects in r, sent with the
+// attributes has, for its chain's table t (at RULE_NEW and RULE_REPLACE):
+// the matches for the table, then the action, which it decodes into
+// r.Action.
+func createRule(r *nftypes.Rule, has nest, t nftypes.Table) error {
 	for _, m := range r.Matches {
 		if err := checkMatchTable(m, t); err != nil {
 			return err
 		}
 	}
-	an, err := decodeNest(has[nlproto.RULE_A_ACTION][0], nlproto.ACTION_A_MAX)
+	a, an, err := decodeAction(has[nlproto.RULE_A_ACTION][0])
 	if err != nil {
 		return err
 	}
-	return checkAction(r.Action, an, t)
+	if err := checkAction(a, an, t); err != nil {
+		return err
+	}
+	r.Action = a
+	return nil
 }
 
 type fchain struct {
@@ -428,15 +432,11 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 			if !has.has(nlproto.RULE_A_ACTION) || !has.has(nlproto.RULE_A_TABLE) || !has.has(nlproto.RULE_A_CHAIN) {
 				return fails(req, unix.EINVAL, "RULE_NEW needs table, chain and action")
 			}
+			// In nflab_rule_nl_new's order: the chain, the
+			// position, the room, then the rule itself.
 			c := rs.chain(r.Table, r.Chain)
 			if c == nil {
 				return fails(req, unix.ENOENT, fmt.Sprintf("no chain %s/%s", r.Table, r.Chain))
-			}
-			if err := checkRuleTable(r, has, c.table); err != nil {
-				return rejects(req, err)
-			}
-			if rs.numRules() >= nlproto.RULES_MAX {
-				return fails(req, unix.ENOSPC, "too many rules")
 			}
 			at := len(c.rules)
 			if flags&nlproto.RULE_F_INSERT != 0 {
@@ -451,6 +451,12 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 				if flags&nlproto.RULE_F_INSERT != 0 {
 					at = i
 				}
+			}
+			if rs.numRules() >= nlproto.RULES_MAX {
+				return fails(req, unix.ENOSPC, "too many rules")
+			}
+			if err := createRule(&r, has, c.table); err != nil {
+				return rejects(req, err)
 			}
 			st.nextHandle++
 			r.Handle = st.nextHandle
@@ -484,7 +490,7 @@ func (m *Module) handleRules(req netlink.Message, cmd uint8, attrs map[uint16][]
 			if (has.has(nlproto.RULE_A_TABLE) && r.Table != c.table) || (has.has(nlproto.RULE_A_CHAIN) && r.Chain != c.name) {
 				return fails(req, unix.EINVAL, "a replaced rule keeps its table and chain")
 			}
-			if err := checkRuleTable(r, has, c.table); err != nil {
+			if err := createRule(&r, has, c.table); err != nil {
 				return rejects(req, err)
 			}
 			r.Table, r.Chain = c.table, c.name

@@ -4,6 +4,7 @@ package fakemod_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"strings"
@@ -11,9 +12,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
 	"github.com/nflab/nflab/gotool/internal/fakemod"
 	"github.com/nflab/nflab/gotool/internal/nlclient"
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
+	"github.com/nflab/nflab/nlproto"
 	"golang.org/x/sys/unix"
 )
 
@@ -191,10 +195,10 @@ func TestNATChecks(t *testing.T) {
 			errno: unix.EINVAL, msg: "nat: an address range needs its first address"},
 		{name: "dnat with nothing", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionDNAT})},
 			errno: unix.EINVAL, msg: "dnat: needs an address or a port range"},
-		{name: "snat range downward", rules: []nftypes.Rule{nat("postrouting", nftypes.Action{Type: nftypes.ActionSNAT, Addr: a("192.0.2.9"), AddrEnd: a("192.0.2.1")})},
-			errno: unix.EINVAL, msg: "nat: the address range goes downward"},
-		{name: "ports downward", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionDNAT, Ports: &nftypes.PortRange{First: 90, Last: 80}}, tcp)},
-			errno: unix.EINVAL, msg: "nat: the port range goes downward"},
+		{name: "snat range backwards", rules: []nftypes.Rule{nat("postrouting", nftypes.Action{Type: nftypes.ActionSNAT, Addr: a("192.0.2.9"), AddrEnd: a("192.0.2.1")})},
+			errno: unix.EINVAL, msg: "nat: the address range is backwards"},
+		{name: "ports backwards", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionDNAT, Ports: &nftypes.PortRange{First: 90, Last: 80}}, tcp)},
+			errno: unix.EINVAL, msg: "nat: the port range is backwards"},
 		{name: "port 0", rules: []nftypes.Rule{nat("prerouting", nftypes.Action{Type: nftypes.ActionRedirect, Ports: &nftypes.PortRange{First: 0, Last: 80}}, tcp)},
 			errno: unix.ERANGE, msg: "nat: ports are 1 to 65535"},
 		{name: "port 0 to 0", rules: []nftypes.Rule{nat("postrouting", nftypes.Action{Type: nftypes.ActionMasquerade, Ports: &nftypes.PortRange{}}, tcp)},
@@ -303,5 +307,165 @@ func TestNATEcho(t *testing.T) {
 	}
 	if diff := cmp.Diff(rules, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("read back (-sent +got):\n%s", diff)
+	}
+}
+
+// attr is one raw attribute: its type field (flags included) and payload.
+type attr struct {
+	typ  uint16
+	data []byte
+}
+
+// rawNest encodes attrs as they are, padded to 4 bytes, then tail.
+func rawNest(tail []byte, attrs ...attr) []byte {
+	var b []byte
+	for _, a := range attrs {
+		b = binary.NativeEndian.AppendUint16(b, uint16(4+len(a.data)))
+		b = binary.NativeEndian.AppendUint16(b, a.typ)
+		b = append(b, a.data...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+	}
+	return append(b, tail...)
+}
+
+func u8(t uint16, v uint8) attr { return attr{t, []byte{v}} }
+func u32(t uint16, v uint32) attr {
+	return attr{t, binary.NativeEndian.AppendUint32(nil, v)}
+}
+func ip(t uint16, s string) attr {
+	a := netip.MustParseAddr(s).As4()
+	return attr{t, a[:]}
+}
+func str(t uint16, s string) attr { return attr{t, append([]byte(s), 0)} }
+
+// TestActionPolicy sends actions as raw bytes, past what the client would
+// encode, and checks the fake answers as the kernel's nflab_action_policy
+// (lib/nlattr.c's strict validation) and nflab_action_parse would: each
+// attribute's policy in the order the attributes come, before the type's
+// presence, the attributes the action takes and its table; the kernel's
+// errno and words.
+func TestActionPolicy(t *testing.T) {
+	typ := func(a uint8) attr { return u8(nlproto.ACTION_A_TYPE, a) }
+	snat, dnat := typ(nlproto.ACTION_SNAT), typ(nlproto.ACTION_DNAT)
+	addr := ip(nlproto.ACTION_A_ADDR, "192.0.2.1")
+	for _, tt := range []struct {
+		name   string
+		table  uint8  // 0: nat
+		chain  string // "": the table's input
+		pos    uint64 // a rule to add after: none is there
+		action []byte
+		errno  unix.Errno // 0: added
+		msg    string
+	}{
+		{name: "snat", action: rawNest(nil, snat, addr)},
+		{name: "the last type counts", action: rawNest(nil, typ(nlproto.ACTION_MASQUERADE), snat, addr)},
+		{name: "a chain name up to a NUL", table: nlproto.TABLE_FILTER, action: rawNest(nil, typ(nlproto.ACTION_JUMP),
+			attr{nlproto.ACTION_A_CHAIN, []byte("web\x00x")})},
+
+		// The policy: NLA_POLICY_RANGE, NLA_POLICY_MASK, lengths, types.
+		{name: "type past redirect", action: rawNest(nil, typ(nlproto.ACTION_MAX+1)),
+			errno: unix.ERANGE, msg: "integer out of range"},
+		{name: "type 0", action: rawNest(nil, typ(0)), errno: unix.ERANGE, msg: "integer out of range"},
+		{name: "reject-with past its range", table: nlproto.TABLE_FILTER,
+			action: rawNest(nil, typ(nlproto.ACTION_REJECT), u8(nlproto.ACTION_A_REJECT_WITH, nlproto.REJECT_MAX+1)),
+			errno:  unix.ERANGE, msg: "integer out of range"},
+		{name: "unknown nat flag", action: rawNest(nil, snat, addr, u32(nlproto.ACTION_A_NAT_FLAGS, nlproto.NAT_F_ALL+1)),
+			errno: unix.EINVAL, msg: "reserved bit set"},
+		{name: "a 3-byte address", action: rawNest(nil, snat, attr{nlproto.ACTION_A_ADDR, []byte{192, 0, 2}}),
+			errno: unix.EINVAL, msg: "invalid attribute length"},
+		{name: "a 5-byte range end", action: rawNest(nil, snat, addr, attr{nlproto.ACTION_A_ADDR_END, []byte{192, 0, 2, 9, 0}}),
+			errno: unix.EINVAL, msg: "invalid attribute length"},
+		{name: "a 2-byte port range", action: rawNest(nil, dnat, attr{nlproto.ACTION_A_PORT_RANGE, []byte{0, 80}}),
+			errno: unix.EINVAL, msg: "invalid attribute length"},
+		{name: "a u32 type", action: rawNest(nil, u32(nlproto.ACTION_A_TYPE, nlproto.ACTION_SNAT), addr),
+			errno: unix.EINVAL, msg: "invalid attribute length"},
+		{name: "an address flagged nested", action: rawNest(nil, snat, attr{nlproto.ACTION_A_ADDR | unix.NLA_F_NESTED, addr.data}),
+			errno: unix.EINVAL, msg: "NLA_F_NESTED not expected"},
+		{name: "an attribute past the last", action: rawNest(nil, snat, addr, u32(nlproto.ACTION_A_MAX+1, 0)),
+			errno: unix.EINVAL, msg: "Unknown attribute type"},
+		{name: "attribute 0", action: rawNest(nil, u32(0, 0), snat, addr), errno: unix.EINVAL, msg: "Unknown attribute type"},
+		{name: "bytes left over", action: rawNest([]byte{1, 2}, snat, addr),
+			errno: unix.EINVAL, msg: "bytes leftover after parsing attributes"},
+		{name: "a chain name without NUL", table: nlproto.TABLE_FILTER,
+			action: rawNest(nil, typ(nlproto.ACTION_JUMP), attr{nlproto.ACTION_A_CHAIN, []byte("web")}),
+			errno:  unix.EINVAL, msg: "Attribute failed policy validation"},
+		// No NUL within the longest name and its NUL: EINVAL; one there
+		// but more bytes after it than a name may have: ERANGE.
+		{name: "a chain name too long", table: nlproto.TABLE_FILTER,
+			action: rawNest(nil, typ(nlproto.ACTION_JUMP), str(nlproto.ACTION_A_CHAIN, strings.Repeat("c", nlproto.NAME_MAXLEN))),
+			errno:  unix.EINVAL, msg: "Attribute failed policy validation"},
+		{name: "a chain attribute too long", table: nlproto.TABLE_FILTER,
+			action: rawNest(nil, typ(nlproto.ACTION_JUMP), attr{nlproto.ACTION_A_CHAIN, []byte("c\x00" + strings.Repeat("x", nlproto.NAME_MAXLEN))}),
+			errno:  unix.ERANGE, msg: "Attribute failed policy validation"},
+
+		// The order: attribute by attribute as they come, the whole
+		// policy before the type's presence, the attributes taken and
+		// the table; the chain and position before the action.
+		{name: "flags before a bad type", action: rawNest(nil, u32(nlproto.ACTION_A_NAT_FLAGS, 1<<31), typ(99)),
+			errno: unix.EINVAL, msg: "reserved bit set"},
+		{name: "a bad type before flags", action: rawNest(nil, typ(99), u32(nlproto.ACTION_A_NAT_FLAGS, 1<<31)),
+			errno: unix.ERANGE, msg: "integer out of range"},
+		{name: "bad flags without a type", action: rawNest(nil, addr, u32(nlproto.ACTION_A_NAT_FLAGS, 1<<31)),
+			errno: unix.EINVAL, msg: "reserved bit set"},
+		{name: "no type", action: rawNest(nil, addr), errno: unix.EINVAL, msg: "action: missing type"},
+		{name: "policy before the table", table: nlproto.TABLE_FILTER,
+			action: rawNest(nil, snat, attr{nlproto.ACTION_A_ADDR, []byte{1}}), errno: unix.EINVAL, msg: "invalid attribute length"},
+		{name: "policy before attributes not taken", action: rawNest(nil, typ(nlproto.ACTION_MASQUERADE), addr,
+			u32(nlproto.ACTION_A_PORT_RANGE, 80<<16|80), attr{nlproto.ACTION_A_NAT_FLAGS, []byte{1}}),
+			errno: unix.EINVAL, msg: "invalid attribute length"},
+		{name: "attributes not taken before the table", table: nlproto.TABLE_FILTER,
+			action: rawNest(nil, typ(nlproto.ACTION_MASQUERADE), addr), errno: unix.EINVAL, msg: "attribute not taken by this action"},
+		{name: "an unknown chain before the action", chain: "nosuch", action: rawNest(nil, typ(99)), errno: unix.ENOENT},
+		{name: "an unknown position before the action", pos: 99, action: rawNest(nil, typ(99)), errno: unix.ENOENT},
+
+		// Then nflab_nat_decode, in its order.
+		{name: "a range end without its address, and backwards", action: rawNest(nil, dnat, ip(nlproto.ACTION_A_ADDR_END, "10.0.0.1"),
+			u32(nlproto.ACTION_A_PORT_RANGE, 90<<16|80)), errno: unix.EINVAL, msg: "nat: an address range needs its first address"},
+		{name: "addresses backwards before ports 0", action: rawNest(nil, dnat, ip(nlproto.ACTION_A_ADDR, "10.0.0.9"),
+			ip(nlproto.ACTION_A_ADDR_END, "10.0.0.1"), u32(nlproto.ACTION_A_PORT_RANGE, 0)), errno: unix.EINVAL, msg: "nat: the address range is backwards"},
+		{name: "port 0 before ports backwards", action: rawNest(nil, dnat, u32(nlproto.ACTION_A_PORT_RANGE, 90<<16)),
+			errno: unix.ERANGE, msg: "nat: ports are 1 to 65535"},
+		{name: "ports backwards before fullcone", action: rawNest(nil, dnat, u32(nlproto.ACTION_A_PORT_RANGE, 90<<16|80),
+			u32(nlproto.ACTION_A_NAT_FLAGS, nlproto.NAT_F_FULLCONE)), errno: unix.EINVAL, msg: "nat: the port range is backwards"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			table, chain := uint8(nlproto.TABLE_NAT), "input"
+			if tt.table != 0 {
+				table = tt.table
+			}
+			if tt.chain != "" {
+				chain = tt.chain
+			}
+			m := fakemod.New(fakemod.Options{})
+			nc, err := m.Dial(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := genetlink.NewConn(nc)
+			defer c.Close()
+			do := func(cmd uint8, attrs []byte) error {
+				_, err := c.Execute(genetlink.Message{Header: genetlink.Header{Command: cmd, Version: nlproto.GENL_VERSION}, Data: attrs},
+					fakemod.FamilyID, netlink.Request|netlink.Acknowledge)
+				return err
+			}
+			if err := do(nlproto.CMD_RULES_BEGIN, nil); err != nil {
+				t.Fatal(err)
+			}
+			rule := []attr{u8(nlproto.RULE_A_TABLE, table), str(nlproto.RULE_A_CHAIN, chain), {nlproto.RULE_A_ACTION | unix.NLA_F_NESTED, tt.action}}
+			if tt.pos != 0 {
+				rule = append(rule, attr{nlproto.RULE_A_POSITION, binary.NativeEndian.AppendUint64(nil, tt.pos)})
+			}
+			err = do(nlproto.CMD_RULE_NEW, rawNest(nil, attr{nlproto.A_RULE | unix.NLA_F_NESTED, rawNest(nil, rule...)}))
+			var oe *netlink.OpError
+			switch {
+			case tt.errno == 0 && err != nil:
+				t.Errorf("RULE_NEW = %v, want it added", err)
+			case tt.errno == 0:
+			case !errors.As(err, &oe) || oe.Err != tt.errno || (tt.msg != "" && oe.Message != tt.msg):
+				t.Errorf("RULE_NEW = %v, want %v: %q", err, tt.errno, tt.msg)
+			}
+		})
 	}
 }
