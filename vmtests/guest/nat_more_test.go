@@ -381,3 +381,51 @@ func TestNATFlushUnderLoad(t *testing.T) {
 		t.Errorf("%d of %d datagrams reached the server untranslated", leaked, seen)
 	}
 }
+
+// A translated connection's events carry both tuples: NEW already with the
+// translation (the decision is made before the entry is confirmed), and
+// DESTROY with the counters of both directions.
+func TestNATEvents(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	applyIn(t, tp.router, "rule nat prerouting tcp dport 8283 dnat to 10.0.2.2:8284\nrule nat postrouting oif r1 masquerade\n")
+	events := watchEvents(t, tp.router)
+	// The listener is ready once it sees a probe: pings until one shows.
+	ready := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ready:
+				return
+			default:
+				_, _ = tp.client.try("ping", "-c", "1", "-W", "1", "10.0.2.2")
+			}
+		}
+	}()
+	nextEvent(t, events, "probe", func(e ctEvent) bool { return e.Type == "new" && e.Entry.Proto == "icmp" })
+	close(ready)
+
+	ln := listenIn(t, "server", ":8284")
+	// The client dials the router's own address; the server sees the router.
+	tcpEcho(t, "client", "10.0.1.1:8283", ln, "10.0.2.1")
+	isFlow := func(e ctEvent) bool { return e.Entry.Proto == "tcp" && e.Entry.Orig.Dport == 8283 }
+	nw := nextEvent(t, events, "NEW of the translated flow", isFlow)
+	want := func(what string, e ctEntry) {
+		t.Helper()
+		if e.Orig.Src != "10.0.1.2" || e.Orig.Dst != "10.0.1.1" || e.Reply.Src != "10.0.2.2" ||
+			e.Reply.Sport != 8284 || e.Reply.Dst != "10.0.2.1" || !e.has("SRC_NAT") || !e.has("DST_NAT") {
+			t.Errorf("%s: %+v, want 10.0.1.2 → 10.0.1.1:8283 answered by 10.0.2.2:8284 to 10.0.2.1, SRC_NAT and DST_NAT", what, e)
+		}
+	}
+	if nw.Type != "new" {
+		t.Fatalf("first event of the flow %+v, want new", nw)
+	}
+	want("NEW", nw.Entry)
+	final := one(t, ctList(t, tp.router, "-p", "tcp", "--dport", "8283"))
+	tp.router.run(t, "nflab", "ct", "flush", "--dst-nat")
+	d := nextEvent(t, events, "DESTROY", func(e ctEvent) bool { return isFlow(e) && e.Type == "destroy" })
+	want("DESTROY", d.Entry)
+	if d.Entry.ID != nw.Entry.ID || d.Entry.PacketsReply < final.PacketsReply || d.Entry.PacketsReply == 0 {
+		t.Errorf("destroy %+v, want entry %d with at least the counters of %+v", d.Entry, nw.Entry.ID, final)
+	}
+}
