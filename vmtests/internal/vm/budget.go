@@ -62,9 +62,10 @@ type Profile struct {
 // early drop's and the ids' choices, the copies tests' repeats with the
 // kernel's conntrack loaded, the rule engine's match-by-match semantics
 // (its transactions, bad input, round trip and atomic replacement under
-// load stay), and NAT's address and port choices, checksums and
+// load stay), and NAT's address and port choices, checksums, events and
 // coexistence (masquerade, SNAT ranges under parallel load, a reply
-// clash, ICMP errors, full cone and namespace exit stay).
+// clash, ICMP errors, full cone, a broadcast's copies, flushes under load
+// and namespace exit stay).
 const debugSkip = `^(TestOracle|TestCTChecksum|TestCTICMPErrorDestination|TestCTICMPEcho|` +
 	`TestRulesActions|TestRulesDropWhere|TestRulesMatches|TestRulesMangleOutputReroutes|TestRulesStatefulRouter|` +
 	`TestRulesStatefulFirewall|TestRulesSetsAndMatches|TestRulesHookCountsCountFilterDrops|` +
@@ -75,7 +76,7 @@ const debugSkip = `^(TestOracle|TestCTChecksum|TestCTICMPErrorDestination|TestCT
 	`TestCTTCPResyncOnSynAck|TestCTTCPResetRefusingIgnoredSyn|TestCTTCPResyncAfterMissedResets|` +
 	`TestCTTCPResetAnsweringChallengeAck|TestCTTCPInexactResetKeepsState|TestCTTCPResetTrainCloses|` +
 	`TestNATMasqueradeFullyRandom|TestNATSNATAddressRange|TestNATDNAT|TestNATChecksums|TestNATStaleEntryTrap|` +
-	`TestNATCoexistsWithKernelNAT|TestNATMasqueradeForgetsAddress|TestNATRealClients)$`
+	`TestNATCoexistsWithKernelNAT|TestNATMasqueradeForgetsAddress|TestNATRealClients|TestNATEvents)$`
 
 // stockCounts are the full counts; the stock kernels run them.
 var stockCounts = Counts{Cycles: 200, Namespaces: 200, FuzzN: 3000, Stress: 100}
