@@ -52,8 +52,11 @@
  *   reused, so a packet that was not tracked with the entry cannot name
  *   it, whatever its address, CPU, protocol or namespace; a guess succeeds
  *   with a probability of 2^-63 per in-flight entry. The rule engine
- *   believes a cookie only if it finds it in flight, and a state word only
- *   with its tag; noise in the bytes makes it look the state up instead.
+ *   believes a cookie only if it finds it in flight (or, whole, on the
+ *   confirmed entry of the packet's tuple: a clone confirmed it first),
+ *   and a state word only with its tag; noise in the bytes makes it look
+ *   the state up instead, and NAT look the entry up by the packet's tuple
+ *   (nflab_ct_pkt_nat()).
  * - A packet dropped between the hooks leaves its entry in flight. Each CPU
  *   remembers the cookies of the last NFLAB_CT_RING entries it created;
  *   when a slot is reused, the entry it names is freed if it is still in
@@ -145,6 +148,11 @@ MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (d
 #define NFLAB_CB_REF_SRC	BIT_ULL(58)
 #define NFLAB_CB_REF_DST	BIT_ULL(57)
 #define NFLAB_CB_REF_BUCKET	GENMASK_ULL(51, 32)
+/*
+ * Entries whose packets carry reference words: translated ones, and those
+ * through a full cone mapping, which their packets keep alive.
+ */
+#define NFLAB_CT_STATUS_REF	(NFLAB_CT_STATUS_NAT | BIT(NFLAB_CT_STATUS_FULLCONE_BIT))
 /* Status changes that make an UPDATE event. */
 #define NFLAB_CT_EVENT_STATUS	(NFLAB_CT_STATUS_SEEN_REPLY | NFLAB_CT_STATUS_ASSURED)
 
@@ -572,6 +580,7 @@ static struct nflab_conn *nflab_ct_ref_find(struct net *net, u64 w, u8 *dir)
 	struct nflab_tuple_hash *h;
 	struct nflab_conn *ct;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "nflab: no RCU read lock");
 	if (b >= nflab_hashsize)
 		return NULL;
 	*dir = !!(w & NFLAB_CB_REF_DIR);
@@ -692,7 +701,10 @@ u32 nflab_ct_pkt_state(struct net *net, struct sk_buff *skb, u32 *status)
 			nflab_ct_put(ct);
 			return NFLAB_CT_STATE_RELATED;
 		}
-		/* A cookie counts only if it names an entry in flight here. */
+		/*
+		 * A cookie counts only if it names an entry in flight here,
+		 * or one a clone of the packet confirmed (the whole cookie).
+		 */
 		ct = nflab_ct_pkt_conn(net, skb, &dir, &in_flight);
 		if (ct) {
 			state = nflab_ct_state_of(ct, dir);
@@ -806,6 +818,27 @@ static struct nflab_conn *nflab_inflight_get(const struct net *net, u64 cookie)
 }
 
 /*
+ * The entry the packet's own tuple names, with a reference, and the
+ * packet's direction in it: for NAT, when what skb->cb holds is not what
+ * the tracking hook wrote (see the top of this file) or names an entry
+ * that went. It finds the entry of a packet no NAT hook rewrote yet.
+ */
+struct nflab_conn *nflab_ct_tuple_get(struct net *net, const struct sk_buff *skb,
+				      u8 *dir)
+{
+	struct nflab_conn *ct;
+	struct nflab_tuple t;
+
+	if (!nflab_ct_pkt_tuple(skb, &t))
+		return NULL;
+	ct = nflab_ct_find(net, &t);
+	if (ct)
+		*dir = nflab_tuple_equal(&ct->th[NFLAB_DIR_ORIG].tuple, &t) ?
+		       NFLAB_DIR_ORIG : NFLAB_DIR_REPLY;
+	return ct;
+}
+
+/*
  * A cookie whose entry is no longer in flight: a clone of the packet (a
  * broadcast's looped-back copy, a bridge's flood) reached a confirm hook
  * first, or the entry was reclaimed. A confirmed entry is in the table
@@ -816,13 +849,10 @@ static struct nflab_conn *nflab_ct_cookie_get(struct net *net,
 					      struct sk_buff *skb, u64 w)
 {
 	struct nflab_conn *ct;
-	struct nflab_tuple t;
+	u8 dir;
 
-	if (!nflab_ct_pkt_tuple(skb, &t))
-		return NULL;
-	ct = nflab_ct_find(net, &t);
-	if (ct && (ct->cookie != w ||
-		   !nflab_tuple_equal(&ct->th[NFLAB_DIR_ORIG].tuple, &t))) {
+	ct = nflab_ct_tuple_get(net, skb, &dir);
+	if (ct && (ct->cookie != w || dir != NFLAB_DIR_ORIG)) {
 		nflab_ct_put(ct);
 		ct = NULL;
 	}
@@ -831,9 +861,9 @@ static struct nflab_conn *nflab_ct_cookie_get(struct net *net,
 
 /*
  * The entry the tracking hook named in the packet's cb, with a reference,
- * and the packet's direction in it: a new entry in flight (*in_flight), or
- * a NATed connection's. NULL for anything else (state words, ICMP errors,
- * noise).
+ * and the packet's direction in it: a new entry in flight (*in_flight), the
+ * same entry confirmed meanwhile by a clone of the packet, or a NATed
+ * connection's. NULL for anything else (state words, ICMP errors, noise).
  */
 struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
 				     u8 *dir, bool *in_flight)
@@ -858,14 +888,24 @@ struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
 
 /*
  * For the NAT hooks, in their RCU read-side section: the entry the
- * packet's cb names (*ctp) and the packet's direction in it. A cookie's
- * entry, in flight or found in the table, comes with a reference
- * (NFLAB_PKT_IN_FLIGHT, NFLAB_PKT_HELD); a reference word's without one
- * (NFLAB_PKT_CONN, NFLAB_PKT_RELATED for an ICMP error about it). A word
- * that names an entry not there (NFLAB_PKT_LOST: flushed since the
- * tracking hook, or its in-flight entry reclaimed) fails closed: NAT
- * cannot tell what the packet should become. NFLAB_PKT_NONE: nothing for
- * this kind of hook (src: the source hooks) to do.
+ * packet's cb names (*ctp) and the packet's direction in it.
+ *
+ * - NFLAB_PKT_IN_FLIGHT: a first packet's entry, with a reference.
+ * - NFLAB_PKT_CONN, NFLAB_PKT_RELATED: the entry a reference word names
+ *   (for an ICMP error about it: RELATED), without a reference.
+ * - NFLAB_PKT_HELD: an entry found another way, with a reference: by the
+ *   whole cookie (a clone's twin confirmed it) or by the packet's own tuple
+ *   when the word is not what the tracking hook wrote (noise: NFQUEUE's
+ *   GSO segments keep only the word's top bytes) or names no entry.
+ * - NFLAB_PKT_LOST: a reference word whose entry went (a flush since the
+ *   tracking hook) and no entry has the packet's tuple: the packet was a
+ *   translated connection's, and NAT cannot tell what it should become,
+ *   so it fails closed.
+ * - NFLAB_PKT_NONE: nothing for this kind of hook (src: the source hooks)
+ *   to do. A cookie nothing answers to (its entry reclaimed in flight, or
+ *   noise on a new flow's packet) is let through as it is, as before NAT
+ *   existed: nothing tells a first packet of a connection NAT never saw
+ *   from one whose entry was reclaimed.
  */
 enum nflab_pkt_nat nflab_ct_pkt_nat(struct net *net, struct sk_buff *skb,
 				    bool src, struct nflab_conn **ctp, u8 *dir)
@@ -873,27 +913,31 @@ enum nflab_pkt_nat nflab_ct_pkt_nat(struct net *net, struct sk_buff *skb,
 	u64 w = *nflab_cb_cookie(skb);
 	bool in_flight;
 
-	*ctp = NULL;
 	if (w & NFLAB_CB_COOKIE) {
 		*ctp = nflab_ct_pkt_conn(net, skb, dir, &in_flight);
-		if (!*ctp)
-			return NFLAB_PKT_LOST;
-		return in_flight ? NFLAB_PKT_IN_FLIGHT : NFLAB_PKT_HELD;
+		if (*ctp)
+			return in_flight ? NFLAB_PKT_IN_FLIGHT : NFLAB_PKT_HELD;
+		*ctp = nflab_ct_tuple_get(net, skb, dir);
+		return *ctp ? NFLAB_PKT_HELD : NFLAB_PKT_NONE;
 	}
+	*ctp = NULL;
 	if (!nflab_cb_is_ref(w) ||
 	    !(w & (src ? NFLAB_CB_REF_SRC : NFLAB_CB_REF_DST)))
 		return NFLAB_PKT_NONE;
-	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "nflab: NAT hook outside RCU");
 	*ctp = nflab_ct_ref_find(net, w, dir);
-	if (!*ctp)
+	if (*ctp)
+		return w & NFLAB_CB_REF_RELATED ? NFLAB_PKT_RELATED :
+		       NFLAB_PKT_CONN;
+	if (w & NFLAB_CB_REF_RELATED)
 		return NFLAB_PKT_LOST;
-	return w & NFLAB_CB_REF_RELATED ? NFLAB_PKT_RELATED : NFLAB_PKT_CONN;
+	*ctp = nflab_ct_tuple_get(net, skb, dir);
+	return *ctp ? NFLAB_PKT_HELD : NFLAB_PKT_LOST;
 }
 
 /*
- * For NAT: the entry an ICMP error is about, with a reference, and the
- * direction the error travels in it, as the tracking hook found them
- * before any NAT hook rewrote the error's quote.
+ * For the rule engine: the NATed entry an ICMP error is about, with a
+ * reference, and the direction the error travels in it, as the tracking
+ * hook found them before any NAT hook rewrote the error's quote.
  */
 struct nflab_conn *nflab_ct_pkt_related(struct net *net, struct sk_buff *skb,
 					u8 *dir)
@@ -1141,7 +1185,11 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	    unlikely(this_cpu_read(nf_skb_duplicated))) {
 		u64 w = *nflab_cb_cookie(skb);
 
-		if (!nflab_cb_state_ok(nn, w) && !nflab_cb_is_ref(w))
+		/* Output translated them: no NAT hook has work left. */
+		if (nflab_cb_is_ref(w))
+			*nflab_cb_cookie(skb) = w & ~(NFLAB_CB_REF_SRC |
+						      NFLAB_CB_REF_DST);
+		else if (!nflab_cb_state_ok(nn, w))
 			*nflab_cb_cookie(skb) = 0;
 		return NF_ACCEPT;
 	}
@@ -1221,7 +1269,7 @@ repeat:
 		*nflab_cb_cookie(skb) = nflab_inflight_add(ct);
 		return NF_ACCEPT;
 	}
-	if (READ_ONCE(ct->status) & NFLAB_CT_STATUS_NAT)
+	if (READ_ONCE(ct->status) & NFLAB_CT_STATUS_REF)
 		nflab_cb_ref(skb, ct, h->tuple.dir, bucket, false);
 	else
 		nflab_cb_state(skb, nn, nflab_ct_state_of(ct, h->tuple.dir),
@@ -1282,7 +1330,7 @@ unsigned int nflab_ct_confirm(struct sk_buff *skb,
 	 * PRE_ROUTING and LOCAL_IN) keeps naming its entry: its translated
 	 * tuple is no entry's for a lookup to find.
 	 */
-	if (READ_ONCE((winner ?: ct)->status) & NFLAB_CT_STATUS_NAT)
+	if (READ_ONCE((winner ?: ct)->status) & NFLAB_CT_STATUS_REF)
 		nflab_cb_ref_of(skb, st->net, winner ?: ct, dir, false);
 	if (winner) {
 		/* Lost the race: count this packet on the winner. */

@@ -12,9 +12,11 @@
  * rewrites the reply tuple; the entry then joins the table at the confirm
  * hook with that tuple, so every later packet of either direction finds it
  * by its own tuple. Packets of a NATed connection carry a reference word
- * from the tracking hook (nflab_ct_pkt_conn()), by which these hooks find
- * the entry again after the addresses changed, and rewrite the packet to
- * the inverse of the other direction's tuple.
+ * from the tracking hook, by which these hooks find the entry again after
+ * the addresses changed (nflab_ct_pkt_nat()), and rewrite the packet to
+ * the inverse of the other direction's tuple. The word says which hooks
+ * have work for the packet's direction; the others return at once. A word
+ * whose entry went fails closed (NFLAB_CT_STATS_A_NAT_LOST).
  *
  * Why no two connections get one reply tuple: the search below only skips
  * tuples already in the table, so two first packets on two CPUs may pick
@@ -619,11 +621,18 @@ unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 			goto out;
 		break;
 	case NFLAB_PKT_CONN:
-		/* A reference word carries 32 cookie bits: check more. */
-		if (!nflab_nat_pkt_ok(skb, ct, dir)) {
-			NFLAB_CT_STAT_INC(nflab_pernet(st->net), NAT_LOST);
-			return NF_DROP;
-		}
+		/*
+		 * A reference word carries 32 cookie bits: the packet must
+		 * also fit. If not, the word was noise, or something else
+		 * (the kernel's NAT, IPVS) rewrote the packet: its own tuple
+		 * decides, and with none it goes on as it is.
+		 */
+		if (nflab_nat_pkt_ok(skb, ct, dir))
+			break;
+		ct = nflab_ct_tuple_get(st->net, skb, &dir);
+		if (!ct)
+			return NF_ACCEPT;
+		kind = NFLAB_PKT_HELD;
 		break;
 	case NFLAB_PKT_HELD:
 		break;

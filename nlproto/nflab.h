@@ -592,9 +592,10 @@ enum nflab_ct_stats_attr {
 	/* another new flow took the same translated tuple first: dropped */
 	NFLAB_CT_STATS_A_NAT_CLASH,
 	/*
-	 * a NAT hook met a packet whose entry was gone (flushed after the
-	 * packet was tracked, or a first packet's entry reclaimed in flight):
-	 * dropped, since what it should become is unknown (protocol 5)
+	 * a NAT hook met a translated connection's packet whose entry was
+	 * gone (flushed after the packet was tracked) and no entry had the
+	 * packet's tuple: dropped, since what it should become is unknown
+	 * (protocol 5)
 	 */
 	NFLAB_CT_STATS_A_NAT_LOST,
 

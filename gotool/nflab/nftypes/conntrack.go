@@ -400,10 +400,9 @@ type TrackerStats struct {
 	// new flow took the translated tuple first (NATClash).
 	NATExhausted uint64
 	NATClash     uint64
-	// NAT (protocol 5; 0 from an older module): packets dropped because
-	// their entry went between tracking and a NAT hook (a flush, or a
-	// first packet's entry reclaimed while it was held), so that what
-	// they should become was unknown.
+	// NAT (protocol 5; 0 from an older module): translated connections'
+	// packets dropped because their entry went between tracking and a
+	// NAT hook (a flush), so that what they should become was unknown.
 	NATLost uint64
 }
 
