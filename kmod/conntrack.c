@@ -132,21 +132,25 @@ MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (d
 #define NFLAB_CB_STATE		BIT_ULL(62)
 #define NFLAB_CB_TAG		GENMASK_ULL(61, 16)
 /*
- * A NATed connection's packets carry a reference word instead of a state
- * word: bit 61, the direction (bit 60), whether the packet is an ICMP
- * error about the connection rather than one of its own (bit 59), whether
- * the packet's direction has work at the source hooks (bit 58) and at the
- * destination hooks (bit 57), the bucket of that direction's tuple (bits
- * 32-51) and the low 32 bits of the entry's cookie. The hooks after
- * tracking find the entry by it in one chain (nflab_ct_ref_find()),
- * however NAT rewrote the packet meanwhile, and a hook with no work skips
- * the lookup.
+ * The packets of a NATed connection (or one through a full cone mapping)
+ * carry a reference word instead of a state word: bit 61, the direction
+ * (bit 60), whether the packet is an ICMP error about the connection
+ * rather than one of its own (bit 59), whether the packet's direction has
+ * work at the source hooks (bit 58) and at the destination hooks (bit 57),
+ * whether the connection is translated (bit 56), the bucket of that
+ * direction's tuple (bits 32-51) and the low 32 bits of the entry's
+ * cookie. The hooks after tracking find the entry by it in one chain
+ * (nflab_ct_ref_find()), however NAT rewrote the packet meanwhile, and a
+ * hook with no work skips the lookup. Bits 48-63 are in the bytes NFQUEUE's
+ * GSO segmentation leaves (see the top of this file).
  */
 #define NFLAB_CB_REF		BIT_ULL(61)
 #define NFLAB_CB_REF_DIR	BIT_ULL(60)
 #define NFLAB_CB_REF_RELATED	BIT_ULL(59)
 #define NFLAB_CB_REF_SRC	BIT_ULL(58)
 #define NFLAB_CB_REF_DST	BIT_ULL(57)
+#define NFLAB_CB_REF_NAT	BIT_ULL(56)
+#define NFLAB_CB_REF_WORK	(NFLAB_CB_REF_SRC | NFLAB_CB_REF_DST)
 #define NFLAB_CB_REF_BUCKET	GENMASK_ULL(51, 32)
 /*
  * Entries whose packets carry reference words: translated ones, and those
@@ -537,23 +541,32 @@ static bool nflab_cb_is_ref(u64 w)
  * connection where its direction's side was translated, and at the
  * destination hooks also where a full cone mapping is to be kept alive.
  */
-static void nflab_cb_ref(struct sk_buff *skb, const struct nflab_conn *ct,
-			 u8 dir, unsigned int bucket, bool related)
+static u64 nflab_cb_ref_work(const struct nflab_conn *ct, u8 dir)
 {
 	unsigned long s = READ_ONCE(ct->status);
-	u64 w = NFLAB_CB_REF | FIELD_PREP(NFLAB_CB_REF_BUCKET, bucket) |
-		lower_32_bits(ct->cookie);
+	u64 w = 0;
 
-	BUILD_BUG_ON(FIELD_MAX(NFLAB_CB_REF_BUCKET) < NFLAB_HASHSIZE_MAX - 1);
-	if (dir)
-		w |= NFLAB_CB_REF_DIR;
-	if (related)
-		w |= NFLAB_CB_REF_RELATED | NFLAB_CB_REF_SRC | NFLAB_CB_REF_DST;
+	if (s & NFLAB_CT_STATUS_NAT)
+		w |= NFLAB_CB_REF_NAT;
 	if (s & (dir ? NFLAB_CT_STATUS_DST_NAT : NFLAB_CT_STATUS_SRC_NAT))
 		w |= NFLAB_CB_REF_SRC;
 	if (s & ((dir ? NFLAB_CT_STATUS_SRC_NAT : NFLAB_CT_STATUS_DST_NAT) |
 		 BIT(NFLAB_CT_STATUS_FULLCONE_BIT)))
 		w |= NFLAB_CB_REF_DST;
+	return w;
+}
+
+static void nflab_cb_ref(struct sk_buff *skb, const struct nflab_conn *ct,
+			 u8 dir, unsigned int bucket, bool related)
+{
+	u64 w = NFLAB_CB_REF | FIELD_PREP(NFLAB_CB_REF_BUCKET, bucket) |
+		lower_32_bits(ct->cookie) | nflab_cb_ref_work(ct, dir);
+
+	BUILD_BUG_ON(FIELD_MAX(NFLAB_CB_REF_BUCKET) < NFLAB_HASHSIZE_MAX - 1);
+	if (dir)
+		w |= NFLAB_CB_REF_DIR;
+	if (related)
+		w |= NFLAB_CB_REF_RELATED | NFLAB_CB_REF_WORK;
 	*nflab_cb_cookie(skb) = w;
 }
 
@@ -862,8 +875,9 @@ static struct nflab_conn *nflab_ct_cookie_get(struct net *net,
 /*
  * The entry the tracking hook named in the packet's cb, with a reference,
  * and the packet's direction in it: a new entry in flight (*in_flight), the
- * same entry confirmed meanwhile by a clone of the packet, or a NATed
- * connection's. NULL for anything else (state words, ICMP errors, noise).
+ * same entry confirmed meanwhile by a clone of the packet, or the entry a
+ * reference word names. NULL for anything else (state words, ICMP errors,
+ * noise).
  */
 struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
 				     u8 *dir, bool *in_flight)
@@ -887,6 +901,43 @@ struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
 }
 
 /*
+ * For NAT, when skb->cb does not name the packet's entry: the entry of the
+ * packet's own tuple, with a reference, if it can be the packet's. Its
+ * tuple is the packet's only while no NAT hook rewrote the packet, so at a
+ * source hook an entry whose direction has destination work cannot be the
+ * packet's (another connection may own the half-translated tuple). A
+ * reference word (ref) that outlived its low bytes also names the
+ * direction and its work: they must agree.
+ */
+struct nflab_conn *nflab_ct_nat_fallback(struct net *net,
+					 const struct sk_buff *skb, bool src,
+					 bool ref, u64 w, u8 *dir)
+{
+	struct nflab_conn *ct;
+	u64 work;
+
+	if (ref && src && (w & NFLAB_CB_REF_DST))
+		return NULL;	/* half translated: no entry has its tuple */
+	ct = nflab_ct_tuple_get(net, skb, dir);
+	if (!ct)
+		return NULL;
+	work = nflab_cb_ref_work(ct, *dir);
+	if ((src && (work & NFLAB_CB_REF_DST)) ||
+	    (ref && (*dir != !!(w & NFLAB_CB_REF_DIR) ||
+		     (work & NFLAB_CB_REF_WORK) != (w & NFLAB_CB_REF_WORK)))) {
+		nflab_ct_put(ct);
+		return NULL;
+	}
+	return ct;
+}
+
+/* The packet's skb->cb word, for NAT. */
+u64 nflab_ct_cb_word(struct sk_buff *skb)
+{
+	return *nflab_cb_cookie(skb);
+}
+
+/*
  * For the NAT hooks, in their RCU read-side section: the entry the
  * packet's cb names (*ctp) and the packet's direction in it.
  *
@@ -894,18 +945,20 @@ struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
  * - NFLAB_PKT_CONN, NFLAB_PKT_RELATED: the entry a reference word names
  *   (for an ICMP error about it: RELATED), without a reference.
  * - NFLAB_PKT_HELD: an entry found another way, with a reference: by the
- *   whole cookie (a clone's twin confirmed it) or by the packet's own tuple
- *   when the word is not what the tracking hook wrote (noise: NFQUEUE's
- *   GSO segments keep only the word's top bytes) or names no entry.
- * - NFLAB_PKT_LOST: a reference word whose entry went (a flush since the
- *   tracking hook) and no entry has the packet's tuple: the packet was a
- *   translated connection's, and NAT cannot tell what it should become,
- *   so it fails closed.
+ *   whole cookie (a clone's twin confirmed it), or by the packet's own
+ *   tuple (nflab_ct_nat_fallback()) when the word is not what the tracking
+ *   hook wrote (noise: NFQUEUE's GSO segments keep only the word's top
+ *   bytes) or names no entry.
+ * - NFLAB_PKT_LOST: a translated connection's reference word that finds
+ *   its entry neither by itself (gone: a flush since the tracking hook; or
+ *   noise) nor by the packet's tuple, or an ICMP error's whose entry went:
+ *   NAT cannot tell what the packet should become, so it fails closed.
+ *   This includes a GSO segment NFQUEUE made of a packet of a connection
+ *   translated on both sides, between its two NAT hooks.
  * - NFLAB_PKT_NONE: nothing for this kind of hook (src: the source hooks)
  *   to do. A cookie nothing answers to (its entry reclaimed in flight, or
- *   noise on a new flow's packet) is let through as it is, as before NAT
- *   existed: nothing tells a first packet of a connection NAT never saw
- *   from one whose entry was reclaimed.
+ *   noise over it: an LWT BPF program on the route) goes on as it is:
+ *   nothing tells it from a first packet of a flow NAT never saw.
  */
 enum nflab_pkt_nat nflab_ct_pkt_nat(struct net *net, struct sk_buff *skb,
 				    bool src, struct nflab_conn **ctp, u8 *dir)
@@ -917,7 +970,7 @@ enum nflab_pkt_nat nflab_ct_pkt_nat(struct net *net, struct sk_buff *skb,
 		*ctp = nflab_ct_pkt_conn(net, skb, dir, &in_flight);
 		if (*ctp)
 			return in_flight ? NFLAB_PKT_IN_FLIGHT : NFLAB_PKT_HELD;
-		*ctp = nflab_ct_tuple_get(net, skb, dir);
+		*ctp = nflab_ct_nat_fallback(net, skb, src, false, w, dir);
 		return *ctp ? NFLAB_PKT_HELD : NFLAB_PKT_NONE;
 	}
 	*ctp = NULL;
@@ -930,8 +983,11 @@ enum nflab_pkt_nat nflab_ct_pkt_nat(struct net *net, struct sk_buff *skb,
 		       NFLAB_PKT_CONN;
 	if (w & NFLAB_CB_REF_RELATED)
 		return NFLAB_PKT_LOST;
-	*ctp = nflab_ct_tuple_get(net, skb, dir);
-	return *ctp ? NFLAB_PKT_HELD : NFLAB_PKT_LOST;
+	*ctp = nflab_ct_nat_fallback(net, skb, src, true, w, dir);
+	if (*ctp)
+		return NFLAB_PKT_HELD;
+	/* Only a full cone mapping's, untranslated: nothing to lose. */
+	return w & NFLAB_CB_REF_NAT ? NFLAB_PKT_LOST : NFLAB_PKT_NONE;
 }
 
 /*
@@ -1176,9 +1232,9 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	 * broadcast datagrams looped back to their sender on any device
 	 * (PACKET_LOOPBACK), were sent here and tracked at LOCAL_OUT
 	 * already; tracking them again would count every packet twice. A
-	 * state word LOCAL_OUT left them (UNTRACKED after the raw table's
-	 * NOTRACK, say) still holds; anything else goes. Copies sent by
-	 * nf_dup (TEE) are not the flow's, as in the kernel.
+	 * state word or reference word LOCAL_OUT left them (UNTRACKED after
+	 * the raw table's NOTRACK, say) still holds; anything else goes.
+	 * Copies sent by nf_dup (TEE) are not the flow's, as in the kernel.
 	 */
 	if ((st->in && (st->in->flags & IFF_LOOPBACK)) ||
 	    skb->pkt_type == PACKET_LOOPBACK ||
@@ -1328,7 +1384,8 @@ unsigned int nflab_ct_confirm(struct sk_buff *skb,
 	/*
 	 * A NATed connection's packet that goes on (over loopback, to
 	 * PRE_ROUTING and LOCAL_IN) keeps naming its entry: its translated
-	 * tuple is no entry's for a lookup to find.
+	 * tuple is no entry's for a lookup to find. So does one through a
+	 * full cone mapping, whose packets keep the mapping alive.
 	 */
 	if (READ_ONCE((winner ?: ct)->status) & NFLAB_CT_STATUS_REF)
 		nflab_cb_ref_of(skb, st->net, winner ?: ct, dir, false);

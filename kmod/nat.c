@@ -15,8 +15,9 @@
  * from the tracking hook, by which these hooks find the entry again after
  * the addresses changed (nflab_ct_pkt_nat()), and rewrite the packet to
  * the inverse of the other direction's tuple. The word says which hooks
- * have work for the packet's direction; the others return at once. A word
- * whose entry went fails closed (NFLAB_CT_STATS_A_NAT_LOST).
+ * have work for the packet's direction; the others return at once. A
+ * translated connection's packet whose entry cannot be found fails closed
+ * (NFLAB_CT_STATS_A_NAT_LOST; nflab_ct_pkt_nat() says when).
  *
  * Why no two connections get one reply tuple: the search below only skips
  * tuples already in the table, so two first packets on two CPUs may pick
@@ -629,7 +630,8 @@ unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 		 */
 		if (nflab_nat_pkt_ok(skb, ct, dir))
 			break;
-		ct = nflab_ct_tuple_get(st->net, skb, &dir);
+		ct = nflab_ct_nat_fallback(st->net, skb, mt == NFLAB_MANIP_SRC,
+					   true, nflab_ct_cb_word(skb), &dir);
 		if (!ct)
 			return NF_ACCEPT;
 		kind = NFLAB_PKT_HELD;
