@@ -47,6 +47,9 @@ const (
 
 	nfqaCfgCmd    = 1 // NFQA_CFG_CMD: struct nfqnl_msg_config_cmd
 	nfqaCfgParams = 2 // NFQA_CFG_PARAMS: struct nfqnl_msg_config_params
+	nfqaCfgMask   = 4 // NFQA_CFG_MASK: be32, the flags to change
+	nfqaCfgFlags  = 5 // NFQA_CFG_FLAGS: be32
+	nfqaCfgFGSO   = 4 // NFQA_CFG_F_GSO: queue GSO packets whole
 
 	nfqnlCfgCmdBind = 1 // NFQNL_CFG_CMD_BIND
 	nfqnlCopyPacket = 2 // NFQNL_COPY_PACKET
@@ -79,6 +82,13 @@ type nfqPacket struct {
 // test's verdicts.
 func openQueue(t *testing.T, ns string, num uint16) *nfQueue {
 	t.Helper()
+	return openQueueFlags(t, ns, num, 0)
+}
+
+// openQueueFlags is openQueue with NFQA_CFG_FLAGS set to flags (such as
+// nfqaCfgFGSO).
+func openQueueFlags(t *testing.T, ns string, num uint16, flags uint32) *nfQueue {
+	t.Helper()
 	q := &nfQueue{num: num, pkts: make(chan nfqPacket, 64), errc: make(chan error, 1), closed: make(chan struct{})}
 	inNetns(t, ns, func() error {
 		var err error
@@ -99,6 +109,15 @@ func openQueue(t *testing.T, ns string, num uint16) *nfQueue {
 	// struct nfqnl_msg_config_params (packed): be32 copy_range, copy_mode.
 	params := binary.BigEndian.AppendUint32(nil, 0xffff)
 	q.config(t, nfqaCfgParams, append(params, nfqnlCopyPacket))
+	if flags != 0 {
+		m := q.message(t, nfqnlMsgConfig, netlink.Acknowledge, func(ae *netlink.AttributeEncoder) {
+			ae.Bytes(nfqaCfgMask, binary.BigEndian.AppendUint32(nil, flags))
+			ae.Bytes(nfqaCfgFlags, binary.BigEndian.AppendUint32(nil, flags))
+		})
+		if _, err := q.c.Execute(m); err != nil {
+			t.Fatalf("setting queue %d's flags: %v", num, err)
+		}
+	}
 	go q.read()
 	return q
 }

@@ -429,3 +429,150 @@ func TestNATEvents(t *testing.T) {
 		t.Errorf("destroy %+v, want entry %d with at least the counters of %+v", d.Entry, nw.Entry.ID, final)
 	}
 }
+
+// A translated connection's datagram held by NFQUEUE between the router's
+// tracking hook and its NAT hook while the table is flushed: given back,
+// it finds no entry and is dropped (nat_lost), not sent on with the
+// client's address. One held while a newer datagram of the flow made a new
+// entry is translated by that entry, found by its tuple.
+func TestNATQueuedAcrossFlush(t *testing.T) {
+	e := newQueueEnv(t, false)
+	applyIn(t, e.tp.router, "rule nat postrouting oif r1 masquerade\n")
+	capt := captureOn(t, "server", "s0")
+	c := udpIn(t, "client", ":0", fmt.Sprintf("10.0.2.2:%d", queuedPort))
+	send := func(msg string) nfqPacket {
+		t.Helper()
+		write(t, c, []byte(msg))
+		p := e.q.next(t, msg)
+		queued(t, p, c, []byte(msg))
+		return p
+	}
+	e.q.verdict(t, send("one"), nfAccept, nil)
+	if got := readDatagram(t, c); string(got) != "one" {
+		t.Fatalf("the server answered %q, want one", got)
+	}
+
+	// Held across a flush: lost.
+	p := send("two")
+	e.tp.router.run(t, "nflab", "ct", "flush")
+	e.q.verdict(t, p, nfAccept, nil)
+	waitStat := func(want uint64) {
+		t.Helper()
+		deadline := time.Now().Add(waitLong)
+		for ctStats(t, e.tp.router)["nat_lost"] != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("nat_lost = %d, want %d", ctStats(t, e.tp.router)["nat_lost"], want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitStat(1)
+
+	// Held across a flush while a newer datagram confirmed a new entry:
+	// translated by it, and both answered.
+	p = send("three")
+	e.tp.router.run(t, "nflab", "ct", "flush")
+	e.q.verdict(t, send("four"), nfAccept, nil)
+	if got := readDatagram(t, c); string(got) != "four" {
+		t.Fatalf("the server answered %q, want four", got)
+	}
+	e.q.verdict(t, p, nfAccept, nil)
+	if got := readDatagram(t, c); string(got) != "three" {
+		t.Fatalf("the server answered %q, want three", got)
+	}
+	waitStat(1)
+
+	var seen []string
+	for _, p := range capt.drain(t) {
+		if p.out || len(p.ip) < 28 || p.ip[9] != unix.IPPROTO_UDP || binary.BigEndian.Uint16(p.ip[22:24]) != queuedPort {
+			continue
+		}
+		seen = append(seen, fmt.Sprintf("%q from %v", p.ip[28:], net.IP(p.ip[12:16])))
+		if !bytes.Equal(p.ip[12:16], net.IPv4(10, 0, 2, 1).To4()) || string(p.ip[28:]) == "two" {
+			t.Errorf("the server got %q from %v, want only one, four and three from the router's 10.0.2.1", p.ip[28:], net.IP(p.ip[12:16]))
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("the server got %v, want one, four and three", seen)
+	}
+}
+
+// writeGSO sends msg from c as UDP segments of size bytes (UDP_SEGMENT):
+// one GSO packet through the stack.
+func writeGSO(t *testing.T, c *net.UDPConn, msg []byte, size int) {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_SEGMENT, size)
+	}); err != nil || serr != nil {
+		t.Fatalf("UDP_SEGMENT: %v %v", err, serr)
+	}
+	write(t, c, msg)
+}
+
+// A translated flow's GSO packet segmented by NFQUEUE between the router's
+// hooks (the queue's reader did not ask for GSO packets whole): the
+// segmentation writes over most of the word in skb->cb that names the
+// connection, and NAT finds it by the segments' tuple instead, so every
+// segment leaves translated. A second queue, which takes GSO packets
+// whole, shows that the client's GSO packet reaches the router unsegmented.
+func TestNATQueueSegmentsGSO(t *testing.T) {
+	e := newQueueEnv(t, false)
+	r := e.tp.router
+	r.run(t, "nft", "add rule ip q fc udp dport 7600 queue num 1")
+	udpEchoIn(t, "server", ":7600")
+	whole := openQueueFlags(t, "router", 1, nfqaCfgFGSO)
+	applyIn(t, r, "rule nat postrouting oif r1 masquerade\n")
+	capt := captureOn(t, "server", "s0")
+	payload := bytes.Repeat([]byte("0123456789"), 300) // 3 segments of 1000
+
+	for _, tc := range []struct {
+		port     int
+		q        *nfQueue
+		segments int
+	}{{7600, whole, 1}, {queuedPort, e.q, 3}} {
+		c := udpIn(t, "client", ":0", fmt.Sprintf("10.0.2.2:%d", tc.port))
+		write(t, c, []byte("hello"))
+		tc.q.verdict(t, tc.q.next(t, "the first datagram"), nfAccept, nil)
+		if got := readDatagram(t, c); string(got) != "hello" {
+			t.Fatalf("the server answered %q, want hello", got)
+		}
+		writeGSO(t, c, payload, 1000)
+		total := 0
+		for i := 0; i < tc.segments; i++ {
+			p := tc.q.next(t, fmt.Sprintf("queued packet %d of the GSO send to %d", i+1, tc.port))
+			total += len(p.data) - 28
+			tc.q.verdict(t, p, nfAccept, nil)
+		}
+		if total != len(payload) {
+			t.Fatalf("port %d: queue held %d payload bytes in %d packets, want %d", tc.port, total, tc.segments, len(payload))
+		}
+		for i := 0; i < 3; i++ {
+			if got := readDatagram(t, c); len(got) != 1000 {
+				t.Fatalf("port %d: answer %d is %d bytes, want 1000", tc.port, i+1, len(got))
+			}
+		}
+	}
+	// A GSO packet forwarded whole reaches the server's device whole:
+	// count bytes, not packets.
+	n := 0
+	for _, p := range capt.drain(t) {
+		if p.out || len(p.ip) < 28 || p.ip[9] != unix.IPPROTO_UDP {
+			continue
+		}
+		n += len(p.ip) - 28
+		if !bytes.Equal(p.ip[12:16], net.IPv4(10, 0, 2, 1).To4()) {
+			t.Errorf("the server got a datagram to port %d from %v, want the router's 10.0.2.1", binary.BigEndian.Uint16(p.ip[22:24]), net.IP(p.ip[12:16]))
+		}
+	}
+	if want := 2 * (len("hello") + len(payload)); n != want {
+		t.Errorf("the server got %d bytes of UDP payload, want %d (hello and the GSO send, twice)", n, want)
+	}
+	if s := ctStats(t, r); s["nat_lost"] != 0 {
+		t.Errorf("nat_lost = %d, want 0", s["nat_lost"])
+	}
+}
