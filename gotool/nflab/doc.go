@@ -22,7 +22,9 @@
 // nftypes.ValidationError). Every failure of an operation on the module is
 // an *OpError naming the operation, whose Err is the kernel's errno as a
 // syscall.Errno and whose Message is the kernel's extended ACK text, if
-// any. So, without matching error text:
+// any; for an operation the client refuses before sending it
+// (errors.ErrUnsupported, below), Message is the client's reason. So,
+// without matching error text:
 //
 //   - a missing entry (Conn, DeleteConn) satisfies
 //     errors.Is(err, os.ErrNotExist) and errors.Is(err, unix.ENOENT);

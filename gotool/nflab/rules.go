@@ -20,8 +20,9 @@ var (
 // in the order sent, that the module rejected. For ApplyRuleset, Kind is
 // "chains", "sets" or "rules" and Index the change's index in that field
 // of the Ruleset, so that a caller can point at the line it came from;
-// Err is the *OpError with the kernel's errno and extended ACK message
-// (errors.Is and errors.As see through it).
+// Err is the *OpError with the kernel's errno and extended ACK message,
+// or the client's reason when it refused the change before sending
+// anything (errors.Is and errors.As see through it).
 type ChangeError = nlclient.ChangeError
 
 // A ChangeKind names the field of a Ruleset a ChangeError's change came
