@@ -195,7 +195,9 @@ func (c *Client) ApplyRuleset(ctx context.Context, rs nftypes.Ruleset, opts *App
 	if err := tx.Apply(ctx, rs); err != nil {
 		_ = tx.Abort(context.WithoutCancel(ctx))
 		var ce *ChangeError
-		if keep != nil && errors.As(err, &ce) && ce.Kind == ChangeChains && ce.Index < len(keep) {
+		if keep != nil && errors.As(err, &ce) && ce.Kind == ChangeChains {
+			// The backend's index is one of rs.Chains as sent,
+			// each of which keep maps.
 			ce.Index = keep[ce.Index]
 		}
 		return 0, err
