@@ -39,6 +39,7 @@ const (
 // txBackend is the backend's open transaction.
 type txBackend interface {
 	Gen() uint32
+	Done() bool
 	AddChain(context.Context, nftypes.Chain) error
 	DeleteChain(context.Context, nftypes.Table, string) error
 	SetPolicy(context.Context, nftypes.Table, string, nftypes.Verdict) error
@@ -266,7 +267,7 @@ func (tx *Tx) AddChain(ctx context.Context, ch nftypes.Chain) error {
 	if ch.Builtin() {
 		return &ValidationError{Field: "chain", Reason: "only user chains can be added; " + ch.Name + " is built in"}
 	}
-	if err := tx.needNAT("add chain", ch.Table); err != nil {
+	if err := tx.refuseNAT("add chain", tableNAT(ch.Table)); err != nil {
 		return err
 	}
 	return tx.tx.AddChain(ctx, ch)
@@ -278,7 +279,7 @@ func (tx *Tx) DeleteChain(ctx context.Context, t nftypes.Table, name string) err
 	if err := (nftypes.Chain{Table: t, Name: name}).Validate(); err != nil {
 		return err
 	}
-	if err := tx.needNAT("delete chain", t); err != nil {
+	if err := tx.refuseNAT("delete chain", tableNAT(t)); err != nil {
 		return err
 	}
 	return tx.tx.DeleteChain(ctx, t, name)
@@ -297,7 +298,7 @@ func (tx *Tx) SetPolicy(ctx context.Context, t nftypes.Table, name string, p nft
 	if err := (nftypes.Chain{Table: t, Name: name, Hook: &h, Policy: p}).Validate(); err != nil {
 		return err
 	}
-	if err := tx.needNAT("set policy", t); err != nil {
+	if err := tx.refuseNAT("set policy", tableNAT(t)); err != nil {
 		return err
 	}
 	return tx.tx.SetPolicy(ctx, t, name, p)
@@ -317,8 +318,8 @@ func (tx *Tx) AddRule(ctx context.Context, r nftypes.Rule, pos *RulePosition) (u
 	if err := r.Validate(); err != nil {
 		return 0, err
 	}
-	if what := ruleNAT(r); what != "" && tx.proto < natProtocol {
-		return 0, errNoNAT("add rule", tx.proto, what)
+	if err := tx.refuseNAT("add rule", ruleNAT(r)); err != nil {
+		return 0, err
 	}
 	if pos == nil {
 		pos = &RulePosition{}
@@ -339,8 +340,8 @@ func (tx *Tx) ReplaceRule(ctx context.Context, h uint64, r nftypes.Rule) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	if what := ruleNAT(r); what != "" && tx.proto < natProtocol {
-		return errNoNAT("replace rule", tx.proto, what)
+	if err := tx.refuseNAT("replace rule", ruleNAT(r)); err != nil {
+		return err
 	}
 	return tx.tx.ReplaceRule(ctx, h, r)
 }
@@ -381,13 +382,17 @@ func (tx *Tx) FlushSet(ctx context.Context, name string) error {
 	return tx.tx.FlushSet(ctx, name)
 }
 
-// needNAT is the error of op on a chain of table t when t is nat and the
-// module has no NAT.
-func (tx *Tx) needNAT(op string, t nftypes.Table) error {
-	if t == nftypes.TableNAT && tx.proto < natProtocol {
-		return errNoNAT(op, tx.proto, "the nat table")
+// refuseNAT is the error of op, which needs what of NAT ("" for nothing),
+// when the module has no NAT: ErrTxDone if the transaction has ended, as
+// the call would have said had it gone on, and otherwise errNoNAT's.
+func (tx *Tx) refuseNAT(op, what string) error {
+	if what == "" || tx.proto >= natProtocol {
+		return nil
 	}
-	return nil
+	if tx.tx.Done() {
+		return &OpError{Op: op, Err: ErrTxDone}
+	}
+	return errNoNAT(op, tx.proto, what)
 }
 
 // Commit ends the transaction: it checks the whole and publishes it (with

@@ -622,7 +622,8 @@ func TestRulesUnsupported(t *testing.T) {
 // TestNATUnsupported checks that a module older than protocol 4, which
 // has the commands but not NAT, gets no NAT: every request that would
 // carry the nat table, a NAT action or the SRC_NAT and DST_NAT bits fails
-// with ErrUnsupported before it is sent, and the rest still works.
+// with ErrUnsupported before it is sent, and the rest still works; a
+// transaction that has ended says ErrTxDone first.
 func TestNATUnsupported(t *testing.T) {
 	m, c := dial(t, fakemod.Options{Protocol: 3})
 	unsupported := func(what string, err error) {
@@ -682,6 +683,21 @@ func TestNATUnsupported(t *testing.T) {
 	if _, err := tx.Commit(bg, false); err != nil {
 		t.Fatalf("Commit after the refused changes: %v", err)
 	}
+
+	// An ended transaction says so first, whatever its call would need.
+	txDone := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, nflab.ErrTxDone) {
+			t.Errorf("%s after Commit = %v, want ErrTxDone", what, err)
+		}
+	}
+	txDone("AddChain(nat/mine)", tx.AddChain(bg, nftypes.Chain{Table: nftypes.TableNAT, Name: "mine"}))
+	txDone("DeleteChain(nat/mine)", tx.DeleteChain(bg, nftypes.TableNAT, "mine"))
+	txDone("SetPolicy(nat/prerouting, drop)", tx.SetPolicy(bg, nftypes.TableNAT, "prerouting", nftypes.VerdictDrop))
+	txDone("SetPolicy(nat/prerouting, accept)", tx.SetPolicy(bg, nftypes.TableNAT, "prerouting", nftypes.VerdictAccept))
+	_, err = tx.AddRule(bg, masq, nil)
+	txDone("AddRule(masquerade)", err)
+	txDone("ReplaceRule(ct status DST_NAT)", tx.ReplaceRule(bg, h, ctNAT))
 
 	// ApplyRuleset: a chain or rule that needs NAT fails the whole,
 	// naming it, before anything is sent.
