@@ -287,6 +287,11 @@ func (tx *Tx) DeleteChain(ctx context.Context, t nftypes.Table, name string) err
 
 // SetPolicy sets the policy of the built-in chain name ("input", ...) of
 // table t to accept or drop.
+//
+// A module older than protocol 4 has no nat table: there, accept on one
+// of its built-in chains, which is what such a module has in effect, does
+// nothing and succeeds, as ApplyRuleset leaves those chains out; drop
+// fails with errors.ErrUnsupported.
 func (tx *Tx) SetPolicy(ctx context.Context, t nftypes.Table, name string, p nftypes.Verdict) error {
 	h, ok := nftypes.BuiltinHook(name)
 	if !ok {
@@ -297,6 +302,12 @@ func (tx *Tx) SetPolicy(ctx context.Context, t nftypes.Table, name string, p nft
 	}
 	if err := (nftypes.Chain{Table: t, Name: name, Hook: &h, Policy: p}).Validate(); err != nil {
 		return err
+	}
+	if t == nftypes.TableNAT && tx.proto < natProtocol && p == nftypes.VerdictAccept {
+		if tx.tx.Done() {
+			return &OpError{Op: "set policy", Err: ErrTxDone}
+		}
+		return nil
 	}
 	if err := tx.refuseNAT("set policy", tableNAT(t)); err != nil {
 		return err

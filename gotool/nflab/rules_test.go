@@ -622,8 +622,9 @@ func TestRulesUnsupported(t *testing.T) {
 // TestNATUnsupported checks that a module older than protocol 4, which
 // has the commands but not NAT, gets no NAT: every request that would
 // carry the nat table, a NAT action or the SRC_NAT and DST_NAT bits fails
-// with ErrUnsupported before it is sent, and the rest still works; a
-// transaction that has ended says ErrTxDone first.
+// with ErrUnsupported before it is sent (but accept on a nat built-in
+// chain, which such a module has in effect, is no change), and the rest
+// still works; a transaction that has ended says ErrTxDone first.
 func TestNATUnsupported(t *testing.T) {
 	m, c := dial(t, fakemod.Options{Protocol: 3})
 	unsupported := func(what string, err error) {
@@ -666,7 +667,11 @@ func TestNATUnsupported(t *testing.T) {
 	defer tx.Abort(bg)
 	unsupported("AddChain(nat/mine)", tx.AddChain(bg, nftypes.Chain{Table: nftypes.TableNAT, Name: "mine"}))
 	unsupported("DeleteChain(nat/mine)", tx.DeleteChain(bg, nftypes.TableNAT, "mine"))
-	unsupported("SetPolicy(nat/prerouting)", tx.SetPolicy(bg, nftypes.TableNAT, "prerouting", nftypes.VerdictAccept))
+	unsupported("SetPolicy(nat/prerouting, drop)", tx.SetPolicy(bg, nftypes.TableNAT, "prerouting", nftypes.VerdictDrop))
+	// Accept is what the module has without a nat table: nothing to do.
+	if err := tx.SetPolicy(bg, nftypes.TableNAT, "prerouting", nftypes.VerdictAccept); err != nil {
+		t.Errorf("SetPolicy(nat/prerouting, accept) = %v, want nil", err)
+	}
 	for _, r := range []nftypes.Rule{masq, natAccept, ctNAT} {
 		_, err := tx.AddRule(bg, r, nil)
 		unsupported(fmt.Sprintf("AddRule(%+v)", r), err)
