@@ -596,9 +596,9 @@ func TestCTFailures(t *testing.T) {
 		t.Errorf("interrupted dumps: %+v", got)
 	}
 
-	// A command the module lacks.
+	// A command the module lacks: the library's reason says which.
 	h = newHarness(t, fakemod.Options{Missing: []uint8{nlproto.CMD_CT_GC}})
-	if got := h.run("ct", "gc"); got.Code != 1 || got.Stderr != "nflab: running conntrack garbage collection: the module does not support this; load a newer module\n" {
+	if got := h.run("ct", "gc"); got.Code != 1 || got.Stderr != "nflab: running conntrack garbage collection: the module's family has no command 11; load a newer module\n" {
 		t.Errorf("missing command: %+v", got)
 	}
 
