@@ -104,11 +104,11 @@
 // protocol 4 the client fails with errors.ErrUnsupported, without sending
 // anything, the Tx methods given a chain of table nat or a rule that needs
 // NAT (in table nat, with a NAT action, or matching ct status SRC_NAT or
-// DST_NAT), ApplyRuleset given such a chain or rule, and Conns and
-// DeleteConns given a filter on those status bits. Accepting built-in
-// chains of table nat are what such a module has in effect: ApplyRuleset
-// leaves them out, and Tx.SetPolicy of accept on one does nothing and
-// succeeds.
+// DST_NAT), ApplyRuleset given such a chain or rule, and Conns,
+// DeleteConns and CheckConnFilter given a filter on those status bits.
+// Accepting built-in chains of table nat are what such a module has in
+// effect: ApplyRuleset leaves them out, and Tx.SetPolicy of accept on one
+// does nothing and succeeds.
 //
 // # Testing
 //

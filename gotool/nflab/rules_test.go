@@ -646,10 +646,14 @@ func TestNATUnsupported(t *testing.T) {
 	unsupported("Conns(SRC_NAT)", err)
 	_, err = c.DeleteConns(bg, nftypes.ConnFilter{Proto: nftypes.UDP, Status: nftypes.StatusAssured | nftypes.StatusDstNAT})
 	unsupported("DeleteConns(DST_NAT)", err)
+	unsupported("CheckConnFilter(DST_NAT)", c.CheckConnFilter(nftypes.ConnFilter{Status: nftypes.StatusDstNAT}))
 	sent(nlproto.CMD_CT_GET, 0)
 	sent(nlproto.CMD_CT_DELETE, 0)
 	if _, err := c.Conns(bg, nftypes.ConnFilter{Status: nftypes.StatusAssured}); err != nil {
 		t.Errorf("Conns(ASSURED): %v", err)
+	}
+	if err := c.CheckConnFilter(nftypes.ConnFilter{Status: nftypes.StatusAssured}); err != nil {
+		t.Errorf("CheckConnFilter(ASSURED): %v", err)
 	}
 
 	// A transaction's changes; a refused one leaves it usable.
@@ -757,6 +761,13 @@ func TestNATSupported(t *testing.T) {
 	m, c := dial(t, fakemod.Options{})
 	if _, err := c.Conns(bg, nftypes.ConnFilter{Status: nftypes.StatusSrcNAT}); err != nil {
 		t.Errorf("Conns(SRC_NAT): %v", err)
+	}
+	if err := c.CheckConnFilter(nftypes.ConnFilter{Status: nftypes.StatusSrcNAT | nftypes.StatusDstNAT}); err != nil {
+		t.Errorf("CheckConnFilter(SRC_NAT|DST_NAT): %v", err)
+	}
+	var ve *nflab.ValidationError
+	if err := c.CheckConnFilter(nftypes.ConnFilter{Proto: nftypes.Proto(99)}); !errors.As(err, &ve) {
+		t.Errorf("CheckConnFilter(proto 99) = %v, want a *ValidationError", err)
 	}
 	rs := nftypes.Ruleset{Chains: nftypes.BuiltinChains(), Rules: []nftypes.Rule{
 		{Table: nftypes.TableNAT, Chain: "postrouting", Action: nftypes.Action{Type: nftypes.ActionMasquerade}}}}

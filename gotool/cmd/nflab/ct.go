@@ -259,6 +259,12 @@ Output:
 			return err
 		},
 		run: func(cmd *cobra.Command, c client) (*output, error) {
+			if filtered {
+				// Refused before the count is asked for.
+				if err := c.CheckConnFilter(filter); err != nil {
+					return nil, failed("counting connections", err)
+				}
+			}
 			ctx := cmd.Context()
 			n, limit, err := c.ConnCount(ctx)
 			if err != nil {

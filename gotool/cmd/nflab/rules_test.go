@@ -543,14 +543,23 @@ func TestProtocol3Module(t *testing.T) {
 			"nflab: <stdin>:2: the nat table needs NAT, protocol 4; the module speaks protocol 3; load a newer module\n"},
 		{[]string{"ct", "list", "--src-nat"}, "",
 			"nflab: listing connections: status SRC_NAT needs NAT, protocol 4; the module speaks protocol 3; load a newer module\n"},
+		{[]string{"ct", "count", "--src-nat"}, "",
+			"nflab: counting connections: status SRC_NAT needs NAT, protocol 4; the module speaks protocol 3; load a newer module\n"},
+		{[]string{"ct", "flush", "--dst-nat"}, "",
+			"nflab: flushing connections: status DST_NAT needs NAT, protocol 4; the module speaks protocol 3; load a newer module\n"},
 	} {
 		h.stdin = tt.stdin
 		if diff := cmp.Diff(result{1, "", tt.want}, h.run(tt.args...)); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
 		}
 	}
-	if h.m.Gen() != gen || h.m.Requests(nlproto.CMD_CT_GET) != 0 {
-		t.Errorf("refused requests reached the module: generation %d (was %d), %d conntrack dumps", h.m.Gen(), gen, h.m.Requests(nlproto.CMD_CT_GET))
+	for _, cmd := range []uint8{nlproto.CMD_CT_GET, nlproto.CMD_CT_COUNT, nlproto.CMD_CT_DELETE, nlproto.CMD_CT_FLUSH} {
+		if n := h.m.Requests(cmd); n != 0 {
+			t.Errorf("refused requests reached the module: %d with command %d", n, cmd)
+		}
+	}
+	if h.m.Gen() != gen {
+		t.Errorf("refused requests reached the module: generation %d (was %d)", h.m.Gen(), gen)
 	}
 }
 
