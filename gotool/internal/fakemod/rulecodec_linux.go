@@ -223,7 +223,7 @@ var matchAttrs = map[nftypes.MatchKind]struct {
 func decodeMatch(k nftypes.MatchKind, b []byte) (nftypes.Match, error) {
 	spec, ok := matchAttrs[k]
 	if !ok {
-		return nftypes.Match{}, badRequest(fmt.Sprintf("unknown match %d", k))
+		return nftypes.Match{}, &checkErr{unix.EOPNOTSUPP, "unknown match"}
 	}
 	n, err := decodeNest(b, nlproto.MATCH_A_MAX)
 	if err != nil {

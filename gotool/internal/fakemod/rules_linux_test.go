@@ -529,6 +529,8 @@ func TestRuleMatches(t *testing.T) {
 		{name: "one too many, and bad", matches: some(nlproto.RULE_MATCHES_MAX, bad), errno: unix.E2BIG, msg: "too many matches"},
 		{name: "a bad one last of the most", matches: some(nlproto.RULE_MATCHES_MAX-1, bad), errno: unix.EINVAL},
 		{name: "a bad one before too many", matches: append([]attr{bad}, some(nlproto.RULE_MATCHES_MAX)...), errno: unix.EINVAL},
+		{name: "an unknown match", matches: []attr{tcp, match(nlproto.MATCH_MAX + 1)}, errno: unix.EOPNOTSUPP, msg: "unknown match"},
+		{name: "match 0", matches: []attr{match(0, u8(nlproto.MATCH_A_PROTO, 6))}, errno: unix.EOPNOTSUPP, msg: "unknown match"},
 		{name: "a bad match in an unknown chain", chain: "nosuch", matches: []attr{bad}, errno: unix.ENOENT},
 		{name: "too many matches in an unknown chain", chain: "nosuch", matches: some(nlproto.RULE_MATCHES_MAX + 1), errno: unix.ENOENT},
 		{name: "a bad match at an unknown position", pos: 99, matches: []attr{bad}, errno: unix.ENOENT},
