@@ -340,6 +340,33 @@ func ip(t uint16, s string) attr {
 }
 func str(t uint16, s string) attr { return attr{t, append([]byte(s), 0)} }
 
+// rawModule is a fresh fake module on a raw generic netlink socket, with
+// a transaction begun: do sends one request, as it is, and returns the
+// error it gets back.
+func rawModule(t *testing.T) (do func(cmd uint8, attrs []byte) error) {
+	t.Helper()
+	m := fakemod.New(fakemod.Options{})
+	nc, err := m.Dial(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := genetlink.NewConn(nc)
+	t.Cleanup(func() { _ = c.Close() })
+	do = func(cmd uint8, attrs []byte) error {
+		_, err := c.Execute(genetlink.Message{Header: genetlink.Header{Command: cmd, Version: nlproto.GENL_VERSION}, Data: attrs},
+			fakemod.FamilyID, netlink.Request|netlink.Acknowledge)
+		if err == nil && cmd == nlproto.CMD_RULE_NEW {
+			// Its reply came first; then its ACK.
+			_, _, err = c.Receive()
+		}
+		return err
+	}
+	if err := do(nlproto.CMD_RULES_BEGIN, nil); err != nil {
+		t.Fatal(err)
+	}
+	return do
+}
+
 // TestActionPolicy sends actions as raw bytes, past what the client would
 // encode, and checks the fake answers as the kernel's nflab_action_policy
 // (lib/nlattr.c's strict validation) and nflab_action_parse would: each
@@ -355,13 +382,16 @@ func TestActionPolicy(t *testing.T) {
 		table  uint8  // 0: nat
 		chain  string // "": the table's input
 		pos    uint64 // a rule to add after: none is there
+		web    bool   // a user chain web in the table, and a commit after the rule
 		action []byte
 		errno  unix.Errno // 0: added
 		msg    string
 	}{
 		{name: "snat", action: rawNest(nil, snat, addr)},
 		{name: "the last type counts", action: rawNest(nil, typ(nlproto.ACTION_MASQUERADE), snat, addr)},
-		{name: "a chain name up to a NUL", table: nlproto.TABLE_FILTER, action: rawNest(nil, typ(nlproto.ACTION_JUMP),
+		// The commit resolves the jump's target by name: web, cut at
+		// the NUL, or it fails with ENOENT.
+		{name: "a chain name up to a NUL", table: nlproto.TABLE_FILTER, web: true, action: rawNest(nil, typ(nlproto.ACTION_JUMP),
 			attr{nlproto.ACTION_A_CHAIN, []byte("web\x00x")})},
 
 		// The policy: NLA_POLICY_RANGE, NLA_POLICY_MASK, lengths, types.
@@ -438,63 +468,33 @@ func TestActionPolicy(t *testing.T) {
 			if tt.chain != "" {
 				chain = tt.chain
 			}
-			m := fakemod.New(fakemod.Options{})
-			nc, err := m.Dial(0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := genetlink.NewConn(nc)
-			defer c.Close()
-			do := func(cmd uint8, attrs []byte) error {
-				_, err := c.Execute(genetlink.Message{Header: genetlink.Header{Command: cmd, Version: nlproto.GENL_VERSION}, Data: attrs},
-					fakemod.FamilyID, netlink.Request|netlink.Acknowledge)
-				return err
-			}
-			if err := do(nlproto.CMD_RULES_BEGIN, nil); err != nil {
-				t.Fatal(err)
+			do := rawModule(t)
+			if tt.web {
+				if err := do(nlproto.CMD_CHAIN_NEW, rawNest(nil, attr{nlproto.A_CHAIN | unix.NLA_F_NESTED,
+					rawNest(nil, u8(nlproto.CHAIN_A_TABLE, table), str(nlproto.CHAIN_A_NAME, "web"))})); err != nil {
+					t.Fatal(err)
+				}
 			}
 			rule := []attr{u8(nlproto.RULE_A_TABLE, table), str(nlproto.RULE_A_CHAIN, chain), {nlproto.RULE_A_ACTION | unix.NLA_F_NESTED, tt.action}}
 			if tt.pos != 0 {
 				rule = append(rule, attr{nlproto.RULE_A_POSITION, binary.NativeEndian.AppendUint64(nil, tt.pos)})
 			}
-			err = do(nlproto.CMD_RULE_NEW, rawNest(nil, attr{nlproto.A_RULE | unix.NLA_F_NESTED, rawNest(nil, rule...)}))
+			err := do(nlproto.CMD_RULE_NEW, rawNest(nil, attr{nlproto.A_RULE | unix.NLA_F_NESTED, rawNest(nil, rule...)}))
 			var oe *netlink.OpError
 			switch {
 			case tt.errno == 0 && err != nil:
 				t.Errorf("RULE_NEW = %v, want it added", err)
 			case tt.errno == 0:
+				if tt.web {
+					if err := do(nlproto.CMD_RULES_COMMIT, nil); err != nil {
+						t.Errorf("RULES_COMMIT = %v, want the rule committed", err)
+					}
+				}
 			case !errors.As(err, &oe) || oe.Err != tt.errno || (tt.msg != "" && oe.Message != tt.msg):
 				t.Errorf("RULE_NEW = %v, want %v: %q", err, tt.errno, tt.msg)
 			}
 		})
 	}
-}
-
-// rawModule is a fresh fake module on a raw generic netlink socket, with
-// a transaction begun: do sends one request, as it is, and returns the
-// error it gets back.
-func rawModule(t *testing.T) (do func(cmd uint8, attrs []byte) error) {
-	t.Helper()
-	m := fakemod.New(fakemod.Options{})
-	nc, err := m.Dial(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := genetlink.NewConn(nc)
-	t.Cleanup(func() { _ = c.Close() })
-	do = func(cmd uint8, attrs []byte) error {
-		_, err := c.Execute(genetlink.Message{Header: genetlink.Header{Command: cmd, Version: nlproto.GENL_VERSION}, Data: attrs},
-			fakemod.FamilyID, netlink.Request|netlink.Acknowledge)
-		if err == nil && cmd == nlproto.CMD_RULE_NEW {
-			// Its reply came first; then its ACK.
-			_, _, err = c.Receive()
-		}
-		return err
-	}
-	if err := do(nlproto.CMD_RULES_BEGIN, nil); err != nil {
-		t.Fatal(err)
-	}
-	return do
 }
 
 // TestRuleMatches sends a rule's matches as raw bytes and checks that the
