@@ -30,8 +30,9 @@ anyone.
 Filter flags (list, delete, flush, events, count) select entries by their
 original direction and status; every one given must match (--src-nat and
 --dst-nat: connections whose source or destination NAT translates, the
-status bits SRC_NAT and DST_NAT). Tuple flags (get, delete)
-name one direction of one connection, original or reply. conntrack(8)'s
+status bits SRC_NAT and DST_NAT, which need a module of protocol 4 or
+newer). Tuple flags (get, delete) name one direction of one connection,
+original or reply. conntrack(8)'s
 spellings work too: --orig-src, --orig-dst, --orig-port-src,
 --orig-port-dst, and numeric protocols (-p 6).`,
 		a.ctListCmd(), a.ctGetCmd(), a.ctEventsCmd(), a.ctDeleteCmd(), a.ctFlushCmd(),
