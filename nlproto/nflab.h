@@ -587,9 +587,15 @@ enum nflab_ct_stats_attr {
 	NFLAB_CT_STATS_A_GC_EVICTED,
 	NFLAB_CT_STATS_A_SEARCH_RESTART,
 	NFLAB_CT_STATS_A_RELATED,
-	/* NAT found no free tuple in its range: the first packet dropped */
+	/*
+	 * NAT found no free tuple in its range: the first packet dropped
+	 * (protocol 4)
+	 */
 	NFLAB_CT_STATS_A_NAT_EXHAUSTED,
-	/* another new flow took the same translated tuple first: dropped */
+	/*
+	 * another new flow took the same translated tuple first: dropped
+	 * (protocol 4)
+	 */
 	NFLAB_CT_STATS_A_NAT_CLASH,
 	/*
 	 * a NAT hook met a translated connection's packet whose entry was
@@ -655,12 +661,12 @@ enum nflab_ct_status_bit {
 	/*
 	 * the reply tuple's destination (address or port) differs from the
 	 * original's source: snat, masquerade, or a source port moved to
-	 * keep reply tuples unique
+	 * keep reply tuples unique (protocol 4)
 	 */
 	NFLAB_CT_STATUS_SRC_NAT_BIT,
 	/*
 	 * the reply tuple's source differs from the original's destination:
-	 * dnat, redirect, or inbound through a fullcone mapping
+	 * dnat, redirect, or inbound through a fullcone mapping (protocol 4)
 	 */
 	NFLAB_CT_STATUS_DST_NAT_BIT,
 };
@@ -741,18 +747,18 @@ enum nflab_rules_flags {
  *        mark, TOS, DSCP and TTL; at LOCAL_OUT a packet whose mark, TOS or
  *        addresses changed is routed again
  *    FILTER: LOCAL_IN, FORWARD, LOCAL_OUT (NF_IP_PRI_FILTER); may reject
- *    NAT: PRE_ROUTING and LOCAL_OUT (NF_IP_PRI_NAT_DST), POST_ROUTING and
- *        LOCAL_IN (NF_IP_PRI_NAT_SRC). Only the first packet of a
- *        connection goes through its chains (ct state new); the NAT action
- *        it meets (or none) is the connection's for good, and applies to
- *        every later packet of both directions at these hooks
+ *    NAT (protocol 4): PRE_ROUTING and LOCAL_OUT (NF_IP_PRI_NAT_DST),
+ *        POST_ROUTING and LOCAL_IN (NF_IP_PRI_NAT_SRC). Only the first
+ *        packet of a connection goes through its chains (ct state new); the
+ *        NAT action it meets (or none) is the connection's for good, and
+ *        applies to every later packet of both directions at these hooks
  */
 enum nflab_table {
 	NFLAB_TABLE_UNSPEC,
 	NFLAB_TABLE_RAW,
 	NFLAB_TABLE_MANGLE,
 	NFLAB_TABLE_FILTER,
-	NFLAB_TABLE_NAT,
+	NFLAB_TABLE_NAT,	/* protocol 4 */
 
 	__NFLAB_TABLE_MAX
 };
@@ -1002,6 +1008,9 @@ enum nflab_set_field {
  *        RETURN (or its end) comes back to the next rule
  *    RETURN: back to the chain that jumped here; in a built-in chain, its
  *        policy
+ *
+ * The NAT actions (protocol 4):
+ *
  *    SNAT (nat, POST_ROUTING and LOCAL_IN): the source becomes an address
  *        from ADDR to ADDR_END (optional: ADDR alone) and, with PORT_RANGE,
  *        a port in it; then accept
@@ -1039,6 +1048,7 @@ enum nflab_action {
 	NFLAB_ACTION_JUMP,
 	NFLAB_ACTION_GOTO,
 	NFLAB_ACTION_RETURN,
+	/* The NAT actions (protocol 4): */
 	NFLAB_ACTION_SNAT,
 	NFLAB_ACTION_DNAT,
 	NFLAB_ACTION_MASQUERADE,
@@ -1058,6 +1068,7 @@ enum nflab_action_attr {
 	NFLAB_ACTION_A_VALUE,		/* u32 */
 	NFLAB_ACTION_A_MASK,		/* u32 */
 	NFLAB_ACTION_A_TTL_MODE,	/* u8, enum nflab_ttl_mode */
+	/* The NAT actions' attributes (protocol 4): */
 	NFLAB_ACTION_A_ADDR,		/* be32 */
 	NFLAB_ACTION_A_ADDR_END,	/* be32, >= ADDR */
 	NFLAB_ACTION_A_PORT_RANGE,	/* u32: first << 16 | last, host order */
@@ -1089,12 +1100,12 @@ enum nflab_reject_with {
 #define NFLAB_REJECT_MAX (__NFLAB_REJECT_MAX - 1)
 
 /*
- * NFLAB_ACTION_A_NAT_FLAGS. A source port search starts at a random
- * offset; a destination's at one hashed from the connection, or with
- * RANDOM at a random one too. FULLY_RANDOM: the port is random even when
- * the original is free. PERSISTENT: a source gets the same address from a
- * range for all its connections (otherwise the address is hashed from
- * source and destination). FULLCONE (SNAT and MASQUERADE; UDP):
+ * NFLAB_ACTION_A_NAT_FLAGS (protocol 4). A source port search starts at a
+ * random offset; a destination's at one hashed from the connection, or
+ * with RANDOM at a random one too. FULLY_RANDOM: the port is random even
+ * when the original is free. PERSISTENT: a source gets the same address
+ * from a range for all its connections (otherwise the address is hashed
+ * from source and destination). FULLCONE (SNAT and MASQUERADE; UDP):
  * endpoint-independent mapping and filtering, RFC 4787's "full cone": one
  * internal address and port keeps one external address and port for every
  * destination while the mapping lives (while a connection uses it, and the

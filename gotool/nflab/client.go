@@ -37,7 +37,8 @@ var (
 // documentation says what its Err may be. It is the backend's type,
 // re-exported: Op names the operation, Err is what failed it (the
 // kernel's syscall.Errno, errors.ErrUnsupported, a context error,
-// net.ErrClosed, ...) and Message is the kernel's extended ACK text.
+// net.ErrClosed, ...) and Message is the kernel's extended ACK text, or
+// the client's reason when it refused the operation before sending it.
 type OpError = nlclient.OpError
 
 // A ValidationError says why an argument cannot be sent; it is returned

@@ -33,6 +33,14 @@ func filterNAT(f nftypes.ConnFilter) string {
 	return ""
 }
 
+// tableNAT is what of table t needs NAT, or "".
+func tableNAT(t nftypes.Table) string {
+	if t == nftypes.TableNAT {
+		return "the nat table"
+	}
+	return ""
+}
+
 // ruleNAT is what of r needs NAT, or "".
 func ruleNAT(r nftypes.Rule) string {
 	switch {

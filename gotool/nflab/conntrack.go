@@ -11,13 +11,33 @@ import (
 // few times before giving up with ErrDumpInterrupted. It needs CAP_NET_ADMIN.
 // Cancelling ctx aborts the dump.
 func (c *Client) Conns(ctx context.Context, f nftypes.ConnFilter) ([]nftypes.Conn, error) {
-	if err := f.Validate(); err != nil {
+	if err := c.checkFilter("dump connections", f); err != nil {
 		return nil, err
 	}
-	if what := filterNAT(f); what != "" && c.proto < natProtocol {
-		return nil, errNoNAT("dump connections", c.proto, what)
-	}
 	return c.b.Conns(ctx, f)
+}
+
+// CheckConnFilter checks, without sending anything, that the module can
+// take f, as Conns and DeleteConns check it before they send it: a
+// *ValidationError if f is invalid, and, from a module older than protocol
+// 4, which has no NAT, an *OpError wrapping errors.ErrUnsupported if f
+// selects by the SRC_NAT or DST_NAT status bits. A caller that selects
+// WatchConns' events with f.Match checks f first: such a module sets
+// those bits on no entry, so the watch would show nothing, and Conns with
+// f, to catch up after a loss, would fail.
+func (c *Client) CheckConnFilter(f nftypes.ConnFilter) error {
+	return c.checkFilter("filter connections", f)
+}
+
+// checkFilter is CheckConnFilter for op.
+func (c *Client) checkFilter(op string, f nftypes.ConnFilter) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	if what := filterNAT(f); what != "" && c.proto < natProtocol {
+		return errNoNAT(op, c.proto, what)
+	}
+	return nil
 }
 
 // Conn returns the entry with tuple t in either direction. If there is
@@ -44,11 +64,8 @@ func (c *Client) DeleteConn(ctx context.Context, t nftypes.Tuple) error {
 // zero ConnFilter selects, and deletes, every entry. It needs
 // CAP_NET_ADMIN.
 func (c *Client) DeleteConns(ctx context.Context, f nftypes.ConnFilter) (int, error) {
-	if err := f.Validate(); err != nil {
+	if err := c.checkFilter("delete connections", f); err != nil {
 		return 0, err
-	}
-	if what := filterNAT(f); what != "" && c.proto < natProtocol {
-		return 0, errNoNAT("delete connections", c.proto, what)
 	}
 	n, err := c.b.DeleteConns(ctx, f)
 	return int(n), err
@@ -121,7 +138,10 @@ type WatchOptions struct {
 // one. Events received after that dump may predate it.
 //
 // Events carry whole entries, so a caller may select them with
-// ConnFilter.Match, as Conns would with the same filter.
+// ConnFilter.Match, as Conns selects entries with the same filter, once
+// CheckConnFilter has accepted it: a module older than protocol 4 sets no
+// SRC_NAT or DST_NAT bit, so a filter on them matches no event there,
+// while Conns refuses it.
 func (c *Client) WatchConns(ctx context.Context, opts *WatchOptions, fn func(nftypes.ConnEvent) error) error {
 	var o WatchOptions
 	if opts != nil {

@@ -22,7 +22,9 @@
 // nftypes.ValidationError). Every failure of an operation on the module is
 // an *OpError naming the operation, whose Err is the kernel's errno as a
 // syscall.Errno and whose Message is the kernel's extended ACK text, if
-// any. So, without matching error text:
+// any; for an operation the client refuses before sending it
+// (errors.ErrUnsupported, below), Message is the client's reason. So,
+// without matching error text:
 //
 //   - a missing entry (Conn, DeleteConn) satisfies
 //     errors.Is(err, os.ErrNotExist) and errors.Is(err, unix.ENOENT);
@@ -102,9 +104,11 @@
 // protocol 4 the client fails with errors.ErrUnsupported, without sending
 // anything, the Tx methods given a chain of table nat or a rule that needs
 // NAT (in table nat, with a NAT action, or matching ct status SRC_NAT or
-// DST_NAT), ApplyRuleset given such a chain or rule (it leaves out the
-// built-in chains of table nat that accept, which change nothing), and
-// Conns and DeleteConns given a filter on those status bits.
+// DST_NAT), ApplyRuleset given such a chain or rule, and Conns,
+// DeleteConns and CheckConnFilter given a filter on those status bits.
+// Accepting built-in chains of table nat are what such a module has in
+// effect: ApplyRuleset leaves them out, and Tx.SetPolicy of accept on one
+// does nothing and succeeds.
 //
 // # Testing
 //

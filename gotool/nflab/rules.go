@@ -20,8 +20,9 @@ var (
 // in the order sent, that the module rejected. For ApplyRuleset, Kind is
 // "chains", "sets" or "rules" and Index the change's index in that field
 // of the Ruleset, so that a caller can point at the line it came from;
-// Err is the *OpError with the kernel's errno and extended ACK message
-// (errors.Is and errors.As see through it).
+// Err is the *OpError with the kernel's errno and extended ACK message,
+// or the client's reason when it refused the change before sending
+// anything (errors.Is and errors.As see through it).
 type ChangeError = nlclient.ChangeError
 
 // A ChangeKind names the field of a Ruleset a ChangeError's change came
@@ -38,6 +39,7 @@ const (
 // txBackend is the backend's open transaction.
 type txBackend interface {
 	Gen() uint32
+	Done() bool
 	AddChain(context.Context, nftypes.Chain) error
 	DeleteChain(context.Context, nftypes.Table, string) error
 	SetPolicy(context.Context, nftypes.Table, string, nftypes.Verdict) error
@@ -194,7 +196,9 @@ func (c *Client) ApplyRuleset(ctx context.Context, rs nftypes.Ruleset, opts *App
 	if err := tx.Apply(ctx, rs); err != nil {
 		_ = tx.Abort(context.WithoutCancel(ctx))
 		var ce *ChangeError
-		if keep != nil && errors.As(err, &ce) && ce.Kind == ChangeChains && ce.Index < len(keep) {
+		if keep != nil && errors.As(err, &ce) && ce.Kind == ChangeChains {
+			// The backend's index is one of rs.Chains as sent,
+			// each of which keep maps.
 			ce.Index = keep[ce.Index]
 		}
 		return 0, err
@@ -263,7 +267,7 @@ func (tx *Tx) AddChain(ctx context.Context, ch nftypes.Chain) error {
 	if ch.Builtin() {
 		return &ValidationError{Field: "chain", Reason: "only user chains can be added; " + ch.Name + " is built in"}
 	}
-	if err := tx.needNAT("add chain", ch.Table); err != nil {
+	if err := tx.refuseNAT("add chain", tableNAT(ch.Table)); err != nil {
 		return err
 	}
 	return tx.tx.AddChain(ctx, ch)
@@ -275,7 +279,7 @@ func (tx *Tx) DeleteChain(ctx context.Context, t nftypes.Table, name string) err
 	if err := (nftypes.Chain{Table: t, Name: name}).Validate(); err != nil {
 		return err
 	}
-	if err := tx.needNAT("delete chain", t); err != nil {
+	if err := tx.refuseNAT("delete chain", tableNAT(t)); err != nil {
 		return err
 	}
 	return tx.tx.DeleteChain(ctx, t, name)
@@ -283,6 +287,11 @@ func (tx *Tx) DeleteChain(ctx context.Context, t nftypes.Table, name string) err
 
 // SetPolicy sets the policy of the built-in chain name ("input", ...) of
 // table t to accept or drop.
+//
+// A module older than protocol 4 has no nat table: there, accept on one
+// of its built-in chains, which is what such a module has in effect, does
+// nothing and succeeds, as ApplyRuleset leaves those chains out; drop
+// fails with errors.ErrUnsupported.
 func (tx *Tx) SetPolicy(ctx context.Context, t nftypes.Table, name string, p nftypes.Verdict) error {
 	h, ok := nftypes.BuiltinHook(name)
 	if !ok {
@@ -294,7 +303,13 @@ func (tx *Tx) SetPolicy(ctx context.Context, t nftypes.Table, name string, p nft
 	if err := (nftypes.Chain{Table: t, Name: name, Hook: &h, Policy: p}).Validate(); err != nil {
 		return err
 	}
-	if err := tx.needNAT("set policy", t); err != nil {
+	if t == nftypes.TableNAT && tx.proto < natProtocol && p == nftypes.VerdictAccept {
+		if tx.tx.Done() {
+			return &OpError{Op: "set policy", Err: ErrTxDone}
+		}
+		return nil
+	}
+	if err := tx.refuseNAT("set policy", tableNAT(t)); err != nil {
 		return err
 	}
 	return tx.tx.SetPolicy(ctx, t, name, p)
@@ -314,8 +329,8 @@ func (tx *Tx) AddRule(ctx context.Context, r nftypes.Rule, pos *RulePosition) (u
 	if err := r.Validate(); err != nil {
 		return 0, err
 	}
-	if what := ruleNAT(r); what != "" && tx.proto < natProtocol {
-		return 0, errNoNAT("add rule", tx.proto, what)
+	if err := tx.refuseNAT("add rule", ruleNAT(r)); err != nil {
+		return 0, err
 	}
 	if pos == nil {
 		pos = &RulePosition{}
@@ -336,8 +351,8 @@ func (tx *Tx) ReplaceRule(ctx context.Context, h uint64, r nftypes.Rule) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	if what := ruleNAT(r); what != "" && tx.proto < natProtocol {
-		return errNoNAT("replace rule", tx.proto, what)
+	if err := tx.refuseNAT("replace rule", ruleNAT(r)); err != nil {
+		return err
 	}
 	return tx.tx.ReplaceRule(ctx, h, r)
 }
@@ -378,13 +393,17 @@ func (tx *Tx) FlushSet(ctx context.Context, name string) error {
 	return tx.tx.FlushSet(ctx, name)
 }
 
-// needNAT is the error of op on a chain of table t when t is nat and the
-// module has no NAT.
-func (tx *Tx) needNAT(op string, t nftypes.Table) error {
-	if t == nftypes.TableNAT && tx.proto < natProtocol {
-		return errNoNAT(op, tx.proto, "the nat table")
+// refuseNAT is the error of op, which needs what of NAT ("" for nothing),
+// when the module has no NAT: ErrTxDone if the transaction has ended, as
+// the call would have said had it gone on, and otherwise errNoNAT's.
+func (tx *Tx) refuseNAT(op, what string) error {
+	if what == "" || tx.proto >= natProtocol {
+		return nil
 	}
-	return nil
+	if tx.tx.Done() {
+		return &OpError{Op: op, Err: ErrTxDone}
+	}
+	return errNoNAT(op, tx.proto, what)
 }
 
 // Commit ends the transaction: it checks the whole and publishes it (with

@@ -622,7 +622,9 @@ func TestRulesUnsupported(t *testing.T) {
 // TestNATUnsupported checks that a module older than protocol 4, which
 // has the commands but not NAT, gets no NAT: every request that would
 // carry the nat table, a NAT action or the SRC_NAT and DST_NAT bits fails
-// with ErrUnsupported before it is sent, and the rest still works.
+// with ErrUnsupported before it is sent (but accept on a nat built-in
+// chain, which such a module has in effect, is no change), and the rest
+// still works; a transaction that has ended says ErrTxDone first.
 func TestNATUnsupported(t *testing.T) {
 	m, c := dial(t, fakemod.Options{Protocol: 3})
 	unsupported := func(what string, err error) {
@@ -644,10 +646,14 @@ func TestNATUnsupported(t *testing.T) {
 	unsupported("Conns(SRC_NAT)", err)
 	_, err = c.DeleteConns(bg, nftypes.ConnFilter{Proto: nftypes.UDP, Status: nftypes.StatusAssured | nftypes.StatusDstNAT})
 	unsupported("DeleteConns(DST_NAT)", err)
+	unsupported("CheckConnFilter(DST_NAT)", c.CheckConnFilter(nftypes.ConnFilter{Status: nftypes.StatusDstNAT}))
 	sent(nlproto.CMD_CT_GET, 0)
 	sent(nlproto.CMD_CT_DELETE, 0)
 	if _, err := c.Conns(bg, nftypes.ConnFilter{Status: nftypes.StatusAssured}); err != nil {
 		t.Errorf("Conns(ASSURED): %v", err)
+	}
+	if err := c.CheckConnFilter(nftypes.ConnFilter{Status: nftypes.StatusAssured}); err != nil {
+		t.Errorf("CheckConnFilter(ASSURED): %v", err)
 	}
 
 	// A transaction's changes; a refused one leaves it usable.
@@ -665,7 +671,11 @@ func TestNATUnsupported(t *testing.T) {
 	defer tx.Abort(bg)
 	unsupported("AddChain(nat/mine)", tx.AddChain(bg, nftypes.Chain{Table: nftypes.TableNAT, Name: "mine"}))
 	unsupported("DeleteChain(nat/mine)", tx.DeleteChain(bg, nftypes.TableNAT, "mine"))
-	unsupported("SetPolicy(nat/prerouting)", tx.SetPolicy(bg, nftypes.TableNAT, "prerouting", nftypes.VerdictAccept))
+	unsupported("SetPolicy(nat/prerouting, drop)", tx.SetPolicy(bg, nftypes.TableNAT, "prerouting", nftypes.VerdictDrop))
+	// Accept is what the module has without a nat table: nothing to do.
+	if err := tx.SetPolicy(bg, nftypes.TableNAT, "prerouting", nftypes.VerdictAccept); err != nil {
+		t.Errorf("SetPolicy(nat/prerouting, accept) = %v, want nil", err)
+	}
 	for _, r := range []nftypes.Rule{masq, natAccept, ctNAT} {
 		_, err := tx.AddRule(bg, r, nil)
 		unsupported(fmt.Sprintf("AddRule(%+v)", r), err)
@@ -682,6 +692,21 @@ func TestNATUnsupported(t *testing.T) {
 	if _, err := tx.Commit(bg, false); err != nil {
 		t.Fatalf("Commit after the refused changes: %v", err)
 	}
+
+	// An ended transaction says so first, whatever its call would need.
+	txDone := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, nflab.ErrTxDone) {
+			t.Errorf("%s after Commit = %v, want ErrTxDone", what, err)
+		}
+	}
+	txDone("AddChain(nat/mine)", tx.AddChain(bg, nftypes.Chain{Table: nftypes.TableNAT, Name: "mine"}))
+	txDone("DeleteChain(nat/mine)", tx.DeleteChain(bg, nftypes.TableNAT, "mine"))
+	txDone("SetPolicy(nat/prerouting, drop)", tx.SetPolicy(bg, nftypes.TableNAT, "prerouting", nftypes.VerdictDrop))
+	txDone("SetPolicy(nat/prerouting, accept)", tx.SetPolicy(bg, nftypes.TableNAT, "prerouting", nftypes.VerdictAccept))
+	_, err = tx.AddRule(bg, masq, nil)
+	txDone("AddRule(masquerade)", err)
+	txDone("ReplaceRule(ct status DST_NAT)", tx.ReplaceRule(bg, h, ctNAT))
 
 	// ApplyRuleset: a chain or rule that needs NAT fails the whole,
 	// naming it, before anything is sent.
@@ -736,6 +761,13 @@ func TestNATSupported(t *testing.T) {
 	m, c := dial(t, fakemod.Options{})
 	if _, err := c.Conns(bg, nftypes.ConnFilter{Status: nftypes.StatusSrcNAT}); err != nil {
 		t.Errorf("Conns(SRC_NAT): %v", err)
+	}
+	if err := c.CheckConnFilter(nftypes.ConnFilter{Status: nftypes.StatusSrcNAT | nftypes.StatusDstNAT}); err != nil {
+		t.Errorf("CheckConnFilter(SRC_NAT|DST_NAT): %v", err)
+	}
+	var ve *nflab.ValidationError
+	if err := c.CheckConnFilter(nftypes.ConnFilter{Proto: nftypes.Proto(99)}); !errors.As(err, &ve) {
+		t.Errorf("CheckConnFilter(proto 99) = %v, want a *ValidationError", err)
 	}
 	rs := nftypes.Ruleset{Chains: nftypes.BuiltinChains(), Rules: []nftypes.Rule{
 		{Table: nftypes.TableNAT, Chain: "postrouting", Action: nftypes.Action{Type: nftypes.ActionMasquerade}}}}

@@ -30,8 +30,9 @@ anyone.
 Filter flags (list, delete, flush, events, count) select entries by their
 original direction and status; every one given must match (--src-nat and
 --dst-nat: connections whose source or destination NAT translates, the
-status bits SRC_NAT and DST_NAT). Tuple flags (get, delete)
-name one direction of one connection, original or reply. conntrack(8)'s
+status bits SRC_NAT and DST_NAT, which need a module of protocol 4 or
+newer). Tuple flags (get, delete) name one direction of one connection,
+original or reply. conntrack(8)'s
 spellings work too: --orig-src, --orig-dst, --orig-port-src,
 --orig-port-dst, and numeric protocols (-p 6).`,
 		a.ctListCmd(), a.ctGetCmd(), a.ctEventsCmd(), a.ctDeleteCmd(), a.ctFlushCmd(),
@@ -86,11 +87,12 @@ func (a *app) ctListCmd() *cobra.Command {
 Output:
   table: columns PROTO, SRC, DST, SPORT, DPORT, STATE, STATUS, TIMEOUT
          (seconds left), PACKETS and BYTES (original/reply), for the
-         original direction, then NAT: the new source ("src-nat
-         ADDR:PORT", status SRC_NAT) and destination ("dst-nat
-         ADDR:PORT", DST_NAT) NAT gave the connection, from its reply
-         tuple, or "-"; ICMP entries show id=N and type=N under SPORT and
-         DPORT, and "ADDR id=N" under NAT
+         original direction, then NAT, one word: the new source
+         ("src-nat=ADDR:PORT", status SRC_NAT) and destination
+         ("dst-nat=ADDR:PORT", DST_NAT) NAT gave the connection, from its
+         reply tuple, joined by a comma, or "-"; ICMP entries show id=N
+         and type=N under SPORT and DPORT, and "src-nat=ADDR/id=N" and
+         "dst-nat=ADDR" under NAT (only source NAT moves an echo's id)
   json:  one line, {"entries":[ENTRY,...]}, where ENTRY is
          ` + ctEntryJSON,
 		example: "  nflab ct list -p tcp --state ESTABLISHED\n  nflab -L -p 6 -o json",
@@ -259,6 +261,12 @@ Output:
 			return err
 		},
 		run: func(cmd *cobra.Command, c client) (*output, error) {
+			if filtered {
+				// Refused before the count is asked for.
+				if err := c.CheckConnFilter(filter); err != nil {
+					return nil, failed("counting connections", err)
+				}
+			}
 			ctx := cmd.Context()
 			n, limit, err := c.ConnCount(ctx)
 			if err != nil {
@@ -614,28 +622,33 @@ func writeConnTable(w io.Writer, conns []nftypes.Conn) {
 
 // natColumn is the NAT column of c: each side NAT translated, as the
 // reply tuple shows it (conntrack -L prints the whole reply tuple; the
-// changed side is what a reader looks for). It is the last column, so
-// that its spaces leave the others where they are for awk.
+// changed side is what a reader looks for), such as
+// "src-nat=10.0.3.1:61001,dst-nat=10.0.3.3:80". It is one word without
+// spaces, so that awk's $NF is the whole of it. An ICMP echo's id is the
+// source NAT's to move (a destination NAT never does), so only that
+// side shows it: "src-nat=192.0.2.1/id=7".
 func natColumn(c nftypes.Conn) string {
 	r := c.Reply
-	side := func(a netip.Addr, port uint16) string {
-		switch r.Proto {
-		case nftypes.TCP, nftypes.UDP:
-			return netip.AddrPortFrom(a, port).String()
-		case nftypes.ICMP:
-			return a.String() + " id=" + strconv.Itoa(int(r.ICMPID))
-		}
-		return a.String()
-	}
 	var sides []string
 	if c.Status&nftypes.StatusSrcNAT != 0 {
-		sides = append(sides, "src-nat "+side(r.Dst, r.DstPort))
+		side := r.Dst.String()
+		switch r.Proto {
+		case nftypes.TCP, nftypes.UDP:
+			side = netip.AddrPortFrom(r.Dst, r.DstPort).String()
+		case nftypes.ICMP:
+			side += "/id=" + strconv.Itoa(int(r.ICMPID))
+		}
+		sides = append(sides, "src-nat="+side)
 	}
 	if c.Status&nftypes.StatusDstNAT != 0 {
-		sides = append(sides, "dst-nat "+side(r.Src, r.SrcPort))
+		side := r.Src.String()
+		if r.Proto == nftypes.TCP || r.Proto == nftypes.UDP {
+			side = netip.AddrPortFrom(r.Src, r.SrcPort).String()
+		}
+		sides = append(sides, "dst-nat="+side)
 	}
 	if len(sides) == 0 {
 		return "-"
 	}
-	return strings.Join(sides, ", ")
+	return strings.Join(sides, ",")
 }

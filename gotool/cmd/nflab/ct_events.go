@@ -72,6 +72,11 @@ func (a *app) ctEventsCmd() *cobra.Command {
 			return err
 		},
 		run: func(cmd *cobra.Command, c client) (*output, error) {
+			// Refused now, rather than selecting nothing and failing
+			// the resynchronisation after a loss.
+			if err := c.CheckConnFilter(filter); err != nil {
+				return nil, failed("watching connections", err)
+			}
 			ctx := cmd.Context()
 			p := eventPrinter{json: a.output == "json", stdout: a.stdout, stderr: a.stderr}
 			opts := &nflab.WatchOptions{ReadBuffer: buffer.v}

@@ -7,12 +7,14 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nflab/nflab/gotool/internal/fakemod"
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
 	"golang.org/x/sys/unix"
@@ -221,6 +223,37 @@ func TestCTEventsFailures(t *testing.T) {
 		lostMsg + "nflab: the table keeps changing during the listing; trying again\nnflab: resynchronised, 4 entries\n"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("interrupted resync (-want +got):\n%s", diff)
+	}
+}
+
+// TestCTEventsNATOnProtocol3 checks that a filter on the NAT status bits
+// is refused before the watch starts by a module of protocol 3, which has
+// no NAT: it would select nothing, and the listing after a loss would
+// fail mid-stream.
+func TestCTEventsNATOnProtocol3(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--src-nat"}, "status SRC_NAT"},
+		{[]string{"--dst-nat", "-o", "json"}, "status DST_NAT"},
+		{[]string{"--status", "ASSURED,SRC_NAT", "--dst-nat"}, "status SRC_NAT,DST_NAT"},
+	} {
+		h := newHarness(t, fakemod.Options{Protocol: 3}, udpConn)
+		got := h.watch(h.m.Overrun, func(string, string) bool { return false }, append([]string{"ct", "events"}, tt.args...)...)
+		want := result{1, "", "nflab: watching connections: " + tt.want + " needs NAT, protocol 4; the module speaks protocol 3; load a newer module\n"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("nflab ct events %q (-want +got):\n%s", tt.args, diff)
+		}
+		if calls := h.rec.Calls(); slices.Contains(calls, "WatchConns") || h.m.Requests(nlproto.CMD_CT_GET) != 0 {
+			t.Errorf("nflab ct events %q: calls %q, %d dumps; want no watch, no dump", tt.args, calls, h.m.Requests(nlproto.CMD_CT_GET))
+		}
+	}
+	// Filters without those bits still watch.
+	h := newHarness(t, fakemod.Options{Protocol: 3})
+	got := h.watch(func() { h.m.Emit(nftypes.EventNew, tcpConn) }, func(stdout, _ string) bool { return stdout != "" }, "ct", "events", "--status", "ASSURED")
+	if diff := cmp.Diff(result{0, "[NEW]     " + tcpLine, ""}, got); diff != "" {
+		t.Errorf("nflab ct events --status ASSURED (-want +got):\n%s", diff)
 	}
 }
 

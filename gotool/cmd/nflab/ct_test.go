@@ -58,7 +58,9 @@ func TestCTList(t *testing.T) {
 // The NAT tests' connections: a TCP connection masqueraded to
 // 192.0.2.1:61000, a UDP one DNATed from 10.0.2.2:53 to 10.0.3.3:5353, a
 // TCP one with both (a hairpin: 192.0.2.1:8080 to 10.0.3.3:80, from
-// 10.0.3.1:61001) and a ping masqueraded with its id moved to 1.
+// 10.0.3.1:61001), a ping masqueraded with its id moved to 1, and a ping
+// with both (192.0.2.1 to 10.0.3.3, from 192.0.2.9 with its id moved to
+// 7).
 var (
 	masqConn = nftypes.Conn{
 		ID:       11,
@@ -90,28 +92,43 @@ var (
 		Status:  nftypes.StatusConfirmed | nftypes.StatusSrcNAT,
 		Timeout: 30 * time.Second,
 	}
+	hairpinPing = nftypes.Conn{
+		ID:      15,
+		Orig:    nftypes.Tuple{Src: ipA, Dst: netip.MustParseAddr("192.0.2.1"), Proto: nftypes.ICMP, ICMPID: 4661, ICMPType: 8},
+		Reply:   nftypes.Tuple{Src: netip.MustParseAddr("10.0.3.3"), Dst: netip.MustParseAddr("192.0.2.9"), Proto: nftypes.ICMP, ICMPID: 7, ICMPType: 0},
+		Status:  nftypes.StatusConfirmed | nftypes.StatusSrcNAT | nftypes.StatusDstNAT,
+		Timeout: 30 * time.Second,
+	}
 )
 
 // TestCTListNAT checks that NATed connections show their status bits and
 // translated reply tuples, and that --src-nat and --dst-nat select them.
 func TestCTListNAT(t *testing.T) {
-	// The table's NAT column: the translated sides, from the reply tuple.
-	got := newHarness(t, fakemod.Options{}, masqConn, dnatConn, hairpinConn, pingConn, udpConn).run("ct", "list")
+	// The table's NAT column: the translated sides, from the reply tuple,
+	// as one word.
+	got := newHarness(t, fakemod.Options{}, masqConn, dnatConn, hairpinConn, pingConn, hairpinPing, udpConn).run("ct", "list")
 	want := `PROTO  SRC       DST        SPORT    DPORT   STATE        STATUS                                TIMEOUT  PACKETS  BYTES  NAT
-tcp    10.0.1.2  10.0.2.2   40000    443     ESTABLISHED  SEEN_REPLY,ASSURED,CONFIRMED,SRC_NAT  300      0/0      0/0    src-nat 192.0.2.1:61000
-udp    10.0.1.2  10.0.2.2   5000     53      -            CONFIRMED,DST_NAT                     30       0/0      0/0    dst-nat 10.0.3.3:5353
-tcp    10.0.1.2  192.0.2.1  40002    8080    SYN_SENT     CONFIRMED,SRC_NAT,DST_NAT             120      0/0      0/0    src-nat 10.0.3.1:61001, dst-nat 10.0.3.3:80
-icmp   10.0.1.2  10.0.2.2   id=4660  type=8  -            CONFIRMED,SRC_NAT                     30       0/0      0/0    src-nat 192.0.2.1 id=1
+tcp    10.0.1.2  10.0.2.2   40000    443     ESTABLISHED  SEEN_REPLY,ASSURED,CONFIRMED,SRC_NAT  300      0/0      0/0    src-nat=192.0.2.1:61000
+udp    10.0.1.2  10.0.2.2   5000     53      -            CONFIRMED,DST_NAT                     30       0/0      0/0    dst-nat=10.0.3.3:5353
+tcp    10.0.1.2  192.0.2.1  40002    8080    SYN_SENT     CONFIRMED,SRC_NAT,DST_NAT             120      0/0      0/0    src-nat=10.0.3.1:61001,dst-nat=10.0.3.3:80
+icmp   10.0.1.2  10.0.2.2   id=4660  type=8  -            CONFIRMED,SRC_NAT                     30       0/0      0/0    src-nat=192.0.2.1/id=1
+icmp   10.0.1.2  192.0.2.1  id=4661  type=8  -            CONFIRMED,SRC_NAT,DST_NAT             30       0/0      0/0    src-nat=192.0.2.9/id=7,dst-nat=10.0.3.3
 udp    10.0.1.2  10.0.2.2   5000     9999    -            SEEN_REPLY,ASSURED,CONFIRMED          29       1/1      34/34  -
 `
 	if diff := cmp.Diff(result{0, want, ""}, got); diff != "" {
 		t.Errorf("ct list (-want +got):\n%s", diff)
 	}
+	// awk sees as many fields on each line as the header has: $NF is NAT.
+	for l := range strings.Lines(got.Stdout) {
+		if n := len(strings.Fields(l)); n != 11 {
+			t.Errorf("ct list: %d fields, want 11, in %q", n, l)
+		}
+	}
 
 	conns := []nftypes.Conn{masqConn, dnatConn, udpConn}
 	got = newHarness(t, fakemod.Options{}, conns...).run("ct", "list", "-u", "SRC_NAT")
 	want = `PROTO  SRC       DST       SPORT  DPORT  STATE        STATUS                                TIMEOUT  PACKETS  BYTES  NAT
-tcp    10.0.1.2  10.0.2.2  40000  443    ESTABLISHED  SEEN_REPLY,ASSURED,CONFIRMED,SRC_NAT  300      0/0      0/0    src-nat 192.0.2.1:61000
+tcp    10.0.1.2  10.0.2.2  40000  443    ESTABLISHED  SEEN_REPLY,ASSURED,CONFIRMED,SRC_NAT  300      0/0      0/0    src-nat=192.0.2.1:61000
 `
 	if diff := cmp.Diff(result{0, want, ""}, got); diff != "" {
 		t.Errorf("ct list -u SRC_NAT (-want +got):\n%s", diff)
@@ -596,9 +613,9 @@ func TestCTFailures(t *testing.T) {
 		t.Errorf("interrupted dumps: %+v", got)
 	}
 
-	// A command the module lacks.
+	// A command the module lacks: the library's reason says which.
 	h = newHarness(t, fakemod.Options{Missing: []uint8{nlproto.CMD_CT_GC}})
-	if got := h.run("ct", "gc"); got.Code != 1 || got.Stderr != "nflab: running conntrack garbage collection: the module does not support this; load a newer module\n" {
+	if got := h.run("ct", "gc"); got.Code != 1 || got.Stderr != "nflab: running conntrack garbage collection: the module's family has no command 11; load a newer module\n" {
 		t.Errorf("missing command: %+v", got)
 	}
 

@@ -161,6 +161,11 @@ func (r *recorder) Conns(ctx context.Context, f nftypes.ConnFilter) ([]nftypes.C
 	return r.c.Conns(ctx, f)
 }
 
+// CheckConnFilter sends nothing: it is no call to note.
+func (r *recorder) CheckConnFilter(f nftypes.ConnFilter) error {
+	return r.c.CheckConnFilter(f)
+}
+
 func (r *recorder) Conn(ctx context.Context, t nftypes.Tuple) (nftypes.Conn, error) {
 	r.note("Conn", func() { r.tuple = &t })
 	return r.c.Conn(ctx, t)

@@ -55,6 +55,7 @@ type client interface {
 	Close() error
 
 	Conns(context.Context, nftypes.ConnFilter) ([]nftypes.Conn, error)
+	CheckConnFilter(nftypes.ConnFilter) error
 	Conn(context.Context, nftypes.Tuple) (nftypes.Conn, error)
 	DeleteConn(context.Context, nftypes.Tuple) error
 	DeleteConns(context.Context, nftypes.ConnFilter) (int, error)

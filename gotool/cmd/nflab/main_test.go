@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -235,6 +236,13 @@ func TestFailures(t *testing.T) {
 	got = runDialErr(t, errors.New("socket: too many open files"), "stats")
 	if diff := cmp.Diff(result{1, "", "nflab: connecting to the module: socket: too many open files\n"}, got); diff != "" {
 		t.Errorf("foreign error (-want +got):\n%s", diff)
+	}
+
+	// Something unsupported without the library's reason (Dial off
+	// Linux) still says what to do.
+	got = runDialErr(t, fmt.Errorf("nflab: %w: the nflab module and generic netlink need Linux", errors.ErrUnsupported), "stats")
+	if diff := cmp.Diff(result{1, "", "nflab: connecting to the module: the module does not support this; load a newer module\n"}, got); diff != "" {
+		t.Errorf("unsupported without a reason (-want +got):\n%s", diff)
 	}
 }
 

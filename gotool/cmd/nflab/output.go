@@ -92,7 +92,7 @@ func (a *app) failureMessage(err error) string {
 	case errors.Is(err, nflab.ErrDumpInterrupted):
 		return prefix + "the table kept changing during the dump; try again"
 	case errors.Is(err, errors.ErrUnsupported):
-		return prefix + "the module does not support this; load a newer module"
+		return prefix + unsupportedMessage(err)
 	case errors.Is(err, context.Canceled):
 		return prefix + "interrupted"
 	case errors.As(err, &pe):
@@ -104,4 +104,24 @@ func (a *app) failureMessage(err error) string {
 		return err.Error()
 	}
 	return prefix + err.Error()
+}
+
+// unsupportedMessage is what failureMessage says after its prefix for err,
+// something the module does not support: where a file's line asked for
+// it, the library's reason (what the module lacks, and the two protocol
+// versions) if it gave one, and what to do.
+func unsupportedMessage(err error) string {
+	var (
+		where string
+		pe    *posError
+		le    *nflab.OpError
+	)
+	if errors.As(err, &pe) {
+		where = pe.where + ": "
+	}
+	why := "the module does not support this"
+	if errors.As(err, &le) && le.Message != "" {
+		why = le.Message
+	}
+	return where + why + "; load a newer module"
 }

@@ -526,21 +526,40 @@ func TestProtocol3Module(t *testing.T) {
 		t.Errorf("rules save (-want +got):\n%s", diff)
 	}
 	gen := h.m.Gen()
+	// The message names the line, if a file gave one, and the library's
+	// reason.
 	for _, tt := range []struct {
-		args []string
-		want string
+		args  []string
+		stdin string
+		want  string
 	}{
-		{[]string{"rule", "add", "nat", "postrouting", "masquerade"}, "nflab: adding the rule: the module does not support this; load a newer module\n"},
-		{[]string{"rules", "apply", "-f", "-"}, "nflab: the module does not support this; load a newer module\n"},
-		{[]string{"ct", "list", "--src-nat"}, "nflab: listing connections: the module does not support this; load a newer module\n"},
+		{[]string{"rule", "add", "nat", "postrouting", "masquerade"}, "",
+			"nflab: adding the rule: the nat table needs NAT, protocol 4; the module speaks protocol 3; load a newer module\n"},
+		{[]string{"rule", "add", "filter", "forward", "ct", "status", "src-nat", "accept"}, "",
+			"nflab: adding the rule: ct status SRC_NAT needs NAT, protocol 4; the module speaks protocol 3; load a newer module\n"},
+		{[]string{"rules", "apply", "-f", "-"}, "rule filter forward ct status dst-nat accept\n",
+			"nflab: <stdin>:1: ct status DST_NAT needs NAT, protocol 4; the module speaks protocol 3; load a newer module\n"},
+		{[]string{"rules", "apply", "-f", "-"}, "chain filter forward policy drop\nchain nat postrouting policy drop\n",
+			"nflab: <stdin>:2: the nat table needs NAT, protocol 4; the module speaks protocol 3; load a newer module\n"},
+		{[]string{"ct", "list", "--src-nat"}, "",
+			"nflab: listing connections: status SRC_NAT needs NAT, protocol 4; the module speaks protocol 3; load a newer module\n"},
+		{[]string{"ct", "count", "--src-nat"}, "",
+			"nflab: counting connections: status SRC_NAT needs NAT, protocol 4; the module speaks protocol 3; load a newer module\n"},
+		{[]string{"ct", "flush", "--dst-nat"}, "",
+			"nflab: flushing connections: status DST_NAT needs NAT, protocol 4; the module speaks protocol 3; load a newer module\n"},
 	} {
-		h.stdin = "rule filter forward ct status dst-nat accept\n"
+		h.stdin = tt.stdin
 		if diff := cmp.Diff(result{1, "", tt.want}, h.run(tt.args...)); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
 		}
 	}
-	if h.m.Gen() != gen || h.m.Requests(nlproto.CMD_CT_GET) != 0 {
-		t.Errorf("refused requests reached the module: generation %d (was %d), %d conntrack dumps", h.m.Gen(), gen, h.m.Requests(nlproto.CMD_CT_GET))
+	for _, cmd := range []uint8{nlproto.CMD_CT_GET, nlproto.CMD_CT_COUNT, nlproto.CMD_CT_DELETE, nlproto.CMD_CT_FLUSH} {
+		if n := h.m.Requests(cmd); n != 0 {
+			t.Errorf("refused requests reached the module: %d with command %d", n, cmd)
+		}
+	}
+	if h.m.Gen() != gen {
+		t.Errorf("refused requests reached the module: generation %d (was %d)", h.m.Gen(), gen)
 	}
 }
 

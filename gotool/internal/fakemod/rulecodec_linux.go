@@ -123,8 +123,9 @@ func decodeChainReq(b []byte) (nftypes.Table, string, nftypes.Verdict, bool, err
 }
 
 // decodeRuleReq decodes NFLAB_A_RULE of RULE_NEW, RULE_REPLACE, RULE_DEL
-// and RULE_GET: the rule, its handle, its position and flags. The action
-// is left to createRule, which decodes it where the kernel does.
+// and RULE_GET: the rule, its handle, its position and flags. The matches
+// and the action are left to createRule, which decodes them where the
+// kernel does.
 func decodeRuleReq(b []byte) (r nftypes.Rule, has nest, pos uint64, flags uint32, err error) {
 	n, err := decodeNest(b, nlproto.RULE_A_MAX)
 	if err != nil {
@@ -156,26 +157,35 @@ func decodeRuleReq(b []byte) (r nftypes.Rule, has nest, pos uint64, flags uint32
 	if flags&^nlproto.RULE_F_ALL != 0 {
 		return r, nil, 0, 0, badRequest("unknown rule flags")
 	}
-	if n.has(nlproto.RULE_A_MATCHES) {
-		ad, err := netlink.NewAttributeDecoder(n[nlproto.RULE_A_MATCHES][0])
-		if err != nil {
-			return r, nil, 0, 0, badRequest("malformed matches")
-		}
-		for ad.Next() {
-			m, err := decodeMatch(nftypes.MatchKind(ad.Type()), ad.Bytes())
-			if err != nil {
-				return r, nil, 0, 0, err
-			}
-			r.Matches = append(r.Matches, m)
-		}
-		if ad.Err() != nil {
-			return r, nil, 0, 0, badRequest("malformed matches")
-		}
-		if len(r.Matches) > nlproto.RULE_MATCHES_MAX {
-			return r, nil, 0, 0, badRequest("too many matches")
-		}
-	}
 	return r, n, pos, flags, nil
+}
+
+// decodeMatches decodes RULE_A_MATCHES, b, for a rule of table t, as
+// nflab_rule_create does: match by match, each checked for the table,
+// and E2BIG at the one past RULE_MATCHES_MAX.
+func decodeMatches(b []byte, t nftypes.Table) ([]nftypes.Match, error) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return nil, badRequest("malformed matches")
+	}
+	var ms []nftypes.Match
+	for ad.Next() {
+		if len(ms) == nlproto.RULE_MATCHES_MAX {
+			return nil, &checkErr{unix.E2BIG, "too many matches"}
+		}
+		m, err := decodeMatch(nftypes.MatchKind(ad.Type()), ad.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		if err := checkMatchTable(m, t); err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	if ad.Err() != nil {
+		return nil, badRequest("malformed matches")
+	}
+	return ms, nil
 }
 
 // matchAttrs lists the attributes each match takes; the first ones up to
@@ -213,7 +223,7 @@ var matchAttrs = map[nftypes.MatchKind]struct {
 func decodeMatch(k nftypes.MatchKind, b []byte) (nftypes.Match, error) {
 	spec, ok := matchAttrs[k]
 	if !ok {
-		return nftypes.Match{}, badRequest(fmt.Sprintf("unknown match %d", k))
+		return nftypes.Match{}, &checkErr{unix.EOPNOTSUPP, "unknown match"}
 	}
 	n, err := decodeNest(b, nlproto.MATCH_A_MAX)
 	if err != nil {

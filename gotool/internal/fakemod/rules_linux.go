@@ -42,14 +42,17 @@ func newFrule(r nftypes.Rule, has nest) *frule {
 }
 
 // createRule is what nflab_rule_create rejects in r, sent with the
-// attributes has, for its chain's table t (at RULE_NEW and RULE_REPLACE):
-// the matches for the table, then the action, which it decodes into
+// attributes has, for its chain's table t (at RULE_NEW and RULE_REPLACE,
+// after the chain, position and room as nflab_rule_nl_new checks them):
+// the matches, then the action, which it decodes into r.Matches and
 // r.Action.
 func createRule(r *nftypes.Rule, has nest, t nftypes.Table) error {
-	for _, m := range r.Matches {
-		if err := checkMatchTable(m, t); err != nil {
+	if has.has(nlproto.RULE_A_MATCHES) {
+		ms, err := decodeMatches(has[nlproto.RULE_A_MATCHES][0], t)
+		if err != nil {
 			return err
 		}
+		r.Matches = ms
 	}
 	a, an, err := decodeAction(has[nlproto.RULE_A_ACTION][0])
 	if err != nil {

@@ -340,6 +340,33 @@ func ip(t uint16, s string) attr {
 }
 func str(t uint16, s string) attr { return attr{t, append([]byte(s), 0)} }
 
+// rawModule is a fresh fake module on a raw generic netlink socket, with
+// a transaction begun: do sends one request, as it is, and returns the
+// error it gets back.
+func rawModule(t *testing.T) (do func(cmd uint8, attrs []byte) error) {
+	t.Helper()
+	m := fakemod.New(fakemod.Options{})
+	nc, err := m.Dial(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := genetlink.NewConn(nc)
+	t.Cleanup(func() { _ = c.Close() })
+	do = func(cmd uint8, attrs []byte) error {
+		_, err := c.Execute(genetlink.Message{Header: genetlink.Header{Command: cmd, Version: nlproto.GENL_VERSION}, Data: attrs},
+			fakemod.FamilyID, netlink.Request|netlink.Acknowledge)
+		if err == nil && cmd == nlproto.CMD_RULE_NEW {
+			// Its reply came first; then its ACK.
+			_, _, err = c.Receive()
+		}
+		return err
+	}
+	if err := do(nlproto.CMD_RULES_BEGIN, nil); err != nil {
+		t.Fatal(err)
+	}
+	return do
+}
+
 // TestActionPolicy sends actions as raw bytes, past what the client would
 // encode, and checks the fake answers as the kernel's nflab_action_policy
 // (lib/nlattr.c's strict validation) and nflab_action_parse would: each
@@ -355,13 +382,16 @@ func TestActionPolicy(t *testing.T) {
 		table  uint8  // 0: nat
 		chain  string // "": the table's input
 		pos    uint64 // a rule to add after: none is there
+		web    bool   // a user chain web in the table, and a commit after the rule
 		action []byte
 		errno  unix.Errno // 0: added
 		msg    string
 	}{
 		{name: "snat", action: rawNest(nil, snat, addr)},
 		{name: "the last type counts", action: rawNest(nil, typ(nlproto.ACTION_MASQUERADE), snat, addr)},
-		{name: "a chain name up to a NUL", table: nlproto.TABLE_FILTER, action: rawNest(nil, typ(nlproto.ACTION_JUMP),
+		// The commit resolves the jump's target by name: web, cut at
+		// the NUL, or it fails with ENOENT.
+		{name: "a chain name up to a NUL", table: nlproto.TABLE_FILTER, web: true, action: rawNest(nil, typ(nlproto.ACTION_JUMP),
 			attr{nlproto.ACTION_A_CHAIN, []byte("web\x00x")})},
 
 		// The policy: NLA_POLICY_RANGE, NLA_POLICY_MASK, lengths, types.
@@ -438,33 +468,104 @@ func TestActionPolicy(t *testing.T) {
 			if tt.chain != "" {
 				chain = tt.chain
 			}
-			m := fakemod.New(fakemod.Options{})
-			nc, err := m.Dial(0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := genetlink.NewConn(nc)
-			defer c.Close()
-			do := func(cmd uint8, attrs []byte) error {
-				_, err := c.Execute(genetlink.Message{Header: genetlink.Header{Command: cmd, Version: nlproto.GENL_VERSION}, Data: attrs},
-					fakemod.FamilyID, netlink.Request|netlink.Acknowledge)
-				return err
-			}
-			if err := do(nlproto.CMD_RULES_BEGIN, nil); err != nil {
-				t.Fatal(err)
+			do := rawModule(t)
+			if tt.web {
+				if err := do(nlproto.CMD_CHAIN_NEW, rawNest(nil, attr{nlproto.A_CHAIN | unix.NLA_F_NESTED,
+					rawNest(nil, u8(nlproto.CHAIN_A_TABLE, table), str(nlproto.CHAIN_A_NAME, "web"))})); err != nil {
+					t.Fatal(err)
+				}
 			}
 			rule := []attr{u8(nlproto.RULE_A_TABLE, table), str(nlproto.RULE_A_CHAIN, chain), {nlproto.RULE_A_ACTION | unix.NLA_F_NESTED, tt.action}}
 			if tt.pos != 0 {
 				rule = append(rule, attr{nlproto.RULE_A_POSITION, binary.NativeEndian.AppendUint64(nil, tt.pos)})
 			}
-			err = do(nlproto.CMD_RULE_NEW, rawNest(nil, attr{nlproto.A_RULE | unix.NLA_F_NESTED, rawNest(nil, rule...)}))
+			err := do(nlproto.CMD_RULE_NEW, rawNest(nil, attr{nlproto.A_RULE | unix.NLA_F_NESTED, rawNest(nil, rule...)}))
 			var oe *netlink.OpError
 			switch {
 			case tt.errno == 0 && err != nil:
 				t.Errorf("RULE_NEW = %v, want it added", err)
 			case tt.errno == 0:
+				if tt.web {
+					if err := do(nlproto.CMD_RULES_COMMIT, nil); err != nil {
+						t.Errorf("RULES_COMMIT = %v, want the rule committed", err)
+					}
+				}
 			case !errors.As(err, &oe) || oe.Err != tt.errno || (tt.msg != "" && oe.Message != tt.msg):
 				t.Errorf("RULE_NEW = %v, want %v: %q", err, tt.errno, tt.msg)
+			}
+		})
+	}
+}
+
+// TestRuleMatches sends a rule's matches as raw bytes and checks that the
+// fake decodes them where nflab_rule_nl_new and nflab_rule_nl_replace have
+// nflab_rule_create do it: after the chain (or the replaced rule), the
+// position and the room, match by match, with E2BIG at the one past
+// RULE_MATCHES_MAX, whatever it holds; the kernel's errno and words.
+func TestRuleMatches(t *testing.T) {
+	match := func(kind uint16, attrs ...attr) attr { return attr{kind | unix.NLA_F_NESTED, rawNest(nil, attrs...)} }
+	tcp := match(nlproto.MATCH_PROTO, u8(nlproto.MATCH_A_PROTO, 6))
+	// A match without its required attribute: nflab_match_parse's EINVAL.
+	bad := match(nlproto.MATCH_PROTO)
+	some := func(n int, last ...attr) []attr {
+		ms := make([]attr, 0, n+len(last))
+		for range n {
+			ms = append(ms, tcp)
+		}
+		return append(ms, last...)
+	}
+	accept := attr{nlproto.RULE_A_ACTION | unix.NLA_F_NESTED, rawNest(nil, u8(nlproto.ACTION_A_TYPE, nlproto.ACTION_ACCEPT))}
+	for _, tt := range []struct {
+		name    string
+		replace bool   // RULE_REPLACE of the rule added first, or of handle 99 if chain is set
+		chain   string // "": filter/input
+		pos     uint64 // a rule to add after: none is there
+		matches []attr
+		errno   unix.Errno // 0: added
+		msg     string
+	}{
+		{name: "the most matches", matches: some(nlproto.RULE_MATCHES_MAX)},
+		{name: "one too many", matches: some(nlproto.RULE_MATCHES_MAX + 1), errno: unix.E2BIG, msg: "too many matches"},
+		{name: "one too many, and bad", matches: some(nlproto.RULE_MATCHES_MAX, bad), errno: unix.E2BIG, msg: "too many matches"},
+		{name: "a bad one last of the most", matches: some(nlproto.RULE_MATCHES_MAX-1, bad), errno: unix.EINVAL},
+		{name: "a bad one before too many", matches: append([]attr{bad}, some(nlproto.RULE_MATCHES_MAX)...), errno: unix.EINVAL},
+		{name: "an unknown match", matches: []attr{tcp, match(nlproto.MATCH_MAX + 1)}, errno: unix.EOPNOTSUPP, msg: "unknown match"},
+		{name: "match 0", matches: []attr{match(0, u8(nlproto.MATCH_A_PROTO, 6))}, errno: unix.EOPNOTSUPP, msg: "unknown match"},
+		{name: "a bad match in an unknown chain", chain: "nosuch", matches: []attr{bad}, errno: unix.ENOENT},
+		{name: "too many matches in an unknown chain", chain: "nosuch", matches: some(nlproto.RULE_MATCHES_MAX + 1), errno: unix.ENOENT},
+		{name: "a bad match at an unknown position", pos: 99, matches: []attr{bad}, errno: unix.ENOENT},
+		{name: "a bad match replacing an unknown rule", replace: true, chain: "input", matches: []attr{bad}, errno: unix.ENOENT},
+		{name: "too many matches in a replacement", replace: true, matches: some(nlproto.RULE_MATCHES_MAX + 1), errno: unix.E2BIG, msg: "too many matches"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			do := rawModule(t)
+			chain := "input"
+			if tt.chain != "" {
+				chain = tt.chain
+			}
+			cmd, rule := uint8(nlproto.CMD_RULE_NEW), []attr{u8(nlproto.RULE_A_TABLE, nlproto.TABLE_FILTER), str(nlproto.RULE_A_CHAIN, chain)}
+			if tt.replace {
+				handle := uint64(99)
+				if tt.chain == "" {
+					if err := do(nlproto.CMD_RULE_NEW, rawNest(nil, attr{nlproto.A_RULE | unix.NLA_F_NESTED, rawNest(nil, append(rule, accept)...)})); err != nil {
+						t.Fatal(err)
+					}
+					handle = 1
+				}
+				cmd, rule = nlproto.CMD_RULE_REPLACE, []attr{{nlproto.RULE_A_HANDLE, binary.NativeEndian.AppendUint64(nil, handle)}}
+			}
+			if tt.pos != 0 {
+				rule = append(rule, attr{nlproto.RULE_A_POSITION, binary.NativeEndian.AppendUint64(nil, tt.pos)})
+			}
+			rule = append(rule, attr{nlproto.RULE_A_MATCHES | unix.NLA_F_NESTED, rawNest(nil, tt.matches...)}, accept)
+			err := do(cmd, rawNest(nil, attr{nlproto.A_RULE | unix.NLA_F_NESTED, rawNest(nil, rule...)}))
+			var oe *netlink.OpError
+			switch {
+			case tt.errno == 0 && err != nil:
+				t.Errorf("= %v, want it added", err)
+			case tt.errno == 0:
+			case !errors.As(err, &oe) || oe.Err != tt.errno || (tt.msg != "" && oe.Message != tt.msg):
+				t.Errorf("= %v, want %v: %q", err, tt.errno, tt.msg)
 			}
 		})
 	}

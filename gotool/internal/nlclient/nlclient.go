@@ -26,11 +26,13 @@ var ErrDumpInterrupted = errors.New("nflab: dump interrupted: the table kept cha
 // errors.ErrUnsupported for a command the module does not have, a context
 // error when the caller's context ended the operation, net.ErrClosed after
 // Close, or another error for a malformed reply or a socket failure.
-// Message is the kernel's extended ACK text, if it sent one.
+// Message is the kernel's extended ACK text, if it sent one, or, when the
+// client refused the operation before sending it (a command the module
+// lacks, NAT for a module without it), the client's reason.
 type OpError struct {
 	Op      string // what was attempted, such as "dump connections"
 	Err     error
-	Message string // the kernel's extended ACK message, or ""
+	Message string // the kernel's extended ACK message, the client's reason for refusing, or ""
 }
 
 func (e *OpError) Error() string {
@@ -66,7 +68,9 @@ var ErrTxDone = errors.New("nflab: transaction has already ended")
 // transaction: the first change, in the order sent, that the module
 // rejected. Index and Kind say which one it was in the caller's request,
 // such as the rule Ruleset.Rules[Index] for Kind "rules"; Err is the
-// *OpError with the kernel's errno and extended ACK message.
+// *OpError with the kernel's errno and extended ACK message (package
+// nflab also returns one for a change it refuses before sending anything,
+// with its reason as the Message).
 type ChangeError struct {
 	Kind  ChangeKind // the Ruleset field the change came from
 	Index int        // the change's index in that list, from 0

@@ -282,6 +282,15 @@ func (tx *Tx) start(op string) error {
 	return nil
 }
 
+// Done reports whether the transaction has ended, so that a call would
+// fail with ErrTxDone: committed, aborted, or lost with its socket. It
+// sends nothing.
+func (tx *Tx) Done() bool {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return tx.start("") != nil
+}
+
 // after ends the transaction if the call lost its socket; tx.mu is held.
 func (tx *Tx) after() {
 	if tx.c.conn != tx.conn {
