@@ -70,12 +70,10 @@ func nextEvent(t *testing.T, ch <-chan ctEvent, what string, ok func(ctEvent) bo
 	}
 }
 
-func TestCTEvents(t *testing.T) {
-	loadModule(t)
-	tp := newTopology(t)
-	events := watchEvents(t, tp.router)
-
-	// The listener is ready once it sees a probe: pings until one shows.
+// waitListening returns once the router's event listener hears: the
+// client pings the server until a probe's NEW shows.
+func waitListening(t *testing.T, tp *topology, events <-chan ctEvent) {
+	t.Helper()
 	ready := make(chan struct{})
 	go func() {
 		for {
@@ -89,6 +87,14 @@ func TestCTEvents(t *testing.T) {
 	}()
 	nextEvent(t, events, "probe", func(e ctEvent) bool { return e.Type == "new" && e.Entry.Proto == "icmp" })
 	close(ready)
+}
+
+func TestCTEvents(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	events := watchEvents(t, tp.router)
+
+	waitListening(t, tp, events)
 
 	tp.server.run(t, "sh", "-c", "socat -u TCP4-LISTEN:8200,reuseaddr,fork OPEN:/dev/null >/dev/null 2>&1 &")
 	waitTCPListen(t, tp.server, 8200)

@@ -390,20 +390,7 @@ func TestNATEvents(t *testing.T) {
 	tp := newTopology(t)
 	applyIn(t, tp.router, "rule nat prerouting tcp dport 8283 dnat to 10.0.2.2:8284\nrule nat postrouting oif r1 masquerade\n")
 	events := watchEvents(t, tp.router)
-	// The listener is ready once it sees a probe: pings until one shows.
-	ready := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-ready:
-				return
-			default:
-				_, _ = tp.client.try("ping", "-c", "1", "-W", "1", "10.0.2.2")
-			}
-		}
-	}()
-	nextEvent(t, events, "probe", func(e ctEvent) bool { return e.Type == "new" && e.Entry.Proto == "icmp" })
-	close(ready)
+	waitListening(t, tp, events)
 
 	ln := listenIn(t, "server", ":8284")
 	// The client dials the router's own address; the server sees the router.
