@@ -836,8 +836,8 @@ static struct nflab_conn *nflab_inflight_get(const struct net *net, u64 cookie)
  * the tracking hook wrote (see the top of this file) or names an entry
  * that went. It finds the entry of a packet no NAT hook rewrote yet.
  */
-struct nflab_conn *nflab_ct_tuple_get(struct net *net, const struct sk_buff *skb,
-				      u8 *dir)
+static struct nflab_conn *nflab_ct_tuple_get(struct net *net,
+					     const struct sk_buff *skb, u8 *dir)
 {
 	struct nflab_conn *ct;
 	struct nflab_tuple t;

@@ -110,10 +110,10 @@ struct nflab_tcp {
  * its cookie, carried in the packet's skb->cb) holds it. Confirmation
  * links both tuple hashes into the table; lookups run under RCU and take a
  * reference with refcount_inc_not_zero(), except the NAT hooks' by a
- * reference word, which use the entry inside their RCU section only. The table holds one
- * reference from confirm until nflab_ct_kill() unlinks the entry; a packet
- * being tracked holds another. The last nflab_ct_put() frees it after an RCU
- * grace period.
+ * reference word, which use the entry inside their RCU section only. The
+ * table holds one reference from confirm until nflab_ct_kill() unlinks the
+ * entry; a packet being tracked holds another. The last nflab_ct_put()
+ * frees it after an RCU grace period.
  */
 struct nflab_conn {
 	struct nflab_tuple_hash	th[NFLAB_DIR_MAX];
@@ -262,8 +262,6 @@ enum nflab_pkt_nat {
 
 enum nflab_pkt_nat nflab_ct_pkt_nat(struct net *net, struct sk_buff *skb,
 				    bool src, struct nflab_conn **ctp, u8 *dir);
-struct nflab_conn *nflab_ct_tuple_get(struct net *net, const struct sk_buff *skb,
-				      u8 *dir);
 struct nflab_conn *nflab_ct_nat_fallback(struct net *net,
 					 const struct sk_buff *skb, bool src,
 					 bool ref, u64 w, u8 *dir);
