@@ -135,9 +135,10 @@ MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (d
  * The packets of a NATed connection (or one through a full cone mapping)
  * carry a reference word instead of a state word: bit 61, the direction
  * (bit 60), whether the packet is an ICMP error about the connection
- * rather than one of its own (bit 59), whether the packet's direction has
- * work at the source hooks (bit 58) and at the destination hooks (bit 57),
- * whether the connection is translated (bit 56), the bucket of that
+ * rather than one of its own (bit 59), whether the packet's direction is
+ * translated at the source hooks (bit 58) and at the destination hooks
+ * (bit 57), whether the connection is translated (bit 56), whether the
+ * destination hooks refresh a full cone mapping (bit 55), the bucket of that
  * direction's tuple (bits 32-51) and the low 32 bits of the entry's
  * cookie. The hooks after tracking find the entry by it in one chain
  * (nflab_ct_ref_find()), however NAT rewrote the packet meanwhile, and a
@@ -150,7 +151,9 @@ MODULE_PARM_DESC(ct_global_max, "Conntrack entries of all namespaces together (d
 #define NFLAB_CB_REF_SRC	BIT_ULL(58)
 #define NFLAB_CB_REF_DST	BIT_ULL(57)
 #define NFLAB_CB_REF_NAT	BIT_ULL(56)
-#define NFLAB_CB_REF_WORK	(NFLAB_CB_REF_SRC | NFLAB_CB_REF_DST)
+#define NFLAB_CB_REF_TOUCH	BIT_ULL(55)
+#define NFLAB_CB_REF_WORK	(NFLAB_CB_REF_SRC | NFLAB_CB_REF_DST | \
+				 NFLAB_CB_REF_TOUCH)
 #define NFLAB_CB_REF_BUCKET	GENMASK_ULL(51, 32)
 /*
  * Entries whose packets carry reference words: translated ones, and those
@@ -536,10 +539,9 @@ static bool nflab_cb_is_ref(u64 w)
 }
 
 /*
- * Name ct, whose tuple of direction dir is in bucket, in the packet's cb.
- * An ICMP error (related) has work at every NAT hook; a packet of the
- * connection where its direction's side was translated, and at the
- * destination hooks also where a full cone mapping is to be kept alive.
+ * A reference word's work bits for ct's packets of direction dir: where
+ * their side was translated, and whether they keep a full cone mapping
+ * alive at the destination hooks.
  */
 static u64 nflab_cb_ref_work(const struct nflab_conn *ct, u8 dir)
 {
@@ -550,12 +552,17 @@ static u64 nflab_cb_ref_work(const struct nflab_conn *ct, u8 dir)
 		w |= NFLAB_CB_REF_NAT;
 	if (s & (dir ? NFLAB_CT_STATUS_DST_NAT : NFLAB_CT_STATUS_SRC_NAT))
 		w |= NFLAB_CB_REF_SRC;
-	if (s & ((dir ? NFLAB_CT_STATUS_SRC_NAT : NFLAB_CT_STATUS_DST_NAT) |
-		 BIT(NFLAB_CT_STATUS_FULLCONE_BIT)))
+	if (s & (dir ? NFLAB_CT_STATUS_SRC_NAT : NFLAB_CT_STATUS_DST_NAT))
 		w |= NFLAB_CB_REF_DST;
+	if (s & BIT(NFLAB_CT_STATUS_FULLCONE_BIT))
+		w |= NFLAB_CB_REF_TOUCH;
 	return w;
 }
 
+/*
+ * Name ct, whose tuple of direction dir is in bucket, in the packet's cb.
+ * An ICMP error (related) has work at every NAT hook.
+ */
 static void nflab_cb_ref(struct sk_buff *skb, const struct nflab_conn *ct,
 			 u8 dir, unsigned int bucket, bool related)
 {
@@ -975,7 +982,8 @@ enum nflab_pkt_nat nflab_ct_pkt_nat(struct net *net, struct sk_buff *skb,
 	}
 	*ctp = NULL;
 	if (!nflab_cb_is_ref(w) ||
-	    !(w & (src ? NFLAB_CB_REF_SRC : NFLAB_CB_REF_DST)))
+	    !(w & (src ? NFLAB_CB_REF_SRC :
+		   NFLAB_CB_REF_DST | NFLAB_CB_REF_TOUCH)))
 		return NFLAB_PKT_NONE;
 	*ctp = nflab_ct_ref_find(net, w, dir);
 	if (*ctp)
@@ -1243,8 +1251,7 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 
 		/* Output translated them: no NAT hook has work left. */
 		if (nflab_cb_is_ref(w))
-			*nflab_cb_cookie(skb) = w & ~(NFLAB_CB_REF_SRC |
-						      NFLAB_CB_REF_DST);
+			*nflab_cb_cookie(skb) = w & ~NFLAB_CB_REF_WORK;
 		else if (!nflab_cb_state_ok(nn, w))
 			*nflab_cb_cookie(skb) = 0;
 		return NF_ACCEPT;
