@@ -41,7 +41,7 @@ func TestNameTablesGiveClientNames(t *testing.T) {
 			"tcp_close", "udp_unreplied", "udp_assured", "icmp", "tcp_retrans", "tcp_unack"}},
 		{"stats counters", lower(shorts(EnumCTStatsAttr, "UNSPEC", "PAD")), []string{"found", "new",
 			"invalid", "insert", "insert_failed", "clash", "drop", "early_drop", "gc_evicted",
-			"search_restart", "related", "nat_exhausted", "nat_clash"}},
+			"search_restart", "related", "nat_exhausted", "nat_clash", "nat_lost"}},
 		{"event types", lower(EnumCmd.Sub("CT_EVENT_").Shorts()), []string{"new", "update", "destroy"}},
 	} {
 		if diff := cmp.Diff(tt.want, tt.got); diff != "" {
