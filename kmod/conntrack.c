@@ -909,12 +909,13 @@ struct nflab_conn *nflab_ct_pkt_conn(struct net *net, struct sk_buff *skb,
 
 /*
  * For NAT, when skb->cb does not name the packet's entry: the entry of the
- * packet's own tuple, with a reference, if it can be the packet's. Its
- * tuple is the packet's only while no NAT hook rewrote the packet, so at a
- * source hook an entry whose direction has destination work cannot be the
- * packet's (another connection may own the half-translated tuple). A
- * reference word (ref) that outlived its low bytes also names the
- * direction and its work: they must agree.
+ * packet's own tuple, with a reference, if it can be the packet's. A
+ * cookie's own entry, confirmed by a clone of the packet, is (the whole
+ * cookie matches). Otherwise the tuple is the packet's only while no NAT
+ * hook rewrote the packet, so at a source hook an entry whose direction
+ * has destination work cannot be the packet's (another connection may own
+ * the half-translated tuple). A reference word (ref) that outlived its low
+ * bytes also names the direction and its work: they must agree.
  */
 struct nflab_conn *nflab_ct_nat_fallback(struct net *net,
 					 const struct sk_buff *skb, bool src,
@@ -928,6 +929,8 @@ struct nflab_conn *nflab_ct_nat_fallback(struct net *net,
 	ct = nflab_ct_tuple_get(net, skb, dir);
 	if (!ct)
 		return NULL;
+	if (!ref && ct->cookie == w && *dir == NFLAB_DIR_ORIG)
+		return ct;
 	work = nflab_cb_ref_work(ct, *dir);
 	if ((src && (work & NFLAB_CB_REF_DST)) ||
 	    (ref && (*dir != !!(w & NFLAB_CB_REF_DIR) ||
@@ -971,12 +974,12 @@ enum nflab_pkt_nat nflab_ct_pkt_nat(struct net *net, struct sk_buff *skb,
 				    bool src, struct nflab_conn **ctp, u8 *dir)
 {
 	u64 w = *nflab_cb_cookie(skb);
-	bool in_flight;
 
 	if (w & NFLAB_CB_COOKIE) {
-		*ctp = nflab_ct_pkt_conn(net, skb, dir, &in_flight);
+		*dir = NFLAB_DIR_ORIG;
+		*ctp = nflab_inflight_get(net, w);
 		if (*ctp)
-			return in_flight ? NFLAB_PKT_IN_FLIGHT : NFLAB_PKT_HELD;
+			return NFLAB_PKT_IN_FLIGHT;
 		*ctp = nflab_ct_nat_fallback(net, skb, src, false, w, dir);
 		return *ctp ? NFLAB_PKT_HELD : NFLAB_PKT_NONE;
 	}
