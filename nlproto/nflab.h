@@ -411,6 +411,127 @@
  * holding NFLAB_A_SET with NAME and ELEMS (merged and sorted). Every message
  * carries NFLAB_A_RULES_GEN; a dump that spans a commit is flagged
  * NLM_F_DUMP_INTR.
+ *
+ * Packet traces (protocol 6)
+ * ==========================
+ *
+ * A trace follows the packets of the caller's namespace that match its
+ * selector through nflab's hooks and sends one event per hook they cross
+ * to the multicast group NFLAB_MCGRP_TRACE ("trace"). A trace (NFLAB_A_TRACE,
+ * a nest of enum nflab_trace_attr) has:
+ *
+ *    NFLAB_TRACE_A_ID: u32, unique while the module is loaded, from 1
+ *    a selector, every attribute given must hold (none: every packet):
+ *        NFLAB_TRACE_A_SRC + NFLAB_TRACE_A_SRC_PREFIX: be32 + u8 (0-32)
+ *        NFLAB_TRACE_A_DST + NFLAB_TRACE_A_DST_PREFIX: likewise
+ *        NFLAB_TRACE_A_HOST + NFLAB_TRACE_A_HOST_PREFIX: source or
+ *            destination in the prefix
+ *        NFLAB_TRACE_A_PROTO: u8, an IP protocol number
+ *        NFLAB_TRACE_A_SPORT, NFLAB_TRACE_A_DPORT: be16
+ *        NFLAB_TRACE_A_PORT: be16, source or destination port
+ *        NFLAB_TRACE_A_IFNAME: string, the input or output device
+ *    NFLAB_TRACE_A_BUDGET: u32, packets it may follow (1 - 100000, 100 if
+ *        left out); it ends when they are used
+ *    NFLAB_TRACE_A_TIMEOUT: u32, seconds it lives (1 - 86400, 60 if left
+ *        out)
+ *    in replies only:
+ *    NFLAB_TRACE_A_LEFT: u32, packets of the budget left
+ *    NFLAB_TRACE_A_EXPIRES: u32, milliseconds until it ends
+ *    NFLAB_TRACE_A_EVENTS: u64, events sent
+ *    NFLAB_TRACE_A_LOST: u64, events not sent: over the rate limit
+ *        (NFLAB_TRACE_RATE a second per trace), no memory, or no listener
+ *
+ * The selector is tried once per packet, where nflab first sees it in the
+ * namespace (PRE_ROUTING or LOCAL_OUT), against the packet's tuple and, for
+ * a tracked packet, against both tuples of its connection: a trace on a
+ * client's address follows the replies of a NATed connection too. Prefix
+ * and port rules are those of NFLAB_A_CT_FILTER; ports need PROTO TCP or
+ * UDP. A packet chosen is followed to the end of its way through the
+ * namespace, and its clones (skb_clone(), such as a broadcast's copy
+ * looped back) with it.
+ *
+ * NFLAB_CMD_TRACE_NEW: do, admin. Takes NFLAB_A_TRACE without ID; starts
+ *     the trace and replies with NFLAB_A_TRACE. Fails with ENOSPC beyond
+ *     NFLAB_TRACES_MAX traces in the namespace.
+ * NFLAB_CMD_TRACE_DEL: do, admin. Takes NFLAB_A_TRACE with only ID (ENOENT
+ *     if the namespace has no such trace), or nothing (every trace).
+ *     Replies with NFLAB_A_TRACE_COUNT, u32, the traces ended.
+ * NFLAB_CMD_TRACE_GET: dump, admin. Takes nothing; replies with a message
+ *     per trace of the namespace, each holding NFLAB_A_TRACE.
+ *
+ * NFLAB_CMD_TRACE_EVENT: a multicast message per event, holding
+ * NFLAB_A_TRACE_EVENT, a nest of enum nflab_trace_event_attr:
+ *
+ *    NFLAB_TRACE_EV_A_TRACE: u32, the trace's ID
+ *    NFLAB_TRACE_EV_A_SEQ: u64, the trace's event count, from 1; a gap
+ *        means lost events (LOST counts those the module could not send;
+ *        a listener that falls behind gets ENOBUFS besides)
+ *    NFLAB_TRACE_EV_A_PACKET: u64, the packet's ID, the same at every hook
+ *        and in the events of its clones
+ *    NFLAB_TRACE_EV_A_KIND: u8, enum nflab_trace_kind
+ *    NFLAB_TRACE_EV_A_HOOK: u32, enum nflab_hook: where the event happened;
+ *        for KIND_GONE, the last hook nflab saw the packet at
+ *    NFLAB_TRACE_EV_A_TIME: u64, nanoseconds since the epoch
+ *    NFLAB_TRACE_EV_A_IIF, NFLAB_TRACE_EV_A_OIF: u32 ifindex, and
+ *    NFLAB_TRACE_EV_A_IIFNAME, NFLAB_TRACE_EV_A_OIFNAME: string, the
+ *        hook's devices, where it has them
+ *    NFLAB_TRACE_EV_A_LEN: u32, the packet's length at the hook
+ *    NFLAB_TRACE_EV_A_TUPLE: nest of enum nflab_tuple_attr, the packet as
+ *        it reached nflab's first function at the hook (for ICMP, ICMP_TYPE
+ *        is the packet's type)
+ *    NFLAB_TRACE_EV_A_TUPLE_OUT: the same nest, as the packet left the
+ *        hook, present only when NAT changed it there
+ *    NFLAB_TRACE_EV_A_TCP_FLAGS: u8, the TCP header's flags (FIN 0x01 ...
+ *        CWR 0x80), TCP only
+ *    NFLAB_TRACE_EV_A_CT: u8, enum nflab_trace_ct: what the tracker made of
+ *        the packet, at PRE_ROUTING and LOCAL_OUT
+ *    NFLAB_TRACE_EV_A_CT_INVALID: u8, enum nflab_trace_invalid, with CT
+ *        INVALID
+ *    NFLAB_TRACE_EV_A_CT_ID: u32, the connection's NFLAB_CT_A_ID
+ *    NFLAB_TRACE_EV_A_CT_DIR: u8, 0 original direction, 1 reply
+ *    NFLAB_TRACE_EV_A_TCP_STATE_OLD, NFLAB_TRACE_EV_A_TCP_STATE: u8, enum
+ *        nflab_tcp_state before and after the packet, TCP only
+ *    NFLAB_TRACE_EV_A_CT_STATUS: u32, the connection's enum
+ *        nflab_ct_status bits after the packet
+ *    NFLAB_TRACE_EV_A_RULE: nest of enum nflab_rule_attr (TABLE, CHAIN,
+ *        HANDLE, COMMENT, VERDICT), once per table at the hook whose
+ *        chains decided something, in table order: the rule whose action
+ *        ended the evaluation (accept, drop, reject, a NAT action), or the
+ *        built-in chain's policy when it drops (no HANDLE)
+ *    NFLAB_TRACE_EV_A_VERDICT: u8, enum nflab_trace_verdict, nflab's
+ *        verdict at the hook
+ *    NFLAB_TRACE_EV_A_DROP_BY: u8, enum nflab_trace_drop_by: who dropped
+ *        it, with VERDICT DROP or KIND_GONE
+ *    NFLAB_TRACE_EV_A_DROP_REASON: string, the kernel's skb_drop_reason
+ *        name ("NETFILTER_DROP", "IP_INADDRERRORS", ...) when the kernel
+ *        freed the packet with one (KIND_GONE)
+ *
+ * A packet's events go out as it goes: one per hook (VERDICT ACCEPT, or
+ * DROP/STOLEN where nflab ends it), then possibly a GONE event when the
+ * kernel drops it after nflab let it go (between hooks, or after LOCAL_IN
+ * or POST_ROUTING: no socket, a full queue). A packet nflab let go at
+ * LOCAL_IN or POST_ROUTING and that no GONE event follows within a few
+ * seconds was delivered or sent. Each trace's last event is KIND_END.
+ *
+ * Events are sent from the packet path and never wait; only CAP_NET_ADMIN
+ * may join the group. With no trace, nflab's hooks pay one patched-out
+ * branch each.
+ *
+ * The hook counters (NFLAB_CMD_GET_HOOK_STATS) carry, per hook, the packets
+ * nflab dropped there by cause (protocol 6), whether traced or not:
+ *
+ *    NFLAB_HOOK_A_DROP_RULE: u64, by a rule or chain policy
+ *    NFLAB_HOOK_A_DROP_INVALID: u64, by a rule or policy, of packets the
+ *        tracker called INVALID (also counted in DROP_RULE)
+ *    NFLAB_HOOK_A_DROP_FULL: u64, by the tracker: the table was full
+ *    NFLAB_HOOK_A_DROP_NAT: u64, by NAT (no free tuple, a clash, an entry
+ *        lost)
+ *    NFLAB_HOOK_A_UNSEEN_AFTER: u64, PRE_ROUTING, FORWARD and LOCAL_OUT
+ *        only: packets nflab let go at the hook that it did not see at
+ *        the next (LOCAL_IN or FORWARD; POST_ROUTING): dropped by another
+ *        hook there, by routing, rp_filter, TTL expiry and the like, or
+ *        still queued. A difference of counters, reset with them; it is
+ *        approximate where clones and multicast copies add packets.
  */
 
 #ifndef _UAPI_NFLAB_H
@@ -418,8 +539,9 @@
 
 #define NFLAB_GENL_NAME		"nflab"
 #define NFLAB_MCGRP_CT		"ct"
+#define NFLAB_MCGRP_TRACE	"trace"	/* protocol 6 */
 #define NFLAB_GENL_VERSION	1
-#define NFLAB_PROTO_VERSION	5
+#define NFLAB_PROTO_VERSION	6
 /* The oldest NFLAB_PROTO_VERSION whose clients this protocol still serves. */
 #define NFLAB_PROTO_COMPAT	1
 
@@ -427,7 +549,7 @@
  * The module's version, reported as NFLAB_A_VERSION; the Go tools carry the
  * same string, so that "nflab version" can tell a stale module.
  */
-#define NFLAB_MODULE_VERSION	"0.4.0"
+#define NFLAB_MODULE_VERSION	"0.5.0"
 /* Longest NFLAB_A_VERSION string, NUL included. */
 #define NFLAB_VERSION_MAXLEN	32
 
@@ -464,6 +586,10 @@ enum nflab_cmd {
 	NFLAB_CMD_SET_ADD_ELEMS,
 	NFLAB_CMD_SET_FLUSH,
 	NFLAB_CMD_SET_GET,
+	NFLAB_CMD_TRACE_NEW,		/* protocol 6 */
+	NFLAB_CMD_TRACE_DEL,		/* protocol 6 */
+	NFLAB_CMD_TRACE_GET,		/* protocol 6 */
+	NFLAB_CMD_TRACE_EVENT,		/* protocol 6 */
 
 	__NFLAB_CMD_MAX
 };
@@ -490,6 +616,9 @@ enum nflab_attr {
 	NFLAB_A_CHAIN,
 	NFLAB_A_RULE,
 	NFLAB_A_SET,
+	NFLAB_A_TRACE,			/* protocol 6 */
+	NFLAB_A_TRACE_COUNT,		/* protocol 6 */
+	NFLAB_A_TRACE_EVENT,		/* protocol 6 */
 
 	__NFLAB_A_MAX
 };
@@ -502,6 +631,11 @@ enum nflab_hook_attr {
 	NFLAB_HOOK_A_HOOKNUM,
 	NFLAB_HOOK_A_PACKETS,
 	NFLAB_HOOK_A_BYTES,
+	NFLAB_HOOK_A_DROP_RULE,		/* protocol 6 */
+	NFLAB_HOOK_A_DROP_INVALID,	/* protocol 6 */
+	NFLAB_HOOK_A_DROP_FULL,		/* protocol 6 */
+	NFLAB_HOOK_A_DROP_NAT,		/* protocol 6 */
+	NFLAB_HOOK_A_UNSEEN_AFTER,	/* protocol 6 */
 
 	__NFLAB_HOOK_A_MAX
 };
@@ -804,6 +938,8 @@ enum nflab_rule_attr {
 	NFLAB_RULE_A_PACKETS,
 	NFLAB_RULE_A_BYTES,
 	NFLAB_RULE_A_STATE,
+	/* u8, enum nflab_trace_verdict, in trace events only (protocol 6) */
+	NFLAB_RULE_A_VERDICT,
 
 	__NFLAB_RULE_A_MAX
 };
@@ -1168,5 +1304,134 @@ enum nflab_set_attr {
 };
 
 #define NFLAB_SET_A_MAX (__NFLAB_SET_A_MAX - 1)
+
+/* Traces (protocol 6). */
+#define NFLAB_TRACES_MAX		16	/* a namespace's traces */
+#define NFLAB_TRACE_BUDGET_DEFAULT	100
+#define NFLAB_TRACE_BUDGET_MAX		100000
+#define NFLAB_TRACE_TIMEOUT_DEFAULT	60	/* seconds */
+#define NFLAB_TRACE_TIMEOUT_MAX		86400
+#define NFLAB_TRACE_RATE		2000	/* events a second, per trace */
+
+enum nflab_trace_attr {
+	NFLAB_TRACE_A_UNSPEC,
+	NFLAB_TRACE_A_PAD,
+	NFLAB_TRACE_A_ID,
+	NFLAB_TRACE_A_SRC,
+	NFLAB_TRACE_A_SRC_PREFIX,
+	NFLAB_TRACE_A_DST,
+	NFLAB_TRACE_A_DST_PREFIX,
+	NFLAB_TRACE_A_HOST,
+	NFLAB_TRACE_A_HOST_PREFIX,
+	NFLAB_TRACE_A_PROTO,
+	NFLAB_TRACE_A_SPORT,
+	NFLAB_TRACE_A_DPORT,
+	NFLAB_TRACE_A_PORT,
+	NFLAB_TRACE_A_IFNAME,
+	NFLAB_TRACE_A_BUDGET,
+	NFLAB_TRACE_A_TIMEOUT,
+	NFLAB_TRACE_A_LEFT,
+	NFLAB_TRACE_A_EXPIRES,
+	NFLAB_TRACE_A_EVENTS,
+	NFLAB_TRACE_A_LOST,
+
+	__NFLAB_TRACE_A_MAX
+};
+
+#define NFLAB_TRACE_A_MAX (__NFLAB_TRACE_A_MAX - 1)
+
+enum nflab_trace_event_attr {
+	NFLAB_TRACE_EV_A_UNSPEC,
+	NFLAB_TRACE_EV_A_PAD,
+	NFLAB_TRACE_EV_A_TRACE,
+	NFLAB_TRACE_EV_A_SEQ,
+	NFLAB_TRACE_EV_A_PACKET,
+	NFLAB_TRACE_EV_A_KIND,
+	NFLAB_TRACE_EV_A_HOOK,
+	NFLAB_TRACE_EV_A_TIME,
+	NFLAB_TRACE_EV_A_IIF,
+	NFLAB_TRACE_EV_A_OIF,
+	NFLAB_TRACE_EV_A_IIFNAME,
+	NFLAB_TRACE_EV_A_OIFNAME,
+	NFLAB_TRACE_EV_A_LEN,
+	NFLAB_TRACE_EV_A_TUPLE,
+	NFLAB_TRACE_EV_A_TUPLE_OUT,
+	NFLAB_TRACE_EV_A_TCP_FLAGS,
+	NFLAB_TRACE_EV_A_CT,
+	NFLAB_TRACE_EV_A_CT_INVALID,
+	NFLAB_TRACE_EV_A_CT_ID,
+	NFLAB_TRACE_EV_A_CT_DIR,
+	NFLAB_TRACE_EV_A_TCP_STATE_OLD,
+	NFLAB_TRACE_EV_A_TCP_STATE,
+	NFLAB_TRACE_EV_A_CT_STATUS,
+	NFLAB_TRACE_EV_A_RULE,
+	NFLAB_TRACE_EV_A_VERDICT,
+	NFLAB_TRACE_EV_A_DROP_BY,
+	NFLAB_TRACE_EV_A_DROP_REASON,
+
+	__NFLAB_TRACE_EV_A_MAX
+};
+
+#define NFLAB_TRACE_EV_A_MAX (__NFLAB_TRACE_EV_A_MAX - 1)
+
+/* NFLAB_TRACE_EV_A_KIND. */
+enum nflab_trace_kind {
+	NFLAB_TRACE_KIND_UNSPEC,
+	/* the packet crossed nflab's functions at the hook (or was dropped) */
+	NFLAB_TRACE_KIND_HOOK,
+	/*
+	 * the packet went away where nflab could not see it: freed by the
+	 * kernel with DROP_REASON, or not seen again for a few seconds.
+	 * DROP_BY says where: inside the hook (another hook dropped it),
+	 * between hooks, or after its last hook (delivery, the device)
+	 */
+	NFLAB_TRACE_KIND_GONE,
+	/*
+	 * the trace ended (budget used, expired, deleted, namespace gone):
+	 * no packet, only TRACE, SEQ, TIME; a watcher of that trace can stop
+	 */
+	NFLAB_TRACE_KIND_END,
+};
+
+/* NFLAB_TRACE_EV_A_CT: the tracker's view of the packet. */
+enum nflab_trace_ct {
+	NFLAB_TRACE_CT_UNSPEC,
+	NFLAB_TRACE_CT_FOUND,		/* of a tracked connection */
+	NFLAB_TRACE_CT_NEW,		/* started a connection (in flight) */
+	NFLAB_TRACE_CT_INVALID,		/* see NFLAB_TRACE_EV_A_CT_INVALID */
+	NFLAB_TRACE_CT_RELATED,		/* an ICMP error about a connection */
+	NFLAB_TRACE_CT_UNTRACKED,	/* a protocol or rule nflab skips */
+	NFLAB_TRACE_CT_FULL,		/* dropped: the table was full */
+};
+
+/* NFLAB_TRACE_EV_A_CT_INVALID: why the tracker called a packet INVALID. */
+enum nflab_trace_invalid {
+	NFLAB_TRACE_INVALID_UNSPEC,
+	NFLAB_TRACE_INVALID_HEADER,	/* truncated or malformed header */
+	NFLAB_TRACE_INVALID_FRAGMENT,	/* a fragment defrag left */
+	NFLAB_TRACE_INVALID_CHECKSUM,	/* bad L4 checksum at PRE_ROUTING */
+	NFLAB_TRACE_INVALID_ICMP_ERROR,	/* an ICMP error about no connection */
+	NFLAB_TRACE_INVALID_NO_NEW,	/* cannot start one: TCP without SYN, reply */
+	NFLAB_TRACE_INVALID_STATE,	/* refused by the TCP state machine */
+};
+
+/* NFLAB_TRACE_EV_A_VERDICT. */
+enum nflab_trace_verdict {
+	NFLAB_TRACE_VERDICT_UNSPEC,
+	NFLAB_TRACE_VERDICT_ACCEPT,	/* nflab let it go on */
+	NFLAB_TRACE_VERDICT_DROP,	/* nflab dropped it here */
+	NFLAB_TRACE_VERDICT_STOLEN,	/* nflab answered it (reject) and dropped it */
+};
+
+/* NFLAB_TRACE_EV_A_DROP_BY. */
+enum nflab_trace_drop_by {
+	NFLAB_TRACE_BY_UNSPEC,
+	NFLAB_TRACE_BY_RULE,		/* a rule or chain policy (RULE says which) */
+	NFLAB_TRACE_BY_TRACKER,		/* CT FULL */
+	NFLAB_TRACE_BY_NAT,		/* no tuple, a clash, the entry lost */
+	NFLAB_TRACE_BY_HOOK,		/* GONE inside HOOK: another hook there */
+	NFLAB_TRACE_BY_BETWEEN,		/* GONE after HOOK, before the next */
+	NFLAB_TRACE_BY_AFTER,		/* GONE after its last hook */
+};
 
 #endif /* _UAPI_NFLAB_H */

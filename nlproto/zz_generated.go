@@ -6,10 +6,11 @@ package nlproto
 const (
 	GENL_NAME      = "nflab"
 	MCGRP_CT       = "ct"
+	MCGRP_TRACE    = "trace"
 	GENL_VERSION   = 1
-	PROTO_VERSION  = 5
+	PROTO_VERSION  = 6
 	PROTO_COMPAT   = 1
-	MODULE_VERSION = "0.4.0"
+	MODULE_VERSION = "0.5.0"
 	VERSION_MAXLEN = 32
 )
 
@@ -47,7 +48,11 @@ const (
 	CMD_SET_ADD_ELEMS    = 29
 	CMD_SET_FLUSH        = 30
 	CMD_SET_GET          = 31
-	CMD_MAX              = 31
+	CMD_TRACE_NEW        = 32
+	CMD_TRACE_DEL        = 33
+	CMD_TRACE_GET        = 34
+	CMD_TRACE_EVENT      = 35
+	CMD_MAX              = 35
 )
 
 // enum nflab_attr
@@ -71,17 +76,25 @@ const (
 	A_CHAIN         = 16
 	A_RULE          = 17
 	A_SET           = 18
-	A_MAX           = 18
+	A_TRACE         = 19
+	A_TRACE_COUNT   = 20
+	A_TRACE_EVENT   = 21
+	A_MAX           = 21
 )
 
 // enum nflab_hook_attr
 const (
-	HOOK_A_UNSPEC  = 0
-	HOOK_A_PAD     = 1
-	HOOK_A_HOOKNUM = 2
-	HOOK_A_PACKETS = 3
-	HOOK_A_BYTES   = 4
-	HOOK_A_MAX     = 4
+	HOOK_A_UNSPEC       = 0
+	HOOK_A_PAD          = 1
+	HOOK_A_HOOKNUM      = 2
+	HOOK_A_PACKETS      = 3
+	HOOK_A_BYTES        = 4
+	HOOK_A_DROP_RULE    = 5
+	HOOK_A_DROP_INVALID = 6
+	HOOK_A_DROP_FULL    = 7
+	HOOK_A_DROP_NAT     = 8
+	HOOK_A_UNSEEN_AFTER = 9
+	HOOK_A_MAX          = 9
 )
 
 // enum nflab_hook
@@ -301,7 +314,8 @@ const (
 	RULE_A_PACKETS  = 10
 	RULE_A_BYTES    = 11
 	RULE_A_STATE    = 12
-	RULE_A_MAX      = 12
+	RULE_A_VERDICT  = 13
+	RULE_A_MAX      = 13
 )
 
 // enum nflab_rule_flags
@@ -530,6 +544,122 @@ const (
 	SET_A_MAX    = 5
 )
 
+// #define values
+const (
+	TRACES_MAX            = 16
+	TRACE_BUDGET_DEFAULT  = 100
+	TRACE_BUDGET_MAX      = 100000
+	TRACE_TIMEOUT_DEFAULT = 60
+	TRACE_TIMEOUT_MAX     = 86400
+	TRACE_RATE            = 2000
+)
+
+// enum nflab_trace_attr
+const (
+	TRACE_A_UNSPEC      = 0
+	TRACE_A_PAD         = 1
+	TRACE_A_ID          = 2
+	TRACE_A_SRC         = 3
+	TRACE_A_SRC_PREFIX  = 4
+	TRACE_A_DST         = 5
+	TRACE_A_DST_PREFIX  = 6
+	TRACE_A_HOST        = 7
+	TRACE_A_HOST_PREFIX = 8
+	TRACE_A_PROTO       = 9
+	TRACE_A_SPORT       = 10
+	TRACE_A_DPORT       = 11
+	TRACE_A_PORT        = 12
+	TRACE_A_IFNAME      = 13
+	TRACE_A_BUDGET      = 14
+	TRACE_A_TIMEOUT     = 15
+	TRACE_A_LEFT        = 16
+	TRACE_A_EXPIRES     = 17
+	TRACE_A_EVENTS      = 18
+	TRACE_A_LOST        = 19
+	TRACE_A_MAX         = 19
+)
+
+// enum nflab_trace_event_attr
+const (
+	TRACE_EV_A_UNSPEC        = 0
+	TRACE_EV_A_PAD           = 1
+	TRACE_EV_A_TRACE         = 2
+	TRACE_EV_A_SEQ           = 3
+	TRACE_EV_A_PACKET        = 4
+	TRACE_EV_A_KIND          = 5
+	TRACE_EV_A_HOOK          = 6
+	TRACE_EV_A_TIME          = 7
+	TRACE_EV_A_IIF           = 8
+	TRACE_EV_A_OIF           = 9
+	TRACE_EV_A_IIFNAME       = 10
+	TRACE_EV_A_OIFNAME       = 11
+	TRACE_EV_A_LEN           = 12
+	TRACE_EV_A_TUPLE         = 13
+	TRACE_EV_A_TUPLE_OUT     = 14
+	TRACE_EV_A_TCP_FLAGS     = 15
+	TRACE_EV_A_CT            = 16
+	TRACE_EV_A_CT_INVALID    = 17
+	TRACE_EV_A_CT_ID         = 18
+	TRACE_EV_A_CT_DIR        = 19
+	TRACE_EV_A_TCP_STATE_OLD = 20
+	TRACE_EV_A_TCP_STATE     = 21
+	TRACE_EV_A_CT_STATUS     = 22
+	TRACE_EV_A_RULE          = 23
+	TRACE_EV_A_VERDICT       = 24
+	TRACE_EV_A_DROP_BY       = 25
+	TRACE_EV_A_DROP_REASON   = 26
+	TRACE_EV_A_MAX           = 26
+)
+
+// enum nflab_trace_kind
+const (
+	TRACE_KIND_UNSPEC = 0
+	TRACE_KIND_HOOK   = 1
+	TRACE_KIND_GONE   = 2
+	TRACE_KIND_END    = 3
+)
+
+// enum nflab_trace_ct
+const (
+	TRACE_CT_UNSPEC    = 0
+	TRACE_CT_FOUND     = 1
+	TRACE_CT_NEW       = 2
+	TRACE_CT_INVALID   = 3
+	TRACE_CT_RELATED   = 4
+	TRACE_CT_UNTRACKED = 5
+	TRACE_CT_FULL      = 6
+)
+
+// enum nflab_trace_invalid
+const (
+	TRACE_INVALID_UNSPEC     = 0
+	TRACE_INVALID_HEADER     = 1
+	TRACE_INVALID_FRAGMENT   = 2
+	TRACE_INVALID_CHECKSUM   = 3
+	TRACE_INVALID_ICMP_ERROR = 4
+	TRACE_INVALID_NO_NEW     = 5
+	TRACE_INVALID_STATE      = 6
+)
+
+// enum nflab_trace_verdict
+const (
+	TRACE_VERDICT_UNSPEC = 0
+	TRACE_VERDICT_ACCEPT = 1
+	TRACE_VERDICT_DROP   = 2
+	TRACE_VERDICT_STOLEN = 3
+)
+
+// enum nflab_trace_drop_by
+const (
+	TRACE_BY_UNSPEC  = 0
+	TRACE_BY_RULE    = 1
+	TRACE_BY_TRACKER = 2
+	TRACE_BY_NAT     = 3
+	TRACE_BY_HOOK    = 4
+	TRACE_BY_BETWEEN = 5
+	TRACE_BY_AFTER   = 6
+)
+
 // EnumCmd is enum nflab_cmd as a name table.
 var EnumCmd = Enum{
 	Tag:    "nflab_cmd",
@@ -567,6 +697,10 @@ var EnumCmd = Enum{
 		{Value: 29, C: "NFLAB_CMD_SET_ADD_ELEMS", Short: "SET_ADD_ELEMS"},
 		{Value: 30, C: "NFLAB_CMD_SET_FLUSH", Short: "SET_FLUSH"},
 		{Value: 31, C: "NFLAB_CMD_SET_GET", Short: "SET_GET"},
+		{Value: 32, C: "NFLAB_CMD_TRACE_NEW", Short: "TRACE_NEW"},
+		{Value: 33, C: "NFLAB_CMD_TRACE_DEL", Short: "TRACE_DEL"},
+		{Value: 34, C: "NFLAB_CMD_TRACE_GET", Short: "TRACE_GET"},
+		{Value: 35, C: "NFLAB_CMD_TRACE_EVENT", Short: "TRACE_EVENT"},
 	},
 }
 
@@ -594,6 +728,9 @@ var EnumAttr = Enum{
 		{Value: 16, C: "NFLAB_A_CHAIN", Short: "CHAIN"},
 		{Value: 17, C: "NFLAB_A_RULE", Short: "RULE"},
 		{Value: 18, C: "NFLAB_A_SET", Short: "SET"},
+		{Value: 19, C: "NFLAB_A_TRACE", Short: "TRACE"},
+		{Value: 20, C: "NFLAB_A_TRACE_COUNT", Short: "TRACE_COUNT"},
+		{Value: 21, C: "NFLAB_A_TRACE_EVENT", Short: "TRACE_EVENT"},
 	},
 }
 
@@ -607,6 +744,11 @@ var EnumHookAttr = Enum{
 		{Value: 2, C: "NFLAB_HOOK_A_HOOKNUM", Short: "HOOKNUM"},
 		{Value: 3, C: "NFLAB_HOOK_A_PACKETS", Short: "PACKETS"},
 		{Value: 4, C: "NFLAB_HOOK_A_BYTES", Short: "BYTES"},
+		{Value: 5, C: "NFLAB_HOOK_A_DROP_RULE", Short: "DROP_RULE"},
+		{Value: 6, C: "NFLAB_HOOK_A_DROP_INVALID", Short: "DROP_INVALID"},
+		{Value: 7, C: "NFLAB_HOOK_A_DROP_FULL", Short: "DROP_FULL"},
+		{Value: 8, C: "NFLAB_HOOK_A_DROP_NAT", Short: "DROP_NAT"},
+		{Value: 9, C: "NFLAB_HOOK_A_UNSEEN_AFTER", Short: "UNSEEN_AFTER"},
 	},
 }
 
@@ -850,6 +992,7 @@ var EnumRuleAttr = Enum{
 		{Value: 10, C: "NFLAB_RULE_A_PACKETS", Short: "PACKETS"},
 		{Value: 11, C: "NFLAB_RULE_A_BYTES", Short: "BYTES"},
 		{Value: 12, C: "NFLAB_RULE_A_STATE", Short: "STATE"},
+		{Value: 13, C: "NFLAB_RULE_A_VERDICT", Short: "VERDICT"},
 	},
 }
 
@@ -1125,5 +1268,137 @@ var EnumSetAttr = Enum{
 		{Value: 3, C: "NFLAB_SET_A_ELEMS", Short: "ELEMS"},
 		{Value: 4, C: "NFLAB_SET_A_COUNT", Short: "COUNT"},
 		{Value: 5, C: "NFLAB_SET_A_REFS", Short: "REFS"},
+	},
+}
+
+// EnumTraceAttr is enum nflab_trace_attr as a name table.
+var EnumTraceAttr = Enum{
+	Tag:    "nflab_trace_attr",
+	Prefix: "NFLAB_TRACE_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_TRACE_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_TRACE_A_PAD", Short: "PAD"},
+		{Value: 2, C: "NFLAB_TRACE_A_ID", Short: "ID"},
+		{Value: 3, C: "NFLAB_TRACE_A_SRC", Short: "SRC"},
+		{Value: 4, C: "NFLAB_TRACE_A_SRC_PREFIX", Short: "SRC_PREFIX"},
+		{Value: 5, C: "NFLAB_TRACE_A_DST", Short: "DST"},
+		{Value: 6, C: "NFLAB_TRACE_A_DST_PREFIX", Short: "DST_PREFIX"},
+		{Value: 7, C: "NFLAB_TRACE_A_HOST", Short: "HOST"},
+		{Value: 8, C: "NFLAB_TRACE_A_HOST_PREFIX", Short: "HOST_PREFIX"},
+		{Value: 9, C: "NFLAB_TRACE_A_PROTO", Short: "PROTO"},
+		{Value: 10, C: "NFLAB_TRACE_A_SPORT", Short: "SPORT"},
+		{Value: 11, C: "NFLAB_TRACE_A_DPORT", Short: "DPORT"},
+		{Value: 12, C: "NFLAB_TRACE_A_PORT", Short: "PORT"},
+		{Value: 13, C: "NFLAB_TRACE_A_IFNAME", Short: "IFNAME"},
+		{Value: 14, C: "NFLAB_TRACE_A_BUDGET", Short: "BUDGET"},
+		{Value: 15, C: "NFLAB_TRACE_A_TIMEOUT", Short: "TIMEOUT"},
+		{Value: 16, C: "NFLAB_TRACE_A_LEFT", Short: "LEFT"},
+		{Value: 17, C: "NFLAB_TRACE_A_EXPIRES", Short: "EXPIRES"},
+		{Value: 18, C: "NFLAB_TRACE_A_EVENTS", Short: "EVENTS"},
+		{Value: 19, C: "NFLAB_TRACE_A_LOST", Short: "LOST"},
+	},
+}
+
+// EnumTraceEventAttr is enum nflab_trace_event_attr as a name table.
+var EnumTraceEventAttr = Enum{
+	Tag:    "nflab_trace_event_attr",
+	Prefix: "NFLAB_TRACE_EV_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_TRACE_EV_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_TRACE_EV_A_PAD", Short: "PAD"},
+		{Value: 2, C: "NFLAB_TRACE_EV_A_TRACE", Short: "TRACE"},
+		{Value: 3, C: "NFLAB_TRACE_EV_A_SEQ", Short: "SEQ"},
+		{Value: 4, C: "NFLAB_TRACE_EV_A_PACKET", Short: "PACKET"},
+		{Value: 5, C: "NFLAB_TRACE_EV_A_KIND", Short: "KIND"},
+		{Value: 6, C: "NFLAB_TRACE_EV_A_HOOK", Short: "HOOK"},
+		{Value: 7, C: "NFLAB_TRACE_EV_A_TIME", Short: "TIME"},
+		{Value: 8, C: "NFLAB_TRACE_EV_A_IIF", Short: "IIF"},
+		{Value: 9, C: "NFLAB_TRACE_EV_A_OIF", Short: "OIF"},
+		{Value: 10, C: "NFLAB_TRACE_EV_A_IIFNAME", Short: "IIFNAME"},
+		{Value: 11, C: "NFLAB_TRACE_EV_A_OIFNAME", Short: "OIFNAME"},
+		{Value: 12, C: "NFLAB_TRACE_EV_A_LEN", Short: "LEN"},
+		{Value: 13, C: "NFLAB_TRACE_EV_A_TUPLE", Short: "TUPLE"},
+		{Value: 14, C: "NFLAB_TRACE_EV_A_TUPLE_OUT", Short: "TUPLE_OUT"},
+		{Value: 15, C: "NFLAB_TRACE_EV_A_TCP_FLAGS", Short: "TCP_FLAGS"},
+		{Value: 16, C: "NFLAB_TRACE_EV_A_CT", Short: "CT"},
+		{Value: 17, C: "NFLAB_TRACE_EV_A_CT_INVALID", Short: "CT_INVALID"},
+		{Value: 18, C: "NFLAB_TRACE_EV_A_CT_ID", Short: "CT_ID"},
+		{Value: 19, C: "NFLAB_TRACE_EV_A_CT_DIR", Short: "CT_DIR"},
+		{Value: 20, C: "NFLAB_TRACE_EV_A_TCP_STATE_OLD", Short: "TCP_STATE_OLD"},
+		{Value: 21, C: "NFLAB_TRACE_EV_A_TCP_STATE", Short: "TCP_STATE"},
+		{Value: 22, C: "NFLAB_TRACE_EV_A_CT_STATUS", Short: "CT_STATUS"},
+		{Value: 23, C: "NFLAB_TRACE_EV_A_RULE", Short: "RULE"},
+		{Value: 24, C: "NFLAB_TRACE_EV_A_VERDICT", Short: "VERDICT"},
+		{Value: 25, C: "NFLAB_TRACE_EV_A_DROP_BY", Short: "DROP_BY"},
+		{Value: 26, C: "NFLAB_TRACE_EV_A_DROP_REASON", Short: "DROP_REASON"},
+	},
+}
+
+// EnumTraceKind is enum nflab_trace_kind as a name table.
+var EnumTraceKind = Enum{
+	Tag:    "nflab_trace_kind",
+	Prefix: "NFLAB_TRACE_KIND_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_TRACE_KIND_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_TRACE_KIND_HOOK", Short: "HOOK"},
+		{Value: 2, C: "NFLAB_TRACE_KIND_GONE", Short: "GONE"},
+		{Value: 3, C: "NFLAB_TRACE_KIND_END", Short: "END"},
+	},
+}
+
+// EnumTraceCT is enum nflab_trace_ct as a name table.
+var EnumTraceCT = Enum{
+	Tag:    "nflab_trace_ct",
+	Prefix: "NFLAB_TRACE_CT_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_TRACE_CT_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_TRACE_CT_FOUND", Short: "FOUND"},
+		{Value: 2, C: "NFLAB_TRACE_CT_NEW", Short: "NEW"},
+		{Value: 3, C: "NFLAB_TRACE_CT_INVALID", Short: "INVALID"},
+		{Value: 4, C: "NFLAB_TRACE_CT_RELATED", Short: "RELATED"},
+		{Value: 5, C: "NFLAB_TRACE_CT_UNTRACKED", Short: "UNTRACKED"},
+		{Value: 6, C: "NFLAB_TRACE_CT_FULL", Short: "FULL"},
+	},
+}
+
+// EnumTraceInvalid is enum nflab_trace_invalid as a name table.
+var EnumTraceInvalid = Enum{
+	Tag:    "nflab_trace_invalid",
+	Prefix: "NFLAB_TRACE_INVALID_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_TRACE_INVALID_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_TRACE_INVALID_HEADER", Short: "HEADER"},
+		{Value: 2, C: "NFLAB_TRACE_INVALID_FRAGMENT", Short: "FRAGMENT"},
+		{Value: 3, C: "NFLAB_TRACE_INVALID_CHECKSUM", Short: "CHECKSUM"},
+		{Value: 4, C: "NFLAB_TRACE_INVALID_ICMP_ERROR", Short: "ICMP_ERROR"},
+		{Value: 5, C: "NFLAB_TRACE_INVALID_NO_NEW", Short: "NO_NEW"},
+		{Value: 6, C: "NFLAB_TRACE_INVALID_STATE", Short: "STATE"},
+	},
+}
+
+// EnumTraceVerdict is enum nflab_trace_verdict as a name table.
+var EnumTraceVerdict = Enum{
+	Tag:    "nflab_trace_verdict",
+	Prefix: "NFLAB_TRACE_VERDICT_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_TRACE_VERDICT_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_TRACE_VERDICT_ACCEPT", Short: "ACCEPT"},
+		{Value: 2, C: "NFLAB_TRACE_VERDICT_DROP", Short: "DROP"},
+		{Value: 3, C: "NFLAB_TRACE_VERDICT_STOLEN", Short: "STOLEN"},
+	},
+}
+
+// EnumTraceDropBy is enum nflab_trace_drop_by as a name table.
+var EnumTraceDropBy = Enum{
+	Tag:    "nflab_trace_drop_by",
+	Prefix: "NFLAB_TRACE_BY_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_TRACE_BY_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_TRACE_BY_RULE", Short: "RULE"},
+		{Value: 2, C: "NFLAB_TRACE_BY_TRACKER", Short: "TRACKER"},
+		{Value: 3, C: "NFLAB_TRACE_BY_NAT", Short: "NAT"},
+		{Value: 4, C: "NFLAB_TRACE_BY_HOOK", Short: "HOOK"},
+		{Value: 5, C: "NFLAB_TRACE_BY_BETWEEN", Short: "BETWEEN"},
+		{Value: 6, C: "NFLAB_TRACE_BY_AFTER", Short: "AFTER"},
 	},
 }

@@ -10,10 +10,11 @@
 
 #define NFLAB_GENL_NAME "nflab"
 #define NFLAB_MCGRP_CT "ct"
+#define NFLAB_MCGRP_TRACE "trace"
 static_assert(NFLAB_GENL_VERSION == 1, "nlproto: NFLAB_GENL_VERSION is 1");
-static_assert(NFLAB_PROTO_VERSION == 5, "nlproto: NFLAB_PROTO_VERSION is 5");
+static_assert(NFLAB_PROTO_VERSION == 6, "nlproto: NFLAB_PROTO_VERSION is 6");
 static_assert(NFLAB_PROTO_COMPAT == 1, "nlproto: NFLAB_PROTO_COMPAT is 1");
-#define NFLAB_MODULE_VERSION "0.4.0"
+#define NFLAB_MODULE_VERSION "0.5.0"
 static_assert(NFLAB_VERSION_MAXLEN == 32, "nlproto: NFLAB_VERSION_MAXLEN is 32");
 
 static_assert(NFLAB_CMD_UNSPEC == 0, "nlproto: NFLAB_CMD_UNSPEC is 0");
@@ -48,8 +49,12 @@ static_assert(NFLAB_CMD_SET_DEL == 28, "nlproto: NFLAB_CMD_SET_DEL is 28");
 static_assert(NFLAB_CMD_SET_ADD_ELEMS == 29, "nlproto: NFLAB_CMD_SET_ADD_ELEMS is 29");
 static_assert(NFLAB_CMD_SET_FLUSH == 30, "nlproto: NFLAB_CMD_SET_FLUSH is 30");
 static_assert(NFLAB_CMD_SET_GET == 31, "nlproto: NFLAB_CMD_SET_GET is 31");
-static_assert(__NFLAB_CMD_MAX == 32, "nlproto: __NFLAB_CMD_MAX is 32");
-static_assert(NFLAB_CMD_MAX == 31, "nlproto: NFLAB_CMD_MAX is 31");
+static_assert(NFLAB_CMD_TRACE_NEW == 32, "nlproto: NFLAB_CMD_TRACE_NEW is 32");
+static_assert(NFLAB_CMD_TRACE_DEL == 33, "nlproto: NFLAB_CMD_TRACE_DEL is 33");
+static_assert(NFLAB_CMD_TRACE_GET == 34, "nlproto: NFLAB_CMD_TRACE_GET is 34");
+static_assert(NFLAB_CMD_TRACE_EVENT == 35, "nlproto: NFLAB_CMD_TRACE_EVENT is 35");
+static_assert(__NFLAB_CMD_MAX == 36, "nlproto: __NFLAB_CMD_MAX is 36");
+static_assert(NFLAB_CMD_MAX == 35, "nlproto: NFLAB_CMD_MAX is 35");
 
 static_assert(NFLAB_A_UNSPEC == 0, "nlproto: NFLAB_A_UNSPEC is 0");
 static_assert(NFLAB_A_PAD == 1, "nlproto: NFLAB_A_PAD is 1");
@@ -70,16 +75,24 @@ static_assert(NFLAB_A_RULES_GEN == 15, "nlproto: NFLAB_A_RULES_GEN is 15");
 static_assert(NFLAB_A_CHAIN == 16, "nlproto: NFLAB_A_CHAIN is 16");
 static_assert(NFLAB_A_RULE == 17, "nlproto: NFLAB_A_RULE is 17");
 static_assert(NFLAB_A_SET == 18, "nlproto: NFLAB_A_SET is 18");
-static_assert(__NFLAB_A_MAX == 19, "nlproto: __NFLAB_A_MAX is 19");
-static_assert(NFLAB_A_MAX == 18, "nlproto: NFLAB_A_MAX is 18");
+static_assert(NFLAB_A_TRACE == 19, "nlproto: NFLAB_A_TRACE is 19");
+static_assert(NFLAB_A_TRACE_COUNT == 20, "nlproto: NFLAB_A_TRACE_COUNT is 20");
+static_assert(NFLAB_A_TRACE_EVENT == 21, "nlproto: NFLAB_A_TRACE_EVENT is 21");
+static_assert(__NFLAB_A_MAX == 22, "nlproto: __NFLAB_A_MAX is 22");
+static_assert(NFLAB_A_MAX == 21, "nlproto: NFLAB_A_MAX is 21");
 
 static_assert(NFLAB_HOOK_A_UNSPEC == 0, "nlproto: NFLAB_HOOK_A_UNSPEC is 0");
 static_assert(NFLAB_HOOK_A_PAD == 1, "nlproto: NFLAB_HOOK_A_PAD is 1");
 static_assert(NFLAB_HOOK_A_HOOKNUM == 2, "nlproto: NFLAB_HOOK_A_HOOKNUM is 2");
 static_assert(NFLAB_HOOK_A_PACKETS == 3, "nlproto: NFLAB_HOOK_A_PACKETS is 3");
 static_assert(NFLAB_HOOK_A_BYTES == 4, "nlproto: NFLAB_HOOK_A_BYTES is 4");
-static_assert(__NFLAB_HOOK_A_MAX == 5, "nlproto: __NFLAB_HOOK_A_MAX is 5");
-static_assert(NFLAB_HOOK_A_MAX == 4, "nlproto: NFLAB_HOOK_A_MAX is 4");
+static_assert(NFLAB_HOOK_A_DROP_RULE == 5, "nlproto: NFLAB_HOOK_A_DROP_RULE is 5");
+static_assert(NFLAB_HOOK_A_DROP_INVALID == 6, "nlproto: NFLAB_HOOK_A_DROP_INVALID is 6");
+static_assert(NFLAB_HOOK_A_DROP_FULL == 7, "nlproto: NFLAB_HOOK_A_DROP_FULL is 7");
+static_assert(NFLAB_HOOK_A_DROP_NAT == 8, "nlproto: NFLAB_HOOK_A_DROP_NAT is 8");
+static_assert(NFLAB_HOOK_A_UNSEEN_AFTER == 9, "nlproto: NFLAB_HOOK_A_UNSEEN_AFTER is 9");
+static_assert(__NFLAB_HOOK_A_MAX == 10, "nlproto: __NFLAB_HOOK_A_MAX is 10");
+static_assert(NFLAB_HOOK_A_MAX == 9, "nlproto: NFLAB_HOOK_A_MAX is 9");
 
 static_assert(NFLAB_HOOK_PRE_ROUTING == 0, "nlproto: NFLAB_HOOK_PRE_ROUTING is 0");
 static_assert(NFLAB_HOOK_LOCAL_IN == 1, "nlproto: NFLAB_HOOK_LOCAL_IN is 1");
@@ -271,8 +284,9 @@ static_assert(NFLAB_RULE_A_FLAGS == 9, "nlproto: NFLAB_RULE_A_FLAGS is 9");
 static_assert(NFLAB_RULE_A_PACKETS == 10, "nlproto: NFLAB_RULE_A_PACKETS is 10");
 static_assert(NFLAB_RULE_A_BYTES == 11, "nlproto: NFLAB_RULE_A_BYTES is 11");
 static_assert(NFLAB_RULE_A_STATE == 12, "nlproto: NFLAB_RULE_A_STATE is 12");
-static_assert(__NFLAB_RULE_A_MAX == 13, "nlproto: __NFLAB_RULE_A_MAX is 13");
-static_assert(NFLAB_RULE_A_MAX == 12, "nlproto: NFLAB_RULE_A_MAX is 12");
+static_assert(NFLAB_RULE_A_VERDICT == 13, "nlproto: NFLAB_RULE_A_VERDICT is 13");
+static_assert(__NFLAB_RULE_A_MAX == 14, "nlproto: __NFLAB_RULE_A_MAX is 14");
+static_assert(NFLAB_RULE_A_MAX == 13, "nlproto: NFLAB_RULE_A_MAX is 13");
 
 static_assert(NFLAB_RULE_F_INSERT == 1, "nlproto: NFLAB_RULE_F_INSERT is 1");
 static_assert(NFLAB_RULE_F_ALL == 1, "nlproto: NFLAB_RULE_F_ALL is 1");
@@ -456,3 +470,98 @@ static_assert(NFLAB_SET_A_COUNT == 4, "nlproto: NFLAB_SET_A_COUNT is 4");
 static_assert(NFLAB_SET_A_REFS == 5, "nlproto: NFLAB_SET_A_REFS is 5");
 static_assert(__NFLAB_SET_A_MAX == 6, "nlproto: __NFLAB_SET_A_MAX is 6");
 static_assert(NFLAB_SET_A_MAX == 5, "nlproto: NFLAB_SET_A_MAX is 5");
+
+static_assert(NFLAB_TRACES_MAX == 16, "nlproto: NFLAB_TRACES_MAX is 16");
+static_assert(NFLAB_TRACE_BUDGET_DEFAULT == 100, "nlproto: NFLAB_TRACE_BUDGET_DEFAULT is 100");
+static_assert(NFLAB_TRACE_BUDGET_MAX == 100000, "nlproto: NFLAB_TRACE_BUDGET_MAX is 100000");
+static_assert(NFLAB_TRACE_TIMEOUT_DEFAULT == 60, "nlproto: NFLAB_TRACE_TIMEOUT_DEFAULT is 60");
+static_assert(NFLAB_TRACE_TIMEOUT_MAX == 86400, "nlproto: NFLAB_TRACE_TIMEOUT_MAX is 86400");
+static_assert(NFLAB_TRACE_RATE == 2000, "nlproto: NFLAB_TRACE_RATE is 2000");
+
+static_assert(NFLAB_TRACE_A_UNSPEC == 0, "nlproto: NFLAB_TRACE_A_UNSPEC is 0");
+static_assert(NFLAB_TRACE_A_PAD == 1, "nlproto: NFLAB_TRACE_A_PAD is 1");
+static_assert(NFLAB_TRACE_A_ID == 2, "nlproto: NFLAB_TRACE_A_ID is 2");
+static_assert(NFLAB_TRACE_A_SRC == 3, "nlproto: NFLAB_TRACE_A_SRC is 3");
+static_assert(NFLAB_TRACE_A_SRC_PREFIX == 4, "nlproto: NFLAB_TRACE_A_SRC_PREFIX is 4");
+static_assert(NFLAB_TRACE_A_DST == 5, "nlproto: NFLAB_TRACE_A_DST is 5");
+static_assert(NFLAB_TRACE_A_DST_PREFIX == 6, "nlproto: NFLAB_TRACE_A_DST_PREFIX is 6");
+static_assert(NFLAB_TRACE_A_HOST == 7, "nlproto: NFLAB_TRACE_A_HOST is 7");
+static_assert(NFLAB_TRACE_A_HOST_PREFIX == 8, "nlproto: NFLAB_TRACE_A_HOST_PREFIX is 8");
+static_assert(NFLAB_TRACE_A_PROTO == 9, "nlproto: NFLAB_TRACE_A_PROTO is 9");
+static_assert(NFLAB_TRACE_A_SPORT == 10, "nlproto: NFLAB_TRACE_A_SPORT is 10");
+static_assert(NFLAB_TRACE_A_DPORT == 11, "nlproto: NFLAB_TRACE_A_DPORT is 11");
+static_assert(NFLAB_TRACE_A_PORT == 12, "nlproto: NFLAB_TRACE_A_PORT is 12");
+static_assert(NFLAB_TRACE_A_IFNAME == 13, "nlproto: NFLAB_TRACE_A_IFNAME is 13");
+static_assert(NFLAB_TRACE_A_BUDGET == 14, "nlproto: NFLAB_TRACE_A_BUDGET is 14");
+static_assert(NFLAB_TRACE_A_TIMEOUT == 15, "nlproto: NFLAB_TRACE_A_TIMEOUT is 15");
+static_assert(NFLAB_TRACE_A_LEFT == 16, "nlproto: NFLAB_TRACE_A_LEFT is 16");
+static_assert(NFLAB_TRACE_A_EXPIRES == 17, "nlproto: NFLAB_TRACE_A_EXPIRES is 17");
+static_assert(NFLAB_TRACE_A_EVENTS == 18, "nlproto: NFLAB_TRACE_A_EVENTS is 18");
+static_assert(NFLAB_TRACE_A_LOST == 19, "nlproto: NFLAB_TRACE_A_LOST is 19");
+static_assert(__NFLAB_TRACE_A_MAX == 20, "nlproto: __NFLAB_TRACE_A_MAX is 20");
+static_assert(NFLAB_TRACE_A_MAX == 19, "nlproto: NFLAB_TRACE_A_MAX is 19");
+
+static_assert(NFLAB_TRACE_EV_A_UNSPEC == 0, "nlproto: NFLAB_TRACE_EV_A_UNSPEC is 0");
+static_assert(NFLAB_TRACE_EV_A_PAD == 1, "nlproto: NFLAB_TRACE_EV_A_PAD is 1");
+static_assert(NFLAB_TRACE_EV_A_TRACE == 2, "nlproto: NFLAB_TRACE_EV_A_TRACE is 2");
+static_assert(NFLAB_TRACE_EV_A_SEQ == 3, "nlproto: NFLAB_TRACE_EV_A_SEQ is 3");
+static_assert(NFLAB_TRACE_EV_A_PACKET == 4, "nlproto: NFLAB_TRACE_EV_A_PACKET is 4");
+static_assert(NFLAB_TRACE_EV_A_KIND == 5, "nlproto: NFLAB_TRACE_EV_A_KIND is 5");
+static_assert(NFLAB_TRACE_EV_A_HOOK == 6, "nlproto: NFLAB_TRACE_EV_A_HOOK is 6");
+static_assert(NFLAB_TRACE_EV_A_TIME == 7, "nlproto: NFLAB_TRACE_EV_A_TIME is 7");
+static_assert(NFLAB_TRACE_EV_A_IIF == 8, "nlproto: NFLAB_TRACE_EV_A_IIF is 8");
+static_assert(NFLAB_TRACE_EV_A_OIF == 9, "nlproto: NFLAB_TRACE_EV_A_OIF is 9");
+static_assert(NFLAB_TRACE_EV_A_IIFNAME == 10, "nlproto: NFLAB_TRACE_EV_A_IIFNAME is 10");
+static_assert(NFLAB_TRACE_EV_A_OIFNAME == 11, "nlproto: NFLAB_TRACE_EV_A_OIFNAME is 11");
+static_assert(NFLAB_TRACE_EV_A_LEN == 12, "nlproto: NFLAB_TRACE_EV_A_LEN is 12");
+static_assert(NFLAB_TRACE_EV_A_TUPLE == 13, "nlproto: NFLAB_TRACE_EV_A_TUPLE is 13");
+static_assert(NFLAB_TRACE_EV_A_TUPLE_OUT == 14, "nlproto: NFLAB_TRACE_EV_A_TUPLE_OUT is 14");
+static_assert(NFLAB_TRACE_EV_A_TCP_FLAGS == 15, "nlproto: NFLAB_TRACE_EV_A_TCP_FLAGS is 15");
+static_assert(NFLAB_TRACE_EV_A_CT == 16, "nlproto: NFLAB_TRACE_EV_A_CT is 16");
+static_assert(NFLAB_TRACE_EV_A_CT_INVALID == 17, "nlproto: NFLAB_TRACE_EV_A_CT_INVALID is 17");
+static_assert(NFLAB_TRACE_EV_A_CT_ID == 18, "nlproto: NFLAB_TRACE_EV_A_CT_ID is 18");
+static_assert(NFLAB_TRACE_EV_A_CT_DIR == 19, "nlproto: NFLAB_TRACE_EV_A_CT_DIR is 19");
+static_assert(NFLAB_TRACE_EV_A_TCP_STATE_OLD == 20,
+	      "nlproto: NFLAB_TRACE_EV_A_TCP_STATE_OLD is 20");
+static_assert(NFLAB_TRACE_EV_A_TCP_STATE == 21, "nlproto: NFLAB_TRACE_EV_A_TCP_STATE is 21");
+static_assert(NFLAB_TRACE_EV_A_CT_STATUS == 22, "nlproto: NFLAB_TRACE_EV_A_CT_STATUS is 22");
+static_assert(NFLAB_TRACE_EV_A_RULE == 23, "nlproto: NFLAB_TRACE_EV_A_RULE is 23");
+static_assert(NFLAB_TRACE_EV_A_VERDICT == 24, "nlproto: NFLAB_TRACE_EV_A_VERDICT is 24");
+static_assert(NFLAB_TRACE_EV_A_DROP_BY == 25, "nlproto: NFLAB_TRACE_EV_A_DROP_BY is 25");
+static_assert(NFLAB_TRACE_EV_A_DROP_REASON == 26, "nlproto: NFLAB_TRACE_EV_A_DROP_REASON is 26");
+static_assert(__NFLAB_TRACE_EV_A_MAX == 27, "nlproto: __NFLAB_TRACE_EV_A_MAX is 27");
+static_assert(NFLAB_TRACE_EV_A_MAX == 26, "nlproto: NFLAB_TRACE_EV_A_MAX is 26");
+
+static_assert(NFLAB_TRACE_KIND_UNSPEC == 0, "nlproto: NFLAB_TRACE_KIND_UNSPEC is 0");
+static_assert(NFLAB_TRACE_KIND_HOOK == 1, "nlproto: NFLAB_TRACE_KIND_HOOK is 1");
+static_assert(NFLAB_TRACE_KIND_GONE == 2, "nlproto: NFLAB_TRACE_KIND_GONE is 2");
+static_assert(NFLAB_TRACE_KIND_END == 3, "nlproto: NFLAB_TRACE_KIND_END is 3");
+
+static_assert(NFLAB_TRACE_CT_UNSPEC == 0, "nlproto: NFLAB_TRACE_CT_UNSPEC is 0");
+static_assert(NFLAB_TRACE_CT_FOUND == 1, "nlproto: NFLAB_TRACE_CT_FOUND is 1");
+static_assert(NFLAB_TRACE_CT_NEW == 2, "nlproto: NFLAB_TRACE_CT_NEW is 2");
+static_assert(NFLAB_TRACE_CT_INVALID == 3, "nlproto: NFLAB_TRACE_CT_INVALID is 3");
+static_assert(NFLAB_TRACE_CT_RELATED == 4, "nlproto: NFLAB_TRACE_CT_RELATED is 4");
+static_assert(NFLAB_TRACE_CT_UNTRACKED == 5, "nlproto: NFLAB_TRACE_CT_UNTRACKED is 5");
+static_assert(NFLAB_TRACE_CT_FULL == 6, "nlproto: NFLAB_TRACE_CT_FULL is 6");
+
+static_assert(NFLAB_TRACE_INVALID_UNSPEC == 0, "nlproto: NFLAB_TRACE_INVALID_UNSPEC is 0");
+static_assert(NFLAB_TRACE_INVALID_HEADER == 1, "nlproto: NFLAB_TRACE_INVALID_HEADER is 1");
+static_assert(NFLAB_TRACE_INVALID_FRAGMENT == 2, "nlproto: NFLAB_TRACE_INVALID_FRAGMENT is 2");
+static_assert(NFLAB_TRACE_INVALID_CHECKSUM == 3, "nlproto: NFLAB_TRACE_INVALID_CHECKSUM is 3");
+static_assert(NFLAB_TRACE_INVALID_ICMP_ERROR == 4, "nlproto: NFLAB_TRACE_INVALID_ICMP_ERROR is 4");
+static_assert(NFLAB_TRACE_INVALID_NO_NEW == 5, "nlproto: NFLAB_TRACE_INVALID_NO_NEW is 5");
+static_assert(NFLAB_TRACE_INVALID_STATE == 6, "nlproto: NFLAB_TRACE_INVALID_STATE is 6");
+
+static_assert(NFLAB_TRACE_VERDICT_UNSPEC == 0, "nlproto: NFLAB_TRACE_VERDICT_UNSPEC is 0");
+static_assert(NFLAB_TRACE_VERDICT_ACCEPT == 1, "nlproto: NFLAB_TRACE_VERDICT_ACCEPT is 1");
+static_assert(NFLAB_TRACE_VERDICT_DROP == 2, "nlproto: NFLAB_TRACE_VERDICT_DROP is 2");
+static_assert(NFLAB_TRACE_VERDICT_STOLEN == 3, "nlproto: NFLAB_TRACE_VERDICT_STOLEN is 3");
+
+static_assert(NFLAB_TRACE_BY_UNSPEC == 0, "nlproto: NFLAB_TRACE_BY_UNSPEC is 0");
+static_assert(NFLAB_TRACE_BY_RULE == 1, "nlproto: NFLAB_TRACE_BY_RULE is 1");
+static_assert(NFLAB_TRACE_BY_TRACKER == 2, "nlproto: NFLAB_TRACE_BY_TRACKER is 2");
+static_assert(NFLAB_TRACE_BY_NAT == 3, "nlproto: NFLAB_TRACE_BY_NAT is 3");
+static_assert(NFLAB_TRACE_BY_HOOK == 4, "nlproto: NFLAB_TRACE_BY_HOOK is 4");
+static_assert(NFLAB_TRACE_BY_BETWEEN == 5, "nlproto: NFLAB_TRACE_BY_BETWEEN is 5");
+static_assert(NFLAB_TRACE_BY_AFTER == 6, "nlproto: NFLAB_TRACE_BY_AFTER is 6");
