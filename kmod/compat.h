@@ -9,6 +9,7 @@
 #define _NFLAB_COMPAT_H
 
 #include <linux/version.h>
+#include <net/dropreason.h>
 #include <net/genetlink.h>
 
 /* 6.12 moved the unaligned access helpers out of asm/. */
@@ -40,6 +41,46 @@ static inline struct nlattr **nflab_dump_attrs(struct netlink_callback *cb)
 static inline bool nflab_dump_defer(struct netlink_callback *cb, int err)
 {
 	return err && !cb->extack;
+}
+
+/*
+ * A probe of the kfree_skb tracepoint, named fn: 6.11 added the receiving
+ * socket as a fourth argument.
+ */
+#if KERNEL_VERSION(6, 11, 0) <= LINUX_VERSION_CODE
+#define NFLAB_KFREE_SKB_PROBE(fn)					\
+	void fn(void *data, struct sk_buff *skb, void *location,	\
+		enum skb_drop_reason reason, struct sock *rx_sk)
+#else
+#define NFLAB_KFREE_SKB_PROBE(fn)					\
+	void fn(void *data, struct sk_buff *skb, void *location,	\
+		enum skb_drop_reason reason)
+#endif
+
+/*
+ * The name of a drop reason, as the kernel's tracepoint prints it. 6.1
+ * has one table; 6.4 split the reasons into subsystems, each with its own
+ * table (only the core's is always there).
+ */
+static inline const char *nflab_drop_reason_name(enum skb_drop_reason reason)
+{
+#if KERNEL_VERSION(6, 4, 0) <= LINUX_VERSION_CODE
+	const struct drop_reason_list *list;
+	unsigned int subsys = reason >> SKB_DROP_REASON_SUBSYS_SHIFT;
+	unsigned int i = reason & ~SKB_DROP_REASON_SUBSYS_MASK;
+	const char *name = NULL;
+
+	if (subsys >= SKB_DROP_REASON_SUBSYS_NUM)
+		return NULL;
+	rcu_read_lock();
+	list = rcu_dereference(drop_reasons_by_subsys[subsys]);
+	if (list && i < list->n_reasons)
+		name = list->reasons[i];
+	rcu_read_unlock();
+	return name;
+#else
+	return (unsigned int)reason < SKB_DROP_REASON_MAX ? drop_reasons[reason] : NULL;
+#endif
 }
 
 #endif /* _NFLAB_COMPAT_H */

@@ -106,6 +106,7 @@
 
 #include "nflab.h"
 #include "conntrack.h"
+#include "trace.h"
 
 static unsigned int nflab_hashsize __read_mostly;
 module_param_named(hashsize, nflab_hashsize, uint, 0444);
@@ -1225,7 +1226,8 @@ static void nflab_ct_account(struct nflab_conn *ct, enum nflab_dir dir,
  * PRE_ROUTING and LOCAL_OUT: find the packet's entry or create one in
  * flight, and update its protocol state.
  */
-unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
+unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st,
+			 struct nflab_ct_res *res)
 {
 	struct net *net = st->net;
 	struct nflab_net *nn = nflab_pernet(net);
@@ -1261,25 +1263,33 @@ unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st)
 	}
 	/* Whatever the cb held, it names no entry of ours from here on. */
 	*nflab_cb_cookie(skb) = 0;
+	/* Plain stores: the why of an INVALID, for a trace. */
+	res->invalid = NFLAB_TRACE_INVALID_HEADER;
 	if (!nflab_l3_tuple(skb, &t, &off, &fragment))
 		goto out_invalid;
 	l4 = nflab_l4proto_find(t.proto);
 	if (!l4) {
+		res->kind = NFLAB_TRACE_CT_UNTRACKED;
 		nflab_cb_state(skb, nn, NFLAB_CT_STATE_UNTRACKED, 0);
 		return NF_ACCEPT;
 	}
 	/* nf_defrag_ipv4 reassembled what it could; the rest is unusable. */
+	res->invalid = NFLAB_TRACE_INVALID_FRAGMENT;
 	if (fragment)
 		goto out_invalid;
+	res->invalid = NFLAB_TRACE_INVALID_CHECKSUM;
 	if (!nflab_l4_csum_ok(skb, st->hook, off, t.proto))
 		goto out_invalid;
+	res->invalid = NFLAB_TRACE_INVALID_ICMP_ERROR;
 	if (l4->error && l4->error(net, skb, off, &v)) {
 		if (v != NFLAB_CT_RELATED)
 			goto out_invalid;
 		NFLAB_CT_STAT_INC(nn, RELATED);
+		res->kind = NFLAB_TRACE_CT_RELATED;
 		nflab_cb_related(skb, net, nn, off, t.proto);
 		return NF_ACCEPT;
 	}
+	res->invalid = NFLAB_TRACE_INVALID_HEADER;
 	if (!l4->tuple(skb, off, &t))
 		goto out_invalid;
 
@@ -1292,11 +1302,13 @@ repeat:
 		reply = t;
 		reply.src = t.dst;
 		reply.dst = t.src;
+		res->invalid = NFLAB_TRACE_INVALID_NO_NEW;
 		if (!l4->invert(&reply, &t))
 			goto out_invalid;
 		if (!nflab_ct_room(net, nn)) {
 			if (!nflab_ct_early_drop(nn)) {
 				NFLAB_CT_STAT_INC(nn, DROP);
+				res->kind = NFLAB_TRACE_CT_FULL;
 				return NF_DROP;
 			}
 			NFLAB_CT_STAT_INC(nn, EARLY_DROP);
@@ -1304,6 +1316,7 @@ repeat:
 		ct = nflab_ct_alloc(net, &t, &reply);
 		if (!ct) {
 			NFLAB_CT_STAT_INC(nn, DROP);
+			res->kind = NFLAB_TRACE_CT_FULL;
 			return NF_DROP;
 		}
 		if (!l4->new(nn, ct, skb, off)) {
@@ -1315,6 +1328,9 @@ repeat:
 	}
 
 	old_status = READ_ONCE(ct->status) & NFLAB_CT_EVENT_STATUS;
+	if (nflab_tracing())
+		res->tcp_old = t.proto == IPPROTO_TCP ?
+			       READ_ONCE(ct->proto.tcp.state) : 0;
 	v = l4->packet(nn, ct, skb, off, h->tuple.dir, &changed);
 	if (v == NFLAB_CT_REPEAT && !repeated) {
 		/* Once: the entry found is gone, so the lookup creates. */
@@ -1324,17 +1340,24 @@ repeat:
 		goto repeat;
 	}
 	if (v == NFLAB_CT_INVALID || v == NFLAB_CT_REPEAT) {
+		res->invalid = NFLAB_TRACE_INVALID_STATE;
+		if (nflab_tracing())
+			nflab_trace_ct_note(res, ct, h->tuple.dir);
 		nflab_ct_put(ct);
 		goto out_invalid;
 	}
 	if (h->tuple.dir == NFLAB_DIR_REPLY)
 		set_bit(NFLAB_CT_STATUS_SEEN_REPLY_BIT, &ct->status);
 	nflab_ct_account(ct, h->tuple.dir, skb);
+	if (nflab_tracing())
+		nflab_trace_ct_note(res, ct, h->tuple.dir);
 	if (!test_bit(NFLAB_CT_STATUS_CONFIRMED_BIT, &ct->status)) {
 		/* Its first state goes out with its NEW event at confirm. */
+		res->kind = NFLAB_TRACE_CT_NEW;
 		*nflab_cb_cookie(skb) = nflab_inflight_add(ct);
 		return NF_ACCEPT;
 	}
+	res->kind = NFLAB_TRACE_CT_FOUND;
 	if (READ_ONCE(ct->status) & NFLAB_CT_STATUS_REF)
 		nflab_cb_ref(skb, ct, h->tuple.dir, bucket, false);
 	else
@@ -1348,6 +1371,7 @@ repeat:
 
 out_invalid:
 	NFLAB_CT_STAT_INC(nn, INVALID);
+	res->kind = NFLAB_TRACE_CT_INVALID;
 	nflab_cb_state(skb, nn, NFLAB_CT_STATE_INVALID, 0);
 	return NF_ACCEPT;
 }
@@ -1382,12 +1406,18 @@ unsigned int nflab_ct_confirm(struct sk_buff *skb,
 		winner = nflab_ct_insert(ct, &dir, &full, &clash);
 	}
 	if (clash) {
+		nflab_hook_count_drop(st->net, st->hook, NFLAB_DROP_NAT);
+		if (nflab_tracing())
+			nflab_trace_drop(skb, st, NFLAB_TRACE_BY_NAT);
 		nflab_ct_put(ct);
 		return NF_DROP;
 	}
 	if (full) {
 		/* As at the tracking hook: no room, no packet. */
 		NFLAB_CT_STAT_INC(nn, DROP);
+		nflab_hook_count_drop(st->net, st->hook, NFLAB_DROP_FULL);
+		if (nflab_tracing())
+			nflab_trace_drop(skb, st, NFLAB_TRACE_BY_TRACKER);
 		nflab_ct_put(ct);
 		return NF_DROP;
 	}

@@ -227,7 +227,9 @@ int nflab_ct_init(void);
 void nflab_ct_exit(void);
 int nflab_ct_net_init(struct nflab_net *nn);
 void nflab_ct_net_exit(struct nflab_net *nn);
-unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st);
+struct nflab_ct_res;
+unsigned int nflab_ct_in(struct sk_buff *skb, const struct nf_hook_state *st,
+			 struct nflab_ct_res *res);
 unsigned int nflab_ct_confirm(struct sk_buff *skb,
 			      const struct nf_hook_state *st);
 void nflab_ct_net_flush(struct net *net, struct nflab_net *nn);

@@ -9,10 +9,12 @@
 #include <linux/netfilter_ipv4.h>
 #include <linux/percpu.h>
 #include <linux/skbuff.h>
+#include <net/ip.h>
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
 
 #include "nflab.h"
 #include "rules.h"
+#include "trace.h"
 
 unsigned int nflab_net_id __read_mostly;
 
@@ -31,6 +33,24 @@ static void nflab_hook_count_pkt(struct nflab_net *nn,
 	flags = u64_stats_update_begin_irqsave(&s->syncp);
 	u64_stats_inc(&s->packets[hook]);
 	u64_stats_add(&s->bytes[hook], skb->len);
+	/* What reached POST_ROUTING from FORWARD, for UNSEEN_AFTER. */
+	if (hook == NF_INET_POST_ROUTING && (IPCB(skb)->flags & IPSKB_FORWARDED))
+		u64_stats_inc(&s->forwarded);
+	u64_stats_update_end_irqrestore(&s->syncp, flags);
+	put_cpu_ptr(nn->stats);
+}
+
+/* nflab dropped a packet at hook; rare, so not on the fast path's lines. */
+void nflab_hook_count_drop(struct net *net, unsigned int hook,
+			   enum nflab_drop_cause cause)
+{
+	struct nflab_pcpu_hook_stats *s;
+	struct nflab_net *nn = nflab_pernet(net);
+	unsigned long flags;
+
+	s = get_cpu_ptr(nn->stats);
+	flags = u64_stats_update_begin_irqsave(&s->syncp);
+	u64_stats_inc(&s->drops[hook][cause]);
 	u64_stats_update_end_irqrestore(&s->syncp, flags);
 	put_cpu_ptr(nn->stats);
 }
@@ -43,10 +63,13 @@ static unsigned int nflab_hook_track(void *priv, struct sk_buff *skb,
 				     const struct nf_hook_state *state)
 {
 	struct nflab_net *nn = nflab_pernet(state->net);
+	struct nflab_ct_res res;
+	unsigned int v;
 
 	nflab_hook_count_pkt(nn, skb, state->hook);
+	if (nflab_tracing())
+		nflab_trace_begin(skb, state);
 	if (unlikely(rcu_access_pointer(nn->rs))) {
-		unsigned int v;
 		bool notrack;
 
 		v = nflab_rules_raw(skb, state, &notrack);
@@ -54,10 +77,21 @@ static unsigned int nflab_hook_track(void *priv, struct sk_buff *skb,
 			return v;
 		if (notrack) {
 			nflab_ct_set_untracked(skb, nn);
+			if (nflab_tracing()) {
+				memset(&res, 0, sizeof(res));
+				res.kind = NFLAB_TRACE_CT_UNTRACKED;
+				nflab_trace_ct(skb, state, &res, NF_ACCEPT);
+			}
 			return NF_ACCEPT;
 		}
 	}
-	return nflab_ct_in(skb, state);
+	res.kind = 0;
+	v = nflab_ct_in(skb, state, &res);
+	if (v != NF_ACCEPT)
+		nflab_hook_count_drop(state->net, state->hook, NFLAB_DROP_FULL);
+	if (nflab_tracing())
+		nflab_trace_ct(skb, state, &res, v);
+	return v;
 }
 
 /*
@@ -72,14 +106,23 @@ static unsigned int nflab_hook_count(void *priv, struct sk_buff *skb,
 				     const struct nf_hook_state *state)
 {
 	nflab_hook_count_pkt(nflab_pernet(state->net), skb, state->hook);
+	if (nflab_tracing())
+		nflab_trace_enter(skb, state);
 	return NF_ACCEPT;
 }
 
-/* LOCAL_IN, POST_ROUTING, after every other hook: confirm new flows. */
+/*
+ * LOCAL_IN, POST_ROUTING, after every other hook: confirm new flows; a
+ * traced packet leaves the hook here.
+ */
 static unsigned int nflab_hook_confirm(void *priv, struct sk_buff *skb,
 				       const struct nf_hook_state *state)
 {
-	return nflab_ct_confirm(skb, state);
+	unsigned int v = nflab_ct_confirm(skb, state);
+
+	if (nflab_tracing() && v == NF_ACCEPT)
+		nflab_trace_tail(skb, state);
+	return v;
 }
 
 /*
@@ -143,35 +186,46 @@ static void nflab_hook_stats_sum(struct nflab_net *nn, struct nflab_hook_totals 
 	memset(t, 0, sizeof(*t));
 	for_each_possible_cpu(cpu) {
 		const struct nflab_pcpu_hook_stats *s = per_cpu_ptr(nn->stats, cpu);
-		u64 packets[NF_INET_NUMHOOKS], bytes[NF_INET_NUMHOOKS];
+		struct nflab_hook_totals c;
 		unsigned int start;
+		int d;
 
 		do {
 			start = u64_stats_fetch_begin(&s->syncp);
 			for (h = 0; h < NF_INET_NUMHOOKS; h++) {
-				packets[h] = u64_stats_read(&s->packets[h]);
-				bytes[h] = u64_stats_read(&s->bytes[h]);
+				c.packets[h] = u64_stats_read(&s->packets[h]);
+				c.bytes[h] = u64_stats_read(&s->bytes[h]);
+				for (d = 0; d < NFLAB_DROP_CAUSES; d++)
+					c.drops[h][d] = u64_stats_read(&s->drops[h][d]);
 			}
+			c.forwarded = u64_stats_read(&s->forwarded);
 		} while (u64_stats_fetch_retry(&s->syncp, start));
 
 		for (h = 0; h < NF_INET_NUMHOOKS; h++) {
-			t->packets[h] += packets[h];
-			t->bytes[h] += bytes[h];
+			t->packets[h] += c.packets[h];
+			t->bytes[h] += c.bytes[h];
+			for (d = 0; d < NFLAB_DROP_CAUSES; d++)
+				t->drops[h][d] += c.drops[h][d];
 		}
+		t->forwarded += c.forwarded;
 	}
 }
 
 static void nflab_hook_stats_read_locked(struct nflab_net *nn, struct nflab_hook_totals *t)
 {
-	int h;
+	const struct nflab_hook_totals *b = &nn->stats_base;
+	int h, d;
 
 	lockdep_assert_held(&nn->stats_lock);
 
 	nflab_hook_stats_sum(nn, t);
 	for (h = 0; h < NF_INET_NUMHOOKS; h++) {
-		t->packets[h] -= nn->stats_base.packets[h];
-		t->bytes[h] -= nn->stats_base.bytes[h];
+		t->packets[h] -= b->packets[h];
+		t->bytes[h] -= b->bytes[h];
+		for (d = 0; d < NFLAB_DROP_CAUSES; d++)
+			t->drops[h][d] -= b->drops[h][d];
 	}
+	t->forwarded -= b->forwarded;
 }
 
 /* Counters as seen by users: totals since load or the last reset. */
@@ -208,6 +262,7 @@ static int __net_init nflab_state_init(struct net *net)
 	ret = nflab_rules_net_init(nn);
 	if (ret)
 		goto err_ct_exit;
+	nflab_trace_net_init(net, nn);
 	return 0;
 
 err_ct_exit:
@@ -265,12 +320,14 @@ err_defrag_disable:
  */
 static void __net_exit nflab_hooks_net_pre_exit(struct net *net)
 {
+	nflab_trace_net_pre_exit(net);
 	nf_unregister_net_hooks(net, nflab_ops, ARRAY_SIZE(nflab_ops));
 	nflab_rules_net_pre_exit(net);
 }
 
 static void __net_exit nflab_hooks_net_exit(struct net *net)
 {
+	nflab_trace_net_exit(net);
 	nflab_ct_net_flush(net, nflab_pernet(net));
 	nf_defrag_ipv4_disable(net);
 }
@@ -307,4 +364,5 @@ int __init nflab_hooks_init(void)
 void nflab_hooks_exit(void)
 {
 	unregister_pernet_subsys(&nflab_hooks_ops);
+	nflab_trace_exit();
 }

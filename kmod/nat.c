@@ -48,6 +48,7 @@
 #include "nflab.h"
 #include "conntrack.h"
 #include "rules.h"
+#include "trace.h"
 
 /*
  * Ports tried for one connection. The search runs in softirq on a first
@@ -224,6 +225,16 @@ static void nflab_ct_status_nat(struct nflab_conn *ct)
  * chain, then fix the reply tuple. Called for a first packet, its entry in
  * flight; clones racing on another CPU wait on ct->lock and find it done.
  */
+/* NAT itself drops the packet (a rule's drop is counted by rules.c). */
+static unsigned int nflab_nat_drop(struct sk_buff *skb,
+				   const struct nf_hook_state *st)
+{
+	nflab_hook_count_drop(st->net, st->hook, NFLAB_DROP_NAT);
+	if (nflab_tracing())
+		nflab_trace_drop(skb, st, NFLAB_TRACE_BY_NAT);
+	return NF_DROP;
+}
+
 static unsigned int nflab_nat_decide(struct nflab_conn *ct, struct sk_buff *skb,
 				     const struct nf_hook_state *st,
 				     enum nflab_manip mt)
@@ -283,7 +294,7 @@ static unsigned int nflab_nat_decide(struct nflab_conn *ct, struct sk_buff *skb,
 		if (!addr) {
 			/* No address on the device: nothing to translate to. */
 			spin_unlock_bh(&ct->lock);
-			return NF_DROP;
+			return nflab_nat_drop(skb, st);
 		}
 		if (mt == NFLAB_MANIP_SRC)
 			r.dst = addr;
@@ -321,7 +332,7 @@ static unsigned int nflab_nat_decide(struct nflab_conn *ct, struct sk_buff *skb,
 	if (!ok) {
 		spin_unlock_bh(&ct->lock);
 		NFLAB_CT_STAT_INC(nn, NAT_EXHAUSTED);
-		return NF_DROP;
+		return nflab_nat_drop(skb, st);
 	}
 out_bind:
 	if (fc && nflab_fc_bind(st->net, o->src, o->u.p.sport, r.dst,
@@ -611,10 +622,10 @@ unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 		return NF_ACCEPT;
 	case NFLAB_PKT_LOST:
 		NFLAB_CT_STAT_INC(nflab_pernet(st->net), NAT_LOST);
-		return NF_DROP;
+		return nflab_nat_drop(skb, st);
 	case NFLAB_PKT_RELATED:
 		if (!nflab_nat_icmp(skb, ct, dir, mt))
-			v = NF_DROP;
+			v = nflab_nat_drop(skb, st);
 		goto reroute;
 	case NFLAB_PKT_IN_FLIGHT:
 		v = nflab_nat_decide(ct, skb, st, mt);
@@ -644,7 +655,7 @@ unsigned int nflab_nat_hook(void *priv, struct sk_buff *skb,
 	    test_bit(NFLAB_CT_STATUS_FULLCONE_BIT, &ct->status))
 		nflab_nat_fc_touch(st->net, ct);
 	if (!nflab_nat_apply(skb, ct, dir, mt, &changed)) {
-		v = NF_DROP;
+		v = nflab_nat_drop(skb, st);
 		goto out;
 	}
 	/*
@@ -662,8 +673,10 @@ reroute:
 			skb_dst_drop(skb);
 		} else if (st->hook == NF_INET_LOCAL_OUT) {
 			err = ip_route_me_harder(st->net, st->sk, skb, RTN_UNSPEC);
-			if (err < 0)
+			if (err < 0) {
+				nflab_nat_drop(skb, st);
 				v = NF_DROP_ERR(err);
+			}
 		}
 	}
 out:

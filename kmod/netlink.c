@@ -64,9 +64,43 @@ static int nflab_nl_get_version(struct sk_buff *skb, struct genl_info *info)
 	return nflab_nl_reply(info, NFLAB_CMD_GET_VERSION, nflab_fill_version, NULL);
 }
 
+/* Packets nflab counted at hook and did not drop there. */
+static u64 nflab_hook_passed(const struct nflab_hook_totals *t, unsigned int hook)
+{
+	const u64 *d = t->drops[hook];
+
+	return t->packets[hook] - d[NFLAB_DROP_RULE] - d[NFLAB_DROP_FULL] -
+	       d[NFLAB_DROP_NAT];
+}
+
+/*
+ * What left a hook and never reached the next: PRE_ROUTING goes to
+ * LOCAL_IN or FORWARD, FORWARD to POST_ROUTING (counted there as
+ * forwarded), LOCAL_OUT to POST_ROUTING (the rest of it). Clones and
+ * packets still queued make it approximate; it never goes below 0.
+ */
+static u64 nflab_hook_unseen(const struct nflab_hook_totals *t, unsigned int hook)
+{
+	u64 out = nflab_hook_passed(t, hook), next;
+
+	switch (hook) {
+	case NF_INET_PRE_ROUTING:
+		next = t->packets[NF_INET_LOCAL_IN] + t->packets[NF_INET_FORWARD];
+		break;
+	case NF_INET_FORWARD:
+		next = t->forwarded;
+		break;
+	default:	/* LOCAL_OUT */
+		next = t->packets[NF_INET_POST_ROUTING] - t->forwarded;
+		break;
+	}
+	return out > next ? out - next : 0;
+}
+
 static int nflab_put_hook(struct sk_buff *msg, unsigned int hook,
 			  const struct nflab_hook_totals *t)
 {
+	const u64 *d = t->drops[hook];
 	struct nlattr *nest;
 
 	nest = nla_nest_start(msg, NFLAB_A_HOOK);
@@ -77,7 +111,19 @@ static int nflab_put_hook(struct sk_buff *msg, unsigned int hook,
 	    nla_put_u64_64bit(msg, NFLAB_HOOK_A_PACKETS, t->packets[hook],
 			      NFLAB_HOOK_A_PAD) ||
 	    nla_put_u64_64bit(msg, NFLAB_HOOK_A_BYTES, t->bytes[hook],
-			      NFLAB_HOOK_A_PAD)) {
+			      NFLAB_HOOK_A_PAD) ||
+	    nla_put_u64_64bit(msg, NFLAB_HOOK_A_DROP_RULE, d[NFLAB_DROP_RULE],
+			      NFLAB_HOOK_A_PAD) ||
+	    nla_put_u64_64bit(msg, NFLAB_HOOK_A_DROP_INVALID,
+			      d[NFLAB_DROP_INVALID], NFLAB_HOOK_A_PAD) ||
+	    nla_put_u64_64bit(msg, NFLAB_HOOK_A_DROP_FULL, d[NFLAB_DROP_FULL],
+			      NFLAB_HOOK_A_PAD) ||
+	    nla_put_u64_64bit(msg, NFLAB_HOOK_A_DROP_NAT, d[NFLAB_DROP_NAT],
+			      NFLAB_HOOK_A_PAD) ||
+	    ((hook == NF_INET_PRE_ROUTING || hook == NF_INET_FORWARD ||
+	      hook == NF_INET_LOCAL_OUT) &&
+	     nla_put_u64_64bit(msg, NFLAB_HOOK_A_UNSEEN_AFTER,
+			       nflab_hook_unseen(t, hook), NFLAB_HOOK_A_PAD))) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
 	}
@@ -305,12 +351,35 @@ static const struct genl_ops nflab_genl_ops[] = {
 		.maxattr	= NFLAB_A_MAX,
 		.flags		= GENL_ADMIN_PERM,
 	},
+	{
+		.cmd		= NFLAB_CMD_TRACE_NEW,
+		.doit		= nflab_trace_nl_new,
+		.policy		= nflab_trace_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_TRACE_DEL,
+		.doit		= nflab_trace_nl_del,
+		.policy		= nflab_trace_op_policy,
+		.maxattr	= NFLAB_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= NFLAB_CMD_TRACE_GET,
+		.dumpit		= nflab_trace_nl_dump,
+		.flags		= GENL_ADMIN_PERM,
+	},
 };
 
-/* Flow events reveal other users' connections, like dumps. */
+/* Flow events and traces reveal other users' connections, like dumps. */
 static const struct genl_multicast_group nflab_mcgrps[] = {
 	[NFLAB_MCGRP_CT_ID] = {
 		.name	= NFLAB_MCGRP_CT,
+		.flags	= GENL_MCAST_CAP_NET_ADMIN,
+	},
+	[NFLAB_MCGRP_TRACE_ID] = {
+		.name	= NFLAB_MCGRP_TRACE,
 		.flags	= GENL_MCAST_CAP_NET_ADMIN,
 	},
 };

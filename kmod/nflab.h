@@ -18,10 +18,22 @@
 #include "conntrack.h"
 #include "rules.h"
 
+/* Why nflab dropped a packet at a hook (NFLAB_HOOK_A_DROP_*). */
+enum nflab_drop_cause {
+	NFLAB_DROP_RULE,
+	NFLAB_DROP_INVALID,	/* also a RULE drop */
+	NFLAB_DROP_FULL,
+	NFLAB_DROP_NAT,
+	NFLAB_DROP_CAUSES
+};
+
 /* Per-CPU hook counters; the packet path only ever touches its own CPU's. */
 struct nflab_pcpu_hook_stats {
 	u64_stats_t		packets[NF_INET_NUMHOOKS];
 	u64_stats_t		bytes[NF_INET_NUMHOOKS];
+	u64_stats_t		drops[NF_INET_NUMHOOKS][NFLAB_DROP_CAUSES];
+	/* POST_ROUTING's packets that were forwarded (IPSKB_FORWARDED) */
+	u64_stats_t		forwarded;
 	struct u64_stats_sync	syncp;
 };
 
@@ -29,6 +41,8 @@ struct nflab_pcpu_hook_stats {
 struct nflab_hook_totals {
 	u64 packets[NF_INET_NUMHOOKS];
 	u64 bytes[NF_INET_NUMHOOKS];
+	u64 drops[NF_INET_NUMHOOKS][NFLAB_DROP_CAUSES];
+	u64 forwarded;
 };
 
 /*
@@ -78,6 +92,12 @@ struct nflab_net {
 	u32			rules_gen;
 	u32			rule_hooks_on;	/* BIT(table * 5 + hook) */
 	struct nf_hook_ops	rule_ops[NFLAB_NTABLES][NF_INET_NUMHOOKS];
+
+	/* Traces (trace.c), under its nflab_trace_mutex; RCU for traces. */
+	struct list_head	traces;		/* live ones, by ID */
+	unsigned int		ntraces;	/* live ones */
+	unsigned int		trace_objs;	/* not freed yet */
+	bool			trace_hooks;	/* tail hooks registered */
 };
 
 extern unsigned int nflab_net_id;
@@ -93,6 +113,8 @@ int nflab_hooks_init(void);
 void nflab_hooks_exit(void);
 void nflab_hook_stats_get(struct nflab_net *nn, struct nflab_hook_totals *t);
 void nflab_hook_stats_reset(struct nflab_net *nn);
+void nflab_hook_count_drop(struct net *net, unsigned int hook,
+			   enum nflab_drop_cause cause);
 
 int nflab_netlink_init(void);
 void nflab_netlink_exit(void);
@@ -135,8 +157,15 @@ extern const struct nla_policy nflab_rule_op_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_set_op_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_set_edit_policy[NFLAB_A_MAX + 1];
 
-/* Index of the "ct" group in the family's mcgrps[]. */
-#define NFLAB_MCGRP_CT_ID 0
+/* Indexes of the groups in the family's mcgrps[]. */
+#define NFLAB_MCGRP_CT_ID	0
+#define NFLAB_MCGRP_TRACE_ID	1
+
+/* trace.c: the trace commands of the family. */
+int nflab_trace_nl_new(struct sk_buff *skb, struct genl_info *info);
+int nflab_trace_nl_del(struct sk_buff *skb, struct genl_info *info);
+int nflab_trace_nl_dump(struct sk_buff *skb, struct netlink_callback *cb);
+extern const struct nla_policy nflab_trace_op_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_ct_get_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_ct_delete_policy[NFLAB_A_MAX + 1];
 extern const struct nla_policy nflab_ct_set_config_policy[NFLAB_A_MAX + 1];

@@ -27,6 +27,7 @@
 
 #include "nflab.h"
 #include "rules.h"
+#include "trace.h"
 
 static unsigned int nflab_rules_max __read_mostly = NFLAB_RULES_MAX;
 module_param_named(rules_max, nflab_rules_max, uint, 0644);
@@ -726,6 +727,7 @@ static struct nflab_rs *nflab_rs_build(struct nflab_src *src,
 
 		c = cc.chains[i];
 		cp->policy = c->policy == NFLAB_VERDICT_DROP ? NF_DROP : NF_ACCEPT;
+		strscpy(cp->name, c->name, sizeof(cp->name));
 		if (!c->n)
 			continue;
 		cp->r = kvcalloc(c->n, sizeof(*cp->r), GFP_KERNEL_ACCOUNT);
@@ -791,6 +793,8 @@ static void nflab_pkt_init(struct nflab_pkt *p, struct sk_buff *skb,
 	 */
 	p->l4_done = (iph->frag_off & htons(IP_OFFSET)) || iph->ihl < 5;
 	p->l4_ok = false;
+	p->ct_done = false;
+	p->why_chain = NULL;
 }
 
 static bool nflab_rule_matches(const struct nflab_rule_c *rc,
@@ -842,16 +846,45 @@ static unsigned int nflab_chain_eval(const struct nflab_chain_c *base,
 				goto out_return;
 			}
 			v = nflab_action_packet(rc, p);
-			if (v != NF_REPEAT)
+			if (v != NF_REPEAT) {
+				p->why = rc;
+				p->why_chain = c;
 				return v;
+			}
 		}
 out_return:
-		if (!sp)
+		if (!sp) {
+			p->why = NULL;
+			p->why_chain = base;
 			return base->policy;
+		}
 		sp--;
 		c = stack[sp].c;
 		i = stack[sp].i;
 	}
+}
+
+/*
+ * A table's chains decided v for the packet: count a drop by its cause,
+ * and tell a trace which rule (or policy) it was.
+ */
+static void nflab_rules_decided(struct sk_buff *skb,
+				const struct nf_hook_state *st, u8 table,
+				struct nflab_pkt *p, unsigned int v)
+{
+	if (v != NF_ACCEPT) {
+		u32 status;
+
+		nflab_hook_count_drop(st->net, st->hook, NFLAB_DROP_RULE);
+		if ((p->ct_done ? p->ct_state :
+		     nflab_ct_pkt_state(st->net, skb, &status)) ==
+		    NFLAB_CT_STATE_INVALID)
+			nflab_hook_count_drop(st->net, st->hook, NFLAB_DROP_INVALID);
+	}
+	if (nflab_tracing() && p->why_chain)
+		nflab_trace_rule(skb, st, table, p->why_chain->name,
+				 p->why ? p->why->rule : NULL,
+				 p->why ? p->why->action : 0, v);
 }
 
 /*
@@ -865,6 +898,7 @@ static unsigned int nflab_rules_table(struct sk_buff *skb,
 {
 	const struct nflab_rs *rs = rcu_dereference(nflab_pernet(st->net)->rs);
 	const struct nflab_chain_c *c;
+	unsigned int v;
 
 	p->notrack = false;
 	p->nat = NULL;
@@ -872,7 +906,10 @@ static unsigned int nflab_rules_table(struct sk_buff *skb,
 	if (!c)
 		return NF_ACCEPT;
 	nflab_pkt_init(p, skb, st);
-	return nflab_chain_eval(c, p);
+	v = nflab_chain_eval(c, p);
+	if (unlikely(v != NF_ACCEPT) || nflab_tracing())
+		nflab_rules_decided(skb, st, table, p, v);
+	return v;
 }
 
 /* Raw: from the tracking hook, before tracking. */
@@ -940,6 +977,7 @@ static unsigned int nflab_rules_hook(void *priv, struct sk_buff *skb,
 	const struct nflab_chain_c *c;
 	u8 table = (unsigned long)priv;
 	struct nflab_pkt p;
+	unsigned int v;
 
 	/* Hooks go after the swap that empties them: check. */
 	if (!rs)
@@ -949,8 +987,12 @@ static unsigned int nflab_rules_hook(void *priv, struct sk_buff *skb,
 		return NF_ACCEPT;
 	nflab_pkt_init(&p, skb, st);
 	if (table == NFLAB_TABLE_MANGLE && st->hook == NF_INET_LOCAL_OUT)
-		return nflab_mangle_out(c, &p);
-	return nflab_chain_eval(c, &p);
+		v = nflab_mangle_out(c, &p);
+	else
+		v = nflab_chain_eval(c, &p);
+	if (unlikely(v != NF_ACCEPT) || nflab_tracing())
+		nflab_rules_decided(skb, st, table, &p, v);
+	return v;
 }
 
 /* Publishing */

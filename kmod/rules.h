@@ -234,6 +234,7 @@ struct nflab_rule_c {
 };
 
 struct nflab_chain_c {
+	char			name[NFLAB_NAME_MAXLEN];	/* for traces */
 	u8			policy;		/* NF_ACCEPT or NF_DROP */
 	unsigned int		n;
 	struct nflab_rule_c	*r;
@@ -272,6 +273,9 @@ struct nflab_pkt {
 	u8			icmp_type;
 	u8			icmp_code;
 	const struct nflab_rule_c *nat;		/* the NAT action met */
+	/* What ended the evaluation: a rule, or NULL and the chain's policy. */
+	const struct nflab_rule_c *why;
+	const struct nflab_chain_c *why_chain;
 };
 
 /* rules.c */
