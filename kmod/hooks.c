@@ -63,12 +63,16 @@ static unsigned int nflab_hook_track(void *priv, struct sk_buff *skb,
 				     const struct nf_hook_state *state)
 {
 	struct nflab_net *nn = nflab_pernet(state->net);
+	/* Once: a trace added meanwhile starts with the next packet. */
+	bool traced = nflab_tracing();
 	struct nflab_ct_res res;
 	unsigned int v;
 
 	nflab_hook_count_pkt(nn, skb, state->hook);
-	if (nflab_tracing())
+	if (traced) {
+		memset(&res, 0, sizeof(res));
 		nflab_trace_begin(skb, state);
+	}
 	if (unlikely(rcu_access_pointer(nn->rs))) {
 		bool notrack;
 
@@ -77,19 +81,17 @@ static unsigned int nflab_hook_track(void *priv, struct sk_buff *skb,
 			return v;
 		if (notrack) {
 			nflab_ct_set_untracked(skb, nn);
-			if (nflab_tracing()) {
-				memset(&res, 0, sizeof(res));
+			if (traced) {
 				res.kind = NFLAB_TRACE_CT_UNTRACKED;
 				nflab_trace_ct(skb, state, &res, NF_ACCEPT);
 			}
 			return NF_ACCEPT;
 		}
 	}
-	res.kind = 0;
 	v = nflab_ct_in(skb, state, &res);
 	if (v != NF_ACCEPT)
 		nflab_hook_count_drop(state->net, state->hook, NFLAB_DROP_FULL);
-	if (nflab_tracing())
+	if (traced)
 		nflab_trace_ct(skb, state, &res, v);
 	return v;
 }

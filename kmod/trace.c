@@ -453,7 +453,8 @@ static int nflab_trace_put_ct(struct sk_buff *msg, const struct nflab_ct_res *c)
 	if (!c->kind)
 		return 0;
 	if (nla_put_u8(msg, NFLAB_TRACE_EV_A_CT, c->kind) ||
-	    (c->invalid && nla_put_u8(msg, NFLAB_TRACE_EV_A_CT_INVALID, c->invalid)))
+	    (c->kind == NFLAB_TRACE_CT_INVALID &&
+	     nla_put_u8(msg, NFLAB_TRACE_EV_A_CT_INVALID, c->invalid)))
 		return -EMSGSIZE;
 	if (!c->has_ct)
 		return 0;
