@@ -1328,9 +1328,11 @@ repeat:
 	}
 
 	old_status = READ_ONCE(ct->status) & NFLAB_CT_EVENT_STATUS;
-	if (nflab_tracing())
+	if (nflab_tracing()) {
 		res->tcp_old = t.proto == IPPROTO_TCP ?
 			       READ_ONCE(ct->proto.tcp.state) : 0;
+		res->status_old = READ_ONCE(ct->status);
+	}
 	v = l4->packet(nn, ct, skb, off, h->tuple.dir, &changed);
 	if (v == NFLAB_CT_REPEAT && !repeated) {
 		/* Once: the entry found is gone, so the lookup creates. */

@@ -14,6 +14,7 @@
 #include "compat.h"
 #include "nflab.h"
 #include "conntrack.h"
+#include "trace.h"
 
 static const struct nla_policy nflab_tuple_policy[NFLAB_TUPLE_A_MAX + 1] = {
 	[NFLAB_TUPLE_A_SRC]		= { .type = NLA_BE32 },
@@ -240,9 +241,9 @@ static int nflab_put_tuple(struct sk_buff *skb, int type, const struct nflab_tup
 	return 0;
 }
 
-static int nflab_put_conn(struct sk_buff *skb, const void *arg)
+static int __nflab_put_conn(struct sk_buff *skb, const struct nflab_conn *ct,
+			    bool history)
 {
-	const struct nflab_conn *ct = arg;
 	const struct nflab_tuple *orig = &ct->th[NFLAB_DIR_ORIG].tuple;
 	struct nlattr *nest = nla_nest_start(skb, NFLAB_A_CT);
 
@@ -265,8 +266,21 @@ static int nflab_put_conn(struct sk_buff *skb, const void *arg)
 	if (orig->proto == IPPROTO_TCP &&
 	    nla_put_u8(skb, NFLAB_CT_A_TCP_STATE, READ_ONCE(ct->proto.tcp.state)))
 		return -EMSGSIZE;
+	if (history && nflab_trace_put_history(skb, ct))
+		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
+}
+
+static int nflab_put_conn(struct sk_buff *skb, const void *arg)
+{
+	return __nflab_put_conn(skb, arg, false);
+}
+
+/* A do's reply: the entry, and its history while a trace follows it. */
+static int nflab_put_conn_history(struct sk_buff *skb, const void *arg)
+{
+	return __nflab_put_conn(skb, arg, true);
 }
 
 int nflab_ct_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
@@ -294,7 +308,7 @@ int nflab_ct_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "no such connection");
 		return -ENOENT;
 	}
-	ret = nflab_nl_reply(info, NFLAB_CMD_CT_GET, nflab_put_conn, ct);
+	ret = nflab_nl_reply(info, NFLAB_CMD_CT_GET, nflab_put_conn_history, ct);
 	nflab_ct_put(ct);
 	return ret;
 }

@@ -152,6 +152,39 @@ struct nflab_tpkt {
 	struct nflab_trule	rules[NFLAB_TRACE_RULES];
 };
 
+/*
+ * A connection's state changes caused by followed packets, kept beside the
+ * table (an entry has no room for them) and keyed by its cookie, which no
+ * other entry ever has: a history outlives its entry harmlessly, until the
+ * ring of histories recycles it or the last trace goes.
+ */
+#define NFLAB_THIST_BITS	6
+#define NFLAB_THIST_MAX		256	/* connections with a history */
+/* The changes that count, besides TCP states: those ct events report. */
+#define NFLAB_THIST_STATUS	(NFLAB_CT_STATUS_SEEN_REPLY | NFLAB_CT_STATUS_ASSURED)
+
+struct nflab_thist_ent {
+	u64	time;
+	u64	packet;
+	u32	trace;
+	u32	status_old;
+	u32	status;
+	u8	hook;
+	u8	dir;
+	u8	tcp_old;
+	u8	tcp_new;
+};
+
+struct nflab_thist {
+	struct hlist_node	node;
+	struct list_head	lru;		/* oldest first */
+	u64			cookie;
+	bool			tcp;
+	unsigned int		n;		/* entries used, ring order */
+	unsigned int		next;
+	struct nflab_thist_ent	e[NFLAB_CT_HISTORY_MAX];
+};
+
 static DEFINE_MUTEX(nflab_trace_mutex);
 static LIST_HEAD(nflab_traces);		/* every trace object */
 static unsigned int nflab_trace_objs;	/* their number */
@@ -163,6 +196,10 @@ static struct hlist_head nflab_tpkt_skb[1 << NFLAB_TPKT_BITS];
 static struct hlist_head nflab_tpkt_head[1 << NFLAB_TPKT_BITS];
 static LIST_HEAD(nflab_tpkts);
 static atomic_t nflab_tpkt_n = ATOMIC_INIT(0);
+/* Histories, under nflab_tpkt_lock too. */
+static struct hlist_head nflab_thist_hash[1 << NFLAB_THIST_BITS];
+static LIST_HEAD(nflab_thist_lru);
+static unsigned int nflab_thist_n;
 
 static void nflab_trace_work_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(nflab_trace_work, nflab_trace_work_fn);
@@ -587,6 +624,143 @@ static struct sk_buff *nflab_tpkt_gone(struct nflab_tpkt *r, const char *reason)
 	return msg;
 }
 
+/* Histories */
+
+static struct nflab_thist *nflab_thist_find(u64 cookie)
+{
+	struct nflab_thist *h;
+
+	lockdep_assert_held(&nflab_tpkt_lock);
+
+	hlist_for_each_entry(h, &nflab_thist_hash[hash_64(cookie, NFLAB_THIST_BITS)], node)
+		if (h->cookie == cookie)
+			return h;
+	return NULL;
+}
+
+/* The followed packet of r changed its connection's state: remember it. */
+static void nflab_thist_note(const struct nflab_tpkt *r, const struct nflab_ct_res *c)
+{
+	struct nflab_thist_ent *e;
+	struct nflab_thist *h;
+
+	lockdep_assert_held(&nflab_tpkt_lock);
+
+	if (!c->has_ct ||
+	    (c->kind != NFLAB_TRACE_CT_NEW && c->tcp_old == c->tcp_new &&
+	     !((c->status & ~c->status_old) & NFLAB_THIST_STATUS)))
+		return;
+	h = nflab_thist_find(c->cookie);
+	if (!h && nflab_thist_n >= NFLAB_THIST_MAX) {
+		/* Recycle the oldest. */
+		h = list_first_entry(&nflab_thist_lru, struct nflab_thist, lru);
+		hlist_del(&h->node);
+		memset(h, 0, sizeof(*h));
+		INIT_LIST_HEAD(&h->lru);
+		nflab_thist_n--;
+	} else if (!h) {
+		h = kzalloc(sizeof(*h), GFP_ATOMIC);
+		if (!h)
+			return;
+		INIT_LIST_HEAD(&h->lru);
+	} else {
+		list_del(&h->lru);
+		nflab_thist_n--;
+	}
+	if (hlist_unhashed(&h->node)) {
+		h->cookie = c->cookie;
+		h->tcp = c->orig.proto == IPPROTO_TCP;
+		hlist_add_head(&h->node,
+			       &nflab_thist_hash[hash_64(c->cookie, NFLAB_THIST_BITS)]);
+	}
+	list_add_tail(&h->lru, &nflab_thist_lru);
+	nflab_thist_n++;
+	e = &h->e[h->next];
+	h->next = (h->next + 1) % NFLAB_CT_HISTORY_MAX;
+	if (h->n < NFLAB_CT_HISTORY_MAX)
+		h->n++;
+	e->time = ktime_get_real_ns();
+	e->packet = r->id;
+	e->trace = r->trace->id;
+	e->hook = r->hook;
+	e->dir = c->dir;
+	e->tcp_old = c->tcp_old;
+	e->tcp_new = c->tcp_new;
+	e->status_old = c->status_old & NFLAB_CT_STATUS_ALL;
+	e->status = c->status & NFLAB_CT_STATUS_ALL;
+}
+
+/* Every history goes: the last trace did. */
+static void nflab_thist_flush(void)
+{
+	struct nflab_thist *h, *n;
+	unsigned long flags;
+
+	spin_lock_irqsave(&nflab_tpkt_lock, flags);
+	list_for_each_entry_safe(h, n, &nflab_thist_lru, lru) {
+		hlist_del(&h->node);
+		list_del(&h->lru);
+		kfree(h);
+	}
+	nflab_thist_n = 0;
+	spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
+}
+
+/* NFLAB_CT_A_HISTORY of a CT_GET reply, if the connection has one. */
+int nflab_trace_put_history(struct sk_buff *msg, const struct nflab_conn *ct)
+{
+	struct nflab_thist *copy, *h;
+	struct nlattr *nest, *ent;
+	unsigned long flags;
+	unsigned int i;
+	int ret = 0;
+
+	if (!nflab_tracing())
+		return 0;
+	copy = kmalloc(sizeof(*copy), GFP_KERNEL);
+	if (!copy)
+		return -ENOMEM;
+	spin_lock_irqsave(&nflab_tpkt_lock, flags);
+	h = nflab_thist_find(ct->cookie);
+	if (h)
+		*copy = *h;
+	spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
+	if (!h)
+		goto out_free;
+	ret = -EMSGSIZE;
+	nest = nla_nest_start(msg, NFLAB_CT_A_HISTORY);
+	if (!nest)
+		goto out_free;
+	for (i = 0; i < copy->n; i++) {
+		/* Oldest first: the ring's next slot, if it went round. */
+		unsigned int k = (copy->next + NFLAB_CT_HISTORY_MAX - copy->n + i) %
+				 NFLAB_CT_HISTORY_MAX;
+		const struct nflab_thist_ent *e = &copy->e[k];
+
+		ent = nla_nest_start(msg, NFLAB_CT_HISTORY_A_ENTRY);
+		if (!ent ||
+		    nla_put_u64_64bit(msg, NFLAB_CT_HISTORY_A_TIME, e->time,
+				      NFLAB_CT_HISTORY_A_PAD) ||
+		    nla_put_u64_64bit(msg, NFLAB_CT_HISTORY_A_PACKET, e->packet,
+				      NFLAB_CT_HISTORY_A_PAD) ||
+		    nla_put_u32(msg, NFLAB_CT_HISTORY_A_TRACE, e->trace) ||
+		    nla_put_u32(msg, NFLAB_CT_HISTORY_A_HOOK, e->hook) ||
+		    nla_put_u8(msg, NFLAB_CT_HISTORY_A_DIR, e->dir) ||
+		    (copy->tcp &&
+		     (nla_put_u8(msg, NFLAB_CT_HISTORY_A_TCP_STATE_OLD, e->tcp_old) ||
+		      nla_put_u8(msg, NFLAB_CT_HISTORY_A_TCP_STATE, e->tcp_new))) ||
+		    nla_put_u32(msg, NFLAB_CT_HISTORY_A_STATUS_OLD, e->status_old) ||
+		    nla_put_u32(msg, NFLAB_CT_HISTORY_A_STATUS, e->status))
+			goto out_free;
+		nla_nest_end(msg, ent);
+	}
+	nla_nest_end(msg, nest);
+	ret = 0;
+out_free:
+	kfree(copy);
+	return ret;
+}
+
 /* The hooks' side */
 
 void nflab_trace_ct_note(struct nflab_ct_res *res, const struct nflab_conn *ct,
@@ -595,6 +769,7 @@ void nflab_trace_ct_note(struct nflab_ct_res *res, const struct nflab_conn *ct,
 	res->has_ct = true;
 	res->dir = dir;
 	res->id = ct->id;
+	res->cookie = ct->cookie;
 	res->status = READ_ONCE(ct->status);
 	res->orig = ct->th[NFLAB_DIR_ORIG].tuple;
 	res->reply = ct->th[NFLAB_DIR_REPLY].tuple;
@@ -674,6 +849,7 @@ void nflab_trace_ct(struct sk_buff *skb, const struct nf_hook_state *st,
 	spin_lock_irqsave(&nflab_tpkt_lock, flags);
 	if (r->hashed && r->open && r->hook == st->hook) {
 		r->ct = *res;
+		nflab_thist_note(r, res);
 		if ((verdict & NF_VERDICT_MASK) == NF_DROP) {
 			msg = nflab_trace_event(r, NFLAB_TRACE_KIND_HOOK,
 						NFLAB_TRACE_VERDICT_DROP,
@@ -911,8 +1087,10 @@ static void nflab_trace_free(struct nflab_trace *t, bool end_event)
 	}
 	kfree_rcu(t, rcu);
 	static_branch_dec(&nflab_trace_key);
-	if (!--nflab_trace_objs)
+	if (!--nflab_trace_objs) {
 		unregister_trace_kfree_skb(nflab_trace_kfree_skb, NULL);
+		nflab_thist_flush();
+	}
 }
 
 /* The trace chooses no more packets; it is freed when its records go. */

@@ -30,7 +30,9 @@ struct nflab_ct_res {
 	u8			tcp_new;
 	bool			has_ct;
 	u32			id;
+	u32			status_old;
 	u32			status;
+	u64			cookie;
 	struct nflab_tuple	orig;
 	struct nflab_tuple	reply;
 };
@@ -50,6 +52,7 @@ void nflab_trace_rule(struct sk_buff *skb, const struct nf_hook_state *st,
 void nflab_trace_drop(struct sk_buff *skb, const struct nf_hook_state *st,
 		      u8 by);
 void nflab_trace_tail(struct sk_buff *skb, const struct nf_hook_state *st);
+int nflab_trace_put_history(struct sk_buff *msg, const struct nflab_conn *ct);
 
 void nflab_trace_net_init(struct net *net, struct nflab_net *nn);
 void nflab_trace_net_pre_exit(struct net *net);

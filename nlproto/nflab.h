@@ -111,9 +111,18 @@
  *
  * Do or dump, admin (flows reveal other users' connections). As a do, takes
  * NFLAB_A_CT_TUPLE (a tuple of either direction) and replies with NFLAB_A_CT,
- * or fails with ENOENT. As a dump (NLM_F_DUMP), takes an optional
- * NFLAB_A_CT_FILTER and replies with one message per entry, each holding
- * NFLAB_A_CT. A dump resumes across messages after the last entry it sent,
+ * or fails with ENOENT. While a trace follows the connection's packets, a
+ * do's NFLAB_A_CT also carries NFLAB_CT_A_HISTORY (protocol 6): the
+ * connection's last NFLAB_CT_HISTORY_MAX state changes caused by followed
+ * packets, oldest first, each an NFLAB_CT_HISTORY_A_ENTRY nest of enum
+ * nflab_ct_history_attr (TIME: u64 ns since the epoch, PACKET: u64 and
+ * TRACE: u32 as in trace events, HOOK: u32, DIR: u8, TCP_STATE_OLD and
+ * TCP_STATE: u8, TCP only, STATUS_OLD and STATUS: u32). A change is the
+ * connection's creation, a TCP state change, or a new SEEN_REPLY or ASSURED
+ * status. The history goes when the last trace of the module ends.
+ *
+ * As a dump (NLM_F_DUMP), takes an optional NFLAB_A_CT_FILTER and replies
+ * with one message per entry, each holding NFLAB_A_CT. A dump resumes across messages after the last entry it sent,
  * whatever is created or removed meanwhile: it lists every entry that lives
  * through it exactly once (entries created during the dump may or may not
  * appear), and it is never flagged NLM_F_DUMP_INTR.
@@ -684,6 +693,7 @@ enum nflab_ct_attr {
 	NFLAB_CT_A_PACKETS_REPLY,
 	NFLAB_CT_A_BYTES_REPLY,
 	NFLAB_CT_A_START,
+	NFLAB_CT_A_HISTORY,		/* protocol 6 */
 
 	__NFLAB_CT_A_MAX
 };
@@ -1373,6 +1383,28 @@ enum nflab_trace_event_attr {
 };
 
 #define NFLAB_TRACE_EV_A_MAX (__NFLAB_TRACE_EV_A_MAX - 1)
+
+/* NFLAB_CT_A_HISTORY (protocol 6). */
+#define NFLAB_CT_HISTORY_MAX	16
+
+enum nflab_ct_history_attr {
+	NFLAB_CT_HISTORY_A_UNSPEC,
+	NFLAB_CT_HISTORY_A_PAD,
+	NFLAB_CT_HISTORY_A_ENTRY,
+	NFLAB_CT_HISTORY_A_TIME,
+	NFLAB_CT_HISTORY_A_PACKET,
+	NFLAB_CT_HISTORY_A_TRACE,
+	NFLAB_CT_HISTORY_A_HOOK,
+	NFLAB_CT_HISTORY_A_DIR,
+	NFLAB_CT_HISTORY_A_TCP_STATE_OLD,
+	NFLAB_CT_HISTORY_A_TCP_STATE,
+	NFLAB_CT_HISTORY_A_STATUS_OLD,
+	NFLAB_CT_HISTORY_A_STATUS,
+
+	__NFLAB_CT_HISTORY_A_MAX
+};
+
+#define NFLAB_CT_HISTORY_A_MAX (__NFLAB_CT_HISTORY_A_MAX - 1)
 
 /* NFLAB_TRACE_EV_A_KIND. */
 enum nflab_trace_kind {

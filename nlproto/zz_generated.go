@@ -135,7 +135,8 @@ const (
 	CT_A_PACKETS_REPLY = 10
 	CT_A_BYTES_REPLY   = 11
 	CT_A_START         = 12
-	CT_A_MAX           = 12
+	CT_A_HISTORY       = 13
+	CT_A_MAX           = 13
 )
 
 // enum nflab_ct_filter_attr
@@ -611,6 +612,28 @@ const (
 	TRACE_EV_A_MAX           = 26
 )
 
+// #define values
+const (
+	CT_HISTORY_MAX = 16
+)
+
+// enum nflab_ct_history_attr
+const (
+	CT_HISTORY_A_UNSPEC        = 0
+	CT_HISTORY_A_PAD           = 1
+	CT_HISTORY_A_ENTRY         = 2
+	CT_HISTORY_A_TIME          = 3
+	CT_HISTORY_A_PACKET        = 4
+	CT_HISTORY_A_TRACE         = 5
+	CT_HISTORY_A_HOOK          = 6
+	CT_HISTORY_A_DIR           = 7
+	CT_HISTORY_A_TCP_STATE_OLD = 8
+	CT_HISTORY_A_TCP_STATE     = 9
+	CT_HISTORY_A_STATUS_OLD    = 10
+	CT_HISTORY_A_STATUS        = 11
+	CT_HISTORY_A_MAX           = 11
+)
+
 // enum nflab_trace_kind
 const (
 	TRACE_KIND_UNSPEC = 0
@@ -799,6 +822,7 @@ var EnumCTAttr = Enum{
 		{Value: 10, C: "NFLAB_CT_A_PACKETS_REPLY", Short: "PACKETS_REPLY"},
 		{Value: 11, C: "NFLAB_CT_A_BYTES_REPLY", Short: "BYTES_REPLY"},
 		{Value: 12, C: "NFLAB_CT_A_START", Short: "START"},
+		{Value: 13, C: "NFLAB_CT_A_HISTORY", Short: "HISTORY"},
 	},
 }
 
@@ -1331,6 +1355,26 @@ var EnumTraceEventAttr = Enum{
 		{Value: 24, C: "NFLAB_TRACE_EV_A_VERDICT", Short: "VERDICT"},
 		{Value: 25, C: "NFLAB_TRACE_EV_A_DROP_BY", Short: "DROP_BY"},
 		{Value: 26, C: "NFLAB_TRACE_EV_A_DROP_REASON", Short: "DROP_REASON"},
+	},
+}
+
+// EnumCTHistoryAttr is enum nflab_ct_history_attr as a name table.
+var EnumCTHistoryAttr = Enum{
+	Tag:    "nflab_ct_history_attr",
+	Prefix: "NFLAB_CT_HISTORY_A_",
+	Names: []Name{
+		{Value: 0, C: "NFLAB_CT_HISTORY_A_UNSPEC", Short: "UNSPEC"},
+		{Value: 1, C: "NFLAB_CT_HISTORY_A_PAD", Short: "PAD"},
+		{Value: 2, C: "NFLAB_CT_HISTORY_A_ENTRY", Short: "ENTRY"},
+		{Value: 3, C: "NFLAB_CT_HISTORY_A_TIME", Short: "TIME"},
+		{Value: 4, C: "NFLAB_CT_HISTORY_A_PACKET", Short: "PACKET"},
+		{Value: 5, C: "NFLAB_CT_HISTORY_A_TRACE", Short: "TRACE"},
+		{Value: 6, C: "NFLAB_CT_HISTORY_A_HOOK", Short: "HOOK"},
+		{Value: 7, C: "NFLAB_CT_HISTORY_A_DIR", Short: "DIR"},
+		{Value: 8, C: "NFLAB_CT_HISTORY_A_TCP_STATE_OLD", Short: "TCP_STATE_OLD"},
+		{Value: 9, C: "NFLAB_CT_HISTORY_A_TCP_STATE", Short: "TCP_STATE"},
+		{Value: 10, C: "NFLAB_CT_HISTORY_A_STATUS_OLD", Short: "STATUS_OLD"},
+		{Value: 11, C: "NFLAB_CT_HISTORY_A_STATUS", Short: "STATUS"},
 	},
 }
 

@@ -126,8 +126,9 @@ static_assert(NFLAB_CT_A_BYTES_ORIG == 9, "nlproto: NFLAB_CT_A_BYTES_ORIG is 9")
 static_assert(NFLAB_CT_A_PACKETS_REPLY == 10, "nlproto: NFLAB_CT_A_PACKETS_REPLY is 10");
 static_assert(NFLAB_CT_A_BYTES_REPLY == 11, "nlproto: NFLAB_CT_A_BYTES_REPLY is 11");
 static_assert(NFLAB_CT_A_START == 12, "nlproto: NFLAB_CT_A_START is 12");
-static_assert(__NFLAB_CT_A_MAX == 13, "nlproto: __NFLAB_CT_A_MAX is 13");
-static_assert(NFLAB_CT_A_MAX == 12, "nlproto: NFLAB_CT_A_MAX is 12");
+static_assert(NFLAB_CT_A_HISTORY == 13, "nlproto: NFLAB_CT_A_HISTORY is 13");
+static_assert(__NFLAB_CT_A_MAX == 14, "nlproto: __NFLAB_CT_A_MAX is 14");
+static_assert(NFLAB_CT_A_MAX == 13, "nlproto: NFLAB_CT_A_MAX is 13");
 
 static_assert(NFLAB_CT_FILTER_A_UNSPEC == 0, "nlproto: NFLAB_CT_FILTER_A_UNSPEC is 0");
 static_assert(NFLAB_CT_FILTER_A_PROTO == 1, "nlproto: NFLAB_CT_FILTER_A_PROTO is 1");
@@ -531,6 +532,24 @@ static_assert(NFLAB_TRACE_EV_A_DROP_BY == 25, "nlproto: NFLAB_TRACE_EV_A_DROP_BY
 static_assert(NFLAB_TRACE_EV_A_DROP_REASON == 26, "nlproto: NFLAB_TRACE_EV_A_DROP_REASON is 26");
 static_assert(__NFLAB_TRACE_EV_A_MAX == 27, "nlproto: __NFLAB_TRACE_EV_A_MAX is 27");
 static_assert(NFLAB_TRACE_EV_A_MAX == 26, "nlproto: NFLAB_TRACE_EV_A_MAX is 26");
+
+static_assert(NFLAB_CT_HISTORY_MAX == 16, "nlproto: NFLAB_CT_HISTORY_MAX is 16");
+
+static_assert(NFLAB_CT_HISTORY_A_UNSPEC == 0, "nlproto: NFLAB_CT_HISTORY_A_UNSPEC is 0");
+static_assert(NFLAB_CT_HISTORY_A_PAD == 1, "nlproto: NFLAB_CT_HISTORY_A_PAD is 1");
+static_assert(NFLAB_CT_HISTORY_A_ENTRY == 2, "nlproto: NFLAB_CT_HISTORY_A_ENTRY is 2");
+static_assert(NFLAB_CT_HISTORY_A_TIME == 3, "nlproto: NFLAB_CT_HISTORY_A_TIME is 3");
+static_assert(NFLAB_CT_HISTORY_A_PACKET == 4, "nlproto: NFLAB_CT_HISTORY_A_PACKET is 4");
+static_assert(NFLAB_CT_HISTORY_A_TRACE == 5, "nlproto: NFLAB_CT_HISTORY_A_TRACE is 5");
+static_assert(NFLAB_CT_HISTORY_A_HOOK == 6, "nlproto: NFLAB_CT_HISTORY_A_HOOK is 6");
+static_assert(NFLAB_CT_HISTORY_A_DIR == 7, "nlproto: NFLAB_CT_HISTORY_A_DIR is 7");
+static_assert(NFLAB_CT_HISTORY_A_TCP_STATE_OLD == 8,
+	      "nlproto: NFLAB_CT_HISTORY_A_TCP_STATE_OLD is 8");
+static_assert(NFLAB_CT_HISTORY_A_TCP_STATE == 9, "nlproto: NFLAB_CT_HISTORY_A_TCP_STATE is 9");
+static_assert(NFLAB_CT_HISTORY_A_STATUS_OLD == 10, "nlproto: NFLAB_CT_HISTORY_A_STATUS_OLD is 10");
+static_assert(NFLAB_CT_HISTORY_A_STATUS == 11, "nlproto: NFLAB_CT_HISTORY_A_STATUS is 11");
+static_assert(__NFLAB_CT_HISTORY_A_MAX == 12, "nlproto: __NFLAB_CT_HISTORY_A_MAX is 12");
+static_assert(NFLAB_CT_HISTORY_A_MAX == 11, "nlproto: NFLAB_CT_HISTORY_A_MAX is 11");
 
 static_assert(NFLAB_TRACE_KIND_UNSPEC == 0, "nlproto: NFLAB_TRACE_KIND_UNSPEC is 0");
 static_assert(NFLAB_TRACE_KIND_HOOK == 1, "nlproto: NFLAB_TRACE_KIND_HOOK is 1");
