@@ -122,10 +122,11 @@
  * status. The history goes when the last trace of the module ends.
  *
  * As a dump (NLM_F_DUMP), takes an optional NFLAB_A_CT_FILTER and replies
- * with one message per entry, each holding NFLAB_A_CT. A dump resumes across messages after the last entry it sent,
- * whatever is created or removed meanwhile: it lists every entry that lives
- * through it exactly once (entries created during the dump may or may not
- * appear), and it is never flagged NLM_F_DUMP_INTR.
+ * with one message per entry, each holding NFLAB_A_CT. A dump resumes across
+ * messages after the last entry it sent, whatever is created or removed
+ * meanwhile: it lists every entry that lives through it exactly once (entries
+ * created during the dump may or may not appear), and it is never flagged
+ * NLM_F_DUMP_INTR.
  *
  * NFLAB_CMD_CT_DELETE
  * -------------------
