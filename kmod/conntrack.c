@@ -525,6 +525,15 @@ static bool nflab_cb_state_ok(const struct nflab_net *nn, u64 w)
 	       !(w & GENMASK_ULL(7, 5));
 }
 
+/* The tracking hook called the packet INVALID: its state word, no lookup. */
+bool nflab_ct_pkt_invalid(const struct net *net, struct sk_buff *skb)
+{
+	u64 w = *nflab_cb_cookie(skb);
+
+	return nflab_cb_state_ok(nflab_pernet(net), w) &&
+	       (w & NFLAB_CT_STATE_ALL) == NFLAB_CT_STATE_INVALID;
+}
+
 static u32 nflab_ct_state_of(const struct nflab_conn *ct, u8 dir)
 {
 	if (dir == NFLAB_DIR_ORIG &&

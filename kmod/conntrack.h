@@ -241,6 +241,7 @@ void nflab_ct_put(struct nflab_conn *ct);
 unsigned int nflab_ct_gc_now(struct net *net);
 void nflab_ct_event(struct nflab_conn *ct, u8 cmd);
 u32 nflab_ct_pkt_state(struct net *net, struct sk_buff *skb, u32 *status);
+bool nflab_ct_pkt_invalid(const struct net *net, struct sk_buff *skb);
 void nflab_ct_set_untracked(struct sk_buff *skb, const struct nflab_net *nn);
 bool nflab_ct_alive(struct net *net, const struct nflab_tuple *t);
 void nflab_ct_net_tag(struct net *net, struct nflab_net *nn);

@@ -6,6 +6,7 @@
 
 #include <linux/lockdep.h>
 #include <linux/netdevice.h>
+#include <linux/netfilter_bridge.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/percpu.h>
 #include <linux/skbuff.h>
@@ -17,6 +18,22 @@
 #include "trace.h"
 
 unsigned int nflab_net_id __read_mostly;
+
+/*
+ * A packet at POST_ROUTING that came through FORWARD: routed (ip_forward()
+ * marks it), or bridged through br_netfilter, which runs the IPv4 hooks
+ * with a cleared IPCB.
+ */
+static bool nflab_forwarded(const struct sk_buff *skb)
+{
+	if (IPCB(skb)->flags & IPSKB_FORWARDED)
+		return true;
+#if IS_ENABLED(CONFIG_BRIDGE_NETFILTER)
+	return nf_bridge_info_exists(skb);
+#else
+	return false;
+#endif
+}
 
 static void nflab_hook_count_pkt(struct nflab_net *nn,
 				 const struct sk_buff *skb, unsigned int hook)
@@ -34,7 +51,7 @@ static void nflab_hook_count_pkt(struct nflab_net *nn,
 	u64_stats_inc(&s->packets[hook]);
 	u64_stats_add(&s->bytes[hook], skb->len);
 	/* What reached POST_ROUTING from FORWARD, for UNSEEN_AFTER. */
-	if (hook == NF_INET_POST_ROUTING && (IPCB(skb)->flags & IPSKB_FORWARDED))
+	if (hook == NF_INET_POST_ROUTING && nflab_forwarded(skb))
 		u64_stats_inc(&s->forwarded);
 	u64_stats_update_end_irqrestore(&s->syncp, flags);
 	put_cpu_ptr(nn->stats);
@@ -64,14 +81,14 @@ static unsigned int nflab_hook_track(void *priv, struct sk_buff *skb,
 {
 	struct nflab_net *nn = nflab_pernet(state->net);
 	/* Once: a trace added meanwhile starts with the next packet. */
-	bool traced = nflab_tracing();
+	bool traced = nflab_tracing(), chosen = false;
 	struct nflab_ct_res res;
 	unsigned int v;
 
 	nflab_hook_count_pkt(nn, skb, state->hook);
 	if (traced) {
 		memset(&res, 0, sizeof(res));
-		nflab_trace_begin(skb, state);
+		chosen = nflab_trace_begin(skb, state);
 	}
 	if (unlikely(rcu_access_pointer(nn->rs))) {
 		bool notrack;
@@ -83,7 +100,7 @@ static unsigned int nflab_hook_track(void *priv, struct sk_buff *skb,
 			nflab_ct_set_untracked(skb, nn);
 			if (traced) {
 				res.kind = NFLAB_TRACE_CT_UNTRACKED;
-				nflab_trace_ct(skb, state, &res, NF_ACCEPT);
+				nflab_trace_ct(skb, state, &res, NF_ACCEPT, chosen);
 			}
 			return NF_ACCEPT;
 		}
@@ -92,7 +109,7 @@ static unsigned int nflab_hook_track(void *priv, struct sk_buff *skb,
 	if (v != NF_ACCEPT)
 		nflab_hook_count_drop(state->net, state->hook, NFLAB_DROP_FULL);
 	if (traced)
-		nflab_trace_ct(skb, state, &res, v);
+		nflab_trace_ct(skb, state, &res, v, chosen);
 	return v;
 }
 
@@ -352,6 +369,8 @@ void nflab_state_exit_all(void)
 
 int __init nflab_hooks_init(void)
 {
+	int ret;
+
 	/* Hook numbers travel over netlink as the kernel's own values. */
 	BUILD_BUG_ON((int)NFLAB_HOOK_PRE_ROUTING != (int)NF_INET_PRE_ROUTING);
 	BUILD_BUG_ON((int)NFLAB_HOOK_LOCAL_IN != (int)NF_INET_LOCAL_IN);
@@ -360,11 +379,16 @@ int __init nflab_hooks_init(void)
 	BUILD_BUG_ON((int)NFLAB_HOOK_POST_ROUTING != (int)NF_INET_POST_ROUTING);
 	BUILD_BUG_ON(NFLAB_HOOK_MAX + 1 != NF_INET_NUMHOOKS);
 
-	return register_pernet_subsys(&nflab_hooks_ops);
+	ret = register_pernet_subsys(&nflab_hooks_ops);
+	if (ret)
+		return ret;
+	nflab_trace_open();
+	return 0;
 }
 
 void nflab_hooks_exit(void)
 {
+	nflab_trace_close();
 	unregister_pernet_subsys(&nflab_hooks_ops);
 	nflab_trace_exit();
 }

@@ -220,11 +220,6 @@ static void nflab_ct_status_nat(struct nflab_conn *ct)
 		set_bit(NFLAB_CT_STATUS_DST_NAT_BIT, &ct->status);
 }
 
-/*
- * Decide the connection's translation of this kind, once: evaluate the
- * chain, then fix the reply tuple. Called for a first packet, its entry in
- * flight; clones racing on another CPU wait on ct->lock and find it done.
- */
 /* NAT itself drops the packet (a rule's drop is counted by rules.c). */
 static unsigned int nflab_nat_drop(struct sk_buff *skb,
 				   const struct nf_hook_state *st)
@@ -234,6 +229,12 @@ static unsigned int nflab_nat_drop(struct sk_buff *skb,
 		nflab_trace_drop(skb, st, NFLAB_TRACE_BY_NAT);
 	return NF_DROP;
 }
+
+/*
+ * Decide the connection's translation of this kind, once: evaluate the
+ * chain, then fix the reply tuple. Called for a first packet, its entry in
+ * flight; clones racing on another CPU wait on ct->lock and find it done.
+ */
 
 static unsigned int nflab_nat_decide(struct nflab_conn *ct, struct sk_buff *skb,
 				     const struct nf_hook_state *st,

@@ -795,6 +795,7 @@ static void nflab_pkt_init(struct nflab_pkt *p, struct sk_buff *skb,
 	p->l4_ok = false;
 	p->ct_done = false;
 	p->why_chain = NULL;
+	p->reroute_failed = false;
 }
 
 static bool nflab_rule_matches(const struct nflab_rule_c *rc,
@@ -873,13 +874,18 @@ static void nflab_rules_decided(struct sk_buff *skb,
 				struct nflab_pkt *p, unsigned int v)
 {
 	if (v != NF_ACCEPT) {
-		u32 status;
-
 		nflab_hook_count_drop(st->net, st->hook, NFLAB_DROP_RULE);
-		if ((p->ct_done ? p->ct_state :
-		     nflab_ct_pkt_state(st->net, skb, &status)) ==
-		    NFLAB_CT_STATE_INVALID)
+		/* Before tracking (raw), nothing is INVALID yet. */
+		if (table != NFLAB_TABLE_RAW &&
+		    (p->ct_done ? p->ct_state == NFLAB_CT_STATE_INVALID :
+		     nflab_ct_pkt_invalid(st->net, skb)))
 			nflab_hook_count_drop(st->net, st->hook, NFLAB_DROP_INVALID);
+	}
+	if (p->reroute_failed) {
+		/* The mangle table's changes found no route: no rule said drop. */
+		if (nflab_tracing())
+			nflab_trace_drop(skb, st, NFLAB_TRACE_BY_RULE);
+		return;
 	}
 	if (nflab_tracing() && p->why_chain)
 		nflab_trace_rule(skb, st, table, p->why_chain->name,
@@ -964,8 +970,10 @@ static unsigned int nflab_mangle_out(const struct nflab_chain_c *c,
 	    iph->tos != tos) {
 		err = ip_route_me_harder(p->state->net, p->state->sk, skb,
 					 RTN_UNSPEC);
-		if (err < 0)
+		if (err < 0) {
+			p->reroute_failed = true;
 			return NF_DROP_ERR(err);
+		}
 	}
 	return v;
 }

@@ -276,6 +276,7 @@ struct nflab_pkt {
 	/* What ended the evaluation: a rule, or NULL and the chain's policy. */
 	const struct nflab_rule_c *why;
 	const struct nflab_chain_c *why_chain;
+	bool			reroute_failed;	/* mangle at LOCAL_OUT */
 };
 
 /* rules.c */

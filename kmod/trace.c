@@ -15,29 +15,33 @@
  * diagnostic (it never changes what happens to a packet):
  *
  * - skb->cb has no byte to spare (conntrack.c uses the last 8), so the
- *   record is keyed by the skb's address, as the kernel's own nftables
- *   trace ids are. Between two hooks a packet keeps its sk_buff; what
- *   replaces one (skb_copy(), NFQUEUE's segmentation) makes a new packet
- *   nflab no longer follows. Clones (skb_clone(): a broadcast's looped
- *   back copy) share skb->head: a clone met at a hook whose own address
- *   names no record takes its original's packet id by that head.
- * - An address names a record only while the packet lives: nflab's drops
- *   end the record before the skb is freed, the kfree_skb tracepoint ends
- *   it (with the kernel's drop reason) when someone else drops the packet,
- *   and a record not seen for NFLAB_TPKT_IDLE is ended by the work (freed
- *   without a tracepoint: consume_skb() after delivery or transmission, a
- *   queue that kept it). A record also remembers the IP id and protocol,
- *   and the namespace; a packet that does not fit them is not its packet.
- *   A reused address could only reach a record at a hook after a tracking
- *   hook, and the tracking hook ends any record its packet's address
- *   names (except a packet that loops back to the same namespace, which
- *   goes on with its record), so a stale record is reported as gone, not
- *   stitched to another packet's journey.
+ *   record is keyed by the skb's address. Between two hooks a packet keeps
+ *   its sk_buff; what replaces one (skb_copy(), NFQUEUE's segmentation)
+ *   makes a new packet nflab no longer follows. Clones (skb_clone(): a
+ *   broadcast's looped back copy) share skb->head: a clone met at a hook
+ *   whose own address names no record takes its original's packet id by
+ *   that head, if it fits the original.
+ * - Addresses are reused at once, and most packets are freed without a
+ *   tracepoint a module may use (consume_skb() after delivery or
+ *   transmission), so a record is believed only for a packet that fits
+ *   it: the same namespace, IP id and protocol, and the addresses as the
+ *   record last saw them (one side at least, which NAT leaves). A record
+ *   is ended by nflab's drop, by the kfree_skb tracepoint when the kernel
+ *   drops a packet that fits it (with the kernel's drop reason), silently
+ *   when another packet meets it at a hook after its packet left the
+ *   namespace's last hook, and by the work when not seen for
+ *   NFLAB_TPKT_IDLE. A record only goes on past the namespace's last hook
+ *   for a packet that loops back: POST_ROUTING, then PRE_ROUTING on
+ *   loopback with the very tuple it left with.
  * - Records live in a global hash (RCU lookups; nflab_tpkt_lock for
  *   every change), at most NFLAB_TPKT_MAX of them. A packet's hooks run
  *   one after the other, but the tracepoint and the work may end its
  *   record meanwhile: every change checks, under the lock, that the
- *   record is still hashed.
+ *   record is still hashed. No skb is built, sent or freed under the
+ *   lock (freeing one there would call the probe back on it).
+ * - The probe runs wherever the kernel frees packets (any lock held, IRQs
+ *   off): it only ends the record and leaves its event to a work item,
+ *   as drop_monitor does.
  *
  * Traces are per namespace (nn->traces, RCU for the packet path,
  * nflab_trace_mutex for everything else). A trace ends when its budget is
@@ -109,7 +113,7 @@ struct nflab_trace {
 	atomic64_t		seq;
 	atomic64_t		events;
 	atomic64_t		lost;
-	/* The rate limit's window; nflab_tpkt_lock. */
+	spinlock_t		rate_lock;	/* the rate limit's window */
 	unsigned long		rate_start;
 	unsigned int		rate_n;
 };
@@ -141,6 +145,11 @@ struct nflab_tpkt {
 	bool			done;		/* left LOCAL_IN or POST_ROUTING */
 	bool			hashed;
 	/* The open hook's, from its first function on. */
+	/* Why it went (NFLAB_TRACE_BY_*, a drop reason), once unhashed. */
+	u8			gone_by;
+	char			reason[32];
+	/* The packet as it left the last hook. */
+	struct nflab_tuple	last;
 	int			iif, oif;
 	char			iifname[IFNAMSIZ];
 	char			oifname[IFNAMSIZ];
@@ -201,8 +210,15 @@ static struct hlist_head nflab_thist_hash[1 << NFLAB_THIST_BITS];
 static LIST_HEAD(nflab_thist_lru);
 static unsigned int nflab_thist_n;
 
+/* Records the probe ended, waiting for nflab_trace_gone_fn(). */
+static LIST_HEAD(nflab_tpkt_gonelist);
+/* No trace may start: before the hooks are up, and once they go. */
+static bool nflab_trace_closed = true;
+
 static void nflab_trace_work_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(nflab_trace_work, nflab_trace_work_fn);
+static void nflab_trace_gone_fn(struct work_struct *work);
+static DECLARE_WORK(nflab_trace_gone_work, nflab_trace_gone_fn);
 
 /* Packets */
 
@@ -213,7 +229,7 @@ static bool nflab_trace_pkt(const struct sk_buff *skb, struct nflab_tuple *t,
 	const struct iphdr *iph;
 	struct iphdr _iph;
 	unsigned int off;
-	u8 _b[8];
+	u8 _b[16];
 	const u8 *b;
 
 	iph = skb_header_pointer(skb, skb_network_offset(skb), sizeof(_iph), &_iph);
@@ -297,8 +313,7 @@ static bool nflab_sel_dev(const struct nflab_trace_sel *s,
  */
 static struct nflab_trace *nflab_trace_choose(const struct nf_hook_state *st,
 					      const struct nflab_tuple *a,
-					      const struct nflab_tuple *b,
-					      const struct nflab_tuple *c)
+					      const struct nflab_tuple *b)
 {
 	struct nflab_net *nn = nflab_pernet(st->net);
 	struct nflab_trace *t;
@@ -307,9 +322,8 @@ static struct nflab_trace *nflab_trace_choose(const struct nf_hook_state *st,
 	list_for_each_entry_rcu(t, &nn->traces, list) {
 		if (!nflab_sel_dev(&t->sel, st))
 			continue;
-		if (!(a && nflab_sel_tuple(&t->sel, a)) &&
-		    !(b && nflab_sel_tuple(&t->sel, b)) &&
-		    !(c && nflab_sel_tuple(&t->sel, c)))
+		if (!nflab_sel_tuple(&t->sel, a) &&
+		    !(b && nflab_sel_tuple(&t->sel, b)))
 			continue;
 		left = atomic_dec_if_positive(&t->left);
 		if (left < 0)
@@ -356,6 +370,7 @@ static struct nflab_tpkt *nflab_tpkt_find_head(const struct sk_buff *skb)
 	return NULL;
 }
 
+/* Take the record out of the hash; its caller owns it from now on. */
 static void nflab_tpkt_unhash(struct nflab_tpkt *r)
 {
 	lockdep_assert_held(&nflab_tpkt_lock);
@@ -363,8 +378,13 @@ static void nflab_tpkt_unhash(struct nflab_tpkt *r)
 	r->hashed = false;
 	hlist_del_rcu(&r->by_skb);
 	hlist_del_rcu(&r->by_head);
-	list_del(&r->all);
+	list_del_init(&r->all);
 	atomic_dec(&nflab_tpkt_n);
+}
+
+/* An unhashed record's last use: its trace may go after this. */
+static void nflab_tpkt_release(struct nflab_tpkt *r)
+{
 	atomic_dec(&r->trace->nrec);
 	kfree_rcu(r, rcu);
 }
@@ -430,32 +450,45 @@ static struct nflab_tpkt *nflab_tpkt_new(struct sk_buff *skb,
 	hlist_add_head_rcu(&r->by_head, nflab_tpkt_head_bucket(skb->head));
 	list_add_tail(&r->all, &nflab_tpkts);
 	nflab_tpkt_open(r, skb, st);
+	r->last = r->in;
 	return r;
 }
 
-/* Does the packet at skb's address still fit the record? */
-static bool nflab_tpkt_fits(const struct nflab_tpkt *r, const struct sk_buff *skb,
-			    const struct net *net)
+/*
+ * Is the packet at skb's address the record's? Its IP id and protocol,
+ * and one of its addresses as the record last saw them (at the open
+ * hook's start, or as it left the last): NAT changes one side at a time.
+ * The caller checks the namespace where it knows it.
+ */
+static bool nflab_tpkt_fits(const struct nflab_tpkt *r, const struct sk_buff *skb)
 {
+	const struct nflab_tuple *ref = r->open ? &r->in : &r->last;
 	const struct iphdr *iph;
 	struct iphdr _iph;
 
+	if (skb->network_header == (typeof(skb->network_header))~0U)
+		return false;
 	iph = skb_header_pointer(skb, skb_network_offset(skb), sizeof(_iph), &_iph);
-	return r->net == net && iph && iph->id == r->ipid &&
-	       iph->protocol == r->proto;
+	return iph && iph->version == 4 && iph->id == r->ipid &&
+	       iph->protocol == r->proto &&
+	       (iph->saddr == ref->src || iph->daddr == ref->dst);
 }
 
 /* Events */
 
 static bool nflab_trace_rate_ok(struct nflab_trace *t)
 {
-	lockdep_assert_held(&nflab_tpkt_lock);
+	unsigned long flags;
+	bool ok;
 
+	spin_lock_irqsave(&t->rate_lock, flags);
 	if (time_after(jiffies, t->rate_start + HZ)) {
 		t->rate_start = jiffies;
 		t->rate_n = 0;
 	}
-	return t->rate_n++ < NFLAB_TRACE_RATE;
+	ok = t->rate_n++ < NFLAB_TRACE_RATE;
+	spin_unlock_irqrestore(&t->rate_lock, flags);
+	return ok;
 }
 
 static int nflab_trace_put_tuple(struct sk_buff *msg, int type,
@@ -530,30 +563,39 @@ static int nflab_trace_put_rules(struct sk_buff *msg, const struct nflab_tpkt *r
 	return 0;
 }
 
+/* An event's size: its fixed part, and each rule's strings. */
+static size_t nflab_trace_event_size(const struct nflab_tpkt *r)
+{
+	size_t size = 512;
+	unsigned int i;
+
+	for (i = 0; i < r->nrules; i++)
+		size += 64 + nla_total_size(strlen(r->rules[i].chain) + 1) +
+			nla_total_size(strlen(r->rules[i].comment) + 1);
+	return size;
+}
+
 /*
- * Build the event of a record; NULL if it is not sent (counted lost).
- * skb, where given, is the packet now: its tuple, if NAT changed it.
+ * Send the event of a record the caller owns (unhashed, or its packet's
+ * own hook). now, where given, is the packet as it is now: its tuple, if
+ * NAT changed it. Events over the rate limit or with no listener are
+ * counted lost. Never under nflab_tpkt_lock.
  */
-static struct sk_buff *nflab_trace_event(struct nflab_tpkt *r, u8 kind,
-					 u8 verdict, u8 by, const char *reason,
-					 const struct sk_buff *skb)
+static void nflab_trace_emit(const struct nflab_tpkt *r, u8 kind, u8 verdict,
+			     u8 by, const char *reason,
+			     const struct nflab_tuple *now)
 {
 	struct nflab_trace *t = r->trace;
-	struct nflab_tuple now;
 	struct nlattr *nest;
 	struct sk_buff *msg;
-	__be16 ipid;
 	u64 seq;
-	u8 flags;
 	void *hdr;
-
-	lockdep_assert_held(&nflab_tpkt_lock);
 
 	seq = atomic64_inc_return(&t->seq);
 	if (!nflab_trace_rate_ok(t) ||
 	    !genl_has_listeners(&nflab_genl_family, r->net, NFLAB_MCGRP_TRACE_ID))
 		goto out_lost;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_ATOMIC);
+	msg = genlmsg_new(nflab_trace_event_size(r), GFP_ATOMIC);
 	if (!msg)
 		goto out_lost;
 	hdr = genlmsg_put(msg, 0, 0, &nflab_genl_family, 0, NFLAB_CMD_TRACE_EVENT);
@@ -578,9 +620,8 @@ static struct sk_buff *nflab_trace_event(struct nflab_tpkt *r, u8 kind,
 	if (r->oif && (nla_put_u32(msg, NFLAB_TRACE_EV_A_OIF, r->oif) ||
 		       nla_put_string(msg, NFLAB_TRACE_EV_A_OIFNAME, r->oifname)))
 		goto err_free;
-	if (skb && nflab_trace_pkt(skb, &now, &flags, &ipid) &&
-	    !nflab_tuple_equal(&now, &r->in) &&
-	    nflab_trace_put_tuple(msg, NFLAB_TRACE_EV_A_TUPLE_OUT, &now))
+	if (now && !nflab_tuple_equal(now, &r->in) &&
+	    nflab_trace_put_tuple(msg, NFLAB_TRACE_EV_A_TUPLE_OUT, now))
 		goto err_free;
 	if ((r->in.proto == IPPROTO_TCP &&
 	     nla_put_u8(msg, NFLAB_TRACE_EV_A_TCP_FLAGS, r->tcp_flags)) ||
@@ -588,40 +629,62 @@ static struct sk_buff *nflab_trace_event(struct nflab_tpkt *r, u8 kind,
 	    nflab_trace_put_rules(msg, r) ||
 	    (verdict && nla_put_u8(msg, NFLAB_TRACE_EV_A_VERDICT, verdict)) ||
 	    (by && nla_put_u8(msg, NFLAB_TRACE_EV_A_DROP_BY, by)) ||
-	    (reason && nla_put_string(msg, NFLAB_TRACE_EV_A_DROP_REASON, reason)))
+	    (reason && reason[0] &&
+	     nla_put_string(msg, NFLAB_TRACE_EV_A_DROP_REASON, reason)))
 		goto err_free;
 	nla_nest_end(msg, nest);
 	genlmsg_end(msg, hdr);
 	atomic64_inc(&t->events);
-	return msg;
+	genlmsg_multicast_netns(&nflab_genl_family, r->net, msg, 0,
+				NFLAB_MCGRP_TRACE_ID, GFP_ATOMIC);
+	return;
 
 err_free:
 	nlmsg_free(msg);
 out_lost:
 	atomic64_inc(&t->lost);
-	return NULL;
 }
 
-static void nflab_trace_send(struct net *net, struct sk_buff *msg)
+/* Where a packet nflab did not see go went: inside, between or after. */
+static u8 nflab_tpkt_where(const struct nflab_tpkt *r)
 {
-	if (msg)
-		genlmsg_multicast_netns(&nflab_genl_family, net, msg, 0,
-					NFLAB_MCGRP_TRACE_ID, GFP_ATOMIC);
+	return r->open ? NFLAB_TRACE_BY_HOOK :
+	       r->done ? NFLAB_TRACE_BY_AFTER : NFLAB_TRACE_BY_BETWEEN;
 }
 
-/*
- * End a record that went where nflab did not see it; by and reason say
- * where and why, if the kernel told.
- */
-static struct sk_buff *nflab_tpkt_gone(struct nflab_tpkt *r, const char *reason)
+/* Report an unhashed record's packet gone (unseen, or with r->reason). */
+static void nflab_tpkt_gone(struct nflab_tpkt *r)
 {
-	u8 by = r->open ? NFLAB_TRACE_BY_HOOK :
-		r->done ? NFLAB_TRACE_BY_AFTER : NFLAB_TRACE_BY_BETWEEN;
-	struct sk_buff *msg;
+	nflab_trace_emit(r, NFLAB_TRACE_KIND_GONE, 0, r->gone_by, r->reason, NULL);
+	nflab_tpkt_release(r);
+}
 
-	msg = nflab_trace_event(r, NFLAB_TRACE_KIND_GONE, 0, by, reason, NULL);
-	nflab_tpkt_unhash(r);
-	return msg;
+/* A record met another packet: report it gone if its way was not over. */
+static void nflab_tpkt_stale(struct nflab_tpkt *r)
+{
+	if (r->done) {
+		nflab_tpkt_release(r);
+		return;
+	}
+	r->gone_by = nflab_tpkt_where(r);
+	nflab_tpkt_gone(r);
+}
+
+/* The probe's records, reported from process context. */
+static void nflab_trace_gone_fn(struct work_struct *work)
+{
+	struct nflab_tpkt *r, *n;
+	unsigned long flags;
+	LIST_HEAD(gone);
+
+	spin_lock_irqsave(&nflab_tpkt_lock, flags);
+	list_splice_init(&nflab_tpkt_gonelist, &gone);
+	spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
+	list_for_each_entry_safe(r, n, &gone, all) {
+		list_del(&r->all);
+		nflab_tpkt_gone(r);
+		cond_resched();
+	}
 }
 
 /* Histories */
@@ -777,19 +840,33 @@ void nflab_trace_ct_note(struct nflab_ct_res *res, const struct nflab_conn *ct,
 		res->tcp_new = READ_ONCE(ct->proto.tcp.state);
 }
 
+/* A packet loops back: POST_ROUTING, then PRE_ROUTING on loopback. */
+static bool nflab_tpkt_loops(const struct nflab_tpkt *r, const struct sk_buff *skb,
+			     const struct nf_hook_state *st)
+{
+	struct nflab_tuple now;
+	__be16 ipid;
+	u8 flags;
+
+	return r->done && r->hook == NF_INET_POST_ROUTING &&
+	       st->hook == NF_INET_PRE_ROUTING && r->net == st->net &&
+	       ((st->in && (st->in->flags & IFF_LOOPBACK)) ||
+		skb->pkt_type == PACKET_LOOPBACK) &&
+	       nflab_trace_pkt(skb, &now, &flags, &ipid) && ipid == r->ipid &&
+	       nflab_tuple_equal(&now, &r->last);
+}
+
 /*
  * The tracking hook, before anything else of nflab's at PRE_ROUTING or
  * LOCAL_OUT: a packet that loops back goes on with its record; any other
- * record at this address is stale. Then the traces that want the packet
- * by its own tuple.
+ * record at this address is over. Then the traces of the namespace that
+ * want the packet by its own tuple. Returns whether one was chosen.
  */
-void nflab_trace_begin(struct sk_buff *skb, const struct nf_hook_state *st)
+bool nflab_trace_begin(struct sk_buff *skb, const struct nf_hook_state *st)
 {
-	struct sk_buff *msg = NULL;
-	struct nflab_tpkt *r;
+	struct nflab_tpkt *r, *stale = NULL;
 	struct nflab_trace *t;
 	struct nflab_tuple tu;
-	struct net *net = NULL;
 	unsigned long flags;
 	__be16 ipid;
 	u8 tcpf;
@@ -798,46 +875,50 @@ void nflab_trace_begin(struct sk_buff *skb, const struct nf_hook_state *st)
 	if (r) {
 		spin_lock_irqsave(&nflab_tpkt_lock, flags);
 		if (r->hashed) {
-			if (r->done && nflab_tpkt_fits(r, skb, st->net)) {
+			if (nflab_tpkt_loops(r, skb, st)) {
 				nflab_tpkt_open(r, skb, st);
 				spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
-				return;
+				return true;
 			}
-			net = r->net;
-			msg = r->done ? NULL : nflab_tpkt_gone(r, NULL);
-			if (r->done)
-				nflab_tpkt_unhash(r);
+			nflab_tpkt_unhash(r);
+			stale = r;
 		}
 		spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
-		if (msg)
-			nflab_trace_send(net, msg);
+		if (stale)
+			nflab_tpkt_stale(stale);
 	}
-	if (!nflab_trace_pkt(skb, &tu, &tcpf, &ipid))
-		return;
-	t = nflab_trace_choose(st, &tu, NULL, NULL);
+	if (list_empty(&nflab_pernet(st->net)->traces) ||
+	    !nflab_trace_pkt(skb, &tu, &tcpf, &ipid))
+		return false;
+	t = nflab_trace_choose(st, &tu, NULL);
 	if (!t)
-		return;
+		return false;
 	spin_lock_irqsave(&nflab_tpkt_lock, flags);
 	nflab_tpkt_new(skb, st, t, 0);
 	spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
+	return true;
 }
 
 /*
  * The tracking hook, after tracking: the tracker's result for the record,
- * or a record for a trace that wants the packet's connection. A packet
- * the tracker dropped (its table full) ends here.
+ * or a record for a trace that wants the packet's connection (unless
+ * begin chose one already). A packet the tracker dropped (its table
+ * full) ends here.
  */
 void nflab_trace_ct(struct sk_buff *skb, const struct nf_hook_state *st,
-		    const struct nflab_ct_res *res, unsigned int verdict)
+		    const struct nflab_ct_res *res, unsigned int verdict,
+		    bool chosen)
 {
-	struct sk_buff *msg = NULL;
-	struct nflab_tpkt *r;
+	struct nflab_tpkt *r, *end = NULL;
+	struct nflab_tuple now;
 	struct nflab_trace *t;
 	unsigned long flags;
+	__be16 ipid;
+	u8 tcpf;
 
 	r = nflab_tpkt_find(skb);
-	if (!r && res->has_ct) {
-		t = nflab_trace_choose(st, &res->orig, &res->reply, NULL);
+	if (!r && !chosen && res->has_ct) {
+		t = nflab_trace_choose(st, &res->orig, &res->reply);
 		if (!t)
 			return;
 		spin_lock_irqsave(&nflab_tpkt_lock, flags);
@@ -851,14 +932,17 @@ void nflab_trace_ct(struct sk_buff *skb, const struct nf_hook_state *st,
 		r->ct = *res;
 		nflab_thist_note(r, res);
 		if ((verdict & NF_VERDICT_MASK) == NF_DROP) {
-			msg = nflab_trace_event(r, NFLAB_TRACE_KIND_HOOK,
-						NFLAB_TRACE_VERDICT_DROP,
-						NFLAB_TRACE_BY_TRACKER, NULL, skb);
 			nflab_tpkt_unhash(r);
+			end = r;
 		}
 	}
 	spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
-	nflab_trace_send(st->net, msg);
+	if (!end)
+		return;
+	nflab_trace_emit(end, NFLAB_TRACE_KIND_HOOK, NFLAB_TRACE_VERDICT_DROP,
+			 NFLAB_TRACE_BY_TRACKER, NULL,
+			 nflab_trace_pkt(skb, &now, &tcpf, &ipid) ? &now : NULL);
+	nflab_tpkt_release(end);
 }
 
 /*
@@ -868,24 +952,23 @@ void nflab_trace_ct(struct sk_buff *skb, const struct nf_hook_state *st,
  */
 void nflab_trace_enter(struct sk_buff *skb, const struct nf_hook_state *st)
 {
-	struct sk_buff *msg = NULL;
-	struct nflab_tpkt *r, *orig;
-	struct net *net = NULL;
+	struct nflab_tpkt *r, *orig, *stale = NULL;
 	unsigned long flags;
 
 	r = nflab_tpkt_find(skb);
 	if (r) {
 		spin_lock_irqsave(&nflab_tpkt_lock, flags);
 		if (r->hashed) {
-			if (!r->done && nflab_tpkt_fits(r, skb, st->net)) {
+			if (!r->done && r->net == st->net && nflab_tpkt_fits(r, skb)) {
 				nflab_tpkt_open(r, skb, st);
 			} else {
-				net = r->net;
-				msg = nflab_tpkt_gone(r, NULL);
+				nflab_tpkt_unhash(r);
+				stale = r;
 			}
 		}
 		spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
-		nflab_trace_send(net, msg);
+		if (stale)
+			nflab_tpkt_stale(stale);
 		return;
 	}
 	if (!skb_cloned(skb) || !atomic_read(&nflab_tpkt_n))
@@ -894,9 +977,23 @@ void nflab_trace_enter(struct sk_buff *skb, const struct nf_hook_state *st)
 	if (!orig)
 		return;
 	spin_lock_irqsave(&nflab_tpkt_lock, flags);
-	if (orig->hashed && orig->net == st->net)
+	if (orig->hashed && !orig->done && orig->net == st->net &&
+	    nflab_tpkt_fits(orig, skb))
 		nflab_tpkt_new(skb, st, orig->trace, orig->id);
 	spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
+}
+
+/* End the record of a packet nflab drops at its open hook, and say so. */
+static void nflab_trace_dropped(struct sk_buff *skb, const struct nf_hook_state *st,
+				struct nflab_tpkt *r, u8 verdict, u8 by)
+{
+	struct nflab_tuple now;
+	__be16 ipid;
+	u8 tcpf;
+
+	nflab_trace_emit(r, NFLAB_TRACE_KIND_HOOK, verdict, by, NULL,
+			 nflab_trace_pkt(skb, &now, &tcpf, &ipid) ? &now : NULL);
+	nflab_tpkt_release(r);
 }
 
 /*
@@ -908,9 +1005,8 @@ void nflab_trace_rule(struct sk_buff *skb, const struct nf_hook_state *st,
 		      u8 action, unsigned int verdict)
 {
 	bool drop = (verdict & NF_VERDICT_MASK) != NF_ACCEPT;
-	struct sk_buff *msg = NULL;
+	struct nflab_tpkt *r, *end = NULL;
 	struct nflab_trule *tr;
-	struct nflab_tpkt *r;
 	unsigned long flags;
 	u8 v;
 
@@ -935,21 +1031,20 @@ void nflab_trace_rule(struct sk_buff *skb, const struct nf_hook_state *st,
 			sizeof(tr->comment));
 	}
 	if (drop) {
-		msg = nflab_trace_event(r, NFLAB_TRACE_KIND_HOOK, v,
-					NFLAB_TRACE_BY_RULE, NULL, skb);
 		nflab_tpkt_unhash(r);
+		end = r;
 	}
 out_unlock:
 	spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
-	nflab_trace_send(st->net, msg);
+	if (end)
+		nflab_trace_dropped(skb, st, end, v, NFLAB_TRACE_BY_RULE);
 }
 
 /* nflab dropped the packet at the hook, for a cause other than a rule. */
 void nflab_trace_drop(struct sk_buff *skb, const struct nf_hook_state *st,
 		      u8 by)
 {
-	struct sk_buff *msg = NULL;
-	struct nflab_tpkt *r;
+	struct nflab_tpkt *r, *end = NULL;
 	unsigned long flags;
 
 	r = nflab_tpkt_find(skb);
@@ -957,35 +1052,44 @@ void nflab_trace_drop(struct sk_buff *skb, const struct nf_hook_state *st,
 		return;
 	spin_lock_irqsave(&nflab_tpkt_lock, flags);
 	if (r->hashed && r->open && r->hook == st->hook) {
-		msg = nflab_trace_event(r, NFLAB_TRACE_KIND_HOOK,
-					NFLAB_TRACE_VERDICT_DROP, by, NULL, skb);
 		nflab_tpkt_unhash(r);
+		end = r;
 	}
 	spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
-	nflab_trace_send(st->net, msg);
+	if (end)
+		nflab_trace_dropped(skb, st, end, NFLAB_TRACE_VERDICT_DROP, by);
 }
 
-/* The packet leaves the hook, accepted by everything there. */
+/*
+ * The packet leaves the hook, accepted by everything there. The record
+ * stays hashed: only this packet's path writes what the event reads, and
+ * nothing else ends it while the packet is in its hook.
+ */
 void nflab_trace_tail(struct sk_buff *skb, const struct nf_hook_state *st)
 {
-	struct sk_buff *msg = NULL;
+	struct nflab_tuple now;
 	struct nflab_tpkt *r;
 	unsigned long flags;
+	bool send = false;
+	__be16 ipid;
+	u8 tcpf;
 
 	r = nflab_tpkt_find(skb);
-	if (!r)
+	if (!r || !nflab_trace_pkt(skb, &now, &tcpf, &ipid))
 		return;
 	spin_lock_irqsave(&nflab_tpkt_lock, flags);
 	if (r->hashed && r->open && r->hook == st->hook) {
-		msg = nflab_trace_event(r, NFLAB_TRACE_KIND_HOOK,
-					NFLAB_TRACE_VERDICT_ACCEPT, 0, NULL, skb);
 		r->open = false;
 		r->done = st->hook == NF_INET_LOCAL_IN ||
 			  st->hook == NF_INET_POST_ROUTING;
 		r->seen = jiffies;
+		r->last = now;
+		send = true;
 	}
 	spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
-	nflab_trace_send(st->net, msg);
+	if (send)
+		nflab_trace_emit(r, NFLAB_TRACE_KIND_HOOK,
+				 NFLAB_TRACE_VERDICT_ACCEPT, 0, NULL, &now);
 }
 
 static unsigned int nflab_trace_tail_hook(void *priv, struct sk_buff *skb,
@@ -997,9 +1101,11 @@ static unsigned int nflab_trace_tail_hook(void *priv, struct sk_buff *skb,
 }
 
 /*
- * After every other hook at PRE_ROUTING, FORWARD and LOCAL_OUT, registered
- * while the namespace has traces; at LOCAL_IN and POST_ROUTING the confirm
- * hook does this.
+ * At INT_MAX at PRE_ROUTING, FORWARD and LOCAL_OUT, registered while the
+ * namespace has traces: after every other hook there but one at INT_MAX
+ * registered before it (nf_hook_entries_grow() puts a new hook before
+ * those of its priority). At LOCAL_IN and POST_ROUTING the confirm hook
+ * does this.
  */
 static const struct nf_hook_ops nflab_trace_ops[] = {
 	{
@@ -1022,25 +1128,34 @@ static const struct nf_hook_ops nflab_trace_ops[] = {
 	},
 };
 
-/* The kernel frees a followed packet: it went where nflab did not see. */
+/*
+ * The kernel frees a packet: if it is a followed one, it went where nflab
+ * did not see. This runs wherever the kernel frees packets, with any lock
+ * held: it only ends the record; nflab_trace_gone_fn() reports it.
+ */
 static NFLAB_KFREE_SKB_PROBE(nflab_trace_kfree_skb)
 {
-	struct sk_buff *msg = NULL;
 	struct nflab_tpkt *r;
-	struct net *net = NULL;
 	unsigned long flags;
+	const char *name;
+	bool queued = false;
 
 	rcu_read_lock();
 	r = nflab_tpkt_find(skb);
 	if (!r)
 		goto out_unlock;
 	spin_lock_irqsave(&nflab_tpkt_lock, flags);
-	if (r->hashed) {
-		net = r->net;
-		msg = nflab_tpkt_gone(r, nflab_drop_reason_name(reason));
+	if (r->hashed && nflab_tpkt_fits(r, skb)) {
+		nflab_tpkt_unhash(r);
+		r->gone_by = nflab_tpkt_where(r);
+		name = nflab_drop_reason_name(reason);
+		strscpy(r->reason, name ?: "", sizeof(r->reason));
+		list_add_tail(&r->all, &nflab_tpkt_gonelist);
+		queued = true;
 	}
 	spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
-	nflab_trace_send(net, msg);
+	if (queued)
+		queue_work(system_wq, &nflab_trace_gone_work);
 out_unlock:
 	rcu_read_unlock();
 }
@@ -1106,45 +1221,41 @@ static void nflab_trace_end(struct nflab_trace *t)
 	nflab_pernet(t->net)->ntraces--;
 }
 
-#define NFLAB_TPKT_GC_BATCH	32
-
 /*
  * End records not seen for NFLAB_TPKT_IDLE, reporting those not known to
  * be delivered or sent as gone; or, with net, every record of net,
- * silently (the namespace goes). Events go out a batch at a time, outside
- * the lock; each batch ends records, so the walk restarts at most
- * NFLAB_TPKT_MAX / NFLAB_TPKT_GC_BATCH + 1 times.
+ * silently (the namespace goes), those the probe left to report too.
  */
 static void nflab_tpkt_gc(const struct net *net)
 {
-	struct {
-		struct net *net;
-		struct sk_buff *msg;
-	} out[NFLAB_TPKT_GC_BATCH];
 	struct nflab_tpkt *r, *n;
-	unsigned int i, nout;
 	unsigned long flags;
+	LIST_HEAD(gone);
 
-	do {
-		nout = 0;
-		spin_lock_irqsave(&nflab_tpkt_lock, flags);
-		list_for_each_entry_safe(r, n, &nflab_tpkts, all) {
-			if (net ? r->net != net :
-			    time_before(jiffies, r->seen + NFLAB_TPKT_IDLE))
-				continue;
-			if (net || r->done) {
-				nflab_tpkt_unhash(r);
-				continue;
-			}
-			out[nout].net = r->net;
-			out[nout].msg = nflab_tpkt_gone(r, NULL);
-			if (++nout == NFLAB_TPKT_GC_BATCH)
-				break;
+	spin_lock_irqsave(&nflab_tpkt_lock, flags);
+	list_for_each_entry_safe(r, n, &nflab_tpkts, all) {
+		if (net ? r->net != net :
+		    time_before(jiffies, r->seen + NFLAB_TPKT_IDLE))
+			continue;
+		nflab_tpkt_unhash(r);
+		r->gone_by = net ? 0 : nflab_tpkt_where(r);
+		list_add_tail(&r->all, &gone);
+	}
+	list_for_each_entry_safe(r, n, &nflab_tpkt_gonelist, all) {
+		if (net && r->net == net) {
+			r->gone_by = 0;
+			list_move_tail(&r->all, &gone);
 		}
-		spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
-		for (i = 0; i < nout; i++)
-			nflab_trace_send(out[i].net, out[i].msg);
-	} while (nout == NFLAB_TPKT_GC_BATCH);
+	}
+	spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
+	/* At most NFLAB_TPKT_MAX of them. */
+	list_for_each_entry_safe(r, n, &gone, all) {
+		list_del(&r->all);
+		if (net || r->done)
+			nflab_tpkt_release(r);
+		else
+			nflab_tpkt_gone(r);
+	}
 }
 
 /*
@@ -1215,6 +1326,10 @@ static const struct nla_policy nflab_trace_policy[NFLAB_TRACE_A_MAX + 1] = {
 		NLA_POLICY_FULL_RANGE(NLA_U32, &nflab_trace_budget_range),
 	[NFLAB_TRACE_A_TIMEOUT]		=
 		NLA_POLICY_FULL_RANGE(NLA_U32, &nflab_trace_timeout_range),
+	[NFLAB_TRACE_A_LEFT ... NFLAB_TRACE_A_LOST] = {
+		.type = NLA_REJECT,
+		.reject_message = "attribute is set by the module, not by a request",
+	},
 };
 
 const struct nla_policy nflab_trace_op_policy[NFLAB_A_MAX + 1] = {
@@ -1245,24 +1360,17 @@ static int nflab_trace_prefix(struct nlattr **tb, int a, int alen,
 	return 0;
 }
 
-static const int nflab_trace_reply_only[] = {
-	NFLAB_TRACE_A_ID, NFLAB_TRACE_A_LEFT, NFLAB_TRACE_A_EXPIRES,
-	NFLAB_TRACE_A_EVENTS, NFLAB_TRACE_A_LOST,
-};
-
 static int nflab_trace_parse(struct nlattr **tb, struct nflab_trace *t,
 			     struct netlink_ext_ack *extack)
 {
 	struct nflab_trace_sel *s = &t->sel;
-	unsigned int i;
+	struct nlattr *port;
 	int ret;
 
-	for (i = 0; i < ARRAY_SIZE(nflab_trace_reply_only); i++) {
-		if (tb[nflab_trace_reply_only[i]]) {
-			NL_SET_ERR_MSG_ATTR(extack, tb[nflab_trace_reply_only[i]],
-					    "attribute is set by the module, not by a request");
-			return -EINVAL;
-		}
+	if (tb[NFLAB_TRACE_A_ID]) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_TRACE_A_ID],
+				    "the module numbers traces: no ID in a new one");
+		return -EINVAL;
 	}
 	ret = nflab_trace_prefix(tb, NFLAB_TRACE_A_SRC, NFLAB_TRACE_A_SRC_PREFIX,
 				 &s->src, &s->src_mask, &s->src_len, extack);
@@ -1280,14 +1388,12 @@ static int nflab_trace_parse(struct nlattr **tb, struct nflab_trace *t,
 		s->proto = nla_get_u8(tb[NFLAB_TRACE_A_PROTO]);
 		s->have |= NFLAB_SEL_PROTO;
 	}
-	if (tb[NFLAB_TRACE_A_SPORT] || tb[NFLAB_TRACE_A_DPORT] ||
-	    tb[NFLAB_TRACE_A_PORT]) {
-		if (!(s->have & NFLAB_SEL_PROTO) ||
-		    (s->proto != IPPROTO_TCP && s->proto != IPPROTO_UDP)) {
-			NL_SET_ERR_MSG_ATTR(extack, tb[NFLAB_TRACE_A_PROTO],
-					    "ports need protocol tcp or udp");
-			return -EINVAL;
-		}
+	port = tb[NFLAB_TRACE_A_SPORT] ?: tb[NFLAB_TRACE_A_DPORT] ?:
+	       tb[NFLAB_TRACE_A_PORT];
+	if (port && (!(s->have & NFLAB_SEL_PROTO) ||
+		     (s->proto != IPPROTO_TCP && s->proto != IPPROTO_UDP))) {
+		NL_SET_ERR_MSG_ATTR(extack, port, "ports need protocol tcp or udp");
+		return -EINVAL;
 	}
 	if (tb[NFLAB_TRACE_A_SPORT]) {
 		s->sport = nla_get_be16(tb[NFLAB_TRACE_A_SPORT]);
@@ -1362,17 +1468,14 @@ static int nflab_trace_fill(struct sk_buff *msg, const struct nflab_trace *t)
 	return 0;
 }
 
-static int nflab_trace_fill_reply(struct sk_buff *msg, const void *arg)
-{
-	return nflab_trace_fill(msg, arg);
-}
-
 int nflab_trace_nl_new(struct sk_buff *skb, struct genl_info *info)
 {
 	struct net *net = genl_info_net(info);
 	struct nflab_net *nn = nflab_pernet(net);
 	struct nlattr *tb[NFLAB_TRACE_A_MAX + 1];
 	struct nflab_trace *t;
+	struct sk_buff *msg;
+	void *hdr;
 	int ret;
 
 	if (GENL_REQ_ATTR_CHECK(info, NFLAB_A_TRACE))
@@ -1387,8 +1490,22 @@ int nflab_trace_nl_new(struct sk_buff *skb, struct genl_info *info)
 	ret = nflab_trace_parse(tb, t, info->extack);
 	if (ret)
 		goto err_free;
+	/* The reply first: a trace that started is never reported failed. */
+	ret = -ENOMEM;
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		goto err_free;
+	hdr = genlmsg_put_reply(msg, info, &nflab_genl_family, 0,
+				NFLAB_CMD_TRACE_NEW);
+	if (!hdr)
+		goto err_free_msg;
 
 	mutex_lock(&nflab_trace_mutex);
+	if (nflab_trace_closed) {
+		NL_SET_ERR_MSG(info->extack, "the module is going away");
+		ret = -ESHUTDOWN;
+		goto err_unlock;
+	}
 	if (nn->ntraces >= NFLAB_TRACES_MAX) {
 		NL_SET_ERR_MSG(info->extack, "too many traces in this namespace");
 		ret = -ENOSPC;
@@ -1416,6 +1533,7 @@ int nflab_trace_nl_new(struct sk_buff *skb, struct genl_info *info)
 	t->id = atomic_inc_return(&nflab_trace_ids);
 	t->expires = jiffies + t->timeout * HZ;
 	atomic_set(&t->left, t->budget);
+	spin_lock_init(&t->rate_lock);
 	t->rate_start = jiffies;
 	nflab_trace_objs++;
 	nn->trace_objs++;
@@ -1425,12 +1543,16 @@ int nflab_trace_nl_new(struct sk_buff *skb, struct genl_info *info)
 	list_add_tail_rcu(&t->list, &nn->traces);
 	if (nflab_trace_objs == 1)
 		schedule_delayed_work(&nflab_trace_work, HZ);
-	ret = nflab_nl_reply(info, NFLAB_CMD_TRACE_NEW, nflab_trace_fill_reply, t);
+	/* A default-size message holds a trace: this cannot fail. */
+	WARN_ON_ONCE(nflab_trace_fill(msg, t));
 	mutex_unlock(&nflab_trace_mutex);
-	return ret;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
 
 err_unlock:
 	mutex_unlock(&nflab_trace_mutex);
+err_free_msg:
+	nlmsg_free(msg);
 err_free:
 	kfree(t);
 	return ret;
@@ -1476,14 +1598,19 @@ int nflab_trace_nl_del(struct sk_buff *skb, struct genl_info *info)
 		nflab_trace_end(t);
 		count++;
 	}
+	/*
+	 * The work frees them, and sends their END events, when their
+	 * packets go; it runs while any trace object exists (never after
+	 * nflab_trace_exit()).
+	 */
+	if (count)
+		mod_delayed_work(system_wq, &nflab_trace_work, 0);
 	mutex_unlock(&nflab_trace_mutex);
 	if (id && !count) {
 		NL_SET_ERR_MSG_ATTR(info->extack, tb[NFLAB_TRACE_A_ID],
 				    "no such trace in this namespace");
 		return -ENOENT;
 	}
-	/* The work frees them, and sends their END events, when their packets go. */
-	mod_delayed_work(system_wq, &nflab_trace_work, 0);
 	return nflab_nl_reply(info, NFLAB_CMD_TRACE_DEL, nflab_trace_fill_count,
 			      &count);
 }
@@ -1552,6 +1679,8 @@ void nflab_trace_net_exit(struct net *net)
 	struct nflab_trace *t, *n;
 
 	mutex_lock(&nflab_trace_mutex);
+	/* The probe's reports of this namespace's records, first. */
+	flush_work(&nflab_trace_gone_work);
 	nflab_tpkt_gc(net);
 	list_for_each_entry_safe(t, n, &nflab_traces, all)
 		if (t->net == net)
@@ -1559,10 +1688,30 @@ void nflab_trace_net_exit(struct net *net)
 	mutex_unlock(&nflab_trace_mutex);
 }
 
+/* The hooks are up: traces may start. */
+void nflab_trace_open(void)
+{
+	mutex_lock(&nflab_trace_mutex);
+	nflab_trace_closed = false;
+	mutex_unlock(&nflab_trace_mutex);
+}
+
+/*
+ * The hooks go (module unload): no trace may start from here on, though
+ * the family still answers until it is unregistered.
+ */
+void nflab_trace_close(void)
+{
+	mutex_lock(&nflab_trace_mutex);
+	nflab_trace_closed = true;
+	mutex_unlock(&nflab_trace_mutex);
+}
+
 /* Every namespace's exit ran: no trace is left. */
 void nflab_trace_exit(void)
 {
 	cancel_delayed_work_sync(&nflab_trace_work);
+	flush_work(&nflab_trace_gone_work);
 	tracepoint_synchronize_unregister();
 	WARN_ON_ONCE(nflab_trace_objs || atomic_read(&nflab_tpkt_n));
 }

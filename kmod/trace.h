@@ -42,9 +42,10 @@ struct nflab_rule;
 
 void nflab_trace_ct_note(struct nflab_ct_res *res, const struct nflab_conn *ct,
 			 u8 dir);
-void nflab_trace_begin(struct sk_buff *skb, const struct nf_hook_state *st);
+bool nflab_trace_begin(struct sk_buff *skb, const struct nf_hook_state *st);
 void nflab_trace_ct(struct sk_buff *skb, const struct nf_hook_state *st,
-		    const struct nflab_ct_res *res, unsigned int verdict);
+		    const struct nflab_ct_res *res, unsigned int verdict,
+		    bool chosen);
 void nflab_trace_enter(struct sk_buff *skb, const struct nf_hook_state *st);
 void nflab_trace_rule(struct sk_buff *skb, const struct nf_hook_state *st,
 		      u8 table, const char *chain, const struct nflab_rule *rule,
@@ -57,6 +58,8 @@ int nflab_trace_put_history(struct sk_buff *msg, const struct nflab_conn *ct);
 void nflab_trace_net_init(struct net *net, struct nflab_net *nn);
 void nflab_trace_net_pre_exit(struct net *net);
 void nflab_trace_net_exit(struct net *net);
+void nflab_trace_open(void);
+void nflab_trace_close(void);
 void nflab_trace_exit(void);
 
 #endif /* _NFLAB_TRACE_H */
