@@ -223,8 +223,8 @@ func ExampleClient_FollowTrace() {
 	}
 }
 
-// Count, per trace, the packets every running trace sees end at each
-// hook, until interrupted.
+// Count the traced packets nflab drops at each hook, whatever trace
+// chose them, until interrupted.
 func ExampleClient_WatchTraces() {
 	c, err := nflab.Dial(nil)
 	if err != nil {
@@ -236,7 +236,11 @@ func ExampleClient_WatchTraces() {
 	defer stop()
 	drops := map[nftypes.Hook]int{}
 	err = c.WatchTraces(ctx, nil, func(r nftypes.TraceReport) error {
-		if r.Lost != nil {
+		switch {
+		case r.Lost != nil && r.Lost.Overrun():
+			fmt.Println("lost events: the receive buffer overflowed")
+			return nil
+		case r.Lost != nil:
 			fmt.Printf("lost %d events of trace %d\n", r.Lost.Events, r.Lost.Trace)
 			return nil
 		}
