@@ -330,6 +330,7 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
 	root.AddCommand(
 		a.statsCmd(),
 		a.ctCmd(),
+		a.traceCmd(),
 		a.ruleCmd(),
 		a.chainCmd(),
 		a.setCmd(),

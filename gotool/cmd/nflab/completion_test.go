@@ -37,7 +37,7 @@ func TestComplete(t *testing.T) {
 		want      []string
 		directive string
 	}{
-		{[]string{""}, []string{"stats", "ct", "rule", "chain", "set", "rules", "version", "completion", "help"}, noFile},
+		{[]string{""}, []string{"stats", "ct", "trace", "rule", "chain", "set", "rules", "version", "completion", "help"}, noFile},
 		{[]string{"c"}, []string{"ct", "chain", "completion"}, noFile},
 		{[]string{"rule", "add", ""}, []string{"raw", "mangle", "filter", "nat"}, noFile},
 		{[]string{"rule", "add", "raw", ""}, []string{"prerouting", "output"}, noFile},

@@ -115,7 +115,8 @@ type recorder struct {
 	watch  *nflab.WatchOptions
 	closed bool
 
-	ruleset *nftypes.Ruleset // of ApplyRuleset
+	spec    *nftypes.TraceSpec // of AddTrace, FollowTrace
+	ruleset *nftypes.Ruleset   // of ApplyRuleset
 	apply   *nflab.ApplyOptions
 	reset   *uint64 // of ResetRules
 }
@@ -254,6 +255,37 @@ func (r *recorder) ApplyRuleset(ctx context.Context, rs nftypes.Ruleset, opts *n
 func (r *recorder) Begin(ctx context.Context, opts *nflab.BeginOptions) (*nflab.Tx, error) {
 	r.note("Begin", nil)
 	return r.c.Begin(ctx, opts)
+}
+
+func (r *recorder) AddTrace(ctx context.Context, s nftypes.TraceSpec) (nftypes.Trace, error) {
+	r.note("AddTrace", func() { r.spec = &s })
+	return r.c.AddTrace(ctx, s)
+}
+
+func (r *recorder) Traces(ctx context.Context) ([]nftypes.Trace, error) {
+	r.note("Traces", nil)
+	return r.c.Traces(ctx)
+}
+
+func (r *recorder) DeleteTrace(ctx context.Context, id uint32) error {
+	r.note("DeleteTrace", nil)
+	return r.c.DeleteTrace(ctx, id)
+}
+
+func (r *recorder) DeleteTraces(ctx context.Context) (int, error) {
+	r.note("DeleteTraces", nil)
+	return r.c.DeleteTraces(ctx)
+}
+
+func (r *recorder) WatchTraces(ctx context.Context, opts *nflab.WatchOptions, fn func(nftypes.TraceReport) error) error {
+	r.note("WatchTraces", func() { r.watch = opts })
+	return r.c.WatchTraces(ctx, opts, fn)
+}
+
+func (r *recorder) FollowTrace(ctx context.Context, s nftypes.TraceSpec, opts *nflab.WatchOptions,
+	started func(nftypes.Trace) error, fn func(nftypes.TraceReport) error) error {
+	r.note("FollowTrace", func() { r.spec, r.watch = &s, opts })
+	return r.c.FollowTrace(ctx, s, opts, started, fn)
 }
 
 // The connections of the conntrack tests.

@@ -85,18 +85,7 @@ func (m *Module) handleTraces(req netlink.Message, cmd uint8, attrs map[uint16][
 		if len(m.traces) >= nlproto.TRACES_MAX {
 			return fails(req, unix.ENOSPC, fmt.Sprintf("a namespace runs at most %d traces", nlproto.TRACES_MAX))
 		}
-		m.nextTrace++
-		tr.ID = m.nextTrace
-		if tr.Budget == 0 {
-			tr.Budget = nlproto.TRACE_BUDGET_DEFAULT
-		}
-		if tr.Timeout == 0 {
-			tr.Timeout = nlproto.TRACE_TIMEOUT_DEFAULT * time.Second
-		}
-		tr.Left = tr.Budget
-		ft := &ftrace{tr: tr, start: time.Now()}
-		m.traces = append(m.traces, ft)
-		m.encodeTrace(ae, ft)
+		m.encodeTrace(ae, m.startTraceLocked(nftypes.TraceSpec{Selector: tr.Selector, Budget: tr.Budget, Timeout: tr.Timeout}))
 	case nlproto.CMD_TRACE_DEL:
 		var gone []*ftrace
 		if b, ok := attrs[nlproto.A_TRACE]; ok {
@@ -264,6 +253,31 @@ func (m *Module) traceDump(req netlink.Message) [][]netlink.Message {
 		Header: netlink.Header{Length: 20, Type: netlink.Done, Flags: netlink.Multi, Sequence: req.Header.Sequence, PID: req.Header.PID},
 		Data:   make([]byte, 4),
 	})}
+}
+
+// StartTrace starts a trace of s, as TRACE_NEW would, without its
+// checks, and returns it.
+func (m *Module) StartTrace(s nftypes.TraceSpec) nftypes.Trace {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.startTraceLocked(s).report()
+}
+
+// startTraceLocked starts a trace of s, with the defaults for what s
+// leaves out.
+func (m *Module) startTraceLocked(s nftypes.TraceSpec) *ftrace {
+	m.nextTrace++
+	tr := nftypes.Trace{ID: m.nextTrace, Selector: s.Selector, Budget: s.Budget, Timeout: s.Timeout}
+	if tr.Budget == 0 {
+		tr.Budget = nlproto.TRACE_BUDGET_DEFAULT
+	}
+	if tr.Timeout == 0 {
+		tr.Timeout = nlproto.TRACE_TIMEOUT_DEFAULT * time.Second
+	}
+	tr.Left = tr.Budget
+	ft := &ftrace{tr: tr, start: time.Now()}
+	m.traces = append(m.traces, ft)
+	return ft
 }
 
 // Traces returns the running traces, as TRACE_GET would.
