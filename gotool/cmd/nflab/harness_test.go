@@ -54,15 +54,16 @@ func ctHarness(t *testing.T) *harness {
 // app returns an app writing to stdout and stderr that dials the module
 // through nflab.Dial.
 func (h *harness) app(stdout, stderr io.Writer) *app {
-	return &app{stdin: strings.NewReader(h.stdin), stdout: &recWriter{w: stdout}, stderr: stderr, hint: testHint, dial: func(opts *nflab.DialOptions) (client, error) {
-		h.opts = opts
-		c, err := dial(opts)
-		if err != nil {
-			return nil, err
-		}
-		h.rec = &recorder{c: c}
-		return h.rec, nil
-	}}
+	return &app{stdin: strings.NewReader(h.stdin), stdout: &recWriter{w: stdout}, stderr: stderr, hint: testHint,
+		clock: func() time.Time { return testClock }, loc: time.UTC, dial: func(opts *nflab.DialOptions) (client, error) {
+			h.opts = opts
+			c, err := dial(opts)
+			if err != nil {
+				return nil, err
+			}
+			h.rec = &recorder{c: c}
+			return h.rec, nil
+		}}
 }
 
 type result struct {
@@ -101,6 +102,10 @@ func runDialErr(t *testing.T, err error, args ...string) result {
 }
 
 func testHint() string { return "load it with 'insmod /abs/kmod/nflab.ko'" }
+
+// testClock is the time of the runs' clock, which stands still: the
+// trace's lines waiting for their time are written at the end.
+var testClock = time.Date(2026, 12, 1, 9, 59, 59, 0, time.UTC)
 
 // recorder is the client of the commands in tests: it notes each call and
 // its arguments and passes it on to the real client.

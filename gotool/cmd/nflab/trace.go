@@ -109,6 +109,12 @@ type traceFlags struct {
 	timeout traceTimeoutValue
 }
 
+// traceFlagCompletions completes the flags traceFlags declared in cmd.
+func traceFlagCompletions(cmd *cobra.Command) {
+	must(cmd.RegisterFlagCompletionFunc("timeout", fixedValues("10s", "30s", "1m", "5m", "1h")))
+	must(cmd.RegisterFlagCompletionFunc("budget", cobra.NoFileCompletions))
+}
+
 func (f *traceFlags) add(fs *pflag.FlagSet) {
 	f.budget.max = nftypes.MaxTraceBudget
 	fs.Var(once(&budgetValue{&f.budget}), "budget", fmt.Sprintf("the packets the trace may follow, 1-%d (default %d)", nftypes.MaxTraceBudget, nftypes.DefaultTraceBudget))
@@ -251,7 +257,8 @@ func (a *app) traceWatchLeaf(use, short string, parent bool) *cobra.Command {
 			})
 		},
 	})
-	must(cmd.RegisterFlagCompletionFunc("timeout", fixedValues("10s", "30s", "1m", "5m", "1h")))
+	traceFlagCompletions(cmd)
+	must(cmd.RegisterFlagCompletionFunc("buffer-size", cobra.NoFileCompletions))
 	cmd.SuggestionsMinimumDistance = 2 // cobra's default, which only its own lookup sets
 	return cmd
 }
@@ -261,7 +268,14 @@ func (a *app) traceWatchLeaf(use, short string, parent bool) *cobra.Command {
 func (a *app) runTraceWatch(ctx context.Context, c client, opts *nflab.WatchOptions, hooks bool, watch func(context.Context, *tracePrinter) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p := &tracePrinter{w: a.stdout, json: a.output == "json", hooks: hooks, tl: newTimeline(time.Local, false), now: time.Now}
+	now, loc := a.clock, a.loc
+	if now == nil {
+		now = time.Now
+	}
+	if loc == nil {
+		loc = time.Local
+	}
+	p := &tracePrinter{w: a.stdout, json: a.output == "json", hooks: hooks, tl: newTimeline(loc, false), now: now}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		tick := time.NewTicker(100 * time.Millisecond)
@@ -417,7 +431,7 @@ func (a *app) traceAddCmd() *cobra.Command {
 		sel   nftypes.TraceSelector
 		given bool
 	)
-	return a.leaf(leaf{
+	cmd := a.leaf(leaf{
 		use:   "add [--budget N] [--timeout DUR] SELECTOR... [flags]",
 		short: "start a trace that runs without a watcher, and print its id",
 		long: `Start a trace of the packets SELECTOR chooses, at most --budget of them,
@@ -443,6 +457,8 @@ Output:
 			return &output{json: traceJSON(tr), table: func(w io.Writer) { fmt.Fprintln(w, tr.ID) }}, nil
 		},
 	})
+	traceFlagCompletions(cmd)
+	return cmd
 }
 
 func (a *app) traceListCmd() *cobra.Command {
@@ -570,6 +586,10 @@ func completeSelector(_ *cobra.Command, args []string, toComplete string) ([]cob
 	if len(words) > 0 {
 		prev = strings.ToLower(words[len(words)-1])
 	}
+	// What is given already is not offered again.
+	given := func(kws ...string) bool {
+		return slices.ContainsFunc(words, func(w string) bool { return slices.Contains(kws, strings.ToLower(w)) })
+	}
 	var offer []string
 	switch prev {
 	case "iface", "dev":
@@ -585,9 +605,18 @@ func completeSelector(_ *cobra.Command, args []string, toComplete string) ([]cob
 	case "host", "net", "port":
 		return nil, cobra.ShellCompDirectiveNoFileComp // an address or a number
 	default:
-		offer = []string{"tcp", "udp", "icmp", "proto", "host", "net", "src", "dst", "port", "iface"}
 		if len(words) > 0 && prev != "and" {
-			offer = append([]string{"and"}, offer...)
+			offer = append(offer, "and")
+		}
+		if !given("tcp", "udp", "icmp", "proto") {
+			offer = append(offer, "tcp", "udp", "icmp", "proto")
+		}
+		if !given("host", "net") {
+			offer = append(offer, "host", "net")
+		}
+		offer = append(offer, "src", "dst", "port")
+		if !given("iface", "dev") {
+			offer = append(offer, "iface")
 		}
 	}
 	var out []cobra.Completion
