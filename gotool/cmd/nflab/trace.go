@@ -246,13 +246,12 @@ func (a *app) traceWatchLeaf(use, short string, parent bool) *cobra.Command {
 		run: func(cmd *cobra.Command, c client) (*output, error) {
 			opts := &nflab.WatchOptions{ReadBuffer: buffer.v}
 			if given {
-				return nil, a.runTraceWatch(cmd.Context(), c, opts, hooks, func(ctx context.Context, p *tracePrinter) error {
+				return nil, a.runTraceWatch(cmd.Context(), hooks, false, func(ctx context.Context, p *tracePrinter) error {
 					err := c.FollowTrace(ctx, f.spec(sel), opts, p.started, p.report)
 					return failed("following the trace", err)
 				})
 			}
-			return nil, a.runTraceWatch(cmd.Context(), c, opts, hooks, func(ctx context.Context, p *tracePrinter) error {
-				p.tl.multi = true
+			return nil, a.runTraceWatch(cmd.Context(), hooks, true, func(ctx context.Context, p *tracePrinter) error {
 				return failed("watching traces", c.WatchTraces(ctx, opts, p.report))
 			})
 		},
@@ -265,7 +264,8 @@ func (a *app) traceWatchLeaf(use, short string, parent bool) *cobra.Command {
 
 // runTraceWatch runs watch with a printer in the -o format, writing the
 // lines whose wait is over as time passes, and what is left at the end.
-func (a *app) runTraceWatch(ctx context.Context, c client, opts *nflab.WatchOptions, hooks bool, watch func(context.Context, *tracePrinter) error) error {
+// With multi, events of any trace come, and lines name theirs.
+func (a *app) runTraceWatch(ctx context.Context, hooks, multi bool, watch func(context.Context, *tracePrinter) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	now, loc := a.clock, a.loc
@@ -275,7 +275,7 @@ func (a *app) runTraceWatch(ctx context.Context, c client, opts *nflab.WatchOpti
 	if loc == nil {
 		loc = time.Local
 	}
-	p := &tracePrinter{w: a.stdout, json: a.output == "json", hooks: hooks, tl: newTimeline(loc, false), now: now}
+	p := &tracePrinter{w: a.stdout, json: a.output == "json", hooks: hooks, tl: newTimeline(loc, multi), now: now}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		tick := time.NewTicker(100 * time.Millisecond)
