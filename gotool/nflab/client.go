@@ -95,6 +95,12 @@ type backend interface {
 
 	WatchConns(ctx context.Context, readBuffer int, fn func(nftypes.ConnEvent) error) error
 
+	AddTrace(context.Context, nftypes.TraceSpec) (nftypes.Trace, error)
+	Traces(context.Context) ([]nftypes.Trace, error)
+	DeleteTrace(ctx context.Context, id uint32) error
+	DeleteTraces(context.Context) (uint32, error)
+	WatchTraces(ctx context.Context, readBuffer int, listening func() error, fn func(nftypes.TraceReport) error) error
+
 	Chains(context.Context) ([]nftypes.Chain, uint32, error)
 	Rules(context.Context) ([]nftypes.Rule, uint32, error)
 	Rule(context.Context, uint64) (nftypes.Rule, error)

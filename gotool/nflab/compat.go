@@ -98,3 +98,20 @@ func withoutNAT(rs nftypes.Ruleset, proto uint32) (out nftypes.Ruleset, keep []i
 
 // chainName is how a ChangeError names a chain: "filter/forward".
 func chainName(t nftypes.Table, name string) string { return t.String() + "/" + name }
+
+// traceProtocol is the protocol version that brought packet traces
+// (nflab.h): the TRACE_* commands, the "trace" multicast group and the
+// hook counters' drops by cause. An older module lacks the commands; the
+// client refuses them itself, before sending anything, with words that
+// say why.
+const traceProtocol = 6
+
+// checkTraces fails op, which needs packet traces, on a module older than
+// traceProtocol.
+func (c *Client) checkTraces(op string) error {
+	if c.proto >= traceProtocol {
+		return nil
+	}
+	return &OpError{Op: op, Err: errors.ErrUnsupported,
+		Message: fmt.Sprintf("the loaded module is too old for packet traces: they need protocol %d, it speaks protocol %d", traceProtocol, c.proto)}
+}

@@ -112,12 +112,13 @@ func (c *Client) RunGC(ctx context.Context) (int, error) {
 // connections.
 const DefaultWatchReadBuffer = 1 << 20
 
-// WatchOptions tune WatchConns; nil or the zero value gives the defaults.
+// WatchOptions tune WatchConns, WatchTraces and FollowTrace; nil or the
+// zero value gives the defaults.
 type WatchOptions struct {
 	// ReadBuffer is the size in bytes of the event socket's receive
 	// buffer; 0 means DefaultWatchReadBuffer. The kernel drops events that
-	// do not fit, and the watch then reports EventLost: a small buffer
-	// provokes that, which is what tests want.
+	// do not fit, and the watch then reports the loss (EventLost, a
+	// TraceLoss): a small buffer provokes that, which is what tests want.
 	ReadBuffer int
 }
 
@@ -143,15 +144,9 @@ type WatchOptions struct {
 // SRC_NAT or DST_NAT bit, so a filter on them matches no event there,
 // while Conns refuses it.
 func (c *Client) WatchConns(ctx context.Context, opts *WatchOptions, fn func(nftypes.ConnEvent) error) error {
-	var o WatchOptions
-	if opts != nil {
-		o = *opts
+	rb, err := watchBuffer(opts)
+	if err != nil {
+		return err
 	}
-	if o.ReadBuffer < 0 {
-		return &ValidationError{Field: "watch", Reason: "read buffer " + itoa(o.ReadBuffer) + " is negative"}
-	}
-	if o.ReadBuffer == 0 {
-		o.ReadBuffer = DefaultWatchReadBuffer
-	}
-	return c.b.WatchConns(ctx, o.ReadBuffer, fn)
+	return c.b.WatchConns(ctx, rb, fn)
 }

@@ -5,7 +5,10 @@
 // (Client.WatchConns), and reads and changes the tracker's settings. It
 // reads the rule engine's ruleset (Client.Ruleset, Rules, Chains, Sets)
 // and changes it in transactions: all at once (Client.ApplyRuleset) or
-// change by change (Client.Begin and Tx).
+// change by change (Client.Begin and Tx). It starts and ends packet
+// traces (Client.AddTrace, DeleteTrace, DeleteTraces, Traces), which
+// report what happens to chosen packets at each hook, and follows their
+// events (Client.WatchTraces, FollowTrace), losses included.
 //
 // The values it reports and takes are the types of package nftypes
 // (Conn, Tuple, ConnFilter, TrackerConfig, ...), shared with the internal
@@ -26,17 +29,20 @@
 // (errors.ErrUnsupported, below), Message is the client's reason. So,
 // without matching error text:
 //
-//   - a missing entry (Conn, DeleteConn) satisfies
+//   - a missing entry (Conn, DeleteConn) or trace (DeleteTrace) satisfies
 //     errors.Is(err, os.ErrNotExist) and errors.Is(err, unix.ENOENT);
 //   - a missing capability (CAP_NET_ADMIN, needed by every method that
-//     changes something, by the conntrack dumps and lookups and by
-//     WatchConns) satisfies errors.Is(err, os.ErrPermission) and
+//     changes something, by the conntrack dumps and lookups, by every
+//     trace method and by WatchConns) satisfies errors.Is(err, os.ErrPermission) and
 //     errors.Is(err, unix.EPERM);
 //   - a command the running module does not have, or NAT (the nat table,
 //     a NAT action, the SRC_NAT and DST_NAT status bits in a ConnFilter or
 //     a ct status match) sent to a module older than protocol 4 (see
-//     Compatibility), satisfies errors.Is(err, errors.ErrUnsupported), and
+//     Compatibility), or a trace method called on a module older than
+//     protocol 6, satisfies errors.Is(err, errors.ErrUnsupported), and
 //     nothing is sent;
+//   - a trace beyond the namespace's nftypes.MaxTraces (AddTrace,
+//     FollowTrace) satisfies errors.Is(err, unix.ENOSPC);
 //   - an operation ended by its context satisfies errors.Is(err,
 //     context.Canceled) or errors.Is(err, context.DeadlineExceeded);
 //   - an operation on a closed client satisfies errors.Is(err,
@@ -69,8 +75,8 @@
 // serialised on one request socket, a whole dump at a time, and an open
 // Tx holds the socket until Commit or Abort (the kernel ties a
 // transaction to its socket), so the client's other calls wait for it; each
-// WatchConns has a socket of its own, so a watch's callback may call the
-// client's other methods. Close may be called at any time, more than once:
+// WatchConns, WatchTraces and FollowTrace has a socket of its own, so a
+// watch's callback may call the client's other methods. Close may be called at any time, more than once:
 // it closes the request socket, makes later calls fail with net.ErrClosed
 // and ends running watches, which return an error satisfying
 // errors.Is(err, net.ErrClosed) (a watch whose context is done returns
@@ -106,6 +112,9 @@
 // NAT (in table nat, with a NAT action, or matching ct status SRC_NAT or
 // DST_NAT), ApplyRuleset given such a chain or rule, and Conns,
 // DeleteConns and CheckConnFilter given a filter on those status bits.
+// Likewise every trace method fails with errors.ErrUnsupported on a module
+// older than protocol 6, which has no traces; HookStats of such a module
+// has no drop counters (nil HookStat.Drops).
 // Accepting built-in chains of table nat are what such a module has in
 // effect: ApplyRuleset leaves them out, and Tx.SetPolicy of accept on one
 // does nothing and succeeds.

@@ -179,3 +179,78 @@ func ExampleClient_WatchConns() {
 		log.Fatal(err)
 	}
 }
+
+// Follow the next 20 SSH connection attempts to one host through the
+// hooks, as "nflab trace --budget 20 tcp dst port 22 and dst host
+// 10.0.2.2" does, printing where each packet was dropped. The trace
+// starts once the watch listens, and ends with its budget or its
+// timeout, or is deleted when the watch stops early.
+func ExampleClient_FollowTrace() {
+	c, err := nflab.Dial(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	sel, err := nftypes.ParseTraceSelector([]string{"tcp dst port 22 and dst host 10.0.2.2"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	spec := nftypes.TraceSpec{Selector: sel, Budget: 20, Timeout: 5 * time.Minute}
+	started := func(tr nftypes.Trace) error {
+		fmt.Printf("trace %d: %s\n", tr.ID, tr.Selector)
+		return nil
+	}
+	err = c.FollowTrace(ctx, spec, nil, started, func(r nftypes.TraceReport) error {
+		switch ev := r.Event; {
+		case r.Lost != nil && r.Lost.Overrun():
+			fmt.Println("lost events: the receive buffer overflowed")
+		case r.Lost != nil:
+			fmt.Printf("lost %d events\n", r.Lost.Events)
+		case ev.Kind == nftypes.TraceHook && ev.Verdict != nftypes.TraceAccept:
+			fmt.Printf("packet %d dropped at %s by %s\n", ev.Packet, ev.Hook, ev.DropBy)
+		case ev.Kind == nftypes.TraceGone:
+			fmt.Printf("packet %d gone after %s: %s\n", ev.Packet, ev.Hook, ev.DropReason)
+		}
+		return nil
+	})
+	if errors.Is(err, errors.ErrUnsupported) {
+		log.Fatal("the loaded module is too old for packet traces")
+	} else if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// Count the traced packets nflab drops at each hook, whatever trace
+// chose them, until interrupted.
+func ExampleClient_WatchTraces() {
+	c, err := nflab.Dial(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	drops := map[nftypes.Hook]int{}
+	err = c.WatchTraces(ctx, nil, func(r nftypes.TraceReport) error {
+		switch {
+		case r.Lost != nil && r.Lost.Overrun():
+			fmt.Println("lost events: the receive buffer overflowed")
+			return nil
+		case r.Lost != nil:
+			fmt.Printf("lost %d events of trace %d\n", r.Lost.Events, r.Lost.Trace)
+			return nil
+		}
+		if r.Event.Kind == nftypes.TraceHook && r.Event.Verdict == nftypes.TraceDrop {
+			drops[r.Event.Hook]++
+		}
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(drops)
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -33,6 +34,10 @@ type app struct {
 	stderr io.Writer
 	dial   func(*nflab.DialOptions) (client, error)
 	hint   func() string // what to do when the module is not loaded
+	// The clock and time zone of the trace's lines; nil for time.Now
+	// and time.Local (tests fix them).
+	clock func() time.Time
+	loc   *time.Location
 
 	// The flags every command has.
 	output outputFormat // -o
@@ -330,6 +335,7 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
 	root.AddCommand(
 		a.statsCmd(),
 		a.ctCmd(),
+		a.traceCmd(),
 		a.ruleCmd(),
 		a.chainCmd(),
 		a.setCmd(),

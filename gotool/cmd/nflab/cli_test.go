@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -404,18 +405,26 @@ func TestModuleHint(t *testing.T) {
 	}
 }
 
-// runOrWatch runs a command line; one that watches events is interrupted
-// as soon as it listens.
+// runOrWatch runs a command line; one that watches events (ct events,
+// trace and trace watch) is interrupted as soon as it listens.
 func (h *harness) runOrWatch(args ...string) result {
-	for _, a := range args {
-		if a == "events" || a == "-E" || a == "--event" {
-			if slices.Contains(args, "-h") || slices.Contains(args, "--help") {
-				break
-			}
-			return h.watch(func() {}, func(string, string) bool { return true }, args...)
-		}
+	if watches(args) && !slices.Contains(args, "-h") && !slices.Contains(args, "--help") {
+		return h.watch(func() {}, func(string, string) bool { return true }, args...)
 	}
 	return h.run(args...)
+}
+
+// watches reports whether a command line watches events.
+func watches(args []string) bool {
+	for i, a := range args {
+		switch a {
+		case "events", "-E", "--event":
+			return true
+		case "trace":
+			return i+1 == len(args) || !slices.Contains([]string{"add", "list", "delete"}, args[i+1])
+		}
+	}
+	return false
 }
 
 func TestNetns(t *testing.T) {
@@ -497,6 +506,33 @@ func TestNamesFromHeader(t *testing.T) {
 		if !strings.Contains(help, want) {
 			t.Errorf("ct list --help lacks %q", want)
 		}
+	}
+}
+
+// TestHookDropNames checks that stats names its drop counters as nflab.h's
+// NFLAB_HOOK_A_DROP_* and UNSEEN_AFTER, in the same order, in JSON and in
+// the -v table.
+func TestHookDropNames(t *testing.T) {
+	var want []string
+	for _, n := range nlproto.EnumHookAttr.Names {
+		if n.Value >= nlproto.HOOK_A_DROP_RULE {
+			want = append(want, n.Lower())
+		}
+	}
+	typ := reflect.TypeFor[jsonHook]()
+	var got []string
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if i >= 3 {
+			got = append(got, name)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("JSON keys (-nflab.h +got):\n%s", diff)
+	}
+	header := strings.Fields(strings.SplitN(newHarness(t, fakemod.Options{}).run("stats", "-v").Stdout, "\n", 2)[0])
+	if diff := cmp.Diff(want, strings.Split(strings.ToLower(strings.Join(header[3:], " ")), " ")); diff != "" {
+		t.Errorf("table columns (-nflab.h +got):\n%s", diff)
 	}
 }
 

@@ -37,7 +37,7 @@ func TestComplete(t *testing.T) {
 		want      []string
 		directive string
 	}{
-		{[]string{""}, []string{"stats", "ct", "rule", "chain", "set", "rules", "version", "completion", "help"}, noFile},
+		{[]string{""}, []string{"stats", "ct", "trace", "rule", "chain", "set", "rules", "version", "completion", "help"}, noFile},
 		{[]string{"c"}, []string{"ct", "chain", "completion"}, noFile},
 		{[]string{"rule", "add", ""}, []string{"raw", "mangle", "filter", "nat"}, noFile},
 		{[]string{"rule", "add", "raw", ""}, []string{"prerouting", "output"}, noFile},
@@ -63,6 +63,17 @@ func TestComplete(t *testing.T) {
 		{[]string{"-L", "-p", ""}, []string{"tcp", "udp", "icmp"}, noFile},
 		{[]string{"-E", "--state", "EST"}, []string{"ESTABLISHED"}, noFile},
 		{[]string{"-n", "nflab-test-no-such-namespace"}, []string{}, noFile},
+		// A trace's subcommands, then its selector's words.
+		{[]string{"trace", ""}, []string{"watch", "add", "list", "delete", "tcp", "udp", "icmp", "proto", "host", "net", "src", "dst", "port", "iface"}, noFile},
+		{[]string{"trace", "a"}, []string{"add"}, noFile},
+		{[]string{"trace", "tcp", ""}, []string{"and", "host", "net", "src", "dst", "port", "iface"}, noFile},
+		{[]string{"trace", "watch", "tcp and host 10.0.0.1", "and", ""}, []string{"src", "dst", "port", "iface"}, noFile},
+		{[]string{"trace", "add", "udp", "dst", ""}, []string{"host", "net", "port"}, noFile},
+		{[]string{"trace", "add", "proto", "g"}, []string{"gre"}, noFile},
+		{[]string{"trace", "add", "tcp", "port", ""}, []string{}, noFile},
+		{[]string{"trace", "--timeout", ""}, []string{"10s", "30s", "1m", "5m", "1h"}, noFile},
+		{[]string{"trace", "add", "--budget", ""}, []string{}, noFile},
+		{[]string{"trace", "delete", ""}, []string{}, noFile},
 	}
 	for _, tt := range tests {
 		got, directive := complete(t, tt.args...)
@@ -80,7 +91,10 @@ func TestComplete(t *testing.T) {
 		{[]string{"ct", "get", "--icmp"}, []string{"--icmp-id", "--icmp-type"}},
 		{[]string{"ct", "events", "--b"}, []string{"--buffer-size"}},
 		{[]string{"ct", "config", "--"}, []string{"--limit", "--tcp-loose", "--timeout"}},
-		{[]string{"stats", "--"}, []string{"--reset", "--output"}},
+		{[]string{"stats", "--"}, []string{"--reset", "--verbose", "--output"}},
+		{[]string{"trace", "--"}, []string{"--budget", "--timeout", "--hooks", "--buffer-size", "--output"}},
+		{[]string{"trace", "add", "--"}, []string{"--budget", "--timeout", "--output"}},
+		{[]string{"trace", "delete", "--"}, []string{"--all", "--output"}},
 		{[]string{"--"}, []string{"--dump", "--get", "--delete", "--flush", "--event", "--count", "--stats", "--output"}},
 	} {
 		got, _ := complete(t, tt.args...)
@@ -166,6 +180,8 @@ func TestBashCompletion(t *testing.T) {
 		{"nflab ct list -p ", "icmp tcp udp"},
 		{"nflab -L --state ESTA", "ESTABLISHED"},
 		{"nflab stats -o ", "json table"},
+		{"nflab trace l", "list"},
+		{"nflab trace udp dst ", "host net port"},
 	} {
 		// A stand-in for bash-completion's _get_comp_words_by_ref, which
 		// the script needs and which may not be installed.

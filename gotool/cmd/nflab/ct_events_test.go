@@ -47,7 +47,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// watch runs "nflab ARGS" (ct events) against h's module: once the watch
+// watch runs "nflab ARGS" (ct events, trace) against h's module: once the watch
 // listens, it runs script (which emits events), waits until done says
 // the output is complete or the command ends, then interrupts the
 // command as SIGINT would.
@@ -74,7 +74,7 @@ func (h *harness) watch(script func(), done func(stdout, stderr string) bool, ar
 		}
 		return false
 	}
-	if !wait("listener", func() bool { return h.m.Listeners() > 0 }) {
+	if !wait("listener", func() bool { return h.m.Watchers() > 0 }) {
 		script()
 		wait("output", func() bool { return done(stdout.String(), stderr.String()) })
 	}

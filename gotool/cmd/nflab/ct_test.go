@@ -670,6 +670,9 @@ func TestExamples(t *testing.T) {
 				continue
 			}
 			h := rulesHarness(t, exampleRuleset)
+			for range 3 { // the traces "trace delete" ends
+				h.m.StartTrace(nftypes.TraceSpec{})
+			}
 			h.stdin = "192.0.2.7\n"
 			if c.Name() == "apply" {
 				h.stdin = exampleRuleset

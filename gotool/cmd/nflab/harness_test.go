@@ -54,15 +54,16 @@ func ctHarness(t *testing.T) *harness {
 // app returns an app writing to stdout and stderr that dials the module
 // through nflab.Dial.
 func (h *harness) app(stdout, stderr io.Writer) *app {
-	return &app{stdin: strings.NewReader(h.stdin), stdout: &recWriter{w: stdout}, stderr: stderr, hint: testHint, dial: func(opts *nflab.DialOptions) (client, error) {
-		h.opts = opts
-		c, err := dial(opts)
-		if err != nil {
-			return nil, err
-		}
-		h.rec = &recorder{c: c}
-		return h.rec, nil
-	}}
+	return &app{stdin: strings.NewReader(h.stdin), stdout: &recWriter{w: stdout}, stderr: stderr, hint: testHint,
+		clock: func() time.Time { return testClock }, loc: time.UTC, dial: func(opts *nflab.DialOptions) (client, error) {
+			h.opts = opts
+			c, err := dial(opts)
+			if err != nil {
+				return nil, err
+			}
+			h.rec = &recorder{c: c}
+			return h.rec, nil
+		}}
 }
 
 type result struct {
@@ -102,6 +103,10 @@ func runDialErr(t *testing.T, err error, args ...string) result {
 
 func testHint() string { return "load it with 'insmod /abs/kmod/nflab.ko'" }
 
+// testClock is the time of the runs' clock, which stands still: the
+// trace's lines waiting for their time are written at the end.
+var testClock = time.Date(2026, 12, 1, 9, 59, 59, 0, time.UTC)
+
 // recorder is the client of the commands in tests: it notes each call and
 // its arguments and passes it on to the real client.
 type recorder struct {
@@ -115,7 +120,8 @@ type recorder struct {
 	watch  *nflab.WatchOptions
 	closed bool
 
-	ruleset *nftypes.Ruleset // of ApplyRuleset
+	spec    *nftypes.TraceSpec // of AddTrace, FollowTrace
+	ruleset *nftypes.Ruleset   // of ApplyRuleset
 	apply   *nflab.ApplyOptions
 	reset   *uint64 // of ResetRules
 }
@@ -254,6 +260,37 @@ func (r *recorder) ApplyRuleset(ctx context.Context, rs nftypes.Ruleset, opts *n
 func (r *recorder) Begin(ctx context.Context, opts *nflab.BeginOptions) (*nflab.Tx, error) {
 	r.note("Begin", nil)
 	return r.c.Begin(ctx, opts)
+}
+
+func (r *recorder) AddTrace(ctx context.Context, s nftypes.TraceSpec) (nftypes.Trace, error) {
+	r.note("AddTrace", func() { r.spec = &s })
+	return r.c.AddTrace(ctx, s)
+}
+
+func (r *recorder) Traces(ctx context.Context) ([]nftypes.Trace, error) {
+	r.note("Traces", nil)
+	return r.c.Traces(ctx)
+}
+
+func (r *recorder) DeleteTrace(ctx context.Context, id uint32) error {
+	r.note("DeleteTrace", nil)
+	return r.c.DeleteTrace(ctx, id)
+}
+
+func (r *recorder) DeleteTraces(ctx context.Context) (int, error) {
+	r.note("DeleteTraces", nil)
+	return r.c.DeleteTraces(ctx)
+}
+
+func (r *recorder) WatchTraces(ctx context.Context, opts *nflab.WatchOptions, fn func(nftypes.TraceReport) error) error {
+	r.note("WatchTraces", func() { r.watch = opts })
+	return r.c.WatchTraces(ctx, opts, fn)
+}
+
+func (r *recorder) FollowTrace(ctx context.Context, s nftypes.TraceSpec, opts *nflab.WatchOptions,
+	started func(nftypes.Trace) error, fn func(nftypes.TraceReport) error) error {
+	r.note("FollowTrace", func() { r.spec, r.watch = &s, opts })
+	return r.c.FollowTrace(ctx, s, opts, started, fn)
 }
 
 // The connections of the conntrack tests.

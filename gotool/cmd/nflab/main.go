@@ -1,5 +1,6 @@
-// Command nflab shows and resets the nflab kernel module's counters and
-// inspects and configures its connection tracking.
+// Command nflab shows and resets the nflab kernel module's counters,
+// inspects and configures its connection tracking and rules, and traces
+// packets through its hooks.
 //
 // It only parses flags and prints; the work happens in package nflab
 // (github.com/nflab/nflab/gotool/nflab).
@@ -36,7 +37,8 @@ func main() {
 	// 1, rather than kill the process with SIGPIPE.
 	signal.Ignore(syscall.SIGPIPE)
 	// SIGINT and SIGTERM cancel the command's context, which ends
-	// 'ct events' with exit status 0; a second one kills as usual.
+	// 'ct events' and 'trace' with exit status 0; a second one kills as
+	// usual.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
@@ -75,6 +77,14 @@ type client interface {
 	ResetRules(context.Context, *uint64) error
 	ApplyRuleset(context.Context, nftypes.Ruleset, *nflab.ApplyOptions) (uint32, error)
 	Begin(context.Context, *nflab.BeginOptions) (*nflab.Tx, error)
+
+	AddTrace(context.Context, nftypes.TraceSpec) (nftypes.Trace, error)
+	Traces(context.Context) ([]nftypes.Trace, error)
+	DeleteTrace(context.Context, uint32) error
+	DeleteTraces(context.Context) (int, error)
+	WatchTraces(context.Context, *nflab.WatchOptions, func(nftypes.TraceReport) error) error
+	FollowTrace(ctx context.Context, s nftypes.TraceSpec, opts *nflab.WatchOptions,
+		started func(nftypes.Trace) error, fn func(nftypes.TraceReport) error) error
 }
 
 func dial(opts *nflab.DialOptions) (client, error) {

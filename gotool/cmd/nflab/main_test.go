@@ -27,30 +27,64 @@ LOCAL_OUT     4        336
 POST_ROUTING  5        420
 `
 
+// Its drops (protocol 6): hook h dropped h packets by rule, h/2 of them
+// invalid, h/3 for a full table, h/4 by NAT, and 10*h went unseen after
+// it where that is counted.
 const wantHooksJSON = `{"hooks":[` +
+	`{"hook":"PRE_ROUTING","packets":1,"bytes":84,"drop_rule":0,"drop_invalid":0,"drop_full":0,"drop_nat":0,"unseen_after":0},` +
+	`{"hook":"LOCAL_IN","packets":2,"bytes":168,"drop_rule":1,"drop_invalid":0,"drop_full":0,"drop_nat":0},` +
+	`{"hook":"FORWARD","packets":3,"bytes":252,"drop_rule":2,"drop_invalid":1,"drop_full":0,"drop_nat":0,"unseen_after":20},` +
+	`{"hook":"LOCAL_OUT","packets":4,"bytes":336,"drop_rule":3,"drop_invalid":1,"drop_full":1,"drop_nat":0,"unseen_after":30},` +
+	`{"hook":"POST_ROUTING","packets":5,"bytes":420,"drop_rule":4,"drop_invalid":2,"drop_full":1,"drop_nat":1}]}` + "\n"
+
+const wantDropsTable = `HOOK          PACKETS  BYTES  DROP_RULE  DROP_INVALID  DROP_FULL  DROP_NAT  UNSEEN_AFTER
+PRE_ROUTING   1        84     0          0             0          0         0
+LOCAL_IN      2        168    1          0             0          0         -
+FORWARD       3        252    2          1             0          0         20
+LOCAL_OUT     4        336    3          1             1          0         30
+POST_ROUTING  5        420    4          2             1          1         -
+`
+
+// A module of protocol 5 counts no drops.
+const wantHooksJSONv5 = `{"hooks":[` +
 	`{"hook":"PRE_ROUTING","packets":1,"bytes":84},` +
 	`{"hook":"LOCAL_IN","packets":2,"bytes":168},` +
 	`{"hook":"FORWARD","packets":3,"bytes":252},` +
 	`{"hook":"LOCAL_OUT","packets":4,"bytes":336},` +
 	`{"hook":"POST_ROUTING","packets":5,"bytes":420}]}` + "\n"
 
+const wantDropsTableV5 = `HOOK          PACKETS  BYTES  DROP_RULE  DROP_INVALID  DROP_FULL  DROP_NAT  UNSEEN_AFTER
+PRE_ROUTING   1        84     -          -             -          -         -
+LOCAL_IN      2        168    -          -             -          -         -
+FORWARD       3        252    -          -             -          -         -
+LOCAL_OUT     4        336    -          -             -          -         -
+POST_ROUTING  5        420    -          -             -          -         -
+`
+
 var protocol = strconv.Itoa(nlproto.PROTO_VERSION)
 
 func TestStats(t *testing.T) {
+	v5 := fakemod.Options{Protocol: 5}
 	tests := []struct {
 		args []string
+		opts fakemod.Options
 		want string
 	}{
-		{[]string{"stats"}, wantTable},
-		{[]string{"stats", "-o", "table"}, wantTable},
-		{[]string{"stats", "-o=json"}, wantHooksJSON},
-		{[]string{"-o", "json", "stats"}, wantHooksJSON},
-		{[]string{"stats", "--output=json"}, wantHooksJSON},
-		{[]string{"stats", "-ojson"}, wantHooksJSON},
+		{[]string{"stats"}, fakemod.Options{}, wantTable},
+		{[]string{"stats", "-o", "table"}, fakemod.Options{}, wantTable},
+		{[]string{"stats", "-o=json"}, fakemod.Options{}, wantHooksJSON},
+		{[]string{"-o", "json", "stats"}, fakemod.Options{}, wantHooksJSON},
+		{[]string{"stats", "--output=json"}, fakemod.Options{}, wantHooksJSON},
+		{[]string{"stats", "-ojson"}, fakemod.Options{}, wantHooksJSON},
+		{[]string{"stats", "-v"}, fakemod.Options{}, wantDropsTable},
+		{[]string{"stats", "--verbose", "-o", "json"}, fakemod.Options{}, wantHooksJSON},
+		{[]string{"stats"}, v5, wantTable},
+		{[]string{"stats", "-o", "json"}, v5, wantHooksJSONv5},
+		{[]string{"stats", "-v"}, v5, wantDropsTableV5},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			h := newHarness(t, fakemod.Options{})
+			h := newHarness(t, tt.opts)
 			got := h.run(tt.args...)
 			if diff := cmp.Diff(result{0, tt.want, ""}, got); diff != "" {
 				t.Fatalf("(-want +got):\n%s", diff)
@@ -161,8 +195,9 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	got := runNoDial(t, "help", "stats")
-	if !strings.Contains(got.Stdout, `{"hooks":[{"hook":"PRE_ROUTING","packets":N,"bytes":N},...]}`) ||
-		!strings.Contains(got.Stdout, "--reset ") {
+	if !strings.Contains(got.Stdout, `{"hooks":[{"hook":"PRE_ROUTING","packets":N,"bytes":N,
+         "drop_rule":N,"drop_invalid":N,"drop_full":N,"drop_nat":N,
+         "unseen_after":N},...]}`) || !strings.Contains(got.Stdout, "--reset ") || !strings.Contains(got.Stdout, "-v, --verbose") {
 		t.Errorf("stats help does not document the JSON shape and --reset:\n%s", got.Stdout)
 	}
 }
@@ -185,6 +220,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"stats", "extra", "-o", "json"}, `nflab stats: unexpected argument "extra"; run 'nflab help stats'`},
 		{[]string{"stats", "--", "-o"}, `nflab stats: unexpected argument "-o"; run 'nflab help stats'`},
 		{[]string{"stats", "--reset", "-o", "table"}, `nflab stats: --output cannot be combined with --reset, which prints nothing; run 'nflab help stats'`},
+		{[]string{"stats", "--reset", "-v"}, `nflab stats: --verbose cannot be combined with --reset, which prints nothing; run 'nflab help stats'`},
 		{[]string{"version", "now"}, `nflab version: unexpected argument "now"; run 'nflab help version'`},
 		{[]string{"help", "nope"}, `nflab: unknown command "nope"; run 'nflab help'`},
 		{[]string{"help", "stats", "version"}, `nflab stats: unexpected argument "version"; run 'nflab help stats'`},

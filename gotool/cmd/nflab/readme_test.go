@@ -26,13 +26,24 @@ func TestREADMEReference(t *testing.T) {
 		t.Errorf("README.md's CLI reference is stale; run 'go generate ./gotool/cmd/nflab' (-want +got):\n%s", diff)
 	}
 	// Every command is there, hidden ones are not.
-	for _, c := range []string{"nflab ct list", "nflab ct events", "nflab ct config", "nflab completion bash", "nflab version"} {
+	for _, c := range []string{"nflab ct list", "nflab ct events", "nflab ct config", "nflab completion bash", "nflab version",
+		"nflab trace", "nflab trace watch", "nflab trace add", "nflab trace list", "nflab trace delete"} {
 		if !strings.Contains(string(doc), "<code>"+c+"</code>") {
 			t.Errorf("README.md lacks %s", c)
 		}
 	}
 	if strings.Contains(string(doc), "gen-readme") {
 		t.Error("README.md shows the hidden gen-readme")
+	}
+	// The prose's example lines are the timeline's format.
+	for _, want := range []string{
+		`PRE_ROUTING ✓ new → FORWARD ✗ rule filter/forward#7 "drop ssh"`,
+		`PRE_ROUTING ✓ new → LOCAL_IN ✓ → gone after LOCAL_IN: NO_SOCKET`,
+		"`nflab stats -v`",
+	} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("README.md lacks %q", want)
+		}
 	}
 }
 

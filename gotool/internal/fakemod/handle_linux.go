@@ -23,6 +23,7 @@ var admin = map[uint8]bool{
 	nlproto.CMD_RULE_REPLACE: true, nlproto.CMD_RULE_GET: true, nlproto.CMD_RULE_RESET: true,
 	nlproto.CMD_SET_NEW: true, nlproto.CMD_SET_DEL: true, nlproto.CMD_SET_ADD_ELEMS: true,
 	nlproto.CMD_SET_FLUSH: true, nlproto.CMD_SET_GET: true,
+	nlproto.CMD_TRACE_NEW: true, nlproto.CMD_TRACE_DEL: true, nlproto.CMD_TRACE_GET: true,
 }
 
 // allowed lists the attributes each command takes; strict validation
@@ -47,6 +48,8 @@ var allowed = map[uint8][]uint16{
 	nlproto.CMD_SET_ADD_ELEMS: {nlproto.A_SET},
 	nlproto.CMD_SET_FLUSH:     {nlproto.A_SET},
 	nlproto.CMD_SET_GET:       {nlproto.A_SET, nlproto.A_RULES_FLAGS},
+	nlproto.CMD_TRACE_NEW:     {nlproto.A_TRACE},
+	nlproto.CMD_TRACE_DEL:     {nlproto.A_TRACE},
 }
 
 // handle answers one request with the datagrams the kernel would send, or
@@ -76,7 +79,7 @@ func (m *Module) handle(req netlink.Message) [][]netlink.Message {
 	if f, ok := m.fail[cmd]; ok {
 		return fails(req, f.errno, f.msg)
 	}
-	if cmd < 1 || cmd > nlproto.CMD_MAX || isEvent(cmd) || slices.Contains(m.opts.Missing, cmd) {
+	if cmd < 1 || cmd > nlproto.CMD_MAX || isEvent(cmd) || m.missing(cmd) {
 		return fails(req, unix.EOPNOTSUPP, "")
 	}
 	if admin[cmd] && m.opts.Unprivileged {
@@ -97,6 +100,9 @@ func (m *Module) handle(req netlink.Message) [][]netlink.Message {
 		return fails(req, unix.EINVAL, "")
 	}
 
+	if slices.Contains(traceCmds, cmd) {
+		return m.handleTraces(req, cmd, attrs)
+	}
 	if cmd >= nlproto.CMD_RULES_BEGIN {
 		return m.handleRules(req, cmd, attrs)
 	}
@@ -117,6 +123,15 @@ func (m *Module) handle(req netlink.Message) [][]netlink.Message {
 					hae.Uint32(nlproto.HOOK_A_HOOKNUM, uint32(h.Hook))
 					hae.Uint64(nlproto.HOOK_A_PACKETS, h.Packets)
 					hae.Uint64(nlproto.HOOK_A_BYTES, h.Bytes)
+					if d := h.Drops; d != nil && m.hasTraces() {
+						hae.Uint64(nlproto.HOOK_A_DROP_RULE, d.Rule)
+						hae.Uint64(nlproto.HOOK_A_DROP_INVALID, d.Invalid)
+						hae.Uint64(nlproto.HOOK_A_DROP_FULL, d.Full)
+						hae.Uint64(nlproto.HOOK_A_DROP_NAT, d.NAT)
+						if h.Hook.HasUnseenAfter() {
+							hae.Uint64(nlproto.HOOK_A_UNSEEN_AFTER, d.UnseenAfter)
+						}
+					}
 					m.extra(hae, nlproto.HOOK_A_MAX+1)
 					return nil
 				})
@@ -127,6 +142,9 @@ func (m *Module) handle(req netlink.Message) [][]netlink.Message {
 	case nlproto.CMD_RESET_HOOK_STATS:
 		for h := range m.hooks {
 			m.hooks[h].Packets, m.hooks[h].Bytes = 0, 0
+			if m.hooks[h].Drops != nil {
+				m.hooks[h].Drops = &nftypes.HookDrops{}
+			}
 		}
 		ack = true
 	case nlproto.CMD_CT_GET:
@@ -258,7 +276,7 @@ func (m *Module) dump(req netlink.Message, attrs map[uint16][]byte) [][]netlink.
 
 // isEvent reports whether cmd is a notification's, not a request's.
 func isEvent(cmd uint8) bool {
-	return cmd >= nlproto.CMD_CT_EVENT_NEW && cmd <= nlproto.CMD_CT_EVENT_DESTROY
+	return cmd >= nlproto.CMD_CT_EVENT_NEW && cmd <= nlproto.CMD_CT_EVENT_DESTROY || cmd == nlproto.CMD_TRACE_EVENT
 }
 
 // find returns the index of the entry with tuple t in either direction.
@@ -308,7 +326,7 @@ func (m *Module) family(req netlink.Message, g genetlink.Message) [][]netlink.Me
 	ae.Nested(unix.CTRL_ATTR_OPS, func(nae *netlink.AttributeEncoder) error {
 		var ops []uint32
 		for cmd := uint8(1); cmd <= nlproto.CMD_MAX; cmd++ {
-			if !isEvent(cmd) && !slices.Contains(m.opts.Missing, cmd) {
+			if !isEvent(cmd) && !m.missing(cmd) {
 				ops = append(ops, uint32(cmd))
 			}
 		}
@@ -330,6 +348,13 @@ func (m *Module) family(req netlink.Message, g genetlink.Message) [][]netlink.Me
 			gae.Uint32(unix.CTRL_ATTR_MCAST_GRP_ID, GroupID)
 			return nil
 		})
+		if m.hasTraces() {
+			nae.Nested(2, func(gae *netlink.AttributeEncoder) error {
+				gae.String(unix.CTRL_ATTR_MCAST_GRP_NAME, nlproto.MCGRP_TRACE)
+				gae.Uint32(unix.CTRL_ATTR_MCAST_GRP_ID, TraceGroupID)
+				return nil
+			})
+		}
 		return nil
 	})
 	b, err := ae.Encode()

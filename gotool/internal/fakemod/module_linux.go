@@ -25,6 +25,15 @@
 // RULE_RESET, and set elements merged into sorted ranges. HitRule counts
 // traffic for a rule.
 //
+// It runs packet traces (protocol 6): TRACE_NEW with the kernel's policy
+// and checks (ENOSPC beyond NFLAB_TRACES_MAX), TRACE_DEL of one trace
+// (ENOENT) or all, each ending with its END event, and TRACE_GET; tests
+// send the "trace" group's events with EmitTrace, end a trace with
+// EndTrace and overflow the group's listeners with OverrunTraces. Its hook
+// counters carry drops by cause (SetHookDrops). A module made to speak a
+// protocol older than 6 (Options.Protocol) has neither the trace commands,
+// nor the group, nor the drop counters.
+//
 // Options.Next makes it speak protocol N+1: it reports PROTO_VERSION+1
 // (keeping PROTO_COMPAT), adds an attribute this client does not know to
 // every reply and nest (but a rule's MATCHES and ACTION, which are the
@@ -81,7 +90,7 @@ type Options struct {
 	// before it did.
 	NoCompat bool
 	// Unprivileged makes the caller lack CAP_NET_ADMIN: admin commands
-	// and joining the "ct" group fail with EPERM.
+	// and joining the "ct" or "trace" group fail with EPERM.
 	Unprivileged bool
 	// Missing lists commands left out of the family's operations, as an
 	// older module would.
@@ -123,6 +132,9 @@ type Module struct {
 	unloaded bool
 	requests map[uint8]int
 	rules    rulesState
+
+	traces    []*ftrace
+	nextTrace uint32 // the last trace ID given
 }
 
 type failure struct {
@@ -142,7 +154,11 @@ func New(opts Options) *Module {
 		requests: make(map[uint8]int),
 	}
 	for h := range m.hooks {
-		m.hooks[h] = nftypes.HookStat{Hook: nftypes.Hook(h), Packets: uint64(h + 1), Bytes: uint64(84 * (h + 1))}
+		m.hooks[h] = nftypes.HookStat{Hook: nftypes.Hook(h), Packets: uint64(h + 1), Bytes: uint64(84 * (h + 1)),
+			Drops: &nftypes.HookDrops{Rule: uint64(h), Invalid: uint64(h / 2), Full: uint64(h / 3), NAT: uint64(h / 4)}}
+		if nftypes.Hook(h).HasUnseenAfter() {
+			m.hooks[h].Drops.UnseenAfter = uint64(10 * h)
+		}
 	}
 	limit, loose := uint32(65536), false
 	m.cfg = nftypes.TrackerConfig{Limit: &limit, TCPLoose: &loose, Timeouts: map[nftypes.Timeout]time.Duration{}}
@@ -198,6 +214,9 @@ func (m *Module) Sockets() int {
 // Listeners returns how many sockets joined the "ct" group.
 func (m *Module) Listeners() int { return len(m.members()) }
 
+// Watchers returns how many sockets joined either group, "ct" or "trace".
+func (m *Module) Watchers() int { return m.Listeners() + m.TraceListeners() }
+
 // Requests returns how many requests with command cmd the module got.
 func (m *Module) Requests(cmd uint8) int {
 	m.mu.Lock()
@@ -208,7 +227,7 @@ func (m *Module) Requests(cmd uint8) int {
 func (m *Module) join(s *socket, group uint32) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if group == GroupID && m.opts.Unprivileged {
+	if (group == GroupID || group == TraceGroupID) && m.opts.Unprivileged {
 		return unix.EPERM
 	}
 	s.mu.Lock()
@@ -291,11 +310,14 @@ func (m *Module) members() []*socket {
 	return m.membersLocked()
 }
 
-func (m *Module) membersLocked() []*socket {
+func (m *Module) membersLocked() []*socket { return m.groupMembersLocked(GroupID) }
+
+// groupMembersLocked returns the sockets that joined group; m.mu is held.
+func (m *Module) groupMembersLocked(group uint32) []*socket {
 	var out []*socket
 	for s := range m.socks {
 		s.mu.Lock()
-		if s.groups[GroupID] {
+		if s.groups[group] {
 			out = append(out, s)
 		}
 		s.mu.Unlock()

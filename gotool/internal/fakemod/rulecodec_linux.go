@@ -393,6 +393,8 @@ const (
 	policyU32
 	policyBE32
 	policyNULString
+	policyBE16
+	policyU64
 )
 
 // An attrPolicy is one entry of a netlink policy: its type, a string's
@@ -422,7 +424,9 @@ var actionPolicy = [nlproto.ACTION_A_MAX + 1]attrPolicy{
 }
 
 // parsePolicy is nla_parse_nested's strict validation of the nest b
-// against policy (types 1 to len(policy)-1), from lib/nlattr.c: each
+// against policy (types 1 to len(policy)-1; a type whose entry is zero,
+// NLA_UNSPEC, is refused as strict validation refuses it), from
+// lib/nlattr.c: each
 // attribute in the order it comes, the first failure with the kernel's
 // errno and words, then bytes left over. It returns each type's last
 // occurrence, as the kernel's tb[] holds it.
@@ -455,10 +459,16 @@ func parsePolicy(b []byte, policy []attrPolicy) (nest, error) {
 func validateAttr(data []byte, typ uint16, p attrPolicy) error {
 	size := 0
 	switch p.typ {
+	case 0:
+		return einval("Unsupported attribute")
 	case policyU8:
 		size = 1
+	case policyBE16:
+		size = 2
 	case policyU32, policyBE32:
 		size = 4
+	case policyU64:
+		size = 8
 	}
 	if size != 0 && len(data) != size {
 		return einval("invalid attribute length")
@@ -474,6 +484,10 @@ func validateAttr(data []byte, typ uint16, p attrPolicy) error {
 		v = uint64(binary.NativeEndian.Uint32(data))
 	case policyBE32:
 		v = uint64(binary.BigEndian.Uint32(data))
+	case policyBE16:
+		v = uint64(binary.BigEndian.Uint16(data))
+	case policyU64:
+		v = binary.NativeEndian.Uint64(data)
 	case policyNULString:
 		// A NUL within the longest string and its NUL, and no longer
 		// than that without a final NUL.

@@ -35,15 +35,53 @@ func (c *Client) WatchConns(ctx context.Context, readBuffer int, fn func(nftypes
 // tests), and calls fn for each event in the order received until ctx is
 // done (it then returns nil), the client is closed (it then returns
 // net.ErrClosed), fn fails (it returns fn's error) or receiving fails.
+// ENOBUFS is reported as EventLost; see listen.
+func (c *Client) watch(ctx context.Context, conn *genetlink.Conn, readBuffer int, fn func(nftypes.ConnEvent) error) error {
+	return c.listen(ctx, conn, readBuffer, listener{
+		group:   nlproto.MCGRP_CT,
+		op:      "watch connections",
+		missing: "it predates conntrack events",
+		recvOp:  "receive conntrack events",
+		handle: func(m genetlink.Message, nm netlink.Message) error {
+			ev, ok, err := c.parseEvent(m, nm)
+			if err != nil || !ok {
+				return err
+			}
+			return fn(ev)
+		},
+		lost: func() error { return fn(nftypes.ConnEvent{Type: nftypes.EventLost}) },
+	})
+}
+
+// A listener says what listen listens to and what it does with it.
+type listener struct {
+	group   string // the multicast group of the family, such as "ct"
+	op      string // the watch, in errors: "watch connections"
+	missing string // why a family may lack the group, in errors
+	recvOp  string // receiving, in errors: "receive conntrack events"
+	// listening, if not nil, runs once the socket listens, before the
+	// first receive: whatever the module sends from then on is received.
+	listening func() error
+	// handle gets each message of the family; its error ends the watch.
+	handle func(genetlink.Message, netlink.Message) error
+	// lost is called for each ENOBUFS; its error ends the watch.
+	lost func() error
+}
+
+// listen joins l's group on conn, an event socket (a fake one, in tests),
+// and passes each message of the family to l.handle in the order received
+// until ctx is done (it then returns nil), the client is closed (it then
+// returns net.ErrClosed), a callback fails (it returns that error) or
+// receiving fails.
 //
 // ENOBUFS from a receive means the kernel dropped notifications because
-// the receive buffer was full; watch reports it as EventLost and goes on
+// the receive buffer was full; listen reports it to l.lost and goes on
 // listening. It never sets NETLINK_NO_ENOBUFS, which would hide the loss.
 //
 // The module can be unloaded while the watch runs, and a group whose
-// family is gone simply falls silent; so watch also joins nlctrl's
+// family is gone simply falls silent; so listen also joins nlctrl's
 // "notify" group and ends with ErrNotLoaded when the family is removed.
-func (c *Client) watch(ctx context.Context, conn *genetlink.Conn, readBuffer int, fn func(nftypes.ConnEvent) error) error {
+func (c *Client) listen(ctx context.Context, conn *genetlink.Conn, readBuffer int, l listener) error {
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -56,13 +94,18 @@ func (c *Client) watch(ctx context.Context, conn *genetlink.Conn, readBuffer int
 	if err := conn.JoinGroup(unix.GENL_ID_CTRL); err != nil {
 		return wrapErr("join generic netlink group nlctrl/notify", err)
 	}
-	group, err := c.ctGroup(ctx)
+	group, err := c.groupID(ctx, l.group, l.op, l.missing)
 	if err != nil {
 		return err
 	}
 	if err := conn.JoinGroup(group); err != nil {
 		// EPERM without CAP_NET_ADMIN; opError unwraps to it.
-		return wrapErr("join multicast group "+nlproto.GENL_NAME+"/"+nlproto.MCGRP_CT, err)
+		return wrapErr("join multicast group "+nlproto.GENL_NAME+"/"+l.group, err)
+	}
+	if l.listening != nil {
+		if err := l.listening(); err != nil {
+			return err
+		}
 	}
 
 	// A read deadline in the past wakes a Receive blocked now and makes
@@ -74,7 +117,7 @@ func (c *Client) watch(ctx context.Context, conn *genetlink.Conn, readBuffer int
 	defer stopLife()
 	for {
 		if c.life.Err() != nil {
-			return &OpError{Op: "watch connections", Err: net.ErrClosed}
+			return &OpError{Op: l.op, Err: net.ErrClosed}
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -84,22 +127,25 @@ func (c *Client) watch(ctx context.Context, conn *genetlink.Conn, readBuffer int
 		case c.life.Err() != nil || ctx.Err() != nil:
 			continue
 		case errors.Is(err, unix.ENOBUFS):
-			if err := fn(nftypes.ConnEvent{Type: nftypes.EventLost}); err != nil {
+			if err := l.lost(); err != nil {
 				return err
 			}
 			continue
 		case err != nil:
-			return wrapErr("receive conntrack events", err)
+			return wrapErr(l.recvOp, err)
 		}
 		for i, m := range msgs {
-			ev, ok, err := c.parseEvent(m, nmsgs[i])
-			if err != nil {
-				return err
-			}
-			if !ok {
+			switch nmsgs[i].Header.Type {
+			case netlink.HeaderType(c.family.ID):
+			case unix.GENL_ID_CTRL:
+				if m.Header.Command == unix.CTRL_CMD_DELFAMILY && familyID(m.Data) == c.family.ID {
+					return ErrNotLoaded
+				}
+				continue
+			default:
 				continue
 			}
-			if err := fn(ev); err != nil {
+			if err := l.handle(m, nmsgs[i]); err != nil {
 				return err
 			}
 			if ctx.Err() != nil || c.life.Err() != nil {
@@ -109,13 +155,15 @@ func (c *Client) watch(ctx context.Context, conn *genetlink.Conn, readBuffer int
 	}
 }
 
-// ctGroup looks the family up again, on the request socket, for the id of
-// its "ct" group. A family that is gone, or registered again under a new
-// id by a reload, is not the module this client talks to: ErrNotLoaded.
-func (c *Client) ctGroup(ctx context.Context) (uint32, error) {
-	const op = "look up generic netlink family " + nlproto.GENL_NAME
+// groupID looks the family up again, on the request socket, for the id of
+// its multicast group name. A family that is gone, or registered again
+// under a new id by a reload, is not the module this client talks to:
+// ErrNotLoaded. A family without the group fails op, saying why
+// (missing).
+func (c *Client) groupID(ctx context.Context, name, op, missing string) (uint32, error) {
+	const lookup = "look up generic netlink family " + nlproto.GENL_NAME
 	var f family
-	err := c.exchange(ctx, op, 0, func(conn *genetlink.Conn) error {
+	err := c.exchange(ctx, lookup, 0, func(conn *genetlink.Conn) error {
 		var err error
 		f, err = getFamily(conn)
 		return err
@@ -127,11 +175,11 @@ func (c *Client) ctGroup(ctx context.Context) (uint32, error) {
 		return 0, err
 	}
 	for _, g := range f.Groups {
-		if g.Name == nlproto.MCGRP_CT {
+		if g.Name == name {
 			return g.ID, nil
 		}
 	}
-	return 0, wrapErr("watch connections", fmt.Errorf("the module has no %q multicast group; it predates conntrack events", nlproto.MCGRP_CT))
+	return 0, wrapErr(op, fmt.Errorf("the module has no %q multicast group; %s", name, missing))
 }
 
 // parseEvent turns one received message into an Event. ok is false for

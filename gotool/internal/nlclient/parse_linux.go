@@ -106,9 +106,22 @@ func parseHookStats(b []byte) ([]nftypes.HookStat, error) {
 
 func parseHook(ad *netlink.AttributeDecoder) (nftypes.HookStat, error) {
 	var (
-		s    nftypes.HookStat
-		seen attrSet
+		s     nftypes.HookStat
+		drops nftypes.HookDrops
+		seen  attrSet
 	)
+	// The drop counters of protocol 6: all four or none (an older
+	// module), and UNSEEN_AFTER where the hook has it.
+	dropFields := [...]struct {
+		attrName
+		v *uint64
+	}{
+		{attrOf(nlproto.EnumHookAttr, nlproto.HOOK_A_DROP_RULE), &drops.Rule},
+		{attrOf(nlproto.EnumHookAttr, nlproto.HOOK_A_DROP_INVALID), &drops.Invalid},
+		{attrOf(nlproto.EnumHookAttr, nlproto.HOOK_A_DROP_FULL), &drops.Full},
+		{attrOf(nlproto.EnumHookAttr, nlproto.HOOK_A_DROP_NAT), &drops.NAT},
+		{attrOf(nlproto.EnumHookAttr, nlproto.HOOK_A_UNSEEN_AFTER), &drops.UnseenAfter},
+	}
 	for ad.Next() {
 		switch t := ad.Type(); t {
 		case nlproto.HOOK_A_HOOKNUM:
@@ -120,6 +133,13 @@ func parseHook(ad *netlink.AttributeDecoder) (nftypes.HookStat, error) {
 		case nlproto.HOOK_A_BYTES:
 			s.Bytes = ad.Uint64()
 			seen.add(t)
+		default:
+			for _, f := range dropFields {
+				if t == f.typ {
+					*f.v = ad.Uint64()
+					seen.add(t)
+				}
+			}
 		}
 	}
 	// Checked here, before require, so a bad attribute is reported as
@@ -133,6 +153,18 @@ func parseHook(ad *netlink.AttributeDecoder) (nftypes.HookStat, error) {
 		attrOf(nlproto.EnumHookAttr, nlproto.HOOK_A_BYTES),
 	); err != nil {
 		return nftypes.HookStat{}, fmt.Errorf("in NFLAB_A_HOOK: %w", err)
+	}
+	counted := false
+	for _, f := range dropFields {
+		counted = counted || seen&(1<<f.typ) != 0
+	}
+	if counted {
+		for _, f := range dropFields[:4] {
+			if err := seen.require(f.attrName); err != nil {
+				return nftypes.HookStat{}, fmt.Errorf("in NFLAB_A_HOOK %d: %w", s.Hook, err)
+			}
+		}
+		s.Drops = &drops
 	}
 	return s, nil
 }
@@ -231,7 +263,17 @@ func parseConn(ad *netlink.AttributeDecoder) (nftypes.Conn, error) {
 	return c, nil
 }
 
+// parseTuple decodes a connection's tuple: with its ports for TCP and UDP,
+// its id and type for ICMP.
 func parseTuple(ad *netlink.AttributeDecoder) (nftypes.Tuple, error) {
+	return parseTupleAttrs(ad, true)
+}
+
+// parseTupleAttrs decodes a tuple; with whole, the ports or the ICMP
+// fields its protocol has must be there. A packet's tuple in a trace
+// event need not be whole: any IP protocol may be traced, ICMP errors
+// have no id, and a truncated header no ports.
+func parseTupleAttrs(ad *netlink.AttributeDecoder, whole bool) (nftypes.Tuple, error) {
 	var (
 		t    nftypes.Tuple
 		seen attrSet
@@ -265,12 +307,13 @@ func parseTuple(ad *netlink.AttributeDecoder) (nftypes.Tuple, error) {
 		attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_DST),
 		attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_PROTO),
 	}
-	switch t.Proto {
-	case nftypes.TCP, nftypes.UDP:
+	switch {
+	case !whole:
+	case t.Proto == nftypes.TCP, t.Proto == nftypes.UDP:
 		need = append(need,
 			attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_SPORT),
 			attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_DPORT))
-	case nftypes.ICMP:
+	case t.Proto == nftypes.ICMP:
 		need = append(need,
 			attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_ICMP_ID),
 			attrOf(nlproto.EnumTupleAttr, nlproto.TUPLE_A_ICMP_TYPE))

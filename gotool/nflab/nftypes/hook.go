@@ -75,4 +75,30 @@ type HookStat struct {
 	Hook    Hook
 	Packets uint64
 	Bytes   uint64 // IP header included
+	// Drops counts the packets nflab dropped at the hook, by cause,
+	// traced or not (protocol 6); nil from an older module, which does
+	// not count them.
+	Drops *HookDrops `json:",omitempty"`
+}
+
+// HookDrops are the packets nflab dropped at one hook, by cause, and
+// those it let go there that did not reach the next hook.
+type HookDrops struct {
+	Rule    uint64 // by a rule or chain policy
+	Invalid uint64 // of Rule, those the tracker called INVALID
+	Full    uint64 // by the tracker: the table was full
+	NAT     uint64 // by NAT: no free tuple, a clash, an entry lost
+	// UnseenAfter, at PRE_ROUTING, FORWARD and LOCAL_OUT only (0 at the
+	// others), counts the packets nflab let go at the hook that it did
+	// not see at the next (LOCAL_IN or FORWARD; POST_ROUTING): dropped
+	// by another hook there, by routing, rp_filter, TTL expiry and the
+	// like, or still queued. It is a difference of counters, approximate
+	// where clones and multicast copies add packets.
+	UnseenAfter uint64
+}
+
+// HasUnseenAfter reports whether the module counts HookDrops.UnseenAfter
+// at h: at a hook with a next one that every packet it lets go must reach.
+func (h Hook) HasUnseenAfter() bool {
+	return h == PreRouting || h == Forward || h == LocalOut
 }
