@@ -427,15 +427,11 @@ static struct nflab_tpkt *nflab_tpkt_new(struct sk_buff *skb,
 	if (READ_ONCE(t->dead))
 		return NULL;
 	if (atomic_read(&nflab_tpkt_n) >= NFLAB_TPKT_MAX ||
-	    !nflab_trace_pkt(skb, &tu, &flags, &ipid)) {
-		atomic64_inc(&t->lost);
-		return NULL;
-	}
+	    !nflab_trace_pkt(skb, &tu, &flags, &ipid))
+		goto out_lost;
 	r = kzalloc(sizeof(*r), GFP_ATOMIC);
-	if (!r) {
-		atomic64_inc(&t->lost);
-		return NULL;
-	}
+	if (!r)
+		goto out_lost;
 	r->skb = skb;
 	r->head = skb->head;
 	r->net = st->net;
@@ -452,6 +448,12 @@ static struct nflab_tpkt *nflab_tpkt_new(struct sk_buff *skb,
 	nflab_tpkt_open(r, skb, st);
 	r->last = r->in;
 	return r;
+
+out_lost:
+	/* Its events are lost: one number for them keeps SEQ = EVENTS + LOST. */
+	atomic64_inc(&t->seq);
+	atomic64_inc(&t->lost);
+	return NULL;
 }
 
 /*
