@@ -330,7 +330,41 @@ type Conn struct {
 	PacketsReply, BytesReply uint64
 
 	Start time.Time // creation time, UTC
+
+	// History is the connection's last changes caused by packets a
+	// trace followed, oldest first, at most MaxConnHistory (protocol 6).
+	// Only Client.Conn fills it, and only while a trace of the module
+	// runs (the module forgets it when its last trace ends); it is empty
+	// from a dump, an event, or an older module.
+	History []ConnChange `json:",omitempty"`
 }
+
+// MaxConnHistory is the most changes Conn.History holds, from the
+// protocol.
+const MaxConnHistory = nlproto.CT_HISTORY_MAX
+
+// A ConnChange is a change of a connection that a packet a trace followed
+// caused: the connection's creation, a change of its TCP state, or a new
+// SEEN_REPLY or ASSURED status.
+type ConnChange struct {
+	Time   time.Time // UTC
+	Packet uint64    // the packet's ID, as its TraceEvent.Packet
+	Trace  uint32    // the trace that followed it, as TraceEvent.Trace
+	Hook   Hook      // where the packet changed the connection
+	Dir    Dir       // the direction the packet travelled the connection
+	// TCPStateOld and TCPState are the TCP state before and after the
+	// packet, TCP only.
+	TCPStateOld, TCPState TCPState `json:",omitempty"`
+	// StatusOld and Status are the status bits before and after the
+	// packet.
+	StatusOld, Status ConnStatus
+}
+
+// Gained returns the status bits the change set.
+func (c ConnChange) Gained() ConnStatus { return c.Status &^ c.StatusOld }
+
+// Lost returns the status bits the change cleared.
+func (c ConnChange) Lost() ConnStatus { return c.StatusOld &^ c.Status }
 
 // A ConnFilter selects entries by their original tuple; zero fields match
 // anything, and every non-zero field must match.

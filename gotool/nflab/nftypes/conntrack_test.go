@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -111,6 +113,46 @@ func TestConnJSON(t *testing.T) {
 	}
 	if want := `{"P":"udp","S":"TIME_WAIT","St":"SEEN_REPLY","T":{"icmp":30}}`; string(b) != want {
 		t.Fatalf("json = %s, want %s", b, want)
+	}
+}
+
+func TestConnHistoryJSON(t *testing.T) {
+	// An entry without history says nothing of it.
+	b, err := json.Marshal(Conn{ID: 1})
+	if err != nil || strings.Contains(string(b), "History") {
+		t.Errorf("json of a Conn without history = %s, %v", b, err)
+	}
+	c := Conn{ID: 2, History: []ConnChange{
+		{Time: time.Date(2026, 12, 1, 12, 0, 0, 123000000, time.UTC), Packet: 42, Trace: 3, Hook: PreRouting,
+			TCPStateOld: TCPNone, TCPState: TCPSynSent, Status: 0},
+		{Time: time.Date(2026, 12, 1, 12, 0, 0, 124000000, time.UTC), Packet: 43, Trace: 3, Hook: PreRouting, Dir: DirReply,
+			TCPStateOld: TCPSynSent, TCPState: TCPSynRecv, StatusOld: StatusConfirmed, Status: StatusConfirmed | StatusSeenReply},
+	}}
+	b, err = json.Marshal(c.History)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"Time":"2026-12-01T12:00:00.123Z","Packet":42,"Trace":3,"Hook":"PRE_ROUTING","Dir":"original","TCPState":"SYN_SENT","StatusOld":"none","Status":"none"},` +
+		`{"Time":"2026-12-01T12:00:00.124Z","Packet":43,"Trace":3,"Hook":"PRE_ROUTING","Dir":"reply","TCPStateOld":"SYN_SENT","TCPState":"SYN_RECV","StatusOld":"CONFIRMED","Status":"SEEN_REPLY,CONFIRMED"}]`
+	if string(b) != want {
+		t.Errorf("json =\n%s\nwant\n%s", b, want)
+	}
+	b, err = json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Conn
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(c, back, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if g, l := c.History[1].Gained(), c.History[1].Lost(); g != StatusSeenReply || l != 0 {
+		t.Errorf("Gained, Lost = %v, %v; want SEEN_REPLY, none", g, l)
+	}
+	if l := (ConnChange{StatusOld: StatusAssured | StatusConfirmed, Status: StatusConfirmed | StatusDying}).Lost(); l != StatusAssured {
+		t.Errorf("Lost = %v, want ASSURED", l)
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package nftypes holds the types of package nflab: the values the nflab
-// module reports and takes, such as Conn, Tuple, ConnFilter and
-// TrackerConfig, the rule engine's Ruleset, Chain, Rule, Match, Action
+// module reports and takes, such as Conn (with its History of
+// ConnChange), Tuple, ConnFilter and TrackerConfig, the rule engine's Ruleset, Chain, Rule, Match, Action
 // and Set, and packet traces' TraceSpec, TraceSelector (with its pcap-like
 // text, ParseTraceSelector), Trace and TraceEvent, with their names, their
 // text and JSON forms and their validation. As wgctrl's wgtypes, it is one
