@@ -357,8 +357,9 @@ func (c *Client) Conns(ctx context.Context, f nftypes.ConnFilter) ([]nftypes.Con
 	return conns, nil
 }
 
-// Conn looks up the entry with tuple t in either direction; an *OpError
-// wrapping ENOENT if there is none.
+// Conn looks up the entry with tuple t in either direction, with its
+// history if the module sends one; an *OpError wrapping ENOENT if there
+// is none.
 func (c *Client) Conn(ctx context.Context, t nftypes.Tuple) (nftypes.Conn, error) {
 	const op = "get connection"
 	req, err := requestAttrs(nlproto.CMD_CT_GET, func(ae *netlink.AttributeEncoder) {

@@ -78,6 +78,111 @@ var wantTCPConn = nftypes.Conn{
 	Start: time.Unix(0, 1795640400123456789).UTC(),
 }
 
+// tcpHistoryEntry is tcpEntry as a CT_GET do sends it while a trace runs
+// (protocol 6): with NFLAB_CT_A_HISTORY, three changes oldest first (the
+// first with a PAD as a 32-bit kernel's, the second with an attribute
+// from a newer module), and an attribute from a newer module among them.
+const tcpHistoryEntry = `
+cc01 0680                          # NFLAB_A_CT|NLA_F_NESTED
+  0800 0200 07000000               # ID 7
+  2c00 0380                        # ORIG
+    0800 0100 0a000102
+    0800 0200 0a000202
+    0500 0300 06 000000
+    0600 0400 9c40 0000
+    0600 0500 0050 0000
+  2c00 0480                        # REPLY
+    0800 0100 0a000202
+    0800 0200 0a000102
+    0500 0300 06 000000
+    0600 0400 0050 0000
+    0600 0500 9c40 0000
+  0800 0500 07000000               # STATUS SEEN_REPLY|ASSURED|CONFIRMED
+  0500 0600 03 000000              # TCP_STATE ESTABLISHED
+  0800 0700 7f970600               # TIMEOUT 431999
+  0c00 0800 0300000000000000       # PACKETS_ORIG 3
+  0c00 0900 b400000000000000       # BYTES_ORIG 180
+  0c00 0a00 0200000000000000       # PACKETS_REPLY 2
+  0c00 0b00 7800000000000000       # BYTES_REPLY 120
+  0c00 0c00 15edb2216e65eb18       # START
+  1401 0d80                        # HISTORY|NLA_F_NESTED
+    5800 0280                      # ENTRY|NLA_F_NESTED: the SYN creates it
+      0400 0100                    # PAD
+      0c00 0300 c05408d3711fed18   # TIME 2026-12-01T12:00:00.123Z
+      0c00 0400 2a00000000000000   # PACKET 42
+      0800 0500 03000000           # TRACE 3
+      0800 0600 00000000           # HOOK PRE_ROUTING
+      0500 0700 00 000000          # DIR original
+      0500 0800 00 000000          # TCP_STATE_OLD NONE
+      0500 0900 01 000000          # TCP_STATE SYN_SENT
+      0800 0a00 00000000           # STATUS_OLD none
+      0800 0b00 00000000           # STATUS none
+    5c00 0280                      # ENTRY: the SYN-ACK
+      0c00 0300 009717d3711fed18   # TIME 2026-12-01T12:00:00.124Z
+      0c00 0400 2b00000000000000   # PACKET 43
+      0800 0500 03000000           # TRACE 3
+      0800 0600 00000000           # HOOK PRE_ROUTING
+      0500 0700 01 000000          # DIR reply
+      0500 0800 01 000000          # TCP_STATE_OLD SYN_SENT
+      0500 0900 02 000000          # TCP_STATE SYN_RECV
+      0800 0a00 04000000           # STATUS_OLD CONFIRMED
+      0800 0b00 05000000           # STATUS SEEN_REPLY|CONFIRMED
+      0800 6300 2a000000           # unknown attribute 99
+    5400 0280                      # ENTRY: the ACK
+      0c00 0300 80329ada711fed18   # TIME 2026-12-01T12:00:00.250Z
+      0c00 0400 2c00000000000000   # PACKET 44
+      0800 0500 03000000           # TRACE 3
+      0800 0600 00000000           # HOOK PRE_ROUTING
+      0500 0700 00 000000          # DIR original
+      0500 0800 02 000000          # TCP_STATE_OLD SYN_RECV
+      0500 0900 03 000000          # TCP_STATE ESTABLISHED
+      0800 0a00 05000000           # STATUS_OLD SEEN_REPLY|CONFIRMED
+      0800 0b00 07000000           # STATUS SEEN_REPLY|ASSURED|CONFIRMED
+    0800 6300 2a000000             # unknown attribute 99
+`
+
+// wantTCPHistory is tcpHistoryEntry's NFLAB_CT_A_HISTORY.
+var wantTCPHistory = []nftypes.ConnChange{
+	{Time: time.Unix(0, 1796126400123000000).UTC(), Packet: 42, Trace: 3, Hook: nftypes.PreRouting, Dir: nftypes.DirOriginal,
+		TCPStateOld: nftypes.TCPNone, TCPState: nftypes.TCPSynSent},
+	{Time: time.Unix(0, 1796126400124000000).UTC(), Packet: 43, Trace: 3, Hook: nftypes.PreRouting, Dir: nftypes.DirReply,
+		TCPStateOld: nftypes.TCPSynSent, TCPState: nftypes.TCPSynRecv,
+		StatusOld: nftypes.StatusConfirmed, Status: nftypes.StatusSeenReply | nftypes.StatusConfirmed},
+	{Time: time.Unix(0, 1796126400250000000).UTC(), Packet: 44, Trace: 3, Hook: nftypes.PreRouting, Dir: nftypes.DirOriginal,
+		TCPStateOld: nftypes.TCPSynRecv, TCPState: nftypes.TCPEstablished,
+		StatusOld: nftypes.StatusSeenReply | nftypes.StatusConfirmed, Status: nftypes.StatusSeenReply | nftypes.StatusAssured | nftypes.StatusConfirmed},
+}
+
+// udpHistoryEntry is a UDP NFLAB_A_CT with a history of one change, its
+// creation at LOCAL_OUT: no TCP states.
+const udpHistoryEntry = `
+bc00 0680
+  0800 0200 09000000               # ID 9
+  2c00 0380                        # ORIG
+    0800 0100 0a000102
+    0800 0200 0a000202
+    0500 0300 11 000000            # udp
+    0600 0400 1388 0000            # SPORT 5000
+    0600 0500 0035 0000            # DPORT 53
+  2c00 0480                        # REPLY
+    0800 0100 0a000202
+    0800 0200 0a000102
+    0500 0300 11 000000
+    0600 0400 0035 0000
+    0600 0500 1388 0000
+  0800 0500 04000000               # STATUS CONFIRMED
+  0800 0700 1e000000               # TIMEOUT 30
+  4800 0d80                        # HISTORY
+    4400 0280                      # ENTRY
+      0c00 0300 c05408d3711fed18   # TIME
+      0c00 0400 0700000000000000   # PACKET 7
+      0800 0500 01000000           # TRACE 1
+      0800 0600 03000000           # HOOK LOCAL_OUT
+      0500 0700 00 000000          # DIR original
+      0800 0a00 00000000           # STATUS_OLD none
+      0800 0b00 00000000           # STATUS none
+`
+
 // icmpEntry is an ICMP echo NFLAB_A_CT: no TCP_STATE, PAD first.
 const icmpEntry = `
 a800 0680
@@ -387,6 +492,31 @@ func TestCTReplies(t *testing.T) {
 		t.Fatalf("ICMP entry (-want +got):\n%s", diff)
 	}
 
+	// A do while a trace runs: the entry and its history.
+	c = serveCT(t, tcpHistoryEntry)
+	if got, err = c.Conn(ctx, tcpTuple); err != nil {
+		t.Fatal(err)
+	}
+	want := wantTCPConn
+	want.History = wantTCPHistory
+	if diff := cmp.Diff(want, got, netipOpts); diff != "" {
+		t.Fatalf("TCP entry with history (-want +got):\n%s", diff)
+	}
+	// An empty nest is no history.
+	empty := strings.Replace(strings.Replace(icmpEntry, "a800 0680", "ac00 0680", 1), "0c00 0b00 0000000000000000", "0c00 0b00 0000000000000000\n0400 0d80", 1)
+	c = serveCT(t, empty)
+	if got, err = c.Conn(ctx, icmpTuple); err != nil || got.History != nil {
+		t.Fatalf("entry with an empty history = %+v, %v", got, err)
+	}
+	c = serveCT(t, udpHistoryEntry)
+	if got, err = c.Conn(ctx, tcpTuple); err != nil {
+		t.Fatal(err)
+	}
+	wantUDP := []nftypes.ConnChange{{Time: time.Unix(0, 1796126400123000000).UTC(), Packet: 7, Trace: 1, Hook: nftypes.LocalOut}}
+	if diff := cmp.Diff(wantUDP, got.History); diff != "" || got.ID != 9 || got.Orig.DstPort != 53 {
+		t.Fatalf("UDP entry %+v; history (-want +got):\n%s", got, diff)
+	}
+
 	c = serveCT(t, "0800 0900 03000000\n0400 0100\n0800 0a00 00000100")
 	if n, l, err := c.ConnCount(ctx); n != 3 || l != 65536 || err != nil {
 		t.Fatalf("ConnCount = %d, %d, %v; want 3, 65536", n, l, err)
@@ -409,9 +539,9 @@ func TestCTReplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := nftypes.TrackerStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 1<<64 - 1, Related: 11,
+	wantStats := nftypes.TrackerStats{Found: 1, New: 2, Invalid: 3, Insert: 4, InsertFailed: 5, Clash: 6, Drop: 7, EarlyDrop: 8, GCEvicted: 9, SearchRestart: 1<<64 - 1, Related: 11,
 		NATExhausted: 12, NATClash: 13, NATLost: 14}
-	if diff := cmp.Diff(want, stats); diff != "" {
+	if diff := cmp.Diff(wantStats, stats); diff != "" {
 		t.Fatalf("CTStats (-want +got):\n%s", diff)
 	}
 	// A module of protocol 3 (which this client serves) has no NAT
@@ -420,8 +550,8 @@ func TestCTReplies(t *testing.T) {
 	if stats, err = c.TrackerStats(ctx); err != nil {
 		t.Fatal(err)
 	}
-	want.NATExhausted, want.NATClash, want.NATLost = 0, 0, 0
-	if diff := cmp.Diff(want, stats); diff != "" {
+	wantStats.NATExhausted, wantStats.NATClash, wantStats.NATLost = 0, 0, 0
+	if diff := cmp.Diff(wantStats, stats); diff != "" {
 		t.Fatalf("CTStats of protocol 3 (-want +got):\n%s", diff)
 	}
 
@@ -717,6 +847,45 @@ func TestCTMalformedReplies(t *testing.T) {
 1000 0680
   0c00 0c00 ffffffffffffffff
 `, "nflab: get connection: malformed reply: NFLAB_CT_A_START 18446744073709551615 is past the year 2262"},
+		{"history entry without STATUS_OLD", get, strings.Replace(tcpHistoryEntry, "0800 0a00 00000000", "0800 6300 00000000", 1),
+			"nflab: get connection: malformed reply: in NFLAB_CT_A_HISTORY: in NFLAB_CT_HISTORY_A_ENTRY 1: missing attribute NFLAB_CT_HISTORY_A_STATUS_OLD"},
+		{"history entry without TIME", get, strings.Replace(tcpHistoryEntry, "0c00 0300 009717d3711fed18", "0c00 6300 009717d3711fed18", 1),
+			"nflab: get connection: malformed reply: in NFLAB_CT_A_HISTORY: in NFLAB_CT_HISTORY_A_ENTRY 2: missing attribute NFLAB_CT_HISTORY_A_TIME"},
+		{"history entry without TRACE", get, strings.Replace(udpHistoryEntry, "0800 0500 01000000", "0800 6300 01000000", 1),
+			"nflab: get connection: malformed reply: in NFLAB_CT_A_HISTORY: in NFLAB_CT_HISTORY_A_ENTRY 1: missing attribute NFLAB_CT_HISTORY_A_TRACE"},
+		{"history entry without HOOK", get, strings.Replace(udpHistoryEntry, "0800 0600 03000000", "0800 6300 03000000", 1),
+			"nflab: get connection: malformed reply: in NFLAB_CT_A_HISTORY: in NFLAB_CT_HISTORY_A_ENTRY 1: missing attribute NFLAB_CT_HISTORY_A_HOOK"},
+		{"history entry without DIR", get, strings.Replace(udpHistoryEntry, "0500 0700 00 000000", "0500 6300 00 000000", 1),
+			"nflab: get connection: malformed reply: in NFLAB_CT_A_HISTORY: in NFLAB_CT_HISTORY_A_ENTRY 1: missing attribute NFLAB_CT_HISTORY_A_DIR"},
+		{"history entry without PACKET", get, strings.Replace(udpHistoryEntry, "0c00 0400 0700000000000000", "0c00 6300 0700000000000000", 1),
+			"nflab: get connection: malformed reply: in NFLAB_CT_A_HISTORY: in NFLAB_CT_HISTORY_A_ENTRY 1: missing attribute NFLAB_CT_HISTORY_A_PACKET"},
+		{"history entry without STATUS", get, strings.Replace(udpHistoryEntry, "0800 0b00 00000000", "0800 6300 00000000", 1),
+			"nflab: get connection: malformed reply: in NFLAB_CT_A_HISTORY: in NFLAB_CT_HISTORY_A_ENTRY 1: missing attribute NFLAB_CT_HISTORY_A_STATUS"},
+		{"history entry with one TCP state", get, strings.Replace(tcpHistoryEntry, "0500 0800 01 000000", "0500 6300 01 000000", 1),
+			"nflab: get connection: malformed reply: in NFLAB_CT_A_HISTORY: in NFLAB_CT_HISTORY_A_ENTRY 2: missing attribute NFLAB_CT_HISTORY_A_TCP_STATE_OLD"},
+		{"history time past 2262", get, `
+1800 0680
+  1400 0d80                        # HISTORY
+    1000 0280                      # ENTRY
+      0c00 0300 ffffffffffffffff   # TIME
+`, "nflab: get connection: malformed reply: in NFLAB_CT_A_HISTORY: in NFLAB_CT_HISTORY_A_ENTRY 1: NFLAB_CT_HISTORY_A_TIME 18446744073709551615 is past the year 2262"},
+		{"history u32 packet", get, `
+1400 0680
+  1000 0d80
+    0c00 0280
+      0800 0400 2a000000           # PACKET as a u32
+`, "nflab: get connection: malformed reply: in NFLAB_CT_A_HISTORY: in NFLAB_CT_HISTORY_A_ENTRY 1: netlink: attribute 4 is not a uint64; length: 4"},
+		{"history u32 dir", get, `
+1400 0680
+  1000 0d80
+    0c00 0280
+      0800 0700 01000000           # DIR as a u32
+`, "nflab: get connection: malformed reply: in NFLAB_CT_A_HISTORY: in NFLAB_CT_HISTORY_A_ENTRY 1: netlink: attribute 7 is not a uint8; length: 4"},
+		{"history truncated entry", get, `
+1400 0680
+  1000 0d80
+    2000 0280 0c00 0300 00000000   # ENTRY longer than its nest
+`, "nflab: get connection: malformed reply: in NFLAB_CT_A_HISTORY: "},
 		{"truncated nest", get, "2000 0680 0800 0200 01000000",
 			"nflab: get connection: malformed reply: "},
 		{"garbage", get, "ff", "nflab: get connection: malformed reply: "},

@@ -243,6 +243,15 @@ func parseConn(ad *netlink.AttributeDecoder) (nftypes.Conn, error) {
 			if ns != 0 {
 				c.Start = time.Unix(0, int64(ns)).UTC()
 			}
+		case nlproto.CT_A_HISTORY:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				h, err := parseHistory(nad)
+				if err != nil {
+					return fmt.Errorf("in %s: %w", attrOf(nlproto.EnumCTAttr, nlproto.CT_A_HISTORY).name, err)
+				}
+				c.History = h
+				return nil
+			})
 		default:
 			continue // NFLAB_CT_A_PAD, or newer than this client
 		}
@@ -261,6 +270,90 @@ func parseConn(ad *netlink.AttributeDecoder) (nftypes.Conn, error) {
 		return nftypes.Conn{}, fmt.Errorf("in NFLAB_A_CT: %w", err)
 	}
 	return c, nil
+}
+
+// parseHistory decodes NFLAB_CT_A_HISTORY (protocol 6), which a CT_GET do
+// carries while a trace runs: the connection's last changes, oldest first,
+// one NFLAB_CT_HISTORY_A_ENTRY each. It returns nil for none.
+func parseHistory(ad *netlink.AttributeDecoder) ([]nftypes.ConnChange, error) {
+	var h []nftypes.ConnChange
+	for ad.Next() {
+		if ad.Type() != nlproto.CT_HISTORY_A_ENTRY {
+			continue // newer than this client
+		}
+		ad.Nested(func(nad *netlink.AttributeDecoder) error {
+			ch, err := parseConnChange(nad)
+			if err != nil {
+				return fmt.Errorf("in %s %d: %w", attrOf(nlproto.EnumCTHistoryAttr, nlproto.CT_HISTORY_A_ENTRY).name, len(h)+1, err)
+			}
+			h = append(h, ch)
+			return nil
+		})
+	}
+	if err := ad.Err(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// parseConnChange decodes one NFLAB_CT_HISTORY_A_ENTRY: TIME, PACKET,
+// TRACE, HOOK, DIR, STATUS_OLD and STATUS always, and the two TCP states
+// together or not at all (a TCP connection's entries have them).
+func parseConnChange(ad *netlink.AttributeDecoder) (nftypes.ConnChange, error) {
+	var (
+		ch   nftypes.ConnChange
+		seen attrSet
+	)
+	hAttr := func(t uint16) attrName { return attrOf(nlproto.EnumCTHistoryAttr, t) }
+	for ad.Next() {
+		switch t := ad.Type(); t {
+		case nlproto.CT_HISTORY_A_TIME:
+			ns := ad.Uint64()
+			if ns > math.MaxInt64 {
+				return nftypes.ConnChange{}, fmt.Errorf("%s %d is past the year 2262", hAttr(t).name, ns)
+			}
+			ch.Time = time.Unix(0, int64(ns)).UTC()
+		case nlproto.CT_HISTORY_A_PACKET:
+			ch.Packet = ad.Uint64()
+		case nlproto.CT_HISTORY_A_TRACE:
+			ch.Trace = ad.Uint32()
+		case nlproto.CT_HISTORY_A_HOOK:
+			ch.Hook = nftypes.Hook(ad.Uint32())
+		case nlproto.CT_HISTORY_A_DIR:
+			ch.Dir = nftypes.Dir(ad.Uint8())
+		case nlproto.CT_HISTORY_A_TCP_STATE_OLD:
+			ch.TCPStateOld = nftypes.TCPState(ad.Uint8())
+		case nlproto.CT_HISTORY_A_TCP_STATE:
+			ch.TCPState = nftypes.TCPState(ad.Uint8())
+		case nlproto.CT_HISTORY_A_STATUS_OLD:
+			ch.StatusOld = nftypes.ConnStatus(ad.Uint32())
+		case nlproto.CT_HISTORY_A_STATUS:
+			ch.Status = nftypes.ConnStatus(ad.Uint32())
+		default:
+			continue // NFLAB_CT_HISTORY_A_PAD, or newer than this client
+		}
+		seen.add(ad.Type())
+	}
+	if err := ad.Err(); err != nil {
+		return nftypes.ConnChange{}, err
+	}
+	if err := seen.require(
+		hAttr(nlproto.CT_HISTORY_A_TIME),
+		hAttr(nlproto.CT_HISTORY_A_PACKET),
+		hAttr(nlproto.CT_HISTORY_A_TRACE),
+		hAttr(nlproto.CT_HISTORY_A_HOOK),
+		hAttr(nlproto.CT_HISTORY_A_DIR),
+		hAttr(nlproto.CT_HISTORY_A_STATUS_OLD),
+		hAttr(nlproto.CT_HISTORY_A_STATUS),
+	); err != nil {
+		return nftypes.ConnChange{}, err
+	}
+	if seen&(1<<nlproto.CT_HISTORY_A_TCP_STATE_OLD) != 0 || seen&(1<<nlproto.CT_HISTORY_A_TCP_STATE) != 0 {
+		if err := seen.require(hAttr(nlproto.CT_HISTORY_A_TCP_STATE_OLD), hAttr(nlproto.CT_HISTORY_A_TCP_STATE)); err != nil {
+			return nftypes.ConnChange{}, err
+		}
+	}
+	return ch, nil
 }
 
 // parseTuple decodes a connection's tuple: with its ports for TCP and UDP,
