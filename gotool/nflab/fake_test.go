@@ -397,3 +397,82 @@ func TestConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// connHistory is a history of n changes of a TCP connection, from its
+// first SYN at 12:00, one a millisecond.
+func connHistory(n int) []nftypes.ConnChange {
+	var h []nftypes.ConnChange
+	for i := range n {
+		h = append(h, nftypes.ConnChange{
+			Time:   time.Date(2026, 12, 1, 12, 0, 0, i*int(time.Millisecond), time.UTC),
+			Packet: uint64(40 + i), Trace: 3, Hook: nftypes.PreRouting, Dir: nftypes.Dir(i % 2),
+			TCPStateOld: nftypes.TCPState(i % 4), TCPState: nftypes.TCPState(i%4 + 1),
+			StatusOld: nftypes.StatusConfirmed, Status: nftypes.StatusConfirmed | nftypes.StatusSeenReply,
+		})
+	}
+	return h
+}
+
+// TestConnHistory checks that Conn reports an entry's history from a module
+// of protocol 6, its last MaxConnHistory changes, and that dumps, events
+// and older modules carry none.
+func TestConnHistory(t *testing.T) {
+	for _, next := range []bool{false, true} {
+		t.Run(map[bool]string{false: "N", true: "N+1"}[next], func(t *testing.T) {
+			m, c := dial(t, fakemod.Options{Next: next})
+			tr := m.StartTrace(nftypes.TraceSpec{})
+			h := connHistory(nftypes.MaxConnHistory + 1)
+			withHistory := tcpConn(1000)
+			withHistory.History = h[:2]
+			c1 := m.AddConn(withHistory)
+			c2 := m.AddConn(tcpConn(1001))
+			if !m.SetHistory(c2.ID, h) || m.SetHistory(9999, h) {
+				t.Fatal("SetHistory found the wrong entries")
+			}
+			got, err := c.Conn(bg, c1.Orig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(c1, got, cmpOpts); diff != "" {
+				t.Errorf("Conn (-want +got):\n%s", diff)
+			}
+			got, err = c.Conn(bg, c2.Reply)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(h[1:], got.History, cmpOpts); diff != "" {
+				t.Errorf("history of %d changes: the last %d (-want +got):\n%s", len(h), nftypes.MaxConnHistory, diff)
+			}
+			// A UDP connection's changes have no TCP states.
+			udp := tcpConn(1002)
+			udp.Orig.Proto, udp.Reply.Proto, udp.TCPState = nftypes.UDP, nftypes.UDP, 0
+			udp.History = []nftypes.ConnChange{{Time: h[0].Time, Packet: 7, Trace: 3, Hook: nftypes.LocalOut, TCPStateOld: 1, TCPState: 2}}
+			m.AddConn(udp)
+			if got, err = c.Conn(bg, udp.Orig); err != nil || len(got.History) != 1 || got.History[0].TCPState != 0 || got.History[0].Packet != 7 {
+				t.Errorf("UDP Conn = %+v, %v; want one change without TCP states", got, err)
+			}
+			all, err := c.Conns(bg, nftypes.ConnFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ct := range all {
+				if ct.History != nil {
+					t.Errorf("dumped entry %d has a history: %+v", ct.ID, ct.History)
+				}
+			}
+			// The last trace's end forgets every history.
+			m.EndTrace(tr.ID)
+			if got, err = c.Conn(bg, c2.Orig); err != nil || got.History != nil {
+				t.Errorf("Conn after the last trace = %+v, %v; want no history", got, err)
+			}
+		})
+	}
+	// A module of protocol 5 keeps none.
+	m, c := dial(t, fakemod.Options{Protocol: 5})
+	ct := tcpConn(1000)
+	ct.History = connHistory(2)
+	m.AddConn(ct)
+	if got, err := c.Conn(bg, ct.Orig); err != nil || got.History != nil {
+		t.Errorf("Conn of protocol 5 = %+v, %v; want no history", got, err)
+	}
+}

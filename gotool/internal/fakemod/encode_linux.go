@@ -46,7 +46,9 @@ func (m *Module) encodeTuple(ae *netlink.AttributeEncoder, typ uint16, t nftypes
 	})
 }
 
-func (m *Module) encodeConn(ae *netlink.AttributeEncoder, c nftypes.Conn) {
+// encodeConn writes c as NFLAB_A_CT; with history (a CT_GET do's reply),
+// its History too, as a module of protocol 6 or newer sends it.
+func (m *Module) encodeConn(ae *netlink.AttributeEncoder, c nftypes.Conn, history bool) {
 	ae.Nested(nlproto.A_CT, func(nae *netlink.AttributeEncoder) error {
 		nae.Uint32(nlproto.CT_A_ID, c.ID)
 		m.encodeTuple(nae, nlproto.CT_A_ORIG, c.Orig)
@@ -63,7 +65,37 @@ func (m *Module) encodeConn(ae *netlink.AttributeEncoder, c nftypes.Conn) {
 		if !c.Start.IsZero() {
 			nae.Uint64(nlproto.CT_A_START, uint64(c.Start.UnixNano()))
 		}
+		if history && m.hasTraces() && len(c.History) > 0 {
+			m.encodeHistory(nae, c)
+		}
 		m.extra(nae, nlproto.CT_A_MAX+1)
+		return nil
+	})
+}
+
+// encodeHistory writes NFLAB_CT_A_HISTORY: the last NFLAB_CT_HISTORY_MAX
+// changes of c, oldest first, the TCP states for a TCP connection only.
+func (m *Module) encodeHistory(ae *netlink.AttributeEncoder, c nftypes.Conn) {
+	h := c.History[max(0, len(c.History)-nlproto.CT_HISTORY_MAX):]
+	ae.Nested(nlproto.CT_A_HISTORY, func(hae *netlink.AttributeEncoder) error {
+		for _, ch := range h {
+			hae.Nested(nlproto.CT_HISTORY_A_ENTRY, func(eae *netlink.AttributeEncoder) error {
+				eae.Uint64(nlproto.CT_HISTORY_A_TIME, uint64(ch.Time.UnixNano()))
+				eae.Uint64(nlproto.CT_HISTORY_A_PACKET, ch.Packet)
+				eae.Uint32(nlproto.CT_HISTORY_A_TRACE, ch.Trace)
+				eae.Uint32(nlproto.CT_HISTORY_A_HOOK, uint32(ch.Hook))
+				eae.Uint8(nlproto.CT_HISTORY_A_DIR, uint8(ch.Dir))
+				if c.Orig.Proto == nftypes.TCP {
+					eae.Uint8(nlproto.CT_HISTORY_A_TCP_STATE_OLD, uint8(ch.TCPStateOld))
+					eae.Uint8(nlproto.CT_HISTORY_A_TCP_STATE, uint8(ch.TCPState))
+				}
+				eae.Uint32(nlproto.CT_HISTORY_A_STATUS_OLD, uint32(ch.StatusOld))
+				eae.Uint32(nlproto.CT_HISTORY_A_STATUS, uint32(ch.Status))
+				m.extra(eae, nlproto.CT_HISTORY_A_MAX+1)
+				return nil
+			})
+		}
+		m.extra(hae, nlproto.CT_HISTORY_A_MAX+1)
 		return nil
 	})
 }

@@ -163,7 +163,7 @@ func (m *Module) handle(req netlink.Message) [][]netlink.Message {
 		if i < 0 {
 			return fails(req, unix.ENOENT, "")
 		}
-		m.encodeConn(ae, m.conns[i])
+		m.encodeConn(ae, m.conns[i], true)
 	case nlproto.CMD_CT_DELETE, nlproto.CMD_CT_FLUSH:
 		tb, hasTuple := attrs[nlproto.A_CT_TUPLE]
 		fb, hasFilter := attrs[nlproto.A_CT_FILTER]
@@ -255,7 +255,7 @@ func (m *Module) dump(req netlink.Message, attrs map[uint16][]byte) [][]netlink.
 			continue
 		}
 		ae := netlink.NewAttributeEncoder()
-		m.encodeConn(ae, c)
+		m.encodeConn(ae, c, false) // a dump carries no history
 		m.extra(ae, nlproto.A_MAX+1)
 		b, err := ae.Encode()
 		if err != nil {

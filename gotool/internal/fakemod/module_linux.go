@@ -30,9 +30,12 @@
 // (ENOENT) or all, each ending with its END event, and TRACE_GET; tests
 // send the "trace" group's events with EmitTrace, end a trace with
 // EndTrace and overflow the group's listeners with OverrunTraces. Its hook
-// counters carry drops by cause (SetHookDrops). A module made to speak a
-// protocol older than 6 (Options.Protocol) has neither the trace commands,
-// nor the group, nor the drop counters.
+// counters carry drops by cause (SetHookDrops). Tests give an entry the
+// history traced packets would have made with SetHistory (or AddConn): a
+// CT_GET do reports it as NFLAB_CT_A_HISTORY, until the last trace ends.
+// A module made to speak a protocol older than 6 (Options.Protocol) has
+// neither the trace commands, nor the group, nor the drop counters, nor
+// histories.
 //
 // Options.Next makes it speak protocol N+1: it reports PROTO_VERSION+1
 // (keeping PROTO_COMPAT), adds an attribute this client does not know to
@@ -237,7 +240,8 @@ func (m *Module) join(s *socket, group uint32) error {
 }
 
 // AddConn adds c to the table, giving it an ID if it has none, and
-// announces it to the "ct" group. It returns the entry as stored.
+// announces it to the "ct" group. It returns the entry as stored. Its
+// History, if any, is kept as SetHistory keeps one.
 func (m *Module) AddConn(c nftypes.Conn) nftypes.Conn {
 	m.mu.Lock()
 	if c.ID == 0 {
@@ -248,6 +252,33 @@ func (m *Module) AddConn(c nftypes.Conn) nftypes.Conn {
 	m.emitLocked(nftypes.EventNew, c)
 	m.mu.Unlock()
 	return c
+}
+
+// SetHistory gives the entry with ID id the changes h, oldest first, as
+// if packets a trace followed had made them, and reports whether there is
+// such an entry. A CT_GET do reports the last NFLAB_CT_HISTORY_MAX of them
+// (a dump or an event none, a module older than protocol 6 never), until
+// the module's last trace ends, which forgets every history, as the
+// kernel's does. Nothing checks that a trace runs.
+func (m *Module) SetHistory(id uint32, h []nftypes.ConnChange) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := slices.IndexFunc(m.conns, func(c nftypes.Conn) bool { return c.ID == id })
+	if i < 0 {
+		return false
+	}
+	m.conns[i].History = slices.Clone(h)
+	return true
+}
+
+// forgetHistoryLocked drops every entry's history once no trace runs.
+func (m *Module) forgetHistoryLocked() {
+	if len(m.traces) > 0 {
+		return
+	}
+	for i := range m.conns {
+		m.conns[i].History = nil
+	}
 }
 
 // Conns returns the entries in the table.
@@ -284,7 +315,7 @@ func (m *Module) emitLocked(typ nftypes.ConnEventType, c nftypes.Conn) {
 		nftypes.EventDestroy: nlproto.CMD_CT_EVENT_DESTROY,
 	}[typ]
 	ae := netlink.NewAttributeEncoder()
-	m.encodeConn(ae, c)
+	m.encodeConn(ae, c, false) // an event carries no history
 	m.extra(ae, nlproto.A_MAX+1)
 	b, err := ae.Encode()
 	if err != nil {

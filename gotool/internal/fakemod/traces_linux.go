@@ -323,6 +323,7 @@ func (m *Module) EmitTrace(ev nftypes.TraceEvent) nftypes.TraceEvent {
 		}
 		if ev.Kind == nftypes.TraceEnd {
 			m.traces = slices.Delete(m.traces, i, i+1)
+			m.forgetHistoryLocked()
 		}
 	}
 	if ev.Time.IsZero() {
@@ -346,9 +347,11 @@ func (m *Module) EndTrace(id uint32) bool {
 	return true
 }
 
-// endTraceLocked removes ft and sends its END event.
+// endTraceLocked removes ft and sends its END event; the last trace's end
+// forgets the histories.
 func (m *Module) endTraceLocked(ft *ftrace) {
 	m.traces = slices.DeleteFunc(m.traces, func(o *ftrace) bool { return o == ft })
+	m.forgetHistoryLocked()
 	ft.seq++
 	m.sendTraceLocked(nftypes.TraceEvent{Trace: ft.tr.ID, Seq: ft.seq, Kind: nftypes.TraceEnd, Time: time.Now().UTC()})
 }
