@@ -115,3 +115,13 @@ func (c *Client) checkTraces(op string) error {
 	return &OpError{Op: op, Err: errors.ErrUnsupported,
 		Message: fmt.Sprintf("the loaded module is too old for packet traces: they need protocol %d, it speaks protocol %d", traceProtocol, c.proto)}
 }
+
+// historyProtocol is the protocol version that brought connection
+// histories (nflab.h's NFLAB_CT_A_HISTORY), with packet traces.
+const historyProtocol = traceProtocol
+
+// KeepsConnHistory reports whether the module records connections'
+// histories (protocol 6 or newer), so that an empty Conn.History from
+// Conn means that no traced packet changed the connection, or that no
+// trace runs; from an older module it is always empty. It sends nothing.
+func (c *Client) KeepsConnHistory() bool { return c.proto >= historyProtocol }

@@ -46,8 +46,8 @@ func (c *Client) checkFilter(op string, f nftypes.ConnFilter) error {
 //
 // While a trace runs, a module of protocol 6 or newer reports with the
 // entry its History: its last changes caused by packets a trace followed.
-// An empty History means there were none, no trace ran, or the module
-// predates protocol 6; Version tells the last apart.
+// An empty History means there were none, no trace runs, or the module
+// predates protocol 6; KeepsConnHistory tells the last apart.
 func (c *Client) Conn(ctx context.Context, t nftypes.Tuple) (nftypes.Conn, error) {
 	if err := t.Validate(); err != nil {
 		return nftypes.Conn{}, err

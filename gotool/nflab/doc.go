@@ -114,7 +114,8 @@
 // DeleteConns and CheckConnFilter given a filter on those status bits.
 // Likewise every trace method fails with errors.ErrUnsupported on a module
 // older than protocol 6, which has no traces; HookStats of such a module
-// has no drop counters (nil HookStat.Drops).
+// has no drop counters (nil HookStat.Drops), and Conn no History
+// (KeepsConnHistory says whether the module keeps one).
 // Accepting built-in chains of table nat are what such a module has in
 // effect: ApplyRuleset leaves them out, and Tx.SetPolicy of accept on one
 // does nothing and succeeds.

@@ -420,6 +420,9 @@ func TestConnHistory(t *testing.T) {
 	for _, next := range []bool{false, true} {
 		t.Run(map[bool]string{false: "N", true: "N+1"}[next], func(t *testing.T) {
 			m, c := dial(t, fakemod.Options{Next: next})
+			if !c.KeepsConnHistory() {
+				t.Error("KeepsConnHistory = false")
+			}
 			tr := m.StartTrace(nftypes.TraceSpec{})
 			h := connHistory(nftypes.MaxConnHistory + 1)
 			withHistory := tcpConn(1000)
@@ -469,6 +472,9 @@ func TestConnHistory(t *testing.T) {
 	}
 	// A module of protocol 5 keeps none.
 	m, c := dial(t, fakemod.Options{Protocol: 5})
+	if c.KeepsConnHistory() {
+		t.Error("KeepsConnHistory of protocol 5 = true")
+	}
 	ct := tcpConn(1000)
 	ct.History = connHistory(2)
 	m.AddConn(ct)
