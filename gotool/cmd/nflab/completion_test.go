@@ -89,6 +89,7 @@ func TestComplete(t *testing.T) {
 	}{
 		{[]string{"ct", "list", "--"}, []string{"--proto", "--src", "--dst", "--sport", "--dport", "--state", "--status", "--output"}},
 		{[]string{"ct", "get", "--icmp"}, []string{"--icmp-id", "--icmp-type"}},
+		{[]string{"-G", "--hi"}, []string{"--history"}},
 		{[]string{"ct", "events", "--b"}, []string{"--buffer-size"}},
 		{[]string{"ct", "config", "--"}, []string{"--limit", "--tcp-loose", "--timeout"}},
 		{[]string{"stats", "--"}, []string{"--reset", "--verbose", "--output"}},

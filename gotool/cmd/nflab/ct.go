@@ -117,23 +117,31 @@ Output:
 
 func (a *app) ctGetCmd() *cobra.Command {
 	var (
-		f ctFlags
-		t nftypes.Tuple
+		f       ctFlags
+		t       nftypes.Tuple
+		history bool
 	)
 	return a.ctLeaf(&f, false, true, leaf{
-		use:   "get -p PROTO -s ADDR -d ADDR (--sport N --dport N | --icmp-id N --icmp-type T) [flags]",
+		use:   "get -p PROTO -s ADDR -d ADDR (--sport N --dport N | --icmp-id N --icmp-type T) [--history] [flags]",
 		short: "show the connection with a given tuple",
 		long: `Show the entry with this tuple in either direction (conntrack -G): -p, -s
 and -d as addresses, and --sport and --dport for tcp and udp, or --icmp-id
 and --icmp-type for icmp. Exits 1 with "nflab: no such connection" if
 there is none. Needs CAP_NET_ADMIN.
 
+` + ctHistoryHelp + `
+
 Output:
-  table: as 'nflab ct list'
+` + ctHistoryOutputHelp + `
   json:  one line, the entry alone:
-         ` + ctEntryJSON,
+         ` + ctEntryJSON + `
+` + ctHistoryJSONHelp,
 		example: "  nflab ct get -p tcp -s 10.0.1.2 -d 10.0.2.2 --sport 40000 --dport 80\n" +
-			"  nflab ct get -p icmp -s 10.0.1.2 -d 10.0.2.2 --icmp-id 4660 --icmp-type 8",
+			"  nflab ct get -p icmp -s 10.0.1.2 -d 10.0.2.2 --icmp-id 4660 --icmp-type 8\n" +
+			"  nflab ct get -p tcp -s 10.0.1.2 -d 10.0.2.2 --sport 40000 --dport 80 --history",
+		flags: func(fs *pflag.FlagSet) {
+			boolFlag(fs, &history, "history", "also show the connection's last changes made by traced packets")
+		},
 		check: func(*cobra.Command) (err error) {
 			t, err = f.tuple()
 			return err
@@ -147,7 +155,25 @@ Output:
 			if err != nil {
 				return nil, failed("looking up the connection", err)
 			}
-			return &output{json: connJSON(ct), table: func(w io.Writer) { writeConnTable(w, []nftypes.Conn{ct}) }}, nil
+			js := connJSON(ct)
+			if !history {
+				return &output{json: js, table: func(w io.Writer) { writeConnTable(w, []nftypes.Conn{ct}) }}, nil
+			}
+			kept := c.KeepsConnHistory()
+			if kept {
+				h := historyJSON(ct)
+				js.History = &h
+			}
+			loc := a.loc
+			if loc == nil {
+				loc = time.Local
+			}
+			return &output{json: js, table: func(w io.Writer) {
+				writeConnTable(w, []nftypes.Conn{ct})
+				for _, l := range historyLines(ct, loc, kept) {
+					fmt.Fprintln(w, l)
+				}
+			}}, nil
 		},
 	})
 }
@@ -551,6 +577,9 @@ type jsonConn struct {
 	PacketsReply uint64    `json:"packets_reply"`
 	BytesReply   uint64    `json:"bytes_reply"`
 	Start        time.Time `json:"start,omitzero"`
+	// History is ct get --history's, left out without it, and when the
+	// module keeps none.
+	History *[]jsonConnChange `json:"history,omitempty"`
 }
 
 type jsonTuple struct {

@@ -291,6 +291,119 @@ func TestCTGet(t *testing.T) {
 	}
 }
 
+// The history tests' changes: a TCP handshake's (the SYN creating the
+// connection, the SYN-ACK, the ACK), and a UDP query's and its answer's.
+var (
+	tcpHistory = []nftypes.ConnChange{
+		{Time: time.Date(2026, 12, 1, 12, 0, 0, 123000000, time.UTC), Packet: 42, Trace: 3, Hook: nftypes.PreRouting,
+			TCPStateOld: nftypes.TCPNone, TCPState: nftypes.TCPSynSent},
+		{Time: time.Date(2026, 12, 1, 12, 0, 0, 124000000, time.UTC), Packet: 43, Trace: 3, Hook: nftypes.PreRouting, Dir: nftypes.DirReply,
+			TCPStateOld: nftypes.TCPSynSent, TCPState: nftypes.TCPSynRecv,
+			StatusOld: nftypes.StatusConfirmed, Status: nftypes.StatusSeenReply | nftypes.StatusConfirmed},
+		{Time: time.Date(2026, 12, 1, 12, 0, 1, 0, time.UTC), Packet: 44, Trace: 3, Hook: nftypes.Forward,
+			TCPStateOld: nftypes.TCPSynRecv, TCPState: nftypes.TCPEstablished,
+			StatusOld: nftypes.StatusSeenReply | nftypes.StatusConfirmed, Status: nftypes.StatusSeenReply | nftypes.StatusAssured | nftypes.StatusConfirmed},
+	}
+	udpHistory = []nftypes.ConnChange{
+		{Time: time.Date(2026, 12, 1, 12, 0, 2, 0, time.UTC), Packet: 7, Trace: 4, Hook: nftypes.LocalOut},
+		{Time: time.Date(2026, 12, 1, 12, 0, 2, 5000000, time.UTC), Packet: 8, Trace: 4, Hook: nftypes.PreRouting, Dir: nftypes.DirReply,
+			StatusOld: nftypes.StatusConfirmed, Status: nftypes.StatusSeenReply | nftypes.StatusConfirmed | 1<<20},
+		{Time: time.Date(2026, 12, 1, 12, 0, 3, 0, time.UTC), Packet: 9, Trace: 4, Hook: nftypes.LocalOut,
+			StatusOld: nftypes.StatusSeenReply | nftypes.StatusConfirmed | 1<<20, Status: nftypes.StatusSeenReply | nftypes.StatusAssured | nftypes.StatusConfirmed},
+	}
+)
+
+func TestCTGetHistory(t *testing.T) {
+	tcpArgs := []string{"ct", "get", "-p", "tcp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--sport", "40000", "--dport", "80"}
+	udpArgs := []string{"ct", "get", "-p", "udp", "-s", "10.0.2.2", "-d", "10.0.1.2", "--sport", "9999", "--dport", "5000"}
+	const (
+		tcpTable = "PROTO  SRC       DST       SPORT  DPORT  STATE        STATUS                        TIMEOUT  PACKETS  BYTES     NAT\n" +
+			"tcp    10.0.1.2  10.0.2.2  40000  80     ESTABLISHED  SEEN_REPLY,ASSURED,CONFIRMED  431999   6/4      412/5300  -\n"
+		udpTable = "PROTO  SRC       DST       SPORT  DPORT  STATE  STATUS                        TIMEOUT  PACKETS  BYTES  NAT\n" +
+			"udp    10.0.1.2  10.0.2.2  5000   9999   -      SEEN_REPLY,ASSURED,CONFIRMED  29       1/1      34/34  -\n"
+		tcpHistoryJSON = `"history":[` +
+			`{"time":"2026-12-01T12:00:00.123Z","packet":42,"trace":3,"hook":"PRE_ROUTING","dir":"original","tcp_state_old":"NONE","tcp_state":"SYN_SENT","status_old":[],"status":[]},` +
+			`{"time":"2026-12-01T12:00:00.124Z","packet":43,"trace":3,"hook":"PRE_ROUTING","dir":"reply","tcp_state_old":"SYN_SENT","tcp_state":"SYN_RECV","status_old":["CONFIRMED"],"status":["SEEN_REPLY","CONFIRMED"]},` +
+			`{"time":"2026-12-01T12:00:01Z","packet":44,"trace":3,"hook":"FORWARD","dir":"original","tcp_state_old":"SYN_RECV","tcp_state":"ESTABLISHED","status_old":["SEEN_REPLY","CONFIRMED"],"status":["SEEN_REPLY","ASSURED","CONFIRMED"]}]`
+		udpHistoryJSON = `"history":[` +
+			`{"time":"2026-12-01T12:00:02Z","packet":7,"trace":4,"hook":"LOCAL_OUT","dir":"original","status_old":[],"status":[]},` +
+			`{"time":"2026-12-01T12:00:02.005Z","packet":8,"trace":4,"hook":"PRE_ROUTING","dir":"reply","status_old":["CONFIRMED"],"status":["SEEN_REPLY","CONFIRMED","0x100000"]},` +
+			`{"time":"2026-12-01T12:00:03Z","packet":9,"trace":4,"hook":"LOCAL_OUT","dir":"original","status_old":["SEEN_REPLY","CONFIRMED","0x100000"],"status":["SEEN_REPLY","ASSURED","CONFIRMED"]}]`
+		noHistory = "  no history: nflab records a connection's changes only while a trace follows its packets; start one with 'nflab trace add SELECTOR'\n"
+		oldModule = "  no history: the loaded module predates connection histories (protocol 6); load a newer module\n"
+	)
+	withHistory := func(c nftypes.Conn, h []nftypes.ConnChange) nftypes.Conn {
+		c.History = h
+		return c
+	}
+	tcpWith, udpWith := withHistory(tcpConn, tcpHistory), withHistory(udpConn, udpHistory)
+	tests := []struct {
+		name string
+		opts fakemod.Options
+		conn nftypes.Conn
+		args []string
+		want string
+	}{
+		{"tcp", fakemod.Options{}, tcpWith, append(tcpArgs, "--history"), tcpTable +
+			"  12:00:00.123 #42 trace 3 PRE_ROUTING original  NONE→SYN_SENT\n" +
+			"  12:00:00.124 #43 trace 3 PRE_ROUTING reply  SYN_SENT→SYN_RECV  +seen_reply\n" +
+			"  12:00:01.000 #44 trace 3 FORWARD original  SYN_RECV→ESTABLISHED  +assured\n"},
+		{"tcp json", fakemod.Options{}, tcpWith, append(tcpArgs, "--history", "-o", "json"),
+			strings.TrimSuffix(tcpJSON, "}") + "," + tcpHistoryJSON + "}\n"},
+		{"udp, by its reply tuple, through -G", fakemod.Options{}, udpWith,
+			[]string{"-G", "-p", "udp", "-s", "10.0.2.2", "-d", "10.0.1.2", "--sport", "9999", "--dport", "5000", "--history"}, udpTable +
+				"  12:00:02.000 #7 trace 4 LOCAL_OUT original  new\n" +
+				"  12:00:02.005 #8 trace 4 PRE_ROUTING reply  +seen_reply +0x100000\n" +
+				"  12:00:03.000 #9 trace 4 LOCAL_OUT original  +assured -0x100000\n"},
+		{"udp json", fakemod.Options{}, udpWith, append(udpArgs, "--history", "-o", "json"),
+			strings.TrimSuffix(udpJSON, "}") + "," + udpHistoryJSON + "}\n"},
+		{"no history", fakemod.Options{}, tcpConn, append(tcpArgs, "--history"), tcpTable + noHistory},
+		{"no history json", fakemod.Options{}, tcpConn, append(tcpArgs, "--history=true", "-o", "json"),
+			strings.TrimSuffix(tcpJSON, "}") + `,"history":[]}` + "\n"},
+		// Without --history, the output is what it was, history or not.
+		{"without --history", fakemod.Options{}, tcpWith, tcpArgs, tcpTable},
+		{"without --history json", fakemod.Options{}, tcpWith, append(tcpArgs, "-o", "json"), tcpJSON + "\n"},
+		{"--history=false", fakemod.Options{}, tcpWith, append(tcpArgs, "--history=false"), tcpTable},
+		// A module of protocol 5 keeps none: said in the table, left out
+		// of the JSON.
+		{"old module", fakemod.Options{Protocol: 5}, tcpWith, append(tcpArgs, "--history"), tcpTable + oldModule},
+		{"old module json", fakemod.Options{Protocol: 5}, tcpWith, append(tcpArgs, "--history", "-o", "json"), tcpJSON + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, tt.opts, tt.conn)
+			got := h.run(tt.args...)
+			if diff := cmp.Diff(result{0, tt.want, ""}, got); diff != "" {
+				t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
+			}
+			if calls := h.rec.Calls(); !slices.Equal(calls, []string{"Conn", "Close"}) {
+				t.Errorf("calls = %q, want one lookup", calls)
+			}
+		})
+	}
+	// The list shows no history, whatever the module keeps.
+	h := newHarness(t, fakemod.Options{}, tcpWith)
+	if got := h.run("ct", "list", "-o", "json"); got.Code != 0 || strings.Contains(got.Stdout, "history") {
+		t.Errorf("nflab ct list -o json = %+v", got)
+	}
+	// The history ends with the module's last trace.
+	h = newHarness(t, fakemod.Options{}, tcpConn)
+	tr := h.m.StartTrace(nftypes.TraceSpec{})
+	h.m.SetHistory(tcpConn.ID, tcpHistory[:1])
+	if got := h.run(append(tcpArgs, "--history")...); got.Stdout != tcpTable+"  12:00:00.123 #42 trace 3 PRE_ROUTING original  NONE→SYN_SENT\n" {
+		t.Errorf("with a trace: %+v", got)
+	}
+	h.m.EndTrace(tr.ID)
+	if got := h.run(append(tcpArgs, "--history")...); got.Stdout != tcpTable+noHistory {
+		t.Errorf("after the last trace: %+v", got)
+	}
+	// A usage error.
+	if got := runNoDial(t, append(tcpArgs, "--history=maybe")...); got.Code != 2 ||
+		got.Stderr != `nflab ct get: invalid value "maybe" for --history: want true or false; run 'nflab help ct get'`+"\n" {
+		t.Errorf("--history=maybe = %+v", got)
+	}
+}
+
 func TestCTDelete(t *testing.T) {
 	h := ctHarness(t)
 	got := h.run("ct", "delete", "-p", "tcp", "-s", "10.0.1.2", "-d", "10.0.2.2", "--sport", "40000", "--dport", "80")

@@ -177,6 +177,9 @@ func (r *recorder) Conn(ctx context.Context, t nftypes.Tuple) (nftypes.Conn, err
 	return r.c.Conn(ctx, t)
 }
 
+// KeepsConnHistory sends nothing: it is no call to note.
+func (r *recorder) KeepsConnHistory() bool { return r.c.KeepsConnHistory() }
+
 func (r *recorder) DeleteConn(ctx context.Context, t nftypes.Tuple) error {
 	r.note("DeleteConn", func() { r.tuple = &t })
 	return r.c.DeleteConn(ctx, t)

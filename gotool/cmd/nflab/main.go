@@ -59,6 +59,7 @@ type client interface {
 	Conns(context.Context, nftypes.ConnFilter) ([]nftypes.Conn, error)
 	CheckConnFilter(nftypes.ConnFilter) error
 	Conn(context.Context, nftypes.Tuple) (nftypes.Conn, error)
+	KeepsConnHistory() bool
 	DeleteConn(context.Context, nftypes.Tuple) error
 	DeleteConns(context.Context, nftypes.ConnFilter) (int, error)
 	ConnCount(context.Context) (count, limit int, err error)

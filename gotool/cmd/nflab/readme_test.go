@@ -6,8 +6,10 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nflab/nflab/gotool/nflab/nftypes"
 )
 
 // TestREADMEReference fails when the README's CLI reference is not what
@@ -40,10 +42,34 @@ func TestREADMEReference(t *testing.T) {
 		`PRE_ROUTING ✓ new → FORWARD ✗ rule filter/forward#7 "drop ssh"`,
 		`PRE_ROUTING ✓ new → LOCAL_IN ✓ → gone after LOCAL_IN: NO_SOCKET`,
 		"`nflab stats -v`",
+		"`nflab ct get ... --history`",
 	} {
 		if !strings.Contains(string(doc), want) {
 			t.Errorf("README.md lacks %q", want)
 		}
+	}
+}
+
+// TestREADMEHistory checks that the README's example of ct get --history
+// is the format of its lines.
+func TestREADMEHistory(t *testing.T) {
+	doc, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(ms int) time.Time { return time.Date(2026, 12, 1, 10, 0, 0, ms*int(time.Millisecond), time.UTC) }
+	c := nftypes.Conn{Orig: nftypes.Tuple{Proto: nftypes.TCP}, History: []nftypes.ConnChange{
+		{Time: at(512), Packet: 42, Trace: 1, Hook: nftypes.PreRouting, TCPStateOld: nftypes.TCPNone, TCPState: nftypes.TCPSynSent},
+		{Time: at(513), Packet: 43, Trace: 1, Hook: nftypes.LocalOut, Dir: nftypes.DirReply,
+			TCPStateOld: nftypes.TCPSynSent, TCPState: nftypes.TCPSynRecv,
+			StatusOld: nftypes.StatusConfirmed, Status: nftypes.StatusSeenReply | nftypes.StatusConfirmed},
+		{Time: at(514), Packet: 44, Trace: 1, Hook: nftypes.PreRouting,
+			TCPStateOld: nftypes.TCPSynRecv, TCPState: nftypes.TCPEstablished,
+			StatusOld: nftypes.StatusSeenReply | nftypes.StatusConfirmed, Status: nftypes.StatusSeenReply | nftypes.StatusAssured | nftypes.StatusConfirmed},
+	}}
+	want := strings.Join(historyLines(c, time.UTC, true), "\n") + "\n```"
+	if !strings.Contains(string(doc), want) {
+		t.Errorf("README.md lacks\n%s", want)
 	}
 }
 
