@@ -102,6 +102,42 @@ func ExampleClient_Conns() {
 	}
 }
 
+// Look up one TCP connection and print what traced packets did to it, as
+// "nflab ct get --history" does: while a trace runs, the module records
+// each packet of it that created the connection, changed its TCP state or
+// set SEEN_REPLY or ASSURED.
+func ExampleClient_Conn() {
+	c, err := nflab.Dial(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	ct, err := c.Conn(ctx, nftypes.Tuple{
+		Proto: nftypes.TCP,
+		Src:   netip.MustParseAddr("10.0.1.2"), SrcPort: 40000,
+		Dst: netip.MustParseAddr("10.0.2.2"), DstPort: 22,
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		log.Fatal("no such connection")
+	} else if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s %s\n", ct.TCPState, ct.Status)
+	switch {
+	case !c.KeepsConnHistory():
+		fmt.Println("the module is too old to record histories")
+	case len(ct.History) == 0:
+		fmt.Println("no traced packet changed it (start a trace first)")
+	}
+	for _, ch := range ct.History {
+		fmt.Printf("%s packet %d of trace %d at %s (%s): %s -> %s, gained %s\n",
+			ch.Time.Format(time.TimeOnly), ch.Packet, ch.Trace, ch.Hook, ch.Dir,
+			ch.TCPStateOld, ch.TCPState, ch.Gained())
+	}
+}
+
 // Delete one UDP flow; either direction's tuple names it.
 func ExampleClient_DeleteConn() {
 	c, err := nflab.Dial(nil)
