@@ -1365,7 +1365,9 @@ repeat:
 	if (!test_bit(NFLAB_CT_STATUS_CONFIRMED_BIT, &ct->status)) {
 		/* Its first state goes out with its NEW event at confirm. */
 		res->kind = NFLAB_TRACE_CT_NEW;
-		*nflab_cb_cookie(skb) = nflab_inflight_add(ct);
+		/* The cookie, which names the entry's history, is born here. */
+		res->cookie = nflab_inflight_add(ct);
+		*nflab_cb_cookie(skb) = res->cookie;
 		return NF_ACCEPT;
 	}
 	res->kind = NFLAB_TRACE_CT_FOUND;
