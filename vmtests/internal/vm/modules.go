@@ -36,6 +36,8 @@ var extraModules = []string{
 	"pktgen",
 	// Socket diagnostics, for ss (which reads /proc/net/tcp without them).
 	"inet_diag", "tcp_diag",
+	// nft list hooks: which functions sit at a hook (the traces' tests).
+	"nfnetlink_hook",
 }
 
 // moduleFile is a kernel module or metadata file for the image.
