@@ -241,7 +241,48 @@ func TestTraceDropWhere(t *testing.T) {
 	runRuleCases(t, []ruleCase{
 		{"Input", traceDropInput},
 		{"Output", traceDropOutput},
+		{"NoSocket", traceNoSocket},
 	})
+}
+
+// traceNoSocket: no rule, no socket on the port: nflab delivers the SYN,
+// and the kernel drops it right after LOCAL_IN (NO_SOCKET) and answers
+// with a reset, which tcpdump alone cannot tell from a LOCAL_IN drop.
+func traceNoSocket(t *testing.T, tp *topology) {
+	timeline := traceTimeline(t, tp.server)
+	ch := traceWatch(t, tp.server, "tcp", "port", "8081")
+	errc, cancel := dialAsync(t, "client", "10.0.2.2:8081")
+	defer cancel()
+	if err := <-errc; err == nil {
+		t.Fatal("a connection to a port nothing listens on was established")
+	}
+	byID, order := traceJourneys(t, ch, 2*time.Second)
+	var syn, rst bool
+	for _, id := range order {
+		j := byID[id]
+		last := j[len(j)-1]
+		switch {
+		case j[0].Hook == "PRE_ROUTING":
+			syn = true
+			if len(j) != 3 || j[1].Hook != "LOCAL_IN" || j[1].Verdict != "accept" ||
+				last.Kind != "gone" || last.DropBy != "after" || last.DropReason != "NO_SOCKET" {
+				t.Errorf("the SYN: want PRE_ROUTING ✓, LOCAL_IN ✓, then gone after LOCAL_IN (NO_SOCKET):%s", journeyString(j))
+			}
+		case j[0].Hook == "LOCAL_OUT":
+			rst = true
+			if len(j) != 2 || last.Hook != "POST_ROUTING" || last.Verdict != "accept" || !hasFlag(j[0], "rst") {
+				t.Errorf("the reset: want LOCAL_OUT ✓, POST_ROUTING ✓:%s", journeyString(j))
+			}
+		}
+	}
+	if !syn || !rst {
+		t.Errorf("traced a SYN: %v, a reset: %v; want both", syn, rst)
+	}
+	lines := timeline()
+	t.Logf("nflab trace:\n%s", strings.Join(lines, "\n"))
+	if !timelineHas(lines, "PRE_ROUTING ✓ new → LOCAL_IN ✓ → gone after LOCAL_IN: NO_SOCKET") {
+		t.Errorf("the timeline does not show the SYN gone after LOCAL_IN for want of a socket")
+	}
 }
 
 func traceDropInput(t *testing.T, tp *topology) {
