@@ -18,6 +18,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -647,4 +649,113 @@ func TestTraceConnHistory(t *testing.T) {
 			t.Errorf("a change at %s by packet %d; want PRE_ROUTING, where the tracker runs, and a packet id", h.Hook, h.Packet)
 		}
 	}
+}
+
+// TestTraceStress: traces start, spend their budget, expire and are
+// deleted under a UDP flood from two senders, with a watcher of every
+// trace and an nftables rule dropping part of the flood inside FORWARD (the
+// kfree_skb probe's path); then the module unloads with a trace running.
+// On the debug kernel KASAN, lockdep and kmemleak watch all of it.
+func TestTraceStress(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	script := filepath.Join(t.TempDir(), "t.nft")
+	if err := os.WriteFile(script, []byte(`table ip t {
+	chain late { type filter hook forward priority 0; udp dport 7201 drop; }
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tp.router.run(t, "nft", "-f", script)
+
+	cmd := exec.Command("ip", "netns", "exec", string(tp.router), "nflab", "trace", "-o", "json")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var events, gone, ends atomic.Int64
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			var e traceEvent
+			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+				t.Errorf("bad trace line %q: %v", sc.Text(), err)
+				return
+			}
+			events.Add(1)
+			switch e.Kind {
+			case "gone":
+				gone.Add(1)
+			case "end":
+				ends.Add(1)
+			}
+		}
+	}()
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, dst := range []string{"10.0.2.2:7200", "10.0.2.2:7201"} {
+		c := udpIn(t, "client", fmt.Sprintf("10.0.1.2:%d", 41000+i), dst)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg := []byte("flood")
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, _ = c.Write(msg) // refusals (no listener) come back as errors
+				time.Sleep(100 * time.Microsecond)
+			}
+		}()
+	}
+	rounds := stressRounds() / 3
+	started := 0
+	for i := 0; i < rounds; i++ {
+		out, err := tp.router.try("nflab", "trace", "add", "--budget", "40", "--timeout", "2s", "udp")
+		if err != nil {
+			t.Fatalf("round %d: trace add: %v: %s", i, err, out)
+		}
+		started++
+		time.Sleep(20 * time.Millisecond)
+		if i%3 == 0 {
+			// May have ended already (budget spent): either is fine.
+			_, _ = tp.router.try("nflab", "trace", "delete", strings.TrimSpace(out))
+		}
+	}
+	close(stop)
+	wg.Wait()
+	waitFor(t, "every trace end", func() bool { return len(traceList(t, tp.router)) == 0 })
+	waitFor(t, "the watcher hear every trace end", func() bool { return ends.Load() == int64(started) })
+	if events.Load() <= int64(started) || gone.Load() == 0 {
+		t.Errorf("the watcher heard %d events (%d gone) from %d traces; want packets' events, some gone inside FORWARD", events.Load(), gone.Load(), started)
+	}
+
+	// Unload with a trace running and packets being followed.
+	tp.router.run(t, "nflab", "trace", "add", "--budget", "100000", "udp")
+	stop = make(chan struct{})
+	c := udpIn(t, "client", "10.0.1.2:41010", "10.0.2.2:7200")
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_, _ = c.Write([]byte("flood"))
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	unloadModule(t)
+	close(stop)
+	wg.Wait()
 }

@@ -39,7 +39,7 @@ func TestREADMEReference(t *testing.T) {
 	}
 	// The prose's example lines are the timeline's format.
 	for _, want := range []string{
-		`PRE_ROUTING ✓ new → FORWARD ✗ rule filter/forward#7 "drop ssh"`,
+		`PRE_ROUTING ✓ new → LOCAL_IN ✗ rule filter/input#1 "drop syn"`,
 		`PRE_ROUTING ✓ new → LOCAL_IN ✓ → gone after LOCAL_IN: NO_SOCKET`,
 		"`nflab stats -v`",
 		"`nflab ct get ... --history`",

@@ -65,7 +65,8 @@ type Profile struct {
 // load stay), and NAT's address and port choices, checksums, events and
 // coexistence (masquerade, SNAT ranges under parallel load, a reply
 // clash, ICMP errors, full cone, a broadcast's copies, flushes under load
-// and namespace exit stay).
+// and namespace exit stay), and the traces' CLI cases (their netlink
+// events, packets gone, NAT and the stress test stay).
 const debugSkip = `^(TestOracle|TestCTChecksum|TestCTICMPErrorDestination|TestCTICMPEcho|` +
 	`TestRulesActions|TestRulesDropWhere|TestRulesMatches|TestRulesMangleOutputReroutes|TestRulesStatefulRouter|` +
 	`TestRulesStatefulFirewall|TestRulesSetsAndMatches|TestRulesHookCountsCountFilterDrops|` +
@@ -76,7 +77,8 @@ const debugSkip = `^(TestOracle|TestCTChecksum|TestCTICMPErrorDestination|TestCT
 	`TestCTTCPResyncOnSynAck|TestCTTCPResetRefusingIgnoredSyn|TestCTTCPResyncAfterMissedResets|` +
 	`TestCTTCPResetAnsweringChallengeAck|TestCTTCPInexactResetKeepsState|TestCTTCPResetTrainCloses|` +
 	`TestNATMasqueradeFullyRandom|TestNATSNATAddressRange|TestNATDNAT|TestNATChecksums|TestNATStaleEntryTrap|` +
-	`TestNATCoexistsWithKernelNAT|TestNATMasqueradeForgetsAddress|TestNATRealClients|TestNATEvents)$`
+	`TestNATCoexistsWithKernelNAT|TestNATMasqueradeForgetsAddress|TestNATRealClients|TestNATEvents|` +
+	`TestTraceDropWhere|TestTraceLimits|TestTraceNoCost|TestTraceConnHistory)$`
 
 // stockCounts are the full counts; the stock kernels run them.
 var stockCounts = Counts{Cycles: 200, Namespaces: 200, FuzzN: 3000, Stress: 100}
