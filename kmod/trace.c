@@ -78,7 +78,7 @@ DEFINE_STATIC_KEY_FALSE(nflab_trace_key);
 
 #define NFLAB_TPKT_BITS		8
 #define NFLAB_TPKT_MAX		1024		/* records, all namespaces */
-#define NFLAB_TPKT_IDLE		(3 * HZ)	/* unseen this long: gone */
+#define NFLAB_TPKT_IDLE		(NFLAB_TRACE_IDLE * HZ)	/* unseen this long: gone */
 #define NFLAB_TRACE_RULES	4		/* raw, mangle, filter, nat */
 
 /* Selector fields given (NFLAB_TRACE_A_*). */

@@ -514,7 +514,8 @@
  *        it, with VERDICT DROP or KIND_GONE
  *    NFLAB_TRACE_EV_A_DROP_REASON: string, the kernel's skb_drop_reason
  *        name ("NETFILTER_DROP", "IP_INADDRERRORS", ...) when the kernel
- *        freed the packet with one (KIND_GONE)
+ *        freed the packet with one (KIND_GONE); without it, the packet was
+ *        not seen for NFLAB_TRACE_IDLE seconds
  *
  * A packet's events go out as it goes: one per hook (VERDICT ACCEPT, or
  * DROP/STOLEN where nflab ends it), then possibly a GONE event when the
@@ -1323,6 +1324,8 @@ enum nflab_set_attr {
 #define NFLAB_TRACE_TIMEOUT_DEFAULT	60	/* seconds */
 #define NFLAB_TRACE_TIMEOUT_MAX		86400
 #define NFLAB_TRACE_RATE		2000	/* events a second, per trace */
+/* A followed packet not seen for this long is reported gone (seconds). */
+#define NFLAB_TRACE_IDLE		3
 
 enum nflab_trace_attr {
 	NFLAB_TRACE_A_UNSPEC,

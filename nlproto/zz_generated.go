@@ -553,6 +553,7 @@ const (
 	TRACE_TIMEOUT_DEFAULT = 60
 	TRACE_TIMEOUT_MAX     = 86400
 	TRACE_RATE            = 2000
+	TRACE_IDLE            = 3
 )
 
 // enum nflab_trace_attr

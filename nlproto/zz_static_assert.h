@@ -478,6 +478,7 @@ static_assert(NFLAB_TRACE_BUDGET_MAX == 100000, "nlproto: NFLAB_TRACE_BUDGET_MAX
 static_assert(NFLAB_TRACE_TIMEOUT_DEFAULT == 60, "nlproto: NFLAB_TRACE_TIMEOUT_DEFAULT is 60");
 static_assert(NFLAB_TRACE_TIMEOUT_MAX == 86400, "nlproto: NFLAB_TRACE_TIMEOUT_MAX is 86400");
 static_assert(NFLAB_TRACE_RATE == 2000, "nlproto: NFLAB_TRACE_RATE is 2000");
+static_assert(NFLAB_TRACE_IDLE == 3, "nlproto: NFLAB_TRACE_IDLE is 3");
 
 static_assert(NFLAB_TRACE_A_UNSPEC == 0, "nlproto: NFLAB_TRACE_A_UNSPEC is 0");
 static_assert(NFLAB_TRACE_A_PAD == 1, "nlproto: NFLAB_TRACE_A_PAD is 1");
