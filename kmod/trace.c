@@ -113,7 +113,11 @@ struct nflab_trace {
 	atomic64_t		seq;
 	atomic64_t		events;
 	atomic64_t		lost;
-	spinlock_t		rate_lock;	/* the rate limit's window */
+	/*
+	 * Held (BHs off) from taking an event's SEQ to its multicast, so
+	 * that events leave in SEQ order; also guards the rate window.
+	 */
+	spinlock_t		emit_lock;
 	unsigned long		rate_start;
 	unsigned int		rate_n;
 };
@@ -480,17 +484,13 @@ static bool nflab_tpkt_fits(const struct nflab_tpkt *r, const struct sk_buff *sk
 
 static bool nflab_trace_rate_ok(struct nflab_trace *t)
 {
-	unsigned long flags;
-	bool ok;
+	lockdep_assert_held(&t->emit_lock);
 
-	spin_lock_irqsave(&t->rate_lock, flags);
 	if (time_after(jiffies, t->rate_start + HZ)) {
 		t->rate_start = jiffies;
 		t->rate_n = 0;
 	}
-	ok = t->rate_n++ < NFLAB_TRACE_RATE;
-	spin_unlock_irqrestore(&t->rate_lock, flags);
-	return ok;
+	return t->rate_n++ < NFLAB_TRACE_RATE;
 }
 
 static int nflab_trace_put_tuple(struct sk_buff *msg, int type,
@@ -581,7 +581,7 @@ static size_t nflab_trace_event_size(const struct nflab_tpkt *r)
  * Send the event of a record the caller owns (unhashed, or its packet's
  * own hook). now, where given, is the packet as it is now: its tuple, if
  * NAT changed it. Events over the rate limit or with no listener are
- * counted lost. Never under nflab_tpkt_lock.
+ * counted lost. Never under nflab_tpkt_lock, never in hard IRQ context.
  */
 static void nflab_trace_emit(const struct nflab_tpkt *r, u8 kind, u8 verdict,
 			     u8 by, const char *reason,
@@ -593,6 +593,7 @@ static void nflab_trace_emit(const struct nflab_tpkt *r, u8 kind, u8 verdict,
 	u64 seq;
 	void *hdr;
 
+	spin_lock_bh(&t->emit_lock);
 	seq = atomic64_inc_return(&t->seq);
 	if (!nflab_trace_rate_ok(t) ||
 	    !genl_has_listeners(&nflab_genl_family, r->net, NFLAB_MCGRP_TRACE_ID))
@@ -639,12 +640,14 @@ static void nflab_trace_emit(const struct nflab_tpkt *r, u8 kind, u8 verdict,
 	atomic64_inc(&t->events);
 	genlmsg_multicast_netns(&nflab_genl_family, r->net, msg, 0,
 				NFLAB_MCGRP_TRACE_ID, GFP_ATOMIC);
+	spin_unlock_bh(&t->emit_lock);
 	return;
 
 err_free:
 	nlmsg_free(msg);
 out_lost:
 	atomic64_inc(&t->lost);
+	spin_unlock_bh(&t->emit_lock);
 }
 
 /* Where a packet nflab did not see go went: inside, between or after. */
@@ -1173,9 +1176,11 @@ static void nflab_trace_free(struct nflab_trace *t, bool end_event)
 
 	lockdep_assert_held(&nflab_trace_mutex);
 
+	/* The last event of the trace, in SEQ order like the others. */
+	spin_lock_bh(&t->emit_lock);
 	if (end_event &&
 	    genl_has_listeners(&nflab_genl_family, t->net, NFLAB_MCGRP_TRACE_ID)) {
-		msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+		msg = genlmsg_new(256, GFP_ATOMIC);
 		hdr = msg ? genlmsg_put(msg, 0, 0, &nflab_genl_family, 0,
 					NFLAB_CMD_TRACE_EVENT) : NULL;
 		nest = hdr ? nla_nest_start(msg, NFLAB_A_TRACE_EVENT) : NULL;
@@ -1191,11 +1196,12 @@ static void nflab_trace_free(struct nflab_trace *t, bool end_event)
 			genlmsg_end(msg, hdr);
 			genlmsg_multicast_netns(&nflab_genl_family, t->net, msg,
 						0, NFLAB_MCGRP_TRACE_ID,
-						GFP_KERNEL);
+						GFP_ATOMIC);
 		} else {
 			nlmsg_free(msg);
 		}
 	}
+	spin_unlock_bh(&t->emit_lock);
 	list_del(&t->all);
 	if (!--nn->trace_objs && nn->trace_hooks) {
 		nf_unregister_net_hooks(t->net, nflab_trace_ops,
@@ -1535,7 +1541,7 @@ int nflab_trace_nl_new(struct sk_buff *skb, struct genl_info *info)
 	t->id = atomic_inc_return(&nflab_trace_ids);
 	t->expires = jiffies + t->timeout * HZ;
 	atomic_set(&t->left, t->budget);
-	spin_lock_init(&t->rate_lock);
+	spin_lock_init(&t->emit_lock);
 	t->rate_start = jiffies;
 	nflab_trace_objs++;
 	nn->trace_objs++;

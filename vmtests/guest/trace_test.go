@@ -759,3 +759,62 @@ func TestTraceStress(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestTraceLossReported: a flood over the module's rate limit (2000 events
+// a second per trace) loses events, and the loss is told, never silent:
+// the watcher prints gaps in the trace's numbering, and the trace's LOST
+// counter agrees.
+func TestTraceLossReported(t *testing.T) {
+	loadModule(t)
+	tp := newTopology(t)
+	cmd := exec.Command("ip", "netns", "exec", string(tp.router), "nflab", "trace", "-o", "json")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var heard, lost atomic.Int64
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			var e struct {
+				Kind string `json:"kind"`
+				Lost *int64 `json:"lost"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+				t.Errorf("bad trace line %q: %v", sc.Text(), err)
+				return
+			}
+			switch {
+			case e.Lost != nil:
+				lost.Add(*e.Lost)
+			case e.Kind == "hook" || e.Kind == "gone":
+				heard.Add(1)
+			}
+		}
+	}()
+	id := strings.TrimSpace(tp.router.run(t, "nflab", "trace", "add", "--budget", "100000", "udp"))
+
+	// About 3 events a datagram: a few thousand datagrams a second are
+	// over the limit.
+	c := udpIn(t, "client", "10.0.1.2:41020", "10.0.2.2:7300")
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		_, _ = c.Write([]byte("flood"))
+	}
+	waitFor(t, "the watcher hear of lost events", func() bool { return lost.Load() > 0 })
+	l := traceList(t, tp.router)
+	if len(l) != 1 || l[0].Lost == 0 {
+		t.Fatalf("after the flood: %+v; want the trace with events lost", l)
+	}
+	tp.router.run(t, "nflab", "trace", "delete", id)
+	// What the watcher heard and was told it lost add up to what the
+	// module numbered (its END excepted), once the trace has ended.
+	waitFor(t, "the trace end", func() bool { return len(traceList(t, tp.router)) == 0 })
+	want := int64(l[0].Events + l[0].Lost)
+	waitFor(t, fmt.Sprintf("the watcher account for the %d events the module had numbered when listed", want),
+		func() bool { return heard.Load()+lost.Load() >= want })
+}

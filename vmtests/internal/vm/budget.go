@@ -78,7 +78,7 @@ const debugSkip = `^(TestOracle|TestCTChecksum|TestCTICMPErrorDestination|TestCT
 	`TestCTTCPResetAnsweringChallengeAck|TestCTTCPInexactResetKeepsState|TestCTTCPResetTrainCloses|` +
 	`TestNATMasqueradeFullyRandom|TestNATSNATAddressRange|TestNATDNAT|TestNATChecksums|TestNATStaleEntryTrap|` +
 	`TestNATCoexistsWithKernelNAT|TestNATMasqueradeForgetsAddress|TestNATRealClients|TestNATEvents|` +
-	`TestTraceDropWhere|TestTraceLimits|TestTraceNoCost|TestTraceConnHistory)$`
+	`TestTraceDropWhere|TestTraceLimits|TestTraceNoCost|TestTraceConnHistory|TestTraceLossReported)$`
 
 // stockCounts are the full counts; the stock kernels run them.
 var stockCounts = Counts{Cycles: 200, Namespaces: 200, FuzzN: 3000, Stress: 100}
