@@ -675,7 +675,11 @@ reroute:
 		} else if (st->hook == NF_INET_LOCAL_OUT) {
 			err = ip_route_me_harder(st->net, st->sk, skb, RTN_UNSPEC);
 			if (err < 0) {
-				nflab_nat_drop(skb, st);
+				nflab_hook_count_drop(st->net, st->hook,
+						      NFLAB_DROP_NAT);
+				if (nflab_tracing())
+					nflab_trace_drop(skb, st,
+							 NFLAB_TRACE_BY_ROUTE);
 				v = NF_DROP_ERR(err);
 			}
 		}

@@ -884,7 +884,7 @@ static void nflab_rules_decided(struct sk_buff *skb,
 	if (p->reroute_failed) {
 		/* The mangle table's changes found no route: no rule said drop. */
 		if (nflab_tracing())
-			nflab_trace_drop(skb, st, NFLAB_TRACE_BY_RULE);
+			nflab_trace_drop(skb, st, NFLAB_TRACE_BY_ROUTE);
 		return;
 	}
 	if (nflab_tracing() && p->why_chain)

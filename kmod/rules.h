@@ -234,10 +234,10 @@ struct nflab_rule_c {
 };
 
 struct nflab_chain_c {
-	char			name[NFLAB_NAME_MAXLEN];	/* for traces */
 	u8			policy;		/* NF_ACCEPT or NF_DROP */
 	unsigned int		n;
 	struct nflab_rule_c	*r;
+	char			name[NFLAB_NAME_MAXLEN];	/* for traces */
 };
 
 struct nflab_rs {

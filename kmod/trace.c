@@ -723,6 +723,7 @@ static void nflab_thist_note(const struct nflab_tpkt *r, const struct nflab_ct_r
 		/* Recycle the oldest. */
 		h = list_first_entry(&nflab_thist_lru, struct nflab_thist, lru);
 		hlist_del(&h->node);
+		list_del(&h->lru);
 		memset(h, 0, sizeof(*h));
 		INIT_LIST_HEAD(&h->lru);
 		nflab_thist_n--;
@@ -785,9 +786,15 @@ int nflab_trace_put_history(struct sk_buff *msg, const struct nflab_conn *ct)
 
 	if (!nflab_tracing())
 		return 0;
+	spin_lock_irqsave(&nflab_tpkt_lock, flags);
+	h = nflab_thist_find(ct->cookie);
+	spin_unlock_irqrestore(&nflab_tpkt_lock, flags);
+	if (!h)
+		return 0;
+	/* It may go meanwhile: look again, with room for a copy. */
 	copy = kmalloc(sizeof(*copy), GFP_KERNEL);
 	if (!copy)
-		return -ENOMEM;
+		return -EMSGSIZE;
 	spin_lock_irqsave(&nflab_tpkt_lock, flags);
 	h = nflab_thist_find(ct->cookie);
 	if (h)
@@ -1510,7 +1517,7 @@ int nflab_trace_nl_new(struct sk_buff *skb, struct genl_info *info)
 
 	mutex_lock(&nflab_trace_mutex);
 	if (nflab_trace_closed) {
-		NL_SET_ERR_MSG(info->extack, "the module is going away");
+		NL_SET_ERR_MSG(info->extack, "the module is loading or unloading");
 		ret = -ESHUTDOWN;
 		goto err_unlock;
 	}
@@ -1522,13 +1529,16 @@ int nflab_trace_nl_new(struct sk_buff *skb, struct genl_info *info)
 	if (!nn->trace_hooks) {
 		ret = nf_register_net_hooks(net, nflab_trace_ops,
 					    ARRAY_SIZE(nflab_trace_ops));
-		if (ret)
+		if (ret) {
+			NL_SET_ERR_MSG(info->extack, "cannot register the trace hooks");
 			goto err_unlock;
+		}
 		nn->trace_hooks = true;
 	}
 	if (!nflab_trace_objs) {
 		ret = register_trace_kfree_skb(nflab_trace_kfree_skb, NULL);
 		if (ret) {
+			NL_SET_ERR_MSG(info->extack, "cannot attach to the kfree_skb tracepoint");
 			if (!nn->trace_objs) {
 				nf_unregister_net_hooks(net, nflab_trace_ops,
 							ARRAY_SIZE(nflab_trace_ops));
@@ -1687,12 +1697,18 @@ void nflab_trace_net_exit(struct net *net)
 	struct nflab_trace *t, *n;
 
 	mutex_lock(&nflab_trace_mutex);
-	/* The probe's reports of this namespace's records, first. */
-	flush_work(&nflab_trace_gone_work);
+	/*
+	 * Its records first: then the probe finds none of them to park, and
+	 * the flush waits for those it parked before.
+	 */
 	nflab_tpkt_gc(net);
-	list_for_each_entry_safe(t, n, &nflab_traces, all)
-		if (t->net == net)
-			nflab_trace_free(t, false);
+	flush_work(&nflab_trace_gone_work);
+	list_for_each_entry_safe(t, n, &nflab_traces, all) {
+		if (t->net != net)
+			continue;
+		WARN_ON_ONCE(atomic_read(&t->nrec));
+		nflab_trace_free(t, false);
+	}
 	mutex_unlock(&nflab_trace_mutex);
 }
 
@@ -1719,7 +1735,7 @@ void nflab_trace_close(void)
 void nflab_trace_exit(void)
 {
 	cancel_delayed_work_sync(&nflab_trace_work);
-	flush_work(&nflab_trace_gone_work);
 	tracepoint_synchronize_unregister();
+	flush_work(&nflab_trace_gone_work);
 	WARN_ON_ONCE(nflab_trace_objs || atomic_read(&nflab_tpkt_n));
 }

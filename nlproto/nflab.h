@@ -111,15 +111,17 @@
  *
  * Do or dump, admin (flows reveal other users' connections). As a do, takes
  * NFLAB_A_CT_TUPLE (a tuple of either direction) and replies with NFLAB_A_CT,
- * or fails with ENOENT. While a trace follows the connection's packets, a
- * do's NFLAB_A_CT also carries NFLAB_CT_A_HISTORY (protocol 6): the
- * connection's last NFLAB_CT_HISTORY_MAX state changes caused by followed
- * packets, oldest first, each an NFLAB_CT_HISTORY_A_ENTRY nest of enum
+ * or fails with ENOENT. If packets a trace followed changed the
+ * connection, a do's NFLAB_A_CT also carries NFLAB_CT_A_HISTORY (protocol
+ * 6): the connection's last NFLAB_CT_HISTORY_MAX state changes caused by
+ * followed packets, oldest first, each an NFLAB_CT_HISTORY_A_ENTRY nest of enum
  * nflab_ct_history_attr (TIME: u64 ns since the epoch, PACKET: u64 and
  * TRACE: u32 as in trace events, HOOK: u32, DIR: u8, TCP_STATE_OLD and
  * TCP_STATE: u8, TCP only, STATUS_OLD and STATUS: u32). A change is the
  * connection's creation, a TCP state change, or a new SEEN_REPLY or ASSURED
- * status. The history goes when the last trace of the module ends.
+ * status. Histories are kept for 256 connections at most (the oldest
+ * goes first), while any trace of the module exists: they go when its
+ * last trace is freed, once the packets it followed are done.
  *
  * As a dump (NLM_F_DUMP), takes an optional NFLAB_A_CT_FILTER and replies
  * with one message per entry, each holding NFLAB_A_CT. A dump resumes across
@@ -449,7 +451,9 @@
  *    NFLAB_TRACE_A_EXPIRES: u32, milliseconds until it ends
  *    NFLAB_TRACE_A_EVENTS: u64, events sent
  *    NFLAB_TRACE_A_LOST: u64, events not sent: over the rate limit
- *        (NFLAB_TRACE_RATE a second per trace), no memory, or no listener
+ *        (NFLAB_TRACE_RATE a second per trace), no memory, or no listener;
+ *        and one for each packet chosen that could not be followed (at
+ *        most 1024 followed at once in the module, no memory)
  *
  * The selector is tried once per packet, where nflab first sees it in the
  * namespace (PRE_ROUTING or LOCAL_OUT), against the packet's tuple and, for
@@ -462,7 +466,8 @@
  *
  * NFLAB_CMD_TRACE_NEW: do, admin. Takes NFLAB_A_TRACE without ID; starts
  *     the trace and replies with NFLAB_A_TRACE. Fails with ENOSPC beyond
- *     NFLAB_TRACES_MAX traces in the namespace.
+ *     NFLAB_TRACES_MAX traces in the namespace, ESHUTDOWN while the module
+ *     is loading or unloading.
  * NFLAB_CMD_TRACE_DEL: do, admin. Takes NFLAB_A_TRACE with only ID (ENOENT
  *     if the namespace has no such trace), or nothing (every trace).
  *     Replies with NFLAB_A_TRACE_COUNT, u32, the traces ended.
@@ -505,19 +510,21 @@
  *        nflab_ct_status bits after the packet
  *    NFLAB_TRACE_EV_A_RULE: nest of enum nflab_rule_attr (TABLE, CHAIN,
  *        HANDLE, COMMENT, VERDICT), once per table at the hook whose
- *        chains decided something, in table order: the rule whose action
+ *        chains decided something, in the order the tables run there
+ *        (their hook priorities): the rule whose action
  *        ended the evaluation (accept, drop, reject, a NAT action), or the
  *        built-in chain's policy when it drops (no HANDLE)
  *    NFLAB_TRACE_EV_A_VERDICT: u8, enum nflab_trace_verdict, nflab's
  *        verdict at the hook
  *    NFLAB_TRACE_EV_A_DROP_BY: u8, enum nflab_trace_drop_by: who dropped
- *        it, with VERDICT DROP or KIND_GONE
+ *        it, with VERDICT DROP or STOLEN, or KIND_GONE
  *    NFLAB_TRACE_EV_A_DROP_REASON: string, the kernel's skb_drop_reason
  *        name ("NETFILTER_DROP", "IP_INADDRERRORS", ...) when the kernel
  *        freed the packet with one (KIND_GONE); without it, the packet was
  *        not seen for NFLAB_TRACE_IDLE seconds
  *
- * A packet's events go out as it goes: one per hook (VERDICT ACCEPT, or
+ * A trace's events leave in SEQ order. A packet's events go out as it
+ * goes: one per hook (VERDICT ACCEPT, or
  * DROP/STOLEN where nflab ends it), then possibly a GONE event when the
  * kernel drops it after nflab let it go (between hooks, or after LOCAL_IN
  * or POST_ROUTING: no socket, a full queue). A packet nflab let go at
@@ -525,8 +532,9 @@
  * seconds was delivered or sent. Each trace's last event is KIND_END.
  *
  * Events are sent from the packet path and never wait; only CAP_NET_ADMIN
- * may join the group. With no trace, nflab's hooks pay one patched-out
- * branch each.
+ * may join the group. With no trace in the module, the trace code is
+ * patched out (a static key) and its tail hooks are not registered; while
+ * any namespace has one, every namespace's packets pay a lookup per hook.
  *
  * The hook counters (NFLAB_CMD_GET_HOOK_STATS) carry, per hook, the packets
  * nflab dropped there by cause (protocol 6), whether traced or not:
@@ -1423,8 +1431,10 @@ enum nflab_trace_kind {
 	 */
 	NFLAB_TRACE_KIND_GONE,
 	/*
-	 * the trace ended (budget used, expired, deleted, namespace gone):
-	 * no packet, only TRACE, SEQ, TIME; a watcher of that trace can stop
+	 * the trace ended (budget used, expired, deleted), once the packets
+	 * it followed are done: no packet, only TRACE, SEQ, TIME; a watcher
+	 * of that trace can stop. A namespace that goes sends none: nobody
+	 * can listen there any more
 	 */
 	NFLAB_TRACE_KIND_END,
 };
@@ -1468,6 +1478,11 @@ enum nflab_trace_drop_by {
 	NFLAB_TRACE_BY_HOOK,		/* GONE inside HOOK: another hook there */
 	NFLAB_TRACE_BY_BETWEEN,		/* GONE after HOOK, before the next */
 	NFLAB_TRACE_BY_AFTER,		/* GONE after its last hook */
+	/*
+	 * no route for the packet that the mangle table or NAT changed
+	 * (LOCAL_OUT, where the route is looked up again)
+	 */
+	NFLAB_TRACE_BY_ROUTE,
 };
 
 #endif /* _UAPI_NFLAB_H */

@@ -682,6 +682,7 @@ const (
 	TRACE_BY_HOOK    = 4
 	TRACE_BY_BETWEEN = 5
 	TRACE_BY_AFTER   = 6
+	TRACE_BY_ROUTE   = 7
 )
 
 // EnumCmd is enum nflab_cmd as a name table.
@@ -1445,5 +1446,6 @@ var EnumTraceDropBy = Enum{
 		{Value: 4, C: "NFLAB_TRACE_BY_HOOK", Short: "HOOK"},
 		{Value: 5, C: "NFLAB_TRACE_BY_BETWEEN", Short: "BETWEEN"},
 		{Value: 6, C: "NFLAB_TRACE_BY_AFTER", Short: "AFTER"},
+		{Value: 7, C: "NFLAB_TRACE_BY_ROUTE", Short: "ROUTE"},
 	},
 }

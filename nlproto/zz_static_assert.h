@@ -585,3 +585,4 @@ static_assert(NFLAB_TRACE_BY_NAT == 3, "nlproto: NFLAB_TRACE_BY_NAT is 3");
 static_assert(NFLAB_TRACE_BY_HOOK == 4, "nlproto: NFLAB_TRACE_BY_HOOK is 4");
 static_assert(NFLAB_TRACE_BY_BETWEEN == 5, "nlproto: NFLAB_TRACE_BY_BETWEEN is 5");
 static_assert(NFLAB_TRACE_BY_AFTER == 6, "nlproto: NFLAB_TRACE_BY_AFTER is 6");
+static_assert(NFLAB_TRACE_BY_ROUTE == 7, "nlproto: NFLAB_TRACE_BY_ROUTE is 7");
