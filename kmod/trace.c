@@ -47,7 +47,7 @@
  * nflab_trace_mutex for everything else). A trace ends when its budget is
  * used, when it expires, when it is deleted, or with its namespace; it is
  * freed (and sends its END event) once no record refers to it. While any
- * trace object exists, the static key is on, the kfree_skb probe is
+ * trace object exists, nflab_trace_users is not 0, the kfree_skb probe is
  * registered, and namespaces with traces have their tail hooks.
  */
 
@@ -74,7 +74,7 @@
 #include "rules.h"
 #include "trace.h"
 
-DEFINE_STATIC_KEY_FALSE(nflab_trace_key);
+unsigned int nflab_trace_users __read_mostly;
 
 #define NFLAB_TPKT_BITS		8
 #define NFLAB_TPKT_MAX		1024		/* records, all namespaces */
@@ -1216,7 +1216,7 @@ static void nflab_trace_free(struct nflab_trace *t, bool end_event)
 		nn->trace_hooks = false;
 	}
 	kfree_rcu(t, rcu);
-	static_branch_dec(&nflab_trace_key);
+	WRITE_ONCE(nflab_trace_users, nflab_trace_users - 1);
 	if (!--nflab_trace_objs) {
 		unregister_trace_kfree_skb(nflab_trace_kfree_skb, NULL);
 		nflab_thist_flush();
@@ -1557,7 +1557,7 @@ int nflab_trace_nl_new(struct sk_buff *skb, struct genl_info *info)
 	nn->trace_objs++;
 	nn->ntraces++;
 	list_add_tail(&t->all, &nflab_traces);
-	static_branch_inc(&nflab_trace_key);
+	WRITE_ONCE(nflab_trace_users, nflab_trace_users + 1);
 	list_add_tail_rcu(&t->list, &nn->traces);
 	if (nflab_trace_objs == 1)
 		schedule_delayed_work(&nflab_trace_work, HZ);

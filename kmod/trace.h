@@ -1,24 +1,30 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Packet traces (trace.c): what the other files tell the trace about a
- * packet. Every call sits behind nflab_trace_key, a static branch that is
- * patched out while no trace exists.
+ * packet. Every call sits behind nflab_tracing(): one predictable branch
+ * on a read-mostly word while no trace exists.
  */
 
 #ifndef _NFLAB_TRACE_H
 #define _NFLAB_TRACE_H
 
-#include <linux/jump_label.h>
 #include <linux/netfilter.h>
 #include <linux/skbuff.h>
 
 #include "conntrack.h"
 
-DECLARE_STATIC_KEY_FALSE(nflab_trace_key);
+/*
+ * Trace objects in the module (under nflab_trace_mutex). Not a static key:
+ * flipping one rewrites the hooks' code while both CPUs run it, which hung
+ * the lab VMs (TCG) under a flood; a word read once per hook is as cheap.
+ * The trace functions are safe to call with no trace at all, so a hook
+ * that reads a stale value does nothing wrong.
+ */
+extern unsigned int nflab_trace_users;
 
 static inline bool nflab_tracing(void)
 {
-	return static_branch_unlikely(&nflab_trace_key);
+	return unlikely(READ_ONCE(nflab_trace_users));
 }
 
 /* What the tracking hook made of a packet (enum nflab_trace_ct ...). */

@@ -532,9 +532,10 @@
  * seconds was delivered or sent. Each trace's last event is KIND_END.
  *
  * Events are sent from the packet path and never wait; only CAP_NET_ADMIN
- * may join the group. With no trace in the module, the trace code is
- * patched out (a static key) and its tail hooks are not registered; while
- * any namespace has one, every namespace's packets pay a lookup per hook.
+ * may join the group. With no trace in the module, each hook function
+ * pays one predictable branch for traces and the tail hooks are not
+ * registered; while any namespace has one, every namespace's packets pay
+ * a lookup per hook.
  *
  * The hook counters (NFLAB_CMD_GET_HOOK_STATS) carry, per hook, the packets
  * nflab dropped there by cause (protocol 6), whether traced or not:
