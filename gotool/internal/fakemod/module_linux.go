@@ -28,8 +28,11 @@
 // It runs packet traces (protocol 6): TRACE_NEW with the kernel's policy
 // and checks (ENOSPC beyond NFLAB_TRACES_MAX), TRACE_DEL of one trace
 // (ENOENT) or all, each ending with its END event, and TRACE_GET; tests
-// send the "trace" group's events with EmitTrace, end a trace with
-// EndTrace and overflow the group's listeners with OverrunTraces. Its hook
+// send the "trace" group's events with EmitTrace (counted lost when
+// nobody listens; a new packet uses the budget, and the last ends the
+// trace), end a trace with EndTrace, make ended traces linger and their
+// END events wait, or get lost, with HoldTraceEnds and FlushTraceEnds,
+// and overflow the group's listeners with OverrunTraces. Its hook
 // counters carry drops by cause (SetHookDrops). Tests give an entry the
 // history traced packets would have made with SetHistory (or AddConn): a
 // CT_GET do reports it as NFLAB_CT_A_HISTORY, until the last trace ends.
@@ -136,7 +139,9 @@ type Module struct {
 	requests map[uint8]int
 	rules    rulesState
 
-	traces    []*ftrace
+	traces    []*ftrace // running, in the order they started
+	ending    []*ftrace // ended, their END kept back (HoldTraceEnds)
+	holdEnds  bool
 	nextTrace uint32 // the last trace ID given
 }
 
@@ -273,7 +278,7 @@ func (m *Module) SetHistory(id uint32, h []nftypes.ConnChange) bool {
 
 // forgetHistoryLocked drops every entry's history once no trace runs.
 func (m *Module) forgetHistoryLocked() {
-	if len(m.traces) > 0 {
+	if len(m.traces) > 0 || len(m.ending) > 0 {
 		return
 	}
 	for i := range m.conns {

@@ -395,6 +395,9 @@ const (
 	policyNULString
 	policyBE16
 	policyU64
+	// policyReject is NLA_REJECT: the attribute is refused with EINVAL
+	// and the entry's msg (its reject_message).
+	policyReject
 )
 
 // An attrPolicy is one entry of a netlink policy: its type, a string's
@@ -406,6 +409,7 @@ type attrPolicy struct {
 	ranged   bool
 	min, max uint64
 	mask     uint64 // 0: none
+	msg      string // policyReject's message
 }
 
 // actionPolicy is nflab_action_policy (kmod/action.c).
@@ -461,6 +465,8 @@ func validateAttr(data []byte, typ uint16, p attrPolicy) error {
 	switch p.typ {
 	case 0:
 		return einval("Unsupported attribute")
+	case policyReject:
+		return einval("%s", p.msg)
 	case policyU8:
 		size = 1
 	case policyBE16:

@@ -3,7 +3,7 @@
 package fakemod
 
 import (
-	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -49,11 +49,18 @@ type ftrace struct {
 	seq   uint64 // the last event's Seq
 }
 
-// tracePolicy is the trace nest's policy, as nflab.h gives its types and
-// ranges; the counters of replies are not in it, so requests cannot
-// carry them.
+// A trace ends as the kernel's does: it is no longer listed (TRACE_GET,
+// TRACE_DEL) at once, and its END event goes out when its packets are
+// gone, which in the kernel may be NFLAB_TRACE_IDLE seconds later. The
+// fake sends END at once, or, after HoldTraceEnds(true), keeps the ended
+// trace in m.ending, its events still numbered and sent, until
+// FlushTraceEnds.
+
+// tracePolicy is the trace nest's policy, nflab_trace_policy in
+// kmod/trace.c: the types and ranges nflab.h gives, IDs from 1, and the
+// counters of replies refused in a request.
 var tracePolicy = [nlproto.TRACE_A_MAX + 1]attrPolicy{
-	nlproto.TRACE_A_ID:          {typ: policyU32},
+	nlproto.TRACE_A_ID:          {typ: policyU32, ranged: true, min: 1, max: math.MaxUint32},
 	nlproto.TRACE_A_SRC:         {typ: policyBE32},
 	nlproto.TRACE_A_SRC_PREFIX:  {typ: policyU8, ranged: true, min: 0, max: 32},
 	nlproto.TRACE_A_DST:         {typ: policyBE32},
@@ -67,7 +74,14 @@ var tracePolicy = [nlproto.TRACE_A_MAX + 1]attrPolicy{
 	nlproto.TRACE_A_IFNAME:      {typ: policyNULString, maxLen: nftypes.MaxIfaceLen},
 	nlproto.TRACE_A_BUDGET:      {typ: policyU32, ranged: true, min: 1, max: nlproto.TRACE_BUDGET_MAX},
 	nlproto.TRACE_A_TIMEOUT:     {typ: policyU32, ranged: true, min: 1, max: nlproto.TRACE_TIMEOUT_MAX},
+	nlproto.TRACE_A_LEFT:        replyOnly,
+	nlproto.TRACE_A_EXPIRES:     replyOnly,
+	nlproto.TRACE_A_EVENTS:      replyOnly,
+	nlproto.TRACE_A_LOST:        replyOnly,
 }
+
+// replyOnly is the policy of the counters a reply carries: NLA_REJECT.
+var replyOnly = attrPolicy{typ: policyReject, msg: "attribute is set by the module, not by a request"}
 
 // handleTraces answers TRACE_NEW, TRACE_DEL and TRACE_GET; m.mu is held.
 func (m *Module) handleTraces(req netlink.Message, cmd uint8, attrs map[uint16][]byte) [][]netlink.Message {
@@ -83,7 +97,7 @@ func (m *Module) handleTraces(req netlink.Message, cmd uint8, attrs map[uint16][
 			return rejects(req, err)
 		}
 		if len(m.traces) >= nlproto.TRACES_MAX {
-			return fails(req, unix.ENOSPC, fmt.Sprintf("a namespace runs at most %d traces", nlproto.TRACES_MAX))
+			return fails(req, unix.ENOSPC, "too many traces in this namespace")
 		}
 		m.encodeTrace(ae, m.startTraceLocked(nftypes.TraceSpec{Selector: tr.Selector, Budget: tr.Budget, Timeout: tr.Timeout}))
 	case nlproto.CMD_TRACE_DEL:
@@ -93,13 +107,18 @@ func (m *Module) handleTraces(req netlink.Message, cmd uint8, attrs map[uint16][
 			if err != nil {
 				return rejects(req, err)
 			}
-			if len(n) != 1 || !n.has(nlproto.TRACE_A_ID) {
-				return fails(req, unix.EINVAL, "TRACE_DEL takes the trace's ID alone")
+			for a := range n {
+				if a != nlproto.TRACE_A_ID {
+					return fails(req, unix.EINVAL, "a trace is deleted by its ID only")
+				}
+			}
+			if !n.has(nlproto.TRACE_A_ID) {
+				return fails(req, unix.EINVAL, "missing trace ID")
 			}
 			id, _ := n.u32(nlproto.TRACE_A_ID)
 			i := slices.IndexFunc(m.traces, func(ft *ftrace) bool { return ft.tr.ID == id })
 			if i < 0 {
-				return fails(req, unix.ENOENT, "no such trace")
+				return fails(req, unix.ENOENT, "no such trace in this namespace")
 			}
 			gone = []*ftrace{m.traces[i]}
 		} else {
@@ -132,7 +151,7 @@ func decodeTraceReq(b []byte) (nftypes.Trace, error) {
 		return nftypes.Trace{}, err
 	}
 	if n.has(nlproto.TRACE_A_ID) {
-		return nftypes.Trace{}, einval("a new trace gets its ID from the module")
+		return nftypes.Trace{}, einval("the module numbers traces: no ID in a new one")
 	}
 	var tr nftypes.Trace
 	s := &tr.Selector
@@ -146,7 +165,7 @@ func decodeTraceReq(b []byte) (nftypes.Trace, error) {
 	} {
 		switch {
 		case !n.has(p.addr) && n.has(p.plen):
-			return nftypes.Trace{}, einval("prefix length without an address")
+			return nftypes.Trace{}, einval("prefix length without its address")
 		case !n.has(p.addr):
 			continue
 		}
@@ -173,10 +192,13 @@ func decodeTraceReq(b []byte) (nftypes.Trace, error) {
 	}
 	if (n.has(nlproto.TRACE_A_SPORT) || n.has(nlproto.TRACE_A_DPORT) || n.has(nlproto.TRACE_A_PORT)) &&
 		s.Proto != nftypes.TCP && s.Proto != nftypes.UDP {
-		return nftypes.Trace{}, einval("ports need protocol TCP or UDP")
+		return nftypes.Trace{}, einval("ports need protocol tcp or udp")
 	}
 	if n.has(nlproto.TRACE_A_IFNAME) {
 		s.Iface = cString(n[nlproto.TRACE_A_IFNAME][0])
+		if s.Iface == "" {
+			return nftypes.Trace{}, einval("empty interface name")
+		}
 	}
 	budget, _ := n.u32(nlproto.TRACE_A_BUDGET)
 	timeout, _ := n.u32(nlproto.TRACE_A_TIMEOUT)
@@ -204,7 +226,9 @@ func (m *Module) encodeTrace(ae *netlink.AttributeEncoder, ft *ftrace) {
 			{nlproto.TRACE_A_DST, nlproto.TRACE_A_DST_PREFIX, s.Dst},
 			{nlproto.TRACE_A_HOST, nlproto.TRACE_A_HOST_PREFIX, s.Host},
 		} {
-			if p.p.IsValid() {
+			// As the kernel's: a prefix is echoed when its mask is not
+			// empty, so a /0 (every address) is not.
+			if p.p.IsValid() && p.p.Bits() > 0 {
 				a := p.p.Addr().As4()
 				nae.Bytes(p.addr, a[:])
 				nae.Uint8(p.plen, uint8(p.p.Bits()))
@@ -301,15 +325,26 @@ func (m *Module) TraceListeners() int {
 // EmitTrace sends ev to the sockets that joined the "trace" group and
 // returns it as sent. An ev.Seq of 0 is the trace's next; a larger one
 // than that counts the events in between as the module's lost ones (a
-// gap, as its rate limit makes). A running trace counts the event, and a
-// new packet (a TraceHook event at PRE_ROUTING or LOCAL_OUT) uses its
-// budget. A TraceEnd event ends the trace, as EndTrace does.
+// gap, as its rate limit makes). A trace counts the event in Events, or,
+// as the kernel does when nobody joined the group, in Lost. A new packet
+// (a TraceHook event at PRE_ROUTING or LOCAL_OUT) of a running trace
+// uses its budget, and the last one ends the trace after its event, as
+// the kernel's work does (see HoldTraceEnds). A TraceEnd event ends the
+// trace, as EndTrace does, with ev's Seq and Time.
 func (m *Module) EmitTrace(ev nftypes.TraceEvent) nftypes.TraceEvent {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	i := slices.IndexFunc(m.traces, func(ft *ftrace) bool { return ft.tr.ID == ev.Trace })
-	if i >= 0 {
-		ft := m.traces[i]
+	live := slices.IndexFunc(m.traces, func(ft *ftrace) bool { return ft.tr.ID == ev.Trace })
+	ending := slices.IndexFunc(m.ending, func(ft *ftrace) bool { return ft.tr.ID == ev.Trace })
+	var ft *ftrace
+	switch {
+	case live >= 0:
+		ft = m.traces[live]
+	case ending >= 0:
+		ft = m.ending[ending]
+	}
+	spent := false
+	if ft != nil {
 		if ev.Seq == 0 {
 			ev.Seq = ft.seq + 1
 		}
@@ -317,25 +352,34 @@ func (m *Module) EmitTrace(ev nftypes.TraceEvent) nftypes.TraceEvent {
 			ft.tr.Lost += ev.Seq - ft.seq - 1
 		}
 		ft.seq = max(ft.seq, ev.Seq)
-		ft.tr.Events++
-		if ev.Kind == nftypes.TraceHook && (ev.Hook == nftypes.PreRouting || ev.Hook == nftypes.LocalOut) && ft.tr.Left > 0 {
-			ft.tr.Left--
-		}
-		if ev.Kind == nftypes.TraceEnd {
-			m.traces = slices.Delete(m.traces, i, i+1)
+		switch {
+		case ev.Kind == nftypes.TraceEnd:
+			m.traces = slices.DeleteFunc(m.traces, func(o *ftrace) bool { return o == ft })
+			m.ending = slices.DeleteFunc(m.ending, func(o *ftrace) bool { return o == ft })
 			m.forgetHistoryLocked()
+		case len(m.groupMembersLocked(TraceGroupID)) > 0:
+			ft.tr.Events++
+		default:
+			ft.tr.Lost++ // no listener: not sent
+		}
+		if live >= 0 && ev.Kind == nftypes.TraceHook && (ev.Hook == nftypes.PreRouting || ev.Hook == nftypes.LocalOut) && ft.tr.Left > 0 {
+			ft.tr.Left--
+			spent = ft.tr.Left == 0
 		}
 	}
 	if ev.Time.IsZero() {
 		ev.Time = time.Now().UTC()
 	}
 	m.sendTraceLocked(ev)
+	if spent {
+		m.endTraceLocked(ft)
+	}
 	return ev
 }
 
-// EndTrace ends the trace id, as its budget or timeout would: its END
-// event goes to the group, and it is no longer listed. It reports whether
-// there was such a trace.
+// EndTrace ends the running trace id, as its budget or timeout would: it
+// is no longer listed, and its END event goes to the group (see
+// HoldTraceEnds). It reports whether there was such a trace.
 func (m *Module) EndTrace(id uint32) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -347,11 +391,50 @@ func (m *Module) EndTrace(id uint32) bool {
 	return true
 }
 
-// endTraceLocked removes ft and sends its END event; the last trace's end
-// forgets the histories.
+// HoldTraceEnds makes traces that end from now on (deleted, expired by
+// EndTrace, their budget spent) linger, as the kernel's do while their
+// packets are in flight: no longer listed, their events still numbered
+// and sent by EmitTrace, their END events kept back until
+// FlushTraceEnds. false stops it for traces that end later.
+func (m *Module) HoldTraceEnds(on bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.holdEnds = on
+}
+
+// FlushTraceEnds sends the END events HoldTraceEnds kept back; with lose,
+// it drops them instead, as a module that fails to send an END (no
+// memory) does, though their numbers are taken. Either way the traces are
+// gone.
+func (m *Module) FlushTraceEnds(lose bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ending := m.ending
+	m.ending = nil
+	for _, ft := range ending {
+		if lose {
+			ft.seq++
+			continue
+		}
+		m.sendEndLocked(ft)
+	}
+	m.forgetHistoryLocked()
+}
+
+// endTraceLocked ends ft: no longer listed, and its END event sent, or
+// kept back (HoldTraceEnds). The last trace's end forgets the histories.
 func (m *Module) endTraceLocked(ft *ftrace) {
 	m.traces = slices.DeleteFunc(m.traces, func(o *ftrace) bool { return o == ft })
+	if m.holdEnds {
+		m.ending = append(m.ending, ft)
+		return
+	}
+	m.sendEndLocked(ft)
 	m.forgetHistoryLocked()
+}
+
+// sendEndLocked sends ft's END event, its last.
+func (m *Module) sendEndLocked(ft *ftrace) {
 	ft.seq++
 	m.sendTraceLocked(nftypes.TraceEvent{Trace: ft.tr.ID, Seq: ft.seq, Kind: nftypes.TraceEnd, Time: time.Now().UTC()})
 }
