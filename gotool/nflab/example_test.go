@@ -132,9 +132,9 @@ func ExampleClient_Conn() {
 		fmt.Println("no traced packet changed it (start a trace first)")
 	}
 	for _, ch := range ct.History {
-		fmt.Printf("%s packet %d of trace %d at %s (%s): %s -> %s, gained %s\n",
+		fmt.Printf("%s packet %d of trace %d at %s (%s): %s -> %s, set %s\n",
 			ch.Time.Format(time.TimeOnly), ch.Packet, ch.Trace, ch.Hook, ch.Dir,
-			ch.TCPStateOld, ch.TCPState, ch.Gained())
+			ch.TCPStateOld, ch.TCPState, ch.StatusSet())
 	}
 }
 

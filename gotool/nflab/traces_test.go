@@ -35,10 +35,10 @@ func TestTraces(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := nftypes.Trace{ID: 1, Selector: sshSpec.Selector, Budget: 10, Left: 10, Timeout: 30 * time.Second}
-			if tr.Expires <= 29*time.Second || tr.Expires > 30*time.Second {
-				t.Errorf("Expires = %v, want about 30s", tr.Expires)
+			if tr.Remaining <= 29*time.Second || tr.Remaining > 30*time.Second {
+				t.Errorf("Remaining = %v, want about 30s", tr.Remaining)
 			}
-			tr.Expires = 0
+			tr.Remaining = 0
 			if diff := cmp.Diff(want, tr, cmpOpts, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 				t.Errorf("AddTrace (-want +got):\n%s", diff)
 			}

@@ -98,14 +98,14 @@ func changeText(ch nftypes.ConnChange, tcp bool, loc *time.Location) string {
 	}
 	// A change is a creation, a new TCP state or a new SEEN_REPLY or
 	// ASSURED status (nflab.h): one that shows neither is a creation.
-	if !stateChanged && ch.Gained()&(nftypes.StatusSeenReply|nftypes.StatusAssured) == 0 {
+	if !stateChanged && ch.StatusSet()&(nftypes.StatusSeenReply|nftypes.StatusAssured) == 0 {
 		s += "  new"
 	}
 	var bits []string
-	for _, n := range ch.Gained().Names() {
+	for _, n := range ch.StatusSet().Names() {
 		bits = append(bits, "+"+strings.ToLower(n))
 	}
-	for _, n := range ch.Lost().Names() {
+	for _, n := range ch.StatusCleared().Names() {
 		bits = append(bits, "-"+strings.ToLower(n))
 	}
 	if len(bits) > 0 {

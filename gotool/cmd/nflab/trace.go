@@ -416,7 +416,7 @@ type jsonTrace struct {
 
 func traceJSON(tr nftypes.Trace) jsonTrace {
 	return jsonTrace{ID: tr.ID, Selector: tr.Selector.String(), Budget: tr.Budget, Left: tr.Left,
-		Timeout: int64(tr.Timeout / time.Second), ExpiresMS: tr.Expires.Milliseconds(), Events: tr.Events, Lost: tr.Lost}
+		Timeout: int64(tr.Timeout / time.Second), ExpiresMS: tr.Remaining.Milliseconds(), Events: tr.Events, Lost: tr.Lost}
 }
 
 const traceJSONHelp = `{"id":N,"selector":"tcp and dst port 22","budget":N,"left":N,
@@ -488,7 +488,7 @@ Output:
 				fmt.Fprintln(tw, "ID\tSELECTOR\tLEFT/BUDGET\tEXPIRES\tEVENTS\tLOST")
 				for _, tr := range trs {
 					fmt.Fprintf(tw, "%d\t%s\t%d/%d\t%v\t%d\t%d\n", tr.ID, selectorText(tr.Selector), tr.Left, tr.Budget,
-						tr.Expires.Truncate(time.Second), tr.Events, tr.Lost)
+						tr.Remaining.Truncate(time.Second), tr.Events, tr.Lost)
 				}
 				tw.Flush()
 			}}, nil

@@ -209,7 +209,7 @@ func decodeTraceReq(b []byte) (nftypes.Trace, error) {
 // report returns the trace as TRACE_GET reports it now.
 func (ft *ftrace) report() nftypes.Trace {
 	tr := ft.tr
-	tr.Expires = max(0, tr.Timeout-time.Since(ft.start)).Truncate(time.Millisecond)
+	tr.Remaining = max(0, tr.Timeout-time.Since(ft.start)).Truncate(time.Millisecond)
 	return tr
 }
 
@@ -251,7 +251,7 @@ func (m *Module) encodeTrace(ae *netlink.AttributeEncoder, ft *ftrace) {
 		nae.Uint32(nlproto.TRACE_A_BUDGET, uint32(tr.Budget))
 		nae.Uint32(nlproto.TRACE_A_TIMEOUT, uint32(tr.Timeout/time.Second))
 		nae.Uint32(nlproto.TRACE_A_LEFT, uint32(tr.Left))
-		nae.Uint32(nlproto.TRACE_A_EXPIRES, uint32(tr.Expires/time.Millisecond))
+		nae.Uint32(nlproto.TRACE_A_EXPIRES, uint32(tr.Remaining/time.Millisecond))
 		nae.Uint64(nlproto.TRACE_A_EVENTS, tr.Events)
 		nae.Uint64(nlproto.TRACE_A_LOST, tr.Lost)
 		m.extra(nae, nlproto.TRACE_A_MAX+1)

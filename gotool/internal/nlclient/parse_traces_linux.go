@@ -112,7 +112,7 @@ func parseTrace(ad *netlink.AttributeDecoder) (nftypes.Trace, error) {
 		case nlproto.TRACE_A_LEFT:
 			tr.Left = int(ad.Uint32())
 		case nlproto.TRACE_A_EXPIRES:
-			tr.Expires = time.Duration(ad.Uint32()) * time.Millisecond
+			tr.Remaining = time.Duration(ad.Uint32()) * time.Millisecond
 		case nlproto.TRACE_A_EVENTS:
 			tr.Events = ad.Uint64()
 		case nlproto.TRACE_A_LOST:

@@ -47,7 +47,7 @@ var wantTrace = nftypes.Trace{
 		Src: netip.MustParsePrefix("10.0.1.0/24"), Dst: netip.MustParsePrefix("10.0.2.2/32"),
 		Proto: nftypes.TCP, DstPort: 22, Iface: "eth0",
 	},
-	Budget: 100, Left: 98, Timeout: time.Minute, Expires: 59500 * time.Millisecond, Events: 5, Lost: 1,
+	Budget: 100, Left: 98, Timeout: time.Minute, Remaining: 59500 * time.Millisecond, Events: 5, Lost: 1,
 }
 
 func traceCountReply(n string) string { return "0800 1400 " + n + " # NFLAB_A_TRACE_COUNT" }

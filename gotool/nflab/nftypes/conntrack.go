@@ -360,11 +360,13 @@ type ConnChange struct {
 	StatusOld, Status ConnStatus
 }
 
-// Gained returns the status bits the change set.
-func (c ConnChange) Gained() ConnStatus { return c.Status &^ c.StatusOld }
+// StatusSet returns the status bits the change set: in Status, not in
+// StatusOld.
+func (c ConnChange) StatusSet() ConnStatus { return c.Status &^ c.StatusOld }
 
-// Lost returns the status bits the change cleared.
-func (c ConnChange) Lost() ConnStatus { return c.StatusOld &^ c.Status }
+// StatusCleared returns the status bits the change cleared: in
+// StatusOld, not in Status.
+func (c ConnChange) StatusCleared() ConnStatus { return c.StatusOld &^ c.Status }
 
 // A ConnFilter selects entries by their original tuple; zero fields match
 // anything, and every non-zero field must match.

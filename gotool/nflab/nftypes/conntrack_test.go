@@ -148,11 +148,11 @@ func TestConnHistoryJSON(t *testing.T) {
 	if diff := cmp.Diff(c, back, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
-	if g, l := c.History[1].Gained(), c.History[1].Lost(); g != StatusSeenReply || l != 0 {
-		t.Errorf("Gained, Lost = %v, %v; want SEEN_REPLY, none", g, l)
+	if g, l := c.History[1].StatusSet(), c.History[1].StatusCleared(); g != StatusSeenReply || l != 0 {
+		t.Errorf("StatusSet, StatusCleared = %v, %v; want SEEN_REPLY, none", g, l)
 	}
-	if l := (ConnChange{StatusOld: StatusAssured | StatusConfirmed, Status: StatusConfirmed | StatusDying}).Lost(); l != StatusAssured {
-		t.Errorf("Lost = %v, want ASSURED", l)
+	if l := (ConnChange{StatusOld: StatusAssured | StatusConfirmed, Status: StatusConfirmed | StatusDying}).StatusCleared(); l != StatusAssured {
+		t.Errorf("StatusCleared = %v, want ASSURED", l)
 	}
 }
 

@@ -120,13 +120,13 @@ func (s TraceSpec) Validate() error {
 
 // A Trace is a running trace, as the module reports it.
 type Trace struct {
-	ID       uint32 // unique while the module is loaded, from 1
-	Selector TraceSelector
-	Budget   int           // the packets it may follow
-	Left     int           // of Budget, the packets left; it ends at 0
-	Timeout  time.Duration // how long it lives, from its start
-	Expires  time.Duration // how long it has left
-	Events   uint64        // events sent
+	ID        uint32 // unique while the module is loaded, from 1
+	Selector  TraceSelector
+	Budget    int           // the packets it may follow
+	Left      int           // of Budget, the packets left; it ends at 0
+	Timeout   time.Duration // how long it lives, from its start
+	Remaining time.Duration // how long it has left (NFLAB_TRACE_A_EXPIRES)
+	Events    uint64        // events sent
 	// Lost counts the events the module could not send: over the rate
 	// limit (TraceRate a second), without memory, or without a listener.
 	Lost uint64
