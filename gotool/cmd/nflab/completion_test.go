@@ -70,6 +70,13 @@ func TestComplete(t *testing.T) {
 		{[]string{"trace", "watch", "tcp and host 10.0.0.1", "and", ""}, []string{"src", "dst", "port", "iface"}, noFile},
 		{[]string{"trace", "add", "udp", "dst", ""}, []string{"host", "net", "port"}, noFile},
 		{[]string{"trace", "add", "proto", "g"}, []string{"gre"}, noFile},
+		{[]string{"trace", "add", "proto", ""}, []string{"icmp", "igmp", "tcp", "udp", "gre", "esp", "ah", "ospf", "sctp"}, noFile},
+		// "src host A" is the source, not the host: host and net remain.
+		{[]string{"trace", "src", "host", "10.0.0.1", ""}, []string{"and", "tcp", "udp", "icmp", "proto", "host", "net", "src", "dst", "port", "iface"}, noFile},
+		{[]string{"trace", "udp src 10.0.0.1 and src port 53", ""}, []string{"and", "host", "net", "dst", "port", "iface"}, noFile},
+		{[]string{"trace", "src", "10.0.0.1", "and", "src", ""}, []string{"port"}, noFile},
+		// A device's name is not a keyword.
+		{[]string{"trace", "iface", "host", ""}, []string{"and", "tcp", "udp", "icmp", "proto", "host", "net", "src", "dst", "port"}, noFile},
 		{[]string{"trace", "add", "tcp", "port", ""}, []string{}, noFile},
 		{[]string{"trace", "--timeout", ""}, []string{"10s", "30s", "1m", "5m", "1h"}, noFile},
 		{[]string{"trace", "add", "--budget", ""}, []string{}, noFile},

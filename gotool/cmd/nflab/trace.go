@@ -576,46 +576,52 @@ Output:
 }
 
 // completeSelector offers the selector's words: keywords, and after
-// "iface" or "dev" the devices of this namespace.
+// "iface" or "dev" the devices of this namespace, after "proto" the
+// protocol names. A condition given already is not offered again.
 func completeSelector(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 	var words []string
 	for _, a := range args {
 		words = append(words, strings.Fields(a)...)
 	}
-	prev := ""
-	if len(words) > 0 {
-		prev = strings.ToLower(words[len(words)-1])
-	}
-	// What is given already is not offered again.
-	given := func(kws ...string) bool {
-		return slices.ContainsFunc(words, func(w string) bool { return slices.Contains(kws, strings.ToLower(w)) })
-	}
+	st := scanSelector(words)
 	var offer []string
-	switch prev {
-	case "iface", "dev":
+	switch st.expect {
+	case "iface":
 		if ifs, err := net.Interfaces(); err == nil {
 			for _, i := range ifs {
 				offer = append(offer, i.Name)
 			}
 		}
 	case "proto":
-		offer = []string{"tcp", "udp", "icmp", "gre", "esp", "sctp"}
+		offer = nftypes.TraceProtoNames()
 	case "src", "dst":
-		offer = []string{"host", "net", "port"}
-	case "host", "net", "port":
-		return nil, cobra.ShellCompDirectiveNoFileComp // an address or a number
-	default:
-		if len(words) > 0 && prev != "and" {
-			offer = append(offer, "and")
-		}
-		if !given("tcp", "udp", "icmp", "proto") {
-			offer = append(offer, "tcp", "udp", "icmp", "proto")
-		}
-		if !given("host", "net") {
+		if !st.given[st.expect] {
 			offer = append(offer, "host", "net")
 		}
-		offer = append(offer, "src", "dst", "port")
-		if !given("iface", "dev") {
+		if !st.given[st.expect+" port"] {
+			offer = append(offer, "port")
+		}
+	case "value":
+		return nil, cobra.ShellCompDirectiveNoFileComp // an address or a number
+	default:
+		if len(words) > 0 && !st.afterAnd {
+			offer = append(offer, "and")
+		}
+		if !st.given["proto"] {
+			offer = append(offer, "tcp", "udp", "icmp", "proto")
+		}
+		if !st.given["host"] {
+			offer = append(offer, "host", "net")
+		}
+		for _, dir := range []string{"src", "dst"} {
+			if !st.given[dir] || !st.given[dir+" port"] {
+				offer = append(offer, dir)
+			}
+		}
+		if !st.given["port"] {
+			offer = append(offer, "port")
+		}
+		if !st.given["iface"] {
 			offer = append(offer, "iface")
 		}
 	}
@@ -626,4 +632,55 @@ func completeSelector(_ *cobra.Command, args []string, toComplete string) ([]cob
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// selectorScan is what the words of a selector so far say, for
+// completion: the conditions given ("proto", "host", "src", "dst",
+// "port", "src port", "dst port", "iface"), and what the next word is:
+// "" a condition, "iface" a device, "proto" a protocol, "src" or "dst"
+// what follows them, "value" an address or a number.
+type selectorScan struct {
+	given    map[string]bool
+	expect   string
+	afterAnd bool
+}
+
+// scanSelector reads words as ParseTraceSelector does, without checking
+// them.
+func scanSelector(words []string) selectorScan {
+	st := selectorScan{given: map[string]bool{}}
+	for _, w := range words {
+		lw := strings.ToLower(w)
+		switch e := st.expect; {
+		case e == "iface" || e == "proto" || e == "value":
+			st.expect = "" // the word after the keyword, whatever it is
+			continue
+		case e == "src" || e == "dst":
+			switch lw {
+			case "port":
+				st.given[e+" port"], st.expect = true, "value"
+			case "host", "net":
+				st.given[e], st.expect = true, "value"
+			default:
+				st.given[e], st.expect = true, "" // "src A"
+			}
+			continue
+		}
+		st.afterAnd = lw == "and" || lw == "&&"
+		switch lw {
+		case "tcp", "udp", "icmp":
+			st.given["proto"] = true
+		case "proto":
+			st.given["proto"], st.expect = true, "proto"
+		case "host", "net":
+			st.given["host"], st.expect = true, "value"
+		case "src", "dst":
+			st.expect = lw
+		case "port":
+			st.given["port"], st.expect = true, "value"
+		case "iface", "dev":
+			st.given["iface"], st.expect = true, "iface"
+		}
+	}
+	return st
 }

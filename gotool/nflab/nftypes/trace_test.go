@@ -29,6 +29,11 @@ func TestParseTraceSelector(t *testing.T) {
 		{"icmp", TraceSelector{Proto: ICMP}, ""},
 		{"proto 6", TraceSelector{Proto: TCP}, "tcp"},
 		{"proto gre", TraceSelector{Proto: 47}, ""},
+		{"proto tcp", TraceSelector{Proto: TCP}, "tcp"},
+		{"proto UDP and port 53", TraceSelector{Proto: UDP, Port: 53}, "udp and port 53"},
+		{"proto icmp", TraceSelector{Proto: ICMP}, "icmp"},
+		{"iface host", TraceSelector{Iface: "host"}, ""},
+		{"dev port and tcp", TraceSelector{Proto: TCP, Iface: "port"}, "tcp and iface port"},
 		{"proto 47", TraceSelector{Proto: 47}, "proto gre"},
 		{"proto 253", TraceSelector{Proto: 253}, ""},
 		{"host 10.0.1.2", TraceSelector{Host: pfx("10.0.1.2/32")}, ""},
@@ -86,6 +91,27 @@ func TestParseTraceSelector(t *testing.T) {
 	}
 }
 
+// TestTraceSelectorWords checks the words that are keywords elsewhere:
+// every protocol name reads after "proto", and a device named as a
+// keyword round-trips.
+func TestTraceSelectorWords(t *testing.T) {
+	for _, name := range TraceProtoNames() {
+		got, err := ParseTraceSelector([]string{"proto", name})
+		if err != nil || protoWord(got.Proto) != name {
+			t.Errorf("proto %s = %+v, %v", name, got, err)
+		}
+	}
+	for _, kw := range append(keywords, "&&", "||", "!x", "AND") {
+		s := TraceSelector{Proto: UDP, Iface: kw}
+		for _, words := range [][]string{{s.String()}, strings.Fields(s.String()), {"dev", kw, "udp"}} {
+			got, err := ParseTraceSelector(words)
+			if err != nil || got != s {
+				t.Errorf("ParseTraceSelector(%q) = %+v, %v; want %+v", words, got, err, s)
+			}
+		}
+	}
+}
+
 func TestParseTraceSelectorErrors(t *testing.T) {
 	tests := []struct {
 		in   []string
@@ -137,7 +163,8 @@ func TestParseTraceSelectorErrors(t *testing.T) {
 		{[]string{"proto 256"}, `"256": want a protocol number, 1-255, or a name: icmp, igmp, tcp, udp, gre, esp, ah, ospf, sctp`},
 		{[]string{"proto foo"}, `"foo": want a protocol number, 1-255, or a name: icmp, igmp, tcp, udp, gre, esp, ah, ospf, sctp`},
 		{[]string{"iface"}, `"iface" needs a device name after it`},
-		{[]string{"dev port"}, `"dev" needs a device name after it, not "port"`},
+		{[]string{"proto and tcp"}, `"proto" needs a protocol number or name after it, not "and"`},
+		{[]string{"proto host"}, `"proto" needs a protocol number or name after it, not "host"`},
 		{[]string{"iface a-very-long-device-name"}, `"a-very-long-device-name": interface name "a-very-long-device-name" is longer than 15 bytes`},
 		{[]string{"iface a/b"}, `"a/b": interface name "a/b" holds a character a device name cannot ('/', ':', a space or a control character)`},
 		{[]string{"iface .."}, `"..": interface name ".." is not valid`},

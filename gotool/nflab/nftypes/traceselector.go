@@ -13,6 +13,7 @@ import (
 //
 //	tcp | udp | icmp            the protocol
 //	proto N|NAME                any IP protocol, by number or name
+//	                            (TraceProtoNames; "proto tcp" too)
 //	host A[/N]                  source or destination address, or prefix
 //	net A/N                     source or destination in the prefix
 //	src|dst [host|net] A[/N]    source or destination address, or prefix
@@ -20,20 +21,35 @@ import (
 //	src|dst port P              source or destination port (tcp, udp)
 //	iface|dev NAME              the input or output device
 //
-// Each condition may be given once; "or", "not" and parentheses are not
+// The word after "iface" or "dev" is the device's name whatever it is, a
+// keyword too ("iface host" is the device named host), so that every
+// name String writes reads back. Each condition may be given once; "or", "not" and parentheses are not
 // part of it, since the module matches one conjunction. The parser turns
 // the words into a TraceSelector once, when a trace starts, and the
 // module tries that on each packet.
 
+// A protoName is a protocol's name in a selector.
+type protoName struct {
+	name  string
+	proto Proto
+}
+
 // protoNames are the protocol names "proto" takes besides numbers, and
 // that String writes: the tracker's three and a few more from
 // /etc/protocols.
-var protoNames = []struct {
-	name  string
-	proto Proto
-}{
+var protoNames = []protoName{
 	{"icmp", ICMP}, {"igmp", 2}, {"tcp", TCP}, {"udp", UDP}, {"gre", 47},
 	{"esp", 50}, {"ah", 51}, {"ospf", 89}, {"sctp", 132},
+}
+
+// TraceProtoNames returns the protocol names a selector takes after
+// "proto", in protocol number order.
+func TraceProtoNames() []string {
+	names := make([]string, 0, len(protoNames))
+	for _, n := range protoNames {
+		names = append(names, n.name)
+	}
+	return names
 }
 
 // protoWord is how a selector names p: a name, or its number.
@@ -166,19 +182,27 @@ func (p *selParser) parse() (TraceSelector, error) {
 }
 
 // next returns the word after the keyword at p.i, or an error saying
-// what should follow it.
-func (p *selParser) next(what string) (string, error) {
+// what should follow it. A keyword is refused unless any(w) takes it.
+func (p *selParser) next(what string, any func(w string) bool) (string, error) {
 	kw := strings.Join(p.toks[p.condStart:p.i+1], " ")
 	if p.i+1 >= len(p.toks) {
 		return "", selErr("%q needs %s after it", kw, what)
 	}
 	p.i++
 	w := p.toks[p.i]
-	if isKeyword(w) {
+	if isKeyword(w) && (any == nil || !any(w)) {
 		return "", selErr("%q needs %s after it, not %q", kw, what, w)
 	}
 	return w, nil
 }
+
+// isProtoName reports whether w is a name of protoNames, in any case.
+func isProtoName(w string) bool {
+	return slices.ContainsFunc(protoNames, func(n protoName) bool { return strings.EqualFold(w, n.name) })
+}
+
+// anyWord takes every word: a device may be named as a keyword.
+func anyWord(string) bool { return true }
 
 // set records that field was given by the words of the condition being
 // parsed, and refuses it a second time.
@@ -205,7 +229,8 @@ func (p *selParser) cond() error {
 		err = p.setProto(lw)
 	case "proto":
 		var v string
-		if v, err = p.next("a protocol number or name"); err == nil {
+		// "proto tcp" as well as "tcp": every name of the table.
+		if v, err = p.next("a protocol number or name", isProtoName); err == nil {
 			err = p.setProto(v)
 		}
 	case "host", "net":
@@ -216,7 +241,7 @@ func (p *selParser) cond() error {
 		err = p.portCond("port", &p.sel.Port)
 	case "iface", "dev":
 		var v string
-		if v, err = p.next("a device name"); err != nil {
+		if v, err = p.next("a device name", anyWord); err != nil {
 			break
 		}
 		if verr := validateIface(v); verr != nil {
@@ -310,7 +335,7 @@ func (p *selParser) addr(field string, dst *netip.Prefix, net bool) error {
 	if net {
 		what = "an IPv4 prefix"
 	}
-	w, err := p.next(what)
+	w, err := p.next(what, nil)
 	if err != nil {
 		return err
 	}
@@ -340,7 +365,7 @@ func (p *selParser) addr(field string, dst *netip.Prefix, net bool) error {
 
 // portCond parses the port after the keyword at p.i into dst.
 func (p *selParser) portCond(field string, dst *uint16) error {
-	w, err := p.next("a port number, 1-65535")
+	w, err := p.next("a port number, 1-65535", nil)
 	if err != nil {
 		return err
 	}
