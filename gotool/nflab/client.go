@@ -100,6 +100,9 @@ type backend interface {
 	DeleteTrace(ctx context.Context, id uint32) error
 	DeleteTraces(context.Context) (uint32, error)
 	WatchTraces(ctx context.Context, readBuffer int, listening func() error, fn func(nftypes.TraceReport) error) error
+	// Detached returns a socket of its own for the requests of a trace's
+	// follower (op), which Close does not end.
+	Detached(op string) (traceBackend, error)
 
 	Chains(context.Context) ([]nftypes.Chain, uint32, error)
 	Rules(context.Context) ([]nftypes.Rule, uint32, error)
@@ -107,6 +110,15 @@ type backend interface {
 	Sets(ctx context.Context, name string, withElems bool) ([]nftypes.Set, uint32, error)
 	ResetRules(context.Context, *uint64) error
 	Begin(ctx context.Context, replace bool, gen *uint32) (txBackend, error)
+}
+
+// traceBackend is what a trace's follower asks of the module, on a
+// socket of its own (backend.Detached).
+type traceBackend interface {
+	Close() error
+	AddTrace(context.Context, nftypes.TraceSpec) (nftypes.Trace, error)
+	Traces(context.Context) ([]nftypes.Trace, error)
+	DeleteTrace(ctx context.Context, id uint32) error
 }
 
 // A Client talks to the nflab module in one network namespace. It is safe

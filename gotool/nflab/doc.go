@@ -80,7 +80,8 @@
 // it closes the request socket, makes later calls fail with net.ErrClosed
 // and ends running watches, which return an error satisfying
 // errors.Is(err, net.ErrClosed) (a watch whose context is done returns
-// nil).
+// nil). A FollowTrace so ended still deletes its trace: its requests have
+// a socket of their own too, which Close leaves to it.
 //
 // # Network namespaces
 //

@@ -26,3 +26,11 @@ func (b linuxBackend) Begin(ctx context.Context, replace bool, gen *uint32) (txB
 	}
 	return tx, nil
 }
+
+func (b linuxBackend) Detached(op string) (traceBackend, error) {
+	d, err := b.Client.Detached(op)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}

@@ -187,6 +187,8 @@ func (r *reports) summary() []string {
 		switch {
 		case rep.Lost != nil && rep.Lost.Overrun():
 			s = append(s, "overrun")
+		case rep.Lost != nil && rep.Lost.EndMissing:
+			s = append(s, "endmissing"+itoa(rep.Lost.Trace))
 		case rep.Lost != nil:
 			s = append(s, "lost"+itoa(rep.Lost.Trace)+":"+itoa(rep.Lost.Events)+"@"+itoa(rep.Lost.FirstSeq)+"-"+itoa(rep.Lost.LastSeq))
 		default:
@@ -256,6 +258,80 @@ func TestWatchTraces(t *testing.T) {
 	cancel()
 	if err := <-errc; err != nil {
 		t.Errorf("WatchTraces after cancel = %v, want nil", err)
+	}
+}
+
+// TestWatchTracesEndedBefore: a trace that ended before the watch began
+// (no longer listed) may still send events until its END; they are not
+// lost events. One older than the highest listed counts from its first
+// event heard; with no trace listed, one heard of within NFLAB_TRACE_IDLE
+// and a few seconds does.
+func TestWatchTracesEndedBefore(t *testing.T) {
+	defer nflab.SetTraceTiming(300*time.Millisecond, 200*time.Millisecond)()
+	m, c := dial(t, fakemod.Options{})
+	m.HoldTraceEnds(true)
+	ended := m.StartTrace(nftypes.TraceSpec{})
+	m.EmitTrace(hookEv(ended.ID, 1, nftypes.PreRouting)) // nobody listens: lost
+	listed := m.StartTrace(nftypes.TraceSpec{})
+	m.EmitTrace(hookEv(listed.ID, 2, nftypes.PreRouting))
+	m.EndTrace(ended.ID) // its packet still in flight
+
+	ctx, cancel := context.WithCancel(bg)
+	var r reports
+	errc := make(chan error, 1)
+	go func() { errc <- c.WatchTraces(ctx, nil, r.add) }()
+	waitFor(t, func() bool { return m.Requests(nlproto.CMD_TRACE_GET) == 1 })
+	m.EmitTrace(hookEv(ended.ID, 1, nftypes.LocalIn)) // seq 2
+	e := hookEv(ended.ID, 1, nftypes.Forward)
+	e.Seq = 4 // 3 lost
+	m.EmitTrace(e)
+	m.FlushTraceEnds(false) // seq 5
+	e = hookEv(listed.ID, 2, nftypes.LocalIn)
+	e.Seq = 3 // 2 lost
+	m.EmitTrace(e)
+	nw := m.StartTrace(nftypes.TraceSpec{})
+	e = hookEv(nw.ID, 3, nftypes.PreRouting)
+	e.Seq = 2 // a new trace's first lost
+	m.EmitTrace(e)
+	waitFor(t, func() bool { return r.len() == 8 })
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"e1/2hook", "lost1:1@3-3", "e1/4hook", "e1/5end",
+		"lost2:1@2-2", "e2/3hook",
+		"lost3:1@1-1", "e3/2hook",
+	}
+	if diff := cmp.Diff(want, r.summary()); diff != "" {
+		t.Errorf("reports (-want +got):\n%s", diff)
+	}
+
+	// No trace listed: a trace first heard of within the window is older
+	// than the watch, one after it is new.
+	m, c = dial(t, fakemod.Options{})
+	m.HoldTraceEnds(true)
+	ended = m.StartTrace(nftypes.TraceSpec{})
+	m.EmitTrace(hookEv(ended.ID, 1, nftypes.PreRouting))
+	m.EndTrace(ended.ID)
+	ctx, cancel = context.WithCancel(bg)
+	r = reports{}
+	go func() { errc <- c.WatchTraces(ctx, nil, r.add) }()
+	waitFor(t, func() bool { return m.Requests(nlproto.CMD_TRACE_GET) == 1 })
+	m.EmitTrace(hookEv(ended.ID, 1, nftypes.LocalIn)) // seq 2
+	waitFor(t, func() bool { return r.len() == 1 })
+	time.Sleep(600 * time.Millisecond) // past the window
+	nw = m.StartTrace(nftypes.TraceSpec{})
+	e = hookEv(nw.ID, 3, nftypes.PreRouting)
+	e.Seq = 2
+	m.EmitTrace(e)
+	waitFor(t, func() bool { return r.len() == 3 })
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"e1/2hook", "lost2:1@1-1", "e2/2hook"}, r.summary()); diff != "" {
+		t.Errorf("empty baseline: reports (-want +got):\n%s", diff)
 	}
 }
 
@@ -364,5 +440,120 @@ func TestFollowTraceStops(t *testing.T) {
 	c.Close()
 	if err := <-errc; !errors.Is(err, net.ErrClosed) {
 		t.Errorf("FollowTrace after Close = %v, want net.ErrClosed", err)
+	}
+	// ... and its trace goes all the same: its requests have a socket of
+	// their own, which Close leaves.
+	if len(m.Traces()) != 0 {
+		t.Errorf("traces left after Close: %+v", m.Traces())
+	}
+	waitFor(t, func() bool { return m.Sockets() == 0 })
+}
+
+// TestFollowTraceCancelledWhileStarting: a follower whose context ends
+// while its trace's start is in flight learns the trace's ID all the
+// same, and deletes it.
+func TestFollowTraceCancelledWhileStarting(t *testing.T) {
+	m, c := dial(t, fakemod.Options{})
+	m.DelayReplies(nlproto.CMD_TRACE_NEW, 300*time.Millisecond)
+	ctx, cancel := context.WithCancel(bg)
+	errc := make(chan error, 1)
+	startedc := make(chan bool, 1)
+	go func() {
+		errc <- c.FollowTrace(ctx, sshSpec, nil, func(nftypes.Trace) error { startedc <- true; return nil },
+			func(nftypes.TraceReport) error { return nil })
+	}()
+	waitFor(t, func() bool { return len(m.Traces()) == 1 }) // started; its reply on the way
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("FollowTrace cancelled = %v, want nil", err)
+	}
+	if len(m.Traces()) != 0 || m.Requests(nlproto.CMD_TRACE_DEL) != 1 {
+		t.Errorf("traces left %+v, %d deletions; want the trace deleted", m.Traces(), m.Requests(nlproto.CMD_TRACE_DEL))
+	}
+	select {
+	case <-startedc:
+		t.Error("started was called after ctx was done")
+	default:
+	}
+}
+
+// TestFollowTraceEndLost: a follower whose trace's END never comes still
+// ends, once the trace is no longer listed and its END is overdue, after
+// an overrun, past the trace's timeout, or once its budget may have been
+// used; it says so with an EndMissing loss.
+func TestFollowTraceEndLost(t *testing.T) {
+	defer nflab.SetTraceTiming(20*time.Millisecond, 30*time.Millisecond)()
+	for _, tt := range []struct {
+		name string
+		spec nftypes.TraceSpec
+		// lose ends the trace id, and loses its END.
+		lose func(m *fakemod.Module, id uint32)
+		want []string
+	}{
+		{"an overrun", nftypes.TraceSpec{}, func(m *fakemod.Module, id uint32) {
+			m.EmitTrace(hookEv(id, 1, nftypes.PreRouting))
+			m.EndTrace(id)
+			m.EmitTrace(hookEv(id, 1, nftypes.LocalIn)) // in flight: still listened to
+			m.FlushTraceEnds(true)
+			m.OverrunTraces()
+		}, []string{"e1/1hook", "e1/2hook", "overrun", "endmissing1"}},
+		{"the timeout", nftypes.TraceSpec{Timeout: time.Second}, func(m *fakemod.Module, id uint32) {
+			m.EndTrace(id)
+			m.FlushTraceEnds(true)
+		}, []string{"endmissing1"}},
+		{"the budget", nftypes.TraceSpec{Budget: 2}, func(m *fakemod.Module, id uint32) {
+			m.EmitTrace(hookEv(id, 1, nftypes.LocalOut))
+			m.EmitTrace(hookEv(id, 2, nftypes.PreRouting)) // the last: the trace ends
+			m.FlushTraceEnds(true)
+		}, []string{"e1/1hook", "e1/2hook", "endmissing1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, c := dial(t, fakemod.Options{})
+			m.HoldTraceEnds(true)
+			var r reports
+			errc := make(chan error, 1)
+			go func() { errc <- c.FollowTrace(bg, tt.spec, nil, nil, r.add) }()
+			waitFor(t, func() bool { return len(m.Traces()) == 1 })
+			tt.lose(m, m.Traces()[0].ID)
+			select {
+			case err := <-errc:
+				if err != nil {
+					t.Errorf("FollowTrace = %v, want nil", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("FollowTrace still runs, its trace gone")
+			}
+			if diff := cmp.Diff(tt.want, r.summary()); diff != "" {
+				t.Errorf("reports (-want +got):\n%s", diff)
+			}
+			if n := m.Requests(nlproto.CMD_TRACE_DEL); n != 0 {
+				t.Errorf("%d deletions of a trace gone", n)
+			}
+		})
+	}
+
+	// A trace still listed is followed on, overruns or not; the checks
+	// are dumps of their own, a few of them.
+	m, c := dial(t, fakemod.Options{})
+	ctx, cancel := context.WithCancel(bg)
+	var r reports
+	errc := make(chan error, 1)
+	go func() { errc <- c.FollowTrace(ctx, nftypes.TraceSpec{Budget: 100}, nil, nil, r.add) }()
+	waitFor(t, func() bool { return len(m.Traces()) == 1 })
+	id := m.Traces()[0].ID
+	for range 3 {
+		m.OverrunTraces()
+	}
+	m.EmitTrace(hookEv(id, 1, nftypes.PreRouting))
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("FollowTrace = %v", err)
+	}
+	if diff := cmp.Diff([]string{"overrun", "overrun", "overrun", "e1/1hook"}, r.summary()); diff != "" {
+		t.Errorf("reports (-want +got):\n%s", diff)
+	}
+	if n := m.Requests(nlproto.CMD_TRACE_GET); n < 1 || n > 3 {
+		t.Errorf("%d dumps for 3 overruns; want 1 to 3", n)
 	}
 }

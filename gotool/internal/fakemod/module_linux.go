@@ -65,6 +65,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"github.com/nflab/nflab/gotool/internal/testhook"
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
@@ -131,6 +132,7 @@ type Module struct {
 	cfg      nftypes.TrackerConfig
 	fail     map[uint8]failure
 	stall    map[uint8]bool
+	delay    map[uint8]time.Duration
 	intr     int // dumps left to flag NLM_F_DUMP_INTR
 	midDump  bool
 	held     []heldPart
@@ -159,6 +161,7 @@ func New(opts Options) *Module {
 		nextID:   1,
 		fail:     make(map[uint8]failure),
 		stall:    make(map[uint8]bool),
+		delay:    make(map[uint8]time.Duration),
 		requests: make(map[uint8]int),
 	}
 	for h := range m.hooks {
@@ -379,6 +382,26 @@ func (m *Module) Stall(cmd uint8, on bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.stall[cmd] = on
+}
+
+// DelayReplies makes the module answer requests with command cmd at once,
+// their work done, but deliver the answer d later (0: at once again): a
+// reply in flight when the caller gives up.
+func (m *Module) DelayReplies(cmd uint8, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.delay[cmd] = d
+}
+
+// delayOf returns how long the answer to req waits (DelayReplies).
+func (m *Module) delayOf(req netlink.Message) time.Duration {
+	var g genetlink.Message
+	if req.Header.Type != FamilyID || g.UnmarshalBinary(req.Data) != nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.delay[g.Header.Command]
 }
 
 // A heldPart is a datagram of a dump kept back by StallMidDump.

@@ -66,7 +66,16 @@ func (s *socket) Send(m netlink.Message) error {
 		m.Header.PID = s.pid
 	}
 	if dgs := s.m.handle(m); dgs != nil {
-		for _, dg := range s.m.holdBack(s, dgs) {
+		dgs = s.m.holdBack(s, dgs)
+		if d := s.m.delayOf(m); d > 0 {
+			time.AfterFunc(d, func() {
+				for _, dg := range dgs {
+					s.deliver(dg)
+				}
+			})
+			return nil
+		}
+		for _, dg := range dgs {
 			s.deliver(dg)
 		}
 	}

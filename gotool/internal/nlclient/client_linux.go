@@ -175,6 +175,22 @@ func (c *Client) Close() error {
 	return err
 }
 
+// Detached returns a client of a request socket of its own, in c's
+// namespace and bound to c's family, that c's Close does not end: for
+// requests that must still be made once c is closed, such as the deletion
+// of a trace whose follower c's Close stopped. The caller closes it. A
+// socket it has to replace (after a deadline ended an exchange) is opened
+// as c's are, which fails once c is closed. op names the work in errors.
+func (c *Client) Detached(op string) (*Client, error) {
+	conn, nl, err := c.openSocket()
+	if err != nil {
+		return nil, asOpError(op, err)
+	}
+	d := &Client{family: c.family, open: c.openSocket, conn: conn, nl: nl, sem: make(chan struct{}, 1)}
+	d.life, d.closeLife = context.WithCancel(context.Background())
+	return d, nil
+}
+
 // openSocket opens a new socket in the client's namespace, or fails with
 // net.ErrClosed once Close has been called.
 func (c *Client) openSocket() (*genetlink.Conn, *netlink.Conn, error) {

@@ -414,6 +414,12 @@ type TraceLoss struct {
 	// FirstSeq and LastSeq are the Seq of the first and last events lost
 	// (a gap); 0 for an overrun.
 	FirstSeq, LastSeq uint64 `json:",omitempty"`
+	// EndMissing says that the end event of Trace never came, though the
+	// module no longer lists the trace: the end, and maybe events before
+	// it, were lost. A follower (Client.FollowTrace) reports it, then
+	// ends. Events, FirstSeq and LastSeq are 0: how many were lost is not
+	// known.
+	EndMissing bool `json:",omitempty"`
 }
 
 // Overrun reports whether l is a receive buffer overrun, whose count and
