@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
+	"github.com/nflab/nflab/nlproto"
 )
 
 // The timeline of "nflab trace": one line per packet, written when the
@@ -23,8 +25,15 @@ const (
 	// then make one line.
 	goneGrace = 250 * time.Millisecond
 	// staleAfter is how long a packet whose way has not ended waits for
-	// its next event before it is printed as it is, with a trailing "…".
-	staleAfter = 2 * time.Second
+	// its next event before it is printed as it is, with a trailing "…":
+	// longer than the module waits (NFLAB_TRACE_IDLE) before it reports
+	// a packet it no longer sees gone, and its work's second, so that
+	// such a packet gets one line, its GONE event at its end.
+	staleAfter = (nlproto.TRACE_IDLE + 2) * time.Second
+	// writtenMemory is how long a packet whose line was written stale,
+	// or let go at POST_ROUTING, is remembered: the module follows a
+	// packet it does not see for NFLAB_TRACE_IDLE at most.
+	writtenMemory = staleAfter + nlproto.TRACE_IDLE*time.Second
 )
 
 // timeline holds the packets whose lines are not written yet.
@@ -33,6 +42,23 @@ type timeline struct {
 	multi bool           // lines name the trace: events of any trace come
 
 	pending []*packetLine // in the order their first event came
+	// written are the packets whose line was written though their way
+	// may go on: unfinished, or let go at POST_ROUTING (a packet may
+	// loop back). Their later hooks continue it on a line of their own,
+	// which starts with "…".
+	written map[packetKey]writtenLine
+}
+
+type packetKey struct {
+	trace  uint32
+	packet uint64
+}
+
+// writtenLine is a packet whose line was written though its way may go on.
+type writtenLine struct {
+	at    time.Time          // when written
+	stale bool               // unfinished; else let go at POST_ROUTING
+	last  nftypes.TraceEvent // its last event
 }
 
 // packetLine is one packet's events so far.
@@ -42,10 +68,11 @@ type packetLine struct {
 	events []nftypes.TraceEvent
 	seen   time.Time // when its last event came (the caller's clock)
 	ended  bool      // let go at its last hook: waits goneGrace for a GONE
+	cont   bool      // continues a line written before: starts with "…"
 }
 
 func newTimeline(loc *time.Location, multi bool) *timeline {
-	return &timeline{loc: loc, multi: multi}
+	return &timeline{loc: loc, multi: multi, written: map[packetKey]writtenLine{}}
 }
 
 func (t *timeline) find(trace uint32, packet uint64) int {
@@ -58,14 +85,27 @@ func (t *timeline) add(ev nftypes.TraceEvent, now time.Time) []string {
 	case nftypes.TraceHook:
 		var out []string
 		i := t.find(ev.Trace, ev.Packet)
-		if i >= 0 && t.pending[i].ended {
+		switch {
+		case i < 0:
+		case t.pending[i].ended && loopsBack(t.pending[i].events, ev):
+			t.pending[i].ended = false // its way goes on
+		case t.pending[i].ended:
 			// A clone's hook, or the packet again: the first way is over.
 			out = append(out, t.line(t.pending[i], false))
 			t.pending = slices.Delete(t.pending, i, i+1)
 			i = -1
 		}
 		if i < 0 {
-			t.pending = append(t.pending, &packetLine{trace: ev.Trace, packet: ev.Packet})
+			p := &packetLine{trace: ev.Trace, packet: ev.Packet}
+			key := packetKey{ev.Trace, ev.Packet}
+			if w, ok := t.written[key]; ok && now.Sub(w.at) < writtenMemory &&
+				(w.stale || loopsBack([]nftypes.TraceEvent{w.last}, ev)) {
+				// Its line was written unfinished, or at POST_ROUTING
+				// and it loops back: this goes on from there.
+				p.cont = true
+			}
+			delete(t.written, key)
+			t.pending = append(t.pending, p)
 			i = len(t.pending) - 1
 		}
 		p := t.pending[i]
@@ -74,7 +114,7 @@ func (t *timeline) add(ev nftypes.TraceEvent, now time.Time) []string {
 		switch {
 		case ev.Verdict != nftypes.TraceAccept:
 			// Dropped or stolen here: the end of its way.
-			out = append(out, t.line(p, false))
+			out = append(out, t.writeLine(p, false, now))
 			t.pending = slices.Delete(t.pending, i, i+1)
 		case ev.Hook == nftypes.LocalIn || ev.Hook == nftypes.PostRouting:
 			p.ended = true
@@ -92,17 +132,49 @@ func (t *timeline) add(ev nftypes.TraceEvent, now time.Time) []string {
 		return []string{t.line(p, false)}
 	case nftypes.TraceEnd:
 		// The trace's packets get no more events.
-		var out []string
-		t.pending = slices.DeleteFunc(t.pending, func(p *packetLine) bool {
-			if p.trace != ev.Trace {
-				return false
-			}
-			out = append(out, t.line(p, !p.ended))
-			return true
-		})
-		return append(out, t.clock(ev.Time)+" trace "+strconv.FormatUint(uint64(ev.Trace), 10)+" ended")
+		return append(t.endTrace(ev.Trace), t.clock(ev.Time)+" trace "+strconv.FormatUint(uint64(ev.Trace), 10)+" ended")
 	}
 	return nil // a kind this client does not know
+}
+
+// endTrace returns the lines of the trace's packets left, as they are,
+// and forgets them.
+func (t *timeline) endTrace(trace uint32) []string {
+	var out []string
+	t.pending = slices.DeleteFunc(t.pending, func(p *packetLine) bool {
+		if p.trace != trace {
+			return false
+		}
+		out = append(out, t.line(p, !p.ended))
+		return true
+	})
+	maps.DeleteFunc(t.written, func(k packetKey, _ writtenLine) bool { return k.trace == trace })
+	return out
+}
+
+// endLost returns the lines of a trace whose end event was lost (a
+// TraceLoss with EndMissing): its packets left, then what happened.
+func (t *timeline) endLost(l nftypes.TraceLoss, now time.Time) []string {
+	return append(t.endTrace(l.Trace), t.lossLine(l, now))
+}
+
+// loopsBack reports whether ev, a packet's hook after its events so far,
+// is the packet looping back into the namespace: it left at POST_ROUTING
+// and comes in at PRE_ROUTING on loopback, as the module follows it.
+func loopsBack(events []nftypes.TraceEvent, ev nftypes.TraceEvent) bool {
+	last := events[len(events)-1]
+	return last.Kind == nftypes.TraceHook && last.Hook == nftypes.PostRouting &&
+		ev.Hook == nftypes.PreRouting && ev.InIface == "lo"
+}
+
+// writeLine returns p's line, written at now, and remembers p when its
+// way may go on: unfinished, or let go at POST_ROUTING.
+func (t *timeline) writeLine(p *packetLine, unfinished bool, now time.Time) string {
+	last := p.events[len(p.events)-1]
+	if unfinished || (last.Kind == nftypes.TraceHook && last.Hook == nftypes.PostRouting && last.Verdict == nftypes.TraceAccept) {
+		t.written[packetKey{p.trace, p.packet}] = writtenLine{at: now, stale: unfinished, last: last}
+	}
+	return t.line(p, unfinished)
 }
 
 // due returns the lines of the packets whose wait is over at now.
@@ -111,14 +183,15 @@ func (t *timeline) due(now time.Time) []string {
 	t.pending = slices.DeleteFunc(t.pending, func(p *packetLine) bool {
 		switch {
 		case p.ended && now.Sub(p.seen) >= goneGrace:
-			out = append(out, t.line(p, false))
+			out = append(out, t.writeLine(p, false, now))
 		case !p.ended && now.Sub(p.seen) >= staleAfter:
-			out = append(out, t.line(p, true))
+			out = append(out, t.writeLine(p, true, now))
 		default:
 			return false
 		}
 		return true
 	})
+	maps.DeleteFunc(t.written, func(_ packetKey, w writtenLine) bool { return now.Sub(w.at) >= writtenMemory })
 	return out
 }
 
@@ -152,13 +225,17 @@ func (t *timeline) line(p *packetLine, unfinished bool) string {
 	first := p.events[0]
 	var b strings.Builder
 	b.WriteString(t.prefix(first.Time, p.trace, p.packet))
-	for _, ev := range p.events {
-		if ev.Kind == nftypes.TraceHook {
-			b.WriteString(packetText(ev.Tuple, ev.TCPFlags))
-			break
+	if p.cont {
+		b.WriteString("…")
+	} else {
+		for _, ev := range p.events {
+			if ev.Kind == nftypes.TraceHook {
+				b.WriteString(packetText(ev.Tuple, ev.TCPFlags))
+				break
+			}
 		}
+		b.WriteString(" ")
 	}
-	b.WriteString(" ")
 	for i, ev := range p.events {
 		b.WriteString(" ")
 		if i > 0 {
@@ -206,6 +283,9 @@ func (t *timeline) hookLine(ev nftypes.TraceEvent) string {
 
 // lossLine tells of a loss, at now.
 func (t *timeline) lossLine(l nftypes.TraceLoss, now time.Time) string {
+	if l.EndMissing {
+		return t.clock(now) + " trace " + strconv.FormatUint(uint64(l.Trace), 10) + " is gone: its end was lost (the module no longer lists it)"
+	}
 	if l.Overrun() {
 		return t.clock(now) + " lost events of every trace: the receive buffer overflowed (a larger --buffer-size helps)"
 	}

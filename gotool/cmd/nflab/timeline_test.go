@@ -284,6 +284,96 @@ func TestTimelineTiming(t *testing.T) {
 	}
 }
 
+// TestTimelineWaysOn checks the lines of packets whose way goes on
+// after a line: a packet the module stopped seeing is reported gone
+// before its line is written unfinished, so that it gets one line; a
+// packet that loops back continues its line; and hooks after a line
+// written unfinished continue it on a line of their own.
+func TestTimelineWaysOn(t *testing.T) {
+	tl := newTimeline(time.UTC, false)
+	now := t0
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+
+	// Unseen: the module says so NFLAB_TRACE_IDLE (3 s) after, within
+	// its work's second; the line waits for it.
+	tl.add(withCT(ev(0, nftypes.PreRouting, accept, syn, SYN), nftypes.TraceCTNew), now)
+	if got := tl.due(at(4 * time.Second)); len(got) != 0 {
+		t.Errorf("lines 4 s after a packet's last event: %q; want none before the module says it is gone", got)
+	}
+	want := []string{"10:00:00.000 #42 10.0.1.2:40000 → 10.0.2.2:22 tcp SYN  PRE_ROUTING ✓ new → unseen between PRE_ROUTING and LOCAL_IN/FORWARD"}
+	if diff := cmp.Diff(want, tl.add(gone(4000, nftypes.PreRouting, nftypes.TraceByBetween, ""), at(4*time.Second))); diff != "" {
+		t.Errorf("unseen (-want +got):\n%s", diff)
+	}
+
+	// Looped back: out at POST_ROUTING, in on lo at PRE_ROUTING, one line.
+	lo := func(e nftypes.TraceEvent) nftypes.TraceEvent { e.InIface = "lo"; e.Packet = 50; return e }
+	out := func(e nftypes.TraceEvent) nftypes.TraceEvent { e.Packet = 50; return e }
+	var got []string
+	for _, e := range []nftypes.TraceEvent{
+		out(ev(5000, nftypes.LocalOut, accept, syn, SYN)), out(ev(5001, nftypes.PostRouting, accept, syn, SYN)),
+		lo(ev(5002, nftypes.PreRouting, accept, syn, SYN)), lo(ev(5003, nftypes.LocalIn, accept, syn, SYN)),
+	} {
+		got = append(got, tl.add(e, e.Time)...)
+	}
+	got = append(got, tl.due(at(6*time.Second))...)
+	want = []string{"10:00:05.000 #50 10.0.1.2:40000 → 10.0.2.2:22 tcp SYN  LOCAL_OUT ✓ → POST_ROUTING ✓ → PRE_ROUTING ✓ → LOCAL_IN ✓"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("looped back (-want +got):\n%s", diff)
+	}
+	// ... and, looped back after its line was written, a line of its own.
+	got = nil
+	for _, e := range []nftypes.TraceEvent{out(ev(7000, nftypes.LocalOut, accept, syn, SYN)), out(ev(7001, nftypes.PostRouting, accept, syn, SYN))} {
+		got = append(got, tl.add(e, e.Time)...)
+	}
+	got = append(got, tl.due(at(8*time.Second))...)
+	got = append(got, tl.add(withRule(lo(ev(8100, nftypes.PreRouting, drop, syn, SYN)),
+		nftypes.TraceRule{Table: nftypes.TableRaw, Chain: "prerouting", Handle: 2, Verdict: drop}), at(8100*time.Millisecond))...)
+	want = []string{
+		"10:00:07.000 #50 10.0.1.2:40000 → 10.0.2.2:22 tcp SYN  LOCAL_OUT ✓ → POST_ROUTING ✓",
+		"10:00:08.100 #50 … PRE_ROUTING ✗ rule raw/prerouting#2",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("looped back late (-want +got):\n%s", diff)
+	}
+
+	// Written unfinished, then seen again: the rest on a line of its own
+	// that says it goes on, as a late GONE's does.
+	p := ev(10000, nftypes.PreRouting, accept, syn, SYN)
+	p.Packet = 60
+	tl.add(p, at(10*time.Second))
+	got = tl.due(at(10*time.Second + staleAfter))
+	p.Hook, p.Time = nftypes.Forward, at(16*time.Second)
+	got = append(got, tl.add(p, p.Time)...)
+	p.Hook, p.Time = nftypes.PostRouting, at(16*time.Second+time.Millisecond)
+	got = append(got, tl.add(p, p.Time)...)
+	got = append(got, tl.due(at(17*time.Second))...)
+	want = []string{
+		"10:00:10.000 #60 10.0.1.2:40000 → 10.0.2.2:22 tcp SYN  PRE_ROUTING ✓ …",
+		"10:00:16.000 #60 … FORWARD ✓ → POST_ROUTING ✓",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stale, then on (-want +got):\n%s", diff)
+	}
+	// A clone after the line: a line of its own, as a new packet.
+	c := p
+	c.Hook, c.Time = nftypes.PreRouting, at(17*time.Second)
+	tl.add(c, c.Time)
+	want = []string{"10:00:17.000 #60 10.0.1.2:40000 → 10.0.2.2:22 tcp SYN  PRE_ROUTING ✓ …"}
+	if diff := cmp.Diff(want, tl.flush()); diff != "" {
+		t.Errorf("clone after its line (-want +got):\n%s", diff)
+	}
+
+	// A trace whose end was lost: its packets, then what happened.
+	tl.add(ev(20000, nftypes.PreRouting, accept, syn, SYN), at(20*time.Second))
+	want = []string{
+		"10:00:20.000 #42 10.0.1.2:40000 → 10.0.2.2:22 tcp SYN  PRE_ROUTING ✓ …",
+		"10:00:21.000 trace 3 is gone: its end was lost (the module no longer lists it)",
+	}
+	if diff := cmp.Diff(want, tl.endLost(nftypes.TraceLoss{Trace: 3, EndMissing: true}, at(21*time.Second))); diff != "" {
+		t.Errorf("end lost (-want +got):\n%s", diff)
+	}
+}
+
 func TestTimelineOtherLines(t *testing.T) {
 	tl := newTimeline(time.UTC, true)
 	for _, tt := range []struct{ got, want string }{
