@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/nflab/nflab/gotool/nflab"
@@ -95,6 +96,10 @@ func (a *app) failureMessage(err error) string {
 		return prefix + unsupportedMessage(err)
 	case errors.Is(err, context.Canceled):
 		return prefix + "interrupted"
+	case errors.Is(err, syscall.ESHUTDOWN):
+		// Only a new trace gets it: the module's hooks are going, and
+		// its family answers until it is unregistered.
+		return prefix + "the module is being unloaded, and starts no trace; load it again, then retry"
 	case errors.As(err, &pe):
 		// It names both versions and what to do.
 		return pe.Error()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nflab/nflab/gotool/nflab"
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
+	"github.com/nflab/nflab/nlproto"
 )
 
 // "nflab trace": packet traces, which follow chosen packets through the
@@ -34,13 +35,20 @@ const selectorHelp = `A SELECTOR is a few words in the manner of a tcpdump filte
   port P                      the source or destination port (tcp, udp)
   src|dst port P              the source or destination port (tcp, udp)
   iface|dev NAME              the input or output device
-Each may be given once; "or", "not" and parentheses are not supported. It
+Each may be given once; "or", "not" and parentheses are not supported; the
+word after iface or dev is a device's name, whatever it is. A selector
 may be one argument too: 'tcp and dst port 22'. The module tries it once
 per packet, where nflab first sees the packet (PRE_ROUTING or LOCAL_OUT),
 on the packet and on both directions of its connection: a trace of a
 client's address follows the replies of its NATed connections too.`
 
-const traceWatchHelp = `Follow packets through nflab's hooks and print, per packet, what happened
+// idleSecs and staleSecs are NFLAB_TRACE_IDLE and staleAfter, in the help.
+var (
+	idleSecs  = strconv.Itoa(nlproto.TRACE_IDLE)
+	staleSecs = strconv.Itoa(int(staleAfter / time.Second))
+)
+
+var traceWatchHelp = `Follow packets through nflab's hooks and print, per packet, what happened
 to it at each hook and why: nflab's verdict, the connection tracker's
 view, the rule or policy that decided, NAT, and where the kernel dropped
 the packet after nflab let it go. Needs CAP_NET_ADMIN, and a module of
@@ -49,9 +57,11 @@ protocol 6 or newer.
 With a SELECTOR, start a trace of the packets it chooses (at most --budget
 packets, for at most --timeout), print its packets, and end it on exit:
 the exit status is 0 when the trace ends (its budget used, its time up,
-or deleted) or the command is interrupted (SIGINT or SIGTERM). Without
-one, print the packets of every trace of the namespace (those 'nflab trace
-add' starts) until interrupted.
+or deleted) or the command is interrupted (SIGINT or SIGTERM). Should the
+trace's end be lost, the command ends all the same once the module no
+longer lists the trace, saying so ("trace T is gone: its end was lost").
+Without one, print the packets of every trace of the namespace (those
+'nflab trace add' starts) until interrupted.
 
 ` + selectorHelp + `
 
@@ -59,7 +69,15 @@ The module never waits for a slow reader, and sends at most 2000 events a
 second per trace: every loss is printed, as its own line ("lost N events
 of trace T", or, when the receive buffer overflowed, "lost events of every
 trace"), and a packet whose events were lost may miss hooks. A larger
---buffer-size makes overflows rarer.
+--buffer-size makes overflows rarer. With a SELECTOR, the trace starts
+once the command listens, and no loss goes unsaid. Without one, the
+traces already running count their events from where they are when the
+command starts (it lists them once it listens), and a trace that had just
+ended, whose packets in flight report until its end (` + idleSecs + ` s and a
+second at most), from its first event the command hears: nothing sent
+before the command started is taken for lost. What the module fails to
+send (over its rate limit) between the command's start and that listing,
+the time of one request, is not printed either.
 
 Output:
   table: one line per packet, written when its way ends (nflab dropped or
@@ -78,13 +96,19 @@ Output:
          (dnat A:P→A:P, snat A:P→A:P), "by nat" or "by tracker" when they
          dropped it; and last, where the kernel dropped it after nflab:
          'gone inside|between|after HOOK: REASON' (the kernel's drop
-         reason), or 'unseen ...' when it gave none. A packet without an
-         end for 2 s is written as it is, ending in "…"; a drop reported
-         after its line is a line of its own ("#43 … gone after ..."). The
+         reason), or 'unseen ...' when it gave none (the module says so of
+         a packet it has not seen for ` + idleSecs + ` s). A packet that loops back
+         (out at POST_ROUTING, in again on lo) continues its line. A
+         packet without an end for ` + staleSecs + ` s is written as it is, ending in
+         "…"; what is reported of it after its line is a line of its own
+         ("#43 … gone after ...", "#43 … FORWARD ✓ → POST_ROUTING ✓"). The
          trace's start and end are lines too ("trace 3 started: ...",
          "trace 3 ended"). With --hooks, one line per event instead:
            10:00:00.000 #42 FORWARD ✗  10.0.1.2:40000 → 10.0.2.2:22 tcp SYN in eth0 out eth1 len 60 ct 17 original  found rule filter/forward#7 "drop ssh"
-  json:  one line per event (NDJSON), written as it comes:
+  json:  one line per event (NDJSON), written as it comes; with a
+         SELECTOR, the first line is the trace started, {"started":TRACE},
+         TRACE as 'nflab trace add -o json' prints it ({"id":N,...}). An
+         event is:
          {"trace":3,"seq":7,"packet":42,"kind":"hook","hook":"FORWARD",
           "time":"RFC 3339 time, UTC","in":"eth0","in_index":2,"out":"eth1",
           "out_index":3,"len":60,"tuple":{"proto":"tcp","src":"10.0.1.2",
@@ -100,8 +124,9 @@ Output:
          "handle" (a policy's decision). ICMP tuples have "icmp_id" and
          "icmp_type" instead of ports. A loss is
          {"lost":N,"trace":T,"first_seq":S,"last_seq":S}, or, when the
-         receive buffer overflowed, {"lost":null,"overrun":true}. A name
-         this command does not know is a number.`
+         receive buffer overflowed, {"lost":null,"overrun":true}, or, when
+         a trace's end was lost, {"lost":null,"trace":T,"end_missing":true}.
+         A name this command does not know is a number.`
 
 // traceFlags are the flags of a new trace.
 type traceFlags struct {
@@ -320,11 +345,13 @@ type tracePrinter struct {
 
 // started writes the start of a trace of the watch's own.
 func (p *tracePrinter) started(tr nftypes.Trace) error {
-	if p.json {
-		return nil
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.json {
+		return p.writeJSON(struct {
+			Started jsonTrace `json:"started"`
+		}{traceJSON(tr)})
+	}
 	return p.write([]string{fmt.Sprintf("%s trace %d started: %s, %d packets, %v",
 		p.tl.clock(p.now()), tr.ID, selectorText(tr.Selector), tr.Budget, tr.Timeout)})
 }
@@ -344,6 +371,8 @@ func (p *tracePrinter) report(r nftypes.TraceReport) error {
 	}
 	now := p.now()
 	switch {
+	case r.Lost != nil && r.Lost.EndMissing && !p.hooks:
+		return p.write(p.tl.endLost(*r.Lost, now))
 	case r.Lost != nil:
 		return p.write([]string{p.tl.lossLine(*r.Lost, now)})
 	case p.hooks:

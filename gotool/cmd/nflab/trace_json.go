@@ -58,18 +58,22 @@ type jsonTraceRule struct {
 	Verdict enum   `json:"verdict"`
 }
 
-// jsonTraceLoss is a loss: a gap in a trace's events, or an overrun of
-// every trace ("lost" null).
+// jsonTraceLoss is a loss: a gap in a trace's events, an overrun of
+// every trace, or a trace's end lost (the last two: "lost" null).
 type jsonTraceLoss struct {
-	Lost     *uint64 `json:"lost"`
-	Trace    uint32  `json:"trace,omitempty"`
-	FirstSeq uint64  `json:"first_seq,omitempty"`
-	LastSeq  uint64  `json:"last_seq,omitempty"`
-	Overrun  bool    `json:"overrun,omitempty"`
+	Lost       *uint64 `json:"lost"`
+	Trace      uint32  `json:"trace,omitempty"`
+	FirstSeq   uint64  `json:"first_seq,omitempty"`
+	LastSeq    uint64  `json:"last_seq,omitempty"`
+	Overrun    bool    `json:"overrun,omitempty"`
+	EndMissing bool    `json:"end_missing,omitempty"`
 }
 
 func lossJSON(l nftypes.TraceLoss) jsonTraceLoss {
-	if l.Overrun() {
+	switch {
+	case l.EndMissing:
+		return jsonTraceLoss{Trace: l.Trace, EndMissing: true}
+	case l.Overrun():
 		return jsonTraceLoss{Overrun: true}
 	}
 	return jsonTraceLoss{Lost: &l.Events, Trace: l.Trace, FirstSeq: l.FirstSeq, LastSeq: l.LastSeq}

@@ -13,6 +13,7 @@ import (
 	"github.com/nflab/nflab/gotool/internal/fakemod"
 	"github.com/nflab/nflab/gotool/nflab/nftypes"
 	"github.com/nflab/nflab/nlproto"
+	"golang.org/x/sys/unix"
 )
 
 // waitUntil polls cond, for the scripts of watches.
@@ -207,6 +208,57 @@ func TestTraceFailures(t *testing.T) {
 	}
 }
 
+// TestTracePrinterEndLost: a trace whose end was lost ends the lines of
+// its packets and says so, in each format.
+func TestTracePrinterEndLost(t *testing.T) {
+	loss := nftypes.TraceReport{Lost: &nftypes.TraceLoss{Trace: 3, EndMissing: true}}
+	for _, tt := range []struct {
+		json, hooks bool
+		want        string
+	}{
+		{false, false, "10:00:00.000 #42 10.0.1.2:40000 → 10.0.2.2:22 tcp SYN  PRE_ROUTING ✓ …\n" +
+			"10:00:09.000 trace 3 is gone: its end was lost (the module no longer lists it)\n"},
+		{false, true, "10:00:00.000 #42 PRE_ROUTING ✓  10.0.1.2:40000 → 10.0.2.2:22 tcp SYN\n" +
+			"10:00:09.000 trace 3 is gone: its end was lost (the module no longer lists it)\n"},
+		{true, false, `{"trace":3,"seq":0,"packet":42,"kind":"hook","hook":"PRE_ROUTING","time":"2026-12-01T10:00:00Z",` +
+			`"tuple":{"proto":"tcp","src":"10.0.1.2","dst":"10.0.2.2","sport":40000,"dport":22},"tcp_flags":["syn"],"verdict":"accept"}` + "\n" +
+			`{"lost":null,"trace":3,"end_missing":true}` + "\n"},
+	} {
+		var out strings.Builder
+		p := &tracePrinter{w: &out, json: tt.json, hooks: tt.hooks, tl: newTimeline(time.UTC, false),
+			now: func() time.Time { return t0.Add(9 * time.Second) }}
+		if err := p.report(nftypes.TraceReport{Event: ev(0, nftypes.PreRouting, accept, syn, SYN)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.report(loss); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, out.String()); diff != "" {
+			t.Errorf("json %v, hooks %v (-want +got):\n%s", tt.json, tt.hooks, diff)
+		}
+	}
+}
+
+// TestTraceModuleGoing: a module being unloaded refuses new traces with
+// ESHUTDOWN, which the command words.
+func TestTraceModuleGoing(t *testing.T) {
+	h := newHarness(t, fakemod.Options{})
+	h.m.Fail(nlproto.CMD_TRACE_NEW, unix.ESHUTDOWN, "the module is going away")
+	for _, tt := range []struct {
+		args []string
+		what string
+	}{
+		{[]string{"trace", "add", "tcp"}, "starting the trace"},
+		{[]string{"trace", "tcp"}, "following the trace"},
+	} {
+		got := h.run(tt.args...)
+		want := result{1, "", "nflab: " + tt.what + ": the module is being unloaded, and starts no trace; load it again, then retry\n"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
+		}
+	}
+}
+
 // traceScript emits, for the trace the command started, the events of
 // three packets, a gap, and the trace's end.
 func traceScript(t *testing.T, h *harness) func() {
@@ -277,20 +329,21 @@ func TestTraceWatch(t *testing.T) {
 	// The same as NDJSON, and one line per event.
 	h = newHarness(t, fakemod.Options{})
 	got = h.watch(traceScript(t, h), func(string, string) bool { return false }, "trace", "watch", "-o", "json", "tcp port 22")
-	lines := strings.Split(strings.TrimSuffix(got.Stdout, "\n"), "\n")
-	if got.Code != 0 || got.Stderr != "" || len(lines) != 9 {
+	lines := strings.Split(strings.TrimSuffix(normExpires(got.Stdout), "\n"), "\n")
+	if got.Code != 0 || got.Stderr != "" || len(lines) != 10 {
 		t.Fatalf("-o json = %+v", got)
 	}
 	for i, want := range map[int]string{
-		0: `{"trace":1,"seq":1,"packet":42,"kind":"hook","hook":"PRE_ROUTING","time":"2026-12-01T10:00:00Z",` +
+		0: `{"started":{"id":1,"selector":"tcp and port 22","budget":100,"left":100,"timeout":60,"expires_ms":X,"events":0,"lost":0}}`,
+		1: `{"trace":1,"seq":1,"packet":42,"kind":"hook","hook":"PRE_ROUTING","time":"2026-12-01T10:00:00Z",` +
 			`"tuple":{"proto":"tcp","src":"10.0.1.2","dst":"10.0.2.2","sport":40000,"dport":22},"tcp_flags":["syn"],` +
 			`"ct":"new","ct_id":17,"ct_dir":"original","tcp_state_old":"NONE","tcp_state":"NONE","verdict":"accept"}`,
-		1: `{"trace":1,"seq":2,"packet":42,"kind":"hook","hook":"FORWARD","time":"2026-12-01T10:00:00.001Z",` +
+		2: `{"trace":1,"seq":2,"packet":42,"kind":"hook","hook":"FORWARD","time":"2026-12-01T10:00:00.001Z",` +
 			`"tuple":{"proto":"tcp","src":"10.0.1.2","dst":"10.0.2.2","sport":40000,"dport":22},"tcp_flags":["syn"],` +
 			`"rules":[{"table":"filter","chain":"forward","handle":7,"comment":"drop ssh","verdict":"drop"}],"verdict":"drop","drop_by":"rule"}`,
-		4: `{"trace":1,"seq":5,"packet":43,"kind":"gone","hook":"LOCAL_IN","time":"2026-12-01T10:00:00.101Z","drop_by":"after","drop_reason":"NO_SOCKET"}`,
-		6: `{"lost":2,"trace":1,"first_seq":7,"last_seq":8}`,
-		8: `{"trace":1,"seq":10,"kind":"end","time":"2026-12-01T10:00:01Z"}`,
+		5: `{"trace":1,"seq":5,"packet":43,"kind":"gone","hook":"LOCAL_IN","time":"2026-12-01T10:00:00.101Z","drop_by":"after","drop_reason":"NO_SOCKET"}`,
+		7: `{"lost":2,"trace":1,"first_seq":7,"last_seq":8}`,
+		9: `{"trace":1,"seq":10,"kind":"end","time":"2026-12-01T10:00:01Z"}`,
 	} {
 		if lines[i] != want {
 			t.Errorf("line %d:\n got %s\nwant %s", i, lines[i], want)
