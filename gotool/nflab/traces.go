@@ -192,8 +192,9 @@ var errTraceEnded = errors.New("nflab: the trace ended")
 // NFLAB_TRACE_IDLE and a few seconds have passed, and every few seconds
 // once the packets it heard of (and the events it lost) may have used
 // the budget. A trace no longer listed whose end does not come within
-// NFLAB_TRACE_IDLE + 2 s (past its timeout, at once) is gone: fn gets a
-// TraceLoss whose EndMissing is set, and FollowTrace returns nil.
+// NFLAB_TRACE_IDLE + 2 s (past its timeout, at once), while fn is not
+// running, is gone: fn gets a TraceLoss whose EndMissing is set, and
+// FollowTrace returns nil.
 //
 // In every other case but the trace's end FollowTrace deletes the trace
 // before it returns, so that a follower that stops leaves nothing
@@ -258,7 +259,7 @@ func (c *Client) FollowTrace(ctx context.Context, s nftypes.TraceSpec, opts *Wat
 	switch {
 	case f.ended:
 		return nil
-	case f.missing.Load() && (err == nil || errors.Is(err, errTraceEnded)):
+	case f.missing.Load() && err == nil:
 		if fn == nil {
 			return nil
 		}
@@ -293,6 +294,9 @@ type follower struct {
 	spent     chan struct{} // closed once the budget may have been used
 	spentOnce sync.Once
 	missing   atomic.Bool
+	// busy is set while the watch's callback runs: a reader held up
+	// there (its output blocked) may have the END still to read.
+	busy atomic.Bool
 }
 
 // requestCtx is the context of a follower's own request: ctx's values,
@@ -305,6 +309,8 @@ func (f *follower) requestCtx(ctx context.Context) (context.Context, context.Can
 // loss to fn, and notes what the end check needs.
 func (f *follower) handle(fn func(nftypes.TraceReport) error) func(nftypes.TraceReport) error {
 	return func(r nftypes.TraceReport) error {
+		f.busy.Store(true)
+		defer f.busy.Store(false)
 		if r.Lost != nil { // an overrun, which may have taken the END
 			select {
 			case f.kick <- struct{}{}:
@@ -405,6 +411,13 @@ func (f *follower) checkEnd(ctx context.Context, stop func()) {
 			if past {
 				schedule(last.Add(grace)) // the module's clock runs late
 			}
+		case f.busy.Load():
+			// The reader is held up: its END may be waiting to be
+			// read. Look again once it may have caught up.
+			if goneSince.IsZero() {
+				goneSince = last
+			}
+			schedule(last.Add(f.tm.overrunGap))
 		case past || (!goneSince.IsZero() && last.Sub(goneSince) >= grace):
 			f.missing.Store(true)
 			stop()

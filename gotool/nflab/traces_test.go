@@ -532,6 +532,38 @@ func TestFollowTraceEndLost(t *testing.T) {
 		})
 	}
 
+	// A reader held up in fn may have its END still to read: the check
+	// waits for it.
+	t.Run("a reader held up", func(t *testing.T) {
+		defer nflab.SetTraceTiming(20*time.Millisecond, 300*time.Millisecond)()
+		m, c := dial(t, fakemod.Options{})
+		m.HoldTraceEnds(true)
+		var r reports
+		release := make(chan struct{})
+		errc := make(chan error, 1)
+		go func() {
+			errc <- c.FollowTrace(bg, nftypes.TraceSpec{Timeout: time.Second}, nil, nil, func(rep nftypes.TraceReport) error {
+				if rep.Lost == nil && rep.Event.Seq == 1 {
+					<-release
+				}
+				return r.add(rep)
+			})
+		}()
+		waitFor(t, func() bool { return len(m.Traces()) == 1 })
+		id := m.Traces()[0].ID
+		m.EmitTrace(hookEv(id, 1, nftypes.PreRouting))
+		m.EndTrace(id)
+		m.FlushTraceEnds(false)     // its END waits behind the reader
+		time.Sleep(2 * time.Second) // past the timeout's check
+		close(release)
+		if err := <-errc; err != nil {
+			t.Errorf("FollowTrace = %v, want nil", err)
+		}
+		if diff := cmp.Diff([]string{"e1/1hook", "e1/2end"}, r.summary()); diff != "" {
+			t.Errorf("reports (-want +got):\n%s", diff)
+		}
+	})
+
 	// A trace still listed is followed on, overruns or not; the checks
 	// are dumps of their own, a few of them.
 	m, c := dial(t, fakemod.Options{})
