@@ -97,9 +97,10 @@ func (a *app) failureMessage(err error) string {
 	case errors.Is(err, context.Canceled):
 		return prefix + "interrupted"
 	case errors.Is(err, syscall.ESHUTDOWN):
-		// Only a new trace gets it: the module's hooks are going, and
-		// its family answers until it is unregistered.
-		return prefix + "the module is being unloaded, and starts no trace; load it again, then retry"
+		// Only a new trace gets it, while the module loads or unloads:
+		// its family answers before its hooks are up and until it is
+		// unregistered.
+		return prefix + "the module is loading or unloading, and starts no trace now; try again once it is loaded"
 	case errors.As(err, &pe):
 		// It names both versions and what to do.
 		return pe.Error()

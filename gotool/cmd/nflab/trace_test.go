@@ -239,11 +239,11 @@ func TestTracePrinterEndLost(t *testing.T) {
 	}
 }
 
-// TestTraceModuleGoing: a module being unloaded refuses new traces with
-// ESHUTDOWN, which the command words.
+// TestTraceModuleGoing: a module loading or unloading refuses new traces
+// with ESHUTDOWN, which the command words.
 func TestTraceModuleGoing(t *testing.T) {
 	h := newHarness(t, fakemod.Options{})
-	h.m.Fail(nlproto.CMD_TRACE_NEW, unix.ESHUTDOWN, "the module is going away")
+	h.m.Fail(nlproto.CMD_TRACE_NEW, unix.ESHUTDOWN, "the module is loading or unloading")
 	for _, tt := range []struct {
 		args []string
 		what string
@@ -252,7 +252,7 @@ func TestTraceModuleGoing(t *testing.T) {
 		{[]string{"trace", "tcp"}, "following the trace"},
 	} {
 		got := h.run(tt.args...)
-		want := result{1, "", "nflab: " + tt.what + ": the module is being unloaded, and starts no trace; load it again, then retry\n"}
+		want := result{1, "", "nflab: " + tt.what + ": the module is loading or unloading, and starts no trace now; try again once it is loaded\n"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("nflab %q (-want +got):\n%s", tt.args, diff)
 		}
