@@ -201,6 +201,15 @@ func TestTimelineLines(t *testing.T) {
 			}()},
 			`10:00:00.000 #42 10.0.1.2:40000 → 10.0.2.2:22 tcp SYN  POST_ROUTING ✗ new by nat`,
 		},
+		{
+			"no route after the mangle table changed it",
+			[]nftypes.TraceEvent{func() nftypes.TraceEvent {
+				e := withRule(ev(0, nftypes.LocalOut, drop, syn, SYN), nftypes.TraceRule{Table: nftypes.TableMangle, Chain: "output", Handle: 5, Verdict: accept})
+				e.DropBy = nftypes.TraceByRoute
+				return e
+			}()},
+			`10:00:00.000 #42 10.0.1.2:40000 → 10.0.2.2:22 tcp SYN  LOCAL_OUT ✗ rule mangle/output#5 by route`,
+		},
 	}
 	for _, tt := range tests {
 		tl := newTimeline(time.UTC, false)

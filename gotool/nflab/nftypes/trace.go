@@ -294,12 +294,13 @@ const (
 	TraceByHook    TraceDropBy = nlproto.TRACE_BY_HOOK    // gone inside Hook: another hook there dropped it
 	TraceByBetween TraceDropBy = nlproto.TRACE_BY_BETWEEN // gone after Hook, before the next
 	TraceByAfter   TraceDropBy = nlproto.TRACE_BY_AFTER   // gone after Hook, its last (delivery, the device)
+	TraceByRoute   TraceDropBy = nlproto.TRACE_BY_ROUTE   // no route for a packet the mangle table or NAT changed (LOCAL_OUT)
 )
 
 var traceDropByDef = &enumDef{"TraceDropBy", "drop by", dashTable(nlproto.EnumTraceDropBy), 8}
 
-// String returns "rule", "tracker", "nat", "hook", "between" or "after",
-// or "TraceDropBy(N)".
+// String returns "rule", "tracker", "nat", "hook", "between", "after" or
+// "route", or "TraceDropBy(N)".
 func (d TraceDropBy) String() string { return traceDropByDef.str(uint64(d)) }
 
 // MarshalText returns the name, or the number if unknown.

@@ -235,7 +235,7 @@ func TestTraceEnumNames(t *testing.T) {
 		{TraceInvalidICMPError, "icmp-error"}, {TraceInvalidNoNew, "no-new"}, {TraceInvalidState, "state"},
 		{TraceAccept, "accept"}, {TraceDrop, "drop"}, {TraceStolen, "stolen"},
 		{TraceByRule, "rule"}, {TraceByTracker, "tracker"}, {TraceByNAT, "nat"}, {TraceByHook, "hook"},
-		{TraceByBetween, "between"}, {TraceByAfter, "after"},
+		{TraceByBetween, "between"}, {TraceByAfter, "after"}, {TraceByRoute, "route"},
 		{DirOriginal, "original"}, {DirReply, "reply"}, {Dir(2), "Dir(2)"},
 	} {
 		if s := tc.got.String(); s != tc.want {
