@@ -62,6 +62,7 @@ type traceEvent struct {
 	DropReason  string          `json:"drop_reason"`
 	Lost        json.RawMessage `json:"lost"` // a loss line
 	Overrun     bool            `json:"overrun"`
+	Started     json.RawMessage `json:"started"` // a follower's first line
 }
 
 func (e traceEvent) String() string {
@@ -109,6 +110,9 @@ func traceWatch(t *testing.T, ns netns, args ...string) <-chan traceEvent {
 			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 				t.Errorf("bad trace line %q: %v", sc.Text(), err)
 				return
+			}
+			if e.Started != nil {
+				continue
 			}
 			ch <- e
 		}
