@@ -12,6 +12,7 @@ package guest
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -91,8 +92,30 @@ func (e traceEvent) String() string {
 // come, once the trace exists.
 func traceWatch(t *testing.T, ns netns, args ...string) <-chan traceEvent {
 	t.Helper()
-	argv := append([]string{"netns", "exec", string(ns), "nflab", "trace", "-o", "json"}, args...)
-	cmd := exec.Command("ip", argv...)
+	ch := make(chan traceEvent, 4096)
+	go func(lines <-chan []byte) {
+		defer close(ch)
+		for l := range lines {
+			var e traceEvent
+			if err := json.Unmarshal(l, &e); err != nil {
+				t.Errorf("bad trace line %q: %v", l, err)
+				return
+			}
+			if e.Started == nil {
+				ch <- e
+			}
+		}
+	}(nflabStream(t, ns, append([]string{"trace", "-o", "json"}, args...)...))
+	waitFor(t, "the trace start", func() bool { return len(traceList(t, ns)) == 1 })
+	return ch
+}
+
+// nflabStream runs "nflab ARGS" in ns until the test ends (SIGINT, so that
+// a follower deletes its trace) and returns its output's lines as they
+// come.
+func nflabStream(t *testing.T, ns netns, args ...string) <-chan []byte {
+	t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", string(ns), "nflab"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -101,23 +124,14 @@ func traceWatch(t *testing.T, ns netns, args ...string) <-chan traceEvent {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGINT); _ = cmd.Wait() })
-	ch := make(chan traceEvent, 4096)
+	ch := make(chan []byte, 4096)
 	go func() {
 		defer close(ch)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			var e traceEvent
-			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-				t.Errorf("bad trace line %q: %v", sc.Text(), err)
-				return
-			}
-			if e.Started != nil {
-				continue
-			}
-			ch <- e
+			ch <- bytes.Clone(sc.Bytes())
 		}
 	}()
-	waitFor(t, "the trace start", func() bool { return len(traceList(t, ns)) == 1 })
 	return ch
 }
 
@@ -737,22 +751,13 @@ func TestTraceStress(t *testing.T) {
 	tp.router.run(t, "nft", "-f", script)
 
 	// A large receive buffer: the test wants every END heard.
-	cmd := exec.Command("ip", "netns", "exec", string(tp.router), "nflab", "trace", "-b", "16777216", "-o", "json")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := nflabStream(t, tp.router, "trace", "-b", "16777216", "-o", "json")
 	var events, gone, ends, overruns atomic.Int64
 	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
+		for l := range lines {
 			var e traceEvent
-			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-				t.Errorf("bad trace line %q: %v", sc.Text(), err)
+			if err := json.Unmarshal(l, &e); err != nil {
+				t.Errorf("bad trace line %q: %v", l, err)
 				return
 			}
 			events.Add(1)
@@ -842,25 +847,16 @@ func TestTraceStress(t *testing.T) {
 func TestTraceLossReported(t *testing.T) {
 	loadModule(t)
 	tp := newTopology(t)
-	cmd := exec.Command("ip", "netns", "exec", string(tp.router), "nflab", "trace", "-o", "json")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := nflabStream(t, tp.router, "trace", "-o", "json")
 	var heard, lost atomic.Int64
 	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
+		for l := range lines {
 			var e struct {
 				Kind string `json:"kind"`
 				Lost *int64 `json:"lost"`
 			}
-			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-				t.Errorf("bad trace line %q: %v", sc.Text(), err)
+			if err := json.Unmarshal(l, &e); err != nil {
+				t.Errorf("bad trace line %q: %v", l, err)
 				return
 			}
 			switch {

@@ -169,35 +169,40 @@ func parseHook(ad *netlink.AttributeDecoder) (nftypes.HookStat, error) {
 	return s, nil
 }
 
-// parseConnMsg decodes the NFLAB_A_CT of an NFLAB_CMD_CT_GET reply.
-func parseConnMsg(b []byte) (nftypes.Conn, error) {
-	ad, err := netlink.NewAttributeDecoder(b)
-	if err != nil {
-		return nftypes.Conn{}, err
-	}
+// parseNested decodes the one top-level nest attr of a message with parse;
+// a message without it is malformed.
+func parseNested[T any](b []byte, attr uint16, parse func(*netlink.AttributeDecoder) (T, error)) (T, error) {
 	var (
-		c    nftypes.Conn
+		v    T
+		zero T
 		seen attrSet
 	)
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return zero, err
+	}
 	for ad.Next() {
-		if ad.Type() != nlproto.A_CT {
+		if ad.Type() != attr {
 			continue
 		}
-		seen.add(nlproto.A_CT)
+		seen.add(attr)
 		ad.Nested(func(nad *netlink.AttributeDecoder) error {
 			var err error
-			c, err = parseConn(nad)
+			v, err = parse(nad)
 			return err
 		})
 	}
 	if err := ad.Err(); err != nil {
-		return nftypes.Conn{}, err
+		return zero, err
 	}
-	if err := seen.require(attrOf(nlproto.EnumAttr, nlproto.A_CT)); err != nil {
-		return nftypes.Conn{}, err
+	if err := seen.require(attrOf(nlproto.EnumAttr, attr)); err != nil {
+		return zero, err
 	}
-	return c, nil
+	return v, nil
 }
+
+// parseConnMsg decodes the NFLAB_A_CT of an NFLAB_CMD_CT_GET reply.
+func parseConnMsg(b []byte) (nftypes.Conn, error) { return parseNested(b, nlproto.A_CT, parseConn) }
 
 func parseConn(ad *netlink.AttributeDecoder) (nftypes.Conn, error) {
 	var (

@@ -21,32 +21,7 @@ import (
 // parseTraceMsg decodes the NFLAB_A_TRACE of a TRACE_NEW reply or a
 // TRACE_GET dump part.
 func parseTraceMsg(b []byte) (nftypes.Trace, error) {
-	ad, err := netlink.NewAttributeDecoder(b)
-	if err != nil {
-		return nftypes.Trace{}, err
-	}
-	var (
-		tr  nftypes.Trace
-		top attrSet
-	)
-	for ad.Next() {
-		if ad.Type() != nlproto.A_TRACE {
-			continue
-		}
-		top.add(nlproto.A_TRACE)
-		ad.Nested(func(nad *netlink.AttributeDecoder) error {
-			var err error
-			tr, err = parseTrace(nad)
-			return err
-		})
-	}
-	if err := ad.Err(); err != nil {
-		return nftypes.Trace{}, err
-	}
-	if err := top.require(attrOf(nlproto.EnumAttr, nlproto.A_TRACE)); err != nil {
-		return nftypes.Trace{}, err
-	}
-	return tr, nil
+	return parseNested(b, nlproto.A_TRACE, parseTrace)
 }
 
 // selPrefix is one address and prefix length pair of a selector, as it
@@ -174,32 +149,7 @@ func parseTraceCount(b []byte) (uint32, error) {
 // parseTraceEventMsg decodes the NFLAB_A_TRACE_EVENT of a TRACE_EVENT
 // notification.
 func parseTraceEventMsg(b []byte) (nftypes.TraceEvent, error) {
-	ad, err := netlink.NewAttributeDecoder(b)
-	if err != nil {
-		return nftypes.TraceEvent{}, err
-	}
-	var (
-		ev  nftypes.TraceEvent
-		top attrSet
-	)
-	for ad.Next() {
-		if ad.Type() != nlproto.A_TRACE_EVENT {
-			continue
-		}
-		top.add(nlproto.A_TRACE_EVENT)
-		ad.Nested(func(nad *netlink.AttributeDecoder) error {
-			var err error
-			ev, err = parseTraceEvent(nad)
-			return err
-		})
-	}
-	if err := ad.Err(); err != nil {
-		return nftypes.TraceEvent{}, err
-	}
-	if err := top.require(attrOf(nlproto.EnumAttr, nlproto.A_TRACE_EVENT)); err != nil {
-		return nftypes.TraceEvent{}, err
-	}
-	return ev, nil
+	return parseNested(b, nlproto.A_TRACE_EVENT, parseTraceEvent)
 }
 
 func parseTraceEvent(ad *netlink.AttributeDecoder) (nftypes.TraceEvent, error) {
