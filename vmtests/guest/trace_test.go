@@ -140,22 +140,51 @@ func nflabStream(t *testing.T, ns netns, args ...string) <-chan []byte {
 func traceTimeline(t *testing.T, ns netns) (stop func() []string) {
 	t.Helper()
 	cmd := exec.Command("ip", "netns", "exec", string(ns), "nflab", "trace")
-	var out strings.Builder
-	cmd.Stdout = &out
-	cmd.Stderr = &out
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	var (
+		mu    sync.Mutex
+		lines []string
+	)
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			mu.Lock()
+			lines = append(lines, sc.Text())
+			mu.Unlock()
+		}
+	}()
 	stopped := false
 	stop = func() []string {
 		if !stopped {
 			stopped = true
 			_ = cmd.Process.Signal(syscall.SIGINT)
+			<-read
 			_ = cmd.Wait()
 		}
-		return strings.Split(strings.TrimSpace(out.String()), "\n")
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(lines)
 	}
 	t.Cleanup(func() { stop() })
+
+	// It listens once it writes the line of a sentinel trace's packet (a
+	// datagram to the discard port over loopback).
+	id := strings.TrimSpace(ns.run(t, "nflab", "trace", "add", "--budget", "1000", "udp", "dst", "port", "9"))
+	waitFor(t, "the timeline's watcher listen", func() bool {
+		udpSend(t, string(ns), "127.0.0.1:0", "127.0.0.1:9", []byte("sentinel"))
+		mu.Lock()
+		defer mu.Unlock()
+		return timelineHas(lines, "→ 127.0.0.1:9 udp")
+	})
+	ns.run(t, "nflab", "trace", "delete", id)
 	return stop
 }
 
