@@ -382,8 +382,14 @@ int __init nflab_hooks_init(void)
 	ret = register_pernet_subsys(&nflab_hooks_ops);
 	if (ret)
 		return ret;
-	nflab_trace_open();
+	ret = nflab_trace_open();
+	if (ret)
+		goto err_unregister;
 	return 0;
+
+err_unregister:
+	unregister_pernet_subsys(&nflab_hooks_ops);
+	return ret;
 }
 
 void nflab_hooks_exit(void)
