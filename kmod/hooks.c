@@ -382,14 +382,8 @@ int __init nflab_hooks_init(void)
 	ret = register_pernet_subsys(&nflab_hooks_ops);
 	if (ret)
 		return ret;
-	ret = nflab_trace_open();
-	if (ret)
-		goto err_unregister;
+	nflab_trace_open();
 	return 0;
-
-err_unregister:
-	unregister_pernet_subsys(&nflab_hooks_ops);
-	return ret;
 }
 
 void nflab_hooks_exit(void)

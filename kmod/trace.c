@@ -47,9 +47,8 @@
  * nflab_trace_mutex for everything else). A trace ends when its budget is
  * used, when it expires, when it is deleted, or with its namespace; it is
  * freed (and sends its END event) once no record refers to it. While any
- * trace object exists, nflab_trace_users is not 0, and namespaces with
- * traces have their tail hooks; the kfree_skb probe is attached while the
- * module is loaded (nflab_trace_open()).
+ * trace object exists, nflab_trace_users is not 0, the kfree_skb probe is
+ * registered, and namespaces with traces have their tail hooks.
  */
 
 #include <linux/etherdevice.h>
@@ -1218,8 +1217,10 @@ static void nflab_trace_free(struct nflab_trace *t, bool end_event)
 	}
 	kfree_rcu(t, rcu);
 	WRITE_ONCE(nflab_trace_users, nflab_trace_users - 1);
-	if (!--nflab_trace_objs)
+	if (!--nflab_trace_objs) {
+		unregister_trace_kfree_skb(nflab_trace_kfree_skb, NULL);
 		nflab_thist_flush();
+	}
 }
 
 /* The trace chooses no more packets; it is freed when its records go. */
@@ -1534,6 +1535,18 @@ int nflab_trace_nl_new(struct sk_buff *skb, struct genl_info *info)
 		}
 		nn->trace_hooks = true;
 	}
+	if (!nflab_trace_objs) {
+		ret = register_trace_kfree_skb(nflab_trace_kfree_skb, NULL);
+		if (ret) {
+			NL_SET_ERR_MSG(info->extack, "cannot attach to the kfree_skb tracepoint");
+			if (!nn->trace_objs) {
+				nf_unregister_net_hooks(net, nflab_trace_ops,
+							ARRAY_SIZE(nflab_trace_ops));
+				nn->trace_hooks = false;
+			}
+			goto err_unlock;
+		}
+	}
 	t->net = net;
 	t->id = atomic_inc_return(&nflab_trace_ids);
 	t->expires = jiffies + t->timeout * HZ;
@@ -1699,25 +1712,12 @@ void nflab_trace_net_exit(struct net *net)
 	mutex_unlock(&nflab_trace_mutex);
 }
 
-/*
- * The hooks are up: traces may start. The kfree_skb probe stays attached
- * from here to unload, though it finds nothing to do while no packet is
- * followed: attaching enables the tracepoint, which rewrites the kernel's
- * code where packets are freed, and doing that while packets flow (each
- * time a first trace started) crashed the lab VMs' kernels under TCG
- * ("int3" oopses in sk_skb_reason_drop on 6.12).
- */
-int nflab_trace_open(void)
+/* The hooks are up: traces may start. */
+void nflab_trace_open(void)
 {
-	int ret;
-
-	ret = register_trace_kfree_skb(nflab_trace_kfree_skb, NULL);
-	if (ret)
-		return ret;
 	mutex_lock(&nflab_trace_mutex);
 	nflab_trace_closed = false;
 	mutex_unlock(&nflab_trace_mutex);
-	return 0;
 }
 
 /*
@@ -1735,7 +1735,6 @@ void nflab_trace_close(void)
 void nflab_trace_exit(void)
 {
 	cancel_delayed_work_sync(&nflab_trace_work);
-	unregister_trace_kfree_skb(nflab_trace_kfree_skb, NULL);
 	tracepoint_synchronize_unregister();
 	flush_work(&nflab_trace_gone_work);
 	WARN_ON_ONCE(nflab_trace_objs || atomic_read(&nflab_tpkt_n));

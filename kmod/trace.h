@@ -64,7 +64,7 @@ int nflab_trace_put_history(struct sk_buff *msg, const struct nflab_conn *ct);
 void nflab_trace_net_init(struct net *net, struct nflab_net *nn);
 void nflab_trace_net_pre_exit(struct net *net);
 void nflab_trace_net_exit(struct net *net);
-int nflab_trace_open(void);
+void nflab_trace_open(void);
 void nflab_trace_close(void);
 void nflab_trace_exit(void);
 

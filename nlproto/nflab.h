@@ -534,9 +534,8 @@
  * Events are sent from the packet path and never wait; only CAP_NET_ADMIN
  * may join the group. With no trace in the module, each hook function
  * pays one predictable branch for traces and the tail hooks are not
- * registered (a probe on the kfree_skb tracepoint stays attached while
- * the module is loaded); while any namespace has one, every namespace's
- * packets pay a lookup per hook.
+ * registered; while any namespace has one, every namespace's packets pay
+ * a lookup per hook.
  *
  * The hook counters (NFLAB_CMD_GET_HOOK_STATS) carry, per hook, the packets
  * nflab dropped there by cause (protocol 6), whether traced or not:

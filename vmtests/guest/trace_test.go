@@ -764,8 +764,7 @@ func TestTraceConnHistory(t *testing.T) {
 // TestTraceStress: traces start, spend their budget, expire and are
 // deleted under a UDP flood from two senders, with a watcher of every
 // trace and an nftables rule dropping part of the flood inside FORWARD (the
-// kfree_skb probe's path); then the module unloads with a trace running
-// and packets recorded.
+// kfree_skb probe's path); then the module unloads with a trace running.
 // On the debug kernel KASAN, lockdep and kmemleak watch all of it.
 func TestTraceStress(t *testing.T) {
 	stressCPUs(t)
@@ -847,16 +846,27 @@ func TestTraceStress(t *testing.T) {
 		t.Errorf("the watcher heard %d events (%d gone) from %d traces; want packets' events, some gone inside FORWARD", events.Load(), gone.Load(), started)
 	}
 
-	// Unload with a trace running and packets it followed still recorded.
-	// The flood stops first: unloading detaches the kfree_skb probe, which
-	// rewrites the kernel's code where packets are freed, and TCG does not
-	// survive that while another vCPU runs it.
+	// Unload with a trace running and packets being followed.
 	tp.router.run(t, "nflab", "trace", "add", "--budget", "100000", "udp")
-	c := udpIn(t, "client", "10.0.1.2:41010", "10.0.2.2:7201")
-	for i := 0; i < 200; i++ {
-		_, _ = c.Write([]byte("flood"))
-	}
+	stop = make(chan struct{})
+	c := udpIn(t, "client", "10.0.1.2:41010", "10.0.2.2:7200")
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_, _ = c.Write([]byte("flood"))
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
 	unloadModule(t)
+	close(stop)
+	wg.Wait()
 }
 
 // TestTraceLossReported: a flood over the module's rate limit (2000 events
