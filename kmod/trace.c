@@ -1535,6 +1535,12 @@ int nflab_trace_nl_new(struct sk_buff *skb, struct genl_info *info)
 		}
 		nn->trace_hooks = true;
 	}
+	/*
+	 * Attaching the probe enables the tracepoint, which rewrites the
+	 * kernel's code where packets are freed; the lab VMs (TCG) do not
+	 * survive that while another vCPU runs it, so their tests start a
+	 * first trace before a flood, not during one.
+	 */
 	if (!nflab_trace_objs) {
 		ret = register_trace_kfree_skb(nflab_trace_kfree_skb, NULL);
 		if (ret) {
