@@ -51,7 +51,6 @@
  * registered, and namespaces with traces have their tail hooks.
  */
 
-#include <linux/etherdevice.h>
 #include <linux/hash.h>
 #include <linux/icmp.h>
 #include <linux/ip.h>
